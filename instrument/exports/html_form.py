@@ -1,0 +1,92 @@
+"""A printable, accessible HTML form: no JavaScript, every radio button bound to its label,
+one fieldset and legend per item, print styles that keep an item on one page."""
+
+from __future__ import annotations
+
+from html import escape
+
+from ..model import Instrument
+from .layout import item_label, layout
+
+_STYLE = """
+body { font: 16px/1.45 system-ui, sans-serif; color: #111; max-width: 50rem; margin: 2rem auto;
+       padding: 0 1rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+.prompt { font-style: italic; }
+fieldset { border: 1px solid #999; border-radius: 4px; margin: 0 0 .8rem; padding: .5rem .8rem; }
+legend { font-weight: 600; padding: 0 .3rem; }
+.options { display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; }
+.options label { display: inline-flex; align-items: center; gap: .3rem; cursor: pointer; }
+input[type=radio] { width: 1.1rem; height: 1.1rem; }
+input:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
+.visit label { display: block; margin: .4rem 0; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 12pt; }
+  fieldset { break-inside: avoid; page-break-inside: avoid; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  button { display: none; }
+}
+""".strip()
+
+
+def to_html(instrument: Instrument, form: str | None = None) -> str:
+    if form is not None:
+        f = instrument.form(form)
+        title = f.label or f.name
+        intro = f.description
+    else:
+        title = f"{instrument.name} item bank"
+        intro = instrument.description
+    e = escape
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(title)}</title>",
+        f"<style>\n{_STYLE}\n</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        f"<h1>{e(title)}</h1>",
+    ]
+    if intro:
+        out.append(f"<p>{e(intro)}</p>")
+    out += [
+        '<form method="post" action="#">',
+        '<fieldset class="visit">',
+        "<legend>About this visit</legend>",
+        '<label for="visit_date">Date of visit <input type="date" id="visit_date" '
+        'name="visit_date"></label>',
+        '<label for="clinician_id">Clinician <input type="text" id="clinician_id" '
+        'name="clinician_id" autocomplete="off"></label>',
+        "</fieldset>",
+    ]
+    number = 0
+    for block in layout(instrument, form):
+        heading = f"h-{block.key}"
+        out += [
+            f'<section aria-labelledby="{heading}" data-subscale="{e(block.subscale)}">',
+            f'<h2 id="{heading}">{e(block.title)}</h2>',
+            f'<p class="prompt">{e(block.prompt)}</p>',
+        ]
+        for item in block.items:
+            number += 1
+            legend = f"q-{item.id}"
+            out += [
+                f'<fieldset id="item-{e(item.id)}" aria-labelledby="{legend}">',
+                f'<legend id="{legend}">{number}. {e(item_label(item))}</legend>',
+                '<div class="options">',
+            ]
+            for code, text in block.scale.points:
+                control = f"{item.id}-{code}"
+                out.append(
+                    f'<label for="{e(control)}"><input type="radio" id="{e(control)}" '
+                    f'name="{e(item.id)}" value="{code}"> {e(text)}</label>'
+                )
+            out += ["</div>", "</fieldset>"]
+        out.append("</section>")
+    out += ["<p><button type=\"submit\">Submit</button></p>", "</form>", "</main>", "</body>",
+            "</html>", ""]
+    return "\n".join(out)

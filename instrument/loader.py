@@ -1,0 +1,335 @@
+"""Load instruments: the built-in bank, a user's YAML file, or a lavaan-style model string.
+
+Every problem in a file raises :class:`BankError` with one sentence naming the file, the item (or
+scale, subscale, form) and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .model import Form, Instrument, Item, Perspective, ResponseScale, Subscale
+from .schema import BankFile, ItemSpec
+from .syntax import ModelSyntaxError, parse_model
+
+BUILTIN_NAME = "alliance"
+BUILTIN_FILES = ("scales.yaml", "alliance.yaml", "trust.yaml", "forms.yaml")
+
+
+class BankError(ValueError):
+    """An instrument file (or model string) that cannot be used, with where and why."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses repeated keys instead of silently keeping the last one."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"repeated key {key!r}", mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A validated file and its raw text structure (for naming items in later errors)."""
+
+    source: str
+    spec: BankFile
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise BankError(f"{source}: not valid YAML: {where}{exc.problem}.") from None
+    except yaml.YAMLError as exc:
+        raise BankError(f"{source}: not valid YAML: {exc}.") from None
+    if data is None:
+        raise BankError(f"{source}: the file is empty.")
+    if not isinstance(data, dict):
+        raise BankError(
+            f"{source}: an instrument file must be a mapping with sections "
+            f"'instrument', 'scales', 'subscales', 'items', 'forms'; got {type(data).__name__}."
+        )
+    return data
+
+
+def _describe_error(source: str, raw: dict[str, Any], exc: ValidationError) -> str:
+    """One sentence for the first validation error: file, the thing it concerns, field, why."""
+    err = exc.errors()[0]
+    loc = list(err["loc"])
+    where = ""
+    section = loc[0] if loc else None
+    if section == "items" and len(loc) >= 2 and isinstance(loc[1], int):
+        entry = raw.get("items", [])[loc[1]]
+        ident = entry.get("id") if isinstance(entry, dict) else None
+        where = f"item {ident!r}" if ident else f"item #{loc[1] + 1} (no id)"
+        loc = loc[2:]
+    elif section in ("scales", "subscales", "forms") and len(loc) >= 2:
+        where = f"{section[:-1]} {loc[1]!r}"
+        loc = loc[2:]
+    elif section is not None:
+        where = f"section {section!r}"
+        loc = loc[1:]
+    field = ".".join(str(part) for part in loc)
+    parts = [source]
+    if where:
+        parts.append(where)
+    if field:
+        parts.append(f"field {field!r}")
+    if err["type"] == "missing":
+        reason = "required field is missing"
+    elif err["type"] == "extra_forbidden":
+        reason = "unknown field"
+    else:
+        reason = f"{err['msg']}; got {err['input']!r}"
+    return ", ".join(parts) + f": {reason}."
+
+
+def _parse(text: str, source: str) -> _Parsed:
+    raw = _read_yaml(text, source)
+    try:
+        spec = BankFile.model_validate(raw)
+    except ValidationError as exc:
+        raise BankError(_describe_error(source, raw, exc)) from None
+    return _Parsed(source, spec)
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(f"'{n}'" for n in sorted(names)) or "none"
+
+
+def _build(
+    parsed: Sequence[_Parsed],
+    default_name: str,
+    base_scales: dict[str, ResponseScale] | None = None,
+) -> Instrument:
+    """Merge validated files into one instrument, checking every cross-reference."""
+    scales: dict[str, ResponseScale] = dict(base_scales or {})
+    subscales: dict[str, Subscale] = {}
+    item_specs: list[tuple[str, ItemSpec]] = []
+    forms_spec: list[tuple[str, str, Any]] = []
+    origin: dict[str, str] = {}
+    info = None
+
+    for p in parsed:
+        if p.spec.instrument is not None:
+            if info is not None:
+                raise BankError(f"{p.source}: section 'instrument' is given in two files.")
+            info = p.spec.instrument
+        for name, s in p.spec.scales.items():
+            scales[name] = ResponseScale(name, s.label, tuple(s.points.items()))
+        for name, sub in p.spec.subscales.items():
+            if name in subscales:
+                raise BankError(f"{p.source}: subscale {name!r} is declared twice.")
+            subscales[name] = Subscale(name, sub.construct_name, sub.label, sub.description)
+        for item in p.spec.items:
+            if item.id in origin:
+                raise BankError(
+                    f"{p.source}: item {item.id!r}, field 'id': duplicate id "
+                    f"(already defined in {origin[item.id]})."
+                )
+            origin[item.id] = p.source
+            item_specs.append((p.source, item))
+        forms_spec.extend((p.source, name, f) for name, f in p.spec.forms.items())
+
+    items: list[Item] = []
+    for source, spec in item_specs:
+        if spec.subscale not in subscales:
+            raise BankError(
+                f"{source}: item {spec.id!r}, field 'subscale': {spec.subscale!r} is not a "
+                f"declared subscale; declared: {_quoted(subscales)}."
+            )
+        if spec.scale not in scales:
+            raise BankError(
+                f"{source}: item {spec.id!r}, field 'scale': unknown scale {spec.scale!r}; "
+                f"known scales: {_quoted(scales)}."
+            )
+        items.append(
+            Item(
+                id=spec.id,
+                subscale=spec.subscale,
+                construct=subscales[spec.subscale].construct,
+                keying=spec.keying,
+                scale=spec.scale,
+                perspective=spec.perspective,
+                text=spec.text.strip(),
+                rationale=spec.rationale.strip(),
+                parallel=spec.parallel,
+            )
+        )
+    if not items:
+        raise BankError(f"{parsed[0].source}: the instrument has no items.")
+
+    by_id = {item.id: item for item in items}
+    for item in items:
+        if item.parallel is None:
+            continue
+        twin = by_id.get(item.parallel)
+        source = origin[item.id]
+        if twin is None:
+            raise BankError(
+                f"{source}: item {item.id!r}, field 'parallel': unknown item {item.parallel!r}."
+            )
+        if twin.perspective == item.perspective or twin.subscale != item.subscale:
+            raise BankError(
+                f"{source}: item {item.id!r}, field 'parallel': {twin.id!r} must be the same "
+                f"subscale from the other perspective; got {twin.subscale!r}, {twin.perspective!r}."
+            )
+
+    used = {item.subscale for item in items}
+    for name in subscales:
+        if name not in used:
+            raise BankError(f"{parsed[0].source}: subscale {name!r} has no items.")
+
+    forms: dict[str, Form] = {}
+    for source, name, f in forms_spec:
+        if name in forms:
+            raise BankError(f"{source}: form {name!r} is declared twice.")
+        for ident in f.items:
+            if ident not in by_id:
+                raise BankError(f"{source}: form {name!r}, field 'items': unknown item {ident!r}.")
+        if len(set(f.items)) != len(f.items):
+            raise BankError(f"{source}: form {name!r}, field 'items': an item is listed twice.")
+        sides = {by_id[i].perspective for i in f.items}
+        if len(sides) > 1:
+            raise BankError(
+                f"{source}: form {name!r}, field 'items': mixes patient and clinician items; "
+                f"a form is filled in by one rater."
+            )
+        forms[name] = Form(name, tuple(f.items), sides.pop(), f.label, f.description.strip())
+    if not forms:
+        forms = _default_forms(items)
+
+    return Instrument(
+        name=info.name if info else default_name,
+        version=info.version if info else "1.0",
+        description=info.description.strip() if info else "",
+        scales=scales,
+        subscales=subscales,
+        items=tuple(items),
+        forms=forms,
+        sources=tuple(p.source for p in parsed),
+    )
+
+
+def _default_forms(items: Sequence[Item]) -> dict[str, Form]:
+    """Without declared forms: one form per perspective, holding its items in file order."""
+    forms: dict[str, Form] = {}
+    sides: list[Perspective] = []
+    for item in items:
+        if item.perspective not in sides:
+            sides.append(item.perspective)
+    for side in sides:
+        ids = tuple(item.id for item in items if item.perspective == side)
+        forms[side] = Form(side, ids, side, f"All {side}-rated items")
+    return forms
+
+
+@cache
+def builtin_instrument() -> Instrument:
+    """The project's own item bank: alliance (patient and clinician forms) and trust scales."""
+    banks = resources.files("instrument") / "banks"
+    parsed = [_parse((banks / name).read_text(encoding="utf-8"), name) for name in BUILTIN_FILES]
+    return _build(parsed, BUILTIN_NAME)
+
+
+def builtin_scales() -> dict[str, ResponseScale]:
+    return dict(builtin_instrument().scales)
+
+
+def load_instrument_file(path: str | Path) -> Instrument:
+    """A user's instrument file; it may use the built-in scale names or define its own scales."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise BankError(f"{path}: no such file.") from None
+    except UnicodeDecodeError:
+        raise BankError(f"{path}: not a UTF-8 text file.") from None
+    except OSError as exc:
+        raise BankError(f"{path}: cannot be read ({exc.strerror}).") from None
+    return _build([_parse(text, path.name)], path.stem, builtin_scales())
+
+
+def instrument_from_model(model: str) -> Instrument:
+    """A quick instrument from lavaan-style syntax: each ``factor =~ items`` line is a subscale.
+
+    Only measurement lines (``=~``) define the instrument; other lines (``~~``, fixed values) are
+    for the CFA and ignored here. Items have no wording or scale; keying is ``+``.
+    """
+    try:
+        statements = parse_model(model)
+    except ModelSyntaxError as exc:
+        raise BankError(f"model: {exc}") from None
+    factors = [s for s in statements if s.op == "=~"]
+    if not factors:
+        raise BankError("model: no measurement line ('factor =~ item1 + item2 + ...') found.")
+    subscales: dict[str, Subscale] = {}
+    items: dict[str, Item] = {}
+    for s in factors:
+        if s.lhs in subscales:
+            raise BankError(f"model: line {s.line}: factor {s.lhs!r} is defined twice.")
+        subscales[s.lhs] = Subscale(s.lhs, construct="model", label=s.lhs)
+        for term in s.rhs:
+            if term.name in items:
+                raise BankError(
+                    f"model: line {s.line}: item {term.name!r} is listed under both "
+                    f"{items[term.name].subscale!r} and {s.lhs!r}; as an instrument each item "
+                    f"needs one subscale."
+                )
+            items[term.name] = Item(term.name, s.lhs, "model", "+", None)
+    clash = set(subscales) & set(items)
+    if clash:
+        raise BankError(f"model: {_quoted(clash)} is used both as a factor and as an item.")
+    ordered = tuple(items.values())
+    form = Form("model", tuple(items), "patient", "Items of the model")
+    return Instrument(
+        name="model",
+        version="1.0",
+        description="Defined by a model string.",
+        scales={},
+        subscales=subscales,
+        items=ordered,
+        forms={"model": form},
+        sources=("model",),
+    )
+
+
+def load_instrument(spec: str | Path | None = None) -> Instrument:
+    """Resolve what a user named: None or 'alliance' (built-in), a YAML path, or a model string."""
+    if spec is None or str(spec) == BUILTIN_NAME:
+        return builtin_instrument()
+    text = str(spec)
+    if "=~" in text:
+        return instrument_from_model(text)
+    path = Path(text)
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        return load_instrument_file(path)
+    raise BankError(
+        f"'instrument' must be 'alliance', a YAML instrument file or a model string "
+        f"('f =~ a + b + c'); got {text!r}, which is none of these."
+    )

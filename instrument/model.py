@@ -1,0 +1,159 @@
+"""What an instrument is, once loaded and validated: scales, subscales, items and forms.
+
+These objects are frozen. They are built by :mod:`instrument.loader` from YAML files (or from a
+lavaan-style model string) and never mutated afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Keying = Literal["+", "-"]
+Perspective = Literal["patient", "clinician"]
+PERSPECTIVES: tuple[Perspective, ...] = ("patient", "clinician")
+
+
+def _fold(label: str) -> str:
+    """Case- and whitespace-insensitive form of a response label."""
+    return " ".join(label.split()).casefold()
+
+
+@dataclass(frozen=True)
+class ResponseScale:
+    """An ordered response scale with a label for every point.
+
+    Codes are consecutive integers (e.g. 1..5); ``points`` keeps them in order.
+    """
+
+    name: str
+    label: str
+    points: tuple[tuple[int, str], ...]
+
+    @property
+    def codes(self) -> tuple[int, ...]:
+        return tuple(code for code, _ in self.points)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(text for _, text in self.points)
+
+    @property
+    def minimum(self) -> int:
+        return self.points[0][0]
+
+    @property
+    def maximum(self) -> int:
+        return self.points[-1][0]
+
+    @property
+    def n_points(self) -> int:
+        return len(self.points)
+
+    def label_of(self, code: int) -> str:
+        for c, text in self.points:
+            if c == code:
+                return text
+        raise ValueError(
+            f"'code' must be one of {', '.join(map(str, self.codes))} on scale "
+            f"'{self.name}'; got {code!r}."
+        )
+
+    def code_of(self, label: str) -> int | None:
+        """The code of a label, ignoring case and repeated spaces; None if unknown."""
+        wanted = _fold(label)
+        for c, text in self.points:
+            if _fold(text) == wanted:
+                return c
+        return None
+
+
+@dataclass(frozen=True)
+class Subscale:
+    name: str
+    construct: str
+    label: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One survey item. ``scale`` is None only for items defined by a bare model string."""
+
+    id: str
+    subscale: str
+    construct: str
+    keying: Keying
+    scale: str | None
+    perspective: Perspective = "patient"
+    text: str = ""
+    rationale: str = ""
+    parallel: str | None = None
+
+    @property
+    def reverse(self) -> bool:
+        return self.keying == "-"
+
+
+@dataclass(frozen=True)
+class Form:
+    """A named, ordered selection of items that one rater fills in."""
+
+    name: str
+    items: tuple[str, ...]
+    perspective: Perspective
+    label: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A validated item bank: scales, subscales, items (in bank order) and named forms."""
+
+    name: str
+    version: str
+    description: str
+    scales: Mapping[str, ResponseScale]
+    subscales: Mapping[str, Subscale]
+    items: tuple[Item, ...]
+    forms: Mapping[str, Form]
+    sources: tuple[str, ...] = ()
+    _by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {item.id: item for item in self.items})
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        return tuple(item.id for item in self.items)
+
+    def item(self, item_id: str) -> Item:
+        try:
+            return self._by_id[item_id]
+        except KeyError:
+            raise ValueError(f"'item' must be an item of '{self.name}'; got {item_id!r}.") from None
+
+    def scale_of(self, item: Item | str) -> ResponseScale | None:
+        found = self.item(item) if isinstance(item, str) else item
+        return None if found.scale is None else self.scales[found.scale]
+
+    def form(self, name: str) -> Form:
+        try:
+            return self.forms[name]
+        except KeyError:
+            known = ", ".join(f"'{f}'" for f in self.forms)
+            raise ValueError(f"'form' must be one of {known}; got {name!r}.") from None
+
+    def select(self, form: str | None = None) -> tuple[Item, ...]:
+        """Items of a form in form order, or the whole bank when ``form`` is None."""
+        if form is None:
+            return self.items
+        return tuple(self._by_id[i] for i in self.form(form).items)
+
+    def subscale_items(self, form: str | None = None) -> dict[str, list[str]]:
+        """Subscale name -> item ids (in order), for the items of a form or the whole bank."""
+        groups: dict[str, list[str]] = {}
+        for item in self.select(form):
+            groups.setdefault(item.subscale, []).append(item.id)
+        return groups

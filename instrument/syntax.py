@@ -1,0 +1,285 @@
+"""lavaan-style model syntax -> statements (the first stage of the CFA engine).
+
+Supported: ``=~`` (measured by), ``~~`` (covariance), ``~`` (regression) and ``~ 1`` (intercept);
+statements separated by newlines or ``;``; comments after ``#`` or ``!``; a statement continues on
+the next line when a line ends with ``+`` or an operator, or the next line starts with ``+``.
+Modifiers before a variable, joined by ``*``: a number fixes the parameter (``0.5*x1``), ``NA``
+frees it, a name or quoted string labels it, ``start(0.3)`` sets a starting value.
+
+Errors say where: ``line 2, position 14: unknown operator '=-'``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+SUPPORTED_OPS = ("=~", "~~", "~")
+KNOWN_UNSUPPORTED_OPS = (":=", "==", "<", ">", "<~", "~*~", "|")
+_OP_CHARS = set("=~<>:|*-")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+TokenKind = Literal["ident", "number", "string", "op", "plus", "star", "lparen", "rparen",
+                    "comma", "sep"]
+
+
+class ModelSyntaxError(ValueError):
+    """A model string that cannot be parsed, with the line and position of the problem."""
+
+    def __init__(self, line: int, position: int, message: str) -> None:
+        self.line = line
+        self.position = position
+        self.reason = message
+        super().__init__(f"line {line}, position {position}: {message}")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: TokenKind
+    text: str
+    line: int
+    position: int
+
+
+@dataclass(frozen=True)
+class Term:
+    """One right-hand-side variable with its modifiers."""
+
+    name: str
+    fixed: float | None = None
+    label: str | None = None
+    start: float | None = None
+    free: bool = False  # NA*: free a parameter that would be fixed by default (a marker loading)
+
+
+@dataclass(frozen=True)
+class Statement:
+    lhs: str
+    op: str  # '=~', '~~', '~' or '~1' (intercept)
+    rhs: tuple[Term, ...]
+    line: int
+    position: int
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    line, line_start, i, n = 1, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        pos = i - line_start + 1
+        if c in "#!":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if c == "\n":
+            tokens.append(Token("sep", "\\n", line, pos))
+            i += 1
+            line, line_start = line + 1, i
+            continue
+        if c == ";":
+            tokens.append(Token("sep", ";", line, pos))
+            i += 1
+            continue
+        if c.isspace():
+            i += 1
+            continue
+        prev = tokens[-1].kind if tokens else "sep"
+        signed = c == "-" and prev in ("op", "plus", "star", "lparen", "comma", "sep")
+        if c.isdigit() or (c in ".-" and (c == "." or signed)):
+            number = _NUMBER.match(text, i)
+            if number:
+                tokens.append(Token("number", number.group(), line, pos))
+                i = number.end()
+                continue
+        ident = _IDENT.match(text, i)
+        if ident:
+            tokens.append(Token("ident", ident.group(), line, pos))
+            i = ident.end()
+            continue
+        if c in "\"'":
+            end = text.find(c, i + 1)
+            if end < 0 or "\n" in text[i:end]:
+                raise ModelSyntaxError(line, pos, "a quoted label is not closed")
+            tokens.append(Token("string", text[i + 1 : end], line, pos))
+            i = end + 1
+            continue
+        if c == "*" and not (i + 1 < n and text[i + 1] == "~"):
+            tokens.append(Token("star", c, line, pos))
+            i += 1
+            continue
+        if c in _OP_CHARS:
+            j = i
+            while j < n and text[j] in _OP_CHARS:
+                j += 1
+            tokens.append(Token("op", text[i:j], line, pos))
+            i = j
+            continue
+        simple = {"+": "plus", "(": "lparen", ")": "rparen", ",": "comma"}
+        if c in simple:
+            kind: TokenKind = simple[c]  # type: ignore[assignment]
+            tokens.append(Token(kind, c, line, pos))
+            i += 1
+            continue
+        raise ModelSyntaxError(line, pos, f"unexpected character {c!r}")
+    return tokens
+
+
+def _statements(tokens: list[Token]) -> list[list[Token]]:
+    """Group tokens into statements, joining lines that continue with '+' or an operator."""
+    groups: list[list[Token]] = []
+    current: list[Token] = []
+    for k, tok in enumerate(tokens):
+        if tok.kind != "sep":
+            current.append(tok)
+            continue
+        if not current:
+            continue
+        if tok.text == "\\n":
+            if current[-1].kind in ("plus", "op", "star"):
+                continue
+            nxt = next((t for t in tokens[k + 1 :] if t.kind != "sep"), None)
+            if nxt is not None and nxt.kind == "plus":
+                continue
+        groups.append(current)
+        current = []
+    if current:
+        groups.append(current)
+    return groups
+
+
+class _Cursor:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.k = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.k] if self.k < len(self.tokens) else None
+
+    def take(self) -> Token:
+        tok = self.tokens[self.k]
+        self.k += 1
+        return tok
+
+    def end_position(self) -> tuple[int, int]:
+        last = self.tokens[-1]
+        return last.line, last.position + len(last.text)
+
+
+def _modifier(cur: _Cursor, term: Term, tok: Token) -> Term:
+    """Apply one modifier token (already taken) to a term being built."""
+    if tok.kind == "number":
+        return replace(term, fixed=float(tok.text))
+    if tok.kind == "string":
+        return replace(term, label=tok.text)
+    if tok.text == "NA":
+        return replace(term, free=True)
+    nxt = cur.peek()
+    if nxt is not None and nxt.kind == "lparen":
+        cur.take()
+        arg = cur.peek()
+        if arg is None or arg.kind not in ("number", "string"):
+            line, pos = (arg.line, arg.position) if arg else cur.end_position()
+            raise ModelSyntaxError(line, pos, f"{tok.text}() needs a number or a quoted name")
+        cur.take()
+        close = cur.peek()
+        if close is None or close.kind != "rparen":
+            line, pos = (close.line, close.position) if close else cur.end_position()
+            raise ModelSyntaxError(line, pos, f"expected ')' to close {tok.text}(")
+        cur.take()
+        if tok.text == "start" and arg.kind == "number":
+            return replace(term, start=float(arg.text))
+        if tok.text in ("label", "equal") and arg.kind == "string":
+            return replace(term, label=arg.text)
+        raise ModelSyntaxError(tok.line, tok.position, f"unknown modifier {tok.text}()")
+    return replace(term, label=tok.text)
+
+
+def _term(cur: _Cursor, op: Token) -> Term:
+    term = Term(name="")
+    while True:
+        tok = cur.peek()
+        if tok is None:
+            line, pos = cur.end_position()
+            raise ModelSyntaxError(line, pos, f"expected a variable name after {op.text!r}")
+        if tok.kind not in ("ident", "number", "string"):
+            raise ModelSyntaxError(
+                tok.line, tok.position, f"expected a variable name; got {tok.text!r}"
+            )
+        cur.take()
+        after = cur.peek()
+        if after is not None and after.kind == "lparen":
+            term = _modifier(cur, term, tok)
+            after = cur.peek()
+            if after is None or after.kind != "star":
+                line, pos = (after.line, after.position) if after else cur.end_position()
+                raise ModelSyntaxError(line, pos, "expected '*' and a variable after a modifier")
+            cur.take()
+            continue
+        if after is not None and after.kind == "star":
+            cur.take()
+            term = _modifier(cur, term, tok)
+            continue
+        if tok.kind == "string":
+            raise ModelSyntaxError(tok.line, tok.position, "a quoted label needs '*' and a variable")
+        if tok.kind == "number":
+            if op.text == "~" and float(tok.text) == 1.0:
+                return replace(term, name="1")
+            raise ModelSyntaxError(
+                tok.line, tok.position, f"{tok.text} needs '*' and a variable name after it"
+            )
+        return replace(term, name=tok.text)
+
+
+def _statement(tokens: list[Token]) -> Statement:
+    cur = _Cursor(tokens)
+    first = cur.take()
+    if first.kind != "ident":
+        raise ModelSyntaxError(
+            first.line, first.position, f"a statement starts with a variable name; got {first.text!r}"
+        )
+    op = cur.peek()
+    if op is None:
+        line, pos = cur.end_position()
+        raise ModelSyntaxError(line, pos, f"expected an operator such as '=~' after {first.text!r}")
+    if op.kind != "op":
+        raise ModelSyntaxError(
+            op.line, op.position, f"expected an operator such as '=~'; got {op.text!r}"
+        )
+    cur.take()
+    if op.text not in SUPPORTED_OPS:
+        if op.text in KNOWN_UNSUPPORTED_OPS:
+            raise ModelSyntaxError(op.line, op.position, f"operator {op.text!r} is not supported")
+        raise ModelSyntaxError(op.line, op.position, f"unknown operator {op.text!r}")
+    terms = [_term(cur, op)]
+    while (tok := cur.peek()) is not None:
+        if tok.kind != "plus":
+            raise ModelSyntaxError(tok.line, tok.position, f"expected '+'; got {tok.text!r}")
+        cur.take()
+        terms.append(_term(cur, op))
+    names = [t.name for t in terms]
+    for k, name in enumerate(names):
+        if name in names[:k]:
+            raise ModelSyntaxError(first.line, first.position, f"{name!r} is listed twice")
+    if op.text == "~" and names == ["1"]:
+        return Statement(first.text, "~1", (replace(terms[0], name=""),), first.line, first.position)
+    if "1" in names:
+        raise ModelSyntaxError(first.line, first.position, "an intercept ('~ 1') stands alone")
+    return Statement(first.text, op.text, tuple(terms), first.line, first.position)
+
+
+def parse_model(text: str) -> list[Statement]:
+    """Parse lavaan-style model syntax into statements, in order.
+
+    Raises
+    ------
+    ModelSyntaxError
+        With line and position, e.g. ``line 2, position 14: unknown operator '=-'``.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"'model' must be a string; got {type(text).__name__}.")
+    statements = [_statement(group) for group in _statements(tokenize(text))]
+    if not statements:
+        raise ModelSyntaxError(1, 1, "the model is empty")
+    return statements
