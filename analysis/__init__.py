@@ -1,0 +1,1 @@
+"""Ingest, check, score and validate survey exports; results as frozen dataclasses."""

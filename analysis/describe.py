@@ -1,0 +1,65 @@
+"""A first look at an export: how many rows, patients and clinicians, missing answers and
+ceiling (share of answers at the top of the scale) per subscale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from instrument import Instrument
+
+from . import names
+
+
+@dataclass(frozen=True)
+class Overview:
+    rows: int
+    respondents: int
+    clinicians: int
+    per_subscale: pd.DataFrame  # index subscale; n_items, missing_share, ceiling_share
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rows": self.rows,
+            "respondents": self.respondents,
+            "clinicians": self.clinicians,
+            "subscales": self.per_subscale.reset_index().to_dict(orient="records"),
+        }
+
+
+def overview(data: pd.DataFrame, instrument: Instrument) -> Overview:
+    """Counts and per-subscale shares for the item columns of ``data`` that the instrument knows.
+
+    Ceiling share is the share of answered items at the scale maximum, on raw answers
+    (before reverse keying), so a reverse-keyed item's "never" does not count as a ceiling.
+    """
+    records = []
+    groups: dict[str, list[str]] = {}
+    for item_id in instrument.item_ids:
+        if item_id in data.columns:
+            groups.setdefault(instrument.item(item_id).subscale, []).append(item_id)
+    for subscale, ids in groups.items():
+        block = data[ids]
+        answered = int(block.notna().to_numpy().sum())
+        tops = [instrument.scale_of(i) for i in ids]
+        at_top = sum(
+            int((block[i] == scale.maximum).sum())
+            for i, scale in zip(ids, tops, strict=True)
+            if scale is not None and not instrument.item(i).reverse
+        )
+        forward = sum(int(block[i].notna().sum()) for i in ids if not instrument.item(i).reverse)
+        records.append(
+            {
+                "subscale": subscale,
+                "n_items": len(ids),
+                "missing_share": 1 - answered / block.size if block.size else 0.0,
+                "ceiling_share": at_top / forward if forward else float("nan"),
+            }
+        )
+    table = pd.DataFrame.from_records(records, index="subscale") if records else pd.DataFrame()
+
+    def count(col: str) -> int:
+        return int(data[col].nunique()) if col in data else 0
+
+    return Overview(len(data), count(names.RESPONDENT_ID), count(names.CLINICIAN_ID), table)

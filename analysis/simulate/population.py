@@ -1,0 +1,277 @@
+"""A population model of alliance survey data, and draws from it.
+
+Latent scores: correlated factors (one per subscale), split into a clinician part (random effect),
+a stable patient part and a session part, with a small growth over sessions. Items: a latent
+response ``y* = loading * factor + error`` cut at ordinal thresholds chosen so that many answers
+sit in the top category, as real alliance data do. On top: patients who drop out (more often when
+their weakest pillar is low), a small rate of missing answers, skipped blocks, and careless
+responders (straight-lining or random answering, completed too fast).
+
+The population parameters (loadings, thresholds) are fixed properties of the model, drawn from a
+constant seed; the ``seed`` argument only changes who is sampled. Same seed, same data.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from instrument import Instrument
+
+from ..names import CONTEXT_COLUMNS, EXTRA_COLUMNS
+
+# Latent correlations among the built-in subscales. The three pillars correlate highly (goals and
+# tasks most, as WAI studies find); trust parts correlate with each other and with bond; perceived
+# competence and reliability relate to rational trust but stay distinct from it.
+BUILTIN_CORRELATIONS = pd.DataFrame(
+    [
+        [1.00, 0.70, 0.72, 0.65, 0.45, 0.55, 0.40, 0.35],
+        [0.70, 1.00, 0.85, 0.50, 0.45, 0.45, 0.40, 0.35],
+        [0.72, 0.85, 1.00, 0.50, 0.45, 0.45, 0.40, 0.35],
+        [0.65, 0.50, 0.50, 1.00, 0.60, 0.65, 0.45, 0.40],
+        [0.45, 0.45, 0.45, 0.60, 1.00, 0.60, 0.60, 0.45],
+        [0.55, 0.45, 0.45, 0.65, 0.60, 1.00, 0.45, 0.50],
+        [0.40, 0.40, 0.40, 0.45, 0.60, 0.45, 1.00, 0.50],
+        [0.35, 0.35, 0.35, 0.40, 0.45, 0.50, 0.50, 1.00],
+    ],
+    index=[
+        "bond",
+        "goals",
+        "tasks",
+        "affective",
+        "rational",
+        "fidelity",
+        "competence",
+        "reliability",
+    ],
+    columns=[
+        "bond",
+        "goals",
+        "tasks",
+        "affective",
+        "rational",
+        "fidelity",
+        "competence",
+        "reliability",
+    ],
+)
+OTHER_CORRELATION = 0.5  # between subscales the table above does not know
+PILLARS = ("bond", "goals", "tasks")
+_POPULATION_SEED = 20_261_124
+_FIRST_VISIT = date(2026, 1, 5)
+
+
+@dataclass(frozen=True)
+class Population:
+    """Parameters of the data-generating model, labelled by subscale and item id."""
+
+    correlation: pd.DataFrame
+    loadings: pd.Series
+    thresholds: dict[str, np.ndarray]
+    clinician_share: float = 0.08
+    session_share: float = 0.15
+    growth_per_session: float = 0.10
+    missing_rate: float = 0.015
+    skipped_block_rate: float = 0.01
+    careless_rate: float = 0.03
+    dropout_intercept: float = -1.6
+    dropout_slope: float = -1.0
+    seconds_per_item: float = 5.0
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """A simulated export in canonical form (context columns then items) and its truth."""
+
+    data: pd.DataFrame
+    latent: pd.DataFrame
+    careless: pd.Series
+    population: Population
+    form: str
+    items: tuple[str, ...] = field(default=())
+
+
+def category_probabilities(n_points: int) -> np.ndarray:
+    """Marginal answer shares with a ceiling: each category ~1.7x as likely as the one below
+    on a 5-point scale (45% of answers at the top), flattened for longer scales."""
+    steepness = 0.55 * 4 / (n_points - 1)
+    weights = np.exp(steepness * np.arange(1, n_points + 1))
+    return weights / weights.sum()
+
+
+def population_for(instrument: Instrument, form: str | None) -> Population:
+    items = instrument.select(form)
+    subscales = list(dict.fromkeys(item.subscale for item in items))
+    values = np.full((len(subscales), len(subscales)), OTHER_CORRELATION)
+    known = [k for k, s in enumerate(subscales) if s in BUILTIN_CORRELATIONS.index]
+    values[np.ix_(known, known)] = BUILTIN_CORRELATIONS.loc[
+        [subscales[k] for k in known], [subscales[k] for k in known]
+    ].to_numpy()
+    np.fill_diagonal(values, 1.0)
+    corr = pd.DataFrame(values, index=subscales, columns=subscales)
+    rng = np.random.default_rng(_POPULATION_SEED)
+    loadings = pd.Series(rng.uniform(0.62, 0.85, len(items)), index=[i.id for i in items])
+    thresholds: dict[str, np.ndarray] = {}
+    for item in items:
+        scale = instrument.scale_of(item)
+        if scale is None:
+            raise ValueError(
+                f"item {item.id!r} has no response scale; the simulator needs one per item."
+            )
+        cumulative = np.cumsum(category_probabilities(scale.n_points))[:-1]
+        shift = rng.uniform(-0.25, 0.25)  # items differ a little in how easily they are endorsed
+        thresholds[item.id] = norm.ppf(cumulative) + shift
+    return Population(corr, loadings, thresholds)
+
+
+def _response_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    alphabet = np.array(list(string.ascii_letters + string.digits))
+    chars = np.ascontiguousarray(alphabet[rng.integers(0, len(alphabet), size=(n, 15))])
+    ids = np.char.add("R_", chars.view("<U15").ravel())
+    # Collisions are astronomically unlikely at 62^15, but uniqueness is a promise: check it.
+    if len(np.unique(ids)) != n:
+        raise RuntimeError("response ids collided; use another seed")
+    return ids
+
+
+def _labels(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    return np.char.add(prefix, np.char.zfill((numbers + 1).astype(str), width))
+
+
+def simulate(
+    instrument: Instrument,
+    n: int,
+    *,
+    form: str | None = "patient-full",
+    clinicians: int = 20,
+    sessions: int = 3,
+    seed: int = 0,
+    population: Population | None = None,
+) -> Simulated:
+    """Draw ``n`` patients, each seen by one of ``clinicians`` for up to ``sessions`` sessions.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        Whose items (with response scales) are answered.
+    n : int
+        Number of patients (respondents); rows are patient-sessions.
+    form : str or None, default 'patient-full'
+        Which form is answered; None answers every item of the bank of one perspective.
+    clinicians : int, default 20
+    sessions : int, default 3
+        Sessions per patient for those who do not drop out.
+    seed : int, default 0
+        Same seed, same data.
+    """
+    for name, value, low in (("n", n, 1), ("clinicians", clinicians, 1), ("sessions", sessions, 1)):
+        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
+            raise ValueError(f"'{name}' must be an integer >= {low}; got {value!r}.")
+    items = instrument.select(form)
+    perspectives = {item.perspective for item in items}
+    if len(perspectives) != 1:
+        raise ValueError(
+            "'form' must name a form filled in by one rater; the whole bank mixes patient and "
+            "clinician items. Pick a form such as 'patient-full'."
+        )
+    pop = population or population_for(instrument, form)
+    rng = np.random.default_rng(seed)
+    subscales = list(pop.correlation.index)
+    n_f = len(subscales)
+    chol = np.linalg.cholesky(pop.correlation.to_numpy())
+
+    # Who sees whom: uneven caseloads; clinicians grouped into sites of about eight.
+    caseload = rng.dirichlet(np.full(clinicians, 4.0))
+    clinician_of = rng.choice(clinicians, size=n, p=caseload)
+    site_of_clinician = np.arange(clinicians) // 8
+
+    patient_share = 1.0 - pop.clinician_share - pop.session_share
+    u_clin = np.sqrt(pop.clinician_share) * rng.standard_normal((clinicians, n_f)) @ chol.T
+    u_pat = np.sqrt(patient_share) * rng.standard_normal((n, n_f)) @ chol.T
+    stable = u_clin[clinician_of] + u_pat
+
+    # Dropout depends on the weakest pillar, the non-compensatory idea in the data itself.
+    pillar_cols = [subscales.index(p) for p in PILLARS if p in subscales]
+    weakest = stable[:, pillar_cols].min(axis=1) if pillar_cols else stable.mean(axis=1)
+    p_drop = 1.0 / (1.0 + np.exp(-(pop.dropout_intercept + pop.dropout_slope * weakest)))
+    dropout = rng.random(n) < p_drop
+    attended = np.full(n, sessions)
+    if sessions > 1:
+        attended[dropout] = rng.integers(1, sessions, size=int(dropout.sum()))
+
+    patient = np.repeat(np.arange(n), attended)
+    session = np.concatenate([np.arange(1, k + 1) for k in attended])
+    rows = len(patient)
+    eta = (
+        stable[patient]
+        + np.sqrt(pop.session_share) * rng.standard_normal((rows, n_f)) @ chol.T
+        + pop.growth_per_session * (session - 1)[:, None]
+    )
+
+    answers = np.empty((rows, len(items)))
+    for j, item in enumerate(items):
+        lam = pop.loadings[item.id]
+        f = subscales.index(item.subscale)
+        ystar = lam * eta[:, f] + np.sqrt(1 - lam**2) * rng.standard_normal(rows)
+        category = np.searchsorted(pop.thresholds[item.id], ystar) + 1
+        scale = instrument.scale_of(item)
+        assert scale is not None  # population_for checked every item has one
+        code = scale.minimum - 1 + category
+        answers[:, j] = scale.minimum + scale.maximum - code if item.reverse else code
+
+    careless = rng.random(rows) < pop.careless_rate
+    lows = np.array([instrument.scale_of(i).minimum for i in items])  # type: ignore[union-attr]
+    highs = np.array([instrument.scale_of(i).maximum for i in items])  # type: ignore[union-attr]
+    straight = careless & (rng.random(rows) < 0.5)
+    randomly = careless & ~straight
+    if straight.any():
+        # Straight-liners mostly pick the top answer, some the middle.
+        top = rng.random(int(straight.sum())) < 0.7
+        middle = np.round((lows + highs) / 2)
+        answers[straight] = np.where(top[:, None], highs, middle)
+    if randomly.any():
+        k = int(randomly.sum())
+        answers[randomly] = lows + np.floor(rng.random((k, len(items))) * (highs - lows + 1))
+
+    answers[rng.random(answers.shape) < pop.missing_rate] = np.nan
+    skipped = np.flatnonzero(rng.random(rows) < pop.skipped_block_rate)
+    item_subscale = np.array([subscales.index(i.subscale) for i in items])
+    for r, f in zip(skipped, rng.integers(0, n_f, size=len(skipped)), strict=True):
+        answers[r, item_subscale == f] = np.nan
+
+    pace = np.where(careless, 0.3, 1.0) * pop.seconds_per_item
+    duration = np.round(len(items) * pace * rng.lognormal(0.0, 0.35, rows))
+
+    start = rng.integers(0, 270, size=n)
+    gaps = rng.integers(7, 22, size=rows)
+    gaps[session == 1] = 0
+    elapsed = np.cumsum(gaps)
+    first_row = np.repeat(np.cumsum(attended) - attended, attended)
+    offsets = start[patient] + elapsed - elapsed[first_row]
+    dates = [(_FIRST_VISIT + timedelta(days=int(d))).isoformat() for d in offsets]
+
+    width_p, width_c = len(str(n)), max(len(str(clinicians)), 2)
+    clin = clinician_of[patient]
+    context = pd.DataFrame(
+        {
+            "response_id": _response_ids(rng, rows),
+            "respondent_id": _labels("P", patient, width_p),
+            "clinician_id": _labels("C", clin, width_c),
+            "site_id": _labels("S", site_of_clinician[clin], 2),
+            "session": session.astype(np.int64),
+            "date": dates,
+            "perspective": perspectives.pop(),
+            "duration_seconds": duration,
+            "dropout": dropout[patient].astype(np.int64),
+        }
+    )
+    assert list(context.columns) == [*CONTEXT_COLUMNS, *EXTRA_COLUMNS]
+    item_ids = tuple(i.id for i in items)
+    data = pd.concat([context, pd.DataFrame(answers, columns=list(item_ids))], axis=1)
+    latent = pd.DataFrame(eta, columns=subscales)
+    return Simulated(data, latent, pd.Series(careless, name="careless"), pop, form or "", item_ids)

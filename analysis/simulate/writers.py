@@ -1,0 +1,220 @@
+"""Write a simulated export the way the real platforms write theirs.
+
+- ``csv``: one header row, context columns then items, blanks for missing answers.
+- ``qualtrics``: Qualtrics' CSV export, UTF-8 with BOM: three header rows (export tags, question
+  texts, ImportId JSON), the platform's metadata columns, matrix columns named ``<question>_<k>``
+  as our Advanced Format survey produces them, embedded data last. An unanswered item on a page
+  the respondent saw is -99; a block the respondent never answered is blank.
+- ``redcap``: REDCap's raw record export of a repeating instrument: ``record_id``,
+  ``redcap_repeat_instrument``, ``redcap_repeat_instance``, the fields of our data dictionary,
+  and ``<form>_complete``.
+- ``sav``: SPSS with variable labels (item wording), value labels (scale labels) and -9 declared
+  as a user-missing "No answer" code.
+
+Files are written to a temporary name and moved into place, so a failed write leaves nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+
+from instrument import Instrument
+from instrument.exports.qualtrics import (
+    EMBEDDED_FIELDS,
+    qualtrics_columns,
+    qualtrics_question_texts,
+)
+from instrument.exports.redcap import redcap_field_name, redcap_form_name
+
+from .. import names
+from ..fileio import atomic_path
+from .population import Simulated
+
+SIMULATE_FORMATS = ("csv", "qualtrics", "redcap", "sav")
+SEEN_UNANSWERED = -99  # Qualtrics' code for a question shown but not answered
+SPSS_NO_ANSWER = -9
+
+QUALTRICS_META = (
+    ("StartDate", "Start Date", {"ImportId": "startDate", "timeZone": "UTC"}),
+    ("EndDate", "End Date", {"ImportId": "endDate", "timeZone": "UTC"}),
+    ("Status", "Response Type", {"ImportId": "status"}),
+    ("IPAddress", "IP Address", {"ImportId": "ipAddress"}),
+    ("Progress", "Progress", {"ImportId": "progress"}),
+    ("Duration (in seconds)", "Duration (in seconds)", {"ImportId": "duration"}),
+    ("Finished", "Finished", {"ImportId": "finished"}),
+    ("RecordedDate", "Recorded Date", {"ImportId": "recordedDate", "timeZone": "UTC"}),
+    ("ResponseId", "Response ID", {"ImportId": "_recordId"}),
+    ("RecipientLastName", "Recipient Last Name", {"ImportId": "recipientLastName"}),
+    ("RecipientFirstName", "Recipient First Name", {"ImportId": "recipientFirstName"}),
+    ("RecipientEmail", "Recipient Email", {"ImportId": "recipientEmail"}),
+    ("ExternalReference", "External Data Reference", {"ImportId": "externalDataReference"}),
+    ("LocationLatitude", "Location Latitude", {"ImportId": "locationLatitude"}),
+    ("LocationLongitude", "Location Longitude", {"ImportId": "locationLongitude"}),
+    ("DistributionChannel", "Distribution Channel", {"ImportId": "distributionChannel"}),
+    ("UserLanguage", "User Language", {"ImportId": "userLanguage"}),
+)
+
+
+def _items(sim: Simulated) -> pd.DataFrame:
+    return sim.data.loc[:, list(sim.items)]
+
+
+def _write_csv(sim: Simulated, instrument: Instrument, path: Path) -> None:
+    out = sim.data.copy()
+    out[list(sim.items)] = _items(sim).astype("Int64")
+    out.to_csv(path, index=False)
+
+
+def _qualtrics_times(data: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    # A deterministic time of day between 08:00 and 18:00 for each response.
+    order = np.arange(len(data))
+    start_of_day = pd.to_datetime(data[names.DATE]) + pd.to_timedelta(
+        8 * 3600 + (order * 7919) % (10 * 3600), unit="s"
+    )
+    end = start_of_day + pd.to_timedelta(data[names.DURATION], unit="s")
+    fmt = "%Y-%m-%d %H:%M:%S"
+    return start_of_day.dt.strftime(fmt), end.dt.strftime(fmt)
+
+
+def _write_qualtrics(sim: Simulated, instrument: Instrument, path: Path) -> None:
+    data = sim.data
+    columns = qualtrics_columns(instrument, sim.form or None)
+    texts = qualtrics_question_texts(instrument, sim.form or None)
+    start, end = _qualtrics_times(data)
+    n = len(data)
+    meta: dict[str, pd.Series | str | int] = {
+        "StartDate": start,
+        "EndDate": end,
+        "Status": 0,
+        "IPAddress": "",  # anonymised responses carry no IP address or location
+        "Progress": 100,
+        "Duration (in seconds)": data[names.DURATION].astype(np.int64),
+        "Finished": 1,
+        "RecordedDate": end,
+        "ResponseId": data[names.RESPONSE_ID],
+        "RecipientLastName": "",
+        "RecipientFirstName": "",
+        "RecipientEmail": "",
+        "ExternalReference": "",
+        "LocationLatitude": "",
+        "LocationLongitude": "",
+        "DistributionChannel": "anonymous",
+        "UserLanguage": "EN",
+    }
+    body = pd.DataFrame(
+        {key: value if isinstance(value, pd.Series) else [value] * n for key, value in meta.items()}
+    )
+    answers = _items(sim)
+    block_of = {col: col.rsplit("_", 1)[0] for col in columns}
+    for block in dict.fromkeys(block_of.values()):
+        block_columns = [c for c in columns if block_of[c] == block]
+        shown = answers[[columns[c] for c in block_columns]].notna().any(axis=1)
+        for col in block_columns:
+            answer = answers[columns[col]]
+            values = answer.astype("Int64").astype(object)
+            values[answer.isna() & shown] = SEEN_UNANSWERED
+            values[~shown] = ""
+            body[col] = values.to_numpy()
+    for name in EMBEDDED_FIELDS:
+        body[name] = data[name].to_numpy()
+    header = [k for k, _, _ in QUALTRICS_META] + list(columns) + list(EMBEDDED_FIELDS)
+    labels = (
+        [label for _, label, _ in QUALTRICS_META] + list(texts.values()) + list(EMBEDDED_FIELDS)
+    )
+    question_number = {block: q for q, block in enumerate(dict.fromkeys(block_of.values()), 1)}
+    import_ids = [json.dumps(i, separators=(",", ":")) for _, _, i in QUALTRICS_META]
+    import_ids += [
+        json.dumps(
+            {"ImportId": f"QID{question_number[block_of[c]]}_{c.rsplit('_', 1)[1]}"},
+            separators=(",", ":"),
+        )
+        for c in columns
+    ]
+    import_ids += [
+        json.dumps({"ImportId": name}, separators=(",", ":")) for name in EMBEDDED_FIELDS
+    ]
+    head = pd.DataFrame([labels, import_ids], columns=header)
+    pd.concat([head, body[header]], ignore_index=True).to_csv(
+        path, index=False, encoding="utf-8-sig"
+    )
+
+
+def _write_redcap(sim: Simulated, instrument: Instrument, path: Path) -> None:
+    data = sim.data
+    perspective = str(data[names.PERSPECTIVE].iloc[0]) if len(data) else "patient"
+    form = redcap_form_name(instrument, sim.form or None, perspective)
+    out = pd.DataFrame(
+        {
+            "record_id": data[names.RESPONDENT_ID],
+            "redcap_repeat_instrument": form,
+            "redcap_repeat_instance": data[names.SESSION],
+            "clinician_id": data[names.CLINICIAN_ID],
+            "site_id": data[names.SITE_ID],
+            "visit_date": data[names.DATE],
+        }
+    )
+    answers = _items(sim).astype("Int64")
+    for item in sim.items:
+        out[redcap_field_name(item)] = answers[item]
+    out[f"{form}_complete"] = 2
+    out.to_csv(path, index=False)
+
+
+def _write_sav(sim: Simulated, instrument: Instrument, path: Path) -> None:
+    out = sim.data.copy()
+    out[names.DATE] = [date.fromisoformat(d) for d in out[names.DATE]]
+    value_labels: dict[str, dict[float, str]] = {}
+    labels: dict[str, str] = {
+        names.RESPONSE_ID: "Response ID",
+        names.RESPONDENT_ID: "Patient ID",
+        names.CLINICIAN_ID: "Clinician ID",
+        names.SITE_ID: "Site",
+        names.SESSION: "Session number",
+        names.DATE: "Date of visit",
+        names.PERSPECTIVE: "Who rated",
+        names.DURATION: "Completion time (seconds)",
+        names.DROPOUT: "Dropped out of treatment",
+    }
+    for item_id in sim.items:
+        item = instrument.item(item_id)
+        scale = instrument.scale_of(item)
+        assert scale is not None  # the simulator only answers items with scales
+        out[item_id] = out[item_id].fillna(SPSS_NO_ANSWER)
+        value_labels[item_id] = {float(c): text for c, text in scale.points}
+        value_labels[item_id][float(SPSS_NO_ANSWER)] = "No answer"
+        labels[item_id] = item.text or item_id
+    value_labels[names.DROPOUT] = {0.0: "Stayed", 1.0: "Dropped out"}
+    pyreadstat.write_sav(
+        out,
+        str(path),
+        column_labels=[labels.get(c, c) for c in out.columns],
+        variable_value_labels=value_labels,
+        missing_ranges={item_id: [SPSS_NO_ANSWER] for item_id in sim.items},
+        variable_measure={item_id: "ordinal" for item_id in sim.items},
+    )
+
+
+_WRITERS: dict[str, Callable[[Simulated, Instrument, Path], None]] = {
+    "csv": _write_csv,
+    "qualtrics": _write_qualtrics,
+    "redcap": _write_redcap,
+    "sav": _write_sav,
+}
+
+
+def write_export(sim: Simulated, instrument: Instrument, path: str | Path, fmt: str) -> Path:
+    """Write ``sim`` to ``path`` in ``fmt`` (one of :data:`SIMULATE_FORMATS`)."""
+    if fmt not in _WRITERS:
+        allowed = ", ".join(f"'{f}'" for f in SIMULATE_FORMATS)
+        raise ValueError(f"'format' must be one of {allowed}; got {fmt!r}.")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        _WRITERS[fmt](sim, instrument, tmp)
+    return path
