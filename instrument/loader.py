@@ -38,9 +38,7 @@ def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -
         key = loader.construct_object(key_node)
         if key in seen:
             mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"repeated key {key!r}", mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"repeated key {key!r}", mark)
         seen.add(key)
     return loader.construct_mapping(node)
 
@@ -60,7 +58,7 @@ class _Parsed:
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -95,18 +93,14 @@ def _describe_error(source: str, raw: dict[str, Any], exc: ValidationError) -> s
         where = f"section {section!r}"
         loc = loc[1:]
     field = ".".join(str(part) for part in loc)
-    parts = [source]
-    if where:
-        parts.append(where)
-    if field:
-        parts.append(f"field {field!r}")
+    parts = [p for p in (where, f"field {field!r}" if field else "") if p]
     if err["type"] == "missing":
         reason = "required field is missing"
     elif err["type"] == "extra_forbidden":
         reason = "unknown field"
     else:
         reason = f"{err['msg']}; got {err['input']!r}"
-    return ", ".join(parts) + f": {reason}."
+    return f"{source}: {', '.join(parts)}: {reason}." if parts else f"{source}: {reason}."
 
 
 def _parse(text: str, source: str) -> _Parsed:
@@ -185,22 +179,23 @@ def _build(
         raise BankError(f"{parsed[0].source}: the instrument has no items.")
 
     by_id = {item.id: item for item in items}
-    for item in items:
-        if item.parallel is None:
+    for built in items:
+        if built.parallel is None:
             continue
-        twin = by_id.get(item.parallel)
-        source = origin[item.id]
+        twin = by_id.get(built.parallel)
+        source = origin[built.id]
         if twin is None:
             raise BankError(
-                f"{source}: item {item.id!r}, field 'parallel': unknown item {item.parallel!r}."
+                f"{source}: item {built.id!r}, field 'parallel': unknown item {built.parallel!r}."
             )
-        if twin.perspective == item.perspective or twin.subscale != item.subscale:
+        if twin.perspective == built.perspective or twin.subscale != built.subscale:
             raise BankError(
-                f"{source}: item {item.id!r}, field 'parallel': {twin.id!r} must be the same "
-                f"subscale from the other perspective; got {twin.subscale!r}, {twin.perspective!r}."
+                f"{source}: item {built.id!r}, field 'parallel': {twin.id!r} must be the same "
+                f"subscale from the other perspective; got {twin.subscale!r}, "
+                f"{twin.perspective!r}."
             )
 
-    used = {item.subscale for item in items}
+    used = {built.subscale for built in items}
     for name in subscales:
         if name not in used:
             raise BankError(f"{parsed[0].source}: subscale {name!r} has no items.")

@@ -21,8 +21,9 @@ _OP_CHARS = set("=~<>:|*-")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
-TokenKind = Literal["ident", "number", "string", "op", "plus", "star", "lparen", "rparen",
-                    "comma", "sep"]
+TokenKind = Literal[
+    "ident", "number", "string", "op", "plus", "star", "lparen", "rparen", "comma", "sep"
+]
 
 
 class ModelSyntaxError(ValueError):
@@ -196,13 +197,13 @@ def _modifier(cur: _Cursor, term: Term, tok: Token) -> Term:
     return replace(term, label=tok.text)
 
 
-def _term(cur: _Cursor, op: Token) -> Term:
+def _term(cur: _Cursor, op: Token, after: Token) -> Term:
     term = Term(name="")
     while True:
         tok = cur.peek()
         if tok is None:
             line, pos = cur.end_position()
-            raise ModelSyntaxError(line, pos, f"expected a variable name after {op.text!r}")
+            raise ModelSyntaxError(line, pos, f"expected a variable name after {after.text!r}")
         if tok.kind not in ("ident", "number", "string"):
             raise ModelSyntaxError(
                 tok.line, tok.position, f"expected a variable name; got {tok.text!r}"
@@ -222,7 +223,9 @@ def _term(cur: _Cursor, op: Token) -> Term:
             term = _modifier(cur, term, tok)
             continue
         if tok.kind == "string":
-            raise ModelSyntaxError(tok.line, tok.position, "a quoted label needs '*' and a variable")
+            raise ModelSyntaxError(
+                tok.line, tok.position, "a quoted label needs '*' and a variable"
+            )
         if tok.kind == "number":
             if op.text == "~" and float(tok.text) == 1.0:
                 return replace(term, name="1")
@@ -237,7 +240,9 @@ def _statement(tokens: list[Token]) -> Statement:
     first = cur.take()
     if first.kind != "ident":
         raise ModelSyntaxError(
-            first.line, first.position, f"a statement starts with a variable name; got {first.text!r}"
+            first.line,
+            first.position,
+            f"a statement starts with a variable name; got {first.text!r}",
         )
     op = cur.peek()
     if op is None:
@@ -252,18 +257,19 @@ def _statement(tokens: list[Token]) -> Statement:
         if op.text in KNOWN_UNSUPPORTED_OPS:
             raise ModelSyntaxError(op.line, op.position, f"operator {op.text!r} is not supported")
         raise ModelSyntaxError(op.line, op.position, f"unknown operator {op.text!r}")
-    terms = [_term(cur, op)]
+    terms = [_term(cur, op, op)]
     while (tok := cur.peek()) is not None:
         if tok.kind != "plus":
             raise ModelSyntaxError(tok.line, tok.position, f"expected '+'; got {tok.text!r}")
-        cur.take()
-        terms.append(_term(cur, op))
+        terms.append(_term(cur, op, cur.take()))
     names = [t.name for t in terms]
     for k, name in enumerate(names):
         if name in names[:k]:
             raise ModelSyntaxError(first.line, first.position, f"{name!r} is listed twice")
     if op.text == "~" and names == ["1"]:
-        return Statement(first.text, "~1", (replace(terms[0], name=""),), first.line, first.position)
+        return Statement(
+            first.text, "~1", (replace(terms[0], name=""),), first.line, first.position
+        )
     if "1" in names:
         raise ModelSyntaxError(first.line, first.position, "an intercept ('~ 1') stands alone")
     return Statement(first.text, op.text, tuple(terms), first.line, first.position)

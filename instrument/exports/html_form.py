@@ -87,6 +87,12 @@ def to_html(instrument: Instrument, form: str | None = None) -> str:
                 )
             out += ["</div>", "</fieldset>"]
         out.append("</section>")
-    out += ["<p><button type=\"submit\">Submit</button></p>", "</form>", "</main>", "</body>",
-            "</html>", ""]
+    out += [
+        '<p><button type="submit">Submit</button></p>',
+        "</form>",
+        "</main>",
+        "</body>",
+        "</html>",
+        "",
+    ]
     return "\n".join(out)

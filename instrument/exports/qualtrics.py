@@ -43,8 +43,15 @@ def to_qualtrics(instrument: Instrument, form: str | None = None) -> str:
     lines += [f"[[ED:{name}]]" for name in EMBEDDED_FIELDS]
     lines.append("")
     for block in layout(instrument, form):
-        lines += [f"[[Block:{_one_line(block.title)}]]", "", "[[Question:Matrix]]",
-                  f"[[ID:{block.key}]]", _one_line(block.prompt), "", "[[AdvancedChoices]]"]
+        lines += [
+            f"[[Block:{_one_line(block.title)}]]",
+            "",
+            "[[Question:Matrix]]",
+            f"[[ID:{block.key}]]",
+            _one_line(block.prompt),
+            "",
+            "[[AdvancedChoices]]",
+        ]
         for k, item in enumerate(block.items, start=1):
             lines += [f"[[Choice:{k}]]", _one_line(item_label(item))]
         lines += ["", "[[AdvancedAnswers]]"]

@@ -58,13 +58,32 @@ def redcap_field_name(item_id: str) -> str:
 
 
 def _row(**values: str) -> dict[str, str]:
-    keys = dict(zip(
-        ("field", "form", "header", "type", "label", "choices", "note", "validation", "vmin",
-         "vmax", "identifier", "branching", "required", "alignment", "number", "matrix",
-         "ranking", "annotation"),
-        REDCAP_COLUMNS,
-        strict=True,
-    ))
+    keys = dict(
+        zip(
+            (
+                "field",
+                "form",
+                "header",
+                "type",
+                "label",
+                "choices",
+                "note",
+                "validation",
+                "vmin",
+                "vmax",
+                "identifier",
+                "branching",
+                "required",
+                "alignment",
+                "number",
+                "matrix",
+                "ranking",
+                "annotation",
+            ),
+            REDCAP_COLUMNS,
+            strict=True,
+        )
+    )
     row = dict.fromkeys(REDCAP_COLUMNS, "")
     for key, value in values.items():
         row[keys[key]] = value
@@ -76,8 +95,9 @@ def redcap_rows(instrument: Instrument, form: str | None = None) -> list[dict[st
     first_form = redcap_form_name(instrument, form, blocks[0].items[0].perspective)
     rows = [_row(field="record_id", form=first_form, type="text", label="Record ID")]
     for name, label, validation in VISIT_FIELDS:
-        rows.append(_row(field=name, form=first_form, type="text", label=label,
-                         validation=validation))
+        rows.append(
+            _row(field=name, form=first_form, type="text", label=label, validation=validation)
+        )
     seen: dict[str, str] = {row["Variable / Field Name"]: "" for row in rows}
     for block in blocks:
         choices = " | ".join(f"{code}, {text}" for code, text in block.scale.points)
@@ -90,16 +110,18 @@ def redcap_rows(instrument: Instrument, form: str | None = None) -> list[dict[st
                 )
             seen[name] = item.id
             direction = "reverse-keyed" if item.reverse else "keyed +"
-            rows.append(_row(
-                field=name,
-                form=redcap_form_name(instrument, form, item.perspective),
-                header=f"{block.title}: {block.prompt}" if k == 0 else "",
-                type="radio",
-                label=item_label(item),
-                choices=choices,
-                matrix=block.key,
-                annotation=f"{instrument.name} {item.construct}/{item.subscale}, {direction}",
-            ))
+            rows.append(
+                _row(
+                    field=name,
+                    form=redcap_form_name(instrument, form, item.perspective),
+                    header=f"{block.title}: {block.prompt}" if k == 0 else "",
+                    type="radio",
+                    label=item_label(item),
+                    choices=choices,
+                    matrix=block.key,
+                    annotation=f"{instrument.name} {item.construct}/{item.subscale}, {direction}",
+                )
+            )
     return rows
 
 

@@ -13,8 +13,19 @@ from typing import Any
 from ..model import Instrument
 
 ITEM_COLUMNS = (
-    "id", "form_position", "construct", "subscale", "keying", "reverse", "scale", "scale_min",
-    "scale_max", "perspective", "parallel", "text", "rationale",
+    "id",
+    "form_position",
+    "construct",
+    "subscale",
+    "keying",
+    "reverse",
+    "scale",
+    "scale_min",
+    "scale_max",
+    "perspective",
+    "parallel",
+    "text",
+    "rationale",
 )
 
 
@@ -22,21 +33,23 @@ def item_rows(instrument: Instrument, form: str | None = None) -> list[dict[str,
     rows = []
     for position, item in enumerate(instrument.select(form), start=1):
         scale = instrument.scale_of(item)
-        rows.append({
-            "id": item.id,
-            "form_position": position,
-            "construct": item.construct,
-            "subscale": item.subscale,
-            "keying": item.keying,
-            "reverse": item.reverse,
-            "scale": item.scale,
-            "scale_min": scale.minimum if scale else None,
-            "scale_max": scale.maximum if scale else None,
-            "perspective": item.perspective,
-            "parallel": item.parallel,
-            "text": item.text,
-            "rationale": item.rationale,
-        })
+        rows.append(
+            {
+                "id": item.id,
+                "form_position": position,
+                "construct": item.construct,
+                "subscale": item.subscale,
+                "keying": item.keying,
+                "reverse": item.reverse,
+                "scale": item.scale,
+                "scale_min": scale.minimum if scale else None,
+                "scale_max": scale.maximum if scale else None,
+                "perspective": item.perspective,
+                "parallel": item.parallel,
+                "text": item.text,
+                "rationale": item.rationale,
+            }
+        )
     return rows
 
 
@@ -108,8 +121,9 @@ def to_table(instrument: Instrument, form: str | None = None) -> str:
     rows = item_rows(instrument, form)
     width = max(shutil.get_terminal_size((100, 24)).columns, 60)
     head = ("id", "subscale", "key", "scale", "rater")
-    cells = [(r["id"], r["subscale"], r["keying"], r["scale"] or "-", r["perspective"])
-             for r in rows]
+    cells = [
+        (r["id"], r["subscale"], r["keying"], r["scale"] or "-", r["perspective"]) for r in rows
+    ]
     widths = [max(len(str(c)) for c in col) for col in zip(head, *cells, strict=False)]
     lead = sum(widths) + 2 * len(widths)
     text_width = max(width - lead, 30)
