@@ -197,29 +197,30 @@ def _modifier(cur: _Cursor, term: Term, tok: Token) -> Term:
     return replace(term, label=tok.text)
 
 
-def _term(cur: _Cursor, op: Token, after: Token) -> Term:
+def _term(cur: _Cursor, op: Token, previous: Token) -> Term:
+    """One term: modifiers joined by '*', then a variable; ``previous`` is the token before it."""
     term = Term(name="")
     while True:
         tok = cur.peek()
         if tok is None:
             line, pos = cur.end_position()
-            raise ModelSyntaxError(line, pos, f"expected a variable name after {after.text!r}")
+            raise ModelSyntaxError(line, pos, f"expected a variable name after {previous.text!r}")
         if tok.kind not in ("ident", "number", "string"):
             raise ModelSyntaxError(
                 tok.line, tok.position, f"expected a variable name; got {tok.text!r}"
             )
         cur.take()
-        after = cur.peek()
-        if after is not None and after.kind == "lparen":
+        nxt = cur.peek()
+        if nxt is not None and nxt.kind == "lparen":
             term = _modifier(cur, term, tok)
-            after = cur.peek()
-            if after is None or after.kind != "star":
-                line, pos = (after.line, after.position) if after else cur.end_position()
+            nxt = cur.peek()
+            if nxt is None or nxt.kind != "star":
+                line, pos = (nxt.line, nxt.position) if nxt else cur.end_position()
                 raise ModelSyntaxError(line, pos, "expected '*' and a variable after a modifier")
-            cur.take()
+            previous = cur.take()
             continue
-        if after is not None and after.kind == "star":
-            cur.take()
+        if nxt is not None and nxt.kind == "star":
+            previous = cur.take()
             term = _modifier(cur, term, tok)
             continue
         if tok.kind == "string":

@@ -40,8 +40,9 @@ def test_trust_competence_and_reliability_counts(bank: Instrument) -> None:
 
 def test_clinician_form_mirrors_patient_form_one_to_one(bank: Instrument) -> None:
     clinician = [i for i in bank.items if i.perspective == "clinician"]
-    patient_alliance = {i.id for i in bank.items if i.perspective == "patient" and
-                        i.construct == "alliance"}
+    patient_alliance = {
+        i.id for i in bank.items if i.perspective == "patient" and i.construct == "alliance"
+    }
     twins = [i.parallel for i in clinician]
     assert sorted(twins) == sorted(patient_alliance)  # every patient item mirrored exactly once
     for item in clinician:
@@ -72,8 +73,13 @@ def test_clinician_short_form_is_the_parallel_of_the_patient_short_form(bank: In
 
 def test_response_scales_label_every_point(bank: Instrument) -> None:
     freq = bank.scales["frequency5"]
-    assert freq.points == ((1, "Never"), (2, "Rarely"), (3, "Sometimes"), (4, "Often"),
-                           (5, "Always"))
+    assert freq.points == (
+        (1, "Never"),
+        (2, "Rarely"),
+        (3, "Sometimes"),
+        (4, "Often"),
+        (5, "Always"),
+    )
     for scale in bank.scales.values():
         assert scale.codes == tuple(range(scale.minimum, scale.maximum + 1))
         assert all(label.strip() for label in scale.labels)

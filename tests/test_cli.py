@@ -46,19 +46,31 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
     result = run_cli("demo", "-o", str(out))
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["patient_form.html", "qualtrics_export.csv", "qualtrics_survey.txt",
-                     "redcap_dictionary.csv"]
+    assert names == [
+        "patient_form.html",
+        "qualtrics_export.csv",
+        "qualtrics_survey.txt",
+        "redcap_dictionary.csv",
+    ]
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"Read {out / 'qualtrics_export.csv'} (qualtrics): ")
     assert "2,000 patients, 40 clinicians." in lines[0]
-    assert [ln.split()[0] for ln in lines[2:10]] == ["bond", "goals", "tasks", "affective",
-                                                     "rational", "fidelity", "competence",
-                                                     "reliability"]
+    assert [ln.split()[0] for ln in lines[2:10]] == [
+        "bond",
+        "goals",
+        "tasks",
+        "affective",
+        "rational",
+        "fidelity",
+        "competence",
+        "reliability",
+    ]
     assert "simulating 2,000 patients" in result.stderr
 
 
 def test_input_errors_never_show_a_traceback(tmp_path: Path) -> None:
     result = run_cli("items", "--instrument", "f =~ a +")
     assert result.returncode == 2
-    assert result.stderr == ("alliance: error: model: line 1, position 9: expected a variable "
-                             "name after '+'\n")
+    assert result.stderr == (
+        "alliance: error: model: line 1, position 9: expected a variable name after '+'\n"
+    )

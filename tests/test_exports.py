@@ -21,19 +21,43 @@ from .conftest import run_cli
 def test_json_lists_every_bank_with_its_counts(bank: Instrument) -> None:
     doc = json.loads(export(bank, "json"))
     counts = doc["counts"]["by_subscale"]
-    assert counts == {"bond": 16, "goals": 16, "tasks": 16, "affective": 5, "rational": 5,
-                      "fidelity": 5, "competence": 4, "reliability": 4}
+    assert counts == {
+        "bond": 16,
+        "goals": 16,
+        "tasks": 16,
+        "affective": 5,
+        "rational": 5,
+        "fidelity": 5,
+        "competence": 4,
+        "reliability": 4,
+    }
     assert doc["n_items"] == len(doc["items"]) == 71
     assert doc["counts"]["by_perspective"] == {"patient": 47, "clinician": 24}
-    assert doc["counts"]["by_construct"] == {"alliance": 48, "trust": 15, "competence": 4,
-                                             "reliability": 4}
+    assert doc["counts"]["by_construct"] == {
+        "alliance": 48,
+        "trust": 15,
+        "competence": 4,
+        "reliability": 4,
+    }
     assert doc["counts"]["reverse_keyed"] == sum(i.reverse for i in bank.items)
     assert doc["forms"]["patient-short"]["n_items"] == 12
     assert doc["scales"]["frequency5"]["points"][0] == {"code": 1, "label": "Never"}
     first = doc["items"][0]
-    assert set(first) == {"id", "form_position", "construct", "subscale", "keying", "reverse",
-                          "scale", "scale_min", "scale_max", "perspective", "parallel", "text",
-                          "rationale"}
+    assert set(first) == {
+        "id",
+        "form_position",
+        "construct",
+        "subscale",
+        "keying",
+        "reverse",
+        "scale",
+        "scale_min",
+        "scale_max",
+        "perspective",
+        "parallel",
+        "text",
+        "rationale",
+    }
 
 
 def test_json_of_one_form_keeps_only_that_form(bank: Instrument) -> None:
@@ -48,7 +72,11 @@ def test_csv_has_one_row_per_item_in_form_order(bank: Instrument) -> None:
     assert [r["id"] for r in rows] == list(bank.form("trust").items)
     ta05 = next(r for r in rows if r["id"] == "ta05")
     assert (ta05["keying"], ta05["reverse"], ta05["scale_min"], ta05["scale_max"]) == (
-        "-", "True", "1", "5")
+        "-",
+        "True",
+        "1",
+        "5",
+    )
     assert ta05["text"] == bank.item("ta05").text
 
 
@@ -60,8 +88,11 @@ def test_table_shows_every_item_of_a_form(bank: Instrument) -> None:
 
 
 def test_unknown_format_is_named(bank: Instrument) -> None:
-    with pytest.raises(ValueError, match="'format' must be one of 'table', 'json', 'csv', "
-                                         "'redcap', 'qualtrics', 'html'; got 'pdf'"):
+    with pytest.raises(
+        ValueError,
+        match="'format' must be one of 'table', 'json', 'csv', "
+        "'redcap', 'qualtrics', 'html'; got 'pdf'",
+    ):
         export(bank, "pdf")
 
 
@@ -82,7 +113,10 @@ def test_redcap_first_row_is_the_record_id(bank: Instrument) -> None:
     _, rows = redcap(bank, "patient")
     first = rows[0]
     assert (first["Variable / Field Name"], first["Field Type"], first["Field Label"]) == (
-        "record_id", "text", "Record ID")
+        "record_id",
+        "text",
+        "Record ID",
+    )
     assert rows[3]["Variable / Field Name"] == "visit_date"
     assert rows[3]["Text Validation Type OR Show Slider Number"] == "date_ymd"
 
@@ -102,18 +136,28 @@ def test_redcap_items_are_radio_fields_in_matrix_groups(bank: Instrument) -> Non
         scale = bank.scale_of(item)
         assert scale is not None
         assert row["Choices, Calculations, OR Slider Labels"] == " | ".join(
-            f"{c}, {label}" for c, label in scale.points)
+            f"{c}, {label}" for c, label in scale.points
+        )
         assert row["Matrix Group Name"] == item.subscale
         groups.setdefault(row["Matrix Group Name"], []).append(row)
-    assert set(groups) == {"bond", "goals", "tasks", "affective", "rational", "fidelity",
-                           "competence", "reliability"}
+    assert set(groups) == {
+        "bond",
+        "goals",
+        "tasks",
+        "affective",
+        "rational",
+        "fidelity",
+        "competence",
+        "reliability",
+    }
     for members in groups.values():
         # REDCap requires one choice list per matrix; the header sits on the first field only.
         assert len({m["Choices, Calculations, OR Slider Labels"] for m in members}) == 1
         assert members[0]["Section Header"]
         assert all(m["Section Header"] == "" for m in members[1:])
     assert rows[4]["Choices, Calculations, OR Slider Labels"] == (
-        "1, Never | 2, Rarely | 3, Sometimes | 4, Often | 5, Always")
+        "1, Never | 2, Rarely | 3, Sometimes | 4, Often | 5, Always"
+    )
 
 
 def test_redcap_whole_bank_splits_into_one_instrument_per_rater(bank: Instrument) -> None:
@@ -137,8 +181,9 @@ def parse_advanced_format(text: str) -> list[dict[str, object]]:
         if m := re.fullmatch(r"\[\[Block:(.+)\]\]", line):
             block = m.group(1)
         elif line == "[[Question:Matrix]]":
-            questions.append({"block": block, "id": None, "prompt": [], "choices": [],
-                              "answers": []})
+            questions.append(
+                {"block": block, "id": None, "prompt": [], "choices": [], "answers": []}
+            )
             mode = "prompt"
         elif m := re.fullmatch(r"\[\[ID:(.+)\]\]", line):
             questions[-1]["id"] = m.group(1)
@@ -161,10 +206,22 @@ def test_qualtrics_advanced_format_structure(bank: Instrument) -> None:
     lines = text.splitlines()
     assert lines[0] == "[[AdvancedFormat]]"
     assert [ln for ln in lines if ln.startswith("[[ED:")] == [
-        "[[ED:respondent_id]]", "[[ED:clinician_id]]", "[[ED:site_id]]", "[[ED:session]]"]
+        "[[ED:respondent_id]]",
+        "[[ED:clinician_id]]",
+        "[[ED:site_id]]",
+        "[[ED:session]]",
+    ]
     questions = parse_advanced_format(text)
-    assert [q["id"] for q in questions] == ["bond", "goals", "tasks", "affective", "rational",
-                                            "fidelity", "competence", "reliability"]
+    assert [q["id"] for q in questions] == [
+        "bond",
+        "goals",
+        "tasks",
+        "affective",
+        "rational",
+        "fidelity",
+        "competence",
+        "reliability",
+    ]
     assert [q["block"] for q in questions][:3] == ["Bond", "Goals", "Tasks"]
     by_subscale = bank.subscale_items("patient-full")
     for q in questions:
@@ -187,7 +244,9 @@ def test_qualtrics_statement_text_stays_on_one_line(tmp_path: Path) -> None:
     path = tmp_path / "multi.yaml"
     path.write_text(
         'subscales: {s: {construct: c}}\nitems:\n  - id: a1\n    subscale: s\n    keying: "+"\n'
-        '    scale: agreement5\n    text: "first line\\nsecond line"\n', encoding="utf-8")
+        '    scale: agreement5\n    text: "first line\\nsecond line"\n',
+        encoding="utf-8",
+    )
     questions = parse_advanced_format(export(load_instrument(path), "qualtrics"))
     assert questions[0]["choices"] == [(1, "first line second line")]
 
@@ -248,7 +307,9 @@ def test_html_form_escapes_wording(tmp_path: Path) -> None:
     path.write_text(
         'subscales: {s: {construct: c, label: "<b>S</b>"}}\nitems:\n'
         '  - {id: a1, subscale: s, keying: "+", scale: agreement5, '
-        'text: "<script>alert(1)</script> & more"}\n', encoding="utf-8")
+        'text: "<script>alert(1)</script> & more"}\n',
+        encoding="utf-8",
+    )
     html = export(load_instrument(path), "html")
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html

@@ -32,8 +32,11 @@ def test_same_seed_same_data_other_seed_other_data(bank: Instrument) -> None:
 
 def test_rows_are_patient_sessions_with_context_columns(sim: Simulated, bank: Instrument) -> None:
     data = sim.data
-    assert list(data.columns) == [*names.CONTEXT_COLUMNS, *names.EXTRA_COLUMNS,
-                                  *bank.form("patient-full").items]
+    assert list(data.columns) == [
+        *names.CONTEXT_COLUMNS,
+        *names.EXTRA_COLUMNS,
+        *bank.form("patient-full").items,
+    ]
     assert data[names.RESPONDENT_ID].nunique() == 1500
     assert data[names.RESPONSE_ID].is_unique
     per_patient = data.groupby(names.RESPONDENT_ID)[names.SESSION].agg(["min", "max", "count"])
@@ -44,8 +47,11 @@ def test_rows_are_patient_sessions_with_context_columns(sim: Simulated, bank: In
     assert (data.groupby(names.CLINICIAN_ID)[names.SITE_ID].nunique() == 1).all()
     assert data[names.CLINICIAN_ID].nunique() == 30
     dates = pd.to_datetime(data[names.DATE])
-    later = data.assign(d=dates).groupby(names.RESPONDENT_ID)["d"].apply(
-        lambda d: d.is_monotonic_increasing)
+    later = (
+        data.assign(d=dates)
+        .groupby(names.RESPONDENT_ID)["d"]
+        .apply(lambda d: d.is_monotonic_increasing)
+    )
     assert later.all()
 
 
@@ -76,8 +82,11 @@ def test_reverse_keyed_items_run_against_their_subscale(sim: Simulated, bank: In
 
 def test_pillar_correlations_follow_the_population_model(sim: Simulated) -> None:
     latent = sim.latent.corr()
-    assert latent.loc["goals", "tasks"] > latent.loc["bond", "goals"] > latent.loc["bond",
-                                                                                    "competence"]
+    assert (
+        latent.loc["goals", "tasks"]
+        > latent.loc["bond", "goals"]
+        > latent.loc["bond", "competence"]
+    )
     assert abs(latent.loc["goals", "tasks"] - 0.85) < 0.05
 
 
@@ -113,11 +122,25 @@ def test_bad_arguments_are_named(bank: Instrument) -> None:
 CARRIED = {
     "csv": [*names.CONTEXT_COLUMNS, *names.EXTRA_COLUMNS],
     "sav": [*names.CONTEXT_COLUMNS, *names.EXTRA_COLUMNS],
-    "qualtrics": [names.RESPONSE_ID, names.RESPONDENT_ID, names.CLINICIAN_ID, names.SITE_ID,
-                  names.SESSION, names.DATE, names.PERSPECTIVE, names.DURATION],
+    "qualtrics": [
+        names.RESPONSE_ID,
+        names.RESPONDENT_ID,
+        names.CLINICIAN_ID,
+        names.SITE_ID,
+        names.SESSION,
+        names.DATE,
+        names.PERSPECTIVE,
+        names.DURATION,
+    ],
     # REDCap has no response id of its own: a row is a record and a repeat instance.
-    "redcap": [names.RESPONDENT_ID, names.CLINICIAN_ID, names.SITE_ID, names.SESSION, names.DATE,
-               names.PERSPECTIVE],
+    "redcap": [
+        names.RESPONDENT_ID,
+        names.CLINICIAN_ID,
+        names.SITE_ID,
+        names.SESSION,
+        names.DATE,
+        names.PERSPECTIVE,
+    ],
 }
 PLATFORM = {"csv": "csv", "sav": "spss", "qualtrics": "qualtrics", "redcap": "redcap"}
 
@@ -135,7 +158,8 @@ def test_each_format_reads_back_to_the_same_numbers(
     got = back.data[[*CARRIED[fmt], *truth.items]]
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     assert np.isnan(got[list(truth.items)].to_numpy()).sum() == (
-        expected[list(truth.items)].isna().to_numpy().sum())
+        expected[list(truth.items)].isna().to_numpy().sum()
+    )
 
 
 def test_qualtrics_export_marks_seen_but_unanswered_as_minus_99(
@@ -169,8 +193,19 @@ def test_same_seed_writes_the_same_file(tmp_path: Path) -> None:
     digests = []
     for k in range(2):
         out = tmp_path / f"run{k}.csv"
-        result = run_cli("simulate", "-n", "50", "--clinicians", "4", "--seed", "9",
-                         "--format", "qualtrics", "-o", str(out))
+        result = run_cli(
+            "simulate",
+            "-n",
+            "50",
+            "--clinicians",
+            "4",
+            "--seed",
+            "9",
+            "--format",
+            "qualtrics",
+            "-o",
+            str(out),
+        )
         assert result.returncode == 0, result.stderr
         digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
@@ -206,8 +241,12 @@ def test_simulating_a_users_instrument(tmp_path: Path) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text(
         "subscales: {a: {construct: x}, b: {construct: x}}\nitems:\n"
-        + "".join(f'  - {{id: i{k}, subscale: {"ab"[k % 2]}, keying: "+", scale: agreement7}}\n'
-                  for k in range(6)), encoding="utf-8")
+        + "".join(
+            f'  - {{id: i{k}, subscale: {"ab"[k % 2]}, keying: "+", scale: agreement7}}\n'
+            for k in range(6)
+        ),
+        encoding="utf-8",
+    )
     inst = load_instrument(path)
     out = tmp_path / "mine.csv"
     result = run_cli("simulate", "--instrument", str(path), "-n", "40", "-o", str(out))

@@ -61,6 +61,7 @@ def test_statements_continue_over_lines_and_comments_are_ignored() -> None:
         ("f =~ x1\n  g  x1", "line 2, position 6: expected an operator such as '=~'; got 'x1'"),
         ("f =~", "line 1, position 5: expected a variable name after '=~'"),
         ("f =~ x1 +", "line 1, position 10: expected a variable name after '+'"),
+        ("f =~ x1 + 0.5*", "line 1, position 15: expected a variable name after '*'"),
         ("=~ x1", "line 1, position 1: a statement starts with a variable name; got '=~'"),
         ("f =~ x1 x2", "line 1, position 9: expected '+'; got 'x2'"),
         ("f := a*b", "line 1, position 3: operator ':=' is not supported"),
@@ -90,8 +91,14 @@ names = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
 @st.composite
 def measurement_models(draw: st.DrawFn) -> tuple[dict[str, list[str]], str]:
     factors = draw(st.lists(names, min_size=1, max_size=4, unique=True))
-    pool = draw(st.lists(names.filter(lambda n: n not in factors), min_size=len(factors),
-                         max_size=12, unique=True))
+    pool = draw(
+        st.lists(
+            names.filter(lambda n: n not in factors),
+            min_size=len(factors),
+            max_size=12,
+            unique=True,
+        )
+    )
     spec: dict[str, list[str]] = {f: [] for f in factors}
     for k, item in enumerate(pool):
         spec[factors[k % len(factors)]].append(item)
