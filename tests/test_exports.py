@@ -305,15 +305,27 @@ def test_html_form_binds_every_input_to_a_label(bank: Instrument) -> None:
 def test_html_form_escapes_wording(tmp_path: Path) -> None:
     path = tmp_path / "evil.yaml"
     path.write_text(
-        'subscales: {s: {construct: c, label: "<b>S</b>"}}\nitems:\n'
+        "subscales: {s: {construct: c}}\nitems:\n"
         '  - {id: a1, subscale: s, keying: "+", scale: agreement5, '
-        'text: "<script>alert(1)</script> & more"}\n',
+        'text: "<script>alert(1)</script> & more"}\n'
+        'forms: {f: {label: "<b>F</b>", items: [a1]}}\n',
         encoding="utf-8",
     )
-    html = export(load_instrument(path), "html")
+    html = export(load_instrument(path), "html", "f")
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
-    assert "&lt;b&gt;S&lt;/b&gt;" in html
+    assert "&lt;b&gt;F&lt;/b&gt;" in html
+
+
+def test_respondents_see_neutral_headings_not_construct_names(bank: Instrument) -> None:
+    html = export(bank, "html", "patient-full")
+    headings = re.findall(r"<h[12][^>]*>(.*?)</h[12]>", html)
+    assert headings == ["Your care with your clinician"] + [f"Part {k} of 8" for k in range(1, 9)]
+    _, rows = redcap(bank, "patient-full")
+    headers = [r["Section Header"] for r in rows if r["Section Header"]]
+    assert headers[0].startswith("Part 1 of 8: Thinking of your care")
+    for word in ("Bond", "Goals", "Tasks", "trust", "Competence"):
+        assert not any(word in h for h in headings + headers)
 
 
 def test_model_string_instrument_cannot_become_a_survey() -> None:

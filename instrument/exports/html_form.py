@@ -6,13 +6,14 @@ from __future__ import annotations
 from html import escape
 
 from ..model import Instrument
-from .layout import item_label, layout
+from .layout import form_heading, item_label, layout, part_heading
 
 _STYLE = """
 body { font: 16px/1.45 system-ui, sans-serif; color: #111; max-width: 50rem; margin: 2rem auto;
        padding: 0 1rem; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
 .prompt { font-style: italic; }
+.colophon { color: #555; font-size: .85rem; margin-top: 2rem; }
 fieldset { border: 1px solid #999; border-radius: 4px; margin: 0 0 .8rem; padding: .5rem .8rem; }
 legend { font-weight: 600; padding: 0 .3rem; }
 .options { display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; }
@@ -32,12 +33,14 @@ input:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
 def to_html(instrument: Instrument, form: str | None = None) -> str:
     if form is not None:
         f = instrument.form(form)
-        title = f.label or f.name
-        intro = f.description
+        title = form_heading(f.perspective)
+        colophon = f"Form '{f.name}'" + (f": {f.label}" if f.label else "")
     else:
         title = f"{instrument.name} item bank"
-        intro = instrument.description
+        colophon = "Every item of the bank"
+    colophon += f" - {instrument.name} {instrument.version}"
     e = escape
+    blocks = layout(instrument, form)
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -51,8 +54,6 @@ def to_html(instrument: Instrument, form: str | None = None) -> str:
         "<main>",
         f"<h1>{e(title)}</h1>",
     ]
-    if intro:
-        out.append(f"<p>{e(intro)}</p>")
     out += [
         '<form method="post" action="#">',
         '<fieldset class="visit">',
@@ -64,11 +65,11 @@ def to_html(instrument: Instrument, form: str | None = None) -> str:
         "</fieldset>",
     ]
     number = 0
-    for block in layout(instrument, form):
+    for index, block in enumerate(blocks, start=1):
         heading = f"h-{block.key}"
         out += [
             f'<section aria-labelledby="{heading}" data-subscale="{e(block.subscale)}">',
-            f'<h2 id="{heading}">{e(block.title)}</h2>',
+            f'<h2 id="{heading}">{e(part_heading(index, len(blocks)))}</h2>',
             f'<p class="prompt">{e(block.prompt)}</p>',
         ]
         for item in block.items:
@@ -91,6 +92,7 @@ def to_html(instrument: Instrument, form: str | None = None) -> str:
         '<p><button type="submit">Submit</button></p>',
         "</form>",
         "</main>",
+        f'<footer><p class="colophon">{e(colophon)}</p></footer>',
         "</body>",
         "</html>",
         "",

@@ -13,7 +13,7 @@ from ..model import Instrument, Item, Perspective, ResponseScale
 class Block:
     key: str  # unique within the form; a valid REDCap/Qualtrics identifier
     subscale: str
-    title: str
+    title: str  # names the construct: for researchers (Qualtrics block names), not respondents
     prompt: str
     scale: ResponseScale
     items: tuple[Item, ...]
@@ -76,6 +76,17 @@ def layout(instrument: Instrument, form: str | None = None) -> list[Block]:
             Block(key, item.subscale, title, prompt_for(scale, item.perspective), scale, (item,))
         )
     return blocks
+
+
+def part_heading(index: int, total: int) -> str:
+    """What respondents see above a block: neutral, so construct names do not prime answers."""
+    return f"Part {index} of {total}"
+
+
+def form_heading(perspective: Perspective) -> str:
+    if perspective == "clinician":
+        return "Your work with this patient"
+    return "Your care with your clinician"
 
 
 def item_label(item: Item) -> str:

@@ -12,7 +12,7 @@ import re
 
 from ..loader import BankError
 from ..model import Instrument
-from .layout import item_label, layout
+from .layout import item_label, layout, part_heading
 
 REDCAP_COLUMNS = (
     "Variable / Field Name",
@@ -99,7 +99,7 @@ def redcap_rows(instrument: Instrument, form: str | None = None) -> list[dict[st
             _row(field=name, form=first_form, type="text", label=label, validation=validation)
         )
     seen: dict[str, str] = {row["Variable / Field Name"]: "" for row in rows}
-    for block in blocks:
+    for index, block in enumerate(blocks, start=1):
         choices = " | ".join(f"{code}, {text}" for code, text in block.scale.points)
         for k, item in enumerate(block.items):
             name = redcap_field_name(item.id)
@@ -114,7 +114,7 @@ def redcap_rows(instrument: Instrument, form: str | None = None) -> list[dict[st
                 _row(
                     field=name,
                     form=redcap_form_name(instrument, form, item.perspective),
-                    header=f"{block.title}: {block.prompt}" if k == 0 else "",
+                    header=f"{part_heading(index, len(blocks))}: {block.prompt}" if k == 0 else "",
                     type="radio",
                     label=item_label(item),
                     choices=choices,
