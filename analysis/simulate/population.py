@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -63,7 +62,7 @@ BUILTIN_CORRELATIONS = pd.DataFrame(
 OTHER_CORRELATION = 0.5  # between subscales the table above does not know
 PILLARS = ("bond", "goals", "tasks")
 _POPULATION_SEED = 20_261_124
-_FIRST_VISIT = date(2026, 1, 5)
+_FIRST_VISIT = np.datetime64("2026-01-05")
 
 
 @dataclass(frozen=True)
@@ -253,7 +252,7 @@ def simulate(
     elapsed = np.cumsum(gaps)
     first_row = np.repeat(np.cumsum(attended) - attended, attended)
     offsets = start[patient] + elapsed - elapsed[first_row]
-    dates = [(_FIRST_VISIT + timedelta(days=int(d))).isoformat() for d in offsets]
+    dates = (_FIRST_VISIT + offsets.astype("timedelta64[D]")).astype(str)
 
     width_p, width_c = len(str(n)), max(len(str(clinicians)), 2)
     clin = clinician_of[patient]
