@@ -75,6 +75,7 @@ class Population:
     clinician_share: float = 0.08
     session_share: float = 0.15
     growth_per_session: float = 0.10
+    halo_sd: float = 0.25  # a rater's mood on the day, shared by every item of the response
     missing_rate: float = 0.015
     skipped_block_rate: float = 0.01
     careless_rate: float = 0.03
@@ -213,10 +214,12 @@ def simulate(
     )
 
     answers = np.empty((rows, len(items)))
+    halo = pop.halo_sd * rng.standard_normal(rows)
     for j, item in enumerate(items):
         lam = pop.loadings[item.id]
         f = subscales.index(item.subscale)
-        ystar = lam * eta[:, f] + np.sqrt(1 - lam**2) * rng.standard_normal(rows)
+        unique_sd = np.sqrt(1 - lam**2 - pop.halo_sd**2)
+        ystar = lam * eta[:, f] + halo + unique_sd * rng.standard_normal(rows)
         category = np.searchsorted(pop.thresholds[item.id], ystar) + 1
         scale = instrument.scale_of(item)
         assert scale is not None  # population_for checked every item has one
