@@ -7,64 +7,23 @@ one-line message and no traceback.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from analysis.describe import overview
 from analysis.fileio import atomic_write_text
-from analysis.ingest import ExportError, read_export
+from analysis.ingest import read_export
+from analysis.scoring import score_export
 from analysis.simulate import SIMULATE_FORMATS, simulate, write_export
-from instrument import BankError, Instrument, load_instrument
+from instrument import Instrument, load_instrument
 from instrument.exports import FORMATS, export
 
-F = TypeVar("F", bound=Callable[..., Any])
+from .cli_common import instrument_option, say, user_errors
+from .cli_score import score, summary_lines
+from .output import write_csv
 
 DEMO_PATIENTS, DEMO_CLINICIANS, DEMO_SESSIONS, DEMO_SEED = 2000, 40, 3, 2026
-
-
-class InputError(click.ClickException):
-    """Bad configuration or unreadable input: one line on stderr, exit code 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"alliance: error: {self.format_message()}", err=True)
-
-
-def user_errors(func: F) -> F:
-    """Turn the library's input errors into a one-line message and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (BankError, ExportError, ValueError) as exc:
-            raise InputError(str(exc)) from None
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise InputError(f"{where}{exc.strerror or exc}") from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _instrument_option(func: F) -> F:
-    return click.option(
-        "--instrument",
-        "instrument_spec",
-        default="alliance",
-        show_default=True,
-        metavar="FILE|NAME|MODEL",
-        help="The built-in bank ('alliance'), your instrument YAML file, or a lavaan-style "
-        "model string such as 'bond =~ b1 + b2 + b3; goals =~ g1 + g2 + g3'.",
-    )(func)
-
-
-def _say(message: str) -> None:
-    click.echo(message, err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -82,7 +41,7 @@ def cli() -> None:
 
 
 @cli.command()
-@_instrument_option
+@instrument_option
 @click.option(
     "--form",
     default=None,
@@ -127,7 +86,7 @@ def items(instrument_spec: str, form: str | None, fmt: str, output: Path | None)
         click.echo(text, nl=False)
     else:
         atomic_write_text(output, text)
-        _say(f"wrote {len(instrument.select(form))} items ({fmt}) to {output}")
+        say(f"wrote {len(instrument.select(form))} items ({fmt}) to {output}")
 
 
 def _format_for(output: Path, fmt: str | None) -> str:
@@ -137,7 +96,7 @@ def _format_for(output: Path, fmt: str | None) -> str:
 
 
 @cli.command(name="simulate")
-@_instrument_option
+@instrument_option
 @click.option("-n", "n", type=click.IntRange(min=1), required=True, help="Number of patients.")
 @click.option("--clinicians", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option(
@@ -197,7 +156,7 @@ def simulate_command(
         seed=seed,
     )
     write_export(sim, instrument, output, chosen)
-    _say(
+    say(
         f"wrote {len(sim.data):,} responses from {n:,} patients and {clinicians} clinicians "
         f"({chosen}) to {output}"
     )
@@ -227,7 +186,7 @@ def demo(output_dir: Path) -> None:
 
     Writes a Qualtrics-style export of 2,000 patients seen by 40 clinicians over up to
     3 sessions, the survey itself (REDCap dictionary, Qualtrics TXT, printable form), reads the
-    export back and prints an overview.
+    export back, prints an overview, and scores it under the non-compensatory rule.
 
     \b
     Example:
@@ -243,7 +202,7 @@ def demo(output_dir: Path) -> None:
         ("html", "patient_form.html"),
     ):
         written.append(atomic_write_text(output_dir / name, export(instrument, fmt, form)))
-    _say(
+    say(
         f"simulating {DEMO_PATIENTS:,} patients, {DEMO_CLINICIANS} clinicians, "
         f"{DEMO_SESSIONS} sessions ..."
     )
@@ -269,9 +228,20 @@ def demo(output_dir: Path) -> None:
             f"{subscale!s:<12} {int(row['n_items']):>5} {row['missing_share']:>8.1%} "
             f"{row['ceiling_share']:>10.1%}"
         )
+    scored = score_export(read.data, instrument)
+    scores_path = output_dir / "scores.csv"
+    write_csv(scored.table, scores_path)
+    written.append(scores_path)
+    click.echo("")
+    click.echo("Non-compensatory alliance rule (each pillar at or above its own minimum):")
+    for line in summary_lines(scored):
+        click.echo(f"  {line}")
     click.echo("Files:")
     for path in written:
         click.echo(f"  {path}")
+
+
+cli.add_command(score)
 
 
 def main() -> None:

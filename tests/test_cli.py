@@ -51,6 +51,7 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
         "qualtrics_export.csv",
         "qualtrics_survey.txt",
         "redcap_dictionary.csv",
+        "scores.csv",
     ]
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"Read {out / 'qualtrics_export.csv'} (qualtrics): ")
@@ -66,6 +67,7 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
         "reliability",
     ]
     assert "simulating 2,000 patients" in result.stderr
+    assert "  scored 5," in result.stdout and "masked ruptures" in result.stdout
 
 
 def test_input_errors_never_show_a_traceback(tmp_path: Path) -> None:

@@ -1,0 +1,47 @@
+"""Writing results for people and programs: JSON that has no NaN, CSV that is safe to open."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.fileio import atomic_path
+from analysis.privacy import neutralize_formulas
+
+
+def plain(value: Any) -> Any:
+    """Numbers, strings, lists and dicts only: numpy scalars unwrapped, NaN and NA as None."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return plain(value.to_dict(orient="records"))
+    if isinstance(value, pd.Series):
+        return plain(value.to_dict())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is pd.NA or value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def dumps_json(value: Any) -> str:
+    return json.dumps(plain(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """CSV with formula-like text neutralised and missing values left blank."""
+    return neutralize_formulas(frame).to_csv(index=False)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        neutralize_formulas(frame).to_csv(tmp, index=False)
