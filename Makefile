@@ -8,7 +8,7 @@ DEMO_DIR ?= demo-output
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit install browser clean
+.PHONY: demo test lint typecheck unit install browser reference clean
 
 demo: $(STAMP)
 	$(BIN)/alliance demo -o $(DEMO_DIR)
@@ -39,6 +39,13 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	ALLIANCE_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+
+# Regenerate the R reference values (needs Debian's r-cran-lavaan, -psych, -semtools,
+# -gparotation, -jsonlite); CI uses the committed JSON and does not need R.
+reference: $(STAMP)
+	$(BIN)/alliance simulate -n 500 --clinicians 20 --sessions 1 --form patient --seed 7 \
+	  -o tests/reference/data/alliance.csv
+	Rscript tests/reference/make_reference.R tests/reference
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis
