@@ -21,6 +21,7 @@ from instrument.exports import FORMATS, export
 
 from .cli_common import instrument_option, say, user_errors
 from .cli_score import score, summary_lines
+from .cli_validate import validate_command
 from .output import write_csv
 
 DEMO_PATIENTS, DEMO_CLINICIANS, DEMO_SESSIONS, DEMO_SEED = 2000, 40, 3, 2026
@@ -242,6 +243,7 @@ def demo(output_dir: Path) -> None:
 
 
 cli.add_command(score)
+cli.add_command(validate_command)
 
 
 def main() -> None:

@@ -1,0 +1,321 @@
+"""Validate an instrument's structure on an export: reliability, EFA, competing CFA models.
+
+For the alliance (bond, goals, tasks) the competing models are: one factor; two factors (bond
+vs goals + tasks, which several WAI-SR studies found best); three correlated factors (the
+hypothesized model); bifactor (a general factor plus orthogonal specific factors, identified by
+unit factor variances). Other instruments get one factor, their subscales as correlated factors,
+and a bifactor model; a model string given by the user is the hypothesized model.
+
+Items are reverse-keyed before fitting (so loadings read in one direction), except for a model
+string, which is fitted to the columns as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+from instrument import Instrument
+
+from .cfa import CFAResult, ModelError, fit_cfa
+from .cfa.model import Estimator
+from .efa import EFAResult, run_efa
+from .validity import (
+    factor_reliability,
+    fornell_larcker,
+    htmt,
+    item_reliability,
+    omega_hierarchical,
+)
+
+HYPOTHESIZED = "hypothesized"
+# Hu & Bentler (1999) cut-offs, reported as guidelines rather than rules.
+GUIDELINES = (("cfi", ">=", 0.95), ("tli", ">=", 0.95), ("rmsea", "<=", 0.06), ("srmr", "<=", 0.08))
+MODEL_KEYS = (
+    "chisq",
+    "df",
+    "pvalue",
+    "cfi",
+    "tli",
+    "rmsea",
+    "srmr",
+    "aic",
+    "bic",
+    "loglik",
+    "npar",
+    "baseline_chisq",
+    "baseline_df",
+    "rmsea_pvalue",
+)
+ROBUST_KEYS = ("chisq_ml", "scaling_factor", "cfi_ml", "tli_ml", "rmsea_ml")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    syntax: str
+    std_lv: bool = False
+    orthogonal: bool = False
+
+
+def _line(factor: str, items: list[str]) -> str:
+    return f"{factor} =~ {' + '.join(items)}"
+
+
+def competing_models(groups: dict[str, list[str]]) -> list[ModelSpec]:
+    """The models to compare, the hypothesized (correlated subscales) among them."""
+    all_items = [i for ids in groups.values() for i in ids]
+    correlated = "\n".join(_line(f, ids) for f, ids in groups.items())
+    specs = [ModelSpec("one_factor", _line("general", all_items))]
+    if {"bond", "goals", "tasks"} <= set(groups) and len(groups) == 3:
+        agreement = groups["goals"] + groups["tasks"]
+        specs.append(
+            ModelSpec(
+                "two_factor",
+                "\n".join([_line("bond", groups["bond"]), _line("agreement", agreement)]),
+            )
+        )
+    if len(groups) > 1:
+        specs.append(ModelSpec(HYPOTHESIZED, correlated))
+        specs.append(
+            ModelSpec(
+                "bifactor",
+                "\n".join([_line("general", all_items), correlated]),
+                std_lv=True,
+                orthogonal=True,
+            )
+        )
+    else:
+        specs[0] = ModelSpec(HYPOTHESIZED, correlated)
+    return specs
+
+
+def verdict(fit: dict[str, float]) -> str:
+    """One plain line against the Hu & Bentler (1999) guideline cut-offs."""
+    misses = []
+    for key, sense, cut in GUIDELINES:
+        value = fit.get(key, float("nan"))
+        ok = value >= cut if sense == ">=" else value <= cut
+        if not ok:
+            misses.append(f"{key.upper()} {value:.3f} (guideline {sense} {cut})")
+    if not misses:
+        return "meets the Hu & Bentler (1999) guidelines for CFI, TLI, RMSEA and SRMR"
+    return "falls short of the Hu & Bentler (1999) guidelines on " + ", ".join(misses)
+
+
+def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
+    """Nested models, ``a`` the more restricted. Under MLR the Satorra-Bentler (2001) scaled
+    difference: ``cd = (df_a c_a - df_b c_b) / (df_a - df_b)``, ``T = (T_a - T_b) / cd`` with
+    T the unscaled statistics (lavaan's lavTestLRT default for MLR)."""
+    df_a, df_b = a.fit["df"], b.fit["df"]
+    delta_df = int(df_a - df_b)
+    if a.estimator == "mlr":
+        t_a, t_b = a.fit["chisq_ml"], b.fit["chisq_ml"]
+        cd = (df_a * a.fit["scaling_factor"] - df_b * b.fit["scaling_factor"]) / delta_df
+        delta = (t_a - t_b) / cd
+    else:
+        delta = a.fit["chisq"] - b.fit["chisq"]
+    return {
+        "delta_chisq": float(delta),
+        "delta_df": delta_df,
+        "p": float(chi2.sf(delta, delta_df)) if delta_df > 0 else float("nan"),
+    }
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    n: int
+    estimator: Estimator
+    reliability: dict[str, dict[str, Any]]
+    models: dict[str, CFAResult]
+    model_errors: dict[str, str]
+    comparison: pd.DataFrame
+    htmt: pd.DataFrame
+    fornell_larcker: pd.DataFrame | None
+    efa: EFAResult | None
+    omega_hierarchical: float | None
+
+    @property
+    def hypothesized(self) -> CFAResult | None:
+        return self.models.get(HYPOTHESIZED)
+
+    def to_dict(self) -> dict[str, Any]:
+        models: dict[str, Any] = {}
+        for name, result in self.models.items():
+            entry: dict[str, Any] = {k: result.fit.get(k) for k in MODEL_KEYS}
+            entry["rmsea_ci"] = [result.fit["rmsea_ci_lower"], result.fit["rmsea_ci_upper"]]
+            if self.estimator == "mlr":
+                entry.update({k: result.fit.get(k) for k in ROBUST_KEYS})
+            entry.update(
+                {
+                    "converged": result.converged,
+                    "findings": list(result.findings),
+                    "verdict": verdict(result.fit),
+                    "model": result.model,
+                }
+            )
+            models[name] = entry
+        for name, message in self.model_errors.items():
+            models[name] = {"error": message}
+        hyp = self.hypothesized
+        loadings = []
+        if hyp is not None:
+            for row in hyp.loadings.itertuples():
+                loadings.append(
+                    {
+                        "factor": row.lhs,
+                        "item": row.rhs,
+                        "est": row.est,
+                        "se": row.se,
+                        "std": row.std_all,
+                        "std_se": row.std_se,
+                    }
+                )
+        return {
+            "n": self.n,
+            "estimator": self.estimator,
+            "reliability": self.reliability,
+            "models": models,
+            "loadings": loadings,
+            "factor_correlations": hyp.factor_correlations().to_dict() if hyp else {},
+            "htmt": self.htmt.to_dict(),
+            "fornell_larcker": (
+                self.fornell_larcker.to_dict() if self.fornell_larcker is not None else None
+            ),
+            "omega_hierarchical": self.omega_hierarchical,
+            "efa": self.efa.to_dict() if self.efa is not None else None,
+            "model_comparison": self.comparison.to_dict(orient="records"),
+            "modification_indices": (
+                hyp.modindices.head(10).to_dict(orient="records") if hyp is not None else []
+            ),
+        }
+
+
+def keyed(data: pd.DataFrame, instrument: Instrument, items: list[str]) -> pd.DataFrame:
+    """Item answers as numbers with reverse-keyed items reversed (others untouched)."""
+    out = data[items].apply(pd.to_numeric, errors="coerce")
+    for item_id in items:
+        item = instrument.item(item_id)
+        scale = instrument.scale_of(item)
+        if item.reverse and scale is not None:
+            out[item_id] = scale.minimum + scale.maximum - out[item_id]
+    return out
+
+
+def validate(
+    data: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    model: str | None = None,
+    estimator: Estimator = "ml",
+    subscales: list[str] | None = None,
+) -> ValidationResult:
+    """Reliability, EFA and competing CFA models for an export.
+
+    ``subscales`` limits the analysis (default for the built-in bank: bond, goals, tasks when
+    present); ``model`` replaces the hypothesized model with the user's syntax.
+    """
+    groups_all = {
+        k: [i for i in v if i in data.columns] for k, v in instrument.subscale_items().items()
+    }
+    groups_all = {k: v for k, v in groups_all.items() if v}
+    chosen: list[str]
+    if subscales is None:
+        pillars: list[str] = [s for s in ("bond", "goals", "tasks") if s in groups_all]
+        chosen = pillars if len(pillars) == 3 else list(groups_all)
+    else:
+        chosen = list(subscales)
+    groups = {s: groups_all[s] for s in chosen if s in groups_all}
+    if not groups:
+        raise ValueError(f"no item of instrument '{instrument.name}' is a column of the data.")
+    items = [i for ids in groups.values() for i in ids]
+    answers = keyed(data, instrument, items)
+
+    reliability: dict[str, dict[str, Any]] = {}
+    for subscale, ids in groups.items():
+        scale = instrument.scale_of(ids[0])
+        reliability[subscale] = item_reliability(
+            answers[ids], scale.maximum if scale else None
+        ).to_dict()
+
+    specs = [ModelSpec(HYPOTHESIZED, model)] if model is not None else competing_models(groups)
+    fitted: dict[str, CFAResult] = {}
+    errors: dict[str, str] = {}
+    source = data if model is not None else answers
+    for spec in specs:
+        try:
+            fitted[spec.name] = fit_cfa(
+                source,
+                spec.syntax,
+                estimator=estimator,
+                std_lv=spec.std_lv,
+                orthogonal=spec.orthogonal,
+            )
+        except ModelError as exc:
+            if spec.name == HYPOTHESIZED:
+                raise
+            errors[spec.name] = str(exc)
+
+    hyp = fitted[HYPOTHESIZED]
+    per_factor = factor_reliability(hyp) if _simple_structure(hyp) else {}
+    for factor, values in per_factor.items():
+        reliability.setdefault(factor, {}).update(values)
+    cfa_groups = {f: list(hyp.loadings[hyp.loadings["lhs"] == f]["rhs"]) for f in hyp.latent}
+    omega_h = None
+    if "bifactor" in fitted and fitted["bifactor"].converged:
+        omega_h = omega_hierarchical(fitted["bifactor"], "general")
+
+    # one factor within two within the correlated factors; the bifactor model is not nested in
+    # the usual sense and is compared by AIC and BIC only.
+    chain = [s.name for s in specs if s.name in fitted and s.name != "bifactor"]
+    rows = []
+    for k, a_name in enumerate(chain):
+        for b_name in chain[k + 1 :]:
+            a, b = fitted[a_name], fitted[b_name]
+            if a.fit["df"] <= b.fit["df"]:
+                continue
+            rows.append(
+                {
+                    "model_a": a_name,
+                    "model_b": b_name,
+                    **chisq_difference(a, b),
+                    "delta_aic": b.fit["aic"] - a.fit["aic"],
+                    "delta_bic": b.fit["bic"] - a.fit["bic"],
+                }
+            )
+    efa = None
+    if len(hyp.observed) >= 3:
+        efa = run_efa(source[list(hyp.observed)], len(hyp.latent))
+    return ValidationResult(
+        n=hyp.n,
+        estimator=estimator,
+        reliability=reliability,
+        models=fitted,
+        model_errors=errors,
+        comparison=pd.DataFrame(
+            rows,
+            columns=[
+                "model_a",
+                "model_b",
+                "delta_chisq",
+                "delta_df",
+                "p",
+                "delta_aic",
+                "delta_bic",
+            ],
+        ),
+        htmt=htmt(source, cfa_groups) if len(cfa_groups) > 1 else pd.DataFrame(),
+        fornell_larcker=fornell_larcker(hyp, per_factor) if per_factor else None,
+        efa=efa,
+        omega_hierarchical=omega_h,
+    )
+
+
+def _simple_structure(result: CFAResult) -> bool:
+    """Each indicator loads on one factor (reliability per factor is then defined)."""
+    counts = result.loadings["rhs"].value_counts()
+    return bool((counts == 1).all()) and bool(np.isfinite(result.fit["chisq"]))

@@ -1,0 +1,159 @@
+"""Reliability per subscale and discriminant validity between subscales.
+
+- ``alpha`` with its 95% CI (pingouin), ``alpha_if_deleted`` and ``item_total`` (corrected
+  item-total correlation, psych's r.drop), all from the pairwise covariance matrix as psych and
+  pingouin do by default (validated against psych::alpha); mean inter-item correlation; ceiling
+  share per item.
+- From a fitted CFA: ``omega_total`` = (sum lambda)^2 psi / ((sum lambda)^2 psi + sum theta)
+  (McDonald's omega, model-implied total variance); ``composite_reliability`` = the same true-score
+  variance over the *observed* variance of the sum (semTools::compRelSEM, obs.var = TRUE);
+  ``ave`` = sum lambda^2 psi / (sum lambda^2 psi + sum theta) (semTools::AVE).
+- ``omega_hierarchical`` of a bifactor model: (sum of general loadings)^2 over the model-implied
+  variance of the total.
+- HTMT (semTools::htmt, default htmt2: geometric means of absolute correlations; ``classic``
+  for the arithmetic version) and the Fornell-Larcker table (sqrt(AVE) on the diagonal, factor
+  correlations off it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+
+from .cfa import CFAResult
+
+
+@dataclass(frozen=True)
+class ItemReliability:
+    alpha: float
+    alpha_ci: tuple[float, float]
+    alpha_if_deleted: dict[str, float]
+    item_total: dict[str, float]
+    mean_inter_item_r: float
+    ceiling_share: dict[str, float]
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "alpha_ci": list(self.alpha_ci),
+            "alpha_if_deleted": self.alpha_if_deleted,
+            "item_total": self.item_total,
+            "mean_inter_item_r": self.mean_inter_item_r,
+            "ceiling_share": self.ceiling_share,
+            "n": self.n,
+        }
+
+
+def _alpha_of(cov: np.ndarray) -> float:
+    k = len(cov)
+    return float(k / (k - 1) * (1 - np.trace(cov) / cov.sum())) if k > 1 else float("nan")
+
+
+def item_reliability(items: pd.DataFrame, maximum: float | None = None) -> ItemReliability:
+    """Alpha and item statistics of one subscale (reverse-keyed items already reversed)."""
+    ids = list(items.columns)
+    n_complete = int(items.notna().all(axis=1).sum())
+    if len(ids) < 2 or n_complete < 3:
+        nan = float("nan")
+        return ItemReliability(nan, (nan, nan), {}, {}, nan, {}, n_complete)
+    cov = items.cov().to_numpy()  # pairwise complete observations
+    alpha, ci = pg.cronbach_alpha(items, ci=0.95)
+    if_deleted, item_total = {}, {}
+    for k, item in enumerate(ids):
+        rest = [j for j in range(len(ids)) if j != k]
+        block = cov[np.ix_(rest, rest)]
+        if_deleted[item] = _alpha_of(block) if len(rest) > 1 else float("nan")
+        item_total[item] = float(cov[k, rest].sum() / np.sqrt(cov[k, k] * block.sum()))
+    corr = items.corr().to_numpy()
+    mean_r = float(corr[np.triu_indices(len(ids), 1)].mean())
+    top = maximum if maximum is not None else float(np.nanmax(items.to_numpy()))
+    ceiling = {i: float((items[i] == top).sum() / items[i].notna().sum()) for i in ids}
+    return ItemReliability(
+        float(alpha),
+        (float(ci[0]), float(ci[1])),
+        if_deleted,
+        item_total,
+        mean_r,
+        ceiling,
+        n_complete,
+    )
+
+
+def _factor_parts(
+    result: CFAResult, factor: str
+) -> tuple[np.ndarray, float, np.ndarray, list[str]]:
+    e = result.estimates
+    rows = e[(e["op"] == "=~") & (e["lhs"] == factor)]
+    items = list(rows["rhs"])
+    psi = float(e[(e["op"] == "~~") & (e["lhs"] == factor) & (e["rhs"] == factor)]["est"].iloc[0])
+    theta = np.array(
+        [
+            float(e[(e["op"] == "~~") & (e["lhs"] == i) & (e["rhs"] == i)]["est"].iloc[0])
+            for i in items
+        ]
+    )
+    return rows["est"].to_numpy(), psi, theta, items
+
+
+def factor_reliability(result: CFAResult) -> dict[str, dict[str, float]]:
+    """omega_total, composite_reliability and ave per factor of a simple-structure CFA."""
+    out = {}
+    for factor in result.latent:
+        lam, psi, theta, items = _factor_parts(result, factor)
+        true = lam.sum() ** 2 * psi
+        observed_total = float(result.sample.loc[items, items].to_numpy().sum())
+        squared = float((lam**2).sum() * psi)
+        out[factor] = {
+            "omega_total": float(true / (true + theta.sum())),
+            "composite_reliability": float(true / observed_total),
+            "ave": squared / (squared + float(theta.sum())),
+        }
+    return out
+
+
+def omega_hierarchical(result: CFAResult, general: str) -> float:
+    """Share of the total score's model-implied variance due to the general factor."""
+    e = result.estimates
+    lam = e[(e["op"] == "=~") & (e["lhs"] == general)]
+    items = list(lam["rhs"])
+    psi = float(e[(e["op"] == "~~") & (e["lhs"] == general) & (e["rhs"] == general)]["est"].iloc[0])
+    total = float(result.implied.loc[items, items].to_numpy().sum())
+    return float(lam["est"].sum() ** 2 * psi / total)
+
+
+def htmt(
+    data: pd.DataFrame, groups: dict[str, list[str]], *, classic: bool = False
+) -> pd.DataFrame:
+    """Heterotrait-monotrait ratio of correlations between every pair of item groups."""
+    items = [i for ids in groups.values() for i in ids]
+    r = data[items].dropna().corr().abs()
+    names = list(groups)
+
+    def mean(values: np.ndarray) -> float:
+        return float(values.mean()) if classic else float(np.exp(np.log(values).mean()))
+
+    mono = {}
+    for g, ids in groups.items():
+        block = r.loc[ids, ids].to_numpy()
+        mono[g] = mean(block[np.triu_indices(len(ids), 1)])
+    out = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            hetero = mean(r.loc[groups[names[a]], groups[names[b]]].to_numpy().ravel())
+            value = hetero / np.sqrt(mono[names[a]] * mono[names[b]])
+            out.iloc[a, b] = out.iloc[b, a] = value
+    return out
+
+
+def fornell_larcker(result: CFAResult, reliability: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """sqrt(AVE) on the diagonal, factor correlations off it: a factor is distinct when its
+    sqrt(AVE) exceeds its correlations with the others."""
+    table = result.factor_correlations().copy()
+    for factor in result.latent:
+        table.loc[factor, factor] = np.sqrt(reliability[factor]["ave"])
+    return table

@@ -1,0 +1,87 @@
+"""`alliance validate` from the command line: the public anchor, the JSON contract, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .conftest import run_cli
+
+DATA = Path(__file__).parent / "reference" / "data"
+HS_MODEL = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
+
+
+def test_the_holzinger_swineford_anchor_from_the_command_line() -> None:
+    result = run_cli("validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    m = doc["models"]["hypothesized"]
+    assert (doc["n"], doc["estimator"]) == (301, "ml")
+    assert (round(m["chisq"], 3), m["df"]) == (85.306, 24)
+    assert [round(m[k], 3) for k in ("cfi", "tli", "rmsea", "srmr", "aic", "bic")] == [
+        0.931,
+        0.896,
+        0.092,
+        0.065,
+        7517.490,
+        7595.339,
+    ]
+    assert [round(v, 3) for v in m["rmsea_ci"]] == [0.071, 0.114]
+    assert [round(row["std"], 3) for row in doc["loadings"]] == [
+        0.772,
+        0.424,
+        0.581,
+        0.852,
+        0.855,
+        0.838,
+        0.570,
+        0.723,
+        0.665,
+    ]
+    assert set(doc["loadings"][0]) == {"factor", "item", "est", "se", "std", "std_se"}
+    assert round(doc["factor_correlations"]["visual"]["textual"], 3) == 0.459
+    assert round(doc["htmt"]["textual"]["visual"], 3) == 0.384
+    assert round(doc["efa"]["kmo"], 3) == 0.752
+    assert round(doc["efa"]["bartlett"]["chisq"], 2) == 904.10
+    mi = doc["modification_indices"][0]
+    assert (mi["lhs"], mi["rhs"], round(mi["mi"], 3)) == ("visual", "x9", 36.411)
+    assert set(doc["reliability"]["visual"]) >= {
+        "alpha",
+        "alpha_ci",
+        "omega_total",
+        "composite_reliability",
+        "ave",
+        "item_total",
+    }
+
+
+def test_mlr_reports_scaled_and_unscaled_statistics() -> None:
+    result = run_cli(
+        "validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--estimator", "mlr", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    m = json.loads(result.stdout)["models"]["hypothesized"]
+    assert round(m["chisq"], 3) == 87.132 and round(m["chisq_ml"], 3) == 85.306
+    assert round(m["scaling_factor"], 3) == 0.979 and round(m["cfi"], 3) == 0.930
+
+
+def test_the_alliance_models_side_by_side_in_plain_text() -> None:
+    result = run_cli("validate", str(DATA / "alliance.csv"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    table = [ln.split()[0] for ln in lines[3:7]]
+    assert table == ["one_factor", "two_factor", "hypothesized", "bifactor"]
+    assert any(
+        ln.startswith("one_factor vs two_factor: delta chisq 585.974 on 1 df") for ln in lines
+    )
+    assert any("finding: the information matrix is singular" in ln for ln in lines)
+    assert any(ln.startswith("bond ") for ln in lines)
+
+
+def test_bad_models_exit_2_with_a_located_message() -> None:
+    result = run_cli("validate", str(DATA / "hs.csv"), "--model", "visual =~ x1 + x2\nspeed =- x7")
+    assert result.returncode == 2
+    assert result.stderr == "alliance: error: model: line 2, position 7: unknown operator '=-'\n"
+    result = run_cli("validate", str(DATA / "hs.csv"), "--model", "f =~ x1 + x2")
+    assert result.returncode == 2
+    assert result.stderr.startswith("alliance: error: the model is not identified: 4 free")
