@@ -111,34 +111,42 @@ def observed_hessian(rep: Representation, theta: np.ndarray, s: np.ndarray) -> n
     return (out + out.T) / 2
 
 
+def _pair_products(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per case, ``u_r u_c`` for every r >= c (n x p*), with the index pairs."""
+    rows, cols = np.tril_indices(u.shape[1])
+    return u[:, rows] * u[:, cols], rows, cols
+
+
 def casewise_scores(rep: Representation, theta: np.ndarray, centered: np.ndarray) -> np.ndarray:
     """Per-case derivatives of the log-likelihood (means saturated at the sample means):
-    ``d l_i / d theta_k = -1/2 tr(Sigma^-1 dSigma_k) + 1/2 d_i' Sigma^-1 dSigma_k Sigma^-1 d_i``.
+    ``d l_i / d theta_k = -1/2 tr(Sigma^-1 dSigma_k) + 1/2 u_i' dSigma_k u_i`` with
+    ``u_i = Sigma^-1 d_i``. The quadratic forms are one matrix product: the products
+    ``u_ir u_ic`` (r >= c) times the derivatives' lower triangles, off-diagonal cells doubled.
     """
     inv = np.linalg.inv(rep.implied(theta))
     deriv = rep.derivatives(theta)
-    u = centered @ inv
-    quad = np.einsum("ni,kij,nj->nk", u, deriv, u)
+    products, rows, cols = _pair_products(centered @ inv)
+    weights = deriv[:, rows, cols] * np.where(rows == cols, 1.0, 2.0)
     trace = np.einsum("ij,kji->k", inv, deriv)
-    return 0.5 * (quad - trace[None, :])
+    return 0.5 * (products @ weights.T - trace[None, :])
 
 
 def saturated_scores(s: np.ndarray, centered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Information (per case) and casewise scores of the saturated model, in vech(Sigma)."""
-    p = len(s)
-    rows, cols = np.tril_indices(p)
+    """Information (per case) and casewise scores of the saturated model, in vech(Sigma).
+
+    The derivative of Sigma by its (r, c) element is ``E_rc + E_cr`` (or ``E_rr``), so the
+    quadratic form is ``2 u_r u_c`` (or ``u_r^2``) and the trace ``2 S^-1_rc`` (or ``S^-1_rr``).
+    """
     inv = np.linalg.inv(s)
-    # dSigma/dsigma_rc is E_rc + E_cr (r != c) or E_rr.
-    q = len(rows)
-    deriv = np.zeros((q, p, p))
-    deriv[np.arange(q), rows, cols] = 1.0
-    deriv[np.arange(q), cols, rows] = 1.0
-    a = np.einsum("ij,kjl->kil", inv, deriv)
-    info = 0.5 * np.einsum("kij,lji->kl", a, a)
-    u = centered @ inv
-    quad = np.einsum("ni,kij,nj->nk", u, deriv, u)
-    trace = np.einsum("ij,kji->k", inv, deriv)
-    return info, 0.5 * (quad - trace[None, :])
+    products, rows, cols = _pair_products(centered @ inv)
+    double = np.where(rows == cols, 1.0, 2.0)
+    scores = 0.5 * (products * double - (inv[rows, cols] * double)[None, :])
+    # Information 1/2 tr(S^-1 dS_k S^-1 dS_l) in closed form for unit derivative matrices.
+    a, b = rows[:, None], cols[:, None]
+    c, d = rows[None, :], cols[None, :]
+    info = 0.5 * (inv[a, c] * inv[b, d] + inv[a, d] * inv[b, c])
+    info *= double[:, None] * double[None, :] / 2
+    return info, scores
 
 
 def robust_trace(info: np.ndarray, scores: np.ndarray) -> float:
