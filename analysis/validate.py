@@ -33,6 +33,9 @@ from .validity import (
 )
 
 HYPOTHESIZED = "hypothesized"
+# Trust must be told apart from perceived competence and reliability, and from the bond.
+DISCRIMINANT = ("bond", "affective", "rational", "fidelity", "competence", "reliability")
+HTMT_GUIDELINE = 0.85  # Henseler, Ringle & Sarstedt (2015): above it, two constructs blur
 # Hu & Bentler (1999) cut-offs, reported as guidelines rather than rules.
 GUIDELINES = (("cfi", ">=", 0.95), ("tli", ">=", 0.95), ("rmsea", "<=", 0.06), ("srmr", "<=", 0.08))
 MODEL_KEYS = (
@@ -138,6 +141,7 @@ class ValidationResult:
     fornell_larcker: pd.DataFrame | None
     efa: EFAResult | None
     omega_hierarchical: float | None
+    trust_htmt: pd.DataFrame | None = None
 
     @property
     def hypothesized(self) -> CFAResult | None:
@@ -187,6 +191,8 @@ class ValidationResult:
                 self.fornell_larcker.to_dict() if self.fornell_larcker is not None else None
             ),
             "omega_hierarchical": self.omega_hierarchical,
+            "htmt_trust": self.trust_htmt.to_dict() if self.trust_htmt is not None else None,
+            "htmt_guideline": HTMT_GUIDELINE,
             "efa": self.efa.to_dict() if self.efa is not None else None,
             "model_comparison": self.comparison.to_dict(orient="records"),
             "modification_indices": (
@@ -287,6 +293,11 @@ def validate(
                     "delta_bic": b.fit["bic"] - a.fit["bic"],
                 }
             )
+    trust_groups = {g: groups_all[g] for g in DISCRIMINANT if g in groups_all}
+    trust_htmt = None
+    if len(trust_groups) > 1 and set(trust_groups) - {"bond"}:
+        trust_items = [i for ids in trust_groups.values() for i in ids]
+        trust_htmt = htmt(keyed(data, instrument, trust_items), trust_groups)
     efa = None
     if len(hyp.observed) >= 3:
         efa = run_efa(source[list(hyp.observed)], len(hyp.latent))
@@ -312,6 +323,7 @@ def validate(
         fornell_larcker=fornell_larcker(hyp, per_factor) if per_factor else None,
         efa=efa,
         omega_hierarchical=omega_h,
+        trust_htmt=trust_htmt,
     )
 
 

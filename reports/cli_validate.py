@@ -62,6 +62,15 @@ def summary_lines(result: ValidationResult) -> list[str]:
             f"{_number(r.get('omega_total')):>7}{_number(r.get('composite_reliability')):>7}"
             f"{_number(r.get('ave')):>7}"
         )
+    if result.trust_htmt is not None:
+        t = result.trust_htmt
+        lines.append("")
+        lines.append(
+            "HTMT, trust vs competence, reliability and bond (above .85: hard to tell apart)"
+        )
+        lines.append(" " * 12 + "".join(f"{c[:10]:>11}" for c in t.columns))
+        for name, row in t.iterrows():
+            lines.append(f"{str(name)[:12]:<12}" + "".join(f"{v:>11.3f}" for v in row))
     if result.efa is not None:
         e = result.efa
         lines.append("")

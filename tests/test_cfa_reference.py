@@ -373,3 +373,30 @@ def test_a_model_string_instrument_validates_its_own_model() -> None:
     result = validate(dataset("hs"), load_instrument(model), model=model)
     assert list(result.models) == ["hypothesized"]
     assert round(result.models["hypothesized"].fit["chisq"], 3) == 85.306
+
+
+def test_trust_is_told_apart_from_competence_reliability_and_bond(bank: Instrument) -> None:
+    from analysis.simulate import simulate
+
+    data = simulate(bank, 800, clinicians=20, sessions=1, seed=4).data
+    result = validate(data, bank)
+    table = result.trust_htmt
+    assert table is not None
+    assert list(table.index) == [
+        "bond",
+        "affective",
+        "rational",
+        "fidelity",
+        "competence",
+        "reliability",
+    ]
+    groups = {g: bank.subscale_items("patient-full")[g] for g in table.index}
+    from analysis.validate import keyed
+
+    items = [i for ids in groups.values() for i in ids]
+    assert_allclose(table.to_numpy(), htmt(keyed(data, bank, items), groups).to_numpy())
+    # In the simulated population trust and competence correlate .45-.60: distinct by HTMT.
+    for trust in ("affective", "rational", "fidelity"):
+        assert table.loc[trust, "competence"] < 0.85
+        assert table.loc[trust, "reliability"] < 0.85
+    assert result.to_dict()["htmt_guideline"] == 0.85
