@@ -27,6 +27,16 @@ from ..names import CONTEXT_COLUMNS, EXTRA_COLUMNS
 # Latent correlations among the built-in subscales. The three pillars correlate highly (goals and
 # tasks most, as WAI studies find); trust parts correlate with each other and with bond; perceived
 # competence and reliability relate to rational trust but stay distinct from it.
+_BUILTIN_SUBSCALES = (
+    "bond",
+    "goals",
+    "tasks",
+    "affective",
+    "rational",
+    "fidelity",
+    "competence",
+    "reliability",
+)
 BUILTIN_CORRELATIONS = pd.DataFrame(
     [
         [1.00, 0.70, 0.72, 0.65, 0.45, 0.55, 0.40, 0.35],
@@ -38,26 +48,8 @@ BUILTIN_CORRELATIONS = pd.DataFrame(
         [0.40, 0.40, 0.40, 0.45, 0.60, 0.45, 1.00, 0.50],
         [0.35, 0.35, 0.35, 0.40, 0.45, 0.50, 0.50, 1.00],
     ],
-    index=[
-        "bond",
-        "goals",
-        "tasks",
-        "affective",
-        "rational",
-        "fidelity",
-        "competence",
-        "reliability",
-    ],
-    columns=[
-        "bond",
-        "goals",
-        "tasks",
-        "affective",
-        "rational",
-        "fidelity",
-        "competence",
-        "reliability",
-    ],
+    index=list(_BUILTIN_SUBSCALES),
+    columns=list(_BUILTIN_SUBSCALES),
 )
 OTHER_CORRELATION = 0.5  # between subscales the table above does not know
 PILLARS = ("bond", "goals", "tasks")
