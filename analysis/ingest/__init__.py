@@ -1,5 +1,15 @@
 """Reading survey exports into a tidy table keyed by item id."""
 
-from .read import Export, ExportError, detect_platform, read_export
+from .mapping import ColumnMap, load_map
+from .read import Export, detect_platform, read_export
+from .sniff import DEFAULT_MAX_BYTES, ExportError
 
-__all__ = ["Export", "ExportError", "detect_platform", "read_export"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "ColumnMap",
+    "Export",
+    "ExportError",
+    "detect_platform",
+    "load_map",
+    "read_export",
+]

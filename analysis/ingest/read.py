@@ -1,189 +1,390 @@
 """Read a survey export into one tidy table: context columns, then one column per item id.
 
-Recognised shapes: a plain CSV (item ids as column names), a Qualtrics CSV export (three header
-rows, ImportId JSON, -99 for "seen but unanswered"), a REDCap raw record export (record id,
-repeat instance), and SPSS .sav (value labels and user-missing codes read by pyreadstat).
-Item answers come back as floats with NaN for every kind of missing answer.
+Stages: sniff the file (size, binary or text, encoding, delimiter) -> recognise the platform from
+its first rows -> read it -> match columns to items and context -> turn answers into codes
+(numbers, or scale labels such as "Always" without regard to case and spacing).
+
+Every answer that cannot be used becomes a *finding* with row, column, value and reason, and
+the cell is left empty; nothing is dropped silently. Rows are numbered from 1 for the first data
+row (header rows are not counted). Platform row flags (Qualtrics previews, tests, spam,
+unfinished responses; incomplete REDCap forms) are kept in ``flags`` for the checks to act on.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyreadstat
 
 from instrument import Instrument
-from instrument.exports.qualtrics import EMBEDDED_FIELDS, qualtrics_columns
+from instrument.exports.qualtrics import qualtrics_columns
 
 from .. import names
+from .mapping import ColumnMap, fold, match_context, match_items
+from .platforms import QUALTRICS_MISSING, QUALTRICS_STATUS, Layout, detect, is_metadata
+from .sniff import DEFAULT_MAX_BYTES, ExportError, Sniffed, sniff
 
-QUALTRICS_MISSING = (-99,)
-_QUALTRICS_MARKERS = ("StartDate", "ResponseId")
-
-
-class ExportError(ValueError):
-    """An export that cannot be read at all (as opposed to data-quality findings)."""
+FINDING_COLUMNS = ("kind", "row", "column", "value", "reason")
 
 
 @dataclass(frozen=True)
 class Export:
-    """A read export: ``data`` holds context columns then the instrument's item columns."""
+    """A read export. ``data``: context columns then items (floats, NaN when missing);
+    ``flags``: per-row platform marks ('preview', 'test', 'spam', 'unfinished' or '');
+    ``findings``: one row per unusable cell; ``raw``: the rows as read, for the quarantine file."""
 
     data: pd.DataFrame
     platform: str
     source: str
     items: tuple[str, ...]
+    flags: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
+    findings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FINDING_COLUMNS))
+    unmatched_columns: tuple[str, ...] = ()
+    missing_items: tuple[str, ...] = ()
+    encoding: str | None = None
+    delimiter: str | None = None
+    raw: pd.DataFrame | None = None
+    declared_missing: int = 0
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.data)
 
 
-def _head_lines(path: Path, n: int = 3) -> list[list[str]]:
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-        text = "".join(handle.readline() for _ in range(n))
-    return list(csv.reader(io.StringIO(text)))
+def detect_platform(path: str | Path) -> str:
+    sniffed = sniff(path)
+    if sniffed.kind != "text":
+        return sniffed.kind
+    return detect(sniffed.head).platform
 
 
-def detect_platform(path: Path) -> str:
-    if path.suffix.lower() == ".sav":
-        return "spss"
-    rows = _head_lines(path)
-    if not rows or not rows[0]:
-        raise ExportError(f"{path}: the file is empty.")
-    header = rows[0]
-    third = rows[2][0] if len(rows) > 2 and rows[2] else ""
-    if all(m in header for m in _QUALTRICS_MARKERS) and third.startswith('{"ImportId"'):
-        return "qualtrics"
-    if header[0] == "record_id" and any(h.endswith("_complete") for h in header):
-        return "redcap"
-    return "csv"
+# ---------------------------------------------------------------- reading the table
+_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def _item_columns(frame: pd.DataFrame, instrument: Instrument) -> dict[str, str]:
-    """Export column -> item id, matching ids without regard to case."""
-    wanted = {item_id.casefold(): item_id for item_id in instrument.item_ids}
-    return {col: wanted[col.casefold()] for col in frame.columns if col.casefold() in wanted}
+def _read_text(s: Sniffed, layout: Layout) -> pd.DataFrame:
+    try:
+        return pd.read_csv(
+            s.path,
+            sep=s.delimiter,
+            encoding=s.encoding,
+            skiprows=list(layout.skip),
+            keep_default_na=False,
+            na_values=[""],
+            low_memory=False,
+            dtype=str,
+        )
+    except pd.errors.ParserError as exc:
+        found = _RAGGED.search(str(exc))
+        if found:
+            width, line, saw = found.groups()
+            raise ExportError(
+                f"{s.path.name}: line {line} has {saw} fields where the header has {width}; "
+                f"check the delimiter and quoting (ragged rows)."
+            ) from None
+        raise ExportError(f"{s.path.name}: cannot be read as a table ({exc}).") from None
+    except pd.errors.EmptyDataError:
+        raise ExportError(f"{s.path.name}: the file has no header row.") from None
 
 
-def _numeric(values: pd.Series, missing: tuple[int, ...] = ()) -> pd.Series:
-    out = pd.to_numeric(values, errors="coerce").astype(float)
-    return out.mask(out.isin(missing))
+def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float]]]:
+    """SPSS, Stata, Excel or Parquet; also the user-missing codes SPSS declares per column."""
+    name = s.path.name
+    try:
+        if s.kind in ("spss", "stata"):
+            reader = pyreadstat.read_sav if s.kind == "spss" else pyreadstat.read_dta
+            frame, meta = reader(str(s.path), user_missing=True)
+            missing: dict[str, list[float]] = {}
+            for column, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
+                missing[column] = [r["lo"] for r in ranges if r["lo"] == r["hi"]]
+            for column, values in (getattr(meta, "missing_user_values", None) or {}).items():
+                missing.setdefault(column, []).extend(values)
+            return frame, missing
+        if s.kind == "excel":
+            return pd.read_excel(s.path, dtype=str, keep_default_na=False, na_values=[""]), {}
+        return pd.read_parquet(s.path), {}
+    except (pyreadstat.ReadstatError, ValueError, OSError) as exc:
+        raise ExportError(f"{name}: not a readable {s.kind} file ({exc}).") from None
+    except Exception as exc:  # pyarrow and openpyxl raise their own types for corrupt files
+        raise ExportError(f"{name}: not a readable {s.kind} file ({type(exc).__name__}).") from None
 
 
-def _assemble(
-    context: pd.DataFrame, answers: pd.DataFrame, instrument: Instrument, source: str, platform: str
-) -> Export:
-    if answers.shape[1] == 0:
-        raise ExportError(f"{source}: no column matches an item of instrument '{instrument.name}'.")
-    order = [i for i in instrument.item_ids if i in answers.columns]
-    raters = {instrument.item(i).perspective for i in order}
-    if names.PERSPECTIVE not in context and len(raters) == 1:
-        # The items say who rated when the export does not.
-        context = context.assign(**{names.PERSPECTIVE: raters.pop()})
-    data = pd.concat(
-        [context.reset_index(drop=True), answers[order].reset_index(drop=True)], axis=1
-    )
-    return Export(data, platform, source, tuple(order))
-
-
-def _read_plain(path: Path, instrument: Instrument) -> Export:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    mapping = _item_columns(frame, instrument)
-    answers = pd.DataFrame({item: _numeric(frame[col]) for col, item in mapping.items()})
-    context = frame.drop(columns=list(mapping)).replace("", np.nan)
-    for col in (names.SESSION, names.DURATION, names.DROPOUT):
-        if col in context:
-            context[col] = pd.to_numeric(context[col])
-    return _assemble(context, answers, instrument, path.name, "csv")
-
-
-def _qualtrics_layout(frame: pd.DataFrame, instrument: Instrument) -> dict[str, str]:
-    """Column -> item for the form whose survey layout matches the most columns."""
+# ---------------------------------------------------------------- platform conventions
+def _qualtrics_layout(columns: list[str], instrument: Instrument) -> dict[str, str]:
     best: dict[str, str] = {}
     for form in (*instrument.forms, None):
         try:
-            columns = qualtrics_columns(instrument, form)
+            candidate = qualtrics_columns(instrument, form)
         except ValueError:
             continue
-        present = {c: i for c, i in columns.items() if c in frame.columns}
+        present = {c: i for c, i in candidate.items() if c in columns}
         if len(present) > len(best):
             best = present
-    return best or _item_columns(frame, instrument)
+    return best
 
 
-def _read_qualtrics(path: Path, instrument: Instrument) -> Export:
-    frame = pd.read_csv(
-        path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skiprows=[1, 2]
-    )
-    mapping = _qualtrics_layout(frame, instrument)
-    answers = pd.DataFrame(
-        {item: _numeric(frame[col], QUALTRICS_MISSING) for col, item in mapping.items()}
-    )
-    recorded = pd.to_datetime(frame["RecordedDate"], errors="coerce")
-    context = pd.DataFrame({names.RESPONSE_ID: frame["ResponseId"]})
-    for field in EMBEDDED_FIELDS:
-        if field in frame:
-            context[field] = frame[field].replace("", np.nan)
-    if names.SESSION in context:
-        context[names.SESSION] = pd.to_numeric(context[names.SESSION])
-    context[names.DATE] = recorded.dt.strftime("%Y-%m-%d")
-    context[names.DURATION] = pd.to_numeric(frame["Duration (in seconds)"], errors="coerce")
-    return _assemble(context, answers, instrument, path.name, "qualtrics")
+def _limesurvey_layout(columns: list[str], instrument: Instrument) -> dict[str, str]:
+    ids = {fold(i): i for i in instrument.item_ids}
+    out = {}
+    for column in columns:
+        found = re.fullmatch(r".*\[(.+)\]", column)
+        if found and fold(found.group(1)) in ids:
+            out[column] = ids[fold(found.group(1))]
+    return out
 
 
-def _read_redcap(path: Path, instrument: Instrument) -> Export:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    mapping = _item_columns(frame, instrument)
-    answers = pd.DataFrame({item: _numeric(frame[col]) for col, item in mapping.items()})
-    instance = (
-        pd.to_numeric(frame["redcap_repeat_instance"]).fillna(1)
-        if "redcap_repeat_instance" in frame
-        else pd.Series(1, index=frame.index)
-    )
-    context = pd.DataFrame(
-        {
-            names.RESPONSE_ID: frame["record_id"] + "_" + instance.astype(int).astype(str),
-            names.RESPONDENT_ID: frame["record_id"],
-        }
-    )
-    for src, dst in (("clinician_id", names.CLINICIAN_ID), ("site_id", names.SITE_ID)):
-        if src in frame:
-            context[dst] = frame[src].replace("", np.nan)
-    context[names.SESSION] = instance.astype(np.int64)
-    if "visit_date" in frame:
-        context[names.DATE] = frame["visit_date"].replace("", np.nan)
-    return _assemble(context, answers, instrument, path.name, "redcap")
-
-
-def _read_spss(path: Path, instrument: Instrument) -> Export:
-    try:
-        frame, _meta = pyreadstat.read_sav(str(path), user_missing=False)
-    except pyreadstat.ReadstatError as exc:
-        raise ExportError(f"{path.name}: not a readable SPSS file ({exc}).") from None
-    mapping = _item_columns(frame, instrument)
-    answers = pd.DataFrame({item: _numeric(frame[col]) for col, item in mapping.items()})
-    context = frame.drop(columns=list(mapping))
-    if names.DATE in context:
-        context[names.DATE] = pd.to_datetime(context[names.DATE]).dt.strftime("%Y-%m-%d")
-    for col in (names.SESSION, names.DROPOUT):
-        if col in context:
-            context[col] = context[col].astype(np.int64)
-    return _assemble(context, answers, instrument, path.name, "spss")
-
-
-_READERS = {
-    "csv": _read_plain,
-    "qualtrics": _read_qualtrics,
-    "redcap": _read_redcap,
-    "spss": _read_spss,
+CONVENTIONS: dict[str, dict[str, str]] = {
+    "qualtrics": {
+        names.RESPONSE_ID: "ResponseId",
+        names.DURATION: "Duration (in seconds)",
+        names.DATE: "RecordedDate",
+    },
+    "surveymonkey": {names.RESPONSE_ID: "Respondent ID", names.DATE: "End Date"},
+    "redcap": {
+        names.RESPONDENT_ID: "record_id",
+        names.SESSION: "redcap_repeat_instance",
+        names.DATE: "visit_date",
+    },
+    "redcap_labels": {
+        names.RESPONDENT_ID: "Record ID",
+        names.SESSION: "Repeat Instance",
+        names.DATE: "Date of visit",
+        names.CLINICIAN_ID: "Clinician ID",
+        names.SITE_ID: "Site",
+    },
+    "limesurvey": {names.RESPONSE_ID: "id", names.DATE: "submitdate"},
 }
 
 
-def read_export(path: str | Path, instrument: Instrument) -> Export:
-    """Read ``path``, recognising its platform, into context columns plus item columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise ExportError(f"{path}: no such file.")
-    return _READERS[detect_platform(path)](path, instrument)
+def _flags(frame: pd.DataFrame, platform: str) -> pd.Series:
+    flags = pd.Series("", index=frame.index, dtype=object)
+    if platform == "qualtrics":
+        if "Status" in frame:
+            status = frame["Status"].fillna("").astype(str).str.strip().str.casefold()
+            flags = status.map(QUALTRICS_STATUS).fillna("").astype(object)
+        if "Finished" in frame:
+            finished = frame["Finished"].fillna("").astype(str).str.strip().str.casefold()
+            flags = flags.where(~finished.isin(["0", "false"]) | (flags != ""), "unfinished")
+    elif platform in ("redcap", "redcap_labels"):
+        complete = [c for c in frame.columns if c.endswith(("_complete", "Complete?"))]
+        for column in complete:
+            value = frame[column].fillna("").astype(str).str.strip().str.casefold()
+            flags = flags.where(~value.isin(["0", "incomplete"]), "unfinished")
+    elif platform == "limesurvey" and "submitdate" in frame:
+        flags = flags.where(frame["submitdate"].notna(), "unfinished")
+    return flags
+
+
+# ---------------------------------------------------------------- answers
+def _codes(
+    column: pd.Series,
+    item_id: str,
+    instrument: Instrument,
+    recode: dict[str, float],
+    missing: set[str],
+    platform: str,
+) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Numbers for one item's answers, and (row, value, kind) for every unusable answer."""
+    scale = instrument.scale_of(item_id)
+    text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, copy=True)
+    problems: list[tuple[int, str, str]] = []
+    blank = (text == "").to_numpy()
+    declared = text.isin(missing).to_numpy() | np.isin(
+        values, [float(m) for m in missing if _is_number(m)]
+    )
+    values[declared] = np.nan
+    labelled = np.isnan(values) & ~blank & ~declared
+    if labelled.any():
+        lookup: dict[str, float] = {}
+        for label in pd.unique(text[labelled]):
+            code = recode.get(fold(label))
+            if code is None and scale is not None:
+                code = scale.code_of(label)
+            if code is None and platform == "limesurvey":
+                found = re.fullmatch(r"[Aa](\d+)", label)
+                code = float(found.group(1)) if found else None
+            if code is not None:
+                lookup[label] = float(code)
+        mapped = text[labelled].map(lookup).to_numpy(dtype=float)
+        values[labelled] = mapped
+        for r in np.flatnonzero(labelled)[np.isnan(mapped)]:
+            value = text.iloc[r]
+            kind = "unknown_label" if re.search(r"[A-Za-z]", value) else "not_a_number"
+            problems.append((int(r), value, kind))
+    if scale is not None:
+        with np.errstate(invalid="ignore"):
+            off = ~np.isnan(values) & (
+                (values < scale.minimum) | (values > scale.maximum) | (values != np.round(values))
+            )
+        for r in np.flatnonzero(off):
+            problems.append((int(r), text.iloc[r] or f"{values[r]:g}", "out_of_range"))
+        values[off] = np.nan
+    return values, problems
+
+
+def _is_number(value: object) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+_REASONS = {
+    "unknown_label": "not a label of the item's scale",
+    "not_a_number": "not a number or a label",
+    "out_of_range": "outside the item's scale",
+}
+
+
+def _context(frame: pd.DataFrame, chosen: dict[str, str], platform: str) -> pd.DataFrame:
+    out = pd.DataFrame(index=frame.index)
+    for name in names.CONTEXT_COLUMNS + names.EXTRA_COLUMNS:
+        if name not in chosen:
+            continue
+        values = frame[chosen[name]]
+        if name in (names.SESSION, names.DURATION, names.DROPOUT):
+            out[name] = pd.to_numeric(values, errors="coerce")
+        elif name == names.DATE:
+            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+            text = values.astype(object).where(values.notna(), None)
+            out[name] = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), text)
+        else:
+            out[name] = values.astype(object).where(values.notna(), None)
+            out[name] = out[name].map(
+                lambda v: (
+                    v
+                    if v is None or isinstance(v, str)
+                    else (str(int(v)) if float(v).is_integer() else str(v))
+                )
+            )
+    if names.RESPONSE_ID not in out and platform in ("redcap", "redcap_labels"):
+        session = out.get(names.SESSION, pd.Series(1, index=frame.index)).fillna(1)
+        out[names.RESPONSE_ID] = (
+            out[names.RESPONDENT_ID].astype(str) + "_" + session.astype(int).astype(str)
+        )
+    ordered = [c for c in (*names.CONTEXT_COLUMNS, *names.EXTRA_COLUMNS) if c in out]
+    return out[ordered]
+
+
+def read_export(
+    path: str | Path,
+    instrument: Instrument,
+    *,
+    column_map: ColumnMap | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Export:
+    """Read ``path`` (any supported format and platform) against ``instrument``."""
+    mapping = column_map or ColumnMap()
+    s = sniff(path, max_bytes=max_bytes)
+    user_missing: dict[str, list[float]] = {}
+    if s.kind == "text":
+        layout = detect(s.head)
+        frame = _read_text(s, layout)
+    else:
+        layout = Layout("spss" if s.kind in ("spss", "stata") else "csv")
+        if s.kind == "stata":
+            layout = Layout("stata")
+        frame, user_missing = _read_binary(s)
+        if s.kind == "excel" and len(frame):
+            # An Excel file saved from a platform export keeps the platform's header rows.
+            head = (
+                tuple(map(str, frame.columns)),
+                *(
+                    tuple("" if pd.isna(v) else str(v) for v in row)
+                    for row in frame.head(5).itertuples(index=False)
+                ),
+            )
+            layout = detect(head)
+            if layout.skip:
+                frame = frame.drop(index=[k - 1 for k in layout.skip]).reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    name = s.path.name
+    if len(frame) == 0:
+        raise ExportError(f"{name}: the file has a header but no data rows.")
+    columns = list(frame.columns)
+    labels = dict(zip(columns, layout.labels, strict=False)) if layout.labels else None
+    platform_map = {}
+    if layout.platform == "qualtrics":
+        platform_map = _qualtrics_layout(columns, instrument)
+    elif layout.platform == "limesurvey":
+        platform_map = _limesurvey_layout(columns, instrument)
+    elif layout.platform == "redcap_labels":
+        labels = {c: c for c in columns}
+    item_of = match_items(
+        columns, instrument, explicit=mapping.columns, layout=platform_map, labels=labels
+    )
+    if not item_of:
+        shown = ", ".join(repr(c) for c in columns[:8]) + (" ..." if len(columns) > 8 else "")
+        hint = " (one column only: is the delimiter right?)" if len(columns) == 1 else ""
+        raise ExportError(
+            f"{name}: no column matches an item of instrument '{instrument.name}'{hint}; "
+            f"columns: {shown}. Is this an export of another instrument? A mapping file "
+            f"(--map) can name the columns."
+        )
+    chosen = match_context(columns, mapping.context, CONVENTIONS.get(layout.platform, {}))
+    context = _context(frame, chosen, layout.platform)
+
+    missing_codes = {str(m) for m in mapping.missing}
+    if layout.platform == "qualtrics":
+        missing_codes |= set(QUALTRICS_MISSING)
+    order = [i for i in instrument.item_ids if i in item_of.values()]
+    column_of = {i: c for c, i in item_of.items()}
+    answers: dict[str, np.ndarray] = {}
+    records: list[tuple[str, int, str, str, str]] = []
+    declared = 0
+    recode = {fold(k): v for k, v in mapping.recode.items()}
+    for item_id in order:
+        col = column_of[item_id]
+        codes = missing_codes | {f"{v:g}" for v in user_missing.get(col, [])}
+        values, problems = _codes(frame[col], item_id, instrument, recode, codes, layout.platform)
+        raw = frame[col].astype(object).where(frame[col].notna(), "").astype(str).str.strip()
+        declared += int(raw.isin(codes).sum())
+        answers[item_id] = values
+        records.extend((kind, r + 1, col, value, _REASONS[kind]) for r, value, kind in problems)
+    items = pd.DataFrame(answers, index=frame.index)
+    if names.PERSPECTIVE not in context:
+        raters = {instrument.item(i).perspective for i in order}
+        if len(raters) == 1:  # the items say who rated when the export does not
+            context[names.PERSPECTIVE] = raters.pop()
+    data = pd.concat([context, items], axis=1).reset_index(drop=True)
+    used = set(item_of) | set(chosen.values())
+    return Export(
+        data=data,
+        platform=layout.platform,
+        source=name,
+        items=tuple(order),
+        flags=_flags(frame, layout.platform).reset_index(drop=True),
+        findings=pd.DataFrame(records, columns=list(FINDING_COLUMNS)),
+        unmatched_columns=tuple(
+            c for c in columns if c not in used and not is_metadata(layout.platform, c)
+        ),
+        missing_items=tuple(
+            i
+            for i in instrument.item_ids
+            if i not in item_of.values()
+            and instrument.item(i).perspective in {instrument.item(j).perspective for j in order}
+        ),
+        encoding=s.encoding,
+        delimiter=s.delimiter,
+        raw=frame.reset_index(drop=True),
+        declared_missing=declared,
+    )
+
+
+def describe_reading(export: Export) -> dict[str, Any]:
+    return {
+        "platform": export.platform,
+        "encoding": export.encoding,
+        "delimiter": export.delimiter,
+        "items_matched": len(export.items),
+        "unmatched_columns": list(export.unmatched_columns),
+        "missing_items": list(export.missing_items),
+        "declared_missing_answers": export.declared_missing,
+    }

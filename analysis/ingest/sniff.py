@@ -1,0 +1,119 @@
+"""What kind of file is this? Size, binary or text, encoding, delimiter, and the first rows.
+
+Every refusal is an :class:`ExportError` with one line naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: about 12 million responses to 36 items as CSV
+BINARY_SUFFIXES = {
+    ".sav": "spss",
+    ".zsav": "spss",
+    ".dta": "stata",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+DELIMITERS = ",;\t|"
+_PEEK_BYTES = 1 << 16
+
+
+class ExportError(ValueError):
+    """An export that cannot be read at all (as opposed to data-quality findings)."""
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    path: Path
+    kind: str  # 'text', 'spss', 'stata', 'excel' or 'parquet'
+    encoding: str | None = None
+    delimiter: str | None = None
+    head: tuple[tuple[str, ...], ...] = ()
+
+
+def _size_text(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def _encoding(path: Path, start: bytes) -> str:
+    if start.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    # UTF-16 without a BOM: ASCII text with every other byte zero.
+    if len(start) >= 4 and start[1::2].count(0) > 0.9 * len(start[1::2]):
+        return "utf-16-le"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 24):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        # Excel's "CSV" on Windows: cp1252, a superset of Latin-1's printable characters.
+        try:
+            path.read_bytes().decode("cp1252")
+        except UnicodeDecodeError:
+            return "latin-1"
+        return "cp1252"
+    return "utf-8"
+
+
+def _delimiter(sample: str) -> str:
+    lines = [ln for ln in sample.splitlines() if ln.strip()][:20]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def sniff(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sniffed:
+    """Check that ``path`` is a readable export and find how to read it."""
+    path = Path(path)
+    if not path.exists():
+        raise ExportError(f"{path}: no such file.")
+    if path.is_dir():
+        raise ExportError(f"{path}: is a directory, not an export file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise ExportError(f"{path.name}: the file is empty.")
+    if size > max_bytes:
+        raise ExportError(
+            f"{path.name}: {_size_text(size)} is larger than the {_size_text(max_bytes)} limit "
+            f"for one export; split it, or raise the limit with --max-size."
+        )
+    kind = BINARY_SUFFIXES.get(path.suffix.lower())
+    if kind is not None:
+        return Sniffed(path, kind)
+    with path.open("rb") as handle:
+        start = handle.read(_PEEK_BYTES)
+    if start.startswith(b"$FL2") or start.startswith(b"$FL3"):
+        return Sniffed(path, "spss")
+    if start.startswith(b"PK\x03\x04"):
+        return Sniffed(path, "excel")
+    if start.startswith(b"PAR1"):
+        return Sniffed(path, "parquet")
+    encoding = _encoding(path, start)
+    single_byte = encoding.startswith("utf-8") or encoding in ("cp1252", "latin-1")
+    if single_byte and b"\x00" in start:
+        raise ExportError(
+            f"{path.name}: not a text file (binary content); expected CSV or TSV, Excel "
+            f"(.xlsx), SPSS (.sav), Stata (.dta) or Parquet."
+        )
+    text = start.decode(encoding if encoding != "utf-16" else "utf-16", errors="replace")
+    if not text.strip():
+        raise ExportError(f"{path.name}: the file has no text.")
+    delimiter = _delimiter(text)
+    head = tuple(tuple(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter))[:6]
+    return Sniffed(path, "text", encoding, delimiter, head)
