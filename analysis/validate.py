@@ -97,8 +97,11 @@ def competing_models(groups: dict[str, list[str]]) -> list[ModelSpec]:
     return specs
 
 
-def verdict(fit: dict[str, float]) -> str:
-    """One plain line against the Hu & Bentler (1999) guideline cut-offs."""
+def verdict(fit: dict[str, float], findings: tuple[str, ...] = (), converged: bool = True) -> str:
+    """One plain line against the Hu & Bentler (1999) guideline cut-offs; none for a solution
+    that did not converge or is improper (fit indices of such a solution mean nothing)."""
+    if not converged or any(f.startswith("Heywood") for f in findings):
+        return "no verdict: the solution did not converge or is improper (see the findings)"
     misses = []
     for key, sense, cut in GUIDELINES:
         value = fit.get(key, float("nan"))
@@ -158,7 +161,7 @@ class ValidationResult:
                 {
                     "converged": result.converged,
                     "findings": list(result.findings),
-                    "verdict": verdict(result.fit),
+                    "verdict": verdict(result.fit, result.findings, result.converged),
                     "model": result.model,
                 }
             )

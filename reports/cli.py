@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from analysis.check import check_export
 from analysis.describe import overview
 from analysis.fileio import atomic_write_text
 from analysis.ingest import read_export
@@ -19,6 +20,7 @@ from analysis.simulate import SIMULATE_FORMATS, simulate, write_export
 from instrument import Instrument, load_instrument
 from instrument.exports import FORMATS, export
 
+from .cli_check import check_command
 from .cli_common import instrument_option, say, user_errors
 from .cli_score import score, summary_lines
 from .cli_validate import validate_command
@@ -217,19 +219,25 @@ def demo(output_dir: Path) -> None:
     )
     export_path = write_export(sim, instrument, output_dir / "qualtrics_export.csv", "qualtrics")
     written.append(export_path)
-    read = read_export(export_path, instrument)
-    summary = overview(read.data, instrument)
+    checked = check_export(read_export(export_path, instrument), instrument)
+    usable = checked.usable_data()
+    summary = overview(usable, instrument)
     click.echo(
-        f"Read {export_path} ({read.platform}): {summary.rows:,} responses, "
+        f"Read {export_path} ({checked.export.platform}): {checked.rows_in:,} responses, "
+        f"{checked.rows_quarantined:,} set aside by the checks "
+        f"({', '.join(f'{k} {v}' for k, v in checked.to_dict()['quarantine_reasons'].items())}); "
         f"{summary.respondents:,} patients, {summary.clinicians} clinicians."
     )
+    quarantine_path = output_dir / "quarantine.csv"
+    write_csv(checked.quarantined_rows(), quarantine_path)
+    written.append(quarantine_path)
     click.echo(f"{'subscale':<12} {'items':>5} {'missing':>8} {'at ceiling':>10}")
     for subscale, row in summary.per_subscale.iterrows():
         click.echo(
             f"{subscale!s:<12} {int(row['n_items']):>5} {row['missing_share']:>8.1%} "
             f"{row['ceiling_share']:>10.1%}"
         )
-    scored = score_export(read.data, instrument)
+    scored = score_export(usable, instrument)
     scores_path = output_dir / "scores.csv"
     write_csv(scored.table, scores_path)
     written.append(scores_path)
@@ -242,6 +250,7 @@ def demo(output_dir: Path) -> None:
         click.echo(f"  {path}")
 
 
+cli.add_command(check_command)
 cli.add_command(score)
 cli.add_command(validate_command)
 

@@ -20,7 +20,14 @@ from analysis.scoring import (
 )
 from instrument import load_instrument
 
-from .cli_common import InputError, instrument_option, say, user_errors
+from .cli_common import (
+    InputError,
+    instrument_option,
+    read_checked,
+    read_options,
+    say,
+    user_errors,
+)
 from .output import csv_text, dumps_json, write_csv
 
 
@@ -47,6 +54,7 @@ def summary_lines(result: ScoreResult) -> list[str]:
 @click.command()
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
 @instrument_option
+@read_options
 @click.option(
     "--thresholds",
     "thresholds_file",
@@ -84,6 +92,8 @@ def summary_lines(result: ScoreResult) -> list[str]:
 def score(
     export_path: Path,
     instrument_spec: str,
+    map_file: Path | None,
+    max_size: str,
     thresholds_file: Path | None,
     max_missing: float,
     output: Path | None,
@@ -106,7 +116,7 @@ def score(
     if as_json and output is None:
         raise InputError("--json prints the summary on stdout; give -o FILE for the table.")
     instrument = load_instrument(instrument_spec)
-    read = read_export(export_path, instrument)
+    checked = read_checked(export_path, instrument, map_file, max_size)
     pillars = tuple(p for p in PILLARS if p in instrument.subscales)
     plan = load_thresholds(thresholds_file, pillars) if thresholds_file else None
 
@@ -114,7 +124,11 @@ def score(
         return score_items(read_export(path, instrument).data, instrument).scores
 
     result = score_export(
-        read.data, instrument, plan, max_missing_share=max_missing, load_reference=reference
+        checked.usable_data(),
+        instrument,
+        plan,
+        max_missing_share=max_missing,
+        load_reference=reference,
     )
     table = result.table
     if key is not None:
@@ -125,9 +139,20 @@ def score(
     else:
         write_csv(table, output)
     if as_json:
-        doc = {"export": str(export_path), "platform": read.platform, "output": str(output)}
+        doc = {
+            "export": str(export_path),
+            "platform": checked.export.platform,
+            "output": str(output),
+            "rows_in": checked.rows_in,
+            "rows_quarantined": checked.rows_quarantined,
+            "rows_scored": len(table),
+        }
         click.echo(dumps_json({**doc, **result.summary()}), nl=False)
         return
+    say(
+        f"{checked.rows_quarantined:,} of {checked.rows_in:,} rows set aside by the checks "
+        f"(alliance check --quarantine FILE lists them)"
+    )
     for line in summary_lines(result):
         say(line)
     if output is not None:

@@ -8,11 +8,10 @@ from typing import Any
 import click
 
 from analysis.cfa import ESTIMATORS
-from analysis.ingest import read_export
 from analysis.validate import ValidationResult, validate
 from instrument import load_instrument
 
-from .cli_common import instrument_option, user_errors
+from .cli_common import instrument_option, read_checked, read_options, user_errors
 from .output import dumps_json
 
 
@@ -84,6 +83,7 @@ def summary_lines(result: ValidationResult) -> list[str]:
 @click.command(name="validate")
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
 @instrument_option
+@read_options
 @click.option(
     "--model",
     default=None,
@@ -101,7 +101,13 @@ def summary_lines(result: ValidationResult) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 def validate_command(
-    export_path: Path, instrument_spec: str, model: str | None, estimator: str, as_json: bool
+    export_path: Path,
+    instrument_spec: str,
+    map_file: Path | None,
+    max_size: str,
+    model: str | None,
+    estimator: str,
+    as_json: bool,
 ) -> None:
     """Check the structure of an instrument on an export: reliability, EFA, CFA.
 
@@ -119,8 +125,8 @@ def validate_command(
     """
     spec = model if model is not None and instrument_spec == "alliance" else instrument_spec
     instrument = load_instrument(spec)
-    read = read_export(export_path, instrument)
-    result = validate(read.data, instrument, model=model, estimator=estimator)  # type: ignore[arg-type]
+    checked = read_checked(export_path, instrument, map_file, max_size)
+    result = validate(checked.usable_data(), instrument, model=model, estimator=estimator)  # type: ignore[arg-type]
     if as_json:
         click.echo(dumps_json(result.to_dict()), nl=False)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,12 +51,14 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
         "patient_form.html",
         "qualtrics_export.csv",
         "qualtrics_survey.txt",
+        "quarantine.csv",
         "redcap_dictionary.csv",
         "scores.csv",
     ]
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"Read {out / 'qualtrics_export.csv'} (qualtrics): ")
-    assert "2,000 patients, 40 clinicians." in lines[0]
+    assert "set aside by the checks" in lines[0]
+    assert re.search(r"1,9\d\d patients, 40 clinicians\.$", lines[0])  # some only quarantined
     assert [ln.split()[0] for ln in lines[2:10]] == [
         "bond",
         "goals",

@@ -66,10 +66,16 @@ def test_score_writes_one_row_per_response_and_a_summary(export_file: Path, tmp_
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out)
     assert list(table.columns) == TABLE_COLUMNS
-    assert len(table) == len(pd.read_csv(export_file))
+    rows_in = len(pd.read_csv(export_file))
+    set_aside = int(result.stderr.split(" of ")[0].replace(",", ""))
+    assert set_aside > 0 and len(table) + set_aside == rows_in  # nothing lost
     assert set(table["alliance_status"]) <= {"adequate", "inadequate", "insufficient_data"}
     lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"scored {len(table):,} responses (patient-full form): ")
+    assert lines[0] == (
+        f"{set_aside:,} of {rows_in:,} rows set aside by the checks "
+        f"(alliance check --quarantine FILE lists them)"
+    )
+    assert lines[1].startswith(f"scored {len(table):,} responses (patient-full form): ")
     assert any(line.startswith("masked ruptures") for line in lines)
     assert any(line.startswith("minimum goals = 3.5 (fixed): PDRQ-9") for line in lines)
 
@@ -94,7 +100,8 @@ def test_json_summary(export_file: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     table = pd.read_csv(out)
-    assert doc["rows"] == len(table)
+    assert doc["rows"] == doc["rows_scored"] == len(table)
+    assert doc["rows_in"] == doc["rows_scored"] + doc["rows_quarantined"]
     assert doc["status_counts"] == {
         s: int((table["alliance_status"] == s).sum())
         for s in ("adequate", "inadequate", "insufficient_data")

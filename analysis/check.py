@@ -1,0 +1,280 @@
+"""Check a read export: every row ends up usable, or quarantined with its reasons.
+
+Quarantined (the row is set aside, with why):
+- ``preview``, ``test``, ``spam``: marked so by the platform (Qualtrics ``Status``);
+- ``unfinished``: the platform says the response was not finished (Qualtrics ``Finished``,
+  REDCap form incomplete, LimeSurvey without a submit date);
+- ``no_answers``: not one item answered;
+- ``straight_lining``: every answered item has the same answer (at least 8 answered; with
+  reverse-keyed items in the form this cannot be an honest response);
+- ``too_fast``: completed in under 2 seconds per item, where a duration exists.
+
+Flagged but kept (findings): duplicate response ids (both rows kept); many missing answers
+(over a quarter of the items); multivariate outliers (Mahalanobis distance, p < .001, on
+complete rows); answers that are not codes of the scale (unknown labels, junk, out of range:
+the cell is left empty); items at the ceiling (half or more answers at the top); export
+columns that match no item, and items with no column.
+
+The conservation ``rows_in == rows_usable + rows_quarantined`` holds by construction and is
+asserted in the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+from instrument import Instrument
+
+from . import names
+from .ingest import Export
+
+QUARANTINE_KINDS = (
+    "preview",
+    "test",
+    "spam",
+    "unfinished",
+    "no_answers",
+    "straight_lining",
+    "too_fast",
+)
+SECONDS_PER_ITEM_MIN = 2.0
+STRAIGHT_LINE_MIN_ANSWERS = 8
+MISSING_SHARE_FLAG = 0.25
+CEILING_FLAG = 0.5
+MAHALANOBIS_P = 0.001
+FINDINGS_SHOWN = 200  # per kind in JSON; the counts are complete
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    export: Export
+    quarantine: pd.Series  # per row: '' when usable, else reasons joined by '; '
+    findings: pd.DataFrame  # kind, row, column, value, reason
+    item_stats: pd.DataFrame  # per item: answered, missing_share, ceiling_share
+
+    @property
+    def usable(self) -> np.ndarray:
+        return (self.quarantine == "").to_numpy()
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.quarantine)
+
+    @property
+    def rows_usable(self) -> int:
+        return int(self.usable.sum())
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.rows_in - self.rows_usable
+
+    def usable_data(self) -> pd.DataFrame:
+        return self.export.data[self.usable].reset_index(drop=True)
+
+    def quarantined_rows(self) -> pd.DataFrame:
+        """The quarantined rows as read, with their row number and reasons first."""
+        raw = self.export.raw if self.export.raw is not None else self.export.data
+        mask = ~self.usable
+        out = raw[mask].copy()
+        out.insert(0, "quarantine_reasons", self.quarantine[mask].to_numpy())
+        out.insert(0, "row", np.flatnonzero(mask) + 1)
+        return out.reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = self.findings["kind"].value_counts().to_dict()
+        shown = (
+            self.findings.groupby("kind", sort=False)
+            .head(FINDINGS_SHOWN)
+            .sort_values(["row", "column"], na_position="first")
+        )
+        reasons: dict[str, int] = {}
+        for text in self.quarantine[self.quarantine != ""]:
+            for reason in text.split("; "):
+                reasons[reason] = reasons.get(reason, 0) + 1
+        return {
+            "export": self.export.source,
+            "platform": self.export.platform,
+            "encoding": self.export.encoding,
+            "rows_in": self.rows_in,
+            "rows_usable": self.rows_usable,
+            "rows_quarantined": self.rows_quarantined,
+            "quarantine_reasons": reasons,
+            "finding_counts": {str(k): int(v) for k, v in counts.items()},
+            "findings": shown.to_dict(orient="records"),
+            "items_matched": list(self.export.items),
+            "unmatched_columns": list(self.export.unmatched_columns),
+            "missing_items": list(self.export.missing_items),
+            "declared_missing_answers": self.export.declared_missing,
+            "items": self.item_stats.to_dict(orient="index"),
+        }
+
+
+def _finding(
+    kind: str,
+    rows: np.ndarray,
+    reason: str,
+    column: str | None = None,
+    values: list[str] | None = None,
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "row": rows + 1,
+            "column": column,
+            "value": values if values is not None else None,
+            "reason": reason,
+        }
+    )
+
+
+def _longest_run(answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: number answered, and whether every answered item has the same answer."""
+    answered = (~np.isnan(answers)).sum(axis=1)
+    with np.errstate(all="ignore"):
+        same = (np.nanmax(answers, axis=1) == np.nanmin(answers, axis=1)) & (answered > 0)
+    return answered, same
+
+
+def check_export(export: Export, instrument: Instrument) -> CheckResult:
+    data = export.data
+    n = len(data)
+    items = list(export.items)
+    answers = data[items].to_numpy(dtype=float)
+    reasons: dict[str, np.ndarray] = {}
+    flags = export.flags.to_numpy() if len(export.flags) == n else np.full(n, "", dtype=object)
+    for kind in ("preview", "test", "spam", "unfinished"):
+        reasons[kind] = flags == kind
+    answered, same = _longest_run(answers)
+    reasons["no_answers"] = answered == 0
+    reasons["straight_lining"] = same & (answered >= STRAIGHT_LINE_MIN_ANSWERS)
+    if names.DURATION in data:
+        seconds = pd.to_numeric(data[names.DURATION], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            reasons["too_fast"] = seconds < SECONDS_PER_ITEM_MIN * len(items)
+    else:
+        reasons["too_fast"] = np.zeros(n, dtype=bool)
+    quarantine = np.full(n, "", dtype=object)
+    for kind in QUARANTINE_KINDS:
+        hit = reasons[kind]
+        quarantine[hit] = np.where(quarantine[hit] == "", kind, quarantine[hit] + "; " + kind)
+
+    parts = [export.findings]
+    for kind in QUARANTINE_KINDS:
+        rows = np.flatnonzero(reasons[kind])
+        if len(rows):
+            parts.append(_finding(kind, rows, f"quarantined: {kind.replace('_', ' ')}"))
+    if names.RESPONSE_ID in data:
+        ids = data[names.RESPONSE_ID]
+        dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
+        if dup.any():
+            rows = np.flatnonzero(dup)
+            parts.append(
+                _finding(
+                    "duplicate_id",
+                    rows,
+                    "response id appears more than once; both rows kept",
+                    names.RESPONSE_ID,
+                    ids.iloc[rows].astype(str).tolist(),
+                )
+            )
+    missing_share = 1 - answered / max(len(items), 1)
+    many = (missing_share > MISSING_SHARE_FLAG) & (answered > 0)
+    if many.any():
+        rows = np.flatnonzero(many)
+        parts.append(
+            _finding(
+                "many_missing",
+                rows,
+                f"more than {MISSING_SHARE_FLAG:.0%} of the items unanswered",
+                values=[f"{answered[r]} of {len(items)} answered" for r in rows],
+            )
+        )
+    parts.append(_mahalanobis(answers, quarantine == ""))
+    stats = _item_stats(data, items, instrument)
+    ceiling = stats.index[stats["ceiling_share"] >= CEILING_FLAG]
+    if len(ceiling):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "ceiling",
+                    "row": None,
+                    "column": list(ceiling),
+                    "value": [f"{stats.loc[i, 'ceiling_share']:.0%}" for i in ceiling],
+                    "reason": "half or more of the answers at the top of the scale",
+                }
+            )
+        )
+    if export.unmatched_columns:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "unmatched_column",
+                    "row": None,
+                    "column": list(export.unmatched_columns),
+                    "value": None,
+                    "reason": "matches no item and no context column",
+                }
+            )
+        )
+    if export.missing_items:
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "missing_item",
+                    "row": None,
+                    "column": list(export.missing_items),
+                    "value": None,
+                    "reason": "item of the instrument with no column",
+                }
+            )
+        )
+    findings = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
+        else pd.DataFrame(columns=["kind", "row", "column", "value", "reason"])
+    )
+    findings["row"] = findings["row"].astype("Int64")
+    return CheckResult(export, pd.Series(quarantine, name="quarantine_reasons"), findings, stats)
+
+
+def _mahalanobis(answers: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
+    complete = usable & ~np.isnan(answers).any(axis=1)
+    x = answers[complete]
+    if len(x) <= answers.shape[1] + 10:
+        return pd.DataFrame()
+    centered = x - x.mean(axis=0)
+    cov = np.cov(x, rowvar=False)
+    try:
+        inv = np.linalg.pinv(cov)
+    except np.linalg.LinAlgError:
+        return pd.DataFrame()
+    d2 = np.einsum("ij,jk,ik->i", centered, inv, centered)
+    cut = chi2.ppf(1 - MAHALANOBIS_P, answers.shape[1])
+    rows = np.flatnonzero(complete)[d2 > cut]
+    return _finding(
+        "outlier",
+        rows,
+        f"multivariate outlier (Mahalanobis D^2 above {cut:.1f}, p < {MAHALANOBIS_P})",
+        values=[f"D2={v:.1f}" for v in d2[d2 > cut]],
+    )
+
+
+def _item_stats(data: pd.DataFrame, items: list[str], instrument: Instrument) -> pd.DataFrame:
+    rows = {}
+    for item_id in items:
+        column = data[item_id]
+        answered = int(column.notna().sum())
+        scale = instrument.scale_of(item_id)
+        item = instrument.item(item_id)
+        top = (scale.minimum if item.reverse else scale.maximum) if scale else column.max()
+        rows[item_id] = {
+            "answered": answered,
+            "missing_share": 1 - answered / len(column) if len(column) else 0.0,
+            "ceiling_share": float((column == top).sum() / answered) if answered else 0.0,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
