@@ -135,8 +135,11 @@ def _finding(
 def _longest_run(answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row: number answered, and whether every answered item has the same answer."""
     answered = (~np.isnan(answers)).sum(axis=1)
-    with np.errstate(all="ignore"):
-        same = (np.nanmax(answers, axis=1) == np.nanmin(answers, axis=1)) & (answered > 0)
+    same = np.zeros(len(answers), dtype=bool)
+    some = answered > 0
+    if some.any():
+        rows = answers[some]
+        same[some] = np.nanmax(rows, axis=1) == np.nanmin(rows, axis=1)
     return answered, same
 
 

@@ -92,9 +92,9 @@ def match_items(
     layout: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Export column -> item id. In order: the mapping file; the platform's own column names
-    (``layout``); item ids, exactly and then without regard to case; item wording, from a header
-    row of texts (``labels``: column -> text, the statement after the last ' - ')."""
+    """Export column -> item id. In order: the mapping file; item wording, from a header row of
+    texts (``labels``: column -> text, the statement after the last ' - '); the platform's own
+    column names (``layout``); item ids, exactly and then without regard to case."""
     columns = list(columns)
     explicit = explicit or {}
     unknown = [i for i in explicit.values() if i not in instrument.item_ids]
@@ -105,10 +105,7 @@ def match_items(
         raise ExportError(f"mapping file: the export has no column {missing[0]!r}.")
     found = {c: i for c, i in explicit.items()}
     taken = set(found.values())
-    rules: list[dict[str, str]] = [layout or {}]
-    rules.append({c: c for c in columns if c in instrument.item_ids})
-    folded = {fold(i): i for i in instrument.item_ids}
-    rules.append({c: folded[fold(c)] for c in columns if fold(c) in folded})
+    rules: list[dict[str, str]] = []
     if labels:
         by_text = {fold(item.text): item.id for item in instrument.items if item.text}
         from_text = {}
@@ -117,6 +114,10 @@ def match_items(
             if statement in by_text:
                 from_text[column] = by_text[statement]
         rules.append(from_text)
+    rules.append(layout or {})
+    rules.append({c: c for c in columns if c in instrument.item_ids})
+    folded = {fold(i): i for i in instrument.item_ids}
+    rules.append({c: folded[fold(c)] for c in columns if fold(c) in folded})
     for rule in rules:
         new = {c: i for c, i in rule.items() if c in columns and c not in found and i not in taken}
         _refuse_duplicates(new, "item")

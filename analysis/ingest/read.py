@@ -13,6 +13,7 @@ unfinished responses; incomplete REDCap forms) are kept in ``flags`` for the che
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
-from instrument import Instrument
+from instrument import Instrument, ResponseScale
 from instrument.exports.qualtrics import qualtrics_columns
 
 from .. import names
@@ -67,18 +68,39 @@ def detect_platform(path: str | Path) -> str:
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def _read_text(s: Sniffed, layout: Layout) -> pd.DataFrame:
-    try:
-        return pd.read_csv(
-            s.path,
-            sep=s.delimiter,
-            encoding=s.encoding,
-            skiprows=list(layout.skip),
-            keep_default_na=False,
-            na_values=[""],
-            low_memory=False,
-            dtype=str,
+def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> pd.DataFrame:
+    """Item columns (``numeric``) are parsed by pandas as numbers where they are numbers (fast);
+    everything else stays text, so that ids like '007' keep their zeros. An item column whose
+    chunks mix numbers and text comes back mixed, and the text path of the recoding sorts it."""
+    header = s.head[0] if s.head else ()
+    first_rows = [row for row in s.head[1:] if len(row) == len(header)]
+    # Text where it matters: id-like columns, and any column whose first values have leading
+    # zeros ('007'); pandas infers the rest (numbers stay numbers, fast).
+    text_columns = {
+        c: str
+        for k, c in enumerate(header)
+        if c not in numeric
+        and (
+            c in names.CONTEXT_COLUMNS
+            or "id" in c.casefold()
+            or any(len(r[k]) > 1 and r[k].startswith("0") and r[k][1] != "." for r in first_rows)
         )
+    }
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            return pd.read_csv(
+                s.path,
+                sep=s.delimiter,
+                encoding=s.encoding,
+                skiprows=list(layout.skip),
+                keep_default_na=False,
+                na_values=[""],
+                dtype=text_columns,
+                # A line that looks blank is still a row of the file: it is counted (and
+                # quarantined for having no answers), never silently skipped.
+                skip_blank_lines=False,
+            )
     except pd.errors.ParserError as exc:
         found = _RAGGED.search(str(exc))
         if found:
@@ -90,6 +112,11 @@ def _read_text(s: Sniffed, layout: Layout) -> pd.DataFrame:
         raise ExportError(f"{s.path.name}: cannot be read as a table ({exc}).") from None
     except pd.errors.EmptyDataError:
         raise ExportError(f"{s.path.name}: the file has no header row.") from None
+    except UnicodeDecodeError as exc:
+        raise ExportError(
+            f"{s.path.name}: cannot be decoded as {s.encoding} (byte {exc.start}); save it as "
+            f"UTF-8 and try again."
+        ) from None
 
 
 def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float]]]:
@@ -116,15 +143,20 @@ def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float]]]:
 
 # ---------------------------------------------------------------- platform conventions
 def _qualtrics_layout(columns: list[str], instrument: Instrument) -> dict[str, str]:
+    """Our survey's column names (``bond_3``) for the form that fits the export best: the most
+    columns present, then the fewest of its columns absent (the short form's ``bond_1..4`` also
+    fit the full form, whose ``bond_2`` is another item)."""
     best: dict[str, str] = {}
+    best_key = (0, 0)
     for form in (*instrument.forms, None):
         try:
             candidate = qualtrics_columns(instrument, form)
         except ValueError:
             continue
         present = {c: i for c, i in candidate.items() if c in columns}
-        if len(present) > len(best):
-            best = present
+        key = (len(present), -(len(candidate) - len(present)))
+        if present and key > best_key:
+            best, best_key = present, key
     return best
 
 
@@ -188,12 +220,15 @@ def _codes(
     recode: dict[str, float],
     missing: set[str],
     platform: str,
-) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
-    """Numbers for one item's answers, and (row, value, kind) for every unusable answer."""
+) -> tuple[np.ndarray, list[tuple[int, str, str]], int]:
+    """Numbers for one item's answers, (row, value, kind) for every unusable answer, and how
+    many answers were declared-missing codes."""
     scale = instrument.scale_of(item_id)
+    problems: list[tuple[int, str, str]] = []
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return _numeric_codes(column, scale, missing)
     text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, copy=True)
-    problems: list[tuple[int, str, str]] = []
     blank = (text == "").to_numpy()
     declared = text.isin(missing).to_numpy() | np.isin(
         values, [float(m) for m in missing if _is_number(m)]
@@ -225,7 +260,26 @@ def _codes(
         for r in np.flatnonzero(off):
             problems.append((int(r), text.iloc[r] or f"{values[r]:g}", "out_of_range"))
         values[off] = np.nan
-    return values, problems
+    return values, problems, int(declared.sum())
+
+
+def _numeric_codes(
+    column: pd.Series, scale: ResponseScale | None, missing: set[str]
+) -> tuple[np.ndarray, list[tuple[int, str, str]], int]:
+    """The fast path for a column that is already numbers (most exports)."""
+    values = column.to_numpy(dtype=float, copy=True)
+    codes = [float(m) for m in missing if _is_number(m)]
+    declared = np.isin(values, codes) if codes else np.zeros(len(values), dtype=bool)
+    values[declared] = np.nan
+    problems: list[tuple[int, str, str]] = []
+    if scale is not None:
+        with np.errstate(invalid="ignore"):
+            off = ~np.isnan(values) & (
+                (values < scale.minimum) | (values > scale.maximum) | (values != np.round(values))
+            )
+        problems = [(int(r), f"{values[r]:g}", "out_of_range") for r in np.flatnonzero(off)]
+        values[off] = np.nan
+    return values, problems, int(declared.sum())
 
 
 def _is_number(value: object) -> bool:
@@ -243,6 +297,20 @@ _REASONS = {
 }
 
 
+def _dates(values: pd.Series) -> pd.Series:
+    """Dates as YYYY-MM-DD where they parse (ISO quickly, other layouts slowly); else as given."""
+    if pd.api.types.infer_dtype(values, skipna=True) == "string" and bool(
+        values.dropna().str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    ):
+        return values  # already dates as we write them
+    try:
+        parsed = pd.to_datetime(values, errors="raise", format="ISO8601")
+    except (ValueError, TypeError):
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    text = values.astype(object).where(values.notna(), None)
+    return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), text)
+
+
 def _context(frame: pd.DataFrame, chosen: dict[str, str], platform: str) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     for name in names.CONTEXT_COLUMNS + names.EXTRA_COLUMNS:
@@ -252,18 +320,17 @@ def _context(frame: pd.DataFrame, chosen: dict[str, str], platform: str) -> pd.D
         if name in (names.SESSION, names.DURATION, names.DROPOUT):
             out[name] = pd.to_numeric(values, errors="coerce")
         elif name == names.DATE:
-            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
-            text = values.astype(object).where(values.notna(), None)
-            out[name] = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), text)
+            out[name] = _dates(values)
+        elif pd.api.types.is_numeric_dtype(values.dtype):
+            # Numeric ids (SPSS, Parquet): 12.0 is the id '12'.
+            numbers = values.to_numpy(dtype=float)
+            whole = np.isfinite(numbers) & (numbers == np.round(numbers))
+            text = values.astype(str).to_numpy(dtype=object)
+            text[whole] = numbers[whole].astype(np.int64).astype(str)
+            text[~np.isfinite(numbers)] = None
+            out[name] = text
         else:
-            out[name] = values.astype(object).where(values.notna(), None)
-            out[name] = out[name].map(
-                lambda v: (
-                    v
-                    if v is None or isinstance(v, str)
-                    else (str(int(v)) if float(v).is_integer() else str(v))
-                )
-            )
+            out[name] = values if values.dtype != object else values.astype("str")
     if names.RESPONSE_ID not in out and platform in ("redcap", "redcap_labels"):
         session = out.get(names.SESSION, pd.Series(1, index=frame.index)).fillna(1)
         out[names.RESPONSE_ID] = (
@@ -271,6 +338,25 @@ def _context(frame: pd.DataFrame, chosen: dict[str, str], platform: str) -> pd.D
         )
     ordered = [c for c in (*names.CONTEXT_COLUMNS, *names.EXTRA_COLUMNS) if c in out]
     return out[ordered]
+
+
+def _item_columns(
+    columns: list[str],
+    instrument: Instrument,
+    mapping: ColumnMap,
+    layout: Layout,
+    labels: dict[str, str] | None,
+) -> dict[str, str]:
+    platform_map = {}
+    if layout.platform == "qualtrics":
+        platform_map = _qualtrics_layout(columns, instrument)
+    elif layout.platform == "limesurvey":
+        platform_map = _limesurvey_layout(columns, instrument)
+    elif layout.platform == "redcap_labels":
+        labels = {c: c for c in columns}
+    return match_items(
+        columns, instrument, explicit=mapping.columns, layout=platform_map, labels=labels
+    )
 
 
 def read_export(
@@ -286,7 +372,10 @@ def read_export(
     user_missing: dict[str, list[float]] = {}
     if s.kind == "text":
         layout = detect(s.head)
-        frame = _read_text(s, layout)
+        header = list(s.head[0]) if s.head else []
+        labels = dict(zip(header, layout.labels, strict=False)) if layout.labels else None
+        expected = _item_columns(header, instrument, mapping, layout, labels)
+        frame = _read_text(s, layout, set(expected))
     else:
         layout = Layout("spss" if s.kind in ("spss", "stata") else "csv")
         if s.kind == "stata":
@@ -336,31 +425,34 @@ def read_export(
         missing_codes |= set(QUALTRICS_MISSING)
     order = [i for i in instrument.item_ids if i in item_of.values()]
     column_of = {i: c for c, i in item_of.items()}
-    answers: dict[str, np.ndarray] = {}
+    block = np.empty((len(frame), len(order)))
     records: list[tuple[str, int, str, str, str]] = []
     declared = 0
     recode = {fold(k): v for k, v in mapping.recode.items()}
     for item_id in order:
         col = column_of[item_id]
         codes = missing_codes | {f"{v:g}" for v in user_missing.get(col, [])}
-        values, problems = _codes(frame[col], item_id, instrument, recode, codes, layout.platform)
-        raw = frame[col].astype(object).where(frame[col].notna(), "").astype(str).str.strip()
-        declared += int(raw.isin(codes).sum())
-        answers[item_id] = values
+        values, problems, n_declared = _codes(
+            frame[col], item_id, instrument, recode, codes, layout.platform
+        )
+        declared += n_declared
+        block[:, order.index(item_id)] = values
         records.extend((kind, r + 1, col, value, _REASONS[kind]) for r, value, kind in problems)
-    items = pd.DataFrame(answers, index=frame.index)
+    items = pd.DataFrame(block, index=frame.index, columns=order, copy=False)
     if names.PERSPECTIVE not in context:
         raters = {instrument.item(i).perspective for i in order}
         if len(raters) == 1:  # the items say who rated when the export does not
             context[names.PERSPECTIVE] = raters.pop()
-    data = pd.concat([context, items], axis=1).reset_index(drop=True)
+    # Frames here carry the default 0..n-1 index (Excel's header rows are dropped with a
+    # reset above), so no copy is spent re-indexing them.
+    data = pd.concat([context, items], axis=1)
     used = set(item_of) | set(chosen.values())
     return Export(
         data=data,
         platform=layout.platform,
         source=name,
         items=tuple(order),
-        flags=_flags(frame, layout.platform).reset_index(drop=True),
+        flags=_flags(frame, layout.platform),
         findings=pd.DataFrame(records, columns=list(FINDING_COLUMNS)),
         unmatched_columns=tuple(
             c for c in columns if c not in used and not is_metadata(layout.platform, c)
@@ -373,7 +465,7 @@ def read_export(
         ),
         encoding=s.encoding,
         delimiter=s.delimiter,
-        raw=frame.reset_index(drop=True),
+        raw=frame,
         declared_missing=declared,
     )
 

@@ -47,8 +47,9 @@ def _encoding(path: Path, start: bytes) -> str:
         return "utf-8-sig"
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    # UTF-16 without a BOM: ASCII text with every other byte zero.
-    if len(start) >= 4 and start[1::2].count(0) > 0.9 * len(start[1::2]):
+    # UTF-16 without a BOM: ASCII text with every other byte zero (and the others not).
+    odd, even = start[1::2], start[0::2]
+    if len(start) >= 4 and odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
         return "utf-16-le"
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
@@ -115,5 +116,9 @@ def sniff(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sniffed:
     if not text.strip():
         raise ExportError(f"{path.name}: the file has no text.")
     delimiter = _delimiter(text)
-    head = tuple(tuple(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter))[:6]
+    try:
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        head = tuple(tuple(row) for _, row in zip(range(6), rows, strict=False))
+    except csv.Error as exc:
+        raise ExportError(f"{path.name}: cannot be read as a table ({exc}).") from None
     return Sniffed(path, "text", encoding, delimiter, head)

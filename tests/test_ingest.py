@@ -1,0 +1,490 @@
+"""Reading real platforms' exports: hand-built files in each platform's documented layout come
+back as the answers they hold; every problem is a finding; nothing is lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+from analysis.check import check_export
+from analysis.ingest import ExportError, load_map, read_export
+from analysis.simulate import simulate, write_export
+from instrument import Instrument
+
+from .conftest import run_cli
+
+SHORT = [
+    "pb01",
+    "pb03",
+    "pb04",
+    "pb07",
+    "pg01",
+    "pg03",
+    "pg04",
+    "pg07",
+    "pt01",
+    "pt03",
+    "pt05",
+    "pt08",
+]
+# The truth every hand-built file below encodes: three patients, the short form.
+TRUTH = pd.DataFrame(
+    [
+        [5, 4, 5, 5, 4, 4, 3, 4, 5, 4, 4, 5],
+        [2, 3, 2, 1, 3, 3, 4, 2, 3, 2, 3, 3],
+        [4, 4, np.nan, 5, 5, 5, 5, 4, 4, 5, 4, 4],
+    ],
+    columns=SHORT,
+)
+LABELS = {1: "Never", 2: "Rarely", 3: "Sometimes", 4: "Often", 5: "Always"}
+VARIED = ["4", "5", "3", "4", "4", "5", "4", "3", "5", "4", "4", "5"]  # not straight-lined
+
+
+def write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def answers(export_data: pd.DataFrame) -> pd.DataFrame:
+    return export_data[SHORT].reset_index(drop=True)
+
+
+def cell(v: float, labels: bool = False, blank: str = "") -> str:
+    if np.isnan(v):
+        return blank
+    return LABELS[int(v)] if labels else str(int(v))
+
+
+# ---------------------------------------------------------------- platform layouts
+def qualtrics_text(bank: Instrument, *, qcodes: bool) -> str:
+    """Qualtrics CSV export: export tags, question texts, ImportId JSON; then a preview, a test,
+    a spam and an unfinished response after the three real ones."""
+    prompt = "Thinking of your care with this clinician, how often is each statement true?"
+    cols = [
+        f"Q{1 + k // 4}_{k % 4 + 1}"
+        if qcodes
+        else f"{['bond', 'goals', 'tasks'][k // 4]}_{k % 4 + 1}"
+        for k in range(12)
+    ]
+    meta = [
+        "StartDate",
+        "EndDate",
+        "Status",
+        "Progress",
+        "Duration (in seconds)",
+        "Finished",
+        "RecordedDate",
+        "ResponseId",
+    ]
+    header = meta + cols + ["clinician_id"]
+    texts = [
+        "Start Date",
+        "End Date",
+        "Response Type",
+        "Progress",
+        "Duration (in seconds)",
+        "Finished",
+        "Recorded Date",
+        "Response ID",
+    ]
+    texts += [f'"{prompt} - {bank.item(i).text}"' for i in SHORT] + ["clinician_id"]
+    imports = ['"{""ImportId"":""startDate"",""timeZone"":""UTC""}"'] * 2 + [
+        f'"{{""ImportId"":""{k}""}}"' for k in ("status", "progress", "duration", "finished")
+    ]
+    imports += [
+        '"{""ImportId"":""recordedDate"",""timeZone"":""UTC""}"',
+        '"{""ImportId"":""_recordId""}"',
+    ]
+    imports += [f'"{{""ImportId"":""QID{1 + k // 4}_{k % 4 + 1}""}}"' for k in range(12)]
+    imports += ['"{""ImportId"":""clinician_id""}"']
+    rows = [",".join(header), ",".join(texts), ",".join(imports)]
+    for r, (_, truth) in enumerate(TRUTH.iterrows()):
+        # The third patient saw pb04 but did not answer it: -99.
+        values = [cell(v, blank="-99") for v in truth]
+        rows.append(
+            ",".join(
+                [
+                    "2026-03-02 10:00:00",
+                    "2026-03-02 10:06:00",
+                    "0",
+                    "100",
+                    "360",
+                    "1",
+                    "2026-03-02 10:06:00",
+                    f"R_real{r}",
+                    *values,
+                    "C01",
+                ]
+            )
+        )
+    extra = [
+        ("1", "1", "R_preview"),
+        ("2", "1", "R_test"),
+        ("8", "1", "R_spam"),
+        ("0", "0", "R_unfinished"),
+    ]
+    for status, finished, rid in extra:
+        rows.append(
+            ",".join(
+                [
+                    "2026-03-02 11:00:00",
+                    "2026-03-02 11:05:00",
+                    status,
+                    "100",
+                    "300",
+                    finished,
+                    "2026-03-02 11:05:00",
+                    rid,
+                    *VARIED,
+                    "C01",
+                ]
+            )
+        )
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("qcodes", [False, True])
+def test_qualtrics_export(tmp_path: Path, bank: Instrument, qcodes: bool) -> None:
+    path = write(tmp_path, "qualtrics.csv", "\ufeff" + qualtrics_text(bank, qcodes=qcodes))
+    export = read_export(path, bank)
+    assert export.platform == "qualtrics" and export.encoding == "utf-8-sig"
+    checked = check_export(export, bank)
+    usable = checked.usable_data()
+    pd.testing.assert_frame_equal(answers(usable), TRUTH.astype(float))
+    assert list(usable["response_id"]) == ["R_real0", "R_real1", "R_real2"]
+    assert usable["date"].tolist() == ["2026-03-02"] * 3
+    assert list(checked.quarantine[3:]) == ["preview", "test", "spam", "unfinished"]
+    assert export.declared_missing == 1  # the -99, "seen but unanswered"
+    assert export.unmatched_columns == ()
+    assert checked.rows_in == checked.rows_usable + checked.rows_quarantined == 7
+
+
+def test_redcap_label_export(tmp_path: Path, bank: Instrument) -> None:
+    """REDCap 'labels' export: field labels as headers, choice labels as answers."""
+    header = (
+        [
+            "Record ID",
+            "Repeat Instrument",
+            "Repeat Instance",
+            "Clinician ID",
+            "Site",
+            "Date of visit",
+        ]
+        + [bank.item(i).text for i in SHORT]
+        + ["Complete?"]
+    )
+    rows = [",".join(f'"{h}"' for h in header)]
+    for r, (_, truth) in enumerate(TRUTH.iterrows()):
+        rows.append(
+            ",".join(
+                [
+                    f"P{r}",
+                    "Alliance Patient Short",
+                    "1",
+                    "C02",
+                    "S01",
+                    "2026-04-01",
+                    *[cell(v, labels=True) for v in truth],
+                    "Complete",
+                ]
+            )
+        )
+    rows.append(
+        ",".join(
+            [
+                "P9",
+                "Alliance Patient Short",
+                "1",
+                "C02",
+                "S01",
+                "2026-04-01",
+                *[LABELS[int(v)] for v in VARIED],
+                "Incomplete",
+            ]
+        )
+    )
+    export = read_export(write(tmp_path, "redcap_labels.csv", "\n".join(rows) + "\n"), bank)
+    assert export.platform == "redcap_labels"
+    checked = check_export(export, bank)
+    pd.testing.assert_frame_equal(answers(checked.usable_data()), TRUTH.astype(float))
+    assert checked.usable_data()["respondent_id"].tolist() == ["P0", "P1", "P2"]
+    assert checked.quarantine.iloc[3] == "unfinished"
+
+
+def test_surveymonkey_export(tmp_path: Path, bank: Instrument) -> None:
+    """SurveyMonkey: question text over each matrix, statement text in a second header row."""
+    question = "Thinking of your care with this clinician, how often is each statement true?"
+    header = ["Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", question] + [
+        ""
+    ] * 11
+    second = ["", "", "", "", ""] + [bank.item(i).text for i in SHORT]
+    rows = [",".join(f'"{h}"' for h in header), ",".join(f'"{h}"' for h in second)]
+    for r, (_, truth) in enumerate(TRUTH.iterrows()):
+        rows.append(
+            ",".join(
+                [
+                    f"1140{r}",
+                    "4021",
+                    "04/02/2026 09:10:11 AM",
+                    "04/02/2026 09:15:40 AM",
+                    "",
+                    *[cell(v, labels=True) for v in truth],
+                ]
+            )
+        )
+    export = read_export(write(tmp_path, "monkey.csv", "\n".join(rows) + "\n"), bank)
+    assert export.platform == "surveymonkey"
+    pd.testing.assert_frame_equal(answers(export.data), TRUTH.astype(float))
+    assert export.data["response_id"].tolist() == ["11400", "11401", "11402"]
+    assert export.data["date"].tolist() == ["2026-04-02"] * 3
+
+
+def test_limesurvey_export(tmp_path: Path, bank: Instrument) -> None:
+    """LimeSurvey: array questions as group[subquestion], answer codes A1..A5."""
+    header = ["id", "submitdate", "lastpage", "startlanguage", "seed"] + [
+        f"alliance[{i.upper()}]" for i in SHORT
+    ]
+    rows = [",".join(header)]
+    for r, (_, truth) in enumerate(TRUTH.iterrows()):
+        codes = ["" if np.isnan(v) else f"A{int(v)}" for v in truth]
+        rows.append(",".join([str(r + 1), "2026-05-01 12:00:00", "3", "en", "123", *codes]))
+    rows.append(",".join(["4", "", "1", "en", "9", *[f"A{v}" for v in VARIED]]))
+    export = read_export(write(tmp_path, "lime.csv", "\n".join(rows) + "\n"), bank)
+    assert export.platform == "limesurvey"
+    checked = check_export(export, bank)
+    pd.testing.assert_frame_equal(answers(checked.usable_data()), TRUTH.astype(float))
+    assert checked.quarantine.iloc[3] == "unfinished"
+
+
+def test_a_mapping_file_names_the_columns(tmp_path: Path, bank: Instrument) -> None:
+    cols = [f"V{k}" for k in range(12)]
+    frame = TRUTH.copy()
+    frame.columns = cols
+    frame.insert(0, "PatientNo", ["a", "b", "c"])
+    frame.insert(1, "Doc", ["x", "x", "y"])
+    frame.insert(2, "Visit", [1, 2, 1])
+    frame.to_csv(tmp_path / "legacy.csv", index=False)
+    mapfile = tmp_path / "map.yaml"
+    mapfile.write_text(
+        "columns:\n"
+        + "".join(f"  V{k}: {i}\n" for k, i in enumerate(SHORT))
+        + "context: {respondent_id: PatientNo, clinician_id: Doc, session: Visit}\n"
+        "missing: [-9]\n",
+        encoding="utf-8",
+    )
+    export = read_export(tmp_path / "legacy.csv", bank, column_map=load_map(mapfile))
+    pd.testing.assert_frame_equal(answers(export.data), TRUTH.astype(float))
+    assert export.data["clinician_id"].tolist() == ["x", "x", "y"]
+    assert export.data["session"].tolist() == [1, 2, 1]
+
+
+def test_ambiguous_columns_are_refused_with_the_candidates(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    path = write(tmp_path, "twice.csv", "PB01,Pb01,pg01\n1,2,3\n")
+    with pytest.raises(ExportError, match=r"columns 'PB01', 'Pb01' could all be item 'pb01'"):
+        read_export(path, bank)
+
+
+# ---------------------------------------------------------------- encodings and formats
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252"])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_encodings_and_delimiters(
+    tmp_path: Path, bank: Instrument, encoding: str, delimiter: str
+) -> None:
+    frame = TRUTH.copy()
+    frame.insert(0, "site_id", ["Clinique Saint-Éloi", "Zürich Süd", "Malmö"])
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False, sep=delimiter, encoding=encoding)
+    export = read_export(path, bank)
+    assert export.delimiter == delimiter
+    assert export.data["site_id"].tolist() == ["Clinique Saint-Éloi", "Zürich Süd", "Malmö"]
+    pd.testing.assert_frame_equal(answers(export.data), TRUTH.astype(float))
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet", ".dta", ".sav"])
+def test_binary_formats(tmp_path: Path, bank: Instrument, suffix: str) -> None:
+    frame = TRUTH.copy()
+    frame.insert(0, "respondent_id", ["a", "b", "c"])
+    path = tmp_path / f"export{suffix}"
+    if suffix == ".xlsx":
+        frame.to_excel(path, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path)
+    elif suffix == ".dta":
+        pyreadstat.write_dta(frame, str(path))
+    else:
+        pyreadstat.write_sav(
+            frame.fillna(-9),
+            str(path),
+            missing_ranges={"pb04": [-9]},
+            variable_value_labels={i: LABELS for i in SHORT},
+        )
+    export = read_export(path, bank)
+    expected = TRUTH.astype(float)
+    if suffix == ".sav":
+        assert export.declared_missing == 1  # the user-missing -9, read as no answer
+    pd.testing.assert_frame_equal(answers(export.data), expected)
+    assert export.data["respondent_id"].tolist() == ["a", "b", "c"]
+
+
+def test_answer_labels_recode_and_unknown_labels_are_findings(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    path = write(
+        tmp_path,
+        "labels.csv",
+        "pb01,pb03,pb04,pb07\nAlways,  always ,ALWAYS,sometimez\n2,x9,7,3.5\n",
+    )
+    export = read_export(path, bank)
+    assert export.data.loc[0, ["pb01", "pb03", "pb04"]].tolist() == [5.0, 5.0, 5.0]
+    assert export.data[["pb07"]].isna().iloc[0, 0]
+    findings = export.findings.sort_values(["row", "column"]).to_dict(orient="records")
+    assert findings == [
+        {
+            "kind": "unknown_label",
+            "row": 1,
+            "column": "pb07",
+            "value": "sometimez",
+            "reason": "not a label of the item's scale",
+        },
+        {
+            "kind": "unknown_label",
+            "row": 2,
+            "column": "pb03",
+            "value": "x9",
+            "reason": "not a label of the item's scale",
+        },
+        {
+            "kind": "out_of_range",
+            "row": 2,
+            "column": "pb04",
+            "value": "7",
+            "reason": "outside the item's scale",
+        },
+        {
+            "kind": "out_of_range",
+            "row": 2,
+            "column": "pb07",
+            "value": "3.5",
+            "reason": "outside the item's scale",
+        },
+    ]
+
+
+def test_simulated_careless_responders_are_quarantined(tmp_path: Path, bank: Instrument) -> None:
+    sim = simulate(bank, 1500, clinicians=20, sessions=2, seed=31)
+    path = write_export(sim, bank, tmp_path / "q.csv", "qualtrics")
+    checked = check_export(read_export(path, bank), bank)
+    careless = sim.careless.to_numpy()
+    caught = ~checked.usable
+    answers = sim.data[list(sim.items)]
+    straight = careless & (answers.nunique(axis=1) == 1).to_numpy()
+    assert caught[straight].all()  # every straight-liner
+    # Random answering is caught when it is also fast; the rest is left to the outlier flag.
+    assert caught[careless].mean() > 0.85
+    assert caught[~careless].mean() < 0.01  # almost no honest responder
+    assert checked.rows_in == checked.rows_usable + checked.rows_quarantined == len(sim.data)
+
+
+# ---------------------------------------------------------------- bad input, from the CLI
+def _binary(p: Path) -> None:
+    p.write_bytes(bytes(range(256)) * 40)
+
+
+def _sparse_2gb(p: Path) -> None:
+    with p.open("wb") as handle:
+        handle.truncate(2 * 10**9)
+
+
+BAD = [
+    ("empty.csv", lambda p: p.write_text(""), "empty.csv: the file is empty."),
+    ("binary.csv", _binary, "binary.csv: not a text file (binary content)"),
+    (
+        "header.csv",
+        lambda p: p.write_text("pb01,pb03\n"),
+        "header.csv: the file has a header but no data rows.",
+    ),
+    (
+        "colon.csv",
+        lambda p: p.write_text("pb01:pb03:pb04\n1:2:3\n4:5:1\n"),
+        "colon.csv: no column matches an item of instrument 'alliance' (one column only: is the "
+        "delimiter right?)",
+    ),
+    (
+        "ragged.csv",
+        lambda p: p.write_text("pb01,pb03\n1,2\n3,4,5,6\n"),
+        "ragged.csv: line 3 has 4 fields where the header has 2",
+    ),
+    (
+        "huge.csv",
+        _sparse_2gb,
+        "huge.csv: 2.0 GB is larger than the 1.0 GB limit for one "
+        "export; split it, or raise the limit with --max-size.",
+    ),
+    (
+        "other.csv",
+        lambda p: p.write_text("q1,q2,q3\n1,2,3\n"),
+        "other.csv: no column matches an item of instrument 'alliance'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "message"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_one_clear_line_and_exit_2(
+    tmp_path: Path, name: str, make: object, message: str
+) -> None:
+    path = tmp_path / name
+    make(path)  # type: ignore[operator]
+    out = tmp_path / "set_aside.csv"
+    result = run_cli("check", str(path), "--quarantine", str(out))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"alliance: error: {message}")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not out.exists()  # never a partial output file
+
+
+def test_a_missing_file_and_a_directory(tmp_path: Path) -> None:
+    for target, message in (
+        (tmp_path / "nope.csv", "no such file."),
+        (tmp_path, "is a directory, not an export file."),
+    ):
+        result = run_cli("check", str(target))
+        assert result.returncode == 2 and result.stderr.strip().endswith(message)
+
+
+def test_check_json_schema_and_strict(tmp_path: Path, bank: Instrument) -> None:
+    path = write(tmp_path, "q.csv", qualtrics_text(bank, qcodes=False))
+    out = tmp_path / "set_aside.csv"
+    result = run_cli("check", str(path), "--json", "--quarantine", str(out), "--strict")
+    assert result.returncode == 1  # --strict: something was quarantined
+    doc = json.loads(result.stdout)
+    assert set(doc) >= {
+        "export",
+        "platform",
+        "rows_in",
+        "rows_usable",
+        "rows_quarantined",
+        "quarantine_reasons",
+        "finding_counts",
+        "findings",
+        "items_matched",
+        "unmatched_columns",
+        "missing_items",
+        "items",
+    }
+    assert (doc["rows_in"], doc["rows_usable"], doc["rows_quarantined"]) == (7, 3, 4)
+    assert doc["quarantine_reasons"] == {"preview": 1, "test": 1, "spam": 1, "unfinished": 1}
+    assert set(doc["findings"][0]) == {"kind", "row", "column", "value", "reason"}
+    set_aside = pd.read_csv(out)
+    assert set_aside["row"].tolist() == [4, 5, 6, 7]
+    assert set_aside["quarantine_reasons"].tolist() == ["preview", "test", "spam", "unfinished"]
+    assert set_aside["ResponseId"].tolist() == ["R_preview", "R_test", "R_spam", "R_unfinished"]
+    ok = run_cli("check", str(path), "--json")
+    assert ok.returncode == 0
