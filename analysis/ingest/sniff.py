@@ -36,35 +36,41 @@ class Sniffed:
     encoding: str | None = None
     delimiter: str | None = None
     head: tuple[tuple[str, ...], ...] = ()
+    blank_lines: bool = True
 
 
 def _size_text(n: int) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
-def _encoding(path: Path, start: bytes) -> str:
-    if start.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+def _encoding(path: Path, start: bytes) -> tuple[str, bool]:
+    """The encoding, and whether the file may hold blank lines (only a full UTF-8 scan rules
+    them out; other encodings are assumed to)."""
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+        return "utf-16", True
     # UTF-16 without a BOM: ASCII text with every other byte zero (and the others not).
     odd, even = start[1::2], start[0::2]
     if len(start) >= 4 and odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
-        return "utf-16-le"
+        return "utf-16-le", True
     decoder = codecs.getincrementaldecoder("utf-8")()
+    blank = False
+    previous = b""
     try:
         with path.open("rb") as handle:
             while chunk := handle.read(1 << 24):
                 decoder.decode(chunk)
+                joined = previous + chunk
+                blank = blank or b"\n\n" in joined or b"\n\r\n" in joined
+                previous = chunk[-2:]
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         # Excel's "CSV" on Windows: cp1252, a superset of Latin-1's printable characters.
         try:
             path.read_bytes().decode("cp1252")
         except UnicodeDecodeError:
-            return "latin-1"
-        return "cp1252"
-    return "utf-8"
+            return "latin-1", True
+        return "cp1252", True
+    return ("utf-8-sig" if start.startswith(codecs.BOM_UTF8) else "utf-8"), blank
 
 
 def _delimiter(sample: str) -> str:
@@ -105,7 +111,7 @@ def sniff(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sniffed:
         return Sniffed(path, "excel")
     if start.startswith(b"PAR1"):
         return Sniffed(path, "parquet")
-    encoding = _encoding(path, start)
+    encoding, blank_lines = _encoding(path, start)
     single_byte = encoding.startswith("utf-8") or encoding in ("cp1252", "latin-1")
     if single_byte and b"\x00" in start:
         raise ExportError(
@@ -121,4 +127,4 @@ def sniff(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sniffed:
         head = tuple(tuple(row) for _, row in zip(range(6), rows, strict=False))
     except csv.Error as exc:
         raise ExportError(f"{path.name}: cannot be read as a table ({exc}).") from None
-    return Sniffed(path, "text", encoding, delimiter, head)
+    return Sniffed(path, "text", encoding, delimiter, head, blank_lines)
