@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from instrument import Instrument
@@ -63,3 +64,42 @@ def overview(data: pd.DataFrame, instrument: Instrument) -> Overview:
         return int(data[col].nunique()) if col in data else 0
 
     return Overview(len(data), count(names.RESPONDENT_ID), count(names.CLINICIAN_ID), table)
+
+
+def item_distribution(data: pd.DataFrame, instrument: Instrument, items: list[str]) -> pd.DataFrame:
+    """Share of answers in each category per item (rows: items in order; columns: codes)."""
+    rows = {}
+    for item_id in items:
+        scale = instrument.scale_of(item_id)
+        column = data[item_id].dropna()
+        codes = list(scale.codes) if scale else sorted(column.unique())
+        counts = column.value_counts().reindex(codes, fill_value=0)
+        rows[item_id] = counts / max(len(column), 1)
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def histogram(values: pd.Series, low: float, high: float, bins: int = 32) -> pd.DataFrame:
+    """Counts in equal bins between ``low`` and ``high`` (for plotting: size stays bounded)."""
+    counts, edges = np.histogram(values.dropna(), bins=bins, range=(low, high))
+    return pd.DataFrame({"left": edges[:-1], "right": edges[1:], "count": counts})
+
+
+def group_profiles(
+    scores: pd.DataFrame, by: str, pillars: list[str], min_n: int = 5
+) -> tuple[pd.DataFrame, int]:
+    """Mean pillar scores and share adequate per group, with the number of patients; groups
+    with fewer than ``min_n`` patients are left out and only counted (never named)."""
+    patients = (
+        scores.groupby(by)[names.RESPONDENT_ID].nunique()
+        if names.RESPONDENT_ID in scores
+        else scores.groupby(by).size()
+    )
+    keep = patients[patients >= min_n].index
+    frame = scores[scores[by].isin(keep)]
+    table = frame.groupby(by)[pillars].mean()
+    table["share_adequate"] = frame.groupby(by)["alliance_status"].apply(
+        lambda s: float((s == "adequate").sum() / max((s != "insufficient_data").sum(), 1))
+    )
+    table["n_patients"] = patients.reindex(table.index)
+    table["n_sessions"] = frame.groupby(by).size()
+    return table.sort_index(), int((patients < min_n).sum())

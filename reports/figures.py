@@ -1,0 +1,186 @@
+"""Plotly figures for the report. They only draw what they are handed (no statistics here);
+every user-provided label is HTML-escaped, so it shows as text and runs nothing."""
+
+from __future__ import annotations
+
+from html import escape
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PILLAR_COLOURS = {"bond": "#1b7837", "goals": "#2166ac", "tasks": "#b35806"}
+STATUS_COLOURS = {"adequate": "#1b7837", "inadequate": "#b2182b", "insufficient_data": "#969696"}
+LIKERT = ["#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac", "#053061", "#01172f"]
+
+
+def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title={"text": escape(title), "x": 0},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        template="plotly_white",
+        font={"size": 13},
+    )
+    return fig
+
+
+def diverging_items(
+    shares: pd.DataFrame, labels: dict[int, str], item_labels: list[str], title: str
+) -> go.Figure:
+    """Diverging stacked bars: answers below the middle of the scale to the left of zero, the
+    middle category split across it. Negative parts stack outwards in trace order, so the
+    traces go: middle (left half), then the lower codes moving out, then the upper ones."""
+    codes: list[float] = [float(c) for c in shares.columns]
+    shares = shares.set_axis(codes, axis=1)
+    middle = (codes[0] + codes[-1]) / 2
+    y = [escape(label) for label in item_labels]
+    below = [c for c in codes if c < middle][::-1]
+    above = [c for c in codes if c > middle]
+    order: list[tuple[float, float, bool]] = []  # (code, sign and share factor, show legend)
+    if middle in codes:
+        order.append((middle, -0.5, False))
+    order += [(c, -1.0, True) for c in below]
+    if middle in codes:
+        order.append((middle, 0.5, True))
+    order += [(c, 1.0, True) for c in above]
+    fig = go.Figure()
+    for code, factor, legend in order:
+        share = shares[code].to_numpy()
+        name = escape(labels.get(int(code), str(code)))
+        fig.add_bar(
+            y=y,
+            x=factor * share * 100,
+            orientation="h",
+            name=name,
+            marker_color=LIKERT[codes.index(code) % len(LIKERT)],
+            legendgroup=str(code),
+            showlegend=legend,
+            legendrank=int(code),
+            customdata=share * 100,
+            hovertemplate="%{y}: %{customdata:.0f}%<extra>" + name + "</extra>",
+        )
+    fig.update_layout(
+        barmode="relative",
+        xaxis_title="% of answers",
+        yaxis={"autorange": "reversed"},
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.0,
+            "xanchor": "right",
+            "x": 1,
+            "traceorder": "normal",
+        },
+    )
+    return _layout(fig, title, height=max(300, 26 * len(item_labels) + 140))
+
+
+def scree(eigen: list[float], random95: list[float]) -> go.Figure:
+    x = list(range(1, len(eigen) + 1))
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=eigen, mode="lines+markers", name="observed eigenvalues")
+    fig.add_scatter(
+        x=x, y=random95, mode="lines", name="random data, 95th percentile", line={"dash": "dash"}
+    )
+    fig.update_layout(xaxis_title="factor", yaxis_title="eigenvalue")
+    return _layout(fig, "Scree plot with parallel analysis")
+
+
+def loadings_heatmap(loadings: pd.DataFrame, title: str) -> go.Figure:
+    fig = go.Figure(
+        go.Heatmap(
+            z=loadings.to_numpy(),
+            x=[escape(c) for c in loadings.columns],
+            y=[escape(i) for i in loadings.index],
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            text=[["" if pd.isna(v) else f"{v:.2f}" for v in row] for row in loadings.to_numpy()],
+            texttemplate="%{text}",
+            hovertemplate="%{y} on %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(yaxis={"autorange": "reversed"})
+    return _layout(fig, title, height=max(320, 22 * len(loadings) + 120))
+
+
+def pillar_histograms(hists: dict[str, pd.DataFrame], minimums: dict[str, float]) -> go.Figure:
+    """One panel per pillar, each with its own minimum as a dashed line."""
+    pillars = list(hists)
+    fig = make_subplots(
+        rows=1, cols=len(pillars), shared_yaxes=True, subplot_titles=[escape(p) for p in pillars]
+    )
+    for k, pillar in enumerate(pillars, start=1):
+        table = hists[pillar]
+        centres = (table["left"] + table["right"]) / 2
+        fig.add_bar(
+            x=centres,
+            y=table["count"],
+            name=escape(pillar),
+            row=1,
+            col=k,
+            marker_color=PILLAR_COLOURS.get(pillar, "#4d4d4d"),
+            showlegend=False,
+            width=float((table["right"] - table["left"]).iloc[0]),
+        )
+        fig.add_vline(
+            x=minimums[pillar],
+            line_dash="dash",
+            line_color="#b2182b",
+            row=1,
+            col=k,
+            annotation_text=f"minimum {minimums[pillar]:.2f}",
+            annotation_position="top left",
+        )
+        fig.update_xaxes(title_text="score (item mean)", row=1, col=k)
+    fig.update_yaxes(title_text="responses", row=1, col=1)
+    return _layout(fig, "Pillar scores and their minimums")
+
+
+def status_bars(counts: dict[str, int], title: str) -> go.Figure:
+    fig = go.Figure(
+        go.Bar(
+            x=[escape(k.replace("_", " ")) for k in counts],
+            y=list(counts.values()),
+            marker_color=[STATUS_COLOURS.get(k, "#4d4d4d") for k in counts],
+        )
+    )
+    fig.update_layout(yaxis_title="responses")
+    return _layout(fig, title, height=360)
+
+
+def probability_histogram(table: pd.DataFrame) -> go.Figure:
+    centres = (table["left"] + table["right"]) / 2
+    fig = go.Figure(
+        go.Bar(
+            x=centres,
+            y=table["count"],
+            marker_color="#2166ac",
+            width=float((table["right"] - table["left"]).iloc[0]),
+        )
+    )
+    fig.update_layout(
+        xaxis_title="probability that the true scores clear every minimum", yaxis_title="responses"
+    )
+    return _layout(fig, "How sure is each classification? (p_adequate)", height=360)
+
+
+def group_profiles(
+    table: pd.DataFrame, pillars: list[str], by: str, minimums: dict[str, float]
+) -> go.Figure:
+    fig = go.Figure()
+    groups = [escape(str(g)) for g in table.index]
+    for pillar in pillars:
+        fig.add_scatter(
+            x=table[pillar],
+            y=groups,
+            mode="markers",
+            name=escape(pillar),
+            marker={"size": 10, "color": PILLAR_COLOURS.get(pillar)},
+        )
+        fig.add_vline(
+            x=minimums[pillar], line_dash="dot", line_color=PILLAR_COLOURS.get(pillar, "#333")
+        )
+    fig.update_layout(xaxis_title="mean score", yaxis={"autorange": "reversed"})
+    return _layout(fig, f"Pillar profiles by {by}", height=max(320, 24 * len(groups) + 120))

@@ -1,0 +1,322 @@
+"""The alliance report: from a checked export to one self-contained HTML page.
+
+Sections: data quality; item answers; reliability; structure (EFA and competing CFA models);
+the non-compensatory rule; and, with ``by``, profiles per group (groups under the minimum size
+are suppressed and only counted). Every section opens with a plain-language reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pandas as pd
+
+from analysis import names
+from analysis.check import CheckResult
+from analysis.describe import group_profiles, histogram, item_distribution
+from analysis.scoring import ScoreResult, score_export
+from analysis.validate import ValidationResult, validate
+from instrument import Instrument
+
+from . import figures
+from .html import Section, assemble
+
+MIN_GROUP = 5
+Progress = Callable[[str], None]
+
+
+def _data_section(checked: CheckResult) -> Section:
+    doc = checked.to_dict()
+    reasons = ", ".join(
+        f"{n:,} {r.replace('_', ' ')}" for r, n in doc["quarantine_reasons"].items()
+    )
+    s = Section(
+        "data",
+        "1. Data quality",
+        (
+            f"{doc['rows_in']:,} responses came in; {doc['rows_usable']:,} are used and "
+            f"{doc['rows_quarantined']:,} were set aside"
+            + (f" ({reasons})" if reasons else "")
+            + ". Nothing was dropped silently: every set-aside row and every unusable answer is "
+            "listed by `alliance check`."
+        ),
+    )
+    s.table(
+        pd.DataFrame(
+            {"rows": [doc["rows_in"], doc["rows_usable"], doc["rows_quarantined"]]},
+            index=pd.Index(["in", "usable", "quarantined"], name=""),
+        ),
+        "Table 1. Rows of the export",
+        digits=0,
+    )
+    if doc["finding_counts"]:
+        counts = pd.DataFrame(
+            {"findings": list(doc["finding_counts"].values())},
+            index=pd.Index([k.replace("_", " ") for k in doc["finding_counts"]], name="kind"),
+        )
+        s.table(counts, "Table 2. Findings by kind", digits=0)
+    if doc["quarantine_reasons"]:
+        s.figure(figures.status_bars(doc["quarantine_reasons"], "Why rows were set aside"))
+    return s
+
+
+def _items_section(usable: pd.DataFrame, instrument: Instrument, items: list[str]) -> Section:
+    s = Section(
+        "items",
+        "2. Items",
+        (
+            "Each bar shows how the answers to one item were spread, from the lowest answers on "
+            "the left to the highest on the right. Long bars on the right are usual for alliance "
+            "items (a ceiling effect): they make small differences at the top hard to see. For "
+            "the reverse-keyed items (marked) a low answer is the favourable one."
+        ),
+    )
+    groups: dict[str, list[str]] = {}
+    for item_id in items:
+        groups.setdefault(instrument.item(item_id).construct, []).append(item_id)
+    for construct, ids in groups.items():
+        by_scale: dict[str, list[str]] = {}
+        for item_id in ids:
+            by_scale.setdefault(instrument.item(item_id).scale or "", []).append(item_id)
+        for scale_name, scale_ids in by_scale.items():
+            scale = instrument.scales.get(scale_name)
+            shares = item_distribution(usable, instrument, scale_ids)
+            labels = [
+                f"{instrument.item(i).subscale} - {i}"
+                + (" (reverse-keyed)" if instrument.item(i).reverse else "")
+                + f": {instrument.item(i).text[:56]}"
+                for i in scale_ids
+            ]
+            s.figure(
+                figures.diverging_items(
+                    shares,
+                    dict(scale.points) if scale else {},
+                    labels,
+                    f"Answers to the {construct} items",
+                )
+            )
+    return s
+
+
+def _reliability_section(v: ValidationResult) -> Section:
+    rows = {}
+    for name, r in v.reliability.items():
+        rows[name] = {
+            "alpha": r.get("alpha"),
+            "alpha 95% CI": (
+                f"[{r['alpha_ci'][0]:.2f}, {r['alpha_ci'][1]:.2f}]" if r.get("alpha_ci") else ""
+            ),
+            "omega": r.get("omega_total"),
+            "CR": r.get("composite_reliability"),
+            "AVE": r.get("ave"),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "subscale"
+    low = [n for n, r in v.reliability.items() if (r.get("alpha") or 1) < 0.7]
+    s = Section(
+        "reliability",
+        "3. Reliability",
+        (
+            "Reliability says how consistently the items of a subscale measure the same thing; "
+            ".70 is a common floor for group comparisons, .90 for decisions about one patient. "
+            + (f"Below .70: {', '.join(low)}." if low else "Every subscale is at or above .70.")
+        ),
+    )
+    s.table(
+        table,
+        "Table 3. Reliability per subscale (alpha, McDonald's omega, composite "
+        "reliability, average variance extracted)",
+    )
+    return s
+
+
+def _structure_section(v: ValidationResult) -> Section:
+    doc = v.to_dict()
+    hyp = v.hypothesized
+    verdict = doc["models"].get("hypothesized", {}).get("verdict", "")
+    s = Section(
+        "structure",
+        "4. Structure",
+        (
+            "Do the items group into the pillars they were written for? Competing models are "
+            f"fitted side by side; lower AIC and BIC are better. The three-pillar model "
+            f"{verdict}."
+        ),
+    )
+    if v.efa is not None:
+        s.figure(figures.scree(v.efa.parallel.observed.tolist(), v.efa.parallel.random_95.tolist()))
+        s.note(
+            f"KMO {v.efa.kmo:.3f}; Bartlett chi-square {v.efa.bartlett_chisq:.1f} on "
+            f"{v.efa.bartlett_df} df; parallel analysis supports "
+            f"{v.efa.parallel.n_factors} factor(s)."
+        )
+    fit = {}
+    for name, m in doc["models"].items():
+        if "error" in m:
+            continue
+        fit[name] = {
+            "chi-square": m["chisq"],
+            "df": m["df"],
+            "CFI": m["cfi"],
+            "TLI": m["tli"],
+            "RMSEA": m["rmsea"],
+            "SRMR": m["srmr"],
+            "AIC": m["aic"],
+            "BIC": m["bic"],
+            "verdict": m["verdict"],
+        }
+    table = pd.DataFrame.from_dict(fit, orient="index")
+    table.index.name = "model"
+    s.table(
+        table,
+        "Table 4. Competing CFA models (verdicts against Hu & Bentler's 1999 "
+        "guidelines: CFI and TLI >= .95, RMSEA <= .06, SRMR <= .08)",
+    )
+    if hyp is not None:
+        load = hyp.loadings.pivot(index="rhs", columns="lhs", values="std_all")
+        load = load.reindex(index=list(hyp.observed), columns=list(hyp.latent))
+        s.figure(figures.loadings_heatmap(load, "Standardized loadings, three-pillar model"))
+        corr = hyp.factor_correlations()
+        corr.index.name = "factor"
+        s.table(corr, "Table 5. Factor correlations")
+    if v.trust_htmt is not None:
+        htmt = v.trust_htmt.copy()
+        htmt.index.name = ""
+        s.table(
+            htmt,
+            "Table 6. HTMT: trust against competence, reliability and bond "
+            "(above .85 the two are hard to tell apart)",
+        )
+    return s
+
+
+def _rule_section(scored: ScoreResult) -> Section:
+    c = scored.classification
+    table = scored.table
+    pillars = [t.pillar for t in c.thresholds]
+    minimums = {t.pillar: t.value for t in c.thresholds}
+    usable = c.counts["adequate"] + c.counts["inadequate"]
+    share = c.counts["adequate"] / usable if usable else float("nan")
+    s = Section(
+        "rule",
+        "5. The non-compensatory alliance rule",
+        (
+            "An alliance is adequate only when bond, goals and tasks each reach their own "
+            "minimum: a warm bond does not make up for disagreement on goals. "
+            f"{share:.0%} of the scored "
+            f"responses are adequate; {c.most_failed_pillar or 'no pillar'} fails most often. "
+            f"{c.masked_ruptures:,} responses have a total that a compensatory rule would call "
+            f"adequate while one pillar is below its minimum (masked ruptures)."
+        ),
+    )
+    thresholds = pd.DataFrame(
+        [
+            {
+                "pillar": t.pillar,
+                "minimum": t.value,
+                "% of range": t.pomp,
+                "method": t.method,
+                "source": t.provenance,
+            }
+            for t in c.thresholds
+        ]
+    ).set_index("pillar")
+    s.table(thresholds, "Table 7. Minimums used and where they come from", digits=2)
+    low, high = scored.scores.scale_range[pillars[0]]
+    s.figure(
+        figures.pillar_histograms({p: histogram(table[p], low, high) for p in pillars}, minimums)
+    )
+    s.figure(figures.status_bars(c.counts, "Alliance status"))
+    contrast = pd.crosstab(
+        table["compensatory_adequate"]
+        .astype("object")
+        .map({True: "yes", False: "no"})
+        .fillna("no data"),
+        table["alliance_status"].astype("object"),
+    )
+    contrast.index = pd.Index(
+        [str(i) for i in contrast.index], name="compensatory rule says adequate"
+    )
+    s.table(contrast, "Table 8. Compensatory total against the non-compensatory rule", digits=0)
+    s.figure(figures.probability_histogram(histogram(table["p_adequate"], 0.0, 1.0, 20)))
+    s.note(
+        f"Classification accuracy {c.accuracy:.3f} and consistency {c.consistency:.3f} "
+        "(the probability that the true status equals the observed one, and that a second "
+        "administration would agree)."
+    )
+    sens = c.sensitivity[
+        [
+            "shift_pomp",
+            "adequate",
+            "inadequate",
+            "share_adequate",
+            "masked_ruptures",
+            "most_failed_pillar",
+        ]
+    ].set_index("shift_pomp")
+    s.table(sens, "Table 9. How the counts move when every minimum shifts (percent of range)")
+    return s
+
+
+def _group_section(scored: ScoreResult, by: str) -> Section:
+    table = scored.table
+    pillars = [t.pillar for t in scored.classification.thresholds]
+    minimums = {t.pillar: t.value for t in scored.classification.thresholds}
+    profiles, suppressed = group_profiles(table, by, pillars, MIN_GROUP)
+    profiles.index.name = by
+    s = Section(
+        "groups",
+        f"6. By {by}",
+        (
+            f"Mean pillar scores per {by}, with the share of adequate alliances. Groups with fewer "
+            f"than {MIN_GROUP} patients are not shown ({suppressed} suppressed), so no one patient "
+            "can be recognised. Differences between small groups are mostly noise."
+        ),
+    )
+    if len(profiles):
+        s.figure(figures.group_profiles(profiles, pillars, by, minimums))
+        s.table(profiles, f"Table 10. Pillar means by {by}", digits=2)
+    return s
+
+
+def build_report(
+    checked: CheckResult,
+    instrument: Instrument,
+    *,
+    by: str | None = None,
+    progress: Progress | None = None,
+) -> str:
+    """The whole report as HTML text."""
+    say = progress or (lambda _message: None)
+    usable = checked.usable_data()
+    if by is not None and by not in usable.columns:
+        raise ValueError(
+            f"'by' must be a column of the export such as "
+            f"{names.CLINICIAN_ID!r} or {names.SITE_ID!r}; got {by!r}."
+        )
+    say("scoring")
+    scored = score_export(usable, instrument)
+    say("validating the structure")
+    validation = validate(usable, instrument)
+    sections = [_data_section(checked)]
+    say("drawing")
+    sections.append(_items_section(usable, instrument, list(checked.export.items)))
+    sections.append(_reliability_section(validation))
+    sections.append(_structure_section(validation))
+    sections.append(_rule_section(scored))
+    if by is not None:
+        scored_by = (
+            scored.table.assign(**{by: usable[by].to_numpy()})
+            if by not in scored.table
+            else scored.table
+        )
+        sections.append(
+            _group_section(ScoreResult(scored_by, scored.scores, scored.classification), by)
+        )
+    subtitle = (
+        f"{checked.export.source} ({checked.export.platform}), {checked.rows_usable:,} "
+        f"usable responses; instrument {instrument.name} {instrument.version}; "
+        f"written {date.today().isoformat()}"
+    )
+    return assemble("Therapeutic alliance report", subtitle, sections)
