@@ -22,9 +22,11 @@ from instrument.exports import FORMATS, export
 
 from .cli_check import check_command
 from .cli_common import instrument_option, say, user_errors
+from .cli_report import report_command
 from .cli_score import score, summary_lines
 from .cli_validate import validate_command
 from .output import write_csv
+from .report import build_report
 
 DEMO_PATIENTS, DEMO_CLINICIANS, DEMO_SESSIONS, DEMO_SEED = 2000, 40, 3, 2026
 
@@ -245,12 +247,18 @@ def demo(output_dir: Path) -> None:
     click.echo("Non-compensatory alliance rule (each pillar at or above its own minimum):")
     for line in summary_lines(scored):
         click.echo(f"  {line}")
+    say("writing the report ...")
+    report_path = output_dir / "report.html"
+    atomic_write_text(report_path, build_report(checked, instrument, by="clinician_id"))
+    written.append(report_path)
     click.echo("Files:")
     for path in written:
         click.echo(f"  {path}")
+    click.echo(f"Report: {report_path}")
 
 
 cli.add_command(check_command)
+cli.add_command(report_command)
 cli.add_command(score)
 cli.add_command(validate_command)
 

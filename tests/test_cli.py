@@ -53,9 +53,11 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
         "qualtrics_survey.txt",
         "quarantine.csv",
         "redcap_dictionary.csv",
+        "report.html",
         "scores.csv",
     ]
     lines = result.stdout.splitlines()
+    assert lines[-1] == f"Report: {out / 'report.html'}"
     assert lines[0].startswith(f"Read {out / 'qualtrics_export.csv'} (qualtrics): ")
     assert "set aside by the checks" in lines[0]
     assert re.search(r"1,9\d\d patients, 40 clinicians\.$", lines[0])  # some only quarantined

@@ -1,0 +1,104 @@
+"""The report as a person sees it, in Debian's chromium: every figure drawn, no page errors,
+working contents links, nothing fetched from the network, and user text shown, never run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from analysis.simulate import simulate, write_export
+from instrument import Instrument
+
+from .conftest import run_cli
+
+EVIL = "<script>window.__pwned = 1</script>"
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory: pytest.TempPathFactory, bank: Instrument) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    sim = simulate(bank, 400, clinicians=6, sessions=2, seed=17)
+    data = sim.data.copy()
+    data.loc[data["clinician_id"] == data["clinician_id"].iloc[0], "clinician_id"] = EVIL
+    evil = type(sim)(data, sim.latent, sim.careless, sim.population, sim.form, sim.items)
+    export = write_export(evil, bank, folder / "export.csv", "csv")
+    out = folder / "report.html"
+    result = run_cli("report", str(export), "--by", "clinician_id", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    assert "reading and checking" in result.stderr and "wrote" in result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser, report_file: Path) -> Page:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda req: requests.append(req.url))
+    page.goto(report_file.as_uri())
+    page.wait_for_function("document.querySelectorAll('.plotly-graph-div .main-svg').length > 0")
+    page.wait_for_timeout(500)
+    page.errors = errors  # type: ignore[attr-defined]
+    page.requests = requests  # type: ignore[attr-defined]
+    return page
+
+
+def test_no_page_errors_and_every_figure_drawn(page: Page) -> None:
+    assert page.errors == []  # type: ignore[attr-defined]
+    figures = page.locator(".plotly-graph-div")
+    assert figures.count() >= 10
+    drawn = page.evaluate(
+        """Array.from(document.querySelectorAll('.plotly-graph-div')).map(d =>
+            d.querySelectorAll('svg.main-svg').length > 0
+            && d.querySelectorAll('path.point, g.points path, image').length > 0)"""
+    )
+    assert all(drawn), f"figures not drawn: {[k for k, ok in enumerate(drawn) if not ok]}"
+
+
+def test_contents_links_reach_their_sections(page: Page) -> None:
+    links = page.locator("nav a")
+    assert links.count() == 6
+    for k in range(links.count()):
+        target = links.nth(k).get_attribute("href")
+        assert target is not None and target.startswith("#")
+        assert page.locator(target).count() == 1
+    page.click("nav a[href='#rule']")
+    assert page.evaluate("location.hash") == "#rule"
+
+
+def test_works_offline_with_nothing_fetched(page: Page, report_file: Path) -> None:
+    html = report_file.read_text(encoding="utf-8")
+    assert html.count("plotly.js v") == 1  # the library is inlined once
+    assert all(url.startswith("file:") for url in page.requests)  # type: ignore[attr-defined]
+    assert report_file.stat().st_size < 6 * 2**20
+
+
+def test_a_clinic_name_with_script_shows_as_text_and_runs_nothing(page: Page) -> None:
+    assert page.evaluate("window.__pwned") is None
+    table_text = page.locator("#groups table").inner_text()
+    assert EVIL in table_text
+    assert page.locator("script:text('__pwned')").count() == 0
+
+
+def test_report_sections_and_readings(page: Page) -> None:
+    for key in ("data", "items", "reliability", "structure", "rule", "groups"):
+        section = page.locator(f"section#{key}")
+        assert section.count() == 1
+        assert len(section.locator(".reading").inner_text()) > 80
+    rule = page.locator("section#rule").inner_text()
+    assert "PDRQ-9 cut-off" in rule and "masked ruptures" in rule
+
+
+def test_an_unknown_by_column_is_a_clear_error(report_file: Path, tmp_path: Path) -> None:
+    export = report_file.parent / "export.csv"
+    result = run_cli("report", str(export), "--by", "ward", "-o", str(tmp_path / "r.html"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(
+        "alliance: error: 'by' must be a column of the export"
+    )
+    assert not (tmp_path / "r.html").exists()
