@@ -58,6 +58,14 @@ def _data_section(checked: CheckResult) -> Section:
         s.table(counts, "Table 2. Findings by kind", digits=0)
     if doc["quarantine_reasons"]:
         s.figure(figures.status_bars(doc["quarantine_reasons"], "Why rows were set aside"))
+    stats = checked.item_stats.sort_values("missing_share", ascending=False).head(10)
+    stats = stats.rename(columns={"missing_share": "missing", "ceiling_share": "at ceiling"})
+    stats.index.name = "item"
+    s.table(
+        stats[["answered", "missing", "at ceiling"]],
+        "Table 3. The ten items with the most missing answers (shares; ceiling = the "
+        "favourable end of the scale)",
+    )
     return s
 
 
@@ -125,7 +133,7 @@ def _reliability_section(v: ValidationResult) -> Section:
     )
     s.table(
         table,
-        "Table 3. Reliability per subscale (alpha, McDonald's omega, composite "
+        "Table 4. Reliability per subscale (alpha, McDonald's omega, composite "
         "reliability, average variance extracted)",
     )
     return s
@@ -170,7 +178,7 @@ def _structure_section(v: ValidationResult) -> Section:
     table.index.name = "model"
     s.table(
         table,
-        "Table 4. Competing CFA models (verdicts against Hu & Bentler's 1999 "
+        "Table 5. Competing CFA models (verdicts against Hu & Bentler's 1999 "
         "guidelines: CFI and TLI >= .95, RMSEA <= .06, SRMR <= .08)",
     )
     if hyp is not None:
@@ -179,13 +187,13 @@ def _structure_section(v: ValidationResult) -> Section:
         s.figure(figures.loadings_heatmap(load, "Standardized loadings, three-pillar model"))
         corr = hyp.factor_correlations()
         corr.index.name = "factor"
-        s.table(corr, "Table 5. Factor correlations")
+        s.table(corr, "Table 6. Factor correlations")
     if v.trust_htmt is not None:
         htmt = v.trust_htmt.copy()
         htmt.index.name = ""
         s.table(
             htmt,
-            "Table 6. HTMT: trust against competence, reliability and bond "
+            "Table 7. HTMT: trust against competence, reliability and bond "
             "(above .85 the two are hard to tell apart)",
         )
     return s
@@ -222,12 +230,21 @@ def _rule_section(scored: ScoreResult) -> Section:
             for t in c.thresholds
         ]
     ).set_index("pillar")
-    s.table(thresholds, "Table 7. Minimums used and where they come from", digits=2)
+    s.table(thresholds, "Table 8. Minimums used and where they come from", digits=2)
     low, high = scored.scores.scale_range[pillars[0]]
     s.figure(
         figures.pillar_histograms({p: histogram(table[p], low, high) for p in pillars}, minimums)
     )
     s.figure(figures.status_bars(c.counts, "Alliance status"))
+    weakest = pd.DataFrame(
+        {
+            "weakest pillar": table["weakest_pillar"].value_counts().reindex(pillars, fill_value=0),
+            "below its minimum": pd.Series(c.fails_by_pillar),
+            "the only pillar below": pd.Series(c.sole_failure_by_pillar),
+        }
+    )
+    weakest.index.name = "pillar"
+    s.table(weakest, "Table 9. Which pillar is weakest, and which fails", digits=0)
     contrast = pd.crosstab(
         table["compensatory_adequate"]
         .astype("object")
@@ -238,7 +255,7 @@ def _rule_section(scored: ScoreResult) -> Section:
     contrast.index = pd.Index(
         [str(i) for i in contrast.index], name="compensatory rule says adequate"
     )
-    s.table(contrast, "Table 8. Compensatory total against the non-compensatory rule", digits=0)
+    s.table(contrast, "Table 10. Compensatory total against the non-compensatory rule", digits=0)
     s.figure(figures.probability_histogram(histogram(table["p_adequate"], 0.0, 1.0, 20)))
     s.note(
         f"Classification accuracy {c.accuracy:.3f} and consistency {c.consistency:.3f} "
@@ -255,7 +272,7 @@ def _rule_section(scored: ScoreResult) -> Section:
             "most_failed_pillar",
         ]
     ].set_index("shift_pomp")
-    s.table(sens, "Table 9. How the counts move when every minimum shifts (percent of range)")
+    s.table(sens, "Table 11. How the counts move when every minimum shifts (percent of range)")
     return s
 
 
@@ -276,7 +293,7 @@ def _group_section(scored: ScoreResult, by: str) -> Section:
     )
     if len(profiles):
         s.figure(figures.group_profiles(profiles, pillars, by, minimums))
-        s.table(profiles, f"Table 10. Pillar means by {by}", digits=2)
+        s.table(profiles, f"Table 12. Pillar means by {by}", digits=2)
     return s
 
 
