@@ -9,7 +9,7 @@ labels it; parameters that share a label are constrained equal).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import pandas as pd
@@ -170,11 +170,3 @@ def _check_markers(table: ParTable) -> None:
                 f"factor {f!r} has no scale: fix one loading (e.g. 1*{loadings[0].rhs}) or its "
                 f"variance ({f} ~~ 1*{f}), or use std_lv."
             )
-
-
-def with_values(table: ParTable, values: dict[int, float]) -> ParTable:
-    """A copy with the given parameters' values replaced (by position in the table)."""
-    params = list(table.parameters)
-    for k, v in values.items():
-        params[k] = replace(params[k], value=v)
-    return ParTable(tuple(params), table.latent, table.observed)

@@ -1,7 +1,7 @@
 """Reading survey exports into a tidy table keyed by item id."""
 
 from .mapping import ColumnMap, load_map
-from .read import Export, detect_platform, read_export
+from .read import Export, read_export
 from .sniff import DEFAULT_MAX_BYTES, ExportError
 
 __all__ = [
@@ -9,7 +9,6 @@ __all__ = [
     "ColumnMap",
     "Export",
     "ExportError",
-    "detect_platform",
     "load_map",
     "read_export",
 ]

@@ -16,7 +16,6 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,13 +54,6 @@ class Export:
     @property
     def rows_in(self) -> int:
         return len(self.data)
-
-
-def detect_platform(path: str | Path) -> str:
-    sniffed = sniff(path)
-    if sniffed.kind != "text":
-        return sniffed.kind
-    return detect(sniffed.head).platform
 
 
 # ---------------------------------------------------------------- reading the table
@@ -415,16 +407,7 @@ def read_export(
         raise ExportError(f"{name}: the file has a header but no data rows.")
     columns = list(frame.columns)
     labels = dict(zip(columns, layout.labels, strict=False)) if layout.labels else None
-    platform_map = {}
-    if layout.platform == "qualtrics":
-        platform_map = _qualtrics_layout(columns, instrument)
-    elif layout.platform == "limesurvey":
-        platform_map = _limesurvey_layout(columns, instrument)
-    elif layout.platform == "redcap_labels":
-        labels = {c: c for c in columns}
-    item_of = match_items(
-        columns, instrument, explicit=mapping.columns, layout=platform_map, labels=labels
-    )
+    item_of = _item_columns(columns, instrument, mapping, layout, labels)
     if not item_of:
         shown = ", ".join(repr(c) for c in columns[:8]) + (" ..." if len(columns) > 8 else "")
         hint = " (one column only: is the delimiter right?)" if len(columns) == 1 else ""
@@ -484,15 +467,3 @@ def read_export(
         raw=frame,
         declared_missing=declared,
     )
-
-
-def describe_reading(export: Export) -> dict[str, Any]:
-    return {
-        "platform": export.platform,
-        "encoding": export.encoding,
-        "delimiter": export.delimiter,
-        "items_matched": len(export.items),
-        "unmatched_columns": list(export.unmatched_columns),
-        "missing_items": list(export.missing_items),
-        "declared_missing_answers": export.declared_missing,
-    }
