@@ -488,3 +488,16 @@ def test_check_json_schema_and_strict(tmp_path: Path, bank: Instrument) -> None:
     assert set_aside["ResponseId"].tolist() == ["R_preview", "R_test", "R_spam", "R_unfinished"]
     ok = run_cli("check", str(path), "--json")
     assert ok.returncode == 0
+
+
+def test_utf8_at_first_and_windows_bytes_later_reads_as_cp1252(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    rows = ["site_id,pb01,pb03"] + [f"S{k},4,5" for k in range(8000)] + ["Malmö,3,2"]
+    path = tmp_path / "late.csv"
+    path.write_bytes("\n".join(rows).encode("cp1252") + b"\n")
+    assert len(b"\n".join(r.encode() for r in rows[:-1])) > 65536  # past the sniffed start
+    export = read_export(path, bank)
+    assert export.encoding == "cp1252"
+    assert export.data["site_id"].iloc[-1] == "Malmö"
+    assert len(export.data) == 8001

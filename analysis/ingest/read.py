@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +60,11 @@ class Export:
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> pd.DataFrame:
-    """Item columns (``numeric``) are parsed by pandas as numbers where they are numbers (fast);
-    everything else stays text, so that ids like '007' keep their zeros. An item column whose
-    chunks mix numbers and text comes back mixed, and the text path of the recoding sorts it."""
+def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFrame, str | None]:
+    """The table and the encoding it was read with. Item columns (``numeric``) are parsed by
+    pandas as numbers where they are numbers (fast); everything else stays text, so that ids
+    like '007' keep their zeros. An item column whose chunks mix numbers and text comes back
+    mixed, and the text path of the recoding sorts it."""
     header = s.head[0] if s.head else ()
     first_rows = [row for row in s.head[1:] if len(row) == len(header)]
     # Text where it matters: id-like columns, and any column whose first values have leading
@@ -83,7 +84,7 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> pd.DataFrame:
         # where there are none, and anything it objects to is read again by the C engine,
         # whose messages name the line.
         try:
-            return pd.read_csv(
+            frame = pd.read_csv(
                 s.path,
                 sep=s.delimiter,
                 encoding="utf-8",
@@ -92,12 +93,13 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> pd.DataFrame:
                 na_values=[""],
                 dtype=text_columns,
             )
+            return frame, s.encoding
         except Exception:
             pass
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            return pd.read_csv(
+            frame = pd.read_csv(
                 s.path,
                 sep=s.delimiter,
                 encoding=s.encoding,
@@ -109,6 +111,7 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> pd.DataFrame:
                 # quarantined for having no answers), never silently skipped.
                 skip_blank_lines=False,
             )
+            return frame, s.encoding
     except pd.errors.ParserError as exc:
         found = _RAGGED.search(str(exc))
         if found:
@@ -121,6 +124,9 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise ExportError(f"{s.path.name}: the file has no header row.") from None
     except UnicodeDecodeError as exc:
+        if s.encoding in ("utf-8", "utf-8-sig"):
+            # Valid UTF-8 at the start, not further on: a Windows export after all.
+            return _read_text(replace(s, encoding="cp1252", blank_lines=True), layout, numeric)
         raise ExportError(
             f"{s.path.name}: cannot be decoded as {s.encoding} (byte {exc.start}); save it as "
             f"UTF-8 and try again."
@@ -378,12 +384,13 @@ def read_export(
     mapping = column_map or ColumnMap()
     s = sniff(path, max_bytes=max_bytes)
     user_missing: dict[str, list[float]] = {}
+    encoding = s.encoding
     if s.kind == "text":
         layout = detect(s.head)
         header = list(s.head[0]) if s.head else []
         labels = dict(zip(header, layout.labels, strict=False)) if layout.labels else None
         expected = _item_columns(header, instrument, mapping, layout, labels)
-        frame = _read_text(s, layout, set(expected))
+        frame, encoding = _read_text(s, layout, set(expected))
     else:
         layout = Layout("spss" if s.kind in ("spss", "stata") else "csv")
         if s.kind == "stata":
@@ -462,7 +469,7 @@ def read_export(
             if i not in item_of.values()
             and instrument.item(i).perspective in {instrument.item(j).perspective for j in order}
         ),
-        encoding=s.encoding,
+        encoding=encoding,
         delimiter=s.delimiter,
         raw=frame,
         declared_missing=declared,

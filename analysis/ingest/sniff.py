@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,32 +45,28 @@ def _size_text(n: int) -> str:
 
 
 def _encoding(path: Path, start: bytes) -> tuple[str, bool]:
-    """The encoding, and whether the file may hold blank lines (only a full UTF-8 scan rules
-    them out; other encodings are assumed to)."""
+    """The encoding, judged from the first bytes, and whether the file may hold blank lines
+    (a byte search over the whole file for UTF-8; assumed for other encodings). A UTF-8 guess
+    that later meets an invalid byte is read again as cp1252 by the reader."""
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", True
     # UTF-16 without a BOM: ASCII text with every other byte zero (and the others not).
     odd, even = start[1::2], start[0::2]
     if len(start) >= 4 and odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
         return "utf-16-le", True
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    blank = False
-    previous = b""
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 24):
-                decoder.decode(chunk)
-                joined = previous + chunk
-                blank = blank or b"\n\n" in joined or b"\n\r\n" in joined
-                previous = chunk[-2:]
-            decoder.decode(b"", final=True)
+        # The last bytes of the sample may cut a character in two: drop up to three.
+        prefix = start if len(start) < _PEEK_BYTES else start[:-3]
+        prefix.decode("utf-8")
     except UnicodeDecodeError:
         # Excel's "CSV" on Windows: cp1252, a superset of Latin-1's printable characters.
         try:
-            path.read_bytes().decode("cp1252")
+            start.decode("cp1252")
         except UnicodeDecodeError:
             return "latin-1", True
         return "cp1252", True
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        blank = m.find(b"\n\n") != -1 or m.find(b"\n\r\n") != -1
     return ("utf-8-sig" if start.startswith(codecs.BOM_UTF8) else "utf-8"), blank
 
 
