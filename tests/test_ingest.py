@@ -501,3 +501,10 @@ def test_utf8_at_first_and_windows_bytes_later_reads_as_cp1252(
     assert export.encoding == "cp1252"
     assert export.data["site_id"].iloc[-1] == "Malmö"
     assert len(export.data) == 8001
+
+
+def test_a_blank_line_is_a_row_set_aside_not_lost(tmp_path: Path, bank: Instrument) -> None:
+    path = write(tmp_path, "gap.csv", "pb01,pb03,pb04\n1,2,3\n\n3,4,5\n")
+    checked = check_export(read_export(path, bank), bank)
+    assert checked.rows_in == 3 and checked.rows_usable == 2
+    assert list(checked.quarantine) == ["", "no_answers", ""]

@@ -73,16 +73,18 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFr
         c: str
         for k, c in enumerate(header)
         if c not in numeric
+        and c not in (names.SESSION, names.DURATION, names.DROPOUT)
         and (
             c in names.CONTEXT_COLUMNS
             or "id" in c.casefold()
             or any(len(r[k]) > 1 and r[k].startswith("0") and r[k][1] != "." for r in first_rows)
         )
     }
-    if s.encoding in ("utf-8", "utf-8-sig") and not layout.skip and not s.blank_lines:
-        # pyarrow's reader is several times faster; it skips blank lines, so it is used only
-        # where there are none, and anything it objects to is read again by the C engine,
-        # whose messages name the line.
+    if s.encoding in ("utf-8", "utf-8-sig") and not layout.skip:
+        # pyarrow's reader is several times faster, but it skips blank lines: its result is
+        # kept only when every line of the file became a row (so none was skipped, and no
+        # quoted line break blurs the count). Anything else, and anything pyarrow objects to,
+        # is read again by the C engine, whose messages name the line.
         try:
             frame = pd.read_csv(
                 s.path,
@@ -93,7 +95,8 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFr
                 na_values=[""],
                 dtype=text_columns,
             )
-            return frame, s.encoding
+            if _lines(s.path) - 1 == len(frame):
+                return frame, s.encoding
         except Exception:
             pass
     try:
@@ -126,11 +129,21 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFr
     except UnicodeDecodeError as exc:
         if s.encoding in ("utf-8", "utf-8-sig"):
             # Valid UTF-8 at the start, not further on: a Windows export after all.
-            return _read_text(replace(s, encoding="cp1252", blank_lines=True), layout, numeric)
+            return _read_text(replace(s, encoding="cp1252"), layout, numeric)
         raise ExportError(
             f"{s.path.name}: cannot be decoded as {s.encoding} (byte {exc.start}); save it as "
             f"UTF-8 and try again."
         ) from None
+
+
+def _lines(path: Path) -> int:
+    """Lines in the file, counting a last line without a line break."""
+    count, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
 
 
 def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float]]]:
@@ -431,7 +444,10 @@ def read_export(
         missing_codes |= set(QUALTRICS_MISSING)
     order = [i for i in instrument.item_ids if i in item_of.values()]
     column_of = {i: c for c, i in item_of.items()}
-    block = np.empty((len(frame), len(order)))
+    # Column-major, so that filling one item is one contiguous write and pandas takes the
+    # block without copying it.
+    block = np.empty((len(frame), len(order)), order="F")
+    position = {item_id: k for k, item_id in enumerate(order)}
     records: list[tuple[str, int, str, str, str]] = []
     declared = 0
     recode = {fold(k): v for k, v in mapping.recode.items()}
@@ -442,7 +458,7 @@ def read_export(
             frame[col], item_id, instrument, recode, codes, layout.platform
         )
         declared += n_declared
-        block[:, order.index(item_id)] = values
+        block[:, position[item_id]] = values
         records.extend((kind, r + 1, col, value, _REASONS[kind]) for r, value, kind in problems)
     items = pd.DataFrame(block, index=frame.index, columns=order, copy=False)
     if names.PERSPECTIVE not in context:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,37 +36,32 @@ class Sniffed:
     encoding: str | None = None
     delimiter: str | None = None
     head: tuple[tuple[str, ...], ...] = ()
-    blank_lines: bool = True
 
 
 def _size_text(n: int) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
-def _encoding(path: Path, start: bytes) -> tuple[str, bool]:
-    """The encoding, judged from the first bytes, and whether the file may hold blank lines
-    (a byte search over the whole file for UTF-8; assumed for other encodings). A UTF-8 guess
-    that later meets an invalid byte is read again as cp1252 by the reader."""
+def _encoding(start: bytes) -> str:
+    """The encoding, judged from the first bytes. A UTF-8 guess that later meets an invalid
+    byte is read again as cp1252 by the reader."""
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", True
+        return "utf-16"
     # UTF-16 without a BOM: ASCII text with every other byte zero (and the others not).
     odd, even = start[1::2], start[0::2]
     if len(start) >= 4 and odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
-        return "utf-16-le", True
+        return "utf-16-le"
     try:
         # The last bytes of the sample may cut a character in two: drop up to three.
-        prefix = start if len(start) < _PEEK_BYTES else start[:-3]
-        prefix.decode("utf-8")
+        (start if len(start) < _PEEK_BYTES else start[:-3]).decode("utf-8")
     except UnicodeDecodeError:
         # Excel's "CSV" on Windows: cp1252, a superset of Latin-1's printable characters.
         try:
             start.decode("cp1252")
         except UnicodeDecodeError:
-            return "latin-1", True
-        return "cp1252", True
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        blank = m.find(b"\n\n") != -1 or m.find(b"\n\r\n") != -1
-    return ("utf-8-sig" if start.startswith(codecs.BOM_UTF8) else "utf-8"), blank
+            return "latin-1"
+        return "cp1252"
+    return "utf-8-sig" if start.startswith(codecs.BOM_UTF8) else "utf-8"
 
 
 def _delimiter(sample: str) -> str:
@@ -108,7 +102,7 @@ def sniff(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sniffed:
         return Sniffed(path, "excel")
     if start.startswith(b"PAR1"):
         return Sniffed(path, "parquet")
-    encoding, blank_lines = _encoding(path, start)
+    encoding = _encoding(start)
     single_byte = encoding.startswith("utf-8") or encoding in ("cp1252", "latin-1")
     if single_byte and b"\x00" in start:
         raise ExportError(
@@ -124,4 +118,4 @@ def sniff(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sniffed:
         head = tuple(tuple(row) for _, row in zip(range(6), rows, strict=False))
     except csv.Error as exc:
         raise ExportError(f"{path.name}: cannot be read as a table ({exc}).") from None
-    return Sniffed(path, "text", encoding, delimiter, head, blank_lines)
+    return Sniffed(path, "text", encoding, delimiter, head)
