@@ -63,8 +63,8 @@ def _data_section(checked: CheckResult) -> Section:
     stats.index.name = "item"
     s.table(
         stats[["answered", "missing", "at ceiling"]],
-        "Table 3. The ten items with the most missing answers (shares; ceiling = the "
-        "favourable end of the scale)",
+        "Table 3. The ten items with the most missing answers, over all rows read "
+        "(quarantined ones included; shares; ceiling = the favourable end of the scale)",
     )
     return s
 
