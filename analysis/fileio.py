@@ -7,6 +7,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 @contextlib.contextmanager
@@ -29,3 +32,13 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding=encoding)
     return Path(path)
+
+
+def read_yaml(path: Path, error: type[ValueError], missing: str = "no such file") -> Any:
+    """A YAML file's content; a missing file or bad YAML raises ``error`` with one line."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise error(f"{path}: {missing}.") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{path.name}: not valid YAML ({exc}).") from None

@@ -11,17 +11,15 @@ from pathlib import Path
 
 import click
 
-from analysis.check import check_export
 from analysis.describe import overview
 from analysis.fileio import atomic_write_text
-from analysis.ingest import read_export
 from analysis.scoring import score_export
 from analysis.simulate import SIMULATE_FORMATS, simulate, write_export
 from instrument import Instrument, load_instrument
 from instrument.exports import FORMATS, export
 
 from .cli_check import check_command
-from .cli_common import instrument_option, say, user_errors
+from .cli_common import instrument_option, read_checked, say, user_errors
 from .cli_report import report_command
 from .cli_score import score, summary_lines
 from .cli_validate import validate_command
@@ -221,7 +219,7 @@ def demo(output_dir: Path) -> None:
     )
     export_path = write_export(sim, instrument, output_dir / "qualtrics_export.csv", "qualtrics")
     written.append(export_path)
-    checked = check_export(read_export(export_path, instrument), instrument)
+    checked = read_checked(export_path, instrument, None, "1GB")
     usable = checked.usable_data()
     summary = overview(usable, instrument)
     click.echo(

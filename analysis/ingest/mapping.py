@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from instrument import Instrument
 
 from .. import names
+from ..fileio import read_yaml
 from .sniff import ExportError
 
 CONTEXT_NAMES = (*names.CONTEXT_COLUMNS, *names.EXTRA_COLUMNS)
@@ -46,12 +46,7 @@ def load_map(path: str | Path | None) -> ColumnMap:
     if path is None:
         return ColumnMap()
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
-    except FileNotFoundError:
-        raise ExportError(f"{path}: no such mapping file.") from None
-    except yaml.YAMLError as exc:
-        raise ExportError(f"{path.name}: not valid YAML ({exc}).") from None
+    raw = read_yaml(path, ExportError, missing="no such mapping file") or {}
     try:
         mapping = ColumnMap.model_validate(raw)
     except ValidationError as exc:

@@ -405,9 +405,7 @@ def read_export(
         expected = _item_columns(header, instrument, mapping, layout, labels)
         frame, encoding = _read_text(s, layout, set(expected))
     else:
-        layout = Layout("spss" if s.kind in ("spss", "stata") else "csv")
-        if s.kind == "stata":
-            layout = Layout("stata")
+        layout = Layout(s.kind if s.kind in ("spss", "stata") else "csv")
         frame, user_missing = _read_binary(s)
         if s.kind == "excel" and len(frame):
             # An Excel file saved from a platform export keeps the platform's header rows.

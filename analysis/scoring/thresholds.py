@@ -31,11 +31,11 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy.stats import rankdata
 
 from .. import names
+from ..fileio import read_yaml
 
 DEFAULT_POMP = 62.5  # 3.5 on a 1-5 scale
 DEFAULT_SOURCE = (
@@ -119,12 +119,7 @@ def default_plan(pillars: tuple[str, ...] = PILLARS) -> ThresholdPlan:
 
 def load_thresholds(path: str | Path, pillars: tuple[str, ...] = PILLARS) -> ThresholdPlan:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise ThresholdError(f"{path}: no such file.") from None
-    except yaml.YAMLError as exc:
-        raise ThresholdError(f"{path.name}: not valid YAML ({exc}).") from None
+    raw = read_yaml(path, ThresholdError)
     try:
         parsed = ThresholdFile.model_validate(raw)
     except ValidationError as exc:
