@@ -22,6 +22,7 @@ from .cli_check import check_command
 from .cli_common import instrument_option, read_checked, say, user_errors
 from .cli_report import report_command
 from .cli_score import score, summary_lines
+from .cli_store import benchmark_command, ingest_command
 from .cli_validate import validate_command
 from .output import write_csv
 from .report import build_report
@@ -124,6 +125,18 @@ def _format_for(output: Path, fmt: str | None) -> str:
     default=None,
     help="Export shape; default from the file name (.sav is SPSS, else csv).",
 )
+@click.option(
+    "--months",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Observe the clinic for this many months from January 2026; later sessions have "
+    "not happened yet.",
+)
+@click.option(
+    "--per-month",
+    is_flag=True,
+    help="Write one export per calendar month: NAME-2026-01.csv, NAME-2026-02.csv, ...",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @user_errors
 def simulate_command(
@@ -134,6 +147,8 @@ def simulate_command(
     seed: int,
     form: str,
     fmt: str | None,
+    months: int | None,
+    per_month: bool,
     output: Path,
 ) -> None:
     """Write a realistic simulated survey export.
@@ -147,6 +162,7 @@ def simulate_command(
       alliance simulate -n 500 --format qualtrics -o qualtrics_export.csv
       alliance simulate -n 500 --format redcap -o redcap_export.csv
       alliance simulate -n 500 -o export.sav
+      alliance simulate -n 3000 --clinicians 40 --months 12 --per-month -o exports/clinic.csv
     """
     instrument = load_instrument(instrument_spec)
     chosen = _format_for(output, fmt)
@@ -157,11 +173,19 @@ def simulate_command(
         clinicians=clinicians,
         sessions=sessions,
         seed=seed,
+        months=months,
     )
-    write_export(sim, instrument, output, chosen)
+    where = str(output)
+    if per_month:
+        parts = sim.by_month()
+        for month, part in parts.items():
+            write_export(part, instrument, output.with_stem(f"{output.stem}-{month}"), chosen)
+        where = f"{len(parts)} monthly files {output.with_stem(output.stem + '-YYYY-MM')}"
+    else:
+        write_export(sim, instrument, output, chosen)
     say(
         f"wrote {len(sim.data):,} responses from {n:,} patients and {clinicians} clinicians "
-        f"({chosen}) to {output}"
+        f"({chosen}) to {where}"
     )
 
 
@@ -256,6 +280,8 @@ def demo(output_dir: Path) -> None:
 
 
 cli.add_command(check_command)
+cli.add_command(ingest_command)
+cli.add_command(benchmark_command)
 cli.add_command(report_command)
 cli.add_command(score)
 cli.add_command(validate_command)

@@ -184,3 +184,132 @@ def group_profiles(
         )
     fig.update_layout(xaxis_title="mean score", yaxis={"autorange": "reversed"})
     return _layout(fig, f"Pillar profiles by {by}", height=max(320, 24 * len(groups) + 120))
+
+
+def funnel_plot(
+    groups: pd.DataFrame,
+    n: list[float],
+    limits: dict[str, tuple[list[float], list[float]]],
+    target: float,
+    by: str,
+) -> go.Figure:
+    """Share adequate per group against its decided sessions, inside the funnel's limits."""
+    fig = go.Figure()
+    dash = {"95%": "dash", "99.8%": "dot"}
+    for level, (low, high) in limits.items():
+        for bound, values in (("lower", low), ("upper", high)):
+            fig.add_scatter(
+                x=n,
+                y=[100 * v for v in values],
+                mode="lines",
+                line={"color": "#555", "dash": dash.get(level, "solid"), "width": 1},
+                name=f"{level} limits",
+                legendgroup=level,
+                showlegend=bound == "lower",
+                hoverinfo="skip",
+            )
+    fig.add_hline(y=100 * target, line_color="#333", line_width=1)
+    labels = [escape(str(g)) for g in groups["group"]]
+    outside = groups["funnel_flag"].astype(str) != ""
+    fig.add_scatter(
+        x=groups["decided_sessions"],
+        y=100 * groups["share_adequate"],
+        mode="markers",
+        name=escape(by),
+        marker={
+            "size": 9,
+            "color": ["#b2182b" if o else "#2166ac" for o in outside],
+            "line": {"width": 1, "color": "white"},
+        },
+        text=labels,
+        customdata=groups["funnel_flag"].astype(str),
+        hovertemplate="%{text}: %{y:.0f}% of %{x} sessions %{customdata}<extra></extra>",
+    )
+    fig.update_layout(xaxis_title="decided sessions", yaxis_title="% adequate alliances")
+    return _layout(fig, f"Funnel plot: share of adequate alliances by {by}", height=460)
+
+
+def shrinkage_plot(groups: pd.DataFrame, pillars: list[str], by: str) -> go.Figure:
+    """Observed group means (open) and the mixed model's shrunken estimates with 95% CIs."""
+    fig = make_subplots(rows=1, cols=len(pillars), shared_yaxes=True, subplot_titles=pillars)
+    order = groups.sort_values(f"{pillars[0]}_shrunken")
+    labels = [escape(str(g)) for g in order["group"]]
+    for col, pillar in enumerate(pillars, start=1):
+        colour = PILLAR_COLOURS.get(pillar, "#333")
+        fig.add_scatter(
+            x=order[f"{pillar}_mean"],
+            y=labels,
+            mode="markers",
+            marker={"symbol": "circle-open", "color": "#888", "size": 8},
+            name="observed mean",
+            legendgroup="observed",
+            showlegend=col == 1,
+            row=1,
+            col=col,
+        )
+        fig.add_scatter(
+            x=order[f"{pillar}_shrunken"],
+            y=labels,
+            mode="markers",
+            marker={"color": colour, "size": 8},
+            error_x={
+                "type": "data",
+                "array": 1.96 * order[f"{pillar}_shrunken_se"],
+                "color": colour,
+                "thickness": 1,
+            },
+            name=f"{escape(pillar)} (shrunken)",
+            row=1,
+            col=col,
+        )
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, f"Shrunken estimates by {by}", height=max(360, 18 * len(labels) + 140))
+
+
+def trend_plot(trends: pd.DataFrame, pillars: list[str]) -> go.Figure:
+    """Monthly pillar means with 95% bands, and the share adequate on its own axis."""
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4]
+    )
+    months = list(trends["month"])
+    for pillar in pillars:
+        colour = PILLAR_COLOURS.get(pillar, "#333")
+        fig.add_scatter(
+            x=months + months[::-1],
+            y=list(trends[f"{pillar}_ci_high"]) + list(trends[f"{pillar}_ci_low"])[::-1],
+            fill="toself",
+            fillcolor=colour,
+            opacity=0.15,
+            line={"width": 0},
+            hoverinfo="skip",
+            showlegend=False,
+            row=1,
+            col=1,
+        )
+        fig.add_scatter(
+            x=months,
+            y=trends[f"{pillar}_mean"],
+            mode="lines+markers",
+            line={"color": colour},
+            name=escape(pillar),
+            row=1,
+            col=1,
+        )
+    fig.add_scatter(
+        x=months,
+        y=100 * trends["share_adequate"],
+        mode="lines+markers",
+        line={"color": "#333"},
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": 100 * (trends["share_adequate_ci_high"] - trends["share_adequate"]),
+            "arrayminus": 100 * (trends["share_adequate"] - trends["share_adequate_ci_low"]),
+        },
+        name="% adequate",
+        row=2,
+        col=1,
+    )
+    fig.update_yaxes(title_text="mean score", row=1, col=1)
+    fig.update_yaxes(title_text="% adequate", row=2, col=1)
+    return _layout(fig, "Monthly trends (95% confidence)", height=560)

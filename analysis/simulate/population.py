@@ -14,7 +14,7 @@ constant seed; the ``seed`` argument only changes who is sampled. Same seed, sam
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -87,6 +87,20 @@ class Simulated:
     form: str
     items: tuple[str, ...] = field(default=())
 
+    def subset(self, rows: np.ndarray) -> Simulated:
+        """Only the rows where ``rows`` (a boolean mask) is true, renumbered from 0."""
+        return replace(
+            self,
+            data=self.data[rows].reset_index(drop=True),
+            latent=self.latent[rows].reset_index(drop=True),
+            careless=self.careless[rows].reset_index(drop=True),
+        )
+
+    def by_month(self) -> dict[str, Simulated]:
+        """One export per calendar month of the session dates ('2026-03': ...)."""
+        month = self.data["date"].str.slice(0, 7).to_numpy()
+        return {m: self.subset(month == m) for m in sorted(set(month))}
+
 
 def category_probabilities(n_points: int) -> np.ndarray:
     """Marginal answer shares with a ceiling: each category ~1.7x as likely as the one below
@@ -144,6 +158,7 @@ def simulate(
     sessions: int = 3,
     seed: int = 0,
     population: Population | None = None,
+    months: int | None = None,
 ) -> Simulated:
     """Draw ``n`` patients, each seen by one of ``clinicians`` for up to ``sessions`` sessions.
 
@@ -160,6 +175,11 @@ def simulate(
         Sessions per patient for those who do not drop out.
     seed : int, default 0
         Same seed, same data.
+    months : int or None
+        Observe the clinic for this many calendar months from January 2026: first visits
+        spread over the whole window, and sessions that would fall after it have not
+        happened yet (they are not in the export). None: first visits over about nine months,
+        every session kept.
     """
     for name, value, low in (("n", n, 1), ("clinicians", clinicians, 1), ("sessions", sessions, 1)):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
@@ -241,7 +261,13 @@ def simulate(
     pace = np.where(careless, 0.3, 1.0) * pop.seconds_per_item
     duration = np.round(len(items) * pace * rng.lognormal(0.0, 0.35, rows))
 
-    start = rng.integers(0, 270, size=n)
+    window = 270
+    if months is not None:
+        if months < 1:
+            raise ValueError(f"'months' must be an integer >= 1; got {months!r}.")
+        end = np.datetime64("2026-01", "M") + np.timedelta64(months, "M")
+        window = int((end.astype("datetime64[D]") - _FIRST_VISIT).astype(int))
+    start = rng.integers(0, window, size=n)
     gaps = rng.integers(7, 22, size=rows)
     gaps[session == 1] = 0
     elapsed = np.cumsum(gaps)
@@ -268,4 +294,5 @@ def simulate(
     item_ids = tuple(i.id for i in items)
     data = pd.concat([context, pd.DataFrame(answers, columns=list(item_ids))], axis=1)
     latent = pd.DataFrame(eta, columns=subscales)
-    return Simulated(data, latent, pd.Series(careless, name="careless"), pop, form or "", item_ids)
+    sim = Simulated(data, latent, pd.Series(careless, name="careless"), pop, form or "", item_ids)
+    return sim if months is None else sim.subset(offsets < window)

@@ -1,0 +1,405 @@
+"""Benchmark groups (clinicians or sites) from the clinic store, fairly and without exposing
+anyone: aggregates are SQL in DuckDB; the mixed model is fitted from one row per patient.
+
+Per group: patients, sessions, pillar means with 95% CIs (patients as clusters), the share of
+decided sessions that are adequate under the non-compensatory rule (CI from the ratio
+estimator with patients as clusters), and the pillar that fails most often. Fairness:
+empirical-Bayes estimates of each pillar from the nested mixed model, the group ICC, the
+reliability of each group's mean and the patients needed for .70 and .80. A funnel of the
+share adequate against the number of decided sessions. Percentile ranks against a norms file
+or the store's own history (every group-month with enough patients). Monthly trends.
+
+Privacy: a group with fewer than ``min_n`` patients is left out of every output (only their
+number is given); so is a month with fewer than ``min_n`` patients. No respondent id leaves
+this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.stats import t as student_t
+
+from .. import names
+from ..scoring import PILLARS
+from ..store import EXTRA_PREFIX, StoreError
+from .funnel import Funnel, funnel
+from .mixed import NestedFit, PatientSummaries, fit_nested
+
+GROUPINGS = {"clinician_id": names.CLINICIAN_ID, "site_id": names.SITE_ID, "site": names.SITE_ID}
+DEFAULT_MIN_N = 5
+RELIABILITY_TARGETS = (0.70, 0.80)
+METRICS = (*PILLARS, "share_adequate")
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    by: str
+    since: str | None
+    min_n: int
+    perspective: str
+    patients: int
+    sessions: int
+    suppressed_groups: int
+    groups: pd.DataFrame  # one row per shown group
+    models: dict[str, dict[str, Any]]  # per pillar: variance components, ICC, patients needed
+    funnel: Funnel | None
+    trends: pd.DataFrame  # one row per shown month
+    norms_source: str
+    adjusted_for: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        groups = self.groups.replace({np.nan: None}).to_dict(orient="records")
+        return {
+            "by": self.by,
+            "since": self.since,
+            "perspective": self.perspective,
+            "min_n": self.min_n,
+            "patients": self.patients,
+            "sessions": self.sessions,
+            "groups": groups,
+            "suppressed_groups": self.suppressed_groups,
+            "mixed_models": self.models,
+            "adjusted_for": list(self.adjusted_for),
+            "funnel": None
+            if self.funnel is None
+            else {
+                "metric": "share_adequate",
+                "target": self.funnel.target,
+                "overdispersion": self.funnel.phi,
+                "overdispersion_estimated": self.funnel.phi_estimated,
+            },
+            "percentile_reference": self.norms_source,
+            "trends": self.trends.replace({np.nan: None}).to_dict(orient="records"),
+            "notes": self.notes,
+        }
+
+
+def _where(since: date | None, perspective: str, alias: str = "") -> tuple[str, list[Any]]:
+    clauses = [f"coalesce({alias}perspective, 'patient') = ?"]
+    params: list[Any] = [perspective]
+    if since is not None:
+        clauses.append(f"{alias}date >= ?")
+        params.append(since)
+    return " AND ".join(clauses), params
+
+
+def _t_ci(mean: pd.Series, sd: pd.Series, k: pd.Series) -> tuple[pd.Series, pd.Series]:
+    k_arr = k.to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = student_t.ppf(0.975, np.maximum(k_arr - 1, 1)) * sd.to_numpy(float) / np.sqrt(k_arr)
+    half = np.where(k_arr > 1, half, np.nan)
+    return mean - half, mean + half
+
+
+def _ratio_ci(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Share a/n over patients (clusters) and its 95% CI from the ratio estimator's variance."""
+    a, n = frame["sum_a"].to_numpy(float), frame["sum_n"].to_numpy(float)
+    k = frame["k"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = a / n
+        resid = frame["sum_aa"] - 2 * p * frame["sum_an"] + p**2 * frame["sum_nn"]
+        var = np.where(k > 1, k / (k - 1) * resid.to_numpy(float) / n**2, np.nan)
+    half = 1.959964 * np.sqrt(np.maximum(var, 0))
+    return p, np.clip(p - half, 0, 1), np.clip(p + half, 0, 1)
+
+
+def _clustered(
+    con: duckdb.DuckDBPyConnection,
+    key: str,
+    where: str,
+    params: list[Any],
+    pillars: list[str],
+    min_patients: int = 0,
+) -> pd.DataFrame:
+    """Per value of ``key`` (a group column, a month): patients, sessions, pillar means with
+    CIs and the share adequate with its CI, patients as clusters; and per pillar how many
+    sessions fail it. Keys with fewer than ``min_patients`` patients are not returned."""
+    pillar_stats = ", ".join(
+        f"avg({p}) AS {p}_mean, stddev_samp({p}) AS {p}_sd, count({p}) AS {p}_k" for p in pillars
+    )
+    sql = f"""
+        WITH patients AS (
+            SELECT {key} AS key, respondent_id, count(*) AS sessions,
+                   {", ".join(f"avg({p}) AS {p}" for p in pillars)},
+                   sum((alliance_status = 'adequate')::INTEGER) AS a,
+                   sum((alliance_status IN ('adequate', 'inadequate'))::INTEGER) AS d,
+                   {", ".join(f"count(*) FILTER (WHERE NOT {p}_pass) AS {p}_fail" for p in pillars)}
+            FROM scores WHERE {where} AND {key} IS NOT NULL
+            GROUP BY {key}, respondent_id
+        )
+        SELECT key, count(*) AS n_patients, sum(sessions) AS n_sessions,
+               {pillar_stats},
+               sum(a) AS sum_a, sum(d) AS sum_n, sum(a * a) AS sum_aa, sum(a * d) AS sum_an,
+               sum(d * d) AS sum_nn, count(*) FILTER (WHERE d > 0) AS k,
+               {", ".join(f"sum({p}_fail) AS {p}_fail" for p in pillars)}
+        FROM patients GROUP BY key HAVING count(*) >= {int(min_patients)} ORDER BY key
+    """
+    table = con.execute(sql, params).fetchdf()
+    out = table[["key", "n_patients"]].copy()
+    out["n_sessions"] = table["n_sessions"].astype("int64")
+    for p in pillars:
+        out[f"{p}_mean"] = table[f"{p}_mean"]
+        out[f"{p}_ci_low"], out[f"{p}_ci_high"] = _t_ci(
+            table[f"{p}_mean"], table[f"{p}_sd"], table[f"{p}_k"]
+        )
+    share, low, high = _ratio_ci(table)
+    out["decided_sessions"] = table["sum_n"].astype("int64")
+    out["adequate_sessions"] = table["sum_a"].astype("int64")
+    out["share_adequate"] = share
+    out["share_adequate_ci_low"], out["share_adequate_ci_high"] = low, high
+    fail_counts = table[[f"{p}_fail" for p in pillars]].to_numpy(float)
+    worst = np.argmax(fail_counts, axis=1) if len(table) else np.array([], dtype=int)
+    out["most_failed_pillar"] = [
+        pillars[w] if fail_counts[i, w] > 0 else None for i, w in enumerate(worst)
+    ]
+    return out
+
+
+def _patient_summaries(
+    con: duckdb.DuckDBPyConnection,
+    group: str,
+    since: date | None,
+    perspective: str,
+    pillar: str,
+    adjust: tuple[str, ...],
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per patient of a pillar: group, sessions, mean, within sum of squares, and the
+    patient's mean of each case-mix covariate (centred, so the intercept is an average
+    patient)."""
+    stored = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'responses'"
+        ).fetchall()
+    }
+    for name in adjust:
+        if EXTRA_PREFIX + name not in stored:
+            raise StoreError(
+                f"case-mix column '{name}' is not in the store; the ingested exports did not "
+                "carry it."
+            )
+    covariates = "".join(
+        f", avg(TRY_CAST(r.{_quoted(EXTRA_PREFIX + c)} AS DOUBLE)) AS cov{i}"
+        for i, c in enumerate(adjust)
+    )
+    join = (
+        "JOIN responses r USING (response_id, instrument_version)"
+        if adjust
+        else ""  # no covariates: the scores table alone
+    )
+    where, params = _where(since, perspective, "s.")
+    sql = f"""
+        SELECT s.{group} AS grp, count(s.{pillar}) AS n, avg(s.{pillar}) AS mean,
+               coalesce(var_pop(s.{pillar}) * count(s.{pillar}), 0) AS within_ss {covariates}
+        FROM scores s {join}
+        WHERE {where} AND s.{group} IS NOT NULL AND s.{pillar} IS NOT NULL
+        GROUP BY s.{group}, s.respondent_id
+    """
+    frame = con.execute(sql, params).fetchdf()
+    x = np.ones((len(frame), 1 + len(adjust)))
+    for i, name in enumerate(adjust):
+        values = frame[f"cov{i}"].to_numpy(float)
+        if np.isnan(values).all():
+            raise StoreError(
+                f"case-mix column '{name}' has no numeric values in the store; only numeric "
+                "covariates can adjust the comparison."
+            )
+        values = np.where(np.isnan(values), np.nanmean(values), values)
+        x[:, 1 + i] = values - values.mean()
+    return frame, x
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fit_pillar(frame: pd.DataFrame, x: np.ndarray) -> tuple[NestedFit, pd.Index, np.ndarray]:
+    codes, uniques = pd.factorize(frame["grp"].astype(str))
+    summaries = PatientSummaries(
+        group=codes.astype(np.int64),
+        n=frame["n"].to_numpy(float),
+        mean=frame["mean"].to_numpy(float),
+        within_ss=frame["within_ss"].to_numpy(float),
+        covariates=x,
+        n_groups=len(uniques),
+    )
+    fit = fit_nested(summaries)
+    sessions_per_patient = np.bincount(codes, weights=summaries.n) / np.bincount(codes)
+    return fit, pd.Index(uniques), sessions_per_patient
+
+
+def _history(
+    con: duckdb.DuckDBPyConnection,
+    group: str,
+    where: str,
+    params: list[Any],
+    pillars: list[str],
+    min_n: int,
+) -> pd.DataFrame:
+    """Every group-month with at least ``min_n`` patients: the store's own reference."""
+    sql = f"""
+        SELECT {group} AS grp, date_trunc('month', date) AS month,
+               {", ".join(f"avg({p}) AS {p}" for p in pillars)},
+               avg(CASE WHEN alliance_status IN ('adequate', 'inadequate')
+                   THEN (alliance_status = 'adequate')::DOUBLE END) AS share_adequate
+        FROM scores WHERE {where} AND {group} IS NOT NULL AND date IS NOT NULL
+        GROUP BY ALL HAVING count(DISTINCT respondent_id) >= {int(min_n)}
+    """
+    return con.execute(sql, params).fetchdf()
+
+
+def _percentile(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    reference = np.sort(reference[np.isfinite(reference)])
+    if len(reference) == 0:
+        return np.full(len(values), np.nan)
+    below = np.searchsorted(reference, values, side="left")
+    at_or_below = np.searchsorted(reference, values, side="right")
+    return 100.0 * (below + at_or_below) / 2 / len(reference)
+
+
+def _trends(
+    con: duckdb.DuckDBPyConnection, where: str, params: list[Any], pillars: list[str], min_n: int
+) -> pd.DataFrame:
+    out = _clustered(con, "date_trunc('month', date)", where, params, pillars, min_n)
+    month = pd.to_datetime(out.pop("key")).dt.strftime("%Y-%m")
+    out.insert(0, "month", month)
+    return out.drop(columns=["most_failed_pillar"])
+
+
+def load_norms(path: str | Path) -> pd.DataFrame:
+    """A norms file: CSV, one row per reference group, columns among bond, goals, tasks and
+    share_adequate (other columns ignored)."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise StoreError(f"{path}: cannot read the norms file: {exc}") from None
+    known = [c for c in METRICS if c in frame.columns]
+    if not known:
+        raise StoreError(
+            f"{path}: a norms file needs at least one column named {', '.join(METRICS)}; "
+            f"found {', '.join(map(str, frame.columns)) or 'none'}."
+        )
+    out = frame[known].apply(pd.to_numeric, errors="coerce")
+    if out.notna().sum().sum() == 0:
+        raise StoreError(f"{path}: the norms file has no numeric values.")
+    return out
+
+
+def run_benchmark(
+    con: duckdb.DuckDBPyConnection,
+    by: str,
+    *,
+    since: date | None = None,
+    norms: pd.DataFrame | None = None,
+    norms_source: str = "",
+    min_n: int = DEFAULT_MIN_N,
+    adjust: tuple[str, ...] = (),
+    perspective: str = "patient",
+) -> BenchmarkResult:
+    """Benchmark the store's groups (``by``: clinician_id or site_id)."""
+    if by not in GROUPINGS:
+        raise StoreError(f"--by must be one of {', '.join(GROUPINGS)}; got {by!r}.")
+    if min_n < 1:
+        raise StoreError(f"the minimum group size must be at least 1; got {min_n}.")
+    group = GROUPINGS[by]
+    columns = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'scores'"
+        ).fetchall()
+    }
+    pillars = [p for p in PILLARS if p in columns and f"{p}_pass" in columns]
+    if not pillars:
+        raise StoreError("the store holds no scored alliance responses yet; ingest an export.")
+    where, params = _where(since, perspective)
+    totals = con.execute(
+        f"SELECT count(DISTINCT respondent_id), count(*) FROM scores WHERE {where}", params
+    ).fetchall()[0]
+    if not totals[1]:
+        raise StoreError(
+            "no stored sessions match"
+            + (f" since {since}" if since else "")
+            + f" for the {perspective} perspective."
+        )
+    groups = _clustered(con, group, where, params, pillars).rename(columns={"key": "group"})
+    groups["group"] = groups["group"].astype(str)
+    shown = groups["n_patients"] >= min_n
+    suppressed = int((~shown).sum())
+    notes: list[str] = []
+    models: dict[str, dict[str, Any]] = {}
+    for p in pillars:
+        frame, x = _patient_summaries(con, group, since, perspective, p, adjust)
+        try:
+            fit, index, sessions_per_patient = _fit_pillar(frame, x)
+        except ValueError as exc:
+            notes.append(f"{p}: no mixed model ({exc})")
+            continue
+        mean_sessions = float(frame["n"].mean())
+        effects = pd.Series(fit.beta[0] + fit.group_effect, index=index)
+        ses = pd.Series(fit.group_effect_se, index=index)
+        k = frame.groupby(frame["grp"].astype(str)).size()
+        m = pd.Series(sessions_per_patient, index=index)
+        rel = pd.Series([fit.reliability(k[g], m[g]) for g in index], index=index, dtype=float)
+        groups[f"{p}_shrunken"] = groups["group"].map(effects)
+        groups[f"{p}_shrunken_se"] = groups["group"].map(ses)
+        groups[f"{p}_reliability"] = groups["group"].map(rel)
+        models[p] = {
+            "intercept": float(fit.beta[0]),
+            "covariate_effects": dict(zip(adjust, map(float, fit.beta[1:]), strict=True)),
+            "var_group": fit.tau2_group,
+            "var_patient": fit.tau2_patient,
+            "var_session": fit.sigma2,
+            "icc_group": fit.icc_group,
+            "mean_sessions_per_patient": mean_sessions,
+            **{
+                f"patients_for_{target:.2f}": fit.patients_for(target, mean_sessions)
+                for target in RELIABILITY_TARGETS
+            },
+            "converged": fit.converged,
+        }
+        if not fit.converged:
+            notes.append(f"{p}: the mixed model did not converge; treat its estimates with care.")
+
+    groups = groups[shown].reset_index(drop=True)
+    fun: Funnel | None = None
+    decided = groups["decided_sessions"].to_numpy(float)
+    if len(groups) and decided.sum() > 0:
+        fun = funnel(groups["adequate_sessions"].to_numpy(float), decided)
+        groups["funnel_z"] = fun.z
+        groups["funnel_flag"] = fun.outside
+    if norms is not None:
+        reference = norms
+        source = norms_source or "norms file"
+    else:
+        reference = _history(con, group, where, params, pillars, min_n)
+        source = f"the store's own history ({len(reference)} {by} months)"
+    for metric in METRICS:
+        value_col = metric if metric == "share_adequate" else f"{metric}_mean"
+        if metric in reference.columns and value_col in groups.columns:
+            groups[f"{metric}_percentile"] = _percentile(
+                groups[value_col].to_numpy(float), reference[metric].to_numpy(float)
+            )
+    return BenchmarkResult(
+        by=group,
+        since=since.isoformat() if since else None,
+        min_n=min_n,
+        perspective=perspective,
+        patients=int(totals[0]),
+        sessions=int(totals[1]),
+        suppressed_groups=suppressed,
+        groups=groups,
+        models=models,
+        funnel=fun,
+        trends=_trends(con, where, params, pillars, min_n),
+        norms_source=source,
+        adjusted_for=adjust,
+        notes=notes,
+    )

@@ -1,0 +1,415 @@
+"""The clinic store: a local DuckDB file that exports are appended to, month after month.
+
+Tables:
+- ``ingests``: one row per ingest (file, its SHA-256, time, instrument and version, rows in,
+  usable, quarantined, and how many were new, already stored, or in conflict);
+- ``responses``: one row per stored response, keyed by ``response_id`` + ``instrument_version``:
+  context columns, the answers (one column per item) and any further export columns as text
+  (``extra:<name>``), for case-mix adjustment;
+- ``scores``: the same keys with the pillar and trust scores and the rule's decisions;
+- ``quarantine``: rows the checks set aside, with reasons and the row as read (JSON);
+- ``findings``: what an ingest noticed about the store itself (a response id stored before
+  with different answers: ``conflicting_duplicate``; the stored row is kept).
+
+An ingest is one transaction: either every row of the export is accounted for in the store,
+or (crash, Ctrl-C, kill) nothing of it is. The file is owner-only (0600). The schema carries
+its version in ``meta``; ``MIGRATIONS`` lists the steps from an empty file to the current
+layout, and opening a store applies the steps it has not seen, in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from instrument import Instrument
+
+from . import names
+from .check import CheckResult
+from .scoring import ScoreResult
+
+KEY = (names.RESPONSE_ID, "instrument_version")
+BATCH_ROWS = 10_000
+EXTRA_PREFIX = "extra:"
+
+# Each step takes the store from version i to i + 1. Append new steps; never edit old ones.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE ingests (
+            ingest_id INTEGER PRIMARY KEY, source VARCHAR, file_sha256 VARCHAR,
+            ingested_at TIMESTAMP, instrument VARCHAR, instrument_version VARCHAR,
+            platform VARCHAR, rows_in BIGINT, rows_usable BIGINT, rows_quarantined BIGINT,
+            rows_new BIGINT, rows_already_stored BIGINT, rows_conflicting BIGINT,
+            thresholds VARCHAR)""",
+        """CREATE TABLE responses (
+            response_id VARCHAR NOT NULL, instrument_version VARCHAR NOT NULL,
+            ingest_id INTEGER NOT NULL, row_in_export BIGINT, answers_hash UBIGINT,
+            respondent_id VARCHAR, clinician_id VARCHAR, site_id VARCHAR, session INTEGER,
+            date DATE, perspective VARCHAR)""",
+        """CREATE TABLE scores (
+            response_id VARCHAR NOT NULL, instrument_version VARCHAR NOT NULL,
+            ingest_id INTEGER NOT NULL, respondent_id VARCHAR, clinician_id VARCHAR,
+            site_id VARCHAR, session INTEGER, date DATE)""",
+        """CREATE TABLE quarantine (
+            ingest_id INTEGER NOT NULL, row_in_export BIGINT, response_id VARCHAR,
+            instrument_version VARCHAR, answers_hash UBIGINT, reasons VARCHAR, raw VARCHAR)""",
+        """CREATE TABLE findings (
+            ingest_id INTEGER NOT NULL, kind VARCHAR, row_in_export BIGINT,
+            response_id VARCHAR, reason VARCHAR)""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(ValueError):
+    """The store cannot be used as asked (missing, newer than this toolkit, not a store)."""
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The first value of a query, or None; the whole result is fetched, as DuckDB asks."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> int:
+    if not _scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"):
+        if _scalar(con, "SELECT count(*) FROM information_schema.tables"):
+            raise StoreError("this DuckDB file is not an alliance store (it has no 'meta').")
+        return 0
+    found = _scalar(con, "SELECT value FROM meta WHERE key = 'schema_version'")
+    return int(found) if found is not None else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the store to ``SCHEMA_VERSION``; returns the version it had."""
+    found = _version(con)
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store has schema version {found}; this toolkit knows up to "
+            f"{SCHEMA_VERSION}. Upgrade alliance to read it."
+        )
+    if found == SCHEMA_VERSION:
+        return found
+    con.begin()
+    try:
+        if found == 0:
+            con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        for step in MIGRATIONS[found:]:
+            for statement in step:
+                con.execute(statement)
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return found
+
+
+@contextmanager
+def open_store(
+    path: str | Path, *, create: bool = False, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open (and with ``create``, make) a store; files it writes are owner-only."""
+    path = Path(path)
+    if not path.exists() and not create:
+        raise StoreError(f"{path}: no such store; `alliance ingest EXPORT --db {path}` makes one.")
+    if path.is_dir():
+        raise StoreError(f"{path}: is a directory, not a store file.")
+    old_mask = os.umask(0o077)
+    try:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(f"{path}: cannot open the store: {str(exc).splitlines()[0]}") from None
+        try:
+            if not read_only:
+                path.chmod(0o600)
+                migrate(con)
+            elif _version(con) != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{path}: schema version {_version(con)}, expected {SCHEMA_VERSION}; "
+                    "run `alliance ingest` once to migrate it."
+                )
+            yield con
+        finally:
+            con.close()
+    finally:
+        os.umask(old_mask)
+
+
+# ---------------------------------------------------------------- ingest
+@dataclass(frozen=True)
+class IngestSummary:
+    ingest_id: int
+    source: str
+    rows_in: int
+    rows_usable: int
+    rows_quarantined: int
+    rows_new: int
+    rows_already_stored: int
+    rows_conflicting: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def instrument_version(instrument: Instrument) -> str:
+    return f"{instrument.name} {instrument.version}"
+
+
+_SQL_TYPES = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE"}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ensure_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Add the frame's columns the table does not have yet (new items, new subscales)."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    }
+    for column in frame.columns:
+        if column not in have:
+            kind = _SQL_TYPES.get(frame[column].dtype.kind, "VARCHAR")
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(column)} {kind}")
+
+
+def _context(data: pd.DataFrame) -> pd.DataFrame:
+    """Context columns in the store's types: text ids, integer sessions, dates."""
+    out = pd.DataFrame(index=data.index)
+    for column in (names.RESPONDENT_ID, names.CLINICIAN_ID, names.SITE_ID, names.PERSPECTIVE):
+        if column in data:
+            out[column] = data[column].astype("string")
+    if names.SESSION in data:
+        out[names.SESSION] = pd.to_numeric(data[names.SESSION], errors="coerce").astype("Int32")
+    if names.DATE in data:
+        out[names.DATE] = pd.to_datetime(
+            data[names.DATE], errors="coerce", format="mixed"
+        ).dt.floor("D")
+    return out
+
+
+def _keys(data: pd.DataFrame, version: str) -> pd.Series:
+    """The response id; without one, patient + session (+ date) stand in for it."""
+    if names.RESPONSE_ID in data and data[names.RESPONSE_ID].notna().all():
+        return data[names.RESPONSE_ID].astype(str)
+    parts = [c for c in (names.RESPONDENT_ID, names.SESSION, names.DATE) if c in data]
+    if names.RESPONDENT_ID not in parts or len(parts) < 2:
+        raise StoreError(
+            "the store needs a response id for every row, or a respondent id with a session or "
+            "date; map one with --map (response_id: COLUMN)."
+        )
+    derived = data[parts].astype(str).agg("#".join, axis=1)
+    if names.RESPONSE_ID in data:
+        derived = data[names.RESPONSE_ID].astype("string").fillna(derived).astype(str)
+    return derived
+
+
+def _row_hash(frame: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+
+
+def _classify_rows(
+    con: duckdb.DuckDBPyConnection, table: str, keys: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per incoming row: stored already with the same answers, or with different ones. Within
+    the export the first row of a key counts; later ones compare against it."""
+    first = ~keys.duplicated(subset=list(KEY), keep="first").to_numpy()
+    con.register("incoming_keys", keys.assign(position=np.arange(len(keys))))
+    stored = con.execute(
+        f"""SELECT i.position, s.answers_hash = i.answers_hash AS equal
+            FROM incoming_keys i JOIN {table} s USING (response_id, instrument_version)"""
+    ).fetchnumpy()
+    con.unregister("incoming_keys")
+    same = np.zeros(len(keys), dtype=bool)
+    differs = np.zeros(len(keys), dtype=bool)
+    position = np.asarray(stored["position"], dtype=np.int64)
+    equal = np.asarray(stored["equal"], dtype=bool)
+    same[position[equal]] = True
+    differs[position[~equal]] = True
+    # Later rows of a key within this export: compare with the key's first row.
+    first_hash = keys.loc[first].set_index(list(KEY))["answers_hash"]
+    later = np.flatnonzero(~first)
+    if len(later):
+        ref = first_hash.reindex(pd.MultiIndex.from_frame(keys.iloc[later][list(KEY)]))
+        equal_later = ref.to_numpy() == keys["answers_hash"].to_numpy()[later]
+        stored_already = same[later] | differs[later]
+        same[later[~stored_already & equal_later]] = True
+        differs[later[~stored_already & ~equal_later]] = True
+    return same, differs
+
+
+def ingest_checked(
+    con: duckdb.DuckDBPyConnection,
+    checked: CheckResult,
+    scored: ScoreResult,
+    instrument: Instrument,
+    *,
+    source: str,
+    sha256: str,
+    thresholds: dict[str, Any],
+    progress: Callable[[int, int], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> IngestSummary:
+    """Append a checked, scored export to the store in one transaction.
+
+    ``scored`` must be the scores of ``checked.usable_data()``, row for row.
+    """
+    data = checked.export.data
+    version = instrument_version(instrument)
+    items = list(checked.export.items)
+    usable = checked.usable
+    key_all = _keys(data, version)
+    context = _context(data)
+    extras = [c for c in data.columns if c not in names.CONTEXT_COLUMNS and c not in items]
+    raw = checked.export.raw
+    if raw is not None and len(raw) == len(data):
+        extras_frame = pd.concat(
+            [data[extras], raw[list(checked.export.unmatched_columns)]], axis=1
+        )
+    else:
+        extras_frame = data[extras]
+    extras_frame = extras_frame.astype("string").rename(columns=lambda c: EXTRA_PREFIX + str(c))
+    answers_hash = _row_hash(pd.concat([context, data[items]], axis=1))
+    responses = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    names.RESPONSE_ID: key_all.to_numpy(),
+                    "instrument_version": version,
+                    "row_in_export": np.arange(1, len(data) + 1),
+                    "answers_hash": answers_hash,
+                },
+                index=data.index,
+            ),
+            context,
+            data[items].astype(float),
+            extras_frame,
+        ],
+        axis=1,
+    )
+    usable_rows = responses[usable].reset_index(drop=True)
+    score_cols = [c for c in scored.table.columns if c not in names.CONTEXT_COLUMNS]
+    if len(scored.table) != len(usable_rows):
+        raise ValueError("'scored' must hold one row per usable row of 'checked'.")
+    scores = pd.concat(
+        [
+            usable_rows[[*KEY, *context.columns]],
+            scored.table[score_cols].reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    quarantined = checked.quarantined_rows()
+    q_mask = ~usable
+    quarantine = pd.DataFrame(
+        {
+            "row_in_export": np.flatnonzero(q_mask) + 1,
+            names.RESPONSE_ID: key_all[q_mask].to_numpy(),
+            "instrument_version": version,
+            "answers_hash": answers_hash[q_mask],
+            "reasons": quarantined["quarantine_reasons"].to_numpy(),
+            "raw": [
+                json.dumps({str(k): (None if pd.isna(v) else str(v)) for k, v in row.items()})
+                for row in quarantined.drop(columns=["row", "quarantine_reasons"]).to_dict(
+                    orient="records"
+                )
+            ],
+        }
+    )
+
+    con.begin()
+    try:
+        ingest_id = int(_scalar(con, "SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"))
+        same, differs = _classify_rows(con, "responses", usable_rows[[*KEY, "answers_hash"]].copy())
+        q_same, q_differs = _classify_rows(
+            con, "quarantine", quarantine[[*KEY, "answers_hash"]].copy()
+        )
+        new = ~same & ~differs
+        conflicts = usable_rows.loc[differs, ["row_in_export", names.RESPONSE_ID]]
+        _ensure_columns(con, "responses", usable_rows)
+        _ensure_columns(con, "scores", scores)
+        keep = np.flatnonzero(new)
+        total = len(keep)
+        for start in range(0, max(total, 1), batch_rows):
+            part = keep[start : start + batch_rows]
+            con.register("chunk_r", usable_rows.iloc[part].assign(ingest_id=ingest_id))
+            con.execute("INSERT INTO responses BY NAME SELECT * FROM chunk_r")
+            con.register("chunk_s", scores.iloc[part].assign(ingest_id=ingest_id))
+            con.execute("INSERT INTO scores BY NAME SELECT * FROM chunk_s")
+            if progress is not None and total:
+                progress(min(start + batch_rows, total), total)
+        con.register("new_quarantine", quarantine[~q_same & ~q_differs])
+        con.execute(
+            "INSERT INTO quarantine BY NAME SELECT ? AS ingest_id, * FROM new_quarantine",
+            [ingest_id],
+        )
+        con.register("new_findings", conflicts)
+        con.execute(
+            """INSERT INTO findings BY NAME SELECT ? AS ingest_id,
+               'conflicting_duplicate' AS kind, *,
+               'stored before with different answers or context; the stored row is kept'
+               AS reason FROM new_findings""",
+            [ingest_id],
+        )
+        summary = IngestSummary(
+            ingest_id=ingest_id,
+            source=source,
+            rows_in=checked.rows_in,
+            rows_usable=checked.rows_usable,
+            rows_quarantined=checked.rows_quarantined,
+            rows_new=int(new.sum()),
+            rows_already_stored=int(same.sum()),
+            rows_conflicting=int(differs.sum()),
+        )
+        con.execute(
+            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ingest_id,
+                source,
+                sha256,
+                datetime.now(UTC).replace(tzinfo=None),
+                instrument.name,
+                version,
+                checked.export.platform,
+                summary.rows_in,
+                summary.rows_usable,
+                summary.rows_quarantined,
+                summary.rows_new,
+                summary.rows_already_stored,
+                summary.rows_conflicting,
+                json.dumps(thresholds),
+            ],
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        for view in ("chunk_r", "chunk_s", "new_quarantine", "new_findings"):
+            con.unregister(view)
+    return summary

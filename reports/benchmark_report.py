@@ -1,0 +1,184 @@
+"""The clinic benchmark as one self-contained HTML page, from a ``BenchmarkResult``.
+
+Only shown groups reach this module (suppressed ones are a count), and no respondent id
+exists in the result, so none can reach the page.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from analysis.benchmark import BenchmarkResult
+from analysis.scoring import PILLARS
+
+from . import figures
+from .html import Section, assemble
+
+
+def _pillars(result: BenchmarkResult) -> list[str]:
+    return [p for p in PILLARS if f"{p}_mean" in result.groups.columns]
+
+
+def _overview(result: BenchmarkResult) -> Section:
+    by = result.by
+    s = Section(
+        "overview",
+        "1. What is compared",
+        (
+            f"{result.sessions:,} {result.perspective} sessions from {result.patients:,} patients"
+            + (f" since {result.since}" if result.since else "")
+            + f", compared by {by}. {len(result.groups)} groups are shown; "
+            f"{result.suppressed_groups} with fewer than {result.min_n} patients are left out "
+            "of every table and figure so that no patient can be recognised. An alliance is "
+            "adequate only when bond, goals and tasks each clear their own minimum."
+        ),
+    )
+    if result.adjusted_for:
+        s.note(
+            "Case-mix adjusted for " + ", ".join(result.adjusted_for) + " (patient-level means, "
+            "centred): shrunken estimates are for a patient of average case-mix."
+        )
+    for note in result.notes:
+        s.note(note)
+    return s
+
+
+def _funnel_section(result: BenchmarkResult) -> Section:
+    f = result.funnel
+    s = Section(
+        "funnel",
+        "2. Share of adequate alliances: funnel plot",
+        (
+            "Each point is a group: its share of adequate alliances against how many sessions it "
+            "rests on. Small groups scatter widely by chance, so the limits widen to the left. "
+            "A point outside the dotted 99.8% limits is worth a conversation; inside the dashed "
+            "95% limits, differences are what chance alone produces. This is not a league table."
+        ),
+    )
+    if f is None or not len(result.groups):
+        s.note("No group has enough decided sessions for a funnel plot.")
+        return s
+    low_n = max(1.0, float(result.groups["decided_sessions"].min()) * 0.8)
+    high_n = float(result.groups["decided_sessions"].max()) * 1.1
+    n = np.geomspace(low_n, high_n, 80)
+    limits = {k: (list(lo), list(hi)) for k, (lo, hi) in f.limits(n).items()}
+    s.figure(figures.funnel_plot(result.groups, list(n), limits, f.target, result.by))
+    s.note(
+        f"Overall share {f.target:.1%}. Overdispersion factor {f.phi:.2f} (estimated "
+        f"{f.phi_estimated:.2f} from the winsorized z-scores; limits are widened when it "
+        "exceeds 1)."
+    )
+    return s
+
+
+def _fairness_section(result: BenchmarkResult) -> Section:
+    pillars = [p for p in _pillars(result) if f"{p}_shrunken" in result.groups.columns]
+    s = Section(
+        "fair",
+        "3. Fair comparison: shrunken estimates",
+        (
+            "Raw means of small groups swing with a few patients. The mixed model (sessions "
+            "within patients within groups) pulls each group's mean towards the overall mean in "
+            "proportion to how little data it has. The ICC says how much of the spread in "
+            "single sessions lies between groups; the last columns say how many patients a "
+            "group needs before its mean is reliable at .70 and .80."
+        ),
+    )
+    if not pillars:
+        s.note("The mixed model could not be fitted to these data.")
+        return s
+    if len(result.groups):
+        s.figure(figures.shrinkage_plot(result.groups, pillars, result.by))
+    rows = {
+        p: {
+            "intercept": m["intercept"],
+            "var(group)": m["var_group"],
+            "var(patient)": m["var_patient"],
+            "var(session)": m["var_session"],
+            "ICC": m["icc_group"],
+            "patients for .70": m["patients_for_0.70"],
+            "patients for .80": m["patients_for_0.80"],
+        }
+        for p, m in result.models.items()
+    }
+    table = pd.DataFrame(rows).T
+    table.index.name = "pillar"
+    s.table(table, "Table 1. Variance components (REML) and reliability of a group mean", 3)
+    return s
+
+
+def _trend_section(result: BenchmarkResult) -> Section:
+    s = Section(
+        "trends",
+        "4. Monthly trends",
+        (
+            "Pillar means and the share of adequate alliances month by month, with 95% "
+            f"confidence bands (patients as clusters). Months with fewer than {result.min_n} "
+            "patients are left out."
+        ),
+    )
+    if len(result.trends) == 0:
+        s.note("No month has enough patients to show.")
+        return s
+    s.figure(figures.trend_plot(result.trends, _pillars(result)))
+    return s
+
+
+def _table_section(result: BenchmarkResult) -> Section:
+    pillars = _pillars(result)
+    s = Section(
+        "groups",
+        f"5. Groups ({result.by})",
+        (
+            "Patients and sessions per group, observed pillar means with 95% CIs, the share of "
+            "adequate alliances, the pillar that fails most often, and percentile ranks against "
+            f"{result.norms_source}."
+        ),
+    )
+    g = result.groups
+    if not len(g):
+        s.note("Every group is below the minimum size; nothing can be shown.")
+        return s
+    table = pd.DataFrame(index=g["group"].astype(str))
+    table.index.name = result.by
+    table["patients"] = g["n_patients"].to_numpy()
+    table["sessions"] = g["n_sessions"].astype("int64").to_numpy()
+    for p in pillars:
+        table[f"{p} [95% CI]"] = [
+            f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
+            for m, lo, hi in zip(g[f"{p}_mean"], g[f"{p}_ci_low"], g[f"{p}_ci_high"], strict=True)
+        ]
+    table["% adequate [95% CI]"] = [
+        f"{100 * m:.0f} [{100 * lo:.0f}, {100 * hi:.0f}]"
+        for m, lo, hi in zip(
+            g["share_adequate"],
+            g["share_adequate_ci_low"],
+            g["share_adequate_ci_high"],
+            strict=True,
+        )
+    ]
+    table["fails most"] = g["most_failed_pillar"].fillna("").to_numpy()
+    if "share_adequate_percentile" in g:
+        table["percentile (% adequate)"] = g["share_adequate_percentile"].round(0).to_numpy()
+    if "funnel_flag" in g:
+        table["funnel"] = g["funnel_flag"].to_numpy()
+    s.table(table, f"Table 2. Benchmark by {result.by}", digits=0)
+    return s
+
+
+def build_benchmark_report(result: BenchmarkResult, store: str) -> str:
+    sections = [
+        _overview(result),
+        _funnel_section(result),
+        _fairness_section(result),
+        _trend_section(result),
+        _table_section(result),
+    ]
+    subtitle = (
+        f"{store}: {result.sessions:,} sessions, {result.patients:,} patients; by {result.by}; "
+        f"written {date.today().isoformat()}"
+    )
+    return assemble("Clinic alliance benchmark", subtitle, sections)

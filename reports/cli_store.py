@@ -1,0 +1,254 @@
+"""`alliance ingest` and `alliance benchmark`: the clinic store and fair comparisons from it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, load_norms, run_benchmark
+from analysis.fileio import atomic_write_text
+from analysis.privacy import pseudonymize
+from analysis.scoring import PILLARS, load_thresholds, score_export
+from analysis.store import file_sha256, ingest_checked, open_store
+from instrument import load_instrument
+
+from .benchmark_report import build_benchmark_report
+from .cli_common import InputError, instrument_option, read_checked, read_options, say, user_errors
+from .output import dumps_json, write_csv
+
+_DB = click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    metavar="FILE",
+    help="The clinic store (a DuckDB file).",
+)
+
+
+@click.command(name="ingest")
+@click.argument(
+    "exports", metavar="EXPORT...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@instrument_option
+@read_options
+@_DB
+@click.option(
+    "--thresholds",
+    "thresholds_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Pillar minimums (YAML) for the rule; default: fixed 3.5 on a 1-5 scale.",
+)
+@click.option(
+    "--batch-rows",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Rows written per batch; progress is reported per batch.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one summary per export as JSON.")
+@user_errors
+def ingest_command(
+    exports: tuple[Path, ...],
+    instrument_spec: str,
+    map_file: Path | None,
+    max_size: str,
+    db: Path,
+    thresholds_file: Path | None,
+    batch_rows: int,
+    as_json: bool,
+) -> None:
+    """Append survey exports to the clinic store: checked, scored, each response once.
+
+    Every export is one transaction: interrupted, it leaves the store as it was. A response
+    already stored (same response id and instrument version) is not stored again; if its
+    answers differ, that is recorded as a conflicting duplicate and the stored row kept.
+
+    \b
+    Examples:
+      alliance ingest export_2026-03.csv --db clinic.duckdb
+      alliance ingest exports/*.csv --db clinic.duckdb --json
+      alliance ingest redcap.csv --map redcap_map.yaml --db clinic.duckdb
+    """
+    for path in exports:  # before the store is made: a typo must not leave an empty store
+        if not path.is_file():
+            raise InputError(f"{path}: no such file.")
+    instrument = load_instrument(instrument_spec)
+    pillars = tuple(p for p in PILLARS if p in instrument.subscales)
+    plan = load_thresholds(thresholds_file, pillars) if thresholds_file else None
+    summaries = []
+    with open_store(db, create=True) as con:
+        for path in exports:
+            say(f"reading {path} ...")
+            checked = read_checked(path, instrument, map_file, max_size)
+            scored = score_export(checked.usable_data(), instrument, plan)
+            thresholds = {t.pillar: t.to_dict() for t in scored.classification.thresholds}
+
+            def progress(done: int, total: int, name: Path = path) -> None:
+                say(f"  {name.name}: stored {done:,} of {total:,} new responses")
+
+            summary = ingest_checked(
+                con,
+                checked,
+                scored,
+                instrument,
+                source=str(path),
+                sha256=file_sha256(path),
+                thresholds=thresholds,
+                progress=progress,
+                batch_rows=batch_rows,
+            )
+            summaries.append(summary)
+            if not as_json:
+                click.echo(
+                    f"{path}: {summary.rows_in:,} rows; {summary.rows_new:,} new, "
+                    f"{summary.rows_already_stored:,} already stored, "
+                    f"{summary.rows_conflicting:,} conflicting, "
+                    f"{summary.rows_quarantined:,} quarantined"
+                )
+    if as_json:
+        click.echo(dumps_json({"store": str(db), "ingests": [s.to_dict() for s in summaries]}))
+
+
+def _parse_since(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter(f"must be a date like 2026-03-01; got {value!r}.") from None
+
+
+def _pseudonymized(result: BenchmarkResult, key: str) -> BenchmarkResult:
+    groups = result.groups.assign(group=pseudonymize(result.groups["group"], key))
+    return BenchmarkResult(**{**result.__dict__, "groups": groups})
+
+
+def _text_table(result: BenchmarkResult) -> str:
+    g = result.groups
+    pillars = [p for p in PILLARS if f"{p}_mean" in g]
+    columns = {"group": g["group"], "patients": g["n_patients"], "sessions": g["n_sessions"]}
+    for p in pillars:
+        columns[p] = g[f"{p}_mean"].round(2)
+        if f"{p}_shrunken" in g:
+            columns[f"{p}_eb"] = g[f"{p}_shrunken"].round(2)
+    columns["adequate"] = (100 * g["share_adequate"]).round(0)
+    columns["fails_most"] = g["most_failed_pillar"].fillna("")
+    if "funnel_flag" in g:
+        columns["funnel"] = g["funnel_flag"]
+    text = pd.DataFrame(columns).to_string(index=False) if len(g) else "(no group to show)"
+    return (
+        f"{result.sessions:,} sessions, {result.patients:,} patients; {len(g)} groups shown, "
+        f"{result.suppressed_groups} suppressed (fewer than {result.min_n} patients)\n{text}\n"
+        "eb: empirical-Bayes (shrunken) estimate; adequate: % of decided sessions.\n"
+    )
+
+
+@click.command(name="benchmark")
+@_DB
+@click.option(
+    "--by",
+    type=click.Choice(sorted(GROUPINGS)),
+    default="clinician_id",
+    show_default=True,
+    help="Compare clinicians or sites.",
+)
+@click.option("--since", default=None, metavar="DATE", help="Only sessions on or after this date.")
+@click.option(
+    "--norms",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of reference groups (columns bond, goals, tasks, share_adequate) for percentile "
+    "ranks; default: the store's own history of group-months.",
+)
+@click.option(
+    "--min-n",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MIN_N,
+    show_default=True,
+    help="Groups (and months) with fewer patients are suppressed everywhere.",
+)
+@click.option(
+    "--adjust",
+    multiple=True,
+    metavar="COLUMN",
+    help="Case-mix adjustment for a numeric export column (repeatable).",
+)
+@click.option(
+    "--perspective",
+    default="patient",
+    show_default=True,
+    help="Whose ratings to compare.",
+)
+@click.option(
+    "--pseudonymize",
+    "key",
+    default=None,
+    metavar="KEY",
+    help="Replace group names by a keyed hash (HMAC-SHA256) in every output.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report (.html) or the group table (.csv).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@user_errors
+def benchmark_command(
+    db: Path,
+    by: str,
+    since: str | None,
+    norms: Path | None,
+    min_n: int,
+    adjust: tuple[str, ...],
+    perspective: str,
+    key: str | None,
+    output: Path | None,
+    as_json: bool,
+) -> None:
+    """Compare clinicians or sites fairly: shrunken estimates, a funnel plot, trends.
+
+    Groups with fewer than --min-n patients are left out of every output; respondent ids
+    never appear.
+
+    \b
+    Examples:
+      alliance benchmark --db clinic.duckdb --by clinician_id
+      alliance benchmark --db clinic.duckdb --by site_id --since 2026-06-01 -o benchmark.html
+      alliance benchmark --db clinic.duckdb --adjust age --json
+      alliance benchmark --db clinic.duckdb --norms national_norms.csv -o groups.csv
+    """
+    if output is not None and output.suffix.lower() not in (".html", ".htm", ".csv"):
+        raise InputError(f"-o must end in .html or .csv; got {output.name!r}.")
+    since_date = _parse_since(since)
+    reference = load_norms(norms) if norms is not None else None
+    with open_store(db, read_only=True) as con:
+        say(f"benchmarking {db} by {by} ...")
+        result = run_benchmark(
+            con,
+            by,
+            since=since_date,
+            norms=reference,
+            norms_source=str(norms) if norms else "",
+            min_n=min_n,
+            adjust=adjust,
+            perspective=perspective,
+        )
+    if key is not None:
+        result = _pseudonymized(result, key)
+    if output is not None:
+        if output.suffix.lower() == ".csv":
+            write_csv(result.groups, output)
+        else:
+            atomic_write_text(output, build_benchmark_report(result, db.name))
+        say(f"wrote {output}")
+    if as_json:
+        click.echo(dumps_json(result.to_dict()))
+    elif output is None:
+        click.echo(_text_table(result), nl=False)

@@ -1,0 +1,188 @@
+"""The clinic store: a year of monthly exports from 40 clinicians, ingested twice, overlapping,
+and once killed midway; the store must hold each usable response exactly once."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from analysis.store import SCHEMA_VERSION, StoreError, open_store
+from instrument import Instrument
+from reports.cli_common import read_checked
+
+from .conftest import ALLIANCE, run_cli
+
+N_PATIENTS, N_CLINICIANS, SEED = 1500, 40, 11
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Twelve monthly exports and the whole year as one (overlapping) export."""
+    folder = tmp_path_factory.mktemp("clinic")
+    common = ["-n", str(N_PATIENTS), "--clinicians", str(N_CLINICIANS), "--sessions", "4"]
+    common += ["--months", "12", "--seed", str(SEED)]
+    done = run_cli("simulate", *common, "--per-month", "-o", str(folder / "clinic.csv"))
+    assert done.returncode == 0, done.stderr
+    assert "12 monthly files" in done.stderr
+    done = run_cli("simulate", *common, "-o", str(folder / "year.csv"))
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def monthly(year: Path) -> list[Path]:
+    files = sorted(year.glob("clinic-2026-*.csv"))
+    assert [f.stem[-2:] for f in files] == [f"{m:02d}" for m in range(1, 13)]
+    return files
+
+
+def expected_ids(year: Path, bank: Instrument) -> set[str]:
+    ids: set[str] = set()
+    for path in monthly(year):
+        checked = read_checked(path, bank, None, "1GB")
+        ids |= set(checked.usable_data()["response_id"])
+    return ids
+
+
+def counts(db: Path) -> dict[str, int]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            for table in ("responses", "scores", "quarantine", "findings", "ingests")
+        }
+
+
+def ingest(db: Path, *files: Path, extra: tuple[str, ...] = ()) -> list[dict]:
+    done = run_cli("ingest", *map(str, files), "--db", str(db), "--json", *extra)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["ingests"]
+
+
+def kill_midway(db: Path, export: Path, sig: int) -> subprocess.CompletedProcess[str]:
+    """Start an ingest and signal it while its transaction is open. Progress goes to stderr
+    once per batch; the pipe is shrunk to one page and no longer read after the first batch,
+    so the process blocks inside the transaction (its remaining progress does not fit)."""
+    proc = subprocess.Popen(
+        [ALLIANCE, "ingest", str(export), "--db", str(db), "--batch-rows", "25"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    fcntl.fcntl(proc.stderr.fileno(), fcntl.F_SETPIPE_SZ, 4096)
+    for line in proc.stderr:
+        if "stored 25 of" in line:
+            break
+    else:
+        pytest.fail("the ingest never reported its first batch")
+    os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_a_year_ingested_twice_overlapping_and_killed_holds_each_response_once(
+    year: Path, bank: Instrument, tmp_path: Path
+) -> None:
+    db = tmp_path / "clinic.duckdb"
+    files = monthly(year)
+    first = ingest(db, *files[:6])
+    assert all(i["rows_already_stored"] == 0 and i["rows_conflicting"] == 0 for i in first)
+    before = counts(db)
+
+    killed = kill_midway(db, year / "year.csv", signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    assert counts(db) == before  # nothing of the killed ingest is in the store
+
+    interrupted = kill_midway(db, year / "year.csv", signal.SIGINT)
+    assert interrupted.returncode != 0
+    assert "Traceback" not in interrupted.stderr
+    assert counts(db) == before
+
+    second = ingest(db, *files)  # months 1-6 again, and 7-12 for the first time
+    assert [i["rows_new"] for i in second[:6]] == [0] * 6
+    assert [i["rows_already_stored"] for i in second[:6]] == [i["rows_usable"] for i in first]
+    again = ingest(db, *files, year / "year.csv")  # everything a third time, and overlapping
+    assert sum(i["rows_new"] for i in again) == 0
+    assert sum(i["rows_conflicting"] for i in first + second + again) == 0
+
+    truth = expected_ids(year, bank)
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = con.execute("SELECT response_id FROM responses").fetchdf()["response_id"]
+        scored = con.execute("SELECT response_id FROM scores").fetchdf()["response_id"]
+        ingests = con.execute("SELECT count(*), sum(rows_new) FROM ingests").fetchall()[0]
+        quarantined = con.execute("SELECT count(DISTINCT response_id), count(*) FROM quarantine")
+        q_distinct, q_rows = quarantined.fetchall()[0]
+    assert stored.is_unique and set(stored) == truth
+    assert scored.is_unique and set(scored) == truth
+    assert ingests == (6 + 12 + 13, len(truth))
+    assert q_distinct == q_rows  # quarantined rows are kept once too
+    assert oct(db.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_changed_answer_is_a_conflicting_duplicate_and_the_stored_row_stays(
+    year: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "clinic.duckdb"
+    march = monthly(year)[2]
+    ingest(db, march)
+    frame = pd.read_csv(march, dtype=str, keep_default_na=False)
+    changed = frame.copy()
+    row = changed.index[changed["pb02"] != ""][0]
+    changed.loc[row, "pb02"] = "1" if changed.loc[row, "pb02"] != "1" else "2"
+    edited = tmp_path / "march_edited.csv"
+    changed.to_csv(edited, index=False)
+    [summary] = ingest(db, edited)
+    assert summary["rows_new"] == 0 and summary["rows_conflicting"] == 1
+    with duckdb.connect(str(db), read_only=True) as con:
+        finding = con.execute("SELECT kind, response_id FROM findings").fetchall()
+        kept = con.execute(
+            "SELECT pb02 FROM responses WHERE response_id = ?", [frame.loc[row, "response_id"]]
+        ).fetchall()
+    assert finding == [("conflicting_duplicate", frame.loc[row, "response_id"])]
+    assert kept == [(float(frame.loc[row, "pb02"]),)]
+
+
+def test_schema_versions_are_checked_and_migrated(tmp_path: Path) -> None:
+    db = tmp_path / "store.duckdb"
+    with open_store(db, create=True) as con:
+        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    assert version == [(str(SCHEMA_VERSION),)]
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with (
+        pytest.raises(StoreError, match="schema version 99; this toolkit knows up to"),
+        open_store(db),
+    ):
+        pass
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as con:
+        con.execute("CREATE TABLE patients (id INTEGER)")
+    with pytest.raises(StoreError, match="not an alliance store"), open_store(other):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["benchmark", "--db", "{tmp}/none.duckdb"], "no such store"),
+        (["ingest", "{tmp}/missing.csv", "--db", "{tmp}/s.duckdb"], "missing.csv: no such file"),
+        (["benchmark", "--db", "{tmp}/s.duckdb", "-o", "{tmp}/out.pdf"], "must end in .html"),
+        (["benchmark", "--db", "{tmp}/s.duckdb", "--since", "March"], "a date like"),
+    ],
+)
+def test_bad_store_input_is_one_line_and_exit_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    done = run_cli(*(a.format(tmp=tmp_path) for a in args))
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out.pdf").exists()
+    assert not (tmp_path / "s.duckdb").exists()
