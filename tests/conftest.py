@@ -50,3 +50,24 @@ def browser() -> Iterator[Browser]:
         launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def year(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clinic's year made by `alliance simulate`: 1,500 patients of 40 clinicians, twelve
+    monthly exports (clinic-2026-MM.csv) and the whole year as one overlapping export."""
+    folder = tmp_path_factory.mktemp("clinic")
+    common = ["-n", "1500", "--clinicians", "40", "--sessions", "4", "--months", "12"]
+    common += ["--seed", "11"]
+    done = run_cli("simulate", *common, "--per-month", "-o", str(folder / "clinic.csv"))
+    assert done.returncode == 0, done.stderr
+    assert "12 monthly files" in done.stderr
+    done = run_cli("simulate", *common, "-o", str(folder / "year.csv"))
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def monthly(year: Path) -> list[Path]:
+    files = sorted(year.glob("clinic-2026-*.csv"))
+    assert [f.stem[-2:] for f in files] == [f"{m:02d}" for m in range(1, 13)]
+    return files

@@ -18,29 +18,7 @@ from analysis.store import SCHEMA_VERSION, StoreError, open_store
 from instrument import Instrument
 from reports.cli_common import read_checked
 
-from .conftest import ALLIANCE, run_cli
-
-N_PATIENTS, N_CLINICIANS, SEED = 1500, 40, 11
-
-
-@pytest.fixture(scope="module")
-def year(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Twelve monthly exports and the whole year as one (overlapping) export."""
-    folder = tmp_path_factory.mktemp("clinic")
-    common = ["-n", str(N_PATIENTS), "--clinicians", str(N_CLINICIANS), "--sessions", "4"]
-    common += ["--months", "12", "--seed", str(SEED)]
-    done = run_cli("simulate", *common, "--per-month", "-o", str(folder / "clinic.csv"))
-    assert done.returncode == 0, done.stderr
-    assert "12 monthly files" in done.stderr
-    done = run_cli("simulate", *common, "-o", str(folder / "year.csv"))
-    assert done.returncode == 0, done.stderr
-    return folder
-
-
-def monthly(year: Path) -> list[Path]:
-    files = sorted(year.glob("clinic-2026-*.csv"))
-    assert [f.stem[-2:] for f in files] == [f"{m:02d}" for m in range(1, 13)]
-    return files
+from .conftest import ALLIANCE, monthly, run_cli
 
 
 def expected_ids(year: Path, bank: Instrument) -> set[str]:
