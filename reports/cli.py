@@ -11,13 +11,16 @@ from pathlib import Path
 
 import click
 
+from analysis.benchmark import run_benchmark
 from analysis.describe import overview
 from analysis.fileio import atomic_write_text
 from analysis.scoring import score_export
 from analysis.simulate import SIMULATE_FORMATS, simulate, write_export
+from analysis.store import file_sha256, ingest_checked, open_store
 from instrument import Instrument, load_instrument
 from instrument.exports import FORMATS, export
 
+from .benchmark_report import build_benchmark_report
 from .cli_check import check_command
 from .cli_common import instrument_option, read_checked, say, user_errors
 from .cli_report import report_command
@@ -213,7 +216,9 @@ def demo(output_dir: Path) -> None:
 
     Writes a Qualtrics-style export of 2,000 patients seen by 40 clinicians over up to
     3 sessions, the survey itself (REDCap dictionary, Qualtrics TXT, printable form), reads the
-    export back, prints an overview, and scores it under the non-compensatory rule.
+    export back, prints an overview, scores it under the non-compensatory rule, writes the
+    report, and stores the export in a clinic store (clinic.duckdb) to benchmark the clinicians
+    (benchmark.html).
 
     \b
     Example:
@@ -273,6 +278,26 @@ def demo(output_dir: Path) -> None:
     report_path = output_dir / "report.html"
     atomic_write_text(report_path, build_report(checked, instrument, by="clinician_id"))
     written.append(report_path)
+    say("storing the export in a clinic store and benchmarking the clinicians ...")
+    store_path = output_dir / "clinic.duckdb"
+    with open_store(store_path, create=True) as con:
+        stored = ingest_checked(
+            con,
+            checked,
+            scored,
+            instrument,
+            source=str(export_path),
+            sha256=file_sha256(export_path),
+            thresholds={t.pillar: t.to_dict() for t in scored.classification.thresholds},
+        )
+        compared = run_benchmark(con, "clinician_id")
+    benchmark_path = output_dir / "benchmark.html"
+    atomic_write_text(benchmark_path, build_benchmark_report(compared, store_path.name))
+    written += [store_path, benchmark_path]
+    click.echo(
+        f"Clinic store: {stored.rows_new:,} new responses, {stored.rows_already_stored:,} "
+        f"already stored; {len(compared.groups)} clinicians benchmarked."
+    )
     click.echo("Files:")
     for path in written:
         click.echo(f"  {path}")

@@ -186,3 +186,14 @@ def test_benchmark_report_in_chromium(year: Path, tmp_path: Path, browser: Brows
         href = link.get_attribute("href")
         assert href is not None and page.locator(href).count() == 1
     page.close()
+
+
+def test_pseudonymize_replaces_group_names_everywhere(store: Path) -> None:
+    plain = benchmark_json(store, "--by", "site_id")
+    hidden = benchmark_json(store, "--by", "site_id", "--pseudonymize", "clinic-secret")
+    names = [g["group"] for g in hidden["groups"]]
+    assert all(re.fullmatch(r"anon_[0-9a-f]{16}", n) for n in names)
+    assert not re.search(r"\bS\d\d\b", json.dumps(hidden))
+    assert [g["n_sessions"] for g in hidden["groups"]] == [g["n_sessions"] for g in plain["groups"]]
+    again = benchmark_json(store, "--by", "site_id", "--pseudonymize", "clinic-secret")
+    assert [g["group"] for g in again["groups"]] == names  # same key, same pseudonyms
