@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from instrument import Instrument
 
@@ -40,7 +41,7 @@ from .check import CheckResult
 from .scoring import ScoreResult
 
 KEY = (names.RESPONSE_ID, "instrument_version")
-BATCH_ROWS = 10_000
+BATCH_ROWS = 100_000
 EXTRA_PREFIX = "extra:"
 
 # Each step takes the store from version i to i + 1. Append new steps; never edit old ones.
@@ -230,6 +231,18 @@ def _keys(data: pd.DataFrame, version: str) -> pd.Series:
     return derived
 
 
+def _arrow(frame: pd.DataFrame, ingest_id: int) -> pa.Table:
+    return pa.Table.from_pandas(frame.assign(ingest_id=ingest_id), preserve_index=False)
+
+
+def _json_lines(frame: pd.DataFrame) -> list[str]:
+    """Each row as a JSON object of text values (missing: null), as it was read."""
+    if not len(frame):
+        return []
+    text = frame.astype("string").rename(columns=str)
+    return text.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+
+
 def _row_hash(frame: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
 
@@ -253,9 +266,9 @@ def _classify_rows(
     same[position[equal]] = True
     differs[position[~equal]] = True
     # Later rows of a key within this export: compare with the key's first row.
-    first_hash = keys.loc[first].set_index(list(KEY))["answers_hash"]
     later = np.flatnonzero(~first)
     if len(later):
+        first_hash = keys.loc[first].set_index(list(KEY))["answers_hash"]
         ref = first_hash.reindex(pd.MultiIndex.from_frame(keys.iloc[later][list(KEY)]))
         equal_later = ref.to_numpy() == keys["answers_hash"].to_numpy()[later]
         stored_already = same[later] | differs[later]
@@ -333,12 +346,7 @@ def ingest_checked(
             "instrument_version": version,
             "answers_hash": answers_hash[q_mask],
             "reasons": quarantined["quarantine_reasons"].to_numpy(),
-            "raw": [
-                json.dumps({str(k): (None if pd.isna(v) else str(v)) for k, v in row.items()})
-                for row in quarantined.drop(columns=["row", "quarantine_reasons"]).to_dict(
-                    orient="records"
-                )
-            ],
+            "raw": _json_lines(quarantined.drop(columns=["row", "quarantine_reasons"])),
         }
     )
 
@@ -357,9 +365,10 @@ def ingest_checked(
         total = len(keep)
         for start in range(0, max(total, 1), batch_rows):
             part = keep[start : start + batch_rows]
-            con.register("chunk_r", usable_rows.iloc[part].assign(ingest_id=ingest_id))
+            # Through Arrow: DuckDB reads it column by column without touching Python objects.
+            con.register("chunk_r", _arrow(usable_rows.iloc[part], ingest_id))
             con.execute("INSERT INTO responses BY NAME SELECT * FROM chunk_r")
-            con.register("chunk_s", scores.iloc[part].assign(ingest_id=ingest_id))
+            con.register("chunk_s", _arrow(scores.iloc[part], ingest_id))
             con.execute("INSERT INTO scores BY NAME SELECT * FROM chunk_s")
             if progress is not None and total:
                 progress(min(start + batch_rows, total), total)

@@ -12,7 +12,7 @@ from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, load_n
 from analysis.fileio import atomic_write_text
 from analysis.privacy import pseudonymize
 from analysis.scoring import PILLARS, load_thresholds, score_export
-from analysis.store import file_sha256, ingest_checked, open_store
+from analysis.store import BATCH_ROWS, file_sha256, ingest_checked, open_store
 from instrument import load_instrument
 
 from .benchmark_report import build_benchmark_report
@@ -46,7 +46,7 @@ _DB = click.option(
 @click.option(
     "--batch-rows",
     type=click.IntRange(min=1),
-    default=10_000,
+    default=BATCH_ROWS,
     show_default=True,
     help="Rows written per batch; progress is reported per batch.",
 )
