@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from instrument import Instrument, builtin_instrument
 
@@ -71,3 +71,19 @@ def monthly(year: Path) -> list[Path]:
     files = sorted(year.glob("clinic-2026-*.csv"))
     assert [f.stem[-2:] for f in files] == [f"{m:02d}" for m in range(1, 13)]
     return files
+
+
+def open_report(browser: Browser, path: Path) -> Page:
+    """Open a report page and wait for its figures; ``page.errors`` collects page errors and
+    ``page.requests`` every URL the page asked for."""
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda req: requests.append(req.url))
+    page.goto(path.as_uri())
+    page.wait_for_function("document.querySelectorAll('.plotly-graph-div .main-svg').length > 0")
+    page.wait_for_timeout(500)
+    page.errors = errors  # type: ignore[attr-defined]
+    page.requests = requests  # type: ignore[attr-defined]
+    return page

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser
 
 from analysis.benchmark import funnel
 
-from .conftest import monthly, run_cli
+from .conftest import monthly, open_report, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -166,15 +166,9 @@ def test_benchmark_report_in_chromium(year: Path, tmp_path: Path, browser: Brows
     assert run_cli("ingest", str(export), "--db", str(db)).returncode == 0
     done = run_cli("benchmark", "--db", str(db), "--min-n", "3", "-o", str(out))
     assert done.returncode == 0, done.stderr
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    errors: list[str] = []
-    requests: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("request", lambda req: requests.append(req.url))
-    page.goto(out.as_uri())
-    page.wait_for_function("document.querySelectorAll('.plotly-graph-div .main-svg').length > 2")
-    assert errors == []
-    assert all(url.startswith("file:") for url in requests)
+    page = open_report(browser, out)
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert all(url.startswith("file:") for url in page.requests)  # type: ignore[attr-defined]
     drawn = page.evaluate(
         """Array.from(document.querySelectorAll('.plotly-graph-div')).map(d =>
             d.querySelectorAll('path.point, g.points path, g.scatterlayer path').length > 0)"""

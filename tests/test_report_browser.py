@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page
 from analysis.simulate import simulate, write_export
 from instrument import Instrument
 
-from .conftest import run_cli
+from .conftest import open_report, run_cli
 
 EVIL = "<script>window.__pwned = 1</script>"
 
@@ -34,17 +34,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory, bank: Instrument) -> P
 
 @pytest.fixture(scope="module")
 def page(browser: Browser, report_file: Path) -> Page:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    requests: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("request", lambda req: requests.append(req.url))
-    page.goto(report_file.as_uri())
-    page.wait_for_function("document.querySelectorAll('.plotly-graph-div .main-svg').length > 0")
-    page.wait_for_timeout(500)
-    page.errors = errors  # type: ignore[attr-defined]
-    page.requests = requests  # type: ignore[attr-defined]
+    page = open_report(browser, report_file)
     return page
 
 
