@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyreadstat
 
 from instrument import Instrument, ResponseScale
@@ -57,6 +59,10 @@ class Export:
 
 
 # ---------------------------------------------------------------- reading the table
+_TEXT = {
+    pa.string(): pd.StringDtype(na_value=np.nan),
+    pa.large_string(): pd.StringDtype(na_value=np.nan),
+}
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
@@ -80,21 +86,24 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFr
             or any(len(r[k]) > 1 and r[k].startswith("0") and r[k][1] != "." for r in first_rows)
         )
     }
-    if s.encoding in ("utf-8", "utf-8-sig") and not layout.skip:
+    if s.encoding in ("utf-8", "utf-8-sig") and not layout.skip and len(set(header)) == len(header):
         # pyarrow's reader is several times faster, but it skips blank lines: its result is
         # kept only when every line of the file became a row (so none was skipped, and no
         # quoted line break blurs the count). Anything else, and anything pyarrow objects to,
-        # is read again by the C engine, whose messages name the line.
+        # is read again by the C engine, whose messages name the line. pyarrow is called
+        # directly: through pandas' engine="pyarrow", the text columns cost twice the read.
         try:
-            frame = pd.read_csv(
+            table = pa_csv.read_csv(
                 s.path,
-                sep=s.delimiter,
-                encoding="utf-8",
-                engine="pyarrow",
-                keep_default_na=False,
-                na_values=[""],
-                dtype=text_columns,
+                parse_options=pa_csv.ParseOptions(delimiter=s.delimiter),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={c: pa.string() for c in text_columns},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                ),
             )
+            frame = table.to_pandas(types_mapper=_TEXT.get)
+            frame.columns = [str(c).removeprefix("\ufeff") for c in frame.columns]
             if _lines(s.path) - 1 == len(frame):
                 return frame, s.encoding
         except Exception:
