@@ -48,6 +48,8 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        "benchmark.html",
+        "clinic.duckdb",
         "patient_form.html",
         "qualtrics_export.csv",
         "qualtrics_survey.txt",
@@ -71,6 +73,13 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
         "competence",
         "reliability",
     ]
+    assert re.search(
+        r"^Clinic store: 5,\d{3} new responses, 0 already stored; 40 clinicians",
+        result.stdout,
+        re.M,
+    )
+    again = run_cli("demo", "-o", str(out))  # the store keeps each response once
+    assert re.search(r"^Clinic store: 0 new responses, 5,\d{3} already stored", again.stdout, re.M)
     assert "simulating 2,000 patients" in result.stderr
     assert "  scored 5," in result.stdout and "masked ruptures" in result.stdout
 
