@@ -99,11 +99,14 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFr
                 convert_options=pa_csv.ConvertOptions(
                     column_types={c: pa.string() for c in text_columns},
                     null_values=[""],
-                    strings_can_be_null=True,
                 ),
             )
             frame = table.to_pandas(types_mapper=_TEXT.get)
             frame.columns = [str(c).removeprefix("\ufeff") for c in frame.columns]
+            # Empty text is missing, as for the C engine. (Asking pyarrow for that with
+            # strings_can_be_null costs more than the whole read.)
+            for column in frame.columns[frame.dtypes.map(pd.api.types.is_string_dtype)]:
+                frame[column] = frame[column].mask(frame[column] == "")
             if _lines(s.path) - 1 == len(frame):
                 return frame, s.encoding
         except Exception:
