@@ -182,22 +182,25 @@ def instrument_version(instrument: Instrument) -> str:
 _SQL_TYPES = {"b": "BOOLEAN", "i": "BIGINT", "u": "BIGINT", "f": "DOUBLE"}
 
 
-def _quote(name: str) -> str:
+def quote(name: str) -> str:
+    """A column name as a quoted SQL identifier (item ids and export columns are user text)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def _ensure_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     """Add the frame's columns the table does not have yet (new items, new subscales)."""
-    have = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-        ).fetchall()
-    }
+    have = table_columns(con, table)
     for column in frame.columns:
         if column not in have:
             kind = _SQL_TYPES.get(frame[column].dtype.kind, "VARCHAR")
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(column)} {kind}")
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(column)} {kind}")
 
 
 def _context(data: pd.DataFrame) -> pd.DataFrame:
@@ -215,7 +218,7 @@ def _context(data: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _keys(data: pd.DataFrame, version: str) -> pd.Series:
+def _keys(data: pd.DataFrame) -> pd.Series:
     """The response id; without one, patient + session (+ date) stand in for it."""
     if names.RESPONSE_ID in data and data[names.RESPONSE_ID].notna().all():
         return data[names.RESPONSE_ID].astype(str)
@@ -285,19 +288,19 @@ def ingest_checked(
     *,
     source: str,
     sha256: str,
-    thresholds: dict[str, Any],
     progress: Callable[[int, int], None] | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> IngestSummary:
     """Append a checked, scored export to the store in one transaction.
 
-    ``scored`` must be the scores of ``checked.usable_data()``, row for row.
+    ``scored`` must be the scores of ``checked.usable_data()``, row for row; the thresholds
+    it used are recorded with the ingest.
     """
     data = checked.export.data
     version = instrument_version(instrument)
     items = list(checked.export.items)
     usable = checked.usable
-    key_all = _keys(data, version)
+    key_all = _keys(data)
     context = _context(data)
     extras = [c for c in data.columns if c not in names.CONTEXT_COLUMNS and c not in items]
     raw = checked.export.raw
@@ -411,7 +414,7 @@ def ingest_checked(
                 summary.rows_new,
                 summary.rows_already_stored,
                 summary.rows_conflicting,
-                json.dumps(thresholds),
+                json.dumps([t.to_dict() for t in scored.classification.thresholds]),
             ],
         )
         con.commit()

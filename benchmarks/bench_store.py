@@ -62,7 +62,6 @@ def work(args: list[str]) -> dict[str, Any]:
                 bank,
                 source=export.name,
                 sha256=file_sha256(export),
-                thresholds={},
             )
         return {"rows": summary.rows_new, "inner_seconds": time.perf_counter() - start}
     with open_store(db, read_only=True) as con:

@@ -288,7 +288,6 @@ def demo(output_dir: Path) -> None:
             instrument,
             source=str(export_path),
             sha256=file_sha256(export_path),
-            thresholds={t.pillar: t.to_dict() for t in scored.classification.thresholds},
         )
         compared = run_benchmark(con, "clinician_id")
     benchmark_path = output_dir / "benchmark.html"

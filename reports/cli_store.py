@@ -86,7 +86,6 @@ def ingest_command(
             say(f"reading {path} ...")
             checked = read_checked(path, instrument, map_file, max_size)
             scored = score_export(checked.usable_data(), instrument, plan)
-            thresholds = {t.pillar: t.to_dict() for t in scored.classification.thresholds}
 
             def progress(done: int, total: int, name: Path = path) -> None:
                 say(f"  {name.name}: stored {done:,} of {total:,} new responses")
@@ -98,7 +97,6 @@ def ingest_command(
                 instrument,
                 source=str(path),
                 sha256=file_sha256(path),
-                thresholds=thresholds,
                 progress=progress,
                 batch_rows=batch_rows,
             )

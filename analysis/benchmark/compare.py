@@ -28,7 +28,7 @@ from scipy.stats import t as student_t
 
 from .. import names
 from ..scoring import PILLARS
-from ..store import EXTRA_PREFIX, StoreError
+from ..store import EXTRA_PREFIX, StoreError, quote, table_columns
 from .funnel import Funnel, funnel
 from .mixed import NestedFit, PatientSummaries, fit_nested
 
@@ -174,12 +174,7 @@ def _patient_summaries(
     """One row per patient of a pillar: group, sessions, mean, within sum of squares, and the
     patient's mean of each case-mix covariate (centred, so the intercept is an average
     patient)."""
-    stored = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'responses'"
-        ).fetchall()
-    }
+    stored = table_columns(con, "responses")
     for name in adjust:
         if EXTRA_PREFIX + name not in stored:
             raise StoreError(
@@ -187,7 +182,7 @@ def _patient_summaries(
                 "carry it."
             )
     covariates = "".join(
-        f", avg(TRY_CAST(r.{_quoted(EXTRA_PREFIX + c)} AS DOUBLE)) AS cov{i}"
+        f", avg(TRY_CAST(r.{quote(EXTRA_PREFIX + c)} AS DOUBLE)) AS cov{i}"
         for i, c in enumerate(adjust)
     )
     join = (
@@ -215,10 +210,6 @@ def _patient_summaries(
         values = np.where(np.isnan(values), np.nanmean(values), values)
         x[:, 1 + i] = values - values.mean()
     return frame, x
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _fit_pillar(frame: pd.DataFrame, x: np.ndarray) -> tuple[NestedFit, pd.Index, np.ndarray]:
@@ -310,12 +301,7 @@ def run_benchmark(
     if min_n < 1:
         raise StoreError(f"the minimum group size must be at least 1; got {min_n}.")
     group = GROUPINGS[by]
-    columns = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'scores'"
-        ).fetchall()
-    }
+    columns = table_columns(con, "scores")
     pillars = [p for p in PILLARS if p in columns and f"{p}_pass" in columns]
     if not pillars:
         raise StoreError("the store holds no scored alliance responses yet; ingest an export.")

@@ -32,11 +32,16 @@ class Funnel:
         out = {}
         for level in LEVELS:
             z = norm.ppf(0.5 + level / 2)
-            out[f"{level:.1%}".replace(".0%", "%")] = (
+            out[_label(level)] = (
                 np.clip(self.target - z * spread, 0, 1),
                 np.clip(self.target + z * spread, 0, 1),
             )
         return out
+
+
+def _label(level: float) -> str:
+    """0.95 -> '95%', 0.998 -> '99.8%'."""
+    return f"{level:.1%}".replace(".0%", "%")
 
 
 def _winsorized_mean_square(z: np.ndarray) -> float:
@@ -66,6 +71,6 @@ def funnel(successes: np.ndarray, n: np.ndarray) -> Funnel:
         for level in LEVELS:
             if np.isfinite(value) and abs(value) > norm.ppf(0.5 + level / 2):
                 side = "above" if value > 0 else "below"
-                label = f"{side} {level:.1%}".replace(".0%", "%")
+                label = f"{side} {_label(level)}"
         outside.append(label)
     return Funnel(target, phi, phi_hat, z, outside)
