@@ -508,3 +508,44 @@ def test_a_blank_line_is_a_row_set_aside_not_lost(tmp_path: Path, bank: Instrume
     checked = check_export(read_export(path, bank), bank)
     assert checked.rows_in == 3 and checked.rows_usable == 2
     assert list(checked.quarantine) == ["", "no_answers", ""]
+
+
+def test_a_large_file_keeps_ids_as_written(tmp_path: Path, bank: Instrument) -> None:
+    # Past pandas' 5 MB mark, where it reads in parallel chunks and infers each column's type
+    # itself: ids must still come back as written, zeros and all, even when they look like
+    # numbers only further down the file, and a blank line and a bad code must still show.
+    data = simulate(bank, 40_000, clinicians=50, sessions=1, seed=5).data
+    data["respondent_id"] = [f"{k:07d}" for k in range(len(data))]
+    data.loc[data.index[-15_000:], "clinician_id"] = "0042"
+    late = data.index[-10]
+    data.loc[late, "pb01"] = 9
+    lines = data.to_csv(index=False).splitlines()
+    lines.insert(20_000, "")
+    path = tmp_path / "large.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 8 * 2**20
+    export = read_export(path, bank)
+    assert len(export.data) == len(data) + 1
+    read = export.data.drop(index=19_999).reset_index(drop=True)
+    assert list(read["respondent_id"]) == list(data["respondent_id"])
+    assert list(read["clinician_id"]) == list(data["clinician_id"])
+    assert list(read["response_id"]) == list(data["response_id"])
+    items = list(export.items)
+    expected = data[items].astype(float)
+    expected.loc[late, "pb01"] = np.nan
+    pd.testing.assert_frame_equal(read[items], expected, check_names=False)
+    finding = export.findings.loc[export.findings["kind"] == "out_of_range"]
+    assert list(finding[["row", "column", "value"]].itertuples(index=False, name=None)) == [
+        (len(data) + 1 - 10 + 1, "pb01", "9")
+    ]
+    assert export.data.drop(columns=["perspective"]).iloc[19_999].isna().all()
+
+
+def test_dates_in_another_layout_become_iso_and_the_rest_stays(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    text = "date,pb01,pb03\n04/02/2026 10:00,4,5\n,3,3\nsoon,2,2\n04/03/2026 11:30,1,1\n"
+    export = read_export(write(tmp_path, "dates.csv", text), bank)
+    dates = export.data["date"]
+    assert dates.tolist()[::2] == ["2026-04-02", "soon"] and dates.iloc[3] == "2026-04-03"
+    assert dates.isna().tolist() == [False, True, False, False]

@@ -19,8 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyreadstat
 
 from instrument import Instrument, ResponseScale
@@ -59,24 +57,34 @@ class Export:
 
 
 # ---------------------------------------------------------------- reading the table
-_TEXT = {
-    pa.string(): pd.StringDtype(na_value=np.nan),
-    pa.large_string(): pd.StringDtype(na_value=np.nan),
-}
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFrame, str | None]:
-    """The table and the encoding it was read with. Item columns (``numeric``) are parsed by
-    pandas as numbers where they are numbers (fast); everything else stays text, so that ids
-    like '007' keep their zeros. An item column whose chunks mix numbers and text comes back
-    mixed, and the text path of the recoding sorts it."""
+    """The table and the encoding it was read with."""
+    try:
+        return _read_table(s, layout, numeric), s.encoding
+    except UnicodeDecodeError as exc:
+        if s.encoding in ("utf-8", "utf-8-sig"):
+            # Valid UTF-8 at the start, not further on: a Windows export after all.
+            return _read_text(replace(s, encoding="cp1252"), layout, numeric)
+        raise ExportError(
+            f"{s.path.name}: cannot be decoded as {s.encoding} (byte {exc.start}); save it as "
+            f"UTF-8 and try again."
+        ) from None
+
+
+def _read_table(s: Sniffed, layout: Layout, numeric: set[str]) -> pd.DataFrame:
+    """Item columns (``numeric``) are parsed by pandas as numbers where they are numbers
+    (fast); id-like columns stay text, so that ids like '007' keep their zeros. An item column
+    whose chunks mix numbers and text comes back mixed, and the text path of the recoding
+    sorts it."""
     header = s.head[0] if s.head else ()
     first_rows = [row for row in s.head[1:] if len(row) == len(header)]
     # Text where it matters: id-like columns, and any column whose first values have leading
     # zeros ('007'); pandas infers the rest (numbers stay numbers, fast).
-    text_columns = {
-        c: str
+    text_columns = [
+        c
         for k, c in enumerate(header)
         if c not in numeric
         and c not in (names.SESSION, names.DURATION, names.DROPOUT)
@@ -85,48 +93,47 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFr
             or "id" in c.casefold()
             or any(len(r[k]) > 1 and r[k].startswith("0") and r[k][1] != "." for r in first_rows)
         )
-    }
-    if s.encoding in ("utf-8", "utf-8-sig") and not layout.skip and len(set(header)) == len(header):
-        # pyarrow's reader is several times faster, but it skips blank lines: its result is
-        # kept only when every line of the file became a row (so none was skipped, and no
-        # quoted line break blurs the count). Anything else, and anything pyarrow objects to,
-        # is read again by the C engine, whose messages name the line. pyarrow is called
-        # directly: through pandas' engine="pyarrow", the text columns cost twice the read.
-        try:
-            table = pa_csv.read_csv(
-                s.path,
-                parse_options=pa_csv.ParseOptions(delimiter=s.delimiter),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types={c: pa.string() for c in text_columns},
-                    null_values=[""],
-                ),
-            )
-            frame = table.to_pandas(types_mapper=_TEXT.get)
-            frame.columns = [str(c).removeprefix("\ufeff") for c in frame.columns]
-            # Empty text is missing, as for the C engine. (Asking pyarrow for that with
-            # strings_can_be_null costs more than the whole read.)
-            for column in frame.columns[frame.dtypes.map(pd.api.types.is_string_dtype)]:
-                frame[column] = frame[column].mask(frame[column] == "")
-            if _lines(s.path) - 1 == len(frame):
-                return frame, s.encoding
-        except Exception:
-            pass
+    ]
+    if s.encoding in ("utf-8", "utf-8-sig") and not layout.skip:
+        # pandas reads a large UTF-8 file on all cores, but a text dtype for a column of
+        # words costs more than the whole read. So only the text columns whose first values
+        # look like numbers (which inference would turn into numbers) are asked for as text;
+        # the others are kept if inference left them text (or empty) throughout.
+        looks_numeric = {
+            c: str
+            for k, c in enumerate(header)
+            if c in text_columns and all(_is_number(r[k]) or not r[k] for r in first_rows)
+        }
+        frame = _read_csv(s, layout, looks_numeric)
+        if all(
+            pd.api.types.is_string_dtype(frame[c]) or frame[c].isna().all()
+            for c in text_columns
+            if c in frame
+        ):
+            for c in text_columns:
+                if c in frame and not pd.api.types.is_string_dtype(frame[c]):
+                    frame[c] = frame[c].astype(pd.StringDtype(na_value=np.nan))
+            return frame
+    return _read_csv(s, layout, dict.fromkeys(text_columns, str))
+
+
+def _read_csv(s: Sniffed, layout: Layout, dtype: dict[str, type[str]]) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(
+            return pd.read_csv(
                 s.path,
                 sep=s.delimiter,
                 encoding=s.encoding,
-                skiprows=list(layout.skip),
+                # A list (even empty) would keep pandas from reading in parallel.
+                skiprows=list(layout.skip) or None,
                 keep_default_na=False,
                 na_values=[""],
-                dtype=text_columns,
+                dtype=dtype or None,
                 # A line that looks blank is still a row of the file: it is counted (and
                 # quarantined for having no answers), never silently skipped.
                 skip_blank_lines=False,
             )
-            return frame, s.encoding
     except pd.errors.ParserError as exc:
         found = _RAGGED.search(str(exc))
         if found:
@@ -138,24 +145,6 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFr
         raise ExportError(f"{s.path.name}: cannot be read as a table ({exc}).") from None
     except pd.errors.EmptyDataError:
         raise ExportError(f"{s.path.name}: the file has no header row.") from None
-    except UnicodeDecodeError as exc:
-        if s.encoding in ("utf-8", "utf-8-sig"):
-            # Valid UTF-8 at the start, not further on: a Windows export after all.
-            return _read_text(replace(s, encoding="cp1252"), layout, numeric)
-        raise ExportError(
-            f"{s.path.name}: cannot be decoded as {s.encoding} (byte {exc.start}); save it as "
-            f"UTF-8 and try again."
-        ) from None
-
-
-def _lines(path: Path) -> int:
-    """Lines in the file, counting a last line without a line break."""
-    count, last = 0, b"\n"
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 24):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (last != b"\n")
 
 
 def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float]]]:
@@ -305,20 +294,30 @@ def _codes(
 def _numeric_codes(
     column: pd.Series, scale: ResponseScale | None, missing: set[str]
 ) -> tuple[np.ndarray, list[tuple[int, str, str]], int]:
-    """The fast path for a column that is already numbers (most exports)."""
-    values = column.to_numpy(dtype=float, copy=True)
+    """The fast path for a column that is already numbers (most exports). A float column with
+    nothing to blank comes back as itself, not copied."""
+    values = column.to_numpy(dtype=float)
     codes = [float(m) for m in missing if _is_number(m)]
-    declared = np.isin(values, codes) if codes else np.zeros(len(values), dtype=bool)
-    values[declared] = np.nan
+    unusable = np.isin(values, codes) if codes else np.zeros(len(values), dtype=bool)
+    declared = int(unusable.sum())
     problems: list[tuple[int, str, str]] = []
     if scale is not None:
         with np.errstate(invalid="ignore"):
-            off = ~np.isnan(values) & (
-                (values < scale.minimum) | (values > scale.maximum) | (values != np.round(values))
+            off = (
+                ~unusable
+                & ~np.isnan(values)
+                & (
+                    (values < scale.minimum)
+                    | (values > scale.maximum)
+                    | (values != np.round(values))
+                )
             )
         problems = [(int(r), f"{values[r]:g}", "out_of_range") for r in np.flatnonzero(off)]
-        values[off] = np.nan
-    return values, problems, int(declared.sum())
+        unusable |= off
+    if unusable.any():
+        values = values.copy()
+        values[unusable] = np.nan
+    return values, problems, declared
 
 
 def _is_number(value: object) -> bool:
@@ -337,17 +336,22 @@ _REASONS = {
 
 
 def _dates(values: pd.Series) -> pd.Series:
-    """Dates as YYYY-MM-DD where they parse (ISO quickly, other layouts slowly); else as given."""
-    if pd.api.types.infer_dtype(values, skipna=True) == "string" and bool(
-        values.dropna().str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    """Dates as YYYY-MM-DD where they parse (ISO quickly, other layouts slowly); else as given.
+    An export holds few distinct dates, so each is looked at once."""
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques)
+    if pd.api.types.infer_dtype(distinct) == "string" and bool(
+        distinct.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
     ):
         return values  # already dates as we write them
     try:
-        parsed = pd.to_datetime(values, errors="raise", format="ISO8601")
+        parsed = pd.to_datetime(distinct, errors="raise", format="ISO8601")
     except (ValueError, TypeError):
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
-    text = values.astype(object).where(values.notna(), None)
-    return parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), text)
+        parsed = pd.to_datetime(distinct, errors="coerce", format="mixed")
+    text = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), distinct.astype(object))
+    out = text.to_numpy(dtype=object).take(codes)
+    out[codes < 0] = None
+    return pd.Series(out, index=values.index)
 
 
 def _context(frame: pd.DataFrame, chosen: dict[str, str], platform: str) -> pd.DataFrame:
@@ -454,23 +458,23 @@ def read_export(
         missing_codes |= set(QUALTRICS_MISSING)
     order = [i for i in instrument.item_ids if i in item_of.values()]
     column_of = {i: c for c, i in item_of.items()}
-    # Column-major, so that filling one item is one contiguous write and pandas takes the
-    # block without copying it.
-    block = np.empty((len(frame), len(order)), order="F")
-    position = {item_id: k for k, item_id in enumerate(order)}
+    # The items start as a view of the columns read (copy-on-write keeps ``raw`` as read);
+    # only a column that changes is replaced. Copying them all would cost as much as the read.
+    items = frame[[column_of[i] for i in order]].set_axis(order, axis=1)
     records: list[tuple[str, int, str, str, str]] = []
     declared = 0
     recode = {fold(k): v for k, v in mapping.recode.items()}
     for item_id in order:
         col = column_of[item_id]
         codes = missing_codes | {f"{v:g}" for v in user_missing.get(col, [])}
+        column = frame[col]
         values, problems, n_declared = _codes(
-            frame[col], item_id, instrument, recode, codes, layout.platform
+            column, item_id, instrument, recode, codes, layout.platform
         )
         declared += n_declared
-        block[:, position[item_id]] = values
+        if column.dtype != np.float64 or not np.shares_memory(values, column.to_numpy()):
+            items[item_id] = values
         records.extend((kind, r + 1, col, value, _REASONS[kind]) for r, value, kind in problems)
-    items = pd.DataFrame(block, index=frame.index, columns=order, copy=False)
     if names.PERSPECTIVE not in context:
         raters = {instrument.item(i).perspective for i in order}
         if len(raters) == 1:  # the items say who rated when the export does not
