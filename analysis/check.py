@@ -245,20 +245,24 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
     return CheckResult(export, pd.Series(quarantine, name="quarantine_reasons"), findings, stats)
 
 
+_ROWS_PER_BLOCK = 1 << 16
+
+
 def _mahalanobis(answers: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
-    complete = usable & ~np.isnan(answers).any(axis=1)
-    x = answers[complete]
-    if len(x) <= answers.shape[1] + 10:
+    complete = np.flatnonzero(usable & ~np.isnan(answers).any(axis=1))
+    if len(complete) <= answers.shape[1] + 10:
         return pd.DataFrame()
-    centered = x - x.mean(axis=0)
-    cov = np.cov(x, rowvar=False)
+    # In blocks of rows: whole-table temporaries would each be as large as the answers.
+    blocks = [complete[k : k + _ROWS_PER_BLOCK] for k in range(0, len(complete), _ROWS_PER_BLOCK)]
+    mean = sum(answers[b].sum(axis=0) for b in blocks) / len(complete)
+    cov = sum((x := answers[b] - mean).T @ x for b in blocks) / (len(complete) - 1)
     try:
         inv = np.linalg.pinv(cov)
     except np.linalg.LinAlgError:
         return pd.DataFrame()
-    d2 = np.einsum("ij,jk,ik->i", centered, inv, centered)
+    d2 = np.concatenate([np.einsum("ij,ij->i", (x := answers[b] - mean) @ inv, x) for b in blocks])
     cut = chi2.ppf(1 - MAHALANOBIS_P, answers.shape[1])
-    rows = np.flatnonzero(complete)[d2 > cut]
+    rows = complete[d2 > cut]
     return _finding(
         "outlier",
         rows,

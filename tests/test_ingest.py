@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
+from scipy.stats import chi2
 
-from analysis.check import check_export
+from analysis.check import MAHALANOBIS_P, check_export
 from analysis.ingest import ExportError, load_map, read_export
 from analysis.simulate import simulate, write_export
 from instrument import Instrument
@@ -549,3 +550,21 @@ def test_dates_in_another_layout_become_iso_and_the_rest_stays(
     dates = export.data["date"]
     assert dates.tolist()[::2] == ["2026-04-02", "soon"] and dates.iloc[3] == "2026-04-03"
     assert dates.isna().tolist() == [False, True, False, False]
+
+
+def test_outliers_are_the_rows_past_the_chi_square_cut(tmp_path: Path, bank: Instrument) -> None:
+    # More complete rows than one block of the blocked computation, checked against the
+    # textbook formula on the whole table at once.
+    sim = simulate(bank, 100_000, form="patient-short", clinicians=50, sessions=1, seed=9)
+    export = read_export(write_export(sim, bank, tmp_path / "many.csv", "csv"), bank)
+    checked = check_export(export, bank)
+    answers = export.data[list(export.items)].to_numpy()
+    usable = (checked.quarantine == "").to_numpy() & ~np.isnan(answers).any(axis=1)
+    x = answers[usable]
+    assert len(x) > 1 << 16
+    centered = x - x.mean(axis=0)
+    d2 = np.einsum("ij,ij->i", centered @ np.linalg.inv(np.cov(x, rowvar=False)), centered)
+    cut = chi2.ppf(1 - MAHALANOBIS_P, answers.shape[1])
+    found = checked.findings[checked.findings["kind"] == "outlier"]
+    assert list(found["row"]) == list(np.flatnonzero(usable)[d2 > cut] + 1)
+    assert list(found["value"]) == [f"D2={v:.1f}" for v in d2[d2 > cut]]
