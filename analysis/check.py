@@ -55,7 +55,7 @@ class CheckResult:
     export: Export
     quarantine: pd.Series  # per row: '' when usable, else reasons joined by '; '
     findings: pd.DataFrame  # kind, row, column, value, reason
-    item_stats: pd.DataFrame  # per item: answered, missing_share, ceiling_share
+    item_stats: pd.DataFrame  # per item: answered, missing_share, declared_missing, ceiling_share
 
     @property
     def usable(self) -> np.ndarray:
@@ -198,7 +198,7 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
             )
         )
     parts.append(_mahalanobis(answers, quarantine == ""))
-    stats = _item_stats(data, items, instrument)
+    stats = _item_stats(data, items, instrument, export.declared_by_item)
     ceiling = stats.index[stats["ceiling_share"] >= CEILING_FLAG]
     if len(ceiling):
         parts.append(
@@ -271,7 +271,9 @@ def _mahalanobis(answers: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _item_stats(data: pd.DataFrame, items: list[str], instrument: Instrument) -> pd.DataFrame:
+def _item_stats(
+    data: pd.DataFrame, items: list[str], instrument: Instrument, declared: dict[str, int]
+) -> pd.DataFrame:
     rows = {}
     for item_id in items:
         column = data[item_id]
@@ -282,6 +284,7 @@ def _item_stats(data: pd.DataFrame, items: list[str], instrument: Instrument) ->
         rows[item_id] = {
             "answered": answered,
             "missing_share": 1 - answered / len(column) if len(column) else 0.0,
+            "declared_missing": declared.get(item_id, 0),
             "ceiling_share": float((column == top).sum() / answered) if answered else 0.0,
         }
     return pd.DataFrame.from_dict(rows, orient="index")

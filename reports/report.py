@@ -59,12 +59,22 @@ def _data_section(checked: CheckResult) -> Section:
     if doc["quarantine_reasons"]:
         s.figure(figures.status_bars(doc["quarantine_reasons"], "Why rows were set aside"))
     stats = checked.item_stats.sort_values("missing_share", ascending=False).head(10)
-    stats = stats.rename(columns={"missing_share": "missing", "ceiling_share": "at ceiling"})
+    stats = stats.rename(
+        columns={
+            "missing_share": "missing",
+            "declared_missing": "seen, unanswered",
+            "ceiling_share": "at ceiling",
+        }
+    )
     stats.index.name = "item"
+    shown = ["answered", "missing", "seen, unanswered", "at ceiling"]
+    if not checked.export.declared_missing:
+        shown.remove("seen, unanswered")  # the export has no missing code to tell apart
     s.table(
-        stats[["answered", "missing", "at ceiling"]],
+        stats[shown],
         "Table 3. The ten items with the most missing answers, over all rows read "
-        "(quarantined ones included; shares; ceiling = the favourable end of the scale)",
+        "(quarantined ones included; shares; seen, unanswered = answers given as a missing "
+        "code such as -99; ceiling = the favourable end of the scale)",
     )
     return s
 

@@ -482,6 +482,10 @@ def test_check_json_schema_and_strict(tmp_path: Path, bank: Instrument) -> None:
     }
     assert (doc["rows_in"], doc["rows_usable"], doc["rows_quarantined"]) == (7, 3, 4)
     assert doc["quarantine_reasons"] == {"preview": 1, "test": 1, "spam": 1, "unfinished": 1}
+    # pb04's -99 (seen, unanswered) is told apart from the blanks of items not shown.
+    assert doc["declared_missing_answers"] == 1
+    declared = {i: s["declared_missing"] for i, s in doc["items"].items()}
+    assert declared == {i: int(i == "pb04") for i in SHORT}
     assert set(doc["findings"][0]) == {"kind", "row", "column", "value", "reason"}
     set_aside = pd.read_csv(out)
     assert set_aside["row"].tolist() == [4, 5, 6, 7]

@@ -50,6 +50,9 @@ class Export:
     delimiter: str | None = None
     raw: pd.DataFrame | None = None
     declared_missing: int = 0
+    # Per item: answers given as a missing code (Qualtrics' -99 "seen but unanswered", SPSS
+    # user-missing, the mapping's ``missing:``), as distinct from blanks (not shown).
+    declared_by_item: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_in(self) -> int:
@@ -462,7 +465,7 @@ def read_export(
     # only a column that changes is replaced. Copying them all would cost as much as the read.
     items = frame[[column_of[i] for i in order]].set_axis(order, axis=1)
     records: list[tuple[str, int, str, str, str]] = []
-    declared = 0
+    declared: dict[str, int] = {}
     recode = {fold(k): v for k, v in mapping.recode.items()}
     for item_id in order:
         col = column_of[item_id]
@@ -471,7 +474,7 @@ def read_export(
         values, problems, n_declared = _codes(
             column, item_id, instrument, recode, codes, layout.platform
         )
-        declared += n_declared
+        declared[item_id] = n_declared
         if column.dtype != np.float64 or not np.shares_memory(values, column.to_numpy()):
             items[item_id] = values
         records.extend((kind, r + 1, col, value, _REASONS[kind]) for r, value, kind in problems)
@@ -502,5 +505,6 @@ def read_export(
         encoding=encoding,
         delimiter=s.delimiter,
         raw=frame,
-        declared_missing=declared,
+        declared_missing=sum(declared.values()),
+        declared_by_item=declared,
     )
