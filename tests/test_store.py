@@ -46,9 +46,10 @@ def ingest(db: Path, *files: Path, extra: tuple[str, ...] = ()) -> list[dict]:
 def kill_midway(db: Path, export: Path, sig: int) -> subprocess.CompletedProcess[str]:
     """Start an ingest and signal it while its transaction is open. Progress goes to stderr
     once per batch; the pipe is shrunk to one page and no longer read after the first batch,
-    so the process blocks inside the transaction (its remaining progress does not fit)."""
+    so the process blocks inside the transaction. Batches of 5 rows make its progress several
+    pages long: more than the page in the pipe plus the page this side may have read."""
     proc = subprocess.Popen(
-        [ALLIANCE, "ingest", str(export), "--db", str(db), "--batch-rows", "25"],
+        [ALLIANCE, "ingest", str(export), "--db", str(db), "--batch-rows", "5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -56,7 +57,7 @@ def kill_midway(db: Path, export: Path, sig: int) -> subprocess.CompletedProcess
     assert proc.stderr is not None
     fcntl.fcntl(proc.stderr.fileno(), fcntl.F_SETPIPE_SZ, 4096)
     for line in proc.stderr:
-        if "stored 25 of" in line:
+        if "stored 5 of" in line:
             break
     else:
         pytest.fail("the ingest never reported its first batch")
