@@ -301,26 +301,32 @@ def _numeric_codes(
     nothing to blank comes back as itself, not copied."""
     values = column.to_numpy(dtype=float)
     codes = [float(m) for m in missing if _is_number(m)]
-    unusable = np.isin(values, codes) if codes else np.zeros(len(values), dtype=bool)
-    declared = int(unusable.sum())
+    declared = np.isin(values, codes) if codes else None
     problems: list[tuple[int, str, str]] = []
-    if scale is not None:
+    blank = [declared] if declared is not None and declared.any() else []
+    if scale is not None and not _on_scale(values, scale):
         with np.errstate(invalid="ignore"):
-            off = (
-                ~unusable
-                & ~np.isnan(values)
-                & (
-                    (values < scale.minimum)
-                    | (values > scale.maximum)
-                    | (values != np.round(values))
-                )
+            off = ~np.isnan(values) & (
+                (values < scale.minimum) | (values > scale.maximum) | (values != np.round(values))
             )
+        if blank:
+            off &= ~blank[0]
         problems = [(int(r), f"{values[r]:g}", "out_of_range") for r in np.flatnonzero(off)]
-        unusable |= off
-    if unusable.any():
+        blank.append(off)
+    if blank:
         values = values.copy()
-        values[unusable] = np.nan
-    return values, problems, declared
+        for mask in blank:
+            values[mask] = np.nan
+    return values, problems, 0 if declared is None else int(declared.sum())
+
+
+def _on_scale(values: np.ndarray, scale: ResponseScale) -> bool:
+    """Whether every value is a whole number within the scale (or missing): two reductions
+    and a rounding, where finding the cells off the scale takes a mask per condition."""
+    if np.fmin.reduce(values) < scale.minimum or np.fmax.reduce(values) > scale.maximum:
+        return False
+    # NaN differs from its rounding too, so a whole-numbered column differs only there.
+    return bool(np.count_nonzero(np.round(values) != values) == np.count_nonzero(np.isnan(values)))
 
 
 def _is_number(value: object) -> bool:
@@ -341,12 +347,13 @@ _REASONS = {
 def _dates(values: pd.Series) -> pd.Series:
     """Dates as YYYY-MM-DD where they parse (ISO quickly, other layouts slowly); else as given.
     An export holds few distinct dates, so each is looked at once."""
-    codes, uniques = pd.factorize(values)
-    distinct = pd.Series(uniques)
+    distinct = pd.Series(values.dropna().unique())
     if pd.api.types.infer_dtype(distinct) == "string" and bool(
         distinct.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
     ):
         return values  # already dates as we write them
+    codes, uniques = pd.factorize(values)
+    distinct = pd.Series(uniques)
     try:
         parsed = pd.to_datetime(distinct, errors="raise", format="ISO8601")
     except (ValueError, TypeError):
