@@ -41,11 +41,15 @@ unit: $(STAMP)
 	ALLIANCE_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 # Regenerate the R reference values (needs Debian's r-cran-lavaan, -psych, -semtools,
-# -gparotation, -jsonlite); CI uses the committed JSON and does not need R.
+# -gparotation, -lme4, -jsonlite); CI uses the committed JSON and does not need R.
 reference: $(STAMP)
 	$(BIN)/alliance simulate -n 500 --clinicians 20 --sessions 1 --form patient --seed 7 \
 	  -o tests/reference/data/alliance.csv
 	Rscript tests/reference/make_reference.R tests/reference
+	$(BIN)/alliance simulate -n 240 --clinicians 20 --sessions 4 --form patient --seed 21 \
+	  -o tests/reference/data/clinic.csv
+	$(BIN)/alliance score tests/reference/data/clinic.csv -o tests/reference/data/clinic_scores.csv
+	Rscript tests/reference/make_mixed_reference.R tests/reference
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,5 +1,5 @@
-"""`alliance benchmark` against a statsmodels fit done by hand, its funnel, and its privacy:
-suppressed groups and respondent ids appear in no output."""
+"""`alliance benchmark` against R's lme4 (committed reference) and a statsmodels fit done by
+hand, its funnel, and its privacy: suppressed groups and respondent ids appear in no output."""
 
 from __future__ import annotations
 
@@ -41,6 +41,38 @@ def sessions(db: Path, pillar: str) -> pd.DataFrame:
                 FROM scores s JOIN responses r USING (response_id, instrument_version)
                 WHERE s.{pillar} IS NOT NULL"""
         ).fetchdf()
+
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@pytest.mark.parametrize("adjust", [(), ("dropout",)])
+def test_the_mixed_model_matches_lme4(tmp_path: Path, adjust: tuple[str, ...]) -> None:
+    # tests/reference/make_mixed_reference.R: lme4's REML fit of the same sessions.
+    expected = json.loads((REFERENCE / "mixed.json").read_text())["models"]
+    db = tmp_path / "clinic.duckdb"
+    done = run_cli("ingest", str(REFERENCE / "data" / "clinic.csv"), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    flags = [a for name in adjust for a in ("--adjust", name)]
+    result = benchmark_json(db, "--by", "clinician_id", "--min-n", "1", *flags)
+    groups = {row["group"]: row for row in result["groups"]}
+    pillars = ["goals"] if adjust else ["bond", "goals", "tasks"]
+    for pillar in pillars:
+        ours, theirs = result["mixed_models"][pillar], expected[pillar]
+        if adjust:
+            theirs = expected["goals_adjusted_for_dropout"]
+            assert ours["covariate_effects"]["dropout"] == pytest.approx(
+                theirs["covariate_effect"], abs=1e-5
+            )
+        for key in ("var_group", "var_patient", "var_session"):
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-4), (pillar, key)
+        assert ours["intercept"] == pytest.approx(theirs["intercept"], abs=1e-5)
+        assert set(groups) == set(theirs["shrunken"])
+        for group, row in groups.items():
+            assert row[f"{pillar}_shrunken"] == pytest.approx(theirs["shrunken"][group], abs=1e-5)
+            assert row[f"{pillar}_shrunken_se"] == pytest.approx(
+                theirs["shrunken_se"][group], abs=1e-5
+            )
 
 
 @pytest.mark.parametrize("adjust", [(), ("dropout",)])
