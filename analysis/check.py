@@ -278,9 +278,9 @@ def _item_stats(
     for item_id in items:
         column = data[item_id]
         answered = int(column.notna().sum())
-        scale = instrument.scale_of(item_id)
-        item = instrument.item(item_id)
-        top = (scale.minimum if item.reverse else scale.maximum) if scale else column.max()
+        top = instrument.favourable_end(item_id)
+        if top is None:
+            top = column.max()
         rows[item_id] = {
             "answered": answered,
             "missing_share": 1 - answered / len(column) if len(column) else 0.0,

@@ -1,5 +1,5 @@
 """A first look at an export: how many rows, patients and clinicians, missing answers and
-ceiling (share of answers at the top of the scale) per subscale."""
+ceiling (share of answers at the favourable end of the scale) per subscale."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ class Overview:
 def overview(data: pd.DataFrame, instrument: Instrument) -> Overview:
     """Counts and per-subscale shares for the item columns of ``data`` that the instrument knows.
 
-    Ceiling share is the share of answered items at the scale maximum, on raw answers
-    (before reverse keying), so a reverse-keyed item's "never" does not count as a ceiling.
+    Ceiling share is the share of answers at the favourable end of their item's scale (the
+    minimum for a reverse-keyed item), as `alliance check` counts it per item.
     """
     records = []
     groups: dict[str, list[str]] = {}
@@ -43,19 +43,16 @@ def overview(data: pd.DataFrame, instrument: Instrument) -> Overview:
     for subscale, ids in groups.items():
         block = data[ids]
         answered = int(block.notna().to_numpy().sum())
-        tops = [instrument.scale_of(i) for i in ids]
-        at_top = sum(
-            int((block[i] == scale.maximum).sum())
-            for i, scale in zip(ids, tops, strict=True)
-            if scale is not None and not instrument.item(i).reverse
-        )
-        forward = sum(int(block[i].notna().sum()) for i in ids if not instrument.item(i).reverse)
+        ends = {i: instrument.favourable_end(i) for i in ids}
+        scaled = [i for i in ids if ends[i] is not None]
+        at_top = sum(int((block[i] == ends[i]).sum()) for i in scaled)
+        on_scale = sum(int(block[i].notna().sum()) for i in scaled)
         records.append(
             {
                 "subscale": subscale,
                 "n_items": len(ids),
                 "missing_share": 1 - answered / block.size if block.size else 0.0,
-                "ceiling_share": at_top / forward if forward else float("nan"),
+                "ceiling_share": at_top / on_scale if on_scale else float("nan"),
             }
         )
     table = pd.DataFrame.from_records(records, index="subscale") if records else pd.DataFrame()

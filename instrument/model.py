@@ -138,6 +138,16 @@ class Instrument:
         found = self.item(item) if isinstance(item, str) else item
         return None if found.scale is None else self.scales[found.scale]
 
+    def favourable_end(self, item: Item | str) -> float | None:
+        """The code at the favourable end of an item's scale: its maximum, or its minimum for a
+        reverse-keyed item ('never' to a negative statement). Answers piling up there are a
+        ceiling effect. None for an item without a scale."""
+        found = self.item(item) if isinstance(item, str) else item
+        scale = self.scale_of(found)
+        if scale is None:
+            return None
+        return scale.minimum if found.reverse else scale.maximum
+
     def form(self, name: str) -> Form:
         try:
             return self.forms[name]

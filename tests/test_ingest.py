@@ -13,6 +13,7 @@ import pytest
 from scipy.stats import chi2
 
 from analysis.check import MAHALANOBIS_P, check_export
+from analysis.describe import overview
 from analysis.ingest import ExportError, load_map, read_export
 from analysis.simulate import simulate, write_export
 from instrument import Instrument
@@ -572,3 +573,17 @@ def test_outliers_are_the_rows_past_the_chi_square_cut(tmp_path: Path, bank: Ins
     found = checked.findings[checked.findings["kind"] == "outlier"]
     assert list(found["row"]) == list(np.flatnonzero(usable)[d2 > cut] + 1)
     assert list(found["value"]) == [f"D2={v:.1f}" for v in d2[d2 > cut]]
+
+
+def test_ceiling_is_the_favourable_end_in_check_and_in_the_overview(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    # pb06 is reverse-keyed: its favourable end is 1 ('never' to a negative statement).
+    assert bank.item("pb06").reverse and not bank.item("pb01").reverse
+    export = read_export(
+        write(tmp_path, "c.csv", "pb01,pb03,pb06\n5,5,1\n5,4,1\n4,5,5\n3,,2\n"), bank
+    )
+    ceiling = check_export(export, bank).item_stats["ceiling_share"]
+    assert ceiling.to_dict() == pytest.approx({"pb01": 2 / 4, "pb03": 2 / 3, "pb06": 2 / 4})
+    bond = overview(export.data, bank).per_subscale.loc["bond", "ceiling_share"]
+    assert bond == pytest.approx(6 / 11)  # two answers at the end of each item, of 11
