@@ -425,6 +425,12 @@ BAD = [
         "ragged.csv: line 3 has 4 fields where the header has 2",
     ),
     (
+        # pandas would take the extra field of a first row for an index and shift the row.
+        "ragged_first.csv",
+        lambda p: p.write_text("pb01,pb03\n1,2,3\n3,4\n"),
+        "ragged_first.csv: line 2 has 3 fields where the header has 2",
+    ),
+    (
         "huge.csv",
         _sparse_2gb,
         "huge.csv: 2.0 GB is larger than the 1.0 GB limit for one "

@@ -124,7 +124,8 @@ def _read_csv(s: Sniffed, layout: Layout, dtype: dict[str, type[str]]) -> pd.Dat
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            return pd.read_csv(
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
                 s.path,
                 sep=s.delimiter,
                 encoding=s.encoding,
@@ -136,18 +137,31 @@ def _read_csv(s: Sniffed, layout: Layout, dtype: dict[str, type[str]]) -> pd.Dat
                 # A line that looks blank is still a row of the file: it is counted (and
                 # quarantined for having no answers), never silently skipped.
                 skip_blank_lines=False,
+                index_col=False,
             )
     except pd.errors.ParserError as exc:
         found = _RAGGED.search(str(exc))
         if found:
-            width, line, saw = found.groups()
-            raise ExportError(
-                f"{s.path.name}: line {line} has {saw} fields where the header has {width}; "
-                f"check the delimiter and quoting (ragged rows)."
-            ) from None
+            width, line, saw = map(int, found.groups())
+            raise _ragged(s, line, saw, width) from None
         raise ExportError(f"{s.path.name}: cannot be read as a table ({exc}).") from None
     except pd.errors.EmptyDataError:
         raise ExportError(f"{s.path.name}: the file has no header row.") from None
+    except pd.errors.ParserWarning:
+        # A first data row longer than the header. pandas would take its extra fields for an
+        # index and shift the rows, or (index_col=False) drop them with this warning.
+        header = s.head[0] if s.head else ()
+        first = 1 + len(layout.skip)
+        saw = len(s.head[first]) if len(s.head) > first else len(header) + 1
+        raise _ragged(s, first + 1, saw, len(header)) from None
+    return frame
+
+
+def _ragged(s: Sniffed, line: int, saw: int, width: int) -> ExportError:
+    return ExportError(
+        f"{s.path.name}: line {line} has {saw} fields where the header has {width}; "
+        f"check the delimiter and quoting (ragged rows)."
+    )
 
 
 def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float]]]:
