@@ -593,3 +593,14 @@ def test_ceiling_is_the_favourable_end_in_check_and_in_the_overview(
     assert ceiling.to_dict() == pytest.approx({"pb01": 2 / 4, "pb03": 2 / 3, "pb06": 2 / 4})
     bond = overview(export.data, bank).per_subscale.loc["bond", "ceiling_share"]
     assert bond == pytest.approx(6 / 11)  # two answers at the end of each item, of 11
+
+
+def test_timestamps_become_their_day_unless_the_day_is_not_a_date(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    text = "date,pb01\n2026-04-02 10:00:00,4\n2026-04-03T23:59,3\n,2\n"
+    dates = read_export(write(tmp_path, "stamps.csv", text), bank).data["date"]
+    assert dates.tolist()[:2] == ["2026-04-02", "2026-04-03"] and dates.isna().tolist()[2]
+    text = "date,pb01\n2026-04-02 10:00:00,4\n2026-02-30 10:00:00,3\n"
+    dates = read_export(write(tmp_path, "bad.csv", text), bank).data["date"]
+    assert dates.tolist() == ["2026-04-02", "2026-02-30 10:00:00"]

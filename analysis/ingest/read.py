@@ -16,6 +16,7 @@ import re
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def _read_table(s: Sniffed, layout: Layout, numeric: set[str]) -> pd.DataFrame:
             or any(len(r[k]) > 1 and r[k].startswith("0") and r[k][1] != "." for r in first_rows)
         )
     ]
-    if s.encoding in ("utf-8", "utf-8-sig") and not layout.skip:
+    if s.encoding in ("utf-8", "utf-8-sig"):
         # pandas reads a large UTF-8 file on all cores, but a text dtype for a column of
         # words costs more than the whole read. So only the text columns whose first values
         # look like numbers (which inference would turn into numbers) are asked for as text;
@@ -129,8 +130,7 @@ def _read_csv(s: Sniffed, layout: Layout, dtype: dict[str, type[str]]) -> pd.Dat
                 s.path,
                 sep=s.delimiter,
                 encoding=s.encoding,
-                # A list (even empty) would keep pandas from reading in parallel.
-                skiprows=list(layout.skip) or None,
+                **_header_options(s, layout),
                 keep_default_na=False,
                 na_values=[""],
                 dtype=dtype or None,
@@ -155,6 +155,24 @@ def _read_csv(s: Sniffed, layout: Layout, dtype: dict[str, type[str]]) -> pd.Dat
         saw = len(s.head[first]) if len(s.head) > first else len(header) + 1
         raise _ragged(s, first + 1, saw, len(header)) from None
     return frame
+
+
+def _header_options(s: Sniffed, layout: Layout) -> dict[str, Any]:
+    """How pandas should find the header. It reads in parallel only when the rows to skip are
+    a number, so a platform's extra header rows (Qualtrics' question texts and import ids)
+    are skipped by count, with the header row given as the names, when that header is
+    whole in the sniffed start and has no repeated name."""
+    header = s.head[0] if s.head else ()
+    rows = 1 + len(layout.skip)
+    if not layout.skip:
+        return {}
+    if (
+        layout.skip == tuple(range(1, rows))
+        and len(s.head) > rows
+        and len(set(header)) == len(header)
+    ):
+        return {"header": None, "names": list(header), "skiprows": rows}
+    return {"skiprows": list(layout.skip)}
 
 
 def _ragged(s: Sniffed, line: int, saw: int, width: int) -> ExportError:
@@ -238,19 +256,27 @@ CONVENTIONS: dict[str, dict[str, str]] = {
 }
 
 
+def _folded(values: pd.Series) -> pd.Series:
+    """Values as trimmed, case-folded text ('' when missing), worked out once per distinct
+    value: a status column holds a handful."""
+    codes, uniques = pd.factorize(values)
+    folded = np.array([str(u).strip().casefold() for u in uniques] + [""], dtype=object)
+    return pd.Series(folded[codes], index=values.index, dtype=object)  # -1 (missing): ''
+
+
 def _flags(frame: pd.DataFrame, platform: str) -> pd.Series:
     flags = pd.Series("", index=frame.index, dtype=object)
     if platform == "qualtrics":
         if "Status" in frame:
-            status = frame["Status"].fillna("").astype(str).str.strip().str.casefold()
+            status = _folded(frame["Status"])
             flags = status.map(QUALTRICS_STATUS).fillna("").astype(object)
         if "Finished" in frame:
-            finished = frame["Finished"].fillna("").astype(str).str.strip().str.casefold()
+            finished = _folded(frame["Finished"])
             flags = flags.where(~finished.isin(["0", "false"]) | (flags != ""), "unfinished")
     elif platform in ("redcap", "redcap_labels"):
         complete = [c for c in frame.columns if c.endswith(("_complete", "Complete?"))]
         for column in complete:
-            value = frame[column].fillna("").astype(str).str.strip().str.casefold()
+            value = _folded(frame[column])
             flags = flags.where(~value.isin(["0", "incomplete"]), "unfinished")
     elif platform == "limesurvey" and "submitdate" in frame:
         flags = flags.where(frame["submitdate"].notna(), "unfinished")
@@ -358,14 +384,24 @@ _REASONS = {
 }
 
 
+_ISO_DAY = r"\d{4}-\d{2}-\d{2}"
+_ISO_TIME = r"[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"  # local time: no zone to move the day
+
+
 def _dates(values: pd.Series) -> pd.Series:
     """Dates as YYYY-MM-DD where they parse (ISO quickly, other layouts slowly); else as given.
     An export holds few distinct dates, so each is looked at once."""
     distinct = pd.Series(values.dropna().unique())
-    if pd.api.types.infer_dtype(distinct) == "string" and bool(
-        distinct.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
-    ):
-        return values  # already dates as we write them
+    if pd.api.types.infer_dtype(distinct) == "string":
+        if distinct.str.fullmatch(_ISO_DAY).all():
+            return values  # already dates as we write them
+        if distinct.str.fullmatch(_ISO_DAY + _ISO_TIME).all():
+            # Timestamps, nearly one per row (Qualtrics' RecordedDate): their day is the
+            # start, once the days are real dates.
+            day = values.str.slice(0, 10)
+            days = pd.to_datetime(day.dropna().unique(), errors="coerce", format="%Y-%m-%d")
+            if days.notna().all():
+                return day
     codes, uniques = pd.factorize(values)
     distinct = pd.Series(uniques)
     try:
