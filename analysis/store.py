@@ -22,11 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import duckdb
@@ -120,10 +123,39 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @contextmanager
+def _interrupts_as_keyboard() -> Iterator[None]:
+    """Ctrl-C while DuckDB runs a query, or while it calls back into Python to read an Arrow
+    object, comes out of DuckDB as an error of its own ('Query interrupted', 'reading the
+    schema ... failed: KeyboardInterrupt'). The handler notes the signal, so that whatever
+    error follows it is raised as the KeyboardInterrupt it is."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield  # signals go to the main thread only; an ignored SIGINT stays ignored
+        return
+    received = False
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        nonlocal received
+        received = True
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    except Exception:
+        if received:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
 def open_store(
     path: str | Path, *, create: bool = False, read_only: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open (and with ``create``, make) a store; files it writes are owner-only."""
+    """Open (and with ``create``, make) a store; files it writes are owner-only. An interrupt
+    that DuckDB reports as an error of its own is raised as KeyboardInterrupt."""
     path = Path(path)
     if not path.exists() and not create:
         raise StoreError(f"{path}: no such store; `alliance ingest EXPORT --db {path}` makes one.")
@@ -144,7 +176,8 @@ def open_store(
                     f"{path}: schema version {_version(con)}, expected {SCHEMA_VERSION}; "
                     "run `alliance ingest` once to migrate it."
                 )
-            yield con
+            with _interrupts_as_keyboard():
+                yield con
         finally:
             con.close()
     finally:

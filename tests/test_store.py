@@ -165,3 +165,19 @@ def test_bad_store_input_is_one_line_and_exit_2(
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out.pdf").exists()
     assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_an_interrupt_inside_duckdb_is_a_keyboard_interrupt(tmp_path: Path) -> None:
+    # Ctrl-C while DuckDB runs Python code (reading an Arrow batch; here a function) comes
+    # out of DuckDB wrapped in an error of its own; the store gives it back as the interrupt
+    # it is, so that the command says 'Aborted!' rather than printing a traceback.
+    def interrupted() -> int:
+        signal.raise_signal(signal.SIGINT)
+        return 0
+
+    with (
+        pytest.raises(KeyboardInterrupt),
+        open_store(tmp_path / "store.duckdb", create=True) as con,
+    ):
+        con.create_function("interrupted", interrupted, [], "BIGINT")
+        con.execute("SELECT interrupted()").fetchall()
