@@ -604,3 +604,16 @@ def test_timestamps_become_their_day_unless_the_day_is_not_a_date(
     text = "date,pb01\n2026-04-02 10:00:00,4\n2026-02-30 10:00:00,3\n"
     dates = read_export(write(tmp_path, "bad.csv", text), bank).data["date"]
     assert dates.tolist() == ["2026-04-02", "2026-02-30 10:00:00"]
+
+
+def test_an_unfinished_response_is_flagged_when_finished_has_blanks(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    # A blank makes pandas read the column as 1.0 / 0.0 / NaN; 0.0 is still 'not finished'.
+    text = (
+        "StartDate,ResponseId,Finished,pb01,pb03\nStart Date,Response ID,Finished,Q1,Q2\n"
+        "2026-03-01,R_1,1,4,5\n2026-03-01,R_2,0,3,3\n2026-03-01,R_3,,5,4\n"
+    )
+    export = read_export(write(tmp_path, "legacy.csv", text), bank)
+    assert export.platform == "qualtrics"
+    assert export.flags.tolist() == ["", "unfinished", ""]

@@ -257,10 +257,11 @@ CONVENTIONS: dict[str, dict[str, str]] = {
 
 
 def _folded(values: pd.Series) -> pd.Series:
-    """Values as trimmed, case-folded text ('' when missing), worked out once per distinct
-    value: a status column holds a handful."""
+    """Values as trimmed, case-folded text ('' when missing; 0.0 as '0', as a column of codes
+    with a blank reads), worked out once per distinct value: a status column holds a few."""
     codes, uniques = pd.factorize(values)
-    folded = np.array([str(u).strip().casefold() for u in uniques] + [""], dtype=object)
+    text = [str(int(u)) if isinstance(u, float) and u.is_integer() else str(u) for u in uniques]
+    folded = np.array([t.strip().casefold() for t in text] + [""], dtype=object)
     return pd.Series(folded[codes], index=values.index, dtype=object)  # -1 (missing): ''
 
 
