@@ -67,14 +67,16 @@ def _data_section(checked: CheckResult) -> Section:
         }
     )
     stats.index.name = "item"
+    stats["seen, unanswered"] = stats["seen, unanswered"] / max(checked.rows_in, 1)
     shown = ["answered", "missing", "seen, unanswered", "at ceiling"]
     if not checked.export.declared_missing:
         shown.remove("seen, unanswered")  # the export has no missing code to tell apart
     s.table(
         stats[shown],
         "Table 3. The ten items with the most missing answers, over all rows read "
-        "(quarantined ones included; shares; seen, unanswered = answers given as a missing "
-        "code such as -99; ceiling = the favourable end of the scale)",
+        "(quarantined ones included; answered is a count, the rest are shares; seen, "
+        "unanswered = the part of missing given as a missing code such as -99; ceiling = the "
+        "favourable end of the scale)",
     )
     return s
 
