@@ -617,3 +617,11 @@ def test_an_unfinished_response_is_flagged_when_finished_has_blanks(
     export = read_export(write(tmp_path, "legacy.csv", text), bank)
     assert export.platform == "qualtrics"
     assert export.flags.tolist() == ["", "unfinished", ""]
+
+
+def test_blanking_an_answer_leaves_the_rows_as_read(tmp_path: Path, bank: Instrument) -> None:
+    # The items start as views of the columns read; an answer blanked as out of range must
+    # not reach `raw`, which the quarantine file writes.
+    export = read_export(write(tmp_path, "nine.csv", "pb01,pb03\n9.0,4.0\n2.0,3.0\n"), bank)
+    assert np.isnan(export.data.loc[0, "pb01"]) and export.data.loc[1, "pb01"] == 2
+    assert export.raw is not None and export.raw["pb01"].tolist() == [9, 2]
