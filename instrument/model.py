@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 Keying = Literal["+", "-"]
 Perspective = Literal["patient", "clinician"]
 PERSPECTIVES: tuple[Perspective, ...] = ("patient", "clinician")
@@ -59,6 +61,13 @@ class ResponseScale:
             f"'code' must be one of {', '.join(map(str, self.codes))} on scale "
             f"'{self.name}'; got {code!r}."
         )
+
+    def off_scale(self, values: np.ndarray) -> np.ndarray:
+        """Where ``values`` (any shape) hold an answer that is not one of the scale's codes:
+        outside its range or not a whole number. Missing (NaN) is not off the scale."""
+        with np.errstate(invalid="ignore"):
+            off = (values < self.minimum) | (values > self.maximum) | (np.rint(values) != values)
+        return off & ~np.isnan(values)
 
     def code_of(self, label: str) -> int | None:
         """The code of a label, ignoring case and repeated spaces; None if unknown."""

@@ -325,10 +325,7 @@ def _codes(
             kind = "unknown_label" if re.search(r"[A-Za-z]", value) else "not_a_number"
             problems.append((int(r), value, kind))
     if scale is not None:
-        with np.errstate(invalid="ignore"):
-            off = ~np.isnan(values) & (
-                (values < scale.minimum) | (values > scale.maximum) | (values != np.round(values))
-            )
+        off = scale.off_scale(values)
         for r in np.flatnonzero(off):
             problems.append((int(r), text.iloc[r] or f"{values[r]:g}", "out_of_range"))
         values[off] = np.nan
@@ -346,10 +343,7 @@ def _numeric_codes(
     problems: list[tuple[int, str, str]] = []
     blank = [declared] if declared is not None and declared.any() else []
     if scale is not None and not _on_scale(values, scale):
-        with np.errstate(invalid="ignore"):
-            off = ~np.isnan(values) & (
-                (values < scale.minimum) | (values > scale.maximum) | (values != np.round(values))
-            )
+        off = scale.off_scale(values)
         if blank:
             off &= ~blank[0]
         problems = [(int(r), f"{values[r]:g}", "out_of_range") for r in np.flatnonzero(off)]
@@ -363,7 +357,8 @@ def _numeric_codes(
 
 def _on_scale(values: np.ndarray, scale: ResponseScale) -> bool:
     """Whether every value is a whole number within the scale (or missing): two reductions
-    and a rounding, where finding the cells off the scale takes a mask per condition."""
+    and a rounding, where finding the cells (ResponseScale.off_scale) takes a mask per
+    condition."""
     if np.fmin.reduce(values) < scale.minimum or np.fmax.reduce(values) > scale.maximum:
         return False
     # NaN differs from its rounding too, so a whole-numbered column differs only there.

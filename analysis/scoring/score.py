@@ -117,10 +117,7 @@ def score_items(
         # One block at a time: each pass over the data touches only this subscale's columns.
         block = values[:, cols]
         if scale is not None:
-            with np.errstate(invalid="ignore"):
-                # Valid answers are whole numbers on the scale; NaN compares False throughout.
-                bad = (block < low) | (block > high) | (np.rint(block) != block)
-                bad &= ~np.isnan(block)
+            bad = scale.off_scale(block)
             if bad.any():
                 rows, where = np.nonzero(bad)
                 off_scale.extend(
