@@ -50,7 +50,6 @@ class Export:
     encoding: str | None = None
     delimiter: str | None = None
     raw: pd.DataFrame | None = None
-    declared_missing: int = 0
     # Per item: answers given as a missing code (Qualtrics' -99 "seen but unanswered", SPSS
     # user-missing, the mapping's ``missing:``), as distinct from blanks (not shown).
     declared_by_item: dict[str, int] = field(default_factory=dict)
@@ -58,6 +57,11 @@ class Export:
     @property
     def rows_in(self) -> int:
         return len(self.data)
+
+    @property
+    def declared_missing(self) -> int:
+        """Answers given as a missing code, over all items."""
+        return sum(self.declared_by_item.values())
 
 
 # ---------------------------------------------------------------- reading the table
@@ -558,6 +562,5 @@ def read_export(
         encoding=encoding,
         delimiter=s.delimiter,
         raw=frame,
-        declared_missing=sum(declared.values()),
         declared_by_item=declared,
     )
