@@ -124,16 +124,24 @@ def _build(
     """Merge validated files into one instrument, checking every cross-reference."""
     scales: dict[str, ResponseScale] = dict(base_scales or {})
     subscales: dict[str, Subscale] = {}
-    item_specs: list[tuple[str, ItemSpec]] = []
+    item_specs: list[tuple[str, ItemSpec, str | None]] = []
     forms_spec: list[tuple[str, str, Any]] = []
     origin: dict[str, str] = {}
     info = None
+    rule: tuple[str, Any] | None = None
+    validity: list[tuple[str, Any]] = []
 
     for p in parsed:
         if p.spec.instrument is not None:
             if info is not None:
                 raise BankError(f"{p.source}: section 'instrument' is given in two files.")
             info = p.spec.instrument
+        if p.spec.rule is not None:
+            if rule is not None:
+                raise BankError(f"{p.source}: section 'rule' is given in two files.")
+            rule = (p.source, p.spec.rule)
+        if p.spec.validity is not None:
+            validity.append((p.source, p.spec.validity))
         for name, s in p.spec.scales.items():
             scales[name] = ResponseScale(name, s.label, tuple(s.points.items()))
         for name, sub in p.spec.subscales.items():
@@ -147,19 +155,24 @@ def _build(
                     f"(already defined in {origin[item.id]})."
                 )
             origin[item.id] = p.source
-            item_specs.append((p.source, item))
+            item_specs.append((p.source, item, item.scale or p.spec.scale))
         forms_spec.extend((p.source, name, f) for name, f in p.spec.forms.items())
 
     items: list[Item] = []
-    for source, spec in item_specs:
+    for source, spec, scale in item_specs:
         if spec.subscale not in subscales:
             raise BankError(
                 f"{source}: item {spec.id!r}, field 'subscale': {spec.subscale!r} is not a "
                 f"declared subscale; declared: {_quoted(subscales)}."
             )
-        if spec.scale not in scales:
+        if scale is None:
             raise BankError(
-                f"{source}: item {spec.id!r}, field 'scale': unknown scale {spec.scale!r}; "
+                f"{source}: item {spec.id!r}, field 'scale': required field is missing (or "
+                f"give the file a default 'scale:')."
+            )
+        if scale not in scales:
+            raise BankError(
+                f"{source}: item {spec.id!r}, field 'scale': unknown scale {scale!r}; "
                 f"known scales: {_quoted(scales)}."
             )
         items.append(
@@ -168,7 +181,7 @@ def _build(
                 subscale=spec.subscale,
                 construct=subscales[spec.subscale].construct,
                 keying=spec.keying,
-                scale=spec.scale,
+                scale=scale,
                 perspective=spec.perspective,
                 text=spec.text.strip(),
                 rationale=spec.rationale.strip(),
@@ -219,6 +232,40 @@ def _build(
     if not forms:
         forms = _default_forms(items)
 
+    pillars: tuple[str, ...] = ()
+    if rule is not None:
+        source, spec_rule = rule
+        for name in spec_rule.pillars:
+            if name not in subscales:
+                raise BankError(
+                    f"{source}: section 'rule', field 'pillars': {name!r} is not a declared "
+                    f"subscale; declared: {_quoted(subscales)}."
+                )
+        if len(set(spec_rule.pillars)) != len(spec_rule.pillars):
+            raise BankError(
+                f"{source}: section 'rule', field 'pillars': a subscale is listed twice."
+            )
+        pillars = tuple(spec_rule.pillars)
+    competing: dict[str, dict[str, tuple[str, ...]]] = {}
+    discriminant: list[str] = []
+    for source, spec_validity in validity:
+        for model_name, factors in spec_validity.models.items():
+            for factor, parts in factors.items():
+                for name in parts:
+                    if name not in subscales:
+                        raise BankError(
+                            f"{source}: section 'validity', model {model_name!r}, factor "
+                            f"{factor!r}: {name!r} is not a declared subscale."
+                        )
+            competing[model_name] = {f: tuple(parts) for f, parts in factors.items()}
+        for name in spec_validity.discriminant:
+            if name not in subscales:
+                raise BankError(
+                    f"{source}: section 'validity', field 'discriminant': {name!r} is not a "
+                    f"declared subscale."
+                )
+            discriminant.append(name)
+
     return Instrument(
         name=info.name if info else default_name,
         version=info.version if info else "1.0",
@@ -228,6 +275,9 @@ def _build(
         items=tuple(items),
         forms=forms,
         sources=tuple(p.source for p in parsed),
+        rule_pillars=pillars,
+        competing=competing,
+        discriminant=tuple(discriminant),
     )
 
 

@@ -7,7 +7,7 @@ lavaan-style model string) and never mutated afterwards.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -128,10 +128,49 @@ class Instrument:
     items: tuple[Item, ...]
     forms: Mapping[str, Form]
     sources: tuple[str, ...] = ()
+    # The subscales the non-compensatory rule applies to (empty: no rule declared).
+    rule_pillars: tuple[str, ...] = ()
+    # Further competing models: name -> factor -> the subscales whose items it joins.
+    competing: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    # Subscales that must be told apart (HTMT between them is reported).
+    discriminant: tuple[str, ...] = ()
+    # Where the response scales came from, for items that had none declared ('' if all had).
+    scale_source: str = ""
     _by_id: Mapping[str, Item] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {item.id: item for item in self.items})
+
+    @property
+    def unscaled_items(self) -> tuple[str, ...]:
+        """Items without a response scale (those of a model string)."""
+        return tuple(item.id for item in self.items if item.scale is None)
+
+    def with_pillars(self, pillars: tuple[str, ...]) -> Instrument:
+        """The same instrument with the rule applied to ``pillars`` (subscale names)."""
+        unknown = [p for p in pillars if p not in self.subscales]
+        if unknown or not pillars:
+            known = ", ".join(f"'{s}'" for s in self.subscales)
+            raise ValueError(
+                f"'pillars' must be subscales of '{self.name}' ({known}); got "
+                f"{', '.join(repr(p) for p in unknown) or 'none'}."
+            )
+        if len(set(pillars)) != len(pillars):
+            raise ValueError(f"'pillars' names a subscale twice; got {', '.join(pillars)}.")
+        return replace(self, rule_pillars=tuple(pillars))
+
+    def with_scales(self, scales: Mapping[str, ResponseScale], source: str) -> Instrument:
+        """The same instrument with a response scale for items that had none: ``scales`` maps
+        item id -> scale; ``source`` says where the scales came from."""
+        known = dict(self.scales)
+        items = []
+        for item in self.items:
+            scale = scales.get(item.id) if item.scale is None else None
+            if scale is not None:
+                known[scale.name] = scale
+                item = replace(item, scale=scale.name)
+            items.append(item)
+        return replace(self, scales=known, items=tuple(items), scale_source=source)
 
     @property
     def item_ids(self) -> tuple[str, ...]:

@@ -50,7 +50,8 @@ class ItemSpec(_Strict):
     id: str = Field(pattern=ITEM_ID_PATTERN)
     subscale: str = Field(min_length=1)
     keying: Literal["+", "-"]
-    scale: str = Field(min_length=1)
+    # Optional when the file names a default ``scale`` for all its items.
+    scale: str | None = Field(default=None, min_length=1)
     perspective: Literal["patient", "clinician"] = "patient"
     text: str = ""
     rationale: str = ""
@@ -69,10 +70,28 @@ class InstrumentInfo(_Strict):
     description: str = ""
 
 
+class RuleSpec(_Strict):
+    """What the non-compensatory rule applies to: the subscales that must each clear a minimum."""
+
+    pillars: list[str] = Field(min_length=1)
+
+
+class ValiditySpec(_Strict):
+    """Instrument knowledge the structure checks use: further competing models (name ->
+    factor -> the subscales it joins) and the subscales to be told apart (HTMT)."""
+
+    models: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    discriminant: list[str] = Field(default_factory=list)
+
+
 class BankFile(_Strict):
     """One YAML file: any of these sections; the built-in bank spreads them over four files."""
 
     instrument: InstrumentInfo | None = None
+    # The response scale of every item that names none.
+    scale: str | None = None
+    rule: RuleSpec | None = None
+    validity: ValiditySpec | None = None
     scales: dict[str, ScaleSpec] = Field(default_factory=dict)
     subscales: dict[str, SubscaleSpec] = Field(default_factory=dict)
     items: list[ItemSpec] = Field(default_factory=list)
