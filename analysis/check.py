@@ -5,8 +5,11 @@ Quarantined (the row is set aside, with why):
 - ``unfinished``: the platform says the response was not finished (Qualtrics ``Finished``,
   REDCap form incomplete, LimeSurvey without a submit date);
 - ``no_answers``: not one item answered;
-- ``straight_lining``: every answered item has the same answer (at least 8 answered; with
-  reverse-keyed items in the form this cannot be an honest response);
+- ``straight_lining``: every answered item has the same answer, with at least 8 answered among
+  which both forward- and reverse-keyed items: the same answer to a statement and to its
+  opposite cannot both be honest. Identical answers to items keyed one way only are what a
+  patient with a strong alliance may well give (answers crowd at the favourable end), so they
+  are a finding (``identical_answers``), not a reason to set the row aside;
 - ``too_fast``: completed in under 2 seconds per item, where a duration exists.
 
 Flagged but kept (findings): duplicate response ids (both rows kept); many missing answers
@@ -32,6 +35,7 @@ from instrument import Instrument
 
 from . import names
 from .ingest import Export
+from .keying import ceiling_share
 
 QUARANTINE_KINDS = (
     "preview",
@@ -85,6 +89,14 @@ class CheckResult:
         out.insert(0, "row", np.flatnonzero(mask) + 1)
         return out.reset_index(drop=True)
 
+    def quarantine_reasons(self) -> dict[str, int]:
+        """Reason -> quarantined rows with it (a row may have several reasons)."""
+        reasons: dict[str, int] = {}
+        for text, count in self.quarantine[self.quarantine != ""].value_counts().items():
+            for reason in str(text).split("; "):
+                reasons[reason] = reasons.get(reason, 0) + int(count)
+        return dict(sorted(reasons.items(), key=lambda kv: QUARANTINE_KINDS.index(kv[0])))
+
     def to_dict(self) -> dict[str, Any]:
         counts = self.findings["kind"].value_counts().to_dict()
         shown = (
@@ -92,10 +104,6 @@ class CheckResult:
             .head(FINDINGS_SHOWN)
             .sort_values(["row", "column"], na_position="first")
         )
-        reasons: dict[str, int] = {}
-        for text in self.quarantine[self.quarantine != ""]:
-            for reason in text.split("; "):
-                reasons[reason] = reasons.get(reason, 0) + 1
         return {
             "export": self.export.source,
             "platform": self.export.platform,
@@ -103,7 +111,7 @@ class CheckResult:
             "rows_in": self.rows_in,
             "rows_usable": self.rows_usable,
             "rows_quarantined": self.rows_quarantined,
-            "quarantine_reasons": reasons,
+            "quarantine_reasons": self.quarantine_reasons(),
             "finding_counts": {str(k): int(v) for k, v in counts.items()},
             "findings": shown.to_dict(orient="records"),
             "items_matched": list(self.export.items),
@@ -154,7 +162,11 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
         reasons[kind] = flags == kind
     answered, same = _longest_run(answers)
     reasons["no_answers"] = answered == 0
-    reasons["straight_lining"] = same & (answered >= STRAIGHT_LINE_MIN_ANSWERS)
+    identical = same & (answered >= STRAIGHT_LINE_MIN_ANSWERS)
+    reverse = np.array([instrument.item(i).reverse for i in items], dtype=bool)
+    given = ~np.isnan(answers)
+    both_keyings = given[:, reverse].any(axis=1) & given[:, ~reverse].any(axis=1)
+    reasons["straight_lining"] = identical & both_keyings
     if names.DURATION in data:
         seconds = pd.to_numeric(data[names.DURATION], errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
@@ -195,6 +207,17 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
                 rows,
                 f"more than {MISSING_SHARE_FLAG:.0%} of the items unanswered",
                 values=[f"{answered[r]} of {len(items)} answered" for r in rows],
+            )
+        )
+    one_way = np.flatnonzero(identical & ~both_keyings)
+    if len(one_way):
+        parts.append(
+            _finding(
+                "identical_answers",
+                one_way,
+                "the same answer to every item; the items answered are all keyed one way, so "
+                "this may be an honest answer (kept)",
+                values=[f"{answers[r][given[r]][0]:g} x {answered[r]}" for r in one_way],
             )
         )
     parts.append(_mahalanobis(answers, quarantine == ""))
@@ -278,13 +301,10 @@ def _item_stats(
     for item_id in items:
         column = data[item_id]
         answered = int(column.notna().sum())
-        top = instrument.favourable_end(item_id)
-        if top is None:
-            top = column.max()
         rows[item_id] = {
             "answered": answered,
             "missing_share": 1 - answered / len(column) if len(column) else 0.0,
             "declared_missing": declared.get(item_id, 0),
-            "ceiling_share": float((column == top).sum() / answered) if answered else 0.0,
+            "ceiling_share": ceiling_share(column, instrument.favourable_end(item_id)),
         }
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -1,31 +1,61 @@
-"""Reliability of item sets.
+"""Cronbach's alpha, one function for every caller, with its missing-data policy named.
 
-``cronbach_alpha`` uses complete cases (listwise), like ``psych::alpha(..., use = "complete")``
-and pingouin's ``cronbach_alpha(nan_policy="listwise")``:
-``alpha = k / (k - 1) * (1 - sum(item variances) / variance(total))``.
+``alpha = k / (k - 1) * (1 - trace(C) / sum(C))`` for the item covariance matrix ``C``.
+
+- ``missing="pairwise"`` (the default, as ``psych::alpha`` and pingouin's ``cronbach_alpha``):
+  each covariance from the rows that answered both items;
+- ``missing="listwise"``: only the rows that answered every item.
+
+Scoring (the measurement error of the rule) and the reliability tables both call this with
+the default, so the alpha behind ``p_adequate`` is the alpha the report shows.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+import pandas as pd
+
+MissingPolicy = Literal["pairwise", "listwise"]
+MISSING_POLICIES: tuple[MissingPolicy, ...] = ("pairwise", "listwise")
 
 
-def cronbach_alpha(values: np.ndarray) -> float:
-    """Cronbach's alpha of the columns of ``values`` (rows with any NaN are left out).
+def item_covariance(values: np.ndarray, missing: MissingPolicy = "pairwise") -> np.ndarray:
+    """The items' covariance matrix (ddof 1) under the named missing-data policy."""
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"'missing' must be one of 'pairwise', 'listwise'; got {missing!r}.")
+    values = np.asarray(values, dtype=float)
+    holes = np.isnan(values)
+    if not holes.any():
+        return np.atleast_2d(np.cov(values, rowvar=False))
+    if missing == "listwise":
+        complete = values[~holes.any(axis=1)]
+        if len(complete) < 2:
+            return np.full((values.shape[1],) * 2, np.nan)
+        return np.atleast_2d(np.cov(complete, rowvar=False))
+    return pd.DataFrame(values).cov().to_numpy()
 
-    Validated against pingouin.cronbach_alpha (itself checked against R psych::alpha).
+
+def alpha_of_covariance(cov: np.ndarray) -> float:
+    k = len(cov)
+    total = float(np.sum(cov))
+    if k < 2 or not total > 0:
+        return float("nan")
+    return float(k / (k - 1) * (1 - np.trace(cov) / total))
+
+
+def cronbach_alpha(values: np.ndarray, missing: MissingPolicy = "pairwise") -> float:
+    """Cronbach's alpha of the columns of ``values``.
+
+    Parameters
+    ----------
+    values : array (rows: respondents, columns: items; reverse-keyed items already reversed)
+    missing : {'pairwise', 'listwise'}, default 'pairwise'
+
+    Validated against R psych::alpha (pairwise) and pingouin.cronbach_alpha.
     """
     values = np.asarray(values, dtype=float)
-    complete = values[~np.isnan(values).any(axis=1)]
-    n, k = complete.shape
-    if k < 2 or n < 2:
+    if values.ndim != 2 or values.shape[1] < 2 or values.shape[0] < 2:
         return float("nan")
-    return alpha_from_variances(complete.var(axis=0, ddof=1), complete.sum(axis=1).var(ddof=1))
-
-
-def alpha_from_variances(item_variances: np.ndarray, total_variance: float) -> float:
-    """Alpha from the item variances and the variance of the total score."""
-    k = len(item_variances)
-    if k < 2 or not total_variance > 0:
-        return float("nan")
-    return float(k / (k - 1) * (1 - np.sum(item_variances) / total_variance))
+    return alpha_of_covariance(item_covariance(values, missing))

@@ -25,6 +25,8 @@ import pandas as pd
 import pingouin as pg
 
 from .cfa import CFAResult
+from .keying import ceiling_share
+from .reliability import MissingPolicy, alpha_of_covariance, item_covariance
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,12 @@ class ItemReliability:
     mean_inter_item_r: float
     ceiling_share: dict[str, float]
     n: int
+    alpha_missing: MissingPolicy = "pairwise"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "alpha": self.alpha,
+            "alpha_missing": self.alpha_missing,
             "alpha_ci": list(self.alpha_ci),
             "alpha_if_deleted": self.alpha_if_deleted,
             "item_total": self.item_total,
@@ -49,30 +53,33 @@ class ItemReliability:
         }
 
 
-def _alpha_of(cov: np.ndarray) -> float:
-    k = len(cov)
-    return float(k / (k - 1) * (1 - np.trace(cov) / cov.sum())) if k > 1 else float("nan")
+def item_reliability(
+    items: pd.DataFrame, ceiling: dict[str, float] | None = None
+) -> ItemReliability:
+    """Alpha and item statistics of one subscale (reverse-keyed items already reversed).
 
-
-def item_reliability(items: pd.DataFrame, maximum: float | None = None) -> ItemReliability:
-    """Alpha and item statistics of one subscale (reverse-keyed items already reversed)."""
+    ``ceiling``: each item's ceiling share, counted at its favourable end by the caller
+    (:func:`analysis.keying.ceiling_shares`); default: at the largest keyed answer seen.
+    """
     ids = list(items.columns)
     n_complete = int(items.notna().all(axis=1).sum())
     if len(ids) < 2 or n_complete < 3:
         nan = float("nan")
         return ItemReliability(nan, (nan, nan), {}, {}, nan, {}, n_complete)
-    cov = items.cov().to_numpy()  # pairwise complete observations
-    alpha, ci = pg.cronbach_alpha(items, ci=0.95)
+    values = items.to_numpy(dtype=float)
+    cov = item_covariance(values)
+    alpha = alpha_of_covariance(cov)
+    _, ci = pg.cronbach_alpha(items, ci=0.95)  # Feldt's interval, as pingouin gives it
     if_deleted, item_total = {}, {}
     for k, item in enumerate(ids):
         rest = [j for j in range(len(ids)) if j != k]
         block = cov[np.ix_(rest, rest)]
-        if_deleted[item] = _alpha_of(block) if len(rest) > 1 else float("nan")
+        if_deleted[item] = alpha_of_covariance(block) if len(rest) > 1 else float("nan")
         item_total[item] = float(cov[k, rest].sum() / np.sqrt(cov[k, k] * block.sum()))
     corr = items.corr().to_numpy()
     mean_r = float(corr[np.triu_indices(len(ids), 1)].mean())
-    top = maximum if maximum is not None else float(np.nanmax(items.to_numpy()))
-    ceiling = {i: float((items[i] == top).sum() / items[i].notna().sum()) for i in ids}
+    if ceiling is None:
+        ceiling = {i: ceiling_share(items[i], None) for i in ids}
     return ItemReliability(
         float(alpha),
         (float(ci[0]), float(ci[1])),

@@ -22,6 +22,7 @@ from analysis.scoring import (
 from analysis.scoring.mvn import bivariate_cdf, orthant
 from analysis.scoring.rule import p_adequate
 from analysis.simulate import simulate
+from analysis.validity import item_reliability
 from instrument import Instrument, load_instrument
 
 
@@ -141,7 +142,8 @@ def test_scores_say_which_form_and_rater(bank: Instrument, sample: pd.DataFrame)
 def test_seven_point_scales_carry_the_default_minimum_as_a_share_of_the_range(
     tmp_path: Path,
 ) -> None:
-    lines = ["subscales:"] + [f"  {p}: {{construct: alliance}}" for p in ("bond", "goals", "tasks")]
+    lines = ["rule: {pillars: [bond, goals, tasks]}", "subscales:"]
+    lines += [f"  {p}: {{construct: alliance}}" for p in ("bond", "goals", "tasks")]
     lines.append("items:")
     for p in ("bond", "goals", "tasks"):
         lines += [
@@ -166,9 +168,16 @@ def test_alpha_matches_pingouin(sample: pd.DataFrame, bank: Instrument) -> None:
         for item_id in ids:
             if bank.item(item_id).reverse:
                 keyed[item_id] = 6 - keyed[item_id]
-        expected, _ = pg.cronbach_alpha(keyed.dropna())
-        assert cronbach_alpha(keyed.to_numpy()) == pytest.approx(expected, abs=1e-12), subscale
-        assert scores.alpha[subscale] == pytest.approx(expected, abs=1e-12)
+        listwise, _ = pg.cronbach_alpha(keyed.dropna())
+        got = cronbach_alpha(keyed.to_numpy(), missing="listwise")
+        assert got == pytest.approx(listwise, abs=1e-12), subscale
+        pairwise, _ = pg.cronbach_alpha(keyed)  # pingouin's default, as psych::alpha's
+        assert cronbach_alpha(keyed.to_numpy()) == pytest.approx(pairwise, abs=1e-12), subscale
+        # The rule's measurement error uses the alpha the reliability table shows.
+        assert scores.alpha[subscale] == pytest.approx(pairwise, abs=1e-12)
+        table = item_reliability(keyed)
+        assert table.alpha == pytest.approx(pairwise, abs=1e-12)
+        assert table.alpha_missing == "pairwise"
 
 
 def test_alpha_of_duplicated_items_is_one() -> None:

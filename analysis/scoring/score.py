@@ -16,7 +16,8 @@ import pandas as pd
 
 from instrument import Instrument
 
-from ..reliability import alpha_from_variances
+from ..keying import numeric_matrix, reverse_in_place
+from ..reliability import cronbach_alpha
 
 DEFAULT_MAX_MISSING_SHARE = 0.25
 
@@ -28,8 +29,9 @@ class SubscaleScores:
     ``scores`` is on the item-mean metric (reverse-keyed items already reversed), ``pomp`` is
     percent of maximum possible (0 = every answer at the bottom, 100 = at the top), ``answered``
     counts answered items, and ``notes`` explains every score left missing and every answer
-    not scored ('' when nothing to say). ``alpha`` (complete cases) and ``half_difference``
-    (odd-item minus even-item mean, complete cases, else NaN) are computed here, where the
+    not scored ('' when nothing to say). ``alpha`` (pairwise, as the reliability tables) and
+    ``half_difference`` (odd-item minus even-item mean, complete cases, else NaN) are
+    computed here, where the
     keyed answers are at hand, for the measurement-error model of the alliance rule.
     """
 
@@ -96,7 +98,7 @@ def score_items(
     for item_id in present:
         groups.setdefault(instrument.item(item_id).subscale, []).append(item_id)
 
-    values = _numeric_matrix(data, present)
+    values = numeric_matrix(data, present)
     notes = np.full(len(values), "", dtype=object)
     off_scale: list[tuple[int, int, float]] = []  # (row, column, value) of unscorable answers
 
@@ -124,9 +126,7 @@ def score_items(
                     zip(rows, np.asarray(cols)[where], block[rows, where], strict=True)
                 )
                 block[bad] = np.nan
-        reverse = [k for k, i in enumerate(ids) if instrument.item(i).reverse]
-        if reverse:
-            block[:, reverse] = low + high - block[:, reverse]
+        reverse_in_place(block, instrument, ids)
         missing = np.isnan(block)
         filled = np.where(missing, 0.0, block)
         count = len(ids) - missing.sum(axis=1)
@@ -138,15 +138,8 @@ def score_items(
         scale_range[subscale] = (int(low), int(high)) if scale else (0, 0)
         pomp[subscale] = (mean - low) / (high - low) * 100 if scale else np.nan * mean
         answered[subscale] = count
-        # Reliability needs complete answers (listwise, as psych::alpha with use="complete").
         complete = count == len(ids)
-        alpha[subscale] = (
-            alpha_from_variances(
-                block[complete].var(axis=0, ddof=1), float(total[complete].var(ddof=1))
-            )
-            if complete.sum() > 1
-            else float("nan")
-        )
+        alpha[subscale] = cronbach_alpha(block)
         halves[subscale] = _half_difference(filled, complete)
         short = np.flatnonzero(count < need)
         if len(short):
@@ -178,14 +171,6 @@ def score_items(
         alpha=alpha,
         half_difference=pd.DataFrame(halves, index=index),
     )
-
-
-def _numeric_matrix(data: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """The item columns as one float matrix; text that is not a number becomes NaN."""
-    frame = data[columns]
-    if all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
-        return frame.to_numpy(dtype=float, copy=True)
-    return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, copy=True)
 
 
 def _half_difference(filled: np.ndarray, complete: np.ndarray) -> np.ndarray:
