@@ -220,11 +220,14 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The table's columns in their order."""
     rows = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+        "ORDER BY ordinal_position",
+        [table],
     ).fetchall()
-    return {row[0] for row in rows}
+    return [row[0] for row in rows]
 
 
 def _ensure_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
@@ -252,14 +255,20 @@ def _context(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def _keys(data: pd.DataFrame) -> pd.Series:
-    """The response id; without one, patient + session (+ date) stand in for it."""
+    """The response id; without one, patient + session (+ date) stand in for it, or the
+    patient alone in an export with one response per patient."""
     if names.RESPONSE_ID in data and data[names.RESPONSE_ID].notna().all():
         return data[names.RESPONSE_ID].astype(str)
     parts = [c for c in (names.RESPONDENT_ID, names.SESSION, names.DATE) if c in data]
+    if parts == [names.RESPONDENT_ID] and names.RESPONSE_ID not in data:
+        ids = data[names.RESPONDENT_ID]
+        if ids.notna().all() and ids.is_unique:
+            return ids.astype(str)
     if names.RESPONDENT_ID not in parts or len(parts) < 2:
         raise StoreError(
-            "the store needs a response id for every row, or a respondent id with a session or "
-            "date; map one with --map (response_id: COLUMN)."
+            "the store needs a response id for every row, a respondent id with a session or "
+            "date, or a respondent id that appears once; map one with --map (response_id: "
+            "COLUMN)."
         )
     derived = data[parts].astype(str).agg("#".join, axis=1)
     if names.RESPONSE_ID in data:
@@ -447,7 +456,11 @@ def ingest_checked(
                 summary.rows_new,
                 summary.rows_already_stored,
                 summary.rows_conflicting,
-                json.dumps([t.to_dict() for t in scored.classification.thresholds]),
+                json.dumps(
+                    [t.to_dict() for t in scored.classification.thresholds]
+                    if scored.classification is not None
+                    else []
+                ),
             ],
         )
         con.commit()

@@ -1,7 +1,7 @@
 """Reading survey exports into a tidy table keyed by item id."""
 
 from .mapping import ColumnMap, load_map
-from .read import Export, read_export
+from .read import Export, read_export, value_labels
 from .sniff import DEFAULT_MAX_BYTES, ExportError
 
 __all__ = [
@@ -11,4 +11,5 @@ __all__ = [
     "ExportError",
     "load_map",
     "read_export",
+    "value_labels",
 ]

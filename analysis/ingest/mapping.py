@@ -121,11 +121,28 @@ def match_items(
     return found
 
 
+# Columns that identify the respondent when no column is named respondent_id: common names,
+# a REDCap record id, and R's unnamed row index (write.csv's first column, read as
+# 'Unnamed: 0'). Taken only when exactly one of them is present.
+RESPONDENT_FALLBACKS = (
+    "patient_id",
+    "participant_id",
+    "subject_id",
+    "study_id",
+    "record_id",
+    "id",
+    "Unnamed: 0",
+)
+
+
 def match_context(
-    columns: Iterable[str], explicit: dict[str, str], conventions: dict[str, str]
+    columns: Iterable[str],
+    explicit: dict[str, str],
+    conventions: dict[str, str | tuple[str, ...]],
 ) -> dict[str, str]:
-    """Standard context name -> export column: mapping file, platform conventions, exact
-    standard names, then standard names without regard to case."""
+    """Standard context name -> export column: mapping file, platform conventions (the first
+    candidate present), exact standard names, standard names without regard to case, and
+    for the respondent a common id column (:data:`RESPONDENT_FALLBACKS`)."""
     columns = list(columns)
     for name, column in explicit.items():
         if column not in columns:
@@ -133,22 +150,30 @@ def match_context(
                 f"mapping file: context {name!r}: the export has no column {column!r}."
             )
     out = dict(explicit)
-    for name, column in conventions.items():
-        if name not in out and column in columns:
-            out[name] = column
+    for name, candidates in conventions.items():
+        options = (candidates,) if isinstance(candidates, str) else candidates
+        present = [c for c in options if c in columns]
+        if name not in out and present:
+            out[name] = present[0]
     for name in CONTEXT_NAMES:
         if name in out:
             continue
         if name in columns:
             out[name] = name
             continue
-        candidates = [c for c in columns if fold(c) == fold(name)]
-        if len(candidates) > 1:
-            listed = ", ".join(repr(c) for c in candidates)
+        alike = [c for c in columns if fold(c) == fold(name)]
+        if len(alike) > 1:
+            listed = ", ".join(repr(c) for c in alike)
             raise ExportError(
                 f"columns {listed} could all be {name!r}; name the right one in a "
                 f"mapping file (--map)."
             )
-        if candidates:
-            out[name] = candidates[0]
+        if alike:
+            out[name] = alike[0]
+    if names.RESPONDENT_ID not in out:
+        taken = set(out.values())
+        folded = {fold(f) for f in RESPONDENT_FALLBACKS}
+        found = [c for c in columns if fold(c) in folded and c not in taken]
+        if len(found) == 1:
+            out[names.RESPONDENT_ID] = found[0]
     return out

@@ -31,6 +31,8 @@ from .platforms import QUALTRICS_MISSING, QUALTRICS_STATUS, Layout, detect, is_m
 from .sniff import DEFAULT_MAX_BYTES, ExportError, Sniffed, sniff
 
 FINDING_COLUMNS = ("kind", "row", "column", "value", "reason")
+# A blank cell, and R's write.csv missing value: neither an answer nor a declared missing code.
+NA_VALUES = ["", "NA"]
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def _read_csv(s: Sniffed, layout: Layout, dtype: dict[str, type[str]]) -> pd.Dat
                 encoding=s.encoding,
                 **_header_options(s, layout),
                 keep_default_na=False,
-                na_values=[""],
+                na_values=NA_VALUES,
                 dtype=dtype or None,
                 # A line that looks blank is still a row of the file: it is counted (and
                 # quarantined for having no answers), never silently skipped.
@@ -165,18 +167,19 @@ def _header_options(s: Sniffed, layout: Layout) -> dict[str, Any]:
     """How pandas should find the header. It reads in parallel only when the rows to skip are
     a number, so a platform's extra header rows (Qualtrics' question texts and import ids)
     are skipped by count, with the header row given as the names, when that header is
-    whole in the sniffed start and has no repeated name."""
+    whole in the sniffed start and has no repeated name. Rows above the header
+    (``--header-row``) are skipped first."""
     header = s.head[0] if s.head else ()
     rows = 1 + len(layout.skip)
     if not layout.skip:
-        return {}
+        return {"skiprows": s.offset} if s.offset else {}
     if (
         layout.skip == tuple(range(1, rows))
         and len(s.head) > rows
         and len(set(header)) == len(header)
     ):
-        return {"header": None, "names": list(header), "skiprows": rows}
-    return {"skiprows": list(layout.skip)}
+        return {"header": None, "names": list(header), "skiprows": s.offset + rows}
+    return {"skiprows": [*range(s.offset), *(s.offset + k for k in layout.skip)]}
 
 
 def _ragged(s: Sniffed, line: int, saw: int, width: int) -> ExportError:
@@ -186,26 +189,50 @@ def _ragged(s: Sniffed, line: int, saw: int, width: int) -> ExportError:
     )
 
 
-def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float]]]:
+def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float | str]]]:
     """SPSS, Stata, Excel or Parquet; also the user-missing codes SPSS declares per column."""
     name = s.path.name
     try:
         if s.kind in ("spss", "stata"):
             reader = pyreadstat.read_sav if s.kind == "spss" else pyreadstat.read_dta
             frame, meta = reader(str(s.path), user_missing=True)
-            missing: dict[str, list[float]] = {}
+            missing: dict[str, list[float | str]] = {}
             for column, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
                 missing[column] = [r["lo"] for r in ranges if r["lo"] == r["hi"]]
             for column, values in (getattr(meta, "missing_user_values", None) or {}).items():
                 missing.setdefault(column, []).extend(values)
             return frame, missing
         if s.kind == "excel":
-            return pd.read_excel(s.path, dtype=str, keep_default_na=False, na_values=[""]), {}
+            return (
+                pd.read_excel(
+                    s.path,
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=NA_VALUES,
+                    header=s.offset,
+                ),
+                {},
+            )
         return pd.read_parquet(s.path), {}
     except (pyreadstat.ReadstatError, ValueError, OSError) as exc:
         raise ExportError(f"{name}: not a readable {s.kind} file ({exc}).") from None
     except Exception as exc:  # pyarrow and openpyxl raise their own types for corrupt files
         raise ExportError(f"{name}: not a readable {s.kind} file ({type(exc).__name__}).") from None
+
+
+def value_labels(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
+    """Column -> {code: label} as an SPSS or Stata file declares them (read from its
+    metadata alone); empty for other formats. Codes may be numbers, or letters for Stata's
+    tagged missing values."""
+    s = sniff(path, max_bytes=max_bytes)
+    if s.kind not in ("spss", "stata"):
+        return {}
+    reader = pyreadstat.read_sav if s.kind == "spss" else pyreadstat.read_dta
+    try:
+        _, meta = reader(str(s.path), metadataonly=True)
+    except (pyreadstat.ReadstatError, ValueError, OSError) as exc:
+        raise ExportError(f"{s.path.name}: not a readable {s.kind} file ({exc}).") from None
+    return dict(meta.variable_value_labels or {})
 
 
 # ---------------------------------------------------------------- platform conventions
@@ -237,18 +264,14 @@ def _limesurvey_layout(columns: list[str], instrument: Instrument) -> dict[str, 
     return out
 
 
-CONVENTIONS: dict[str, dict[str, str]] = {
+CONVENTIONS: dict[str, dict[str, str | tuple[str, ...]]] = {
     "qualtrics": {
-        names.RESPONSE_ID: "ResponseId",
+        names.RESPONSE_ID: ("ResponseId", "ResponseID"),
         names.DURATION: "Duration (in seconds)",
         names.DATE: "RecordedDate",
     },
     "surveymonkey": {names.RESPONSE_ID: "Respondent ID", names.DATE: "End Date"},
-    "redcap": {
-        names.RESPONDENT_ID: "record_id",
-        names.SESSION: "redcap_repeat_instance",
-        names.DATE: "visit_date",
-    },
+    "redcap": {names.DATE: "visit_date"},
     "redcap_labels": {
         names.RESPONDENT_ID: "Record ID",
         names.SESSION: "Repeat Instance",
@@ -369,6 +392,12 @@ def _on_scale(values: np.ndarray, scale: ResponseScale) -> bool:
     return bool(np.count_nonzero(np.round(values) != values) == np.count_nonzero(np.isnan(values)))
 
 
+def _code_text(value: object) -> str:
+    """A declared missing code as the text it matches: SPSS codes are numbers (-9 as '-9'),
+    Stata's tagged missing values are letters ('a' for .a)."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
 def _is_number(value: object) -> bool:
     try:
         float(str(value))
@@ -414,8 +443,75 @@ def _dates(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index)
 
 
-def _context(frame: pd.DataFrame, chosen: dict[str, str], platform: str) -> pd.DataFrame:
+def _looks_like_dates(values: pd.Series) -> bool:
+    """Whether a column holds dates: datetimes, or text of which most distinct values parse
+    as dates (a stray word among dates stays, as given). Numbers (a labelled yes/no, a count)
+    are not dates, whatever the column's name."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return True
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return False
+    distinct = pd.Series(values.dropna().unique())
+    if distinct.empty:
+        return False
+    if distinct.map(lambda v: hasattr(v, "year")).all():
+        return True  # date objects (SPSS and Stata dates)
+    text = distinct.astype(str).head(200)
+    if text.str.fullmatch(r"-?\d+(\.\d+)?").all():
+        return False
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.5)
+
+
+def _redcap_keys(frame: pd.DataFrame, out: pd.DataFrame) -> None:
+    """REDCap's keys: a response per record, event and repeat instance. The record's base row
+    (no repeat instrument) is its own response, apart from repeat instance 1; a longitudinal
+    export's events become sessions in the order the export lists them."""
+    record = out[names.RESPONDENT_ID].astype(str)
+    parts: list[pd.Series] = [record]
+    session: pd.Series | None = None
+    if "redcap_event_name" in frame:
+        event = frame["redcap_event_name"].astype(object).where(frame["redcap_event_name"].notna())
+        order = {e: k + 1 for k, e in enumerate(pd.unique(event.dropna()))}
+        parts.append(event.fillna("").astype(str))
+        session = event.map(order).astype(float)
+    if "redcap_repeat_instance" in frame:
+        instance = pd.to_numeric(frame["redcap_repeat_instance"], errors="coerce")
+        repeat = frame.get("redcap_repeat_instrument")
+        label = (
+            repeat.astype(object).where(repeat.notna(), "").astype(str)
+            if repeat is not None
+            else pd.Series("", index=frame.index)
+        )
+        tagged = instance.notna()
+        parts.append(
+            pd.Series(
+                np.where(tagged, label + "#" + instance.fillna(0).astype(int).astype(str), ""),
+                index=frame.index,
+            )
+        )
+        if session is None:
+            # Base rows hold the record's non-repeating forms: their session is unknown
+            # unless the export has no repeat instances at all.
+            session = instance if tagged.any() else pd.Series(1.0, index=frame.index)
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + np.where(part != "", "_" + part, "")
+    if names.RESPONSE_ID not in out:
+        out[names.RESPONSE_ID] = key
+    if names.SESSION not in out and session is not None:
+        out[names.SESSION] = session
+    elif names.SESSION not in out:
+        out[names.SESSION] = 1.0
+
+
+def _context(
+    frame: pd.DataFrame, chosen: dict[str, str], platform: str
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The context columns, and which export column each one came from (a column named
+    ``date`` that holds no dates is not taken for the date)."""
     out = pd.DataFrame(index=frame.index)
+    used = dict(chosen)
     for name in names.CONTEXT_COLUMNS + names.EXTRA_COLUMNS:
         if name not in chosen:
             continue
@@ -423,6 +519,9 @@ def _context(frame: pd.DataFrame, chosen: dict[str, str], platform: str) -> pd.D
         if name in (names.SESSION, names.DURATION, names.DROPOUT):
             out[name] = pd.to_numeric(values, errors="coerce")
         elif name == names.DATE:
+            if not _looks_like_dates(values):
+                del used[name]
+                continue
             out[name] = _dates(values)
         elif pd.api.types.is_numeric_dtype(values.dtype):
             # Numeric ids (SPSS, Parquet): 12.0 is the id '12'.
@@ -434,13 +533,15 @@ def _context(frame: pd.DataFrame, chosen: dict[str, str], platform: str) -> pd.D
             out[name] = text
         else:
             out[name] = values if values.dtype != object else values.astype("str")
-    if names.RESPONSE_ID not in out and platform in ("redcap", "redcap_labels"):
+    if platform == "redcap" and names.RESPONDENT_ID in out:
+        _redcap_keys(frame, out)
+    elif names.RESPONSE_ID not in out and platform == "redcap_labels":
         session = out.get(names.SESSION, pd.Series(1, index=frame.index)).fillna(1)
         out[names.RESPONSE_ID] = (
             out[names.RESPONDENT_ID].astype(str) + "_" + session.astype(int).astype(str)
         )
     ordered = [c for c in (*names.CONTEXT_COLUMNS, *names.EXTRA_COLUMNS) if c in out]
-    return out[ordered]
+    return out[ordered], used
 
 
 def _item_columns(
@@ -468,18 +569,23 @@ def read_export(
     *,
     column_map: ColumnMap | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    header_row: int | None = None,
 ) -> Export:
-    """Read ``path`` (any supported format and platform) against ``instrument``."""
+    """Read ``path`` (any supported format and platform) against ``instrument``;
+    ``header_row`` (1-based) is the row with the column names when rows above it are titles."""
     mapping = column_map or ColumnMap()
-    s = sniff(path, max_bytes=max_bytes)
-    user_missing: dict[str, list[float]] = {}
+    s = sniff(path, max_bytes=max_bytes, header_row=header_row)
+    user_missing: dict[str, list[float | str]] = {}
     encoding = s.encoding
     if s.kind == "text":
         layout = detect(s.head)
-        header = list(s.head[0]) if s.head else []
+        renamed = dict(layout.rename)
+        header = [renamed.get(h, h) for h in s.head[0]] if s.head else []
         labels = dict(zip(header, layout.labels, strict=False)) if layout.labels else None
         expected = _item_columns(header, instrument, mapping, layout, labels)
         frame, encoding = _read_text(s, layout, set(expected))
+        if renamed:
+            frame = frame.rename(columns=renamed)
     else:
         layout = Layout(s.kind if s.kind in ("spss", "stata") else "csv")
         frame, user_missing = _read_binary(s)
@@ -510,8 +616,11 @@ def read_export(
             f"columns: {shown}. Is this an export of another instrument? A mapping file "
             f"(--map) can name the columns."
         )
-    chosen = match_context(columns, mapping.context, CONVENTIONS.get(layout.platform, {}))
-    context = _context(frame, chosen, layout.platform)
+    conventions = dict(CONVENTIONS.get(layout.platform, {}))
+    if layout.id_column is not None:
+        conventions[names.RESPONDENT_ID] = layout.id_column
+    chosen = match_context(columns, mapping.context, conventions)
+    context, chosen = _context(frame, chosen, layout.platform)
 
     missing_codes = {str(m) for m in mapping.missing}
     if layout.platform == "qualtrics":
@@ -526,7 +635,7 @@ def read_export(
     recode = {fold(k): v for k, v in mapping.recode.items()}
     for item_id in order:
         col = column_of[item_id]
-        codes = missing_codes | {f"{v:g}" for v in user_missing.get(col, [])}
+        codes = missing_codes | {_code_text(v) for v in user_missing.get(col, [])}
         column = frame[col]
         values, problems, n_declared = _codes(
             column, item_id, instrument, recode, codes, layout.platform

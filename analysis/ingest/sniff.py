@@ -35,7 +35,8 @@ class Sniffed:
     kind: str  # 'text', 'spss', 'stata', 'excel' or 'parquet'
     encoding: str | None = None
     delimiter: str | None = None
-    head: tuple[tuple[str, ...], ...] = ()
+    head: tuple[tuple[str, ...], ...] = ()  # the first rows from the header on
+    offset: int = 0  # file rows above the header (``--header-row N`` skips N - 1)
 
 
 def _size_text(n: int) -> str:
@@ -76,8 +77,14 @@ def _delimiter(sample: str) -> str:
         return best if counts[best] else ","
 
 
-def sniff(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sniffed:
-    """Check that ``path`` is a readable export and find how to read it."""
+def sniff(
+    path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, header_row: int | None = None
+) -> Sniffed:
+    """Check that ``path`` is a readable export and find how to read it; ``header_row`` is the
+    row (1 = the first) that holds the column names, when rows above it are titles or notes."""
+    if header_row is not None and header_row < 1:
+        raise ExportError(f"'header-row' must be 1 or more; got {header_row}.")
+    offset = (header_row or 1) - 1
     path = Path(path)
     if not path.exists():
         raise ExportError(f"{path}: no such file.")
@@ -93,13 +100,15 @@ def sniff(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sniffed:
         )
     kind = BINARY_SUFFIXES.get(path.suffix.lower())
     if kind is not None:
-        return Sniffed(path, kind)
+        if offset and kind != "excel":
+            raise ExportError(f"{path.name}: --header-row applies to CSV and Excel files only.")
+        return Sniffed(path, kind, offset=offset)
     with path.open("rb") as handle:
         start = handle.read(_PEEK_BYTES)
     if start.startswith(b"$FL2") or start.startswith(b"$FL3"):
         return Sniffed(path, "spss")
     if start.startswith(b"PK\x03\x04"):
-        return Sniffed(path, "excel")
+        return Sniffed(path, "excel", offset=offset)
     if start.startswith(b"PAR1"):
         return Sniffed(path, "parquet")
     encoding = _encoding(start)
@@ -115,7 +124,9 @@ def sniff(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Sniffed:
     delimiter = _delimiter(text)
     try:
         rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        head = tuple(tuple(row) for _, row in zip(range(6), rows, strict=False))
+        head = tuple(tuple(row) for _, row in zip(range(offset + 6), rows, strict=False))
     except csv.Error as exc:
         raise ExportError(f"{path.name}: cannot be read as a table ({exc}).") from None
-    return Sniffed(path, "text", encoding, delimiter, head)
+    if offset and len(head) <= offset:
+        raise ExportError(f"{path.name}: there is no row {offset + 1} to take the header from.")
+    return Sniffed(path, "text", encoding, delimiter, head[offset:], offset)
