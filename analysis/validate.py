@@ -1,10 +1,11 @@
 """Validate an instrument's structure on an export: reliability, EFA, competing CFA models.
 
-For the alliance (bond, goals, tasks) the competing models are: one factor; two factors (bond
-vs goals + tasks, which several WAI-SR studies found best); three correlated factors (the
-hypothesized model); bifactor (a general factor plus orthogonal specific factors, identified by
-unit factor variances). Other instruments get one factor, their subscales as correlated factors,
-and a bifactor model; a model string given by the user is the hypothesized model.
+Every instrument gets one factor, its subscales as correlated factors (the hypothesized model)
+and a bifactor model (a general factor plus orthogonal specific factors, identified by unit
+factor variances); an instrument may declare further competing models (the built-in bank:
+bond against agreement on goals and tasks). A model string given by the user is the
+hypothesized model. The subscales analysed are the rule's pillars when the instrument declares
+a rule, else all its subscales in the data.
 
 Items are reverse-keyed before fitting (so loadings read in one direction), except for a model
 string, which is fitted to the columns as they are.
@@ -12,6 +13,7 @@ string, which is fitted to the columns as they are.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,8 @@ from instrument import Instrument
 from .cfa import CFAResult, ModelError, fit_cfa
 from .cfa.model import Estimator
 from .efa import EFAResult, run_efa
+from .keying import ceiling_shares, keyed
+from .sample import Sample
 from .validity import (
     factor_reliability,
     fornell_larcker,
@@ -33,8 +37,6 @@ from .validity import (
 )
 
 HYPOTHESIZED = "hypothesized"
-# Trust must be told apart from perceived competence and reliability, and from the bond.
-DISCRIMINANT = ("bond", "affective", "rational", "fidelity", "competence", "reliability")
 HTMT_GUIDELINE = 0.85  # Henseler, Ringle & Sarstedt (2015): above it, two constructs blur
 # Hu & Bentler (1999) cut-offs, reported as guidelines rather than rules.
 GUIDELINES = (("cfi", ">=", 0.95), ("tli", ">=", 0.95), ("rmsea", "<=", 0.06), ("srmr", "<=", 0.08))
@@ -69,19 +71,19 @@ def _line(factor: str, items: list[str]) -> str:
     return f"{factor} =~ {' + '.join(items)}"
 
 
-def competing_models(groups: dict[str, list[str]]) -> list[ModelSpec]:
-    """The models to compare, the hypothesized (correlated subscales) among them."""
+def competing_models(
+    groups: dict[str, list[str]], declared: Mapping[str, Mapping[str, tuple[str, ...]]] = {}
+) -> list[ModelSpec]:
+    """The models to compare, the hypothesized (correlated subscales) among them, with the
+    instrument's ``declared`` models (factor -> subscales it joins) that the data can hold."""
     all_items = [i for ids in groups.values() for i in ids]
     correlated = "\n".join(_line(f, ids) for f, ids in groups.items())
     specs = [ModelSpec("one_factor", _line("general", all_items))]
-    if {"bond", "goals", "tasks"} <= set(groups) and len(groups) == 3:
-        agreement = groups["goals"] + groups["tasks"]
-        specs.append(
-            ModelSpec(
-                "two_factor",
-                "\n".join([_line("bond", groups["bond"]), _line("agreement", agreement)]),
-            )
-        )
+    for name, factors in declared.items():
+        joined = {f: [i for s in parts for i in groups.get(s, [])] for f, parts in factors.items()}
+        covered = {s for parts in factors.values() for s in parts}
+        if covered == set(groups) and all(joined.values()):
+            specs.append(ModelSpec(name, "\n".join(_line(f, ids) for f, ids in joined.items())))
     if len(groups) > 1:
         specs.append(ModelSpec(HYPOTHESIZED, correlated))
         specs.append(
@@ -135,6 +137,8 @@ def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
 @dataclass(frozen=True)
 class ValidationResult:
     n: int
+    sample: Sample
+    findings: tuple[str, ...]
     estimator: Estimator
     reliability: dict[str, dict[str, Any]]
     models: dict[str, CFAResult]
@@ -184,6 +188,8 @@ class ValidationResult:
                 )
         return {
             "n": self.n,
+            "sample": self.sample.to_dict(),
+            "findings": list(self.findings),
             "estimator": self.estimator,
             "reliability": self.reliability,
             "models": models,
@@ -204,17 +210,6 @@ class ValidationResult:
         }
 
 
-def keyed(data: pd.DataFrame, instrument: Instrument, items: list[str]) -> pd.DataFrame:
-    """Item answers as numbers with reverse-keyed items reversed (others untouched)."""
-    out = data[items].apply(pd.to_numeric, errors="coerce")
-    for item_id in items:
-        item = instrument.item(item_id)
-        scale = instrument.scale_of(item)
-        if item.reverse and scale is not None:
-            out[item_id] = scale.minimum + scale.maximum - out[item_id]
-    return out
-
-
 def validate(
     data: pd.DataFrame,
     instrument: Instrument,
@@ -222,11 +217,14 @@ def validate(
     model: str | None = None,
     estimator: Estimator = "ml",
     subscales: list[str] | None = None,
+    sample: Sample | None = None,
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
 
-    ``subscales`` limits the analysis (default for the built-in bank: bond, goals, tasks when
-    present); ``model`` replaces the hypothesized model with the user's syntax.
+    ``subscales`` limits the analysis (default: the rule's pillars when the instrument
+    declares a rule and the data holds them all, else every subscale in the data); ``model``
+    replaces the hypothesized model with the user's syntax; ``sample`` records how ``data``
+    was selected from the export (default: all of it).
     """
     groups_all = {
         k: [i for i in v if i in data.columns] for k, v in instrument.subscale_items().items()
@@ -234,8 +232,12 @@ def validate(
     groups_all = {k: v for k, v in groups_all.items() if v}
     chosen: list[str]
     if subscales is None:
-        pillars: list[str] = [s for s in ("bond", "goals", "tasks") if s in groups_all]
-        chosen = pillars if len(pillars) == 3 else list(groups_all)
+        pillars = [s for s in instrument.rule_pillars if s in groups_all]
+        chosen = (
+            pillars
+            if pillars and len(pillars) == len(instrument.rule_pillars)
+            else list(groups_all)
+        )
     else:
         chosen = list(subscales)
     groups = {s: groups_all[s] for s in chosen if s in groups_all}
@@ -245,13 +247,23 @@ def validate(
     answers = keyed(data, instrument, items)
 
     reliability: dict[str, dict[str, Any]] = {}
+    findings: list[str] = []
+    ceiling = ceiling_shares(data, instrument, items)
     for subscale, ids in groups.items():
-        scale = instrument.scale_of(ids[0])
-        reliability[subscale] = item_reliability(
-            answers[ids], scale.maximum if scale else None
-        ).to_dict()
+        stats = item_reliability(answers[ids], {i: ceiling[i] for i in ids})
+        reliability[subscale] = stats.to_dict()
+        findings.extend(
+            f"{subscale}: item {item!r} correlates negatively with the rest of its subscale "
+            f"(corrected item-total r = {r:.2f}); it may need reverse keying"
+            for item, r in stats.item_total.items()
+            if r < 0
+        )
 
-    specs = [ModelSpec(HYPOTHESIZED, model)] if model is not None else competing_models(groups)
+    specs = (
+        [ModelSpec(HYPOTHESIZED, model)]
+        if model is not None
+        else competing_models(groups, instrument.competing)
+    )
     fitted: dict[str, CFAResult] = {}
     errors: dict[str, str] = {}
     source = data if model is not None else answers
@@ -296,16 +308,20 @@ def validate(
                     "delta_bic": b.fit["bic"] - a.fit["bic"],
                 }
             )
-    trust_groups = {g: groups_all[g] for g in DISCRIMINANT if g in groups_all}
+    trust_groups = {g: groups_all[g] for g in instrument.discriminant if g in groups_all}
     trust_htmt = None
-    if len(trust_groups) > 1 and set(trust_groups) - {"bond"}:
+    # Only where the data holds discriminant subscales beyond the ones analysed here.
+    if len(trust_groups) > 1 and set(trust_groups) - set(groups):
         trust_items = [i for ids in trust_groups.values() for i in ids]
         trust_htmt = htmt(keyed(data, instrument, trust_items), trust_groups)
     efa = None
     if len(hyp.observed) >= 3:
         efa = run_efa(source[list(hyp.observed)], len(hyp.latent))
+    selected = sample or Sample(len(data), "all", len(data))
     return ValidationResult(
         n=hyp.n,
+        sample=selected.used(hyp.n, "listwise"),
+        findings=tuple(findings),
         estimator=estimator,
         reliability=reliability,
         models=fitted,

@@ -27,7 +27,6 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from .. import names
-from ..scoring import PILLARS
 from ..store import EXTRA_PREFIX, StoreError, quote, table_columns
 from .funnel import Funnel, funnel
 from .mixed import NestedFit, PatientSummaries, fit_nested
@@ -35,11 +34,12 @@ from .mixed import NestedFit, PatientSummaries, fit_nested
 GROUPINGS = {"clinician_id": names.CLINICIAN_ID, "site_id": names.SITE_ID, "site": names.SITE_ID}
 DEFAULT_MIN_N = 5
 RELIABILITY_TARGETS = (0.70, 0.80)
-METRICS = (*PILLARS, "share_adequate")
+SHARE = "share_adequate"
 
 
 @dataclass(frozen=True)
 class BenchmarkResult:
+    pillars: tuple[str, ...]  # the rule's pillars, as the store's scores hold them
     by: str
     since: str | None
     min_n: int
@@ -266,19 +266,15 @@ def _trends(
 
 
 def load_norms(path: str | Path) -> pd.DataFrame:
-    """A norms file: CSV, one row per reference group, columns among bond, goals, tasks and
-    share_adequate (other columns ignored)."""
+    """A norms file: CSV, one row per reference group, a column per pillar (named as the
+    instrument's pillars, e.g. bond, goals, tasks) and share_adequate; the columns that match
+    the store's pillars are used (checked by :func:`run_benchmark`)."""
     try:
         frame = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise StoreError(f"{path}: cannot read the norms file: {exc}") from None
-    known = [c for c in METRICS if c in frame.columns]
-    if not known:
-        raise StoreError(
-            f"{path}: a norms file needs at least one column named {', '.join(METRICS)}; "
-            f"found {', '.join(map(str, frame.columns)) or 'none'}."
-        )
-    out = frame[known].apply(pd.to_numeric, errors="coerce")
+    out = frame.apply(pd.to_numeric, errors="coerce")
+    out.attrs["source"] = str(path)
     if out.notna().sum().sum() == 0:
         raise StoreError(f"{path}: the norms file has no numeric values.")
     return out
@@ -302,7 +298,14 @@ def run_benchmark(
         raise StoreError(f"the minimum group size must be at least 1; got {min_n}.")
     group = GROUPINGS[by]
     columns = table_columns(con, "scores")
-    pillars = [p for p in PILLARS if p in columns and f"{p}_pass" in columns]
+    pillars = [c[: -len("_pass")] for c in columns if c.endswith("_pass")]
+    pillars = [p for p in pillars if p in columns]
+    metrics = (*pillars, SHARE)
+    if norms is not None and not any(m in norms.columns for m in metrics):
+        raise StoreError(
+            f"{norms.attrs.get('source', 'the norms file')}: a norms file needs at least one "
+            f"column named {', '.join(metrics)}; found {', '.join(map(str, norms.columns))}."
+        )
     if not pillars:
         raise StoreError("the store holds no scored alliance responses yet; ingest an export.")
     where, params = _where(since, perspective)
@@ -367,13 +370,14 @@ def run_benchmark(
     else:
         reference = _history(con, group, where, params, pillars, min_n)
         source = f"the store's own history ({len(reference)} {by} months)"
-    for metric in METRICS:
-        value_col = metric if metric == "share_adequate" else f"{metric}_mean"
+    for metric in metrics:
+        value_col = metric if metric == SHARE else f"{metric}_mean"
         if metric in reference.columns and value_col in groups.columns:
             groups[f"{metric}_percentile"] = _percentile(
                 groups[value_col].to_numpy(float), reference[metric].to_numpy(float)
             )
     return BenchmarkResult(
+        pillars=tuple(pillars),
         by=group,
         since=since.isoformat() if since else None,
         min_n=min_n,

@@ -14,7 +14,6 @@ from .. import names
 from .rule import STATUSES, Classification, MeasurementError, classify, measurement_error
 from .score import DEFAULT_MAX_MISSING_SHARE, SubscaleScores, items_needed, score_items
 from .thresholds import (
-    PILLARS,
     Threshold,
     ThresholdError,
     ThresholdPlan,
@@ -24,22 +23,39 @@ from .thresholds import (
     youden_cut,
 )
 
+NO_RULE = (
+    "no rule declared: the instrument names no pillars (add 'rule: {pillars: [...]}' to its "
+    "YAML, or give --pillars a,b,c)"
+)
+
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """One row per response: context columns, scores and the rule's decisions."""
+    """One row per response: context columns, scores and the rule's decisions.
+
+    ``classification`` is None when the instrument declares no rule: the scores are then all
+    there is, and ``rule_note`` says why."""
 
     table: pd.DataFrame
     scores: SubscaleScores
-    classification: Classification
+    classification: Classification | None
+    rule_note: str = ""
+
+    @property
+    def pillars(self) -> tuple[str, ...]:
+        c = self.classification
+        return tuple(t.pillar for t in c.thresholds) if c is not None else ()
 
     def summary(self) -> dict[str, object]:
-        return {
+        head: dict[str, object] = {
             "form": self.scores.form,
             "perspective": self.scores.perspective,
             "max_missing_share": self.scores.max_missing_share,
-            **self.classification.summary(),
+            "pillars": list(self.pillars),
         }
+        if self.classification is None:
+            return {**head, "rows": len(self.table), "rule": None, "rule_note": self.rule_note}
+        return {**head, **self.classification.summary()}
 
 
 def score_export(
@@ -50,27 +66,51 @@ def score_export(
     max_missing_share: float = DEFAULT_MAX_MISSING_SHARE,
     load_reference: Callable[[Path], pd.DataFrame] | None = None,
 ) -> ScoreResult:
-    """Score an export and apply the non-compensatory rule to its pillars.
+    """Score an export and apply the non-compensatory rule to the instrument's pillars
+    (``instrument.rule_pillars``; none declared: scores only).
 
-    ``thresholds`` defaults to the fixed 3.5-on-1-5 minimum for bond, goals and tasks;
-    ``load_reference`` turns a normative reference file into a table of pillar scores.
+    ``thresholds`` defaults to the fixed minimum (3.5 on a 1-5 scale, 62.5% of the range) for
+    every pillar; ``load_reference`` turns a normative reference file into a table of pillar
+    scores.
     """
     scores = score_items(data, instrument, max_missing_share=max_missing_share)
-    plan = thresholds or default_plan(
-        tuple(p for p in PILLARS if p in scores.scores.columns) or tuple(scores.scores.columns)
-    )
-    resolved = resolve_thresholds(plan, scores.scores, scores.scale_range, data, load_reference)
-    pillars = tuple(t.pillar for t in resolved)
-    error = measurement_error(scores, pillars, plan.error_correlation)
-    decided = classify(scores, resolved, error)
     context = [c for c in names.CONTEXT_COLUMNS if c in data.columns]
+    pillars = instrument.rule_pillars
+    if not pillars:
+        if thresholds is not None:
+            raise ThresholdError(f"{thresholds.source}: minimums were given, but {NO_RULE}.")
+        table = pd.concat([data[context], scores.scores], axis=1)
+        table["form"] = scores.form
+        table["scoring_notes"] = scores.notes
+        return ScoreResult(table, scores, None, NO_RULE)
+    absent = [p for p in pillars if p not in scores.scores.columns]
+    if absent:
+        present = [p for p in pillars if p not in absent]
+        raise ThresholdError(
+            f"the rule's pillar {absent[0]!r} has no items in this export (scored: "
+            f"{', '.join(scores.scores.columns)}); to apply the rule to the others, give "
+            f"--pillars {','.join(present) or 'A,B'}."
+        )
+    unscaled = [p for p in pillars if scores.scale_range[p] == (0, 0)]
+    if unscaled:
+        raise ThresholdError(
+            f"the rule needs a response scale for {unscaled[0]!r}, and none is known: the "
+            f"instrument declares none, the export has no value labels and the answers are not "
+            f"whole numbers to take a range from; give --scale LOW-HIGH (e.g. 1-5)."
+        )
+    plan = thresholds or default_plan(pillars)
+    resolved = resolve_thresholds(
+        plan, scores.scores, scores.scale_range, data, load_reference, instrument.scale_source
+    )
+    error = measurement_error(scores, tuple(t.pillar for t in resolved), plan.error_correlation)
+    decided = classify(scores, resolved, error)
     table = pd.concat([data[context], decided.table], axis=1)
     return ScoreResult(table, scores, decided)
 
 
 __all__ = [
     "DEFAULT_MAX_MISSING_SHARE",
-    "PILLARS",
+    "NO_RULE",
     "STATUSES",
     "Classification",
     "MeasurementError",

@@ -1,10 +1,11 @@
 """Minimum scores per pillar, each with its method and where it came from.
 
-Three methods (DESIGN.md section 3):
+Three methods (docs/design.md, "The non-compensatory rule"):
 
 - ``fixed``: a value on the item-mean metric, or a percent of maximum possible. The default,
   3.5 on a 1-5 scale, is the PDRQ-9 cut-off (mean item score 3.5, set by latent-class analysis
-  and the Youden index in N = 6,160); on other scales it is carried over as 62.5% of the range.
+  and the Youden index in N = 6,160); on other scales it is carried over as 62.5% of the range,
+  and the provenance says so (and where the scale itself came from, when it was not declared).
 - ``normative``: a percentile of the pillar's scores in a reference sample.
 - ``criterion``: the ROC cut that maximises Youden's J (sensitivity + specificity - 1) for an
   outcome column such as dropout, with the AUC reported.
@@ -42,7 +43,17 @@ DEFAULT_SOURCE = (
     "PDRQ-9 cut-off: mean item score 3.5 on a 1-5 scale, set by latent-class analysis and the "
     "Youden index (N = 6,160); 62.5% of the scale range"
 )
-PILLARS = ("bond", "goals", "tasks")
+
+
+def default_source(low: int, high: int) -> str:
+    """Where the default minimum comes from, true for the scale it is applied to."""
+    if (low, high) == (1, 5):
+        return DEFAULT_SOURCE
+    return (
+        f"62.5% of the {low}-{high} range, carried over from the PDRQ-9 cut-off (mean item "
+        f"score 3.5 on a 1-5 scale, set by latent-class analysis and the Youden index, "
+        f"N = 6,160); not set on this scale"
+    )
 
 
 @dataclass(frozen=True)
@@ -113,11 +124,11 @@ class ThresholdPlan:
     error_correlation: float | None = None
 
 
-def default_plan(pillars: tuple[str, ...] = PILLARS) -> ThresholdPlan:
+def default_plan(pillars: tuple[str, ...]) -> ThresholdPlan:
     return ThresholdPlan({p: FixedSpec(method="fixed") for p in pillars}, Path("."), "default")
 
 
-def load_thresholds(path: str | Path, pillars: tuple[str, ...] = PILLARS) -> ThresholdPlan:
+def load_thresholds(path: str | Path, pillars: tuple[str, ...]) -> ThresholdPlan:
     path = Path(path)
     raw = read_yaml(path, ThresholdError)
     try:
@@ -136,6 +147,12 @@ def load_thresholds(path: str | Path, pillars: tuple[str, ...] = PILLARS) -> Thr
     specs: dict[str, FixedSpec | NormativeSpec | CriterionSpec] = {
         p: FixedSpec(method="fixed") for p in pillars
     }
+    stray = [name for name in parsed.thresholds if name not in pillars]
+    if stray:
+        raise ThresholdError(
+            f"{path.name}: pillar {stray[0]!r}: not one of the rule's pillars "
+            f"({', '.join(pillars) or 'none declared'})."
+        )
     specs.update(parsed.thresholds)
     for name, spec in specs.items():
         if isinstance(spec, FixedSpec) and spec.value is not None and spec.pomp is not None:
@@ -206,8 +223,13 @@ def resolve_thresholds(
     scale_range: dict[str, tuple[int, int]],
     data: pd.DataFrame,
     load_reference: Any = None,
+    scale_source: str = "",
 ) -> tuple[Threshold, ...]:
-    """Turn each pillar's specification into a number on its item-mean metric."""
+    """Turn each pillar's specification into a number on its item-mean metric.
+
+    ``scale_source`` says where the response scale came from when the instrument did not
+    declare it (value labels, ``--scale``, the observed answers); it is added to every
+    minimum set on that scale's range."""
     out = []
     for pillar, spec in plan.specs.items():
         if pillar not in scores.columns:
@@ -226,8 +248,12 @@ def resolve_thresholds(
                 pct = DEFAULT_POMP if spec.pomp is None else spec.pomp
                 value = low + pct / 100 * span
                 provenance = spec.source or (
-                    DEFAULT_SOURCE if spec.pomp is None else f"fixed at {pct:g}% of the range"
+                    default_source(low, high)
+                    if spec.pomp is None
+                    else f"fixed at {pct:g}% of the range"
                 )
+                if scale_source and not spec.source:
+                    provenance += f"; the {low}-{high} scale {scale_source}"
         elif isinstance(spec, NormativeSpec):
             ref = _reference_scores(plan.base_dir / spec.reference, pillar, load_reference)
             ref = ref[~np.isnan(ref)]

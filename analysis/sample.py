@@ -1,0 +1,82 @@
+"""Which rows a number was computed on, and why any were left out.
+
+Two selections of an export's rows (``--rows``):
+
+- ``usable`` (the default): the rows the checks kept; quarantined rows are left out, each
+  counted under its reasons;
+- ``all``: every row with at least one answer, as R reads the file (only rows with no answer
+  at all are left out).
+
+An analysis then applies its own missing-data method (the CFA's listwise deletion), and the
+rows it used are recorded beside the selection, so that every number can say how many rows
+stand behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .check import CheckResult
+
+RowSelection = Literal["usable", "all"]
+ROW_SELECTIONS: tuple[RowSelection, ...] = ("usable", "all")
+
+
+@dataclass(frozen=True)
+class Sample:
+    rows_in: int
+    rows: RowSelection
+    rows_selected: int
+    # reason -> rows left out by the selection (a quarantined row may have several reasons)
+    left_out: dict[str, int] = field(default_factory=dict)
+    rows_used: int | None = None
+    method: str = ""  # how the analysis handled missing answers, e.g. 'listwise'
+
+    def used(self, rows_used: int, method: str) -> Sample:
+        return replace(self, rows_used=rows_used, method=method)
+
+    @property
+    def incomplete(self) -> int:
+        """Selected rows the analysis left out for missing answers."""
+        return self.rows_selected - self.rows_used if self.rows_used is not None else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "rows": self.rows,
+            "rows_selected": self.rows_selected,
+            "left_out": dict(self.left_out),
+            "rows_used": self.rows_used,
+            "left_out_incomplete": self.incomplete,
+            "missing_method": self.method,
+        }
+
+    def sentence(self) -> str:
+        """One line: n, of how many rows, and each reason a row was left out."""
+        n = self.rows_selected if self.rows_used is None else self.rows_used
+        reasons = [f"{k:,} {r.replace('_', ' ')}" for r, k in self.left_out.items() if k]
+        if self.incomplete:
+            reasons.append(f"{self.incomplete:,} with a missing answer ({self.method})")
+        why = f"; left out: {', '.join(reasons)}" if reasons else "; none left out"
+        return f"n = {n:,} of {self.rows_in:,} rows (rows: {self.rows}){why}"
+
+
+def select_rows(checked: CheckResult, rows: RowSelection = "usable") -> tuple[pd.DataFrame, Sample]:
+    """The rows an analysis works on, and the record of that choice."""
+    if rows not in ROW_SELECTIONS:
+        raise ValueError(f"'rows' must be one of 'usable', 'all'; got {rows!r}.")
+    if rows == "usable":
+        reasons = checked.quarantine_reasons()
+        data = checked.usable_data()
+        return data, Sample(checked.rows_in, rows, len(data), reasons)
+    data = checked.export.data
+    answered = data[list(checked.export.items)].notna().any(axis=1).to_numpy()
+    empty = int((~answered).sum())
+    kept = data[answered].reset_index(drop=True) if empty else data
+    return kept, Sample(
+        checked.rows_in, rows, int(np.count_nonzero(answered)), {"no_answers": empty}
+    )
