@@ -12,14 +12,17 @@ import numpy as np
 import pandas as pd
 
 from analysis.benchmark import BenchmarkResult
-from analysis.scoring import PILLARS
 
 from . import figures
 from .html import Section, assemble
 
 
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def _pillars(result: BenchmarkResult) -> list[str]:
-    return [p for p in PILLARS if f"{p}_mean" in result.groups.columns]
+    return [p for p in result.pillars if f"{p}_mean" in result.groups.columns]
 
 
 def _overview(result: BenchmarkResult) -> Section:
@@ -33,7 +36,7 @@ def _overview(result: BenchmarkResult) -> Section:
             + f", compared by {by}. {len(result.groups)} groups are shown; "
             f"{result.suppressed_groups} with fewer than {result.min_n} patients are left out "
             "of every table and figure so that no patient can be recognised. An alliance is "
-            "adequate only when bond, goals and tasks each clear their own minimum."
+            f"adequate only when {_and(list(result.pillars))} each clear their own minimum."
         ),
     )
     if result.adjusted_for:

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from analysis.check import CheckResult
-from instrument import load_instrument
+from analysis.pipeline import read_checked
 
-from .cli_common import instrument_option, read_checked, read_options, say, user_errors
+from .cli_common import pipeline_options, read_options, say, user_errors
 from .output import dumps_json, write_csv
 
 
@@ -42,7 +42,6 @@ def summary_lines(result: CheckResult) -> list[str]:
 
 @click.command(name="check")
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
-@instrument_option
 @read_options
 @click.option(
     "--json",
@@ -64,6 +63,9 @@ def check_command(
     instrument_spec: str,
     map_file: Path | None,
     max_size: str,
+    header_row: int | None,
+    scale: str | None,
+    pillars: str | None,
     as_json: bool,
     quarantine_file: Path | None,
     strict: bool,
@@ -81,9 +83,9 @@ def check_command(
       alliance check export.csv
       alliance check qualtrics_export.csv --json --quarantine set_aside.csv
       alliance check legacy.csv --map columns.yaml --strict
+      alliance check survey.xlsx --header-row 3 --instrument 'f =~ q1 + q2 + q3' --scale 1-7
     """
-    instrument = load_instrument(instrument_spec)
-    result = read_checked(export_path, instrument, map_file, max_size)
+    result = read_checked(export_path, pipeline_options(locals())).checked
     if quarantine_file is not None:
         write_csv(result.quarantined_rows(), quarantine_file)
     if as_json:

@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 
 import click
 
-from analysis.check import CheckResult, check_export
-from analysis.ingest import ExportError, load_map, read_export
-from analysis.scoring import ThresholdError
-from instrument import BankError, Instrument
+from analysis.cfa import ESTIMATORS
+from analysis.ingest import ExportError
+from analysis.pipeline import Options
+from analysis.sample import ROW_SELECTIONS
+from analysis.scoring import DEFAULT_MAX_MISSING_SHARE, ThresholdError
+from instrument import BankError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -78,29 +80,123 @@ def parse_size(text: str) -> int:
     return int(number * 1000 ** " kmgt".index(unit or " "))
 
 
+def _pillars(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
 def read_options(func: F) -> F:
-    """--map and --max-size, shared by every command that reads an export."""
+    """--instrument, --map, --max-size, --header-row, --scale and --pillars: how to read an
+    export and what its instrument is. Shared by every command that reads one."""
+    for option in reversed(
+        [
+            click.option(
+                "--map",
+                "map_file",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="YAML file naming which export column is which item or context column.",
+            ),
+            click.option(
+                "--max-size",
+                default="1GB",
+                show_default=True,
+                metavar="SIZE",
+                help="Refuse exports larger than this (e.g. 500MB, 4GB).",
+            ),
+            click.option(
+                "--header-row",
+                type=click.IntRange(min=1),
+                default=None,
+                metavar="N",
+                help="The row holding the column names, when rows above it are titles or "
+                "notes (CSV and Excel).",
+            ),
+            click.option(
+                "--scale",
+                default=None,
+                metavar="LOW-HIGH",
+                help="Response scale of items whose instrument declares none (a model "
+                "string), e.g. 1-5; default: the export's value labels, else the answers seen.",
+            ),
+            click.option(
+                "--pillars",
+                default=None,
+                metavar="A,B,...",
+                help="Subscales the non-compensatory rule applies to, instead of the "
+                "instrument's declared rule.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return instrument_option(func)
+
+
+def score_options(func: F) -> F:
+    """--thresholds and --max-missing: how the rule is applied."""
     func = click.option(
-        "--map",
-        "map_file",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="YAML file naming which export column is which item or context column.",
+        "--max-missing",
+        type=click.FloatRange(0, 1, max_open=True),
+        default=DEFAULT_MAX_MISSING_SHARE,
+        show_default=True,
+        help="Largest share of a subscale's items that may be unanswered for it to be scored "
+        "(0.25: 1 of 4, 2 of 8).",
     )(func)
     return click.option(
-        "--max-size",
-        default="1GB",
-        show_default=True,
-        metavar="SIZE",
-        help="Refuse exports larger than this (e.g. 500MB, 4GB).",
+        "--thresholds",
+        "thresholds_file",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="YAML file of minimums per pillar (fixed, normative or criterion); default: 3.5 "
+        "on a 1-5 scale (62.5% of the range) for each pillar.",
     )(func)
 
 
-def read_checked(
-    path: Path, instrument: Instrument, map_file: Path | None, max_size: str
-) -> CheckResult:
-    """Read and check an export: the rows every command works on are the usable ones."""
-    export = read_export(
-        path, instrument, column_map=load_map(map_file), max_bytes=parse_size(max_size)
-    )
-    return check_export(export, instrument)
+def validate_options(func: F) -> F:
+    """--model, --estimator and --rows: what is fitted, how, and on which rows."""
+    func = click.option(
+        "--rows",
+        type=click.Choice(ROW_SELECTIONS),
+        default="usable",
+        show_default=True,
+        help="usable: the rows the checks kept; all: every row with an answer, as R reads "
+        "the file.",
+    )(func)
+    func = click.option(
+        "--estimator",
+        type=click.Choice(ESTIMATORS),
+        default="ml",
+        show_default=True,
+        help="ml, or mlr for robust standard errors and the scaled chi-square.",
+    )(func)
+    return click.option(
+        "--model",
+        default=None,
+        metavar="SYNTAX",
+        help="lavaan-style model to test instead of the instrument's competing models, "
+        "e.g. 'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6'.",
+    )(func)
+
+
+_OPTION_NAMES = {
+    "instrument_spec": "instrument",
+    "model": "model",
+    "map_file": "map_file",
+    "header_row": "header_row",
+    "scale": "scale",
+    "thresholds_file": "thresholds",
+    "max_missing": "max_missing",
+    "estimator": "estimator",
+    "rows": "rows",
+}
+
+
+def pipeline_options(params: dict[str, Any]) -> Options:
+    """The library's :class:`Options` from a command's parameters (those it has)."""
+    chosen = {field: params[name] for name, field in _OPTION_NAMES.items() if name in params}
+    if "max_size" in params:
+        chosen["max_bytes"] = parse_size(params["max_size"])
+    if "pillars" in params:
+        chosen["pillars"] = _pillars(params["pillars"])
+    return Options(**chosen)

@@ -8,9 +8,16 @@ from pathlib import Path
 import click
 
 from analysis.fileio import atomic_write_text
-from instrument import load_instrument
+from analysis.pipeline import analyse
 
-from .cli_common import instrument_option, read_checked, read_options, say, user_errors
+from .cli_common import (
+    pipeline_options,
+    read_options,
+    say,
+    score_options,
+    user_errors,
+    validate_options,
+)
 from .report import build_report
 
 
@@ -25,8 +32,9 @@ def progress_printer() -> tuple[float, object]:
 
 @click.command(name="report")
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
-@instrument_option
 @read_options
+@score_options
+@validate_options
 @click.option(
     "--by",
     default=None,
@@ -47,22 +55,36 @@ def report_command(
     instrument_spec: str,
     map_file: Path | None,
     max_size: str,
+    header_row: int | None,
+    scale: str | None,
+    pillars: str | None,
+    thresholds_file: Path | None,
+    max_missing: float,
+    model: str | None,
+    estimator: str,
+    rows: str,
     by: str | None,
     output: Path,
 ) -> None:
-    """Write the alliance report: data quality, items, reliability, structure, the
+    """Write the report of an export: data quality, items, reliability, structure, the
     non-compensatory rule and (with --by) group profiles, in one HTML file that works offline.
+
+    It takes every option of the steps it summarises (check, score, validate), so the page
+    shows the same numbers those commands print. Its wording comes from the instrument.
 
     \b
     Examples:
       alliance report export.csv -o report.html
-      alliance report export.csv --by clinician_id -o report.html
+      alliance report export.csv --by clinician_id --thresholds minimums.yaml -o report.html
+      alliance report five.sav --instrument five_factors.yaml --estimator mlr -o five.html
+      alliance report hs.csv --model 'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6' \
+          --rows all -o hs.html
     """
+    options = pipeline_options(locals())
     start, step = progress_printer()
-    step("reading and checking")  # type: ignore[operator]
-    instrument = load_instrument(instrument_spec)
-    checked = read_checked(export_path, instrument, map_file, max_size)
-    html = build_report(checked, instrument, by=by, progress=step)  # type: ignore[arg-type]
+    analysis = analyse(export_path, options, progress=step)  # type: ignore[arg-type]
+    step("drawing")  # type: ignore[operator]
+    html = build_report(analysis, by=by)
     atomic_write_text(output, html)
     say(
         f"wrote {output} ({len(html.encode('utf-8')) / 1e6:.1f} MB) in "

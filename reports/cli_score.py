@@ -5,27 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from analysis import names
-from analysis.ingest import read_export
+from analysis.pipeline import read_checked
+from analysis.pipeline import score as score_read
 from analysis.privacy import pseudonymize
-from analysis.scoring import (
-    DEFAULT_MAX_MISSING_SHARE,
-    PILLARS,
-    ScoreResult,
-    load_thresholds,
-    score_export,
-    score_items,
-)
-from instrument import load_instrument
+from analysis.scoring import ScoreResult
 
 from .cli_common import (
     InputError,
-    instrument_option,
-    read_checked,
+    pipeline_options,
     read_options,
     say,
+    score_options,
     user_errors,
 )
 from .output import csv_text, dumps_json, write_csv
@@ -33,6 +25,12 @@ from .output import csv_text, dumps_json, write_csv
 
 def summary_lines(result: ScoreResult) -> list[str]:
     c = result.classification
+    if c is None:
+        return [
+            f"scored {len(result.table):,} responses ({result.scores.form} form) on "
+            f"{', '.join(result.scores.scores.columns)}",
+            result.rule_note,
+        ]
     counts = c.counts
     lines = [
         f"scored {sum(counts.values()):,} responses ({result.scores.form} form): "
@@ -53,24 +51,8 @@ def summary_lines(result: ScoreResult) -> list[str]:
 
 @click.command()
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
-@instrument_option
 @read_options
-@click.option(
-    "--thresholds",
-    "thresholds_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="YAML file of minimums per pillar (fixed, normative or criterion); default: 3.5 on a "
-    "1-5 scale (62.5% of the range) for bond, goals and tasks.",
-)
-@click.option(
-    "--max-missing",
-    type=click.FloatRange(0, 1, max_open=True),
-    default=DEFAULT_MAX_MISSING_SHARE,
-    show_default=True,
-    help="Largest share of a subscale's items that may be unanswered for it to be scored "
-    "(0.25: 1 of 4, 2 of 8).",
-)
+@score_options
 @click.option(
     "-o",
     "--output",
@@ -94,6 +76,9 @@ def score(
     instrument_spec: str,
     map_file: Path | None,
     max_size: str,
+    header_row: int | None,
+    scale: str | None,
+    pillars: str | None,
     thresholds_file: Path | None,
     max_missing: float,
     output: Path | None,
@@ -106,30 +91,31 @@ def score(
     alliance_status, the weakest pillar and its margin, the compensatory total and whether it
     hides a failing pillar (masked_rupture), and p_adequate, the probability that the true
     scores clear every minimum given measurement error. A score at or above its minimum passes.
+    The rule applies to the pillars the instrument declares (the built-in bank: bond, goals,
+    tasks), or to --pillars; without either, the scores are written and no rule is applied.
 
     \b
     Examples:
       alliance score export.csv -o scores.csv
       alliance score export.csv --thresholds thresholds.yaml -o scores.csv --json
       alliance score export.csv --pseudonymize "$ALLIANCE_KEY" -o scores_for_sharing.csv
+      alliance score five.sav --instrument five_factors.yaml --pillars a,b,c,d -o scores.csv
+      alliance score items.csv --instrument 'f =~ q1 + q2 + q3; g =~ q4 + q5 + q6' \
+          --pillars f,g --scale 1-7 -o scores.csv
     """
     if as_json and output is None:
         raise InputError("--json prints the summary on stdout; give -o FILE for the table.")
-    instrument = load_instrument(instrument_spec)
-    checked = read_checked(export_path, instrument, map_file, max_size)
-    pillars = tuple(p for p in PILLARS if p in instrument.subscales)
-    plan = load_thresholds(thresholds_file, pillars) if thresholds_file else None
-
-    def reference(path: Path) -> pd.DataFrame:
-        return score_items(read_export(path, instrument).data, instrument).scores
-
-    result = score_export(
-        checked.usable_data(),
-        instrument,
-        plan,
-        max_missing_share=max_missing,
-        load_reference=reference,
-    )
+    options = pipeline_options(locals())
+    read = read_checked(export_path, options)
+    checked = read.checked
+    if checked.rows_usable == 0:
+        say(
+            f"alliance: nothing to score: none of the {checked.rows_in:,} rows is usable "
+            f"({', '.join(f'{n:,} {r}' for r, n in checked.quarantine_reasons().items())}); "
+            f"alliance check lists why."
+        )
+        raise SystemExit(1)
+    result = score_read(read, options)
     table = result.table
     if key is not None:
         ids = [c for c in (names.RESPONDENT_ID, names.RESPONSE_ID) if c in table]

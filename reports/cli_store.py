@@ -10,13 +10,19 @@ import pandas as pd
 
 from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, load_norms, run_benchmark
 from analysis.fileio import atomic_write_text
+from analysis.pipeline import read_checked, resolve_instrument, score, thresholds_plan
 from analysis.privacy import pseudonymize
-from analysis.scoring import PILLARS, load_thresholds, score_export
 from analysis.store import BATCH_ROWS, file_sha256, ingest_checked, open_store
-from instrument import load_instrument
 
 from .benchmark_report import build_benchmark_report
-from .cli_common import InputError, instrument_option, read_checked, read_options, say, user_errors
+from .cli_common import (
+    InputError,
+    pipeline_options,
+    read_options,
+    say,
+    score_options,
+    user_errors,
+)
 from .output import dumps_json, write_csv
 
 _DB = click.option(
@@ -33,16 +39,9 @@ _DB = click.option(
 @click.argument(
     "exports", metavar="EXPORT...", nargs=-1, required=True, type=click.Path(path_type=Path)
 )
-@instrument_option
 @read_options
+@score_options
 @_DB
-@click.option(
-    "--thresholds",
-    "thresholds_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Pillar minimums (YAML) for the rule; default: fixed 3.5 on a 1-5 scale.",
-)
 @click.option(
     "--batch-rows",
     type=click.IntRange(min=1),
@@ -57,8 +56,12 @@ def ingest_command(
     instrument_spec: str,
     map_file: Path | None,
     max_size: str,
+    header_row: int | None,
+    scale: str | None,
+    pillars: str | None,
     db: Path,
     thresholds_file: Path | None,
+    max_missing: float,
     batch_rows: int,
     as_json: bool,
 ) -> None:
@@ -74,18 +77,19 @@ def ingest_command(
       alliance ingest exports/*.csv --db clinic.duckdb --json
       alliance ingest redcap.csv --map redcap_map.yaml --db clinic.duckdb
     """
+    options = pipeline_options(locals())
     for path in exports:  # before the store is made: a typo must not leave an empty store
         if not path.is_file():
             raise InputError(f"{path}: no such file.")
-    instrument = load_instrument(instrument_spec)
-    pillars = tuple(p for p in PILLARS if p in instrument.subscales)
-    plan = load_thresholds(thresholds_file, pillars) if thresholds_file else None
+    instrument = resolve_instrument(options)
+    plan = thresholds_plan(instrument, options)  # a bad thresholds file stops here, too
     summaries = []
     with open_store(db, create=True) as con:
         for path in exports:
             say(f"reading {path} ...")
-            checked = read_checked(path, instrument, map_file, max_size)
-            scored = score_export(checked.usable_data(), instrument, plan)
+            read = read_checked(path, options, instrument)
+            checked = read.checked
+            scored = score(read, options, plan)
 
             def progress(done: int, total: int, name: Path = path) -> None:
                 say(f"  {name.name}: stored {done:,} of {total:,} new responses")
@@ -94,7 +98,7 @@ def ingest_command(
                 con,
                 checked,
                 scored,
-                instrument,
+                read.instrument,
                 source=str(path),
                 sha256=file_sha256(path),
                 progress=progress,
@@ -128,7 +132,7 @@ def _pseudonymized(result: BenchmarkResult, key: str) -> BenchmarkResult:
 
 def _text_table(result: BenchmarkResult) -> str:
     g = result.groups
-    pillars = [p for p in PILLARS if f"{p}_mean" in g]
+    pillars = [p for p in result.pillars if f"{p}_mean" in g]
     columns = {"group": g["group"], "patients": g["n_patients"], "sessions": g["n_sessions"]}
     for p in pillars:
         columns[p] = g[f"{p}_mean"].round(2)

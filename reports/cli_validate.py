@@ -7,11 +7,10 @@ from typing import Any
 
 import click
 
-from analysis.cfa import ESTIMATORS
-from analysis.validate import ValidationResult, validate
-from instrument import load_instrument
+from analysis.pipeline import read_checked, validate
+from analysis.validate import ValidationResult
 
-from .cli_common import instrument_option, read_checked, read_options, user_errors
+from .cli_common import pipeline_options, read_options, user_errors, validate_options
 from .output import dumps_json
 
 
@@ -24,7 +23,9 @@ def _number(value: Any, digits: int = 3) -> str:
 
 def summary_lines(result: ValidationResult) -> list[str]:
     doc = result.to_dict()
-    lines = [f"n = {result.n} complete responses, estimator {result.estimator.upper()}", ""]
+    lines = [f"{result.sample.sentence()}; estimator {result.estimator.upper()}"]
+    lines.extend(f"finding: {f}" for f in result.findings)
+    lines.append("")
     lines.append(
         f"{'model':<14}{'chisq':>10}{'df':>5}{'CFI':>7}{'TLI':>7}{'RMSEA':>7}"
         f"{'90% CI':>15}{'SRMR':>7}{'AIC':>11}{'BIC':>11}"
@@ -65,7 +66,7 @@ def summary_lines(result: ValidationResult) -> list[str]:
         t = result.trust_htmt
         lines.append("")
         lines.append(
-            "HTMT, trust vs competence, reliability and bond (above .85: hard to tell apart)"
+            f"HTMT between {', '.join(map(str, t.columns))} (above .85: hard to tell apart)"
         )
         lines.append(" " * 12 + "".join(f"{c[:10]:>11}" for c in t.columns))
         for name, row in t.iterrows():
@@ -82,22 +83,8 @@ def summary_lines(result: ValidationResult) -> list[str]:
 
 @click.command(name="validate")
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
-@instrument_option
 @read_options
-@click.option(
-    "--model",
-    default=None,
-    metavar="SYNTAX",
-    help="lavaan-style model to test instead of the instrument's competing models, "
-    "e.g. 'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6'.",
-)
-@click.option(
-    "--estimator",
-    type=click.Choice(ESTIMATORS),
-    default="ml",
-    show_default=True,
-    help="ml, or mlr for robust standard errors and the scaled chi-square.",
-)
+@validate_options
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 def validate_command(
@@ -105,28 +92,33 @@ def validate_command(
     instrument_spec: str,
     map_file: Path | None,
     max_size: str,
+    header_row: int | None,
+    scale: str | None,
+    pillars: str | None,
     model: str | None,
     estimator: str,
+    rows: str,
     as_json: bool,
 ) -> None:
     """Check the structure of an instrument on an export: reliability, EFA, CFA.
 
-    For the alliance: alpha with its CI, omega, composite reliability and AVE per pillar; KMO,
-    Bartlett and parallel analysis; one-factor, two-factor (bond vs goals + tasks),
-    three-factor and bifactor CFA models side by side with chi-square difference tests; HTMT.
-    Numbers agree with R's lavaan, psych and semTools.
+    Per subscale: alpha with its CI, omega, composite reliability and AVE; KMO, Bartlett and
+    parallel analysis; one-factor, correlated-subscales and bifactor CFA models (and those the
+    instrument declares: for the alliance, bond vs goals + tasks) side by side with chi-square
+    difference tests; HTMT. Numbers agree with R's lavaan, psych and semTools. The first line
+    says how many rows were used and why any were left out; --rows all fits every answered
+    row, as R would read the file.
 
     \b
     Examples:
       alliance validate export.csv
       alliance validate export.csv --estimator mlr --json
-      alliance validate hs.csv --model \
+      alliance validate hs.csv --rows all --model \
           'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9'
+      alliance validate five.sav --instrument five_factors.yaml --json
     """
-    spec = model if model is not None and instrument_spec == "alliance" else instrument_spec
-    instrument = load_instrument(spec)
-    checked = read_checked(export_path, instrument, map_file, max_size)
-    result = validate(checked.usable_data(), instrument, model=model, estimator=estimator)  # type: ignore[arg-type]
+    options = pipeline_options(locals())
+    result = validate(read_checked(export_path, options), options)
     if as_json:
         click.echo(dumps_json(result.to_dict()), nl=False)
         return

@@ -10,6 +10,17 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 PILLAR_COLOURS = {"bond": "#1b7837", "goals": "#2166ac", "tasks": "#b35806"}
+# For other instruments' subscales, in the order a figure lists them (colour-blind safe).
+PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#999999")
+
+
+def pillar_colour(pillar: str, pillars: list[str]) -> str:
+    """The alliance's own colours for its pillars; else a palette colour by position."""
+    if pillar in PILLAR_COLOURS and all(p in PILLAR_COLOURS for p in pillars):
+        return PILLAR_COLOURS[pillar]
+    return PALETTE[pillars.index(pillar) % len(PALETTE)]
+
+
 STATUS_COLOURS = {"adequate": "#1b7837", "inadequate": "#b2182b", "insufficient_data": "#969696"}
 LIKERT = ["#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac", "#053061", "#01172f"]
 
@@ -120,7 +131,7 @@ def pillar_histograms(hists: dict[str, pd.DataFrame], minimums: dict[str, float]
             name=escape(pillar),
             row=1,
             col=k,
-            marker_color=PILLAR_COLOURS.get(pillar, "#4d4d4d"),
+            marker_color=pillar_colour(pillar, list(pillars)),
             showlegend=False,
             width=float((table["right"] - table["left"]).iloc[0]),
         )
@@ -177,10 +188,10 @@ def group_profiles(
             y=groups,
             mode="markers",
             name=escape(pillar),
-            marker={"size": 10, "color": PILLAR_COLOURS.get(pillar)},
+            marker={"size": 10, "color": pillar_colour(pillar, list(pillars))},
         )
         fig.add_vline(
-            x=minimums[pillar], line_dash="dot", line_color=PILLAR_COLOURS.get(pillar, "#333")
+            x=minimums[pillar], line_dash="dot", line_color=pillar_colour(pillar, list(pillars))
         )
     fig.update_layout(xaxis_title="mean score", yaxis={"autorange": "reversed"})
     return _layout(fig, f"Pillar profiles by {by}", height=max(320, 24 * len(groups) + 120))
@@ -235,7 +246,7 @@ def shrinkage_plot(groups: pd.DataFrame, pillars: list[str], by: str) -> go.Figu
     order = groups.sort_values(f"{pillars[0]}_shrunken")
     labels = [escape(str(g)) for g in order["group"]]
     for col, pillar in enumerate(pillars, start=1):
-        colour = PILLAR_COLOURS.get(pillar, "#333")
+        colour = pillar_colour(pillar, list(pillars))
         fig.add_scatter(
             x=order[f"{pillar}_mean"],
             y=labels,
@@ -273,7 +284,7 @@ def trend_plot(trends: pd.DataFrame, pillars: list[str]) -> go.Figure:
     )
     months = list(trends["month"])
     for pillar in pillars:
-        colour = PILLAR_COLOURS.get(pillar, "#333")
+        colour = pillar_colour(pillar, list(pillars))
         fig.add_scatter(
             x=months + months[::-1],
             y=list(trends[f"{pillar}_ci_high"]) + list(trends[f"{pillar}_ci_low"])[::-1],

@@ -1,13 +1,13 @@
-"""The alliance report: from a checked export to one self-contained HTML page.
+"""The report: from an analysis (:func:`analysis.pipeline.analyse`) to one self-contained page.
 
 Sections: data quality; item answers; reliability; structure (EFA and competing CFA models);
 the non-compensatory rule; and, with ``by``, profiles per group (groups under the minimum size
-are suppressed and only counted). Every section opens with a plain-language reading.
+are suppressed and only counted). Every section opens with a plain-language reading, worded
+from the instrument's own names. Nothing is computed here beyond arranging the results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 import pandas as pd
@@ -15,15 +15,32 @@ import pandas as pd
 from analysis import names
 from analysis.check import CheckResult
 from analysis.describe import group_profiles, histogram, item_distribution
-from analysis.scoring import ScoreResult, score_export
-from analysis.validate import ValidationResult, validate
+from analysis.pipeline import Analysis
+from analysis.scoring import ScoreResult
+from analysis.validate import ValidationResult
 from instrument import Instrument
 
 from . import figures
 from .html import Section, assemble
 
 MIN_GROUP = 5
-Progress = Callable[[str], None]
+
+
+def _and(words: list[str]) -> str:
+    words = [str(w) for w in words]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _labels(instrument: Instrument, subscales: list[str]) -> list[str]:
+    return [
+        (instrument.subscales[s].label or s) if s in instrument.subscales else s for s in subscales
+    ]
+
+
+def _subscales_of(instrument: Instrument, items: list[str]) -> list[str]:
+    return list(dict.fromkeys(instrument.item(i).subscale for i in items))
 
 
 def _data_section(checked: CheckResult) -> Section:
@@ -87,9 +104,9 @@ def _items_section(usable: pd.DataFrame, instrument: Instrument, items: list[str
         "2. Items",
         (
             "Each bar shows how the answers to one item were spread, from the lowest answers on "
-            "the left to the highest on the right. Long bars on the right are usual for alliance "
-            "items (a ceiling effect): they make small differences at the top hard to see. For "
-            "the reverse-keyed items (marked) a low answer is the favourable one."
+            "the left to the highest on the right. Long bars at the favourable end (a ceiling "
+            "effect) make small differences there hard to see. For the reverse-keyed items "
+            "(marked) a low answer is the favourable one."
         ),
     )
     groups: dict[str, list[str]] = {}
@@ -105,7 +122,7 @@ def _items_section(usable: pd.DataFrame, instrument: Instrument, items: list[str
             labels = [
                 f"{instrument.item(i).subscale} - {i}"
                 + (" (reverse-keyed)" if instrument.item(i).reverse else "")
-                + f": {instrument.item(i).text[:56]}"
+                + (f": {instrument.item(i).text[:56]}" if instrument.item(i).text else "")
                 for i in scale_ids
             ]
             s.figure(
@@ -113,7 +130,9 @@ def _items_section(usable: pd.DataFrame, instrument: Instrument, items: list[str
                     shares,
                     dict(scale.points) if scale else {},
                     labels,
-                    f"Answers to the {construct} items",
+                    f"Answers to the {construct} items"
+                    if construct != "model"
+                    else f"Answers to the items of {_and(_subscales_of(instrument, scale_ids))}",
                 )
             )
     return s
@@ -151,19 +170,27 @@ def _reliability_section(v: ValidationResult) -> Section:
     return s
 
 
-def _structure_section(v: ValidationResult) -> Section:
+def _structure_section(v: ValidationResult, instrument: Instrument) -> Section:
     doc = v.to_dict()
     hyp = v.hypothesized
     verdict = doc["models"].get("hypothesized", {}).get("verdict", "")
+    factors = list(hyp.latent) if hyp is not None else []
+    model_name = (
+        f"The {len(factors)}-factor model ({_and(_labels(instrument, factors))})"
+        if len(factors) > 1
+        else "The one-factor model"
+    )
     s = Section(
         "structure",
         "4. Structure",
         (
-            "Do the items group into the pillars they were written for? Competing models are "
-            f"fitted side by side; lower AIC and BIC are better. The three-pillar model "
-            f"{verdict}."
+            "Do the items group into the subscales they were written for? Competing models are "
+            f"fitted side by side; lower AIC and BIC are better. {model_name} {verdict}. "
+            f"The models were fitted on {v.sample.sentence()}."
         ),
     )
+    for finding in v.findings:
+        s.note(f"Finding: {finding}.")
     if v.efa is not None:
         s.figure(figures.scree(v.efa.parallel.observed.tolist(), v.efa.parallel.random_95.tolist()))
         s.note(
@@ -196,7 +223,9 @@ def _structure_section(v: ValidationResult) -> Section:
     if hyp is not None:
         load = hyp.loadings.pivot(index="rhs", columns="lhs", values="std_all")
         load = load.reindex(index=list(hyp.observed), columns=list(hyp.latent))
-        s.figure(figures.loadings_heatmap(load, "Standardized loadings, three-pillar model"))
+        s.figure(
+            figures.loadings_heatmap(load, f"Standardized loadings, {len(factors)}-factor model")
+        )
         corr = hyp.factor_correlations()
         corr.index.name = "factor"
         s.table(corr, "Table 6. Factor correlations")
@@ -205,27 +234,44 @@ def _structure_section(v: ValidationResult) -> Section:
         htmt.index.name = ""
         s.table(
             htmt,
-            "Table 7. HTMT: trust against competence, reliability and bond "
+            f"Table 7. HTMT between {_and(list(htmt.columns))} "
             "(above .85 the two are hard to tell apart)",
         )
     return s
 
 
-def _rule_section(scored: ScoreResult) -> Section:
+def _no_rule_section(why: str) -> Section:
+    return Section(
+        "rule",
+        "5. The non-compensatory rule",
+        f"The rule was not applied: {why}. Scores, reliability and structure are reported above.",
+    )
+
+
+def _rule_section(scored: ScoreResult, instrument: Instrument) -> Section:
     c = scored.classification
+    if c is None:
+        return _no_rule_section(scored.rule_note)
     table = scored.table
     pillars = [t.pillar for t in c.thresholds]
     minimums = {t.pillar: t.value for t in c.thresholds}
     usable = c.counts["adequate"] + c.counts["inadequate"]
     share = c.counts["adequate"] / usable if usable else float("nan")
+    names_ = _and(_labels(instrument, pillars))
+    alliance = all(instrument.subscales[p].construct == "alliance" for p in pillars)
+    opening = (
+        f"An alliance is adequate only when {names_} each reach their own minimum: a warm "
+        "bond does not make up for disagreement on goals. "
+        if alliance
+        else f"A response is adequate only when {names_} each reach their own minimum: a "
+        "high score on one does not make up for a low score on another. "
+    )
     s = Section(
         "rule",
-        "5. The non-compensatory alliance rule",
+        "5. The non-compensatory rule",
         (
-            "An alliance is adequate only when bond, goals and tasks each reach their own "
-            "minimum: a warm bond does not make up for disagreement on goals. "
-            f"{share:.0%} of the scored "
-            f"responses are adequate; {c.most_failed_pillar or 'no pillar'} fails most often. "
+            opening + f"{share:.0%} of the {usable:,} scored responses with every pillar "
+            f"scored are adequate; {c.most_failed_pillar or 'no pillar'} fails most often. "
             f"{c.masked_ruptures:,} responses have a total that a compensatory rule would call "
             f"adequate while one pillar is below its minimum (masked ruptures)."
         ),
@@ -243,9 +289,9 @@ def _rule_section(scored: ScoreResult) -> Section:
         ]
     ).set_index("pillar")
     s.table(thresholds, "Table 8. Minimums used and where they come from", digits=2)
-    low, high = scored.scores.scale_range[pillars[0]]
+    ranges = scored.scores.scale_range
     s.figure(
-        figures.pillar_histograms({p: histogram(table[p], low, high) for p in pillars}, minimums)
+        figures.pillar_histograms({p: histogram(table[p], *ranges[p]) for p in pillars}, minimums)
     )
     s.figure(figures.status_bars(c.counts, "Alliance status"))
     weakest = pd.DataFrame(
@@ -290,8 +336,9 @@ def _rule_section(scored: ScoreResult) -> Section:
 
 def _group_section(scored: ScoreResult, by: str) -> Section:
     table = scored.table
-    pillars = [t.pillar for t in scored.classification.thresholds]
-    minimums = {t.pillar: t.value for t in scored.classification.thresholds}
+    thresholds = scored.classification.thresholds if scored.classification else ()
+    pillars = [t.pillar for t in thresholds]
+    minimums = {t.pillar: t.value for t in thresholds}
     profiles, suppressed = group_profiles(table, by, pillars, MIN_GROUP)
     profiles.index.name = by
     s = Section(
@@ -309,32 +356,36 @@ def _group_section(scored: ScoreResult, by: str) -> Section:
     return s
 
 
-def build_report(
-    checked: CheckResult,
-    instrument: Instrument,
-    *,
-    by: str | None = None,
-    progress: Progress | None = None,
-) -> str:
-    """The whole report as HTML text."""
-    say = progress or (lambda _message: None)
+def build_report(analysis: Analysis, *, by: str | None = None) -> str:
+    """The whole report as HTML text, drawn from an analysis computed once."""
+    checked = analysis.read.checked
+    instrument = analysis.instrument
     usable = checked.usable_data()
     if by is not None and by not in usable.columns:
         raise ValueError(
             f"'by' must be a column of the export such as "
             f"{names.CLINICIAN_ID!r} or {names.SITE_ID!r}; got {by!r}."
         )
-    say("scoring")
-    scored = score_export(usable, instrument)
-    say("validating the structure")
-    validation = validate(usable, instrument)
     sections = [_data_section(checked)]
-    say("drawing")
     sections.append(_items_section(usable, instrument, list(checked.export.items)))
-    sections.append(_reliability_section(validation))
-    sections.append(_structure_section(validation))
-    sections.append(_rule_section(scored))
-    if by is not None:
+    validation = analysis.validation
+    if validation is not None:
+        sections.append(_reliability_section(validation))
+        sections.append(_structure_section(validation, instrument))
+    else:
+        sections.append(
+            Section(
+                "structure",
+                "3. Reliability and structure",
+                f"Not computed: {analysis.validation_error}.",
+            )
+        )
+    scored = analysis.scored
+    if scored is None:
+        sections.append(_no_rule_section(analysis.rule_error))
+    else:
+        sections.append(_rule_section(scored, instrument))
+    if by is not None and scored is not None and scored.classification is not None:
         scored_by = (
             scored.table.assign(**{by: usable[by].to_numpy()})
             if by not in scored.table
@@ -345,7 +396,13 @@ def build_report(
         )
     subtitle = (
         f"{checked.export.source} ({checked.export.platform}), {checked.rows_usable:,} "
-        f"usable responses; instrument {instrument.name} {instrument.version}; "
-        f"written {date.today().isoformat()}"
+        f"usable responses of {checked.rows_in:,}; instrument {instrument.name} "
+        f"{instrument.version}; written {date.today().isoformat()}"
     )
-    return assemble("Therapeutic alliance report", subtitle, sections)
+    title = (
+        "Therapeutic alliance report"
+        if instrument.rule_pillars
+        and all(instrument.subscales[p].construct == "alliance" for p in instrument.rule_pillars)
+        else f"Report on {instrument.name}"
+    )
+    return assemble(title, subtitle, sections)
