@@ -14,9 +14,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from analysis.pipeline import Options, read_checked
 from analysis.store import SCHEMA_VERSION, StoreError, open_store
 from instrument import Instrument
-from reports.cli_common import read_checked
 
 from .conftest import ALLIANCE, monthly, run_cli
 
@@ -24,7 +24,7 @@ from .conftest import ALLIANCE, monthly, run_cli
 def expected_ids(year: Path, bank: Instrument) -> set[str]:
     ids: set[str] = set()
     for path in monthly(year):
-        checked = read_checked(path, bank, None, "1GB")
+        checked = read_checked(path, Options(), bank).checked
         ids |= set(checked.usable_data()["response_id"])
     return ids
 

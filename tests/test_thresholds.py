@@ -9,9 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.scoring import ThresholdError, load_thresholds, score_export, youden_cut
+from analysis.scoring import ThresholdError, ThresholdPlan, score_export, youden_cut
+from analysis.scoring import load_thresholds as load_for
 from analysis.simulate import simulate
-from instrument import Instrument
+from instrument import Instrument, builtin_instrument
+
+
+def load_thresholds(path: Path) -> ThresholdPlan:
+    """A thresholds file for the built-in bank's rule (bond, goals, tasks)."""
+    return load_for(path, builtin_instrument().rule_pillars)
 
 
 @pytest.fixture(scope="module")
