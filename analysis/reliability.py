@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 MissingPolicy = Literal["pairwise", "listwise"]
 MISSING_POLICIES: tuple[MissingPolicy, ...] = ("pairwise", "listwise")
@@ -34,7 +33,16 @@ def item_covariance(values: np.ndarray, missing: MissingPolicy = "pairwise") -> 
         if len(complete) < 2:
             return np.full((values.shape[1],) * 2, np.nan)
         return np.atleast_2d(np.cov(complete, rowvar=False))
-    return pd.DataFrame(values).cov().to_numpy()
+    # Pairwise, in three matrix products (pandas' loop over pairs is far slower on many rows):
+    # for items i, j over the rows answering both, n_ij, sum x_i, sum x_j and sum x_i x_j.
+    given = (~holes).astype(float)
+    filled = np.where(holes, 0.0, values)
+    n = given.T @ given
+    sums = filled.T @ given  # sums[i, j]: sum of x_i over rows where j is answered too
+    cross = filled.T @ filled
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = (cross - sums * sums.T / n) / (n - 1)
+    return np.where(n > 1, cov, np.nan)
 
 
 def alpha_of_covariance(cov: np.ndarray) -> float:
