@@ -54,13 +54,15 @@ def summary_lines(result: ValidationResult) -> list[str]:
                 f"p = {row['p']:.3g}"
             )
     lines.append("")
-    lines.append(f"{'subscale':<14}{'alpha':>7}{'95% CI':>16}{'omega':>7}{'CR':>7}{'AVE':>7}")
+    # Widths leave room for a sign: a subscale with reverse-keyed items left unreversed has a
+    # negative alpha, and its columns must still line up.
+    lines.append(f"{'subscale':<14}{'alpha':>7}{'95% CI':>18}{'omega':>8}{'CR':>8}{'AVE':>8}")
     for name, r in doc["reliability"].items():
         ci = f"[{_number(r['alpha_ci'][0])}, {_number(r['alpha_ci'][1])}]"
         lines.append(
-            f"{name:<14}{_number(r['alpha']):>7}{ci:>16}"
-            f"{_number(r.get('omega_total')):>7}{_number(r.get('composite_reliability')):>7}"
-            f"{_number(r.get('ave')):>7}"
+            f"{name:<14}{_number(r['alpha']):>7}{ci:>18}"
+            f"{_number(r.get('omega_total')):>8}{_number(r.get('composite_reliability')):>8}"
+            f"{_number(r.get('ave')):>8}"
         )
     if result.trust_htmt is not None:
         t = result.trust_htmt

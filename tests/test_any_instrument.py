@@ -270,6 +270,14 @@ def test_a_negative_item_total_is_named_as_a_finding() -> None:
     named = [f for f in doc["findings"] if "'A1'" in f]
     assert named and "may need reverse keying" in named[0]
     assert doc["reliability"]["agree"]["item_total"]["A1"] < 0
+    # Unreversed, three subscales have a negative alpha; the table's columns still line up.
+    assert doc["reliability"]["extra"]["alpha"] < 0
+    done = run_cli("validate", str(DATA / "bfi.csv"), "--model", BFI_MODEL)
+    lines = done.stdout.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("subscale"))
+    table = lines[start : start + 6]
+    assert len({len(line) for line in table}) == 1, table
+    assert all(" [" in line for line in table[1:])
 
 
 def test_identical_answers_to_items_keyed_one_way_stay_in_the_sample(
@@ -347,3 +355,15 @@ def test_report_and_ingest_take_the_same_thresholds_as_score(folder: Path, bank:
     done = run_cli("report", str(export), "--thresholds", str(minimums), "-o", str(html))
     assert done.returncode == 0, done.stderr
     assert f"25th percentile of {goals['reference_n']:,} reference scores" in html.read_text()
+
+
+def test_the_trust_form_is_scored_without_the_alliance_rule(folder: Path, bank: Any) -> None:
+    from analysis.simulate import simulate, write_export
+
+    path = write_export(simulate(bank, 120, form="trust", seed=3), bank, folder / "t.csv", "csv")
+    out = folder / "trust_scores.csv"
+    done = run_cli("score", str(path), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "the rule's pillars (bond, goals, tasks) have no items in this export" in done.stderr
+    table = pd.read_csv(out)
+    assert {"affective", "rational", "fidelity", "competence", "reliability"} <= set(table)

@@ -76,14 +76,22 @@ def score_export(
     scores = score_items(data, instrument, max_missing_share=max_missing_share)
     context = [c for c in names.CONTEXT_COLUMNS if c in data.columns]
     pillars = instrument.rule_pillars
-    if not pillars:
+    absent = [p for p in pillars if p not in scores.scores.columns]
+    if not pillars or len(absent) == len(pillars):
+        note = (
+            NO_RULE
+            if not pillars
+            else (
+                f"the rule's pillars ({', '.join(pillars)}) have no items in this export (a form "
+                f"without them, such as trust alone)"
+            )
+        )
         if thresholds is not None:
-            raise ThresholdError(f"{thresholds.source}: minimums were given, but {NO_RULE}.")
+            raise ThresholdError(f"{thresholds.source}: minimums were given, but {note}.")
         table = pd.concat([data[context], scores.scores], axis=1)
         table["form"] = scores.form
         table["scoring_notes"] = scores.notes
-        return ScoreResult(table, scores, None, NO_RULE)
-    absent = [p for p in pillars if p not in scores.scores.columns]
+        return ScoreResult(table, scores, None, note)
     if absent:
         present = [p for p in pillars if p not in absent]
         raise ThresholdError(
