@@ -12,7 +12,7 @@ PERSPECTIVE = "perspective"
 DURATION = "duration_seconds"
 DROPOUT = "dropout"
 
-# Standard context columns (DESIGN.md section 4), in the order exports put them.
+# Standard context columns (README, "Reading and checking an export"), in export order.
 CONTEXT_COLUMNS = (RESPONSE_ID, RESPONDENT_ID, CLINICIAN_ID, SITE_ID, SESSION, DATE, PERSPECTIVE)
 # Further columns the simulator writes: completion time (for too-fast checks) and an outcome
 # (for criterion thresholds).

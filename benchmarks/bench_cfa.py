@@ -4,8 +4,8 @@
 
 Model: 3 factors x 4 items (the patient short form: bond, goals, tasks), data from the
 simulator. Both sides are timed on the fit alone (data already in memory), best of 3 runs;
-lavaan runs in Rscript (needs Debian's r-cran-lavaan). Target (DESIGN.md section 7): at most
-half of lavaan's time.
+lavaan runs in Rscript (needs Debian's r-cran-lavaan). Target (docs/design.md, "Performance
+targets"): at most half of lavaan's time.
 """
 
 from __future__ import annotations

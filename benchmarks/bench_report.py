@@ -4,8 +4,8 @@
 
 n patients with up to 3 sessions on the full patient form (47 items), 40 clinicians, written
 as a Qualtrics export; the command runs as a user runs it (`alliance report ... --by
-clinician_id`), in a fresh process. Target (DESIGN.md section 7): under 5 s at 10,000; HTML
-under 6 MB at any n.
+clinician_id`), in a fresh process. Target (docs/design.md, "Performance targets"): under
+5 s at 10,000; HTML under 6 MB at any n.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_score.py [--sizes 100000 1000000]
 
-Target (DESIGN.md section 7): 1,000,000 respondents x 36 items under 1.5 s and 2 GB peak.
+Target (docs/design.md, "Performance targets"): 1,000,000 respondents x 36 items under
+1.5 s and 2 GB peak.
 Two item sets: 36 items (the 24 alliance items and 4 items of each trust subscale) and the
 full patient form's 47 items; one session per respondent. The data are simulated first; only
 `score_export` is timed, and its own peak allocation is traced (tracemalloc sees numpy's and
