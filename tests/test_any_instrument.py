@@ -146,6 +146,19 @@ def test_four_pillars_apply_the_rule_and_p_adequate(four: Path, folder: Path) ->
     # The probability is highest where every pillar clears its minimum by far.
     adequate = decided["alliance_status"] == "adequate"
     assert p[adequate].mean() > p[~adequate].mean()
+    # The alpha behind p_adequate is the one validate reports, for every pillar.
+    checked = as_json("validate", str(DATA / "bfi.csv"), "--instrument", str(four), "--json")
+    assert set(checked["reliability"]) == set(doc["pillars"])
+    for pillar, alpha in doc["measurement_error"]["reliability"].items():
+        assert alpha == pytest.approx(checked["reliability"][pillar]["alpha"], abs=1e-12)
+    check = as_json("check", str(DATA / "bfi.csv"), "--instrument", str(four), "--json")
+    assert check["rows_usable"] == len(table)
+    db = folder / "four.duckdb"
+    done = run_cli("ingest", str(DATA / "bfi.csv"), "--instrument", str(four), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = json.loads(con.execute("SELECT thresholds FROM ingests").fetchall()[0][0])
+    assert [t["pillar"] for t in stored] == doc["pillars"]
     html = folder / "four.html"
     done = run_cli("report", str(DATA / "bfi.csv"), "--instrument", str(four), "-o", str(html))
     assert done.returncode == 0, done.stderr
