@@ -26,21 +26,37 @@ def pseudonymize(values: pd.Series, key: str) -> pd.Series:
     return values.map(mapping)
 
 
+def neutralize_text(value: str) -> str:
+    """One cell or column name made safe for a spreadsheet: prefixed with a single quote when
+    it starts with what a spreadsheet would run as a formula (= + - @, tab, CR, LF), or when
+    a line inside it does (a spreadsheet that splits on the CR starts a record there)."""
+    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if any(line.startswith(FORMULA_STARTS) for line in lines[1:]) or value.startswith(
+        (*FORMULA_STARTS, "\n")
+    ):
+        return "'" + value
+    return value
+
+
 def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula (= + - @, tab, CR) with a
-    single quote. Numbers stay numbers: a negative margin is data, not a formula."""
+    """Neutralise text cells and column names that a spreadsheet would run as a formula
+    (:func:`neutralize_text`). Numbers stay numbers: a negative margin is data, not a
+    formula."""
     out = frame.copy()
-    for column in out.columns:
-        series = out[column]
+    out.columns = [neutralize_text(str(c)) for c in out.columns]
+    for k in range(out.shape[1]):  # by position: two names may now read alike
+        series = out.iloc[:, k]
         if isinstance(series.dtype, pd.CategoricalDtype):
             series = series.astype(object)
         if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
             continue
         text = series.astype(object)
-        risky = np.array(
-            [isinstance(v, str) and v.startswith(FORMULA_STARTS) for v in text], dtype=bool
+        codes, uniques = pd.factorize(text)
+        safe = np.array(
+            [neutralize_text(u) if isinstance(u, str) else u for u in uniques] + [None],
+            dtype=object,
         )
-        if risky.any():
-            text = text.where(~risky, "'" + text.astype(str))
-        out[column] = text
+        if any(a is not b for a, b in zip(safe[:-1], uniques, strict=True)):
+            text = pd.Series(safe[codes], index=text.index, dtype=object).where(text.notna(), text)
+        out.isetitem(k, text.to_numpy(dtype=object))
     return out

@@ -37,11 +37,17 @@ def dumps_json(value: Any) -> str:
     return json.dumps(plain(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+# CRLF ends each record (RFC 4180). It also makes the writer quote every cell that holds a CR
+# or an LF: with LF alone a lone CR went out unquoted, and a spreadsheet split the record there.
+_CSV = {"index": False, "lineterminator": "\r\n"}
+
+
 def csv_text(frame: pd.DataFrame) -> str:
-    """CSV with formula-like text neutralised and missing values left blank."""
-    return neutralize_formulas(frame).to_csv(index=False)
+    """CSV with formula-like text and names neutralised, CR and LF quoted, missing values
+    blank. Every CSV the tool writes goes through here or :func:`write_csv`."""
+    return neutralize_formulas(frame).to_csv(**_CSV)  # type: ignore[call-overload]
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
-        neutralize_formulas(frame).to_csv(tmp, index=False)
+        neutralize_formulas(frame).to_csv(tmp, **_CSV)  # type: ignore[call-overload]
