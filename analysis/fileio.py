@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
+from instrument.yamlsafe import MAX_BYTES, YamlLimitError, load_yaml
 
 
 @contextlib.contextmanager
@@ -35,10 +35,15 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
 
 
 def read_yaml(path: Path, error: type[ValueError], missing: str = "no such file") -> Any:
-    """A YAML file's content; a missing file or bad YAML raises ``error`` with one line."""
+    """A YAML file's content, through the one bounded loader (no repeated keys, no alias
+    bombs, no deep nesting, no huge files); a problem raises ``error`` with one line."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        if path.stat().st_size > MAX_BYTES:
+            raise error(f"{path.name}: larger than {MAX_BYTES >> 20} MiB; not read.")
+        return load_yaml(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise error(f"{path}: {missing}.") from None
-    except yaml.YAMLError as exc:
-        raise error(f"{path.name}: not valid YAML ({exc}).") from None
+    except UnicodeDecodeError:
+        raise error(f"{path.name}: not a UTF-8 text file.") from None
+    except YamlLimitError as exc:
+        raise error(f"{path.name}: {exc}.") from None

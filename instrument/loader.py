@@ -13,12 +13,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from .model import Form, Instrument, Item, Perspective, ResponseScale, Subscale
 from .schema import BankFile, ItemSpec
 from .syntax import ModelSyntaxError, parse_model
+from .yamlsafe import MAX_BYTES, YamlLimitError, load_yaml
 
 BUILTIN_NAME = "alliance"
 BUILTIN_FILES = ("scales.yaml", "alliance.yaml", "trust.yaml", "forms.yaml")
@@ -26,26 +26,6 @@ BUILTIN_FILES = ("scales.yaml", "alliance.yaml", "trust.yaml", "forms.yaml")
 
 class BankError(ValueError):
     """An instrument file (or model string) that cannot be used, with where and why."""
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses repeated keys instead of silently keeping the last one."""
-
-
-def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(None, None, f"repeated key {key!r}", mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
-)
 
 
 @dataclass(frozen=True)
@@ -58,13 +38,9 @@ class _Parsed:
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise BankError(f"{source}: not valid YAML: {where}{exc.problem}.") from None
-    except yaml.YAMLError as exc:
-        raise BankError(f"{source}: not valid YAML: {exc}.") from None
+        data = load_yaml(text)
+    except YamlLimitError as exc:
+        raise BankError(f"{source}: {exc}.") from None
     if data is None:
         raise BankError(f"{source}: the file is empty.")
     if not isinstance(data, dict):
@@ -127,6 +103,7 @@ def _build(
     item_specs: list[tuple[str, ItemSpec, str | None]] = []
     forms_spec: list[tuple[str, str, Any]] = []
     origin: dict[str, str] = {}
+    folded: dict[str, str] = {}  # case-folded id -> id
     info = None
     rule: tuple[str, Any] | None = None
     validity: list[tuple[str, Any]] = []
@@ -149,12 +126,19 @@ def _build(
                 raise BankError(f"{p.source}: subscale {name!r} is declared twice.")
             subscales[name] = Subscale(name, sub.construct_name, sub.label, sub.description)
         for item in p.spec.items:
+            if item.id not in origin and item.id.casefold() in folded:
+                raise BankError(
+                    f"{p.source}: item {item.id!r}, field 'id': differs only in case from "
+                    f"{folded[item.id.casefold()]!r}; exports and databases fold case, so "
+                    f"ids must differ by more."
+                )
             if item.id in origin:
                 raise BankError(
                     f"{p.source}: item {item.id!r}, field 'id': duplicate id "
                     f"(already defined in {origin[item.id]})."
                 )
             origin[item.id] = p.source
+            folded[item.id.casefold()] = item.id
             item_specs.append((p.source, item, item.scale or p.spec.scale))
         forms_spec.extend((p.source, name, f) for name, f in p.spec.forms.items())
 
@@ -310,6 +294,8 @@ def load_instrument_file(path: str | Path) -> Instrument:
     """A user's instrument file; it may use the built-in scale names or define its own scales."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise BankError(f"{path.name}: larger than {MAX_BYTES >> 20} MiB; not read.")
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise BankError(f"{path}: no such file.") from None
@@ -340,6 +326,12 @@ def instrument_from_model(model: str) -> Instrument:
             raise BankError(f"model: line {s.line}: factor {s.lhs!r} is defined twice.")
         subscales[s.lhs] = Subscale(s.lhs, construct="model", label=s.lhs)
         for term in s.rhs:
+            twin = next((i for i in items if i.casefold() == term.name.casefold()), None)
+            if twin is not None and twin != term.name:
+                raise BankError(
+                    f"model: line {s.line}: item {term.name!r} differs only in case from "
+                    f"{twin!r}; exports and databases fold case, so ids must differ by more."
+                )
             if term.name in items:
                 raise BankError(
                     f"model: line {s.line}: item {term.name!r} is listed under both "
