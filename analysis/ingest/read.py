@@ -28,7 +28,7 @@ from instrument.exports.qualtrics import qualtrics_columns
 from .. import names
 from .mapping import ColumnMap, fold, match_context, match_items
 from .platforms import QUALTRICS_MISSING, QUALTRICS_STATUS, Layout, detect, is_metadata
-from .sniff import DEFAULT_MAX_BYTES, ExportError, Sniffed, sniff
+from .sniff import DEFAULT_MAX_BYTES, EXCEL_MAX_ROWS, ExportError, Sniffed, sniff
 
 FINDING_COLUMNS = ("kind", "row", "column", "value", "reason")
 # A blank cell, and R's write.csv missing value: neither an answer nor a declared missing code.
@@ -75,7 +75,11 @@ def _read_text(s: Sniffed, layout: Layout, numeric: set[str]) -> tuple[pd.DataFr
     try:
         return _read_table(s, layout, numeric), s.encoding
     except UnicodeDecodeError as exc:
-        if s.encoding in ("utf-8", "utf-8-sig"):
+        if s.encoding == "utf-8-sig" and s.encoding_errors == "strict":
+            # A BOM says UTF-8: a stray bad byte is replaced (and the cell then fails its
+            # item's scale, a finding), rather than the whole file read as cp1252.
+            return _read_text(replace(s, encoding_errors="replace"), layout, numeric)
+        if s.encoding == "utf-8":
             # Valid UTF-8 at the start, not further on: a Windows export after all.
             return _read_text(replace(s, encoding="cp1252"), layout, numeric)
         raise ExportError(
@@ -136,6 +140,7 @@ def _read_csv(s: Sniffed, layout: Layout, dtype: dict[str, type[str]]) -> pd.Dat
                 s.path,
                 sep=s.delimiter,
                 encoding=s.encoding,
+                encoding_errors=s.encoding_errors,
                 **_header_options(s, layout),
                 keep_default_na=False,
                 na_values=NA_VALUES,
@@ -210,6 +215,8 @@ def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float | str]]
                     keep_default_na=False,
                     na_values=NA_VALUES,
                     header=s.offset,
+                    # A sheet without a (true) dimension tag is still read no further.
+                    nrows=EXCEL_MAX_ROWS,
                 ),
                 {},
             )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +24,14 @@ BINARY_SUFFIXES = {
     ".pq": "parquet",
 }
 DELIMITERS = ",;\t|"
+# A survey export has tens to hundreds of columns; a header past this is not one, and reading
+# it would take minutes and gigabytes before anything could be said.
+MAX_COLUMNS = 20_000
+# Excel (.xlsx) is a zip of XML: its compressed size says little. Excel's own sheet holds at
+# most 1,048,576 rows; the expanded size is bounded like a text export's (--max-size).
+EXCEL_MAX_ROWS = 1_048_576
 _PEEK_BYTES = 1 << 16
+_HEADER_BYTES = 1 << 21  # a header row longer than 2 MiB is not a survey export's
 
 
 class ExportError(ValueError):
@@ -37,6 +46,7 @@ class Sniffed:
     delimiter: str | None = None
     head: tuple[tuple[str, ...], ...] = ()  # the first rows from the header on
     offset: int = 0  # file rows above the header (``--header-row N`` skips N - 1)
+    encoding_errors: str = "strict"  # 'replace' for a file that says UTF-8 but has bad bytes
 
 
 def _size_text(n: int) -> str:
@@ -48,6 +58,10 @@ def _encoding(start: bytes) -> str:
     byte is read again as cp1252 by the reader."""
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if start.startswith(codecs.BOM_UTF8):
+        # The file says it is UTF-8; a bad byte further on does not make it cp1252 (which
+        # would read the BOM as part of the first column's name).
+        return "utf-8-sig"
     # UTF-16 without a BOM: ASCII text with every other byte zero (and the others not).
     odd, even = start[1::2], start[0::2]
     if len(start) >= 4 and odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
@@ -77,6 +91,35 @@ def _delimiter(sample: str) -> str:
         return best if counts[best] else ","
 
 
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
+
+
+def _check_excel(path: Path, max_bytes: int) -> None:
+    """Refuse a workbook that expands past ``max_bytes`` or declares more rows than a sheet
+    can hold, before anything is decompressed (a zip bomb is a small file)."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            entries = book.infolist()
+            expanded = sum(e.file_size for e in entries)
+            if expanded > max_bytes:
+                raise ExportError(
+                    f"{path.name}: the workbook expands to {_size_text(expanded)}, more than the "
+                    f"{_size_text(max_bytes)} limit for one export; save it as CSV, or raise "
+                    f"the limit with --max-size."
+                )
+            for entry in entries:
+                if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
+                    with book.open(entry) as sheet:
+                        found = _DIMENSION.search(sheet.read(4096))
+                    if found and int(found.group(1)) > EXCEL_MAX_ROWS:
+                        raise ExportError(
+                            f"{path.name}: a sheet declares {int(found.group(1)):,} rows, more "
+                            f"than an Excel sheet holds ({EXCEL_MAX_ROWS:,}); save it as CSV."
+                        )
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ExportError(f"{path.name}: not a readable Excel file ({exc}).") from None
+
+
 def sniff(
     path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, header_row: int | None = None
 ) -> Sniffed:
@@ -102,15 +145,32 @@ def sniff(
     if kind is not None:
         if offset and kind != "excel":
             raise ExportError(f"{path.name}: --header-row applies to CSV and Excel files only.")
+        if kind == "excel":
+            _check_excel(path, max_bytes)
         return Sniffed(path, kind, offset=offset)
     with path.open("rb") as handle:
         start = handle.read(_PEEK_BYTES)
+        first_line = start
+        while b"\n" not in first_line and len(first_line) < _HEADER_BYTES:
+            more = handle.read(_PEEK_BYTES)
+            if not more:
+                break
+            first_line += more
     if start.startswith(b"$FL2") or start.startswith(b"$FL3"):
         return Sniffed(path, "spss")
     if start.startswith(b"PK\x03\x04"):
+        _check_excel(path, max_bytes)
         return Sniffed(path, "excel", offset=offset)
     if start.startswith(b"PAR1"):
         return Sniffed(path, "parquet")
+    header_line = first_line.split(b"\n", 1)[0]
+    if len(header_line) >= _HEADER_BYTES or max(
+        header_line.count(d.encode()) for d in DELIMITERS
+    ) >= MAX_COLUMNS:
+        raise ExportError(
+            f"{path.name}: the header has more than {MAX_COLUMNS:,} columns; a survey export "
+            f"has far fewer (is the delimiter right?)."
+        )
     encoding = _encoding(start)
     single_byte = encoding.startswith("utf-8") or encoding in ("cp1252", "latin-1")
     if single_byte and b"\x00" in start:
@@ -129,4 +189,9 @@ def sniff(
         raise ExportError(f"{path.name}: cannot be read as a table ({exc}).") from None
     if offset and len(head) <= offset:
         raise ExportError(f"{path.name}: there is no row {offset + 1} to take the header from.")
+    if head and len(head[offset]) > MAX_COLUMNS:
+        raise ExportError(
+            f"{path.name}: the header has more than {MAX_COLUMNS:,} columns; a survey export "
+            f"has far fewer (is the delimiter right?)."
+        )
     return Sniffed(path, "text", encoding, delimiter, head[offset:], offset)
