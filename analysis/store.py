@@ -19,6 +19,7 @@ layout, and opening a store applies the steps it has not seen, in one transactio
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -71,6 +72,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE findings (
             ingest_id INTEGER NOT NULL, kind VARCHAR, row_in_export BIGINT,
             response_id VARCHAR, reason VARCHAR)""",
+    ),
+    # 2: what the benchmark has released (analysis/benchmark/disclosure.py), to withhold the
+    # cells that subtracting two outputs would open up.
+    (
+        """CREATE TABLE releases (
+            cell_id BIGINT PRIMARY KEY, released_at TIMESTAMP, kind VARCHAR, label VARCHAR,
+            request VARCHAR, n_patients BIGINT, n_sessions BIGINT, fingerprint UBIGINT)""",
+        """CREATE TABLE release_members (
+            cell_id BIGINT NOT NULL, member UBIGINT NOT NULL, patient UBIGINT NOT NULL)""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -200,6 +210,11 @@ class IngestSummary:
         return dict(self.__dict__)
 
 
+def store_is_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether nothing was ever ingested into the store."""
+    return not _scalar(con, "SELECT count(*) FROM ingests")
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -270,7 +285,8 @@ def _keys(data: pd.DataFrame) -> pd.Series:
             "date, or a respondent id that appears once; map one with --map (response_id: "
             "COLUMN)."
         )
-    derived = data[parts].astype(str).agg("#".join, axis=1)
+    text = data[parts].astype(object)
+    derived = text.where(text.notna(), "").astype(str).agg("#".join, axis=1)
     if names.RESPONSE_ID in data:
         derived = data[names.RESPONSE_ID].astype("string").fillna(derived).astype(str)
     return derived
@@ -342,7 +358,10 @@ def ingest_checked(
     version = instrument_version(instrument)
     items = list(checked.export.items)
     usable = checked.usable
-    key_all = _keys(data)
+    # Only usable rows are stored as responses (the rest go to quarantine as read), so only
+    # they need a key: a blank line's empty ids must not stop the ingest.
+    key_all = pd.Series("", index=data.index, dtype=object)
+    key_all[usable] = _keys(data[usable]).to_numpy()
     context = _context(data)
     extras = [c for c in data.columns if c not in names.CONTEXT_COLUMNS and c not in items]
     raw = checked.export.raw
@@ -352,7 +371,8 @@ def ingest_checked(
         )
     else:
         extras_frame = data[extras]
-    extras_frame = extras_frame.astype("string").rename(columns=lambda c: EXTRA_PREFIX + str(c))
+    extras_frame = extras_frame.astype("string")
+    extras_frame.columns = _case_unique([EXTRA_PREFIX + str(c) for c in extras_frame.columns])
     answers_hash = _row_hash(pd.concat([context, data[items]], axis=1))
     responses = pd.concat(
         [
@@ -463,11 +483,40 @@ def ingest_checked(
                 ),
             ],
         )
-        con.commit()
+        try:
+            con.commit()
+        except duckdb.Error as exc:
+            # A failed commit (disk full, file too large) has ended the transaction: DuckDB
+            # wrote nothing of it, so the store is as it was and there is nothing to roll back.
+            raise StoreError(
+                f"the store could not be written ({_first_line(exc)}); nothing of this export "
+                f"was stored. Free some space and ingest it again."
+            ) from None
     except BaseException:
-        con.rollback()
+        with contextlib.suppress(duckdb.Error):
+            con.rollback()  # also when the commit above failed and no transaction is left
         raise
     finally:
         for view in ("chunk_r", "chunk_s", "new_quarantine", "new_findings"):
             con.unregister(view)
     return summary
+
+
+def _case_unique(columns: list[str]) -> list[str]:
+    """Column names that differ by more than case, as the store's SQL needs: the second of
+    'extra:Note' and 'extra:note' is stored as 'extra:note (2)'."""
+    seen: set[str] = set()
+    out = []
+    for name in columns:
+        unique, k = name, 1
+        while unique.casefold() in seen:
+            k += 1
+            unique = f"{name} ({k})"
+        seen.add(unique.casefold())
+        out.append(unique)
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text.split("Error: ", 1)[-1]

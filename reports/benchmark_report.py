@@ -25,18 +25,26 @@ def _pillars(result: BenchmarkResult) -> list[str]:
     return [p for p in result.pillars if f"{p}_mean" in result.groups.columns]
 
 
+def _totals(result: BenchmarkResult) -> str:
+    if result.sessions is None or result.patients is None:
+        return f"{result.perspective} sessions (totals withheld)"
+    return f"{result.sessions:,} {result.perspective} sessions from {result.patients:,} patients"
+
+
 def _overview(result: BenchmarkResult) -> Section:
     by = result.by
     s = Section(
         "overview",
         "1. What is compared",
         (
-            f"{result.sessions:,} {result.perspective} sessions from {result.patients:,} patients"
+            _totals(result)
             + (f" since {result.since}" if result.since else "")
             + f", compared by {by}. {len(result.groups)} groups are shown; "
             f"{result.suppressed_groups} with fewer than {result.min_n} patients are left out "
-            "of every table and figure so that no patient can be recognised. An alliance is "
-            f"adequate only when {_and(list(result.pillars))} each clear their own minimum."
+            f"of every table and figure, and {result.withheld_groups} more are withheld because "
+            "set against an earlier output they would show fewer patients than that, so that no "
+            "patient can be recognised. An alliance is adequate only when "
+            f"{_and(list(result.pillars))} each clear their own minimum."
         ),
     )
     if result.adjusted_for:
@@ -180,8 +188,5 @@ def build_benchmark_report(result: BenchmarkResult, store: str) -> str:
         _trend_section(result),
         _table_section(result),
     ]
-    subtitle = (
-        f"{store}: {result.sessions:,} sessions, {result.patients:,} patients; by {result.by}; "
-        f"written {date.today().isoformat()}"
-    )
+    subtitle = f"{store}: {_totals(result)}; by {result.by}; written {date.today().isoformat()}"
     return assemble("Clinic alliance benchmark", subtitle, sections)

@@ -22,13 +22,23 @@ from instrument import BankError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text for the terminal: control characters (escape sequences a hostile column name
+    could carry) shown as escapes, never sent raw."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class InputError(click.ClickException):
     """Bad configuration or unreadable input: one line on stderr, exit code 2."""
 
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"alliance: error: {self.format_message()}", err=True)
+        one_line = " ".join(printable(self.format_message()).split())
+        click.echo(f"alliance: error: {one_line}", err=True)
 
 
 def user_errors(func: F) -> F:
@@ -65,7 +75,51 @@ def instrument_option(func: F) -> F:
 
 
 def say(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(printable(message), err=True)
+
+
+def show(message: str) -> None:
+    """A line of a command's human-readable output on stdout, control characters escaped."""
+    click.echo(printable(message))
+
+
+KEY_ENV = "ALLIANCE_PSEUDONYM_KEY"
+
+
+def key_options(func: F) -> F:
+    """--pseudonymize KEY, --pseudonymize-key-file FILE or $ALLIANCE_PSEUDONYM_KEY: a key in
+    the command line is visible to every user of the machine (the process list), so a file
+    or the environment is the safer way to give it."""
+    func = click.option(
+        "--pseudonymize-key-file",
+        "key_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Read the pseudonymisation key from this file (its first line).",
+    )(func)
+    return click.option(
+        "--pseudonymize",
+        "key",
+        default=None,
+        metavar="KEY",
+        envvar=KEY_ENV,
+        help=f"Replace ids by a keyed hash (HMAC-SHA256); also from ${KEY_ENV}.",
+    )(func)
+
+
+def pseudonym_key(key: str | None, key_file: Path | None) -> str | None:
+    """The key from the option, the environment or the file (one of them)."""
+    if key_file is None:
+        return key
+    if key is not None:
+        raise InputError(f"give the key once: --pseudonymize (or ${KEY_ENV}) or a key file.")
+    try:
+        found = key_file.read_text(encoding="utf-8").strip().splitlines()
+    except OSError as exc:
+        raise InputError(f"{key_file}: {exc.strerror or exc}") from None
+    if not found or not found[0].strip():
+        raise InputError(f"{key_file}: the key file is empty.")
+    return found[0].strip()
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)

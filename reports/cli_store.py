@@ -6,18 +6,30 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
+import duckdb
 import pandas as pd
 
 from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, load_norms, run_benchmark
 from analysis.fileio import atomic_write_text
-from analysis.pipeline import read_checked, resolve_instrument, score, thresholds_plan
+from analysis.pipeline import Options, read_checked, resolve_instrument, score, thresholds_plan
 from analysis.privacy import pseudonymize
-from analysis.store import BATCH_ROWS, file_sha256, ingest_checked, open_store
+from analysis.scoring import ThresholdPlan
+from analysis.store import (
+    BATCH_ROWS,
+    IngestSummary,
+    file_sha256,
+    ingest_checked,
+    open_store,
+    store_is_empty,
+)
+from instrument import Instrument
 
 from .benchmark_report import build_benchmark_report
 from .cli_common import (
     InputError,
+    key_options,
     pipeline_options,
+    pseudonym_key,
     read_options,
     say,
     score_options,
@@ -83,37 +95,65 @@ def ingest_command(
             raise InputError(f"{path}: no such file.")
     instrument = resolve_instrument(options)
     plan = thresholds_plan(instrument, options)  # a bad thresholds file stops here, too
-    summaries = []
-    with open_store(db, create=True) as con:
-        for path in exports:
-            say(f"reading {path} ...")
-            read = read_checked(path, options, instrument)
-            checked = read.checked
-            scored = score(read, options, plan)
-
-            def progress(done: int, total: int, name: Path = path) -> None:
-                say(f"  {name.name}: stored {done:,} of {total:,} new responses")
-
-            summary = ingest_checked(
-                con,
-                checked,
-                scored,
-                read.instrument,
-                source=str(path),
-                sha256=file_sha256(path),
-                progress=progress,
-                batch_rows=batch_rows,
-            )
-            summaries.append(summary)
-            if not as_json:
-                click.echo(
-                    f"{path}: {summary.rows_in:,} rows; {summary.rows_new:,} new, "
-                    f"{summary.rows_already_stored:,} already stored, "
-                    f"{summary.rows_conflicting:,} conflicting, "
-                    f"{summary.rows_quarantined:,} quarantined"
+    summaries: list[IngestSummary] = []
+    empty = False
+    try:
+        with open_store(db, create=True) as con:
+            try:
+                _ingest_each(
+                    con, exports, options, instrument, plan, batch_rows, as_json, summaries
                 )
+            except BaseException:
+                # Judged while this process holds the store: nothing was ever stored in it.
+                empty = not summaries and store_is_empty(con)
+                raise
+    except BaseException:
+        if empty:
+            # A refused first ingest leaves no empty store behind to be mistaken for one.
+            for leftover in (db, db.with_name(db.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        raise
     if as_json:
         click.echo(dumps_json({"store": str(db), "ingests": [s.to_dict() for s in summaries]}))
+
+
+def _ingest_each(
+    con: duckdb.DuckDBPyConnection,
+    exports: tuple[Path, ...],
+    options: Options,
+    instrument: Instrument,
+    plan: ThresholdPlan | None,
+    batch_rows: int,
+    as_json: bool,
+    summaries: list[IngestSummary],
+) -> None:
+    """Read, check, score and store each export in turn, each in its own transaction."""
+    for path in exports:
+        say(f"reading {path} ...")
+        read = read_checked(path, options, instrument)
+        scored = score(read, options, plan)
+
+        def progress(done: int, total: int, name: Path = path) -> None:
+            say(f"  {name.name}: stored {done:,} of {total:,} new responses")
+
+        summary = ingest_checked(
+            con,
+            read.checked,
+            scored,
+            read.instrument,
+            source=str(path),
+            sha256=file_sha256(path),
+            progress=progress,
+            batch_rows=batch_rows,
+        )
+        summaries.append(summary)
+        if not as_json:
+            click.echo(
+                f"{path}: {summary.rows_in:,} rows; {summary.rows_new:,} new, "
+                f"{summary.rows_already_stored:,} already stored, "
+                f"{summary.rows_conflicting:,} conflicting, "
+                f"{summary.rows_quarantined:,} quarantined"
+            )
 
 
 def _parse_since(value: str | None) -> date | None:
@@ -144,9 +184,16 @@ def _text_table(result: BenchmarkResult) -> str:
         columns["funnel"] = g["funnel_flag"]
     text = pd.DataFrame(columns).to_string(index=False) if len(g) else "(no group to show)"
     return (
-        f"{result.sessions:,} sessions, {result.patients:,} patients; {len(g)} groups shown, "
-        f"{result.suppressed_groups} suppressed (fewer than {result.min_n} patients)\n{text}\n"
-        "eb: empirical-Bayes (shrunken) estimate; adequate: % of decided sessions.\n"
+        (
+            f"{result.sessions:,} sessions, {result.patients:,} patients"
+            if result.sessions is not None and result.patients is not None
+            else "totals withheld"
+        )
+        + f"; {len(g)} groups shown, {result.suppressed_groups} suppressed (fewer than "
+        f"{result.min_n} patients), {result.withheld_groups} withheld against differencing\n"
+        f"{text}\n"
+        + "".join(f"note: {n}\n" for n in result.notes)
+        + "eb: empirical-Bayes (shrunken) estimate; adequate: % of decided sessions.\n"
     )
 
 
@@ -172,7 +219,14 @@ def _text_table(result: BenchmarkResult) -> str:
     type=click.IntRange(min=1),
     default=DEFAULT_MIN_N,
     show_default=True,
-    help="Groups (and months) with fewer patients are suppressed everywhere.",
+    help="Groups (and months) with fewer patients are suppressed everywhere; at least 5 "
+    "unless --identifiable.",
+)
+@click.option(
+    "--identifiable",
+    is_flag=True,
+    help="Allow --min-n below 5 and skip the differencing guard: the output may identify "
+    "patients, and is for the clinic's own staff only.",
 )
 @click.option(
     "--adjust",
@@ -186,13 +240,7 @@ def _text_table(result: BenchmarkResult) -> str:
     show_default=True,
     help="Whose ratings to compare.",
 )
-@click.option(
-    "--pseudonymize",
-    "key",
-    default=None,
-    metavar="KEY",
-    help="Replace group names by a keyed hash (HMAC-SHA256) in every output.",
-)
+@key_options
 @click.option(
     "-o",
     "--output",
@@ -208,16 +256,20 @@ def benchmark_command(
     since: str | None,
     norms: Path | None,
     min_n: int,
+    identifiable: bool,
     adjust: tuple[str, ...],
     perspective: str,
     key: str | None,
+    key_file: Path | None,
     output: Path | None,
     as_json: bool,
 ) -> None:
     """Compare clinicians or sites fairly: shrunken estimates, a funnel plot, trends.
 
     Groups with fewer than --min-n patients are left out of every output; respondent ids
-    never appear.
+    never appear. A group, month or total that would differ from any output this store has
+    released before by fewer than --min-n patients is withheld too, so that no two outputs
+    can be subtracted to show a patient (the store keeps a log of what it released).
 
     \b
     Examples:
@@ -226,11 +278,14 @@ def benchmark_command(
       alliance benchmark --db clinic.duckdb --adjust age --json
       alliance benchmark --db clinic.duckdb --norms national_norms.csv -o groups.csv
     """
+    key = pseudonym_key(key, key_file)
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".csv"):
         raise InputError(f"-o must end in .html or .csv; got {output.name!r}.")
     since_date = _parse_since(since)
     reference = load_norms(norms) if norms is not None else None
-    with open_store(db, read_only=True) as con:
+    # Writable: the store records what it releases, to refuse outputs that subtracted from
+    # an earlier one would show fewer than --min-n patients.
+    with open_store(db) as con:
         say(f"benchmarking {db} by {by} ...")
         result = run_benchmark(
             con,
@@ -241,6 +296,7 @@ def benchmark_command(
             min_n=min_n,
             adjust=adjust,
             perspective=perspective,
+            identifiable=identifiable,
         )
     if key is not None:
         result = _pseudonymized(result, key)

@@ -54,7 +54,7 @@ def test_the_mixed_model_matches_lme4(tmp_path: Path, adjust: tuple[str, ...]) -
     done = run_cli("ingest", str(REFERENCE / "data" / "clinic.csv"), "--db", str(db))
     assert done.returncode == 0, done.stderr
     flags = [a for name in adjust for a in ("--adjust", name)]
-    result = benchmark_json(db, "--by", "clinician_id", "--min-n", "1", *flags)
+    result = benchmark_json(db, "--by", "clinician_id", "--min-n", "1", "--identifiable", *flags)
     groups = {row["group"]: row for row in result["groups"]}
     pillars = ["goals"] if adjust else ["bond", "goals", "tasks"]
     for pillar in pillars:
@@ -78,7 +78,7 @@ def test_the_mixed_model_matches_lme4(tmp_path: Path, adjust: tuple[str, ...]) -
 @pytest.mark.parametrize("adjust", [(), ("dropout",)])
 def test_shrunken_estimates_match_a_statsmodels_fit(store: Path, adjust: tuple[str, ...]) -> None:
     flags = [a for name in adjust for a in ("--adjust", name)]
-    result = benchmark_json(store, "--by", "clinician_id", "--min-n", "1", *flags)
+    result = benchmark_json(store, "--by", "clinician_id", "--min-n", "1", "--identifiable", *flags)
     data = sessions(store, "goals")
     formula = "goals ~ 1"
     if adjust:
@@ -196,7 +196,7 @@ def test_benchmark_report_in_chromium(year: Path, tmp_path: Path, browser: Brows
     frame.to_csv(export, index=False)
     db, out = tmp_path / "clinic.duckdb", tmp_path / "benchmark.html"
     assert run_cli("ingest", str(export), "--db", str(db)).returncode == 0
-    done = run_cli("benchmark", "--db", str(db), "--min-n", "3", "-o", str(out))
+    done = run_cli("benchmark", "--db", str(db), "--min-n", "3", "--identifiable", "-o", str(out))
     assert done.returncode == 0, done.stderr
     page = open_report(browser, out)
     assert page.errors == []  # type: ignore[attr-defined]

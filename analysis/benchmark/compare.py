@@ -28,6 +28,7 @@ from scipy.stats import t as student_t
 
 from .. import names
 from ..store import EXTRA_PREFIX, StoreError, quote, table_columns
+from .disclosure import Cells, guard
 from .funnel import Funnel, funnel
 from .mixed import NestedFit, PatientSummaries, fit_nested
 
@@ -44,14 +45,15 @@ class BenchmarkResult:
     since: str | None
     min_n: int
     perspective: str
-    patients: int
-    sessions: int
+    patients: int | None  # None when the totals are withheld (see disclosure)
+    sessions: int | None
     suppressed_groups: int
     groups: pd.DataFrame  # one row per shown group
     models: dict[str, dict[str, Any]]  # per pillar: variance components, ICC, patients needed
     funnel: Funnel | None
     trends: pd.DataFrame  # one row per shown month
     norms_source: str
+    withheld_groups: int = 0  # shown by size, withheld against differencing
     adjusted_for: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
 
@@ -66,6 +68,7 @@ class BenchmarkResult:
             "sessions": self.sessions,
             "groups": groups,
             "suppressed_groups": self.suppressed_groups,
+            "withheld_groups": self.withheld_groups,
             "mixed_models": self.models,
             "adjusted_for": list(self.adjusted_for),
             "funnel": None
@@ -290,12 +293,26 @@ def run_benchmark(
     min_n: int = DEFAULT_MIN_N,
     adjust: tuple[str, ...] = (),
     perspective: str = "patient",
+    identifiable: bool = False,
 ) -> BenchmarkResult:
-    """Benchmark the store's groups (``by``: clinician_id or site_id)."""
+    """Benchmark the store's groups (``by``: clinician_id or site_id).
+
+    Groups and months with fewer than ``min_n`` patients are suppressed, and every cell that
+    would differ from a cell released before by fewer than ``min_n`` patients is withheld
+    (:mod:`analysis.benchmark.disclosure`); the connection must be writable to record what
+    is released. ``identifiable`` allows ``min_n`` below :data:`DEFAULT_MIN_N` and skips the
+    differencing guard, for output that stays with the clinic's own staff.
+    """
     if by not in GROUPINGS:
         raise StoreError(f"--by must be one of {', '.join(GROUPINGS)}; got {by!r}.")
     if min_n < 1:
         raise StoreError(f"the minimum group size must be at least 1; got {min_n}.")
+    if min_n < DEFAULT_MIN_N and not identifiable:
+        raise StoreError(
+            f"the minimum group size is at least {DEFAULT_MIN_N} patients; got {min_n}. A "
+            f"smaller one can show a single patient (--identifiable allows it, for output that "
+            f"stays with the clinic's own staff)."
+        )
     group = GROUPINGS[by]
     columns = table_columns(con, "scores")
     pillars = [c[: -len("_pass")] for c in columns if c.endswith("_pass")]
@@ -323,8 +340,44 @@ def run_benchmark(
     shown = groups["n_patients"] >= min_n
     suppressed = int((~shown).sum())
     notes: list[str] = []
+    request = f"by={group} since={since} perspective={perspective} min_n={min_n}"
+    month = "strftime(date, '%Y-%m')"
+    trends = _trends(con, where, params, pillars, min_n)
+    withheld_groups: set[str] = set()
+    withheld_months: set[str] = set()
+    totals_withheld = False
+    if not identifiable:
+        con.begin()
+        try:
+            withheld_groups = guard(
+                con,
+                Cells(f"group:{group}", group, tuple(groups.loc[shown, "group"])),
+                where,
+                params,
+                min_n,
+                request,
+            )
+            withheld_months = guard(
+                con, Cells("month", month, tuple(trends["month"])), where, params, min_n, request
+            )
+            totals_withheld = bool(
+                guard(con, Cells("total", "'all'", ("all",)), where, params, min_n, request)
+            )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    if withheld_groups or withheld_months or totals_withheld:
+        notes.append(
+            f"{len(withheld_groups)} groups, {len(withheld_months)} months"
+            + (" and the totals" if totals_withheld else "")
+            + f" withheld: each would differ from an output released before by fewer than "
+            f"{min_n} patients, so the two together could show those patients."
+        )
+    shown &= ~groups["group"].isin(withheld_groups)
+    trends = trends[~trends["month"].isin(withheld_months)].reset_index(drop=True)
     models: dict[str, dict[str, Any]] = {}
-    for p in pillars:
+    for p in [] if totals_withheld else pillars:
         frame, x = _patient_summaries(con, group, since, perspective, p, adjust)
         try:
             fit, index, sessions_per_patient = _fit_pillar(frame, x)
@@ -382,13 +435,14 @@ def run_benchmark(
         since=since.isoformat() if since else None,
         min_n=min_n,
         perspective=perspective,
-        patients=int(totals[0]),
-        sessions=int(totals[1]),
+        patients=None if totals_withheld else int(totals[0]),
+        sessions=None if totals_withheld else int(totals[1]),
         suppressed_groups=suppressed,
+        withheld_groups=len(withheld_groups),
         groups=groups,
         models=models,
         funnel=fun,
-        trends=_trends(con, where, params, pillars, min_n),
+        trends=trends,
         norms_source=source,
         adjusted_for=adjust,
         notes=notes,
