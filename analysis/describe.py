@@ -81,16 +81,32 @@ def histogram(values: pd.Series, low: float, high: float, bins: int = 32) -> pd.
     return pd.DataFrame({"left": edges[:-1], "right": edges[1:], "count": counts})
 
 
+def provable_patients(scores: pd.DataFrame, by: str) -> tuple[pd.Series, str]:
+    """Per group, the number of patients the data prove, and how it was counted.
+
+    With a respondent id: distinct ids. Without one, rows are sessions, not patients: a
+    patient has at most one row per session number, so the largest count of rows sharing a
+    session number is a lower bound; with no session column either, nothing proves more than
+    one patient per group."""
+    if names.RESPONDENT_ID in scores and scores[names.RESPONDENT_ID].notna().any():
+        return scores.groupby(by)[names.RESPONDENT_ID].nunique(), "distinct respondent ids"
+    if names.SESSION in scores and scores[names.SESSION].notna().any():
+        per_session = scores.groupby([by, names.SESSION]).size()
+        return (
+            per_session.groupby(level=0).max(),
+            "no respondent id: at least the most rows that share one session number",
+        )
+    counts = scores.groupby(by).size()
+    return counts.clip(upper=1), "no respondent id or session: one patient at least"
+
+
 def group_profiles(
     scores: pd.DataFrame, by: str, pillars: list[str], min_n: int = 5
-) -> tuple[pd.DataFrame, int]:
+) -> tuple[pd.DataFrame, int, str]:
     """Mean pillar scores and share adequate per group, with the number of patients; groups
-    with fewer than ``min_n`` patients are left out and only counted (never named)."""
-    patients = (
-        scores.groupby(by)[names.RESPONDENT_ID].nunique()
-        if names.RESPONDENT_ID in scores
-        else scores.groupby(by).size()
-    )
+    with fewer than ``min_n`` patients (as far as the data prove, :func:`provable_patients`)
+    are left out and only counted (never named). Also returns how patients were counted."""
+    patients, how = provable_patients(scores, by)
     keep = patients[patients >= min_n].index
     frame = scores[scores[by].isin(keep)]
     table = frame.groupby(by)[pillars].mean()
@@ -99,4 +115,4 @@ def group_profiles(
     )
     table["n_patients"] = patients.reindex(table.index)
     table["n_sessions"] = frame.groupby(by).size()
-    return table.sort_index(), int((patients < min_n).sum())
+    return table.sort_index(), int((patients < min_n).sum()), how

@@ -9,7 +9,7 @@ import click
 from analysis.check import CheckResult
 from analysis.pipeline import read_checked
 
-from .cli_common import pipeline_options, read_options, say, user_errors
+from .cli_common import pipeline_options, read_options, say, show, user_errors
 from .output import dumps_json, write_csv
 
 
@@ -92,7 +92,7 @@ def check_command(
         click.echo(dumps_json(result.to_dict()), nl=False)
     else:
         for line in summary_lines(result):
-            click.echo(line)
+            show(line)
     if quarantine_file is not None:
         say(f"wrote {result.rows_quarantined:,} quarantined rows to {quarantine_file}")
     if strict and result.rows_quarantined:

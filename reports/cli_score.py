@@ -14,7 +14,9 @@ from analysis.scoring import ScoreResult
 
 from .cli_common import (
     InputError,
+    key_options,
     pipeline_options,
+    pseudonym_key,
     read_options,
     say,
     score_options,
@@ -63,13 +65,7 @@ def summary_lines(result: ScoreResult) -> list[str]:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON (write the table with -o)."
 )
-@click.option(
-    "--pseudonymize",
-    "key",
-    default=None,
-    metavar="KEY",
-    help="Replace respondent and response ids by a keyed hash (HMAC-SHA256).",
-)
+@key_options
 @user_errors
 def score(
     export_path: Path,
@@ -84,6 +80,7 @@ def score(
     output: Path | None,
     as_json: bool,
     key: str | None,
+    key_file: Path | None,
 ) -> None:
     """Score an export and apply the non-compensatory alliance rule.
 
@@ -98,13 +95,15 @@ def score(
     Examples:
       alliance score export.csv -o scores.csv
       alliance score export.csv --thresholds thresholds.yaml -o scores.csv --json
-      alliance score export.csv --pseudonymize "$ALLIANCE_KEY" -o scores_for_sharing.csv
+      ALLIANCE_PSEUDONYM_KEY=... alliance score export.csv -o scores_for_sharing.csv
+      alliance score export.csv --pseudonymize-key-file key.txt -o scores_for_sharing.csv
       alliance score five.sav --instrument five_factors.yaml --pillars a,b,c,d -o scores.csv
       alliance score items.csv --instrument 'f =~ q1 + q2 + q3; g =~ q4 + q5 + q6' \
           --pillars f,g --scale 1-7 -o scores.csv
     """
     if as_json and output is None:
         raise InputError("--json prints the summary on stdout; give -o FILE for the table.")
+    key = pseudonym_key(key, key_file)
     options = pipeline_options(locals())
     read = read_checked(export_path, options)
     checked = read.checked

@@ -339,7 +339,7 @@ def _group_section(scored: ScoreResult, by: str) -> Section:
     thresholds = scored.classification.thresholds if scored.classification else ()
     pillars = [t.pillar for t in thresholds]
     minimums = {t.pillar: t.value for t in thresholds}
-    profiles, suppressed = group_profiles(table, by, pillars, MIN_GROUP)
+    profiles, suppressed, how = group_profiles(table, by, pillars, MIN_GROUP)
     profiles.index.name = by
     s = Section(
         "groups",
@@ -347,7 +347,8 @@ def _group_section(scored: ScoreResult, by: str) -> Section:
         (
             f"Mean pillar scores per {by}, with the share of adequate alliances. Groups with fewer "
             f"than {MIN_GROUP} patients are not shown ({suppressed} suppressed), so no one patient "
-            "can be recognised. Differences between small groups are mostly noise."
+            f"can be recognised; patients are counted as {how}. Differences between small "
+            "groups are mostly noise."
         ),
     )
     if len(profiles):
