@@ -41,9 +41,9 @@ def _overview(result: BenchmarkResult) -> Section:
             + (f" since {result.since}" if result.since else "")
             + f", compared by {by}. {len(result.groups)} groups are shown; "
             f"{result.suppressed_groups} with fewer than {result.min_n} patients are left out "
-            f"of every table and figure, and {result.withheld_groups} more are withheld because "
-            "set against an earlier output they would show fewer patients than that, so that no "
-            "patient can be recognised. An alliance is adequate only when "
+            f"of every table and figure, and {result.withheld_groups} more are withheld because, "
+            f"set against an earlier output, they would single out fewer than {result.min_n} "
+            "patients; so no patient can be recognised. An alliance is adequate only when "
             f"{_and(list(result.pillars))} each clear their own minimum."
         ),
     )

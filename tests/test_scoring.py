@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pingouin as pg
 import pytest
-from scipy.stats import multivariate_normal
+from scipy.stats import multivariate_normal, norm
 
 from analysis.reliability import cronbach_alpha
 from analysis.scoring import (
@@ -232,6 +232,19 @@ def test_orthant_probabilities_match_scipy_genz() -> None:
     two = np.array([multivariate_normal(cov=corr[:2, :2]).cdf(x) for x in d[:, :2]])
     np.testing.assert_allclose(orthant(d[:, :2], corr[:2, :2]), two, atol=1e-10)
     assert orthant(np.array([[np.nan, 0, 0]]), corr)[0] != orthant(np.zeros((1, 3)), corr)[0]
+
+
+def test_orthant_in_five_dimensions() -> None:
+    """Five pillars: independent errors give the product of the normal CDFs; correlated ones
+    agree with the trivariate formula when two of the five are far past their minimum."""
+    d = np.random.default_rng(6).normal(size=(30, 5))
+    np.testing.assert_allclose(
+        orthant(d, np.eye(5)), np.prod(norm.cdf(d), axis=1), atol=2e-5
+    )
+    corr = np.full((5, 5), 0.4)
+    np.fill_diagonal(corr, 1.0)
+    far = np.hstack([d[:, :3], np.full((30, 2), 9.0)])
+    np.testing.assert_allclose(orthant(far, corr), orthant(d[:, :3], corr[:3, :3]), atol=2e-5)
 
 
 @pytest.mark.parametrize("r", [-0.45, 0.9, 0.95])
