@@ -14,6 +14,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis.benchmark.disclosure import _too_close
 
 from .conftest import run_cli
 
@@ -118,3 +122,39 @@ def test_a_smaller_minimum_needs_to_say_it_may_identify(store: Path) -> None:
     assert "the minimum group size is at least 5 patients; got 2" in done.stderr
     shown = benchmark(store, "--min-n", "2", "--identifiable")
     assert "C02" in groups(shown)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(0, 9)), max_size=60),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(0, 9)), max_size=60),
+    st.integers(2, 6),
+)
+@settings(max_examples=150, deadline=None)
+def test_the_distance_query_agrees_with_sets(
+    candidate: list[tuple[int, int, int]], released: list[tuple[int, int, int]], min_n: int
+) -> None:
+    """(cell, session, patient) triples; a session belongs to one patient throughout."""
+
+    def owner(session: int) -> int:
+        return session % 7
+
+    cand = {(f"c{c}", s, owner(s)) for c, s, _ in candidate}
+    rel = {(r, s, owner(s)) for r, s, _ in released}
+    with duckdb.connect() as con:
+        con.execute("CREATE TEMP TABLE candidate (label VARCHAR, member UBIGINT, patient UBIGINT)")
+        con.execute(
+            "CREATE TABLE release_members (cell_id BIGINT, member UBIGINT, patient UBIGINT)"
+        )
+        if cand:
+            con.executemany("INSERT INTO candidate VALUES (?, ?, ?)", sorted(cand))
+        if rel:
+            con.executemany("INSERT INTO release_members VALUES (?, ?, ?)", sorted(rel))
+        got = _too_close(con, min_n)
+    expected = set()
+    for label in {c for c, _, _ in cand}:
+        mine = {s for c, s, _ in cand if c == label}
+        for cell in {r for r, _, _ in rel}:
+            theirs = {s for r, s, _ in rel if r == cell}
+            if mine & theirs and 0 < len({owner(s) for s in mine ^ theirs}) < min_n:
+                expected.add(label)
+    assert got == expected

@@ -54,38 +54,56 @@ def _candidates(
                    hash(respondent_id) AS patient
             FROM scores
             WHERE {where} AND {cells.key} IS NOT NULL
-              AND list_contains(?, CAST({cells.key} AS VARCHAR))""",
+              AND CAST({cells.key} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))""",
         [*params, list(cells.labels)],
     )
 
 
 def _too_close(con: duckdb.DuckDBPyConnection, min_n: int) -> set[str]:
-    """Labels of candidates that differ from a released cell by 1 to min_n - 1 patients."""
+    """Labels of candidates that differ from a released cell by 1 to min_n - 1 patients.
+
+    Only pairs that share a session are compared (two cells with no session in common differ
+    by all their patients, at least min_n). For a pair, with A and B the two cells' patients,
+    a patient is *apart* unless every one of their sessions in either cell is in both:
+    apart = |A| + |B| - |A and B| - (patients whose sessions are all shared). Every join
+    below is on a patient, so its size follows the patients' own sessions, not pairs x rows.
+    """
     rows = con.execute(
         """
-        WITH pairs AS (
-            SELECT DISTINCT c.label, m.cell_id
+        WITH shared AS (
+            SELECT c.label, m.cell_id, c.patient, count(*) AS n_both
             FROM candidate c JOIN release_members m USING (member)
+            GROUP BY ALL
         ),
-        candidate_only AS (
-            SELECT p.label, p.cell_id, c.patient
-            FROM pairs p JOIN candidate c ON c.label = p.label
-            WHERE NOT EXISTS (
-                SELECT 1 FROM release_members m
-                WHERE m.cell_id = p.cell_id AND m.member = c.member)
+        pairs AS (SELECT DISTINCT label, cell_id FROM shared),
+        cp AS (SELECT label, patient, count(*) AS n_c FROM candidate GROUP BY ALL),
+        rp AS (
+            SELECT cell_id, patient, count(*) AS n_r FROM release_members
+            WHERE cell_id IN (SELECT cell_id FROM pairs) GROUP BY ALL
         ),
-        released_only AS (
-            SELECT p.label, p.cell_id, m.patient
-            FROM pairs p JOIN release_members m ON m.cell_id = p.cell_id
-            WHERE NOT EXISTS (
-                SELECT 1 FROM candidate c WHERE c.label = p.label AND c.member = m.member)
+        sizes_a AS (SELECT label, count(*) AS a FROM cp GROUP BY label),
+        sizes_b AS (SELECT cell_id, count(*) AS b FROM rp GROUP BY cell_id),
+        common AS (
+            SELECT cp.label, rp.cell_id, count(*) AS ab
+            FROM cp JOIN rp USING (patient)
+            SEMI JOIN pairs ON pairs.label = cp.label AND pairs.cell_id = rp.cell_id
+            GROUP BY ALL
         ),
-        apart AS (
-            SELECT label, cell_id, count(DISTINCT patient) AS patients
-            FROM (SELECT * FROM candidate_only UNION ALL SELECT * FROM released_only)
-            GROUP BY label, cell_id
+        whole AS (
+            SELECT s.label, s.cell_id, count(*) AS k
+            FROM shared s
+            JOIN cp ON cp.label = s.label AND cp.patient = s.patient
+            JOIN rp ON rp.cell_id = s.cell_id AND rp.patient = s.patient
+            WHERE cp.n_c = s.n_both AND rp.n_r = s.n_both
+            GROUP BY ALL
         )
-        SELECT DISTINCT label FROM apart WHERE patients BETWEEN 1 AND ?
+        SELECT DISTINCT p.label
+        FROM pairs p
+        JOIN sizes_a USING (label)
+        JOIN sizes_b USING (cell_id)
+        JOIN common USING (label, cell_id)
+        LEFT JOIN whole USING (label, cell_id)
+        WHERE a + b - ab - coalesce(k, 0) BETWEEN 1 AND ?
         """,
         [min_n - 1],
     ).fetchall()
@@ -94,31 +112,34 @@ def _too_close(con: duckdb.DuckDBPyConnection, min_n: int) -> set[str]:
 
 def _record(con: duckdb.DuckDBPyConnection, kind: str, labels: list[str], request: str) -> None:
     """Add the released cells (those of ``labels`` not released with the same sessions
-    before) to the log."""
+    before) to the log, in one statement each for the cells and their members."""
     if not labels:
         return
-    stats = con.execute(
-        """SELECT label, count(DISTINCT patient), count(*), bit_xor(member)
-           FROM candidate WHERE list_contains(?, label) GROUP BY label""",
-        [labels],
-    ).fetchall()
     start = int(con.execute("SELECT coalesce(max(cell_id), 0) FROM releases").fetchall()[0][0])
-    now = datetime.now()
-    for k, (label, patients, sessions, fingerprint) in enumerate(stats, start=start + 1):
-        same = con.execute(
-            """SELECT count(*) FROM releases WHERE fingerprint = ? AND n_sessions = ?""",
-            [fingerprint, sessions],
-        ).fetchall()[0][0]
-        if same:
-            continue  # these very sessions were released before: nothing new to compare with
-        con.execute(
-            "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [k, now, kind, label, request, patients, sessions, fingerprint],
-        )
-        con.execute(
-            "INSERT INTO release_members SELECT ?, member, patient FROM candidate WHERE label = ?",
-            [k, label],
-        )
+    con.execute("DROP TABLE IF EXISTS temp.new_cells")
+    con.execute(
+        """CREATE TEMP TABLE new_cells AS
+           WITH stats AS (
+               SELECT label, count(DISTINCT patient) AS patients, count(*) AS sessions,
+                      bit_xor(member) AS fingerprint
+               FROM candidate WHERE label IN (SELECT unnest(?::VARCHAR[])) GROUP BY label
+           )
+           SELECT ? + row_number() OVER (ORDER BY label) AS cell_id, stats.*
+           FROM stats
+           ANTI JOIN releases r
+             ON r.fingerprint = stats.fingerprint AND r.n_sessions = stats.sessions""",
+        [labels, start],
+    )
+    con.execute(
+        "INSERT INTO releases SELECT cell_id, ?, ?, label, ?, patients, sessions, fingerprint "
+        "FROM new_cells",
+        [datetime.now(), kind, request],
+    )
+    con.execute(
+        "INSERT INTO release_members SELECT n.cell_id, c.member, c.patient "
+        "FROM candidate c JOIN new_cells n USING (label)"
+    )
+    con.execute("DROP TABLE IF EXISTS temp.new_cells")
 
 
 def guard(
