@@ -238,9 +238,7 @@ def test_orthant_in_five_dimensions() -> None:
     """Five pillars: independent errors give the product of the normal CDFs; correlated ones
     agree with the trivariate formula when two of the five are far past their minimum."""
     d = np.random.default_rng(6).normal(size=(30, 5))
-    np.testing.assert_allclose(
-        orthant(d, np.eye(5)), np.prod(norm.cdf(d), axis=1), atol=2e-5
-    )
+    np.testing.assert_allclose(orthant(d, np.eye(5)), np.prod(norm.cdf(d), axis=1), atol=2e-5)
     corr = np.full((5, 5), 0.4)
     np.fill_diagonal(corr, 1.0)
     far = np.hstack([d[:, :3], np.full((30, 2), 9.0)])

@@ -164,9 +164,10 @@ def sniff(
     if start.startswith(b"PAR1"):
         return Sniffed(path, "parquet")
     header_line = first_line.split(b"\n", 1)[0]
-    if len(header_line) >= _HEADER_BYTES or max(
-        header_line.count(d.encode()) for d in DELIMITERS
-    ) >= MAX_COLUMNS:
+    if (
+        len(header_line) >= _HEADER_BYTES
+        or max(header_line.count(d.encode()) for d in DELIMITERS) >= MAX_COLUMNS
+    ):
         raise ExportError(
             f"{path.name}: the header has more than {MAX_COLUMNS:,} columns; a survey export "
             f"has far fewer (is the delimiter right?)."
