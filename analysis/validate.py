@@ -72,14 +72,15 @@ def _line(factor: str, items: list[str]) -> str:
 
 
 def competing_models(
-    groups: dict[str, list[str]], declared: Mapping[str, Mapping[str, tuple[str, ...]]] = {}
+    groups: dict[str, list[str]],
+    declared: Mapping[str, Mapping[str, tuple[str, ...]]] | None = None,
 ) -> list[ModelSpec]:
     """The models to compare, the hypothesized (correlated subscales) among them, with the
     instrument's ``declared`` models (factor -> subscales it joins) that the data can hold."""
     all_items = [i for ids in groups.values() for i in ids]
     correlated = "\n".join(_line(f, ids) for f, ids in groups.items())
     specs = [ModelSpec("one_factor", _line("general", all_items))]
-    for name, factors in declared.items():
+    for name, factors in (declared or {}).items():
         joined = {f: [i for s in parts for i in groups.get(s, [])] for f, parts in factors.items()}
         covered = {s for parts in factors.values() for s in parts}
         if covered == set(groups) and all(joined.values()):
