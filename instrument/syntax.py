@@ -4,7 +4,8 @@ Supported: ``=~`` (measured by), ``~~`` (covariance), ``~`` (regression) and ``~
 statements separated by newlines or ``;``; comments after ``#`` or ``!``; a statement continues on
 the next line when a line ends with ``+`` or an operator, or the next line starts with ``+``.
 Modifiers before a variable, joined by ``*``: a number fixes the parameter (``0.5*x1``), ``NA``
-frees it, a name or quoted string labels it, ``start(0.3)`` sets a starting value.
+frees it, a name or quoted string labels it, ``start(0.3)`` sets a starting value, and
+``c(...)`` gives one such modifier per group (``c(a1, a2)*x2``, ``c(1, NA)*x3``).
 
 Errors say where: ``line 2, position 14: unknown operator '=-'``.
 """
@@ -53,6 +54,18 @@ class Term:
     label: str | None = None
     start: float | None = None
     free: bool = False  # NA*: free a parameter that would be fixed by default (a marker loading)
+    per_group: tuple[Term, ...] = ()  # c(a1, a2)*x: one modifier per group, in group order
+
+    def in_group(self, group: int, n_groups: int) -> Term:
+        """The modifiers that hold in ``group`` (0-based) of ``n_groups``."""
+        if not self.per_group:
+            return self
+        if len(self.per_group) != n_groups:
+            raise ValueError(
+                f"c(...) before {self.name!r} gives {len(self.per_group)} values for "
+                f"{n_groups} group{'s' if n_groups != 1 else ''}"
+            )
+        return replace(self.per_group[group], name=self.name)
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,8 @@ def _modifier(cur: _Cursor, term: Term, tok: Token) -> Term:
     if tok.text == "NA":
         return replace(term, free=True)
     nxt = cur.peek()
+    if nxt is not None and nxt.kind == "lparen" and tok.text == "c":
+        return replace(term, per_group=_vector(cur, tok))
     if nxt is not None and nxt.kind == "lparen":
         cur.take()
         arg = cur.peek()
@@ -195,6 +210,33 @@ def _modifier(cur: _Cursor, term: Term, tok: Token) -> Term:
             return replace(term, label=arg.text)
         raise ModelSyntaxError(tok.line, tok.position, f"unknown modifier {tok.text}()")
     return replace(term, label=tok.text)
+
+
+def _vector(cur: _Cursor, opener: Token) -> tuple[Term, ...]:
+    """``c(m1, m2, ...)``, after the ``c``: one plain modifier (number, NA, name) per group."""
+    cur.take()  # (
+    out: list[Term] = []
+    while True:
+        arg = cur.peek()
+        if arg is None or arg.kind not in ("number", "string", "ident"):
+            line, pos = (arg.line, arg.position) if arg else cur.end_position()
+            raise ModelSyntaxError(line, pos, "c() holds numbers, NA or labels, one per group")
+        cur.take()
+        if arg.kind == "number":
+            out.append(Term("", fixed=float(arg.text)))
+        elif arg.text == "NA":
+            out.append(Term("", free=True))
+        else:
+            out.append(Term("", label=arg.text))
+        sep = cur.peek()
+        if sep is not None and sep.kind == "comma":
+            cur.take()
+            continue
+        if sep is not None and sep.kind == "rparen":
+            cur.take()
+            return tuple(out)
+        line, pos = (sep.line, sep.position) if sep else cur.end_position()
+        raise ModelSyntaxError(line, pos, f"expected ',' or ')' in {opener.text}(")
 
 
 def _term(cur: _Cursor, op: Token, previous: Token) -> Term:

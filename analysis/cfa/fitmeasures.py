@@ -30,19 +30,34 @@ def cfi(chisq: float, df: float, base: float, base_df: float) -> float:
 
 
 def tli(chisq: float, df: float, base: float, base_df: float) -> float:
-    if df <= 0 or base_df <= 0:
+    if df == 0:
+        return 1.0  # a saturated model, as lavaan reports it
+    if df < 0 or base_df <= 0:
         return float("nan")
     ratio_b = base / base_df
     return float((ratio_b - chisq / df) / (ratio_b - 1.0))
 
 
-def rmsea(chisq: float, df: float, n: int) -> float:
-    return math.sqrt(max(chisq - df, 0.0) / (df * n)) if df > 0 else float("nan")
+def rmsea(chisq: float, df: float, n: int, groups: int = 1, c: float = 1.0) -> float:
+    """``sqrt(max(0, (T - c df) / (N df))) sqrt(G)``: with ``c`` a scaling factor, the robust
+    RMSEA of Brosseau-Liard, Savalei & Li (2012); over G groups, Steiger's (1998) correction.
+    A saturated model (df = 0) has RMSEA 0, as lavaan reports it."""
+    if df == 0:
+        return 0.0
+    if df < 0:
+        return float("nan")
+    return math.sqrt(max(chisq - c * df, 0.0) / (df * n)) * math.sqrt(groups)
 
 
-def rmsea_ci(chisq: float, df: int, n: int, level: float = 0.90) -> tuple[float, float]:
-    """Confidence interval by inverting the noncentral chi-square in its noncentrality."""
-    if df <= 0:
+def rmsea_ci(
+    chisq: float, df: int, n: int, level: float = 0.90, groups: int = 1, c: float = 1.0
+) -> tuple[float, float]:
+    """Confidence interval by inverting the noncentral chi-square in its noncentrality; for a
+    scaled statistic ``chisq`` is the scaled one and the bounds are multiplied by ``sqrt(c)``
+    (lavaan's robust interval)."""
+    if df == 0:
+        return 0.0, 0.0
+    if df < 0:
         return float("nan"), float("nan")
     upper_p, lower_p = (1 + level) / 2, (1 - level) / 2
 
@@ -60,30 +75,33 @@ def rmsea_ci(chisq: float, df: int, n: int, level: float = 0.90) -> tuple[float,
         return brentq(f, 0.0, hi, xtol=1e-10)
 
     lam_low, lam_high = bound(upper_p), bound(lower_p)
-    return math.sqrt(lam_low / (df * n)), math.sqrt(lam_high / (df * n))
+    scale = math.sqrt(c * groups / (df * n))
+    return math.sqrt(lam_low) * scale, math.sqrt(lam_high) * scale
 
 
-def rmsea_pclose(chisq: float, df: int, n: int) -> float:
+def rmsea_pclose(chisq: float, df: int, n: int, groups: int = 1, c: float = 1.0) -> float:
+    """P(RMSEA <= .05); for a scaled statistic, ``chisq`` scaled and ``c`` its factor."""
     if df <= 0:
         return float("nan")
-    return float(1.0 - ncx2.cdf(chisq, df, n * df * RMSEA_CLOSE**2))
+    return float(1.0 - ncx2.cdf(chisq, df, n * df * RMSEA_CLOSE**2 / (c * groups)))
 
 
-def srmr(s: np.ndarray, sigma: np.ndarray) -> float:
+def srmr(
+    s: np.ndarray,
+    sigma: np.ndarray,
+    mean: np.ndarray | None = None,
+    mu: np.ndarray | None = None,
+) -> float:
     """Residuals scaled by the observed standard deviations, root mean square over the lower
-    triangle with the diagonal (lavaan's ``srmr``, Bentler's definition)."""
+    triangle with the diagonal, and over the means when there is a mean structure (lavaan's
+    ``srmr``, Bentler's definition). Over groups lavaan weights each group's by n_g / N."""
     sd = np.sqrt(np.diag(s))
     resid = (s - sigma) / np.outer(sd, sd)
     rows, cols = np.tril_indices(len(s))
-    return float(np.sqrt(np.mean(resid[rows, cols] ** 2)))
-
-
-def loglik(sigma: np.ndarray, s: np.ndarray, n: int) -> float:
-    """Normal log-likelihood with the means at the sample means."""
-    p = len(s)
-    logdet = np.linalg.slogdet(sigma)[1]
-    trace = np.trace(np.linalg.solve(sigma, s))
-    return float(-n / 2 * (p * math.log(2 * math.pi) + logdet + trace))
+    squares = list(resid[rows, cols] ** 2)
+    if mean is not None and mu is not None:
+        squares += list(((mean - mu) / sd) ** 2)
+    return float(np.sqrt(np.mean(squares)))
 
 
 def robust_cfi(
@@ -101,8 +119,3 @@ def robust_tli(
     if df <= 0 or base_df <= 0:
         return float("nan")
     return 1.0 - ((chisq - c * df) / df) / ((base - base_c * base_df) / base_df)
-
-
-def robust_rmsea(chisq: float, df: float, c: float, n: int) -> float:
-    """Brosseau-Liard, Savalei & Li (2012): ``sqrt(max(0, (T - c df) / (N df)))``."""
-    return math.sqrt(max(chisq - c * df, 0.0) / (n * df)) if df > 0 else float("nan")

@@ -1,40 +1,67 @@
-"""Stage 3: parameter table -> model matrices, implied covariance and its derivatives.
+"""Stage 3: parameter table -> model matrices per group, implied moments and their Jacobian.
 
-``Sigma = Lambda Psi Lambda' + Theta``. Every free parameter's derivative ``dSigma/dtheta`` is a
-p x p matrix; they are stacked as an array of shape (q, p, p), from which the ML gradient and
-the expected information follow (:mod:`analysis.cfa.estimate`).
+In each group ``Sigma = Lambda Psi Lambda' + Theta`` and, with a mean structure,
+``mu = nu + Lambda alpha``. The moments of a group are stacked as ``[mu, vech(Sigma)]`` (vech:
+the lower triangle row by row, ``np.tril_indices``); ``delta`` is their Jacobian by the free
+parameters, one (p + p*) x q matrix per group (p* x q without means), from which every
+estimator's gradient and information follow (lavaan's Delta).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from .partable import Parameter, ParTable
+from .samplestats import SampleStats
+
+Cell = tuple[str, int, int]  # (matrix, row, column); nu and alpha use column 0
+
+
+@dataclass(frozen=True)
+class Matrices:
+    lam: np.ndarray
+    psi: np.ndarray
+    theta: np.ndarray
+    nu: np.ndarray
+    alpha: np.ndarray
+
+    @property
+    def sigma(self) -> np.ndarray:
+        return self.lam @ self.psi @ self.lam.T + self.theta
+
+    @property
+    def mu(self) -> np.ndarray:
+        return self.nu + self.lam @ self.alpha
 
 
 @dataclass(frozen=True)
 class Representation:
-    """Where each parameter sits: matrix, row, column; and the free-parameter positions."""
+    """Where each parameter sits (matrix, row, column, group) and its free position."""
 
     table: ParTable
     free_index: tuple[int, ...]
     n_free: int
-    cells: tuple[tuple[str, int, int], ...]
+    cells: tuple[Cell, ...]
 
     @classmethod
     def of(cls, table: ParTable) -> Representation:
         obs = {name: k for k, name in enumerate(table.observed)}
         lat = {name: k for k, name in enumerate(table.latent)}
-        cells = []
+        cells: list[Cell] = []
         for p in table.parameters:
             if p.matrix == "lambda":
                 cells.append(("lambda", obs[p.rhs], lat[p.lhs]))
             elif p.matrix == "psi":
                 cells.append(("psi", lat[p.lhs], lat[p.rhs]))
-            else:
+            elif p.matrix == "theta":
                 cells.append(("theta", obs[p.lhs], obs[p.rhs]))
+            elif p.matrix == "nu":
+                cells.append(("nu", obs[p.lhs], 0))
+            else:
+                cells.append(("alpha", lat[p.lhs], 0))
         index = table.free_index()
         return cls(table, tuple(index), max(index, default=-1) + 1, tuple(cells))
 
@@ -46,32 +73,66 @@ class Representation:
     def m(self) -> int:
         return len(self.table.latent)
 
-    def matrices(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    @property
+    def n_groups(self) -> int:
+        return self.table.n_groups
+
+    @property
+    def meanstructure(self) -> bool:
+        return self.table.meanstructure
+
+    @cached_property
+    def blocks(self) -> tuple[tuple[int, ...], ...]:
+        """The parameter rows of each group."""
+        return tuple(
+            tuple(k for k, p in enumerate(self.table.parameters) if p.group == g)
+            for g in range(self.n_groups)
+        )
+
+    @cached_property
+    def vech(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.tril_indices(self.p)
+
+    def matrices(self, theta: np.ndarray, group: int = 0) -> Matrices:
         lam = np.zeros((self.p, self.m))
         psi = np.zeros((self.m, self.m))
         th = np.zeros((self.p, self.p))
-        target = {"lambda": lam, "psi": psi, "theta": th}
-        for p, k, (name, r, c) in zip(
-            self.table.parameters, self.free_index, self.cells, strict=True
-        ):
-            value = theta[k] if k >= 0 else p.value
-            target[name][r, c] = value
-            if name != "lambda":
-                target[name][c, r] = value
-        return lam, psi, th
+        nu = np.zeros(self.p)
+        alpha = np.zeros(self.m)
+        params = self.table.parameters
+        for k in self.blocks[group]:
+            name, r, c = self.cells[k]
+            i = self.free_index[k]
+            value = theta[i] if i >= 0 else params[k].value
+            if name == "lambda":
+                lam[r, c] = value
+            elif name == "psi":
+                psi[r, c] = psi[c, r] = value
+            elif name == "theta":
+                th[r, c] = th[c, r] = value
+            elif name == "nu":
+                nu[r] = value
+            else:
+                alpha[r] = value
+        return Matrices(lam, psi, th, nu, alpha)
 
-    def implied(self, theta: np.ndarray) -> np.ndarray:
-        lam, psi, th = self.matrices(theta)
-        return lam @ psi @ lam.T + th
+    def implied(self, theta: np.ndarray, group: int = 0) -> np.ndarray:
+        return self.matrices(theta, group).sigma
 
-    def derivatives(self, theta: np.ndarray) -> np.ndarray:
-        """dSigma/dtheta_k for every free parameter, shape (q, p, p)."""
-        lam, psi, _ = self.matrices(theta)
-        out = np.zeros((self.n_free, self.p, self.p))
-        for k, cell in zip(self.free_index, self.cells, strict=True):
-            if k >= 0:
-                out[k] += cell_derivative(cell, lam, psi, self.p)
+    def delta(self, theta: np.ndarray, group: int = 0) -> np.ndarray:
+        """d[mu, vech Sigma] / d theta for one group (rows: p means if a mean structure, then
+        p* covariances; columns: the free parameters)."""
+        mats = self.matrices(theta, group)
+        out = np.zeros((self.moments, self.n_free))
+        for k in self.blocks[group]:
+            i = self.free_index[k]
+            if i >= 0:
+                out[:, i] += cell_delta(self.cells[k], mats, self.vech, self.meanstructure)
         return out
+
+    @property
+    def moments(self) -> int:
+        return self.p * (self.p + 1) // 2 + (self.p if self.meanstructure else 0)
 
     def values(self, theta: np.ndarray) -> np.ndarray:
         """Every parameter's value (free ones from ``theta``) in table order."""
@@ -82,62 +143,82 @@ class Representation:
             ]
         )
 
-    def start(self, s: np.ndarray) -> np.ndarray:
-        """Starting values: half of each indicator's variance for factor and residual
-        variances, loadings from covariances with the marker, 0 for covariances."""
+    def start(self, stats: SampleStats) -> np.ndarray:
+        """Starting values from each group's moments: half of each indicator's variance for
+        factor and residual variances, loadings from covariances with the marker, 0 for
+        covariances and latent means, sample means for intercepts. A parameter shared across
+        groups starts from the first group that has it."""
         theta = np.full(self.n_free, np.nan)
-        marker_cov = _marker_covariances(self, s)
-        for p, k, (name, r, c) in zip(
-            self.table.parameters, self.free_index, self.cells, strict=True
-        ):
-            if k < 0 or not np.isnan(theta[k]):
-                continue
-            if not np.isnan(p.value):
-                theta[k] = p.value
-            elif name == "lambda":
-                theta[k] = marker_cov.get((r, c), 1.0)
-            elif name == "theta":
-                theta[k] = 0.5 * s[r, r] if r == c else 0.0
-            else:
-                theta[k] = 0.05 if r != c else _factor_variance(self, c, s)
+        for g, sample in enumerate(stats.groups):
+            s = sample.cov
+            marker_cov = _marker_covariances(self, s, g)
+            for k in self.blocks[g]:
+                i = self.free_index[k]
+                if i < 0 or not np.isnan(theta[i]):
+                    continue
+                p = self.table.parameters[k]
+                name, r, c = self.cells[k]
+                if not np.isnan(p.value):
+                    theta[i] = p.value
+                elif name == "lambda":
+                    theta[i] = marker_cov.get((r, c), 1.0)
+                elif name == "theta":
+                    theta[i] = 0.5 * s[r, r] if r == c else 0.0
+                elif name == "psi":
+                    theta[i] = 0.05 if r != c else _factor_variance(self, c, s, g)
+                elif name == "nu":
+                    theta[i] = sample.mean[r]
+                else:
+                    theta[i] = 0.0
         return theta
 
 
-def cell_derivative(
-    cell: tuple[str, int, int], lam: np.ndarray, psi: np.ndarray, p: int
+def cell_delta(
+    cell: Cell, mats: Matrices, vech: tuple[np.ndarray, np.ndarray], meanstructure: bool
 ) -> np.ndarray:
+    """The derivative of ``[mu, vech Sigma]`` by one matrix cell."""
     name, r, c = cell
-    if name == "lambda":
-        m = np.zeros((p, p))
-        m[r, :] = (lam @ psi)[:, c]
-        return m + m.T
-    if name == "psi":
-        d = np.outer(lam[:, r], lam[:, c])
-        return d + d.T if r != c else d
-    d = np.zeros((p, p))
-    d[r, c] = 1.0
-    d[c, r] = 1.0
-    return d
+    rows, cols = vech
+    p = mats.lam.shape[0]
+    mean = np.zeros(p)
+    if name == "lambda":  # dSigma = e_r (Lambda Psi)_c' + (Lambda Psi)_c e_r'
+        lp = mats.lam @ mats.psi[:, c]
+        cov = (rows == r) * lp[cols] + lp[rows] * (cols == r)
+        mean[r] = mats.alpha[c]
+    elif name == "psi":
+        a, b = mats.lam[:, r], mats.lam[:, c]
+        cov = a[rows] * b[cols] + (b[rows] * a[cols] if r != c else 0.0)
+    elif name == "theta":
+        cov = (((rows == r) & (cols == c)) | ((rows == c) & (cols == r))).astype(float)
+    elif name == "nu":
+        cov = np.zeros(len(rows))
+        mean[r] = 1.0
+    else:
+        cov = np.zeros(len(rows))
+        mean = mats.lam[:, r].copy()
+    return np.concatenate([mean, cov]) if meanstructure else cov
 
 
-def _indicators(rep: Representation, factor: int) -> list[tuple[int, Parameter]]:
+def _indicators(rep: Representation, factor: int, group: int) -> list[tuple[int, Parameter]]:
     return [
-        (r, p)
-        for p, (name, r, c) in zip(rep.table.parameters, rep.cells, strict=True)
-        if name == "lambda" and c == factor
+        (rep.cells[k][1], rep.table.parameters[k])
+        for k in rep.blocks[group]
+        if rep.cells[k][0] == "lambda" and rep.cells[k][2] == factor
     ]
 
 
-def _factor_variance(rep: Representation, factor: int, s: np.ndarray) -> float:
-    first = _indicators(rep, factor)[0][0]
+def _factor_variance(rep: Representation, factor: int, s: np.ndarray, group: int) -> float:
+    first = _indicators(rep, factor, group)[0][0]
     return 0.5 * float(s[first, first])
 
 
-def _marker_covariances(rep: Representation, s: np.ndarray) -> dict[tuple[int, int], float]:
+def _marker_covariances(
+    rep: Representation, s: np.ndarray, group: int
+) -> dict[tuple[int, int], float]:
     """Start loadings: cov(indicator, marker) / (half the marker's variance), in [-2, 2]."""
     out = {}
     for f in range(rep.m):
-        rows = _indicators(rep, f)
+        rows = _indicators(rep, f, group)
         marker = rows[0][0]
         scale = 0.5 * s[marker, marker]
         for r, _ in rows:

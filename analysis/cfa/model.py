@@ -1,21 +1,28 @@
-"""Stage 6: fit a CFA model to data and collect every number a researcher reports.
+"""The CFA engine's stages, run in order for one model: ``fit_cfa(data, model, ...)``.
 
-``fit_cfa(data, model, estimator="ml" | "mlr")`` runs the stages (syntax -> parameter table ->
-matrices -> estimation -> fit measures) and returns a frozen :class:`CFAResult`.
+data -> sample statistics per group (:mod:`.samplestats`) -> parameter table with groups,
+labels and equality constraints (:mod:`.partable`) -> model matrices and their Jacobian
+(:mod:`.matrices`) -> estimator (:mod:`.ml`, minimised by :mod:`.optimize`) -> standard errors
+(:mod:`.se`) -> test statistics (:mod:`.teststat`) -> fit measures (:mod:`.fitmeasures`) -> a
+frozen :class:`CFAResult`, each stage a module of its own, as in lavaan.
 
 - ML: expected-information standard errors (lavaan's default for ML).
 - MLR: the same estimates; Huber-White sandwich standard errors with the observed information as
-  bread; the Yuan-Bentler scaled chi-square as Mplus and lavaan's MLR compute it,
-  ``c = (tr(A1^-1 B1) - tr(A0^-1 B0)) / df`` from the saturated (1) and fitted (0) models'
-  information A and score cross-products B; robust CFI, TLI and RMSEA (Brosseau-Liard & Savalei)
-  and the robust RMSEA interval (the scaled statistic's interval times sqrt(c)). The unscaled
-  values sit beside them with a ``_ml`` suffix.
+  bread; the Yuan-Bentler scaled chi-square (:mod:`.teststat`); robust CFI, TLI and RMSEA
+  (Brosseau-Liard & Savalei) with the robust RMSEA's interval and p-value. The unscaled values
+  sit beside them with a ``_ml`` suffix.
 
-Missing answers: listwise deletion. Validated against lavaan 0.6.14 (tests/reference).
+Groups: ``group='school'`` fits one model per value of the column, with lavaan's conventions
+(a mean structure; markers in every group; latent means fixed at 0 in the first group and free
+in the others once intercepts are held equal), ``group_equal`` and ``group_partial``.
+
+Missing answers: listwise deletion, counted in ``CFAResult.left_out``. Validated against
+lavaan 0.6.14 (tests/reference).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,18 +33,16 @@ from scipy.stats import norm
 from instrument.syntax import parse_model
 
 from . import fitmeasures as fm
-from .estimate import (
-    casewise_scores,
-    expected_hessian,
-    fit_ml,
-    observed_hessian,
-    robust_trace,
-    saturated_scores,
-)
+from . import se as standard
 from .matrices import Representation
+from .ml import ML
+from .modindices import COLUMNS as MI_COLUMNS
 from .modindices import modification_indices
-from .partable import ModelError, ParTable, build_partable
+from .optimize import minimize, numeric_hessian
+from .partable import Key, ModelError, ParTable, build_partable
+from .samplestats import SampleStats, sample_stats
 from .standardized import standardize, standardized_se
+from .teststat import yuan_bentler
 
 Estimator = Literal["ml", "mlr"]
 ESTIMATORS = ("ml", "mlr")
@@ -45,7 +50,7 @@ ESTIMATORS = ("ml", "mlr")
 
 @dataclass(frozen=True)
 class CFAResult:
-    """Everything about one fitted model. ``estimates`` has one row per parameter."""
+    """Everything about one fitted model. ``estimates`` has one row per parameter and group."""
 
     model: str
     estimator: Estimator
@@ -56,19 +61,29 @@ class CFAResult:
     fit: dict[str, float]
     converged: bool
     iterations: int
-    implied: pd.DataFrame
+    implied: pd.DataFrame  # the first group's; every group's in ``implied_by_group``
     sample: pd.DataFrame
     modindices: pd.DataFrame
     residual_correlations: pd.DataFrame
     findings: tuple[str, ...] = field(default=())
+    groups: tuple[str, ...] = ("",)
+    group_n: tuple[int, ...] = ()
+    group_column: str | None = None
+    left_out: dict[str, int] = field(default_factory=dict)
+    table: ParTable | None = None
+    stats: SampleStats | None = None
+    theta: np.ndarray | None = None
+    implied_by_group: tuple[pd.DataFrame, ...] = ()
+    sample_by_group: tuple[pd.DataFrame, ...] = ()
 
     @property
     def loadings(self) -> pd.DataFrame:
-        return self.estimates[self.estimates["op"] == "=~"].reset_index(drop=True)
-
-    def factor_correlations(self) -> pd.DataFrame:
         e = self.estimates
-        psi = e[(e["op"] == "~~") & e["lhs"].isin(self.latent)]
+        return e[(e["op"] == "=~") & (e["group"] == 1)].reset_index(drop=True)
+
+    def factor_correlations(self, group: int = 1) -> pd.DataFrame:
+        e = self.estimates
+        psi = e[(e["op"] == "~~") & e["lhs"].isin(self.latent) & (e["group"] == group)]
         names = list(self.latent)
         values = np.eye(len(names))
         for lhs, rhs, std in zip(psi["lhs"], psi["rhs"], psi["std_all"], strict=True):
@@ -77,7 +92,7 @@ class CFAResult:
         return pd.DataFrame(values, index=names, columns=names)
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "model": self.model,
             "estimator": self.estimator,
             "n": self.n,
@@ -85,34 +100,65 @@ class CFAResult:
             "fit": dict(self.fit),
             "findings": list(self.findings),
         }
+        if self.group_column is not None:
+            out["group"] = {
+                "column": self.group_column,
+                "groups": [
+                    {"label": g, "n": n} for g, n in zip(self.groups, self.group_n, strict=True)
+                ],
+            }
+        return out
 
 
-def _prepare(data: pd.DataFrame, observed: tuple[str, ...]) -> tuple[np.ndarray, int]:
-    missing = [v for v in observed if v not in data.columns]
-    if missing:
-        raise ModelError(f"the data have no column for {', '.join(map(repr, missing))}.")
-    x = data[list(observed)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    x = x[~np.isnan(x).any(axis=1)]  # listwise deletion
-    if len(x) <= len(observed):
-        raise ModelError(
-            f"only {len(x)} complete rows for {len(observed)} indicators; a covariance matrix "
-            f"needs more rows than variables."
-        )
-    return x, len(x)
-
-
-def _heywood(rep: Representation, theta: np.ndarray, std: np.ndarray) -> list[str]:
+def _heywood(rep: Representation, values: np.ndarray, std: np.ndarray) -> list[str]:
     findings = []
-    values = rep.values(theta)
+    many = rep.n_groups > 1
     for p, (name, r, c), v, sv in zip(rep.table.parameters, rep.cells, values, std, strict=True):
+        where = f" in group {rep.table.groups[p.group]!r}" if many else ""
         if p.op == "~~" and r == c and v < 0:
             what = "factor" if name == "psi" else "residual"
-            findings.append(f"Heywood case: negative {what} variance {p.lhs} ~~ {p.rhs} = {v:.3f}")
+            findings.append(
+                f"Heywood case: negative {what} variance {p.lhs} ~~ {p.rhs} = {v:.3f}{where}"
+            )
         elif p.op == "=~" and abs(sv) > 1:
-            findings.append(f"Heywood case: standardized loading {p.lhs} =~ {p.rhs} = {sv:.3f}")
+            findings.append(
+                f"Heywood case: standardized loading {p.lhs} =~ {p.rhs} = {sv:.3f}{where}"
+            )
         elif name == "psi" and r != c and abs(sv) > 1:
-            findings.append(f"factor correlation {p.lhs} ~~ {p.rhs} = {sv:.3f} is beyond 1")
+            findings.append(f"factor correlation {p.lhs} ~~ {p.rhs} = {sv:.3f} is beyond 1{where}")
     return findings
+
+
+def prepare(
+    data: pd.DataFrame,
+    model: str,
+    *,
+    std_lv: bool = False,
+    orthogonal: bool = False,
+    group: str | None = None,
+    group_equal: Sequence[str] = (),
+    group_partial: Sequence[Key] = (),
+    group_order: tuple[str, ...] | None = None,
+) -> tuple[ParTable, SampleStats]:
+    """The first two stages: the parameter table and the sample statistics it is fitted to."""
+    statements = parse_model(model)
+    # The observed variables are known from the syntax before the groups are.
+    observed = build_partable(statements, std_lv=std_lv, orthogonal=orthogonal).observed
+    stats = sample_stats(data, observed, group, group_order)
+    if group is not None and len(stats.groups) < 2:
+        raise ModelError(
+            f"group column {group!r} has one value ({stats.groups[0].label!r}) among the "
+            f"complete rows; a comparison needs two groups or more."
+        )
+    table = build_partable(
+        statements,
+        std_lv=std_lv,
+        orthogonal=orthogonal,
+        groups=stats.labels if group is not None else ("",),
+        group_equal=group_equal,
+        group_partial=group_partial,
+    )
+    return table, stats
 
 
 def fit_cfa(
@@ -122,6 +168,13 @@ def fit_cfa(
     estimator: Estimator = "ml",
     std_lv: bool = False,
     orthogonal: bool = False,
+    group: str | None = None,
+    group_equal: Sequence[str] = (),
+    group_partial: Sequence[Key] = (),
+    group_order: tuple[str, ...] | None = None,
+    table: ParTable | None = None,
+    stats: SampleStats | None = None,
+    modindices: bool = True,
 ) -> CFAResult:
     """Fit a confirmatory factor model.
 
@@ -129,7 +182,7 @@ def fit_cfa(
     ----------
     data : DataFrame
         One row per response; the model's indicators as columns. Rows with a missing indicator
-        are left out (listwise).
+        are left out (listwise) and counted.
     model : str
         lavaan-style syntax, e.g. ``'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6'``.
     estimator : {'ml', 'mlr'}, default 'ml'
@@ -137,117 +190,88 @@ def fit_cfa(
         Identify factors by unit variance instead of a marker loading.
     orthogonal : bool, default False
         Fix factor covariances at zero.
+    group : str, optional
+        A column whose values are the groups of a multi-group model.
+    group_equal : sequence of str
+        Kinds of parameter held equal across groups: ``loadings``, ``intercepts``, ``means``,
+        ``residuals``, ``residual.covariances``, ``lv.variances``, ``lv.covariances``.
+    group_partial : sequence of (lhs, op, rhs)
+        Parameters exempt from ``group_equal`` (see :func:`.partable.parse_partial`).
+    table, stats : optional
+        A parameter table and sample statistics already built (by :func:`prepare`, or changed
+        from another fit's), to skip the first stages.
 
-    Validated against lavaan 0.6 ``cfa()`` (ML and MLR): fit measures, estimates, standard
-    errors, standardized solution, modification indices.
+    Validated against lavaan 0.6 ``cfa()`` (ML and MLR, one group and several): fit measures,
+    estimates, standard errors, standardized solution, modification indices.
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"'estimator' must be one of 'ml', 'mlr'; got {estimator!r}.")
-    table: ParTable = build_partable(parse_model(model), std_lv=std_lv, orthogonal=orthogonal)
+    if table is None or stats is None:
+        table, stats = prepare(
+            data,
+            model,
+            std_lv=std_lv,
+            orthogonal=orthogonal,
+            group=group,
+            group_equal=group_equal,
+            group_partial=group_partial,
+            group_order=group_order,
+        )
     rep = Representation.of(table)
-    x, n = _prepare(data, table.observed)
-    centered = x - x.mean(axis=0)
-    s = centered.T @ centered / n
     p = len(table.observed)
-    df = p * (p + 1) // 2 - rep.n_free
+    n_groups = len(stats.groups)
+    moments = n_groups * (p * (p + 1) // 2 + (p if table.meanstructure else 0))
+    df = moments - rep.n_free
     if df < 0:
         raise ModelError(
             f"the model is not identified: {rep.n_free} free parameters but only "
-            f"{p * (p + 1) // 2} variances and covariances (df = {df})."
+            f"{moments} sample moments (df = {df})."
         )
-    est = fit_ml(rep, s)
+    ml = ML(rep, stats)
+    start = rep.start(stats)
+    est = minimize(ml, start)
+    if not np.isfinite(est.fmin):
+        from dataclasses import replace
+
+        diagonal = replace(
+            stats,
+            groups=tuple(replace(g, cov=np.diag(np.diag(g.cov))) for g in stats.groups),
+        )
+        est = minimize(ml, rep.start(diagonal))
     theta = est.theta
+    n = stats.n
     findings: list[str] = []
     if not est.converged:
         findings.append(
             f"the estimation did not converge ({est.message}); numbers are not trustworthy"
         )
 
-    sigma = rep.implied(theta)
-    chisq = n * est.fmin
-    base = fm.baseline_chisq(s, n)
-    base_df = p * (p - 1) // 2
-    h_exp = expected_hessian(rep, theta)
-    singular = np.linalg.matrix_rank(h_exp, tol=1e-8 * np.abs(h_exp).max()) < len(theta)
+    fit, vcov, singular = _fit_measures(rep, ml, theta, est.fmin, df, estimator)
     if singular:
         findings.append(
             "the information matrix is singular: some parameters are not "
             "identified by these data; standard errors are not available"
         )
-
-    def inverse(matrix: np.ndarray) -> np.ndarray:
-        if singular:
-            return np.full_like(matrix, np.nan)
-        return np.linalg.inv(matrix)
-
-    fit: dict[str, float] = {
-        "npar": rep.n_free,
-        "ntotal": n,
-        "chisq": chisq,
-        "df": df,
-        "pvalue": fm.chisq_pvalue(chisq, df),
-        "baseline_chisq": base,
-        "baseline_df": base_df,
-        "cfi": fm.cfi(chisq, df, base, base_df),
-        "tli": fm.tli(chisq, df, base, base_df),
-        "rmsea": fm.rmsea(chisq, df, n),
-    }
-    fit["rmsea_ci_lower"], fit["rmsea_ci_upper"] = fm.rmsea_ci(chisq, df, n)
-    fit["rmsea_pvalue"] = fm.rmsea_pclose(chisq, df, n)
-    fit["srmr"] = fm.srmr(s, sigma)
-    fit["loglik"] = fm.loglik(sigma, s, n)
-    fit["unrestricted_loglik"] = fm.loglik(s, s, n)
-    fit["aic"] = -2 * fit["loglik"] + 2 * rep.n_free
-    fit["bic"] = -2 * fit["loglik"] + rep.n_free * float(np.log(n))
-
-    if estimator == "ml":
-        vcov = inverse(n / 2 * h_exp)
-    else:
-        bread = inverse(n / 2 * observed_hessian(rep, theta, s))
-        scores = casewise_scores(rep, theta, centered)
-        vcov = bread @ (scores.T @ scores) @ bread
-        if df > 0 and not singular:
-            info1, scores1 = saturated_scores(s, centered)
-            trace1 = robust_trace(info1, scores1)
-            trace0 = robust_trace(n / 2 * observed_hessian(rep, theta, s) / n, scores)
-            c = (trace1 - trace0) / df
-            base_c = (trace1 - _baseline_trace(s, centered)) / base_df
-            fit.update(
-                {
-                    "chisq_ml": chisq,
-                    "scaling_factor": c,
-                    "chisq": chisq / c,
-                    "pvalue": fm.chisq_pvalue(chisq / c, df),
-                    "baseline_chisq_scaled": base / base_c,
-                    "baseline_scaling_factor": base_c,
-                    "cfi_ml": fit["cfi"],
-                    "tli_ml": fit["tli"],
-                    "rmsea_ml": fit["rmsea"],
-                    "cfi": fm.robust_cfi(chisq, df, c, base, base_df, base_c),
-                    "tli": fm.robust_tli(chisq, df, c, base, base_df, base_c),
-                    "rmsea": fm.robust_rmsea(chisq, df, c, n),
-                    "rmsea_ci_lower_ml": fit["rmsea_ci_lower"],
-                    "rmsea_ci_upper_ml": fit["rmsea_ci_upper"],
-                    "rmsea_pvalue_ml": fit.pop("rmsea_pvalue"),
-                }
+        if estimator == "mlr" and df > 0:
+            findings.append(
+                "the robust (scaled) chi-square and fit indices cannot be computed with a "
+                "singular information matrix; only the unscaled ML values (_ml) are given"
             )
-            # lavaan's robust interval: the scaled statistic's interval, times sqrt(c).
-            low, high = fm.rmsea_ci(chisq / c, df, n)
-            fit["rmsea_ci_lower"], fit["rmsea_ci_upper"] = low * np.sqrt(c), high * np.sqrt(c)
 
     values = rep.values(theta)
-    se = np.full(len(values), np.nan)
-    free = np.array(rep.free_index)
-    se[free >= 0] = np.sqrt(np.clip(np.diag(vcov), 0, None))[free[free >= 0]]
+    se = standard.standard_errors(vcov, rep.free_index)
     std = standardize(rep, theta)
     std_se = standardized_se(rep, theta, vcov)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = values / se
+    free = np.array(rep.free_index)
     estimates = pd.DataFrame(
         {
             "lhs": [q.lhs for q in table.parameters],
             "op": [q.op for q in table.parameters],
             "rhs": [q.rhs for q in table.parameters],
+            "group": [q.group + 1 for q in table.parameters],
+            "label": [q.label or "" for q in table.parameters],
             "free": free >= 0,
             "est": values,
             "se": se,
@@ -257,15 +281,22 @@ def fit_cfa(
             "std_se": std_se,
         }
     )
-    findings += _heywood(rep, theta, std)
+    findings += _heywood(rep, values, std)
     names = list(table.observed)
-    sd_s, sd_sigma = np.sqrt(np.diag(s)), np.sqrt(np.diag(sigma))
-    resid = s / np.outer(sd_s, sd_s) - sigma / np.outer(sd_sigma, sd_sigma)
+    implied, samples, resid = [], [], []
+    for g, sample in enumerate(stats.groups):
+        sigma = rep.implied(theta, g)
+        sd_s, sd_sigma = np.sqrt(np.diag(sample.cov)), np.sqrt(np.diag(sigma))
+        r = sample.cov / np.outer(sd_s, sd_s) - sigma / np.outer(sd_sigma, sd_sigma)
+        implied.append(pd.DataFrame(sigma, index=names, columns=names))
+        samples.append(pd.DataFrame(sample.cov, index=names, columns=names))
+        resid.append(pd.DataFrame(r, index=names, columns=names))
     mi = (
-        modification_indices(rep, theta, s, n)
-        if not singular
-        else pd.DataFrame(columns=["lhs", "op", "rhs", "mi", "epc"])
+        modification_indices(rep, ml, theta)
+        if modindices and not singular
+        else pd.DataFrame(columns=MI_COLUMNS)
     )
+    grouped = n_groups > 1 or group is not None
     return CFAResult(
         model=model,
         estimator=estimator,
@@ -276,17 +307,104 @@ def fit_cfa(
         fit=fit,
         converged=est.converged,
         iterations=est.iterations,
-        implied=pd.DataFrame(sigma, index=names, columns=names),
-        sample=pd.DataFrame(s, index=names, columns=names),
+        implied=implied[0],
+        sample=samples[0],
         modindices=mi,
-        residual_correlations=pd.DataFrame(resid, index=names, columns=names),
+        residual_correlations=resid[0],
         findings=tuple(findings),
+        groups=stats.labels,
+        group_n=tuple(g.n for g in stats.groups),
+        group_column=group if grouped else None,
+        left_out={"incomplete": stats.incomplete, "no_group": stats.ungrouped},
+        table=table,
+        stats=stats,
+        theta=theta,
+        implied_by_group=tuple(implied),
+        sample_by_group=tuple(samples),
     )
 
 
-def _baseline_trace(s: np.ndarray, centered: np.ndarray) -> float:
-    """``tr(A^-1 B)`` of the independence model (free variances only), per case."""
-    var = np.diag(s)
-    info = np.diag(0.5 / var**2)
-    scores = 0.5 * (centered**2 / var**2 - 1 / var)
-    return robust_trace(info, scores)
+def _fit_measures(
+    rep: Representation, ml: ML, theta: np.ndarray, fmin: float, df: int, estimator: Estimator
+) -> tuple[dict[str, float], np.ndarray, bool]:
+    """The test statistics and fit measures, and the estimates' covariance matrix."""
+    stats = ml.stats
+    n, p, n_groups = stats.n, rep.p, len(stats.groups)
+    chisq = n * fmin
+    base = sum(fm.baseline_chisq(g.cov, g.n) for g in stats.groups)
+    base_df = n_groups * p * (p - 1) // 2
+    h_exp = ml.hessian(theta)
+    singular = standard.is_singular(h_exp)
+    fit: dict[str, float] = {
+        "npar": rep.n_free,
+        "ntotal": n,
+        "ngroups": n_groups,
+        "chisq": chisq,
+        "df": df,
+        "pvalue": fm.chisq_pvalue(chisq, df),
+        "baseline_chisq": base,
+        "baseline_df": base_df,
+        "cfi": fm.cfi(chisq, df, base, base_df),
+        "tli": fm.tli(chisq, df, base, base_df),
+        "rmsea": fm.rmsea(chisq, df, n, n_groups),
+    }
+    fit["rmsea_ci_lower"], fit["rmsea_ci_upper"] = fm.rmsea_ci(chisq, df, n, groups=n_groups)
+    fit["rmsea_pvalue"] = fm.rmsea_pclose(chisq, df, n, n_groups)
+    srmr = []
+    for g, sample in enumerate(stats.groups):
+        mats = rep.matrices(theta, g)
+        if rep.meanstructure:
+            srmr.append(fm.srmr(sample.cov, mats.sigma, sample.mean, mats.mu))
+        else:
+            srmr.append(fm.srmr(sample.cov, mats.sigma))
+    fit["srmr"] = float(stats.weights @ np.array(srmr))
+    fit["loglik"] = ml.loglik(theta)
+    fit["unrestricted_loglik"] = ml.unrestricted_loglik()
+    fit["aic"] = -2 * fit["loglik"] + 2 * rep.n_free
+    fit["bic"] = -2 * fit["loglik"] + rep.n_free * float(np.log(n))
+
+    if estimator == "ml":
+        return fit, standard.expected(h_exp, n), singular
+    h_obs = numeric_hessian(ml, theta)
+    scores = ml.casewise_scores(theta)
+    vcov = standard.sandwich(h_obs, scores, n)
+    unscaled = {
+        "chisq_ml": chisq,
+        "cfi_ml": fit["cfi"],
+        "tli_ml": fit["tli"],
+        "rmsea_ml": fit["rmsea"],
+        "rmsea_ci_lower_ml": fit["rmsea_ci_lower"],
+        "rmsea_ci_upper_ml": fit["rmsea_ci_upper"],
+        "rmsea_pvalue_ml": fit["rmsea_pvalue"],
+    }
+    fit.update(unscaled)
+    if df == 0:  # saturated: nothing to scale; the statistic is 0 either way
+        fit["scaling_factor"] = float("nan")
+        return fit, vcov, singular
+    if singular or standard.is_singular(h_obs):
+        nan = float("nan")
+        for key in ("chisq", "pvalue", "scaling_factor", "cfi", "tli", "rmsea"):
+            fit[key] = nan
+        for key in ("rmsea_ci_lower", "rmsea_ci_upper", "rmsea_pvalue"):
+            fit[key] = nan
+        for key in ("baseline_chisq_scaled", "baseline_scaling_factor"):
+            fit[key] = nan
+        return fit, vcov, True
+    scaling = yuan_bentler(stats, rep.meanstructure, h_obs, scores, df, base_df)
+    c, base_c = scaling.c, scaling.baseline_c
+    scaled = chisq / c
+    fit.update(
+        {
+            "scaling_factor": c,
+            "chisq": scaled,
+            "pvalue": fm.chisq_pvalue(scaled, df),
+            "baseline_chisq_scaled": base / base_c,
+            "baseline_scaling_factor": base_c,
+            "cfi": fm.robust_cfi(chisq, df, c, base, base_df, base_c),
+            "tli": fm.robust_tli(chisq, df, c, base, base_df, base_c),
+            "rmsea": fm.rmsea(chisq, df, n, n_groups, c),
+            "rmsea_pvalue": fm.rmsea_pclose(scaled, df, n, n_groups, c),
+        }
+    )
+    fit["rmsea_ci_lower"], fit["rmsea_ci_upper"] = fm.rmsea_ci(scaled, df, n, groups=n_groups, c=c)
+    return fit, vcov, singular

@@ -1,22 +1,41 @@
-"""Stage 2 of the CFA engine: statements -> parameter table (one row per parameter).
+"""Stage 2 of the CFA engine: statements -> parameter table (one row per parameter and group).
 
 The defaults follow lavaan's ``cfa()``: the first loading of each factor is fixed to 1 (marker
 variable) unless ``std_lv``, which fixes factor variances to 1 instead; factor covariances are
 free unless ``orthogonal``; every observed variable has a free residual variance. A modifier in
 the model overrides a default (``NA*x1`` frees a marker, ``0.5*x2`` fixes a loading, ``a*x3``
-labels it; parameters that share a label are constrained equal).
+labels it; ``c(a1, a2)*x3`` gives one modifier per group). Parameters that share a label are
+constrained equal, within a group and across groups.
+
+With a mean structure (more than one group, or an ``~ 1`` line) every group has its own
+intercepts (``nu``) and latent means (``alpha``), with lavaan's identification: intercepts free,
+latent means fixed at 0; once intercepts are held equal across groups, the latent means are free
+in every group but the first. ``group_equal`` names the kinds of parameter held equal across
+groups (lavaan's ``group.equal``) and ``group_partial`` the parameters exempt from it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import pandas as pd
 
-from instrument.syntax import Statement, parse_model
+from instrument.syntax import Statement, Term, parse_model
 
-Matrix = Literal["lambda", "psi", "theta"]
+Matrix = Literal["lambda", "psi", "theta", "nu", "alpha"]
+GROUP_EQUAL = (
+    "loadings",
+    "intercepts",
+    "means",
+    "residuals",
+    "residual.covariances",
+    "lv.variances",
+    "lv.covariances",
+)
+Key = tuple[str, str, str]  # (lhs, op, rhs); an intercept is (name, "~1", "")
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,28 @@ class Parameter:
     value: float  # the fixed value, or the user's start value for a free parameter (nan: none)
     label: str | None = None
     user: bool = False  # written in the model, as opposed to added by a default
+    group: int = 0  # the block (0-based group index)
+
+    @property
+    def key(self) -> Key:
+        return (self.lhs, self.op, self.rhs)
+
+    @property
+    def kind(self) -> str:
+        """The ``group.equal`` word for this parameter."""
+        if self.matrix == "lambda":
+            return "loadings"
+        if self.matrix == "nu":
+            return "intercepts"
+        if self.matrix == "alpha":
+            return "means"
+        diagonal = self.lhs == self.rhs
+        if self.matrix == "theta":
+            return "residuals" if diagonal else "residual.covariances"
+        return "lv.variances" if diagonal else "lv.covariances"
+
+    def describe(self) -> str:
+        return f"{self.lhs} ~ 1" if self.op == "~1" else f"{self.lhs} {self.op} {self.rhs}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +77,8 @@ class ParTable:
     parameters: tuple[Parameter, ...]
     latent: tuple[str, ...]
     observed: tuple[str, ...]
+    groups: tuple[str, ...] = ("",)
+    meanstructure: bool = False
 
     def free_index(self) -> list[int]:
         """For every parameter, its position in the free-parameter vector (-1 when fixed).
@@ -55,9 +98,30 @@ class ParTable:
                 count += 1
         return index
 
+    def constraints(self) -> list[tuple[int, int]]:
+        """The equality constraints as pairs of rows (first row of a label, another row)."""
+        first: dict[str, int] = {}
+        pairs = []
+        for k, p in enumerate(self.parameters):
+            if not p.free or p.label is None:
+                continue
+            if p.label in first:
+                pairs.append((first[p.label], k))
+            else:
+                first[p.label] = k
+        return pairs
+
+    def unconstrained(self) -> ParTable:
+        """The same table with every label dropped: each free row its own parameter."""
+        return replace(self, parameters=tuple(replace(p, label=None) for p in self.parameters))
+
     @property
     def n_free(self) -> int:
         return max(self.free_index(), default=-1) + 1
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.groups)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -66,6 +130,7 @@ class ParTable:
                     "lhs": p.lhs,
                     "op": p.op,
                     "rhs": p.rhs,
+                    "group": p.group + 1,
                     "free": p.free,
                     "value": p.value,
                     "label": p.label,
@@ -79,19 +144,63 @@ class ModelError(ValueError):
     """A model that the CFA engine cannot set up, with the reason."""
 
 
+_PARTIAL = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(=~|~~|~)\s*([A-Za-z_][\w.]*|1)\s*$")
+
+
+def parse_partial(text: str | Iterable[str]) -> tuple[Key, ...]:
+    """``'goals =~ pg03, pg03 ~ 1'`` -> the parameters exempt from ``group_equal``."""
+    parts = [text] if isinstance(text, str) else list(text)
+    keys: list[Key] = []
+    for part in parts:
+        for piece in re.split(r"[,;\n]", part):
+            if not piece.strip():
+                continue
+            match = _PARTIAL.match(piece)
+            if match is None:
+                raise ModelError(
+                    f"group partial {piece.strip()!r}: write a parameter as 'factor =~ item', "
+                    f"'item ~ 1' or 'a ~~ b'."
+                )
+            lhs, op, rhs = match.groups()
+            if op == "~":
+                if rhs != "1":
+                    raise ModelError(f"group partial {piece.strip()!r}: only 'item ~ 1'.")
+                keys.append((lhs, "~1", ""))
+            else:
+                keys.append((lhs, op, rhs))
+                if op == "~~":
+                    keys.append((rhs, op, lhs))
+    return tuple(keys)
+
+
 def build_partable(
-    model: str | list[Statement], *, std_lv: bool = False, orthogonal: bool = False
+    model: str | list[Statement],
+    *,
+    std_lv: bool = False,
+    orthogonal: bool = False,
+    groups: Sequence[str] = ("",),
+    group_equal: Sequence[str] = (),
+    group_partial: Sequence[Key] = (),
+    meanstructure: bool | None = None,
 ) -> ParTable:
     statements = parse_model(model) if isinstance(model, str) else model
     factors = [s for s in statements if s.op == "=~"]
     if not factors:
         raise ModelError("the model has no measurement line ('factor =~ item1 + item2 + ...').")
     for s in statements:
-        if s.op in ("~", "~1"):
+        if s.op == "~":
             raise ModelError(
-                f"line {s.line}: regressions and intercepts ('{s.op}') are not supported by the "
-                f"CFA engine; use measurement ('=~') and covariance ('~~') lines."
+                f"line {s.line}: regressions ('~') are not supported by the CFA engine; use "
+                f"measurement ('=~'), covariance ('~~') and intercept ('~ 1') lines."
             )
+    unknown = [w for w in group_equal if w not in GROUP_EQUAL]
+    if unknown:
+        raise ModelError(
+            f"group equal {', '.join(map(repr, unknown))}: choose from {', '.join(GROUP_EQUAL)}."
+        )
+    groups = tuple(groups)
+    if len(groups) > 1 and std_lv:
+        raise ModelError("std_lv is not supported with groups; identify factors by markers.")
     latent = tuple(dict.fromkeys(s.lhs for s in factors))
     if len(latent) != len(factors):
         raise ModelError("each factor must be defined on one '=~' line.")
@@ -105,10 +214,54 @@ def build_partable(
                 )
             if term.name not in observed:
                 observed.append(term.name)
+    if meanstructure is None:
+        meanstructure = len(groups) > 1 or any(s.op == "~1" for s in statements)
     params: list[Parameter] = []
+    for g in range(len(groups)):
+        params += _block(
+            statements,
+            latent,
+            tuple(observed),
+            g,
+            len(groups),
+            std_lv,
+            orthogonal,
+            meanstructure,
+            "intercepts" in group_equal and "means" not in group_equal,
+        )
+    params = _equal_across(params, set(group_equal), set(group_partial))
+    table = ParTable(tuple(params), latent, tuple(observed), groups, meanstructure)
+    _check_markers(table)
+    return table
+
+
+def _in_group(term: Term, s: Statement, g: int, n_groups: int) -> Term:
+    try:
+        return term.in_group(g, n_groups)
+    except ValueError as exc:
+        raise ModelError(f"line {s.line}: {exc}.") from None
+
+
+def _block(
+    statements: list[Statement],
+    latent: tuple[str, ...],
+    observed: tuple[str, ...],
+    g: int,
+    n_groups: int,
+    std_lv: bool,
+    orthogonal: bool,
+    meanstructure: bool,
+    free_means: bool,
+) -> list[Parameter]:
+    """One group's parameters, in lavaan's order: loadings, variances and covariances (user's
+    residual covariances last), then intercepts and latent means."""
     nan = float("nan")
-    for s in factors:
-        for k, term in enumerate(s.rhs):
+    params: list[Parameter] = []
+    for s in statements:
+        if s.op != "=~":
+            continue
+        for k, generic in enumerate(s.rhs):
+            term = _in_group(generic, s, g, n_groups)
             marker = k == 0 and not std_lv
             if term.fixed is not None:
                 free, value = False, term.fixed
@@ -119,14 +272,25 @@ def build_partable(
             if term.start is not None and free:
                 value = term.start
             params.append(
-                Parameter(s.lhs, "=~", term.name, "lambda", free, value, term.label, True)
+                Parameter(s.lhs, "=~", term.name, "lambda", free, value, term.label, True, g)
             )
 
     user_cov: dict[tuple[str, str], Parameter] = {}
+    user_mean: dict[str, Parameter] = {}
     for s in statements:
+        if s.op == "~1":
+            if s.lhs not in latent and s.lhs not in observed:
+                raise ModelError(f"line {s.line}: {s.lhs!r} is neither a factor nor an indicator.")
+            term = _in_group(s.rhs[0], s, g, n_groups)
+            matrix: Matrix = "alpha" if s.lhs in latent else "nu"
+            free = term.fixed is None
+            value = term.fixed if term.fixed is not None else (term.start or nan)
+            user_mean[s.lhs] = Parameter(s.lhs, "~1", "", matrix, free, value, term.label, True, g)
+            continue
         if s.op != "~~":
             continue
-        for term in s.rhs:
+        for generic in s.rhs:
+            term = _in_group(generic, s, g, n_groups)
             a, b = s.lhs, term.name
             for name in (a, b):
                 if name not in latent and name not in observed:
@@ -138,35 +302,59 @@ def build_partable(
                     f"line {s.line}: a covariance between factor and indicator ({a} ~~ {b}) is "
                     f"not supported."
                 )
-            matrix: Matrix = "psi" if a in latent else "theta"
+            matrix = "psi" if a in latent else "theta"
             free = term.fixed is None
             value = term.fixed if term.fixed is not None else (term.start or nan)
-            key = tuple(sorted((a, b)))
-            user_cov[key] = Parameter(a, "~~", b, matrix, free, value, term.label, True)  # type: ignore[index]
+            key = (min(a, b), max(a, b))
+            user_cov[key] = Parameter(a, "~~", b, matrix, free, value, term.label, True, g)
 
     def covariance(a: str, b: str, matrix: Matrix, free: bool, value: float) -> Parameter:
-        given = user_cov.pop(tuple(sorted((a, b))), None)  # type: ignore[arg-type]
-        return given if given is not None else Parameter(a, "~~", b, matrix, free, value)
+        given = user_cov.pop((min(a, b), max(a, b)), None)
+        return given if given is not None else Parameter(a, "~~", b, matrix, free, value, group=g)
 
     for name in observed:
         params.append(covariance(name, name, "theta", True, nan))
     for i, f in enumerate(latent):
         params.append(covariance(f, f, "psi", not std_lv, 1.0 if std_lv else nan))
-        for g in latent[i + 1 :]:
-            params.append(covariance(f, g, "psi", not orthogonal, 0.0 if orthogonal else nan))
+        for h in latent[i + 1 :]:
+            params.append(covariance(f, h, "psi", not orthogonal, 0.0 if orthogonal else nan))
     params.extend(user_cov.values())  # residual covariances between indicators
-    table = ParTable(tuple(params), latent, tuple(observed))
-    _check_markers(table)
-    return table
+    if meanstructure:
+        for name in observed:
+            params.append(user_mean.pop(name, Parameter(name, "~1", "", "nu", True, nan, group=g)))
+        for f in latent:
+            default = Parameter(f, "~1", "", "alpha", free_means and g > 0, 0.0, group=g)
+            params.append(user_mean.pop(f, default))
+    elif user_mean:
+        raise ModelError("intercepts ('~ 1') need a mean structure.")
+    return params
+
+
+def _equal_across(params: list[Parameter], kinds: set[str], partial: set[Key]) -> list[Parameter]:
+    """Give the parameters that ``group_equal`` holds equal one shared label per key (a label
+    the user wrote wins, as in lavaan)."""
+    if not kinds:
+        return params
+    out = []
+    for p in params:
+        if p.free and p.label is None and p.kind in kinds and p.key not in partial:
+            if p.kind == "means" and p.group == 0:
+                out.append(p)  # fixed at 0 in the first group by default
+                continue
+            p = replace(p, label=f".{p.lhs}{p.op}{p.rhs}")
+        out.append(p)
+    return out
 
 
 def _check_markers(table: ParTable) -> None:
     """Each factor needs its scale set: a fixed loading or a fixed variance."""
-    for f in table.latent:
-        loadings = [p for p in table.parameters if p.op == "=~" and p.lhs == f]
-        variance = next(p for p in table.parameters if p.op == "~~" and p.lhs == p.rhs == f)
-        if variance.free and all(p.free for p in loadings):
-            raise ModelError(
-                f"factor {f!r} has no scale: fix one loading (e.g. 1*{loadings[0].rhs}) or its "
-                f"variance ({f} ~~ 1*{f}), or use std_lv."
-            )
+    for g in range(table.n_groups):
+        block = [p for p in table.parameters if p.group == g]
+        for f in table.latent:
+            loadings = [p for p in block if p.op == "=~" and p.lhs == f]
+            variance = next(p for p in block if p.op == "~~" and p.lhs == p.rhs == f)
+            if variance.free and all(p.free for p in loadings):
+                raise ModelError(
+                    f"factor {f!r} has no scale: fix one loading (e.g. 1*{loadings[0].rhs}) or "
+                    f"its variance ({f} ~~ 1*{f}), or use std_lv."
+                )

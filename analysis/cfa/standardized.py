@@ -1,7 +1,9 @@
-"""The completely standardized solution (lavaan's ``std.all``) with delta-method standard errors.
+"""The completely standardized solution (lavaan's ``std.all``) with delta-method standard errors,
+in each group.
 
 Loadings ``lambda sqrt(psi_ff) / sqrt(sigma_ii)``; factor covariances as correlations; residual
-variances ``theta_ii / sigma_ii``; residual covariances ``theta_ij / sqrt(theta_ii theta_jj)``.
+variances ``theta_ii / sigma_ii``; residual covariances ``theta_ij / sqrt(theta_ii theta_jj)``;
+intercepts ``nu_i / sqrt(sigma_ii)``; latent means ``alpha_f / sqrt(psi_ff)``.
 Standard errors: ``J V J'`` with J the Jacobian of the standardization by central differences.
 """
 
@@ -13,22 +15,29 @@ from .matrices import Representation
 
 
 def standardize(rep: Representation, theta: np.ndarray) -> np.ndarray:
-    lam, psi, th = rep.matrices(theta)
-    sigma = lam @ psi @ lam.T + th
-    sd_obs = np.sqrt(np.clip(np.diag(sigma), 1e-300, None))
-    sd_lat = np.sqrt(np.clip(np.diag(psi), 1e-300, None))
-    sd_res = np.sqrt(np.abs(np.diag(th)))
     out = np.empty(len(rep.cells))
-    for k, (name, r, c) in enumerate(rep.cells):
-        if name == "lambda":
-            out[k] = lam[r, c] * sd_lat[c] / sd_obs[r]
-        elif name == "psi":
-            out[k] = psi[r, c] / (sd_lat[r] * sd_lat[c])
-        elif r == c:
-            out[k] = th[r, r] / sigma[r, r]
-        else:
-            den = sd_res[r] * sd_res[c]
-            out[k] = th[r, c] / den if den > 0 else np.nan
+    for g, block in enumerate(rep.blocks):
+        mats = rep.matrices(theta, g)
+        lam, psi, th = mats.lam, mats.psi, mats.theta
+        sigma = mats.sigma
+        sd_obs = np.sqrt(np.clip(np.diag(sigma), 1e-300, None))
+        sd_lat = np.sqrt(np.clip(np.diag(psi), 1e-300, None))
+        sd_res = np.sqrt(np.abs(np.diag(th)))
+        for k in block:
+            name, r, c = rep.cells[k]
+            if name == "lambda":
+                out[k] = lam[r, c] * sd_lat[c] / sd_obs[r]
+            elif name == "psi":
+                out[k] = psi[r, c] / (sd_lat[r] * sd_lat[c])
+            elif name == "nu":
+                out[k] = mats.nu[r] / sd_obs[r]
+            elif name == "alpha":
+                out[k] = mats.alpha[r] / sd_lat[r]
+            elif r == c:
+                out[k] = th[r, r] / sigma[r, r]
+            else:
+                den = sd_res[r] * sd_res[c]
+                out[k] = th[r, c] / den if den > 0 else np.nan
     return out
 
 

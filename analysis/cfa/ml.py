@@ -1,0 +1,171 @@
+"""Stage 5b: the normal-theory maximum likelihood estimator, over groups.
+
+The discrepancy of a group is
+``F_g = log|Sigma| + tr(S Sigma^-1) - log|S| - p + (m - mu)' Sigma^-1 (m - mu)``
+(S with denominator n, as lavaan; the mean term only with a mean structure), and the objective
+is ``F = sum_g (n_g / N) F_g``, so the chi-square is ``N F``. With the Jacobian Delta of each
+group's moments (:mod:`analysis.cfa.matrices`) the gradient is ``sum_g w_g Delta_g' f_g`` and the
+expected Hessian ``2 sum_g w_g Delta_g' W_g Delta_g``, W_g the per-case information of the
+moments; the Fisher information of the whole sample is ``N/2`` times that Hessian.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .matrices import Representation
+from .samplestats import GroupSample, SampleStats
+
+
+def vech_information(inv: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Per-case information of vech(Sigma): ``1/2 tr(Sigma^-1 E_a Sigma^-1 E_b)`` for the unit
+    derivative matrices E (an off-diagonal element appears twice in Sigma)."""
+    a, b = rows[:, None], cols[:, None]
+    c, d = rows[None, :], cols[None, :]
+    double = np.where(rows == cols, 1.0, 2.0)
+    info = 0.5 * (inv[a, c] * inv[b, d] + inv[a, d] * inv[b, c])
+    return info * (double[:, None] * double[None, :] / 2)
+
+
+def moment_information(
+    inv: np.ndarray, vech: tuple[np.ndarray, np.ndarray], means: bool
+) -> np.ndarray:
+    """Per-case information of ``[mu, vech Sigma]``: block diagonal, ``Sigma^-1`` for the means."""
+    cov = vech_information(inv, *vech)
+    if not means:
+        return cov
+    p = len(inv)
+    out = np.zeros((p + len(cov), p + len(cov)))
+    out[:p, :p] = inv
+    out[p:, p:] = cov
+    return out
+
+
+def moment_scores(
+    inv: np.ndarray, deviations: np.ndarray, vech: tuple[np.ndarray, np.ndarray], means: bool
+) -> np.ndarray:
+    """Per case, the derivative of its log-likelihood by ``[mu, vech Sigma]``:
+    ``u`` and ``1/2 (u_r u_c - Sigma^-1_rc)`` (doubled off the diagonal), ``u = Sigma^-1 d``."""
+    rows, cols = vech
+    u = deviations @ inv
+    double = np.where(rows == cols, 1.0, 2.0)
+    cov = 0.5 * (u[:, rows] * u[:, cols] - inv[rows, cols][None, :]) * double
+    return np.hstack([u, cov]) if means else cov
+
+
+@dataclass(frozen=True)
+class GroupState:
+    sigma: np.ndarray
+    inv: np.ndarray
+    logdet: float
+    mu: np.ndarray | None
+
+
+class ML:
+    """The ML objective for a model and its sample statistics."""
+
+    name = "ml"
+
+    def __init__(self, rep: Representation, stats: SampleStats) -> None:
+        self.rep = rep
+        self.stats = stats
+        self.weights = stats.weights
+        self.logdet_s = [float(np.linalg.slogdet(g.cov)[1]) for g in stats.groups]
+
+    def _state(self, theta: np.ndarray, g: int) -> GroupState | None:
+        mats = self.rep.matrices(theta, g)
+        sigma = mats.sigma
+        sign, logdet = np.linalg.slogdet(sigma)
+        if sign <= 0:
+            return None
+        try:
+            inv = np.linalg.inv(sigma)
+        except np.linalg.LinAlgError:
+            return None
+        return GroupState(sigma, inv, float(logdet), mats.mu if self.rep.meanstructure else None)
+
+    def _d(self, state: GroupState, sample: GroupSample) -> np.ndarray:
+        return np.zeros(len(sample.mean)) if state.mu is None else sample.mean - state.mu
+
+    def group_values(self, theta: np.ndarray) -> np.ndarray:
+        out = []
+        for g, sample in enumerate(self.stats.groups):
+            state = self._state(theta, g)
+            if state is None:
+                return np.full(len(self.stats.groups), np.inf)
+            d = self._d(state, sample)
+            f = (
+                state.logdet
+                + float(np.sum(state.inv * sample.cov))
+                - self.logdet_s[g]
+                - len(sample.mean)
+                + float(d @ state.inv @ d)
+            )
+            out.append(f)
+        return np.array(out)
+
+    def value(self, theta: np.ndarray) -> float:
+        return float(self.weights @ self.group_values(theta))
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        rows, cols = self.rep.vech
+        double = np.where(rows == cols, 1.0, 2.0)
+        out = np.zeros(self.rep.n_free)
+        for g, sample in enumerate(self.stats.groups):
+            state = self._state(theta, g)
+            if state is None:
+                return np.full(self.rep.n_free, np.nan)
+            d = self._d(state, sample)
+            inv = state.inv
+            big_g = inv - inv @ (sample.cov + np.outer(d, d)) @ inv
+            f = big_g[rows, cols] * double
+            if self.rep.meanstructure:
+                f = np.concatenate([-2 * inv @ d, f])
+            out += self.weights[g] * (self.rep.delta(theta, g).T @ f)
+        return out
+
+    def information(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Per group, the expected per-case information of the parameters."""
+        out = []
+        for g in range(len(self.stats.groups)):
+            state = self._state(theta, g)
+            assert state is not None
+            delta = self.rep.delta(theta, g)
+            w = moment_information(state.inv, self.rep.vech, self.rep.meanstructure)
+            out.append(delta.T @ w @ delta)
+        return out
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        return 2 * sum(w * i for w, i in zip(self.weights, self.information(theta), strict=True))
+
+    def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Per group, each case's derivative of its log-likelihood by the free parameters
+        (means at the model's means; without a mean structure, at the sample means)."""
+        out = []
+        for g, sample in enumerate(self.stats.groups):
+            state = self._state(theta, g)
+            assert state is not None
+            dev = sample.rows - (state.mu if state.mu is not None else sample.mean)
+            scores = moment_scores(state.inv, dev, self.rep.vech, self.rep.meanstructure)
+            out.append(scores @ self.rep.delta(theta, g))
+        return out
+
+    def loglik(self, theta: np.ndarray) -> float:
+        """The normal log-likelihood of the sample (means at the sample means when there is no
+        mean structure)."""
+        total = 0.0
+        values = self.group_values(theta)
+        for g, sample in enumerate(self.stats.groups):
+            p = len(sample.mean)
+            f = values[g] + self.logdet_s[g] + p
+            total += -sample.n / 2 * (p * np.log(2 * np.pi) + f)
+        return total
+
+    def unrestricted_loglik(self) -> float:
+        total = 0.0
+        for g, sample in enumerate(self.stats.groups):
+            p = len(sample.mean)
+            total += -sample.n / 2 * (p * np.log(2 * np.pi) + self.logdet_s[g] + p)
+        return total
