@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
 from instrument import Instrument
 
 from .cfa import CFAResult, ModelError, fit_cfa
+from .cfa.compare import chisq_difference
 from .cfa.model import Estimator
 from .efa import EFAResult, run_efa
 from .keying import ceiling_shares, keyed
@@ -114,25 +114,6 @@ def verdict(fit: dict[str, float], findings: tuple[str, ...] = (), converged: bo
     if not misses:
         return "meets the Hu & Bentler (1999) guidelines for CFI, TLI, RMSEA and SRMR"
     return "falls short of the Hu & Bentler (1999) guidelines on " + ", ".join(misses)
-
-
-def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
-    """Nested models, ``a`` the more restricted. Under MLR the Satorra-Bentler (2001) scaled
-    difference: ``cd = (df_a c_a - df_b c_b) / (df_a - df_b)``, ``T = (T_a - T_b) / cd`` with
-    T the unscaled statistics (lavaan's lavTestLRT default for MLR)."""
-    df_a, df_b = a.fit["df"], b.fit["df"]
-    delta_df = int(df_a - df_b)
-    if a.estimator == "mlr":
-        t_a, t_b = a.fit["chisq_ml"], b.fit["chisq_ml"]
-        cd = (df_a * a.fit["scaling_factor"] - df_b * b.fit["scaling_factor"]) / delta_df
-        delta = (t_a - t_b) / cd
-    else:
-        delta = a.fit["chisq"] - b.fit["chisq"]
-    return {
-        "delta_chisq": float(delta),
-        "delta_df": delta_df,
-        "p": float(chi2.sf(delta, delta_df)) if delta_df > 0 else float("nan"),
-    }
 
 
 @dataclass(frozen=True)

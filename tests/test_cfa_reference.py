@@ -17,8 +17,9 @@ import pytest
 from numpy.testing import assert_allclose
 
 from analysis.cfa import ModelError, fit_cfa
+from analysis.cfa.compare import chisq_difference
 from analysis.efa import run_efa
-from analysis.validate import chisq_difference, validate
+from analysis.validate import validate
 from analysis.validity import factor_reliability, htmt, item_reliability
 from instrument import Instrument, load_instrument
 

@@ -39,7 +39,7 @@ from .ml import ML
 from .modindices import COLUMNS as MI_COLUMNS
 from .modindices import modification_indices
 from .optimize import minimize, numeric_hessian
-from .partable import Key, ModelError, ParTable, build_partable
+from .partable import Key, ModelError, ParTable, build_partable, variables
 from .samplestats import SampleStats, sample_stats
 from .standardized import standardize, standardized_se
 from .teststat import yuan_bentler
@@ -143,7 +143,7 @@ def prepare(
     """The first two stages: the parameter table and the sample statistics it is fitted to."""
     statements = parse_model(model)
     # The observed variables are known from the syntax before the groups are.
-    observed = build_partable(statements, std_lv=std_lv, orthogonal=orthogonal).observed
+    observed = variables(statements)[1]
     stats = sample_stats(data, observed, group, group_order)
     if group is not None and len(stats.groups) < 2:
         raise ModelError(

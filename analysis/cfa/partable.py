@@ -201,19 +201,7 @@ def build_partable(
     groups = tuple(groups)
     if len(groups) > 1 and std_lv:
         raise ModelError("std_lv is not supported with groups; identify factors by markers.")
-    latent = tuple(dict.fromkeys(s.lhs for s in factors))
-    if len(latent) != len(factors):
-        raise ModelError("each factor must be defined on one '=~' line.")
-    observed: list[str] = []
-    for s in factors:
-        for term in s.rhs:
-            if term.name in latent:
-                raise ModelError(
-                    f"line {s.line}: {term.name!r} is a factor; higher-order factors are not "
-                    f"supported."
-                )
-            if term.name not in observed:
-                observed.append(term.name)
+    latent, observed = variables(statements)
     if meanstructure is None:
         meanstructure = len(groups) > 1 or any(s.op == "~1" for s in statements)
     params: list[Parameter] = []
@@ -230,9 +218,28 @@ def build_partable(
             "intercepts" in group_equal and "means" not in group_equal,
         )
     params = _equal_across(params, set(group_equal), set(group_partial))
-    table = ParTable(tuple(params), latent, tuple(observed), groups, meanstructure)
+    table = ParTable(tuple(params), latent, observed, groups, meanstructure)
     _check_markers(table)
     return table
+
+
+def variables(statements: list[Statement]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The factors and their indicators, in the order the model names them."""
+    factors = [s for s in statements if s.op == "=~"]
+    latent = tuple(dict.fromkeys(s.lhs for s in factors))
+    if len(latent) != len(factors):
+        raise ModelError("each factor must be defined on one '=~' line.")
+    observed: list[str] = []
+    for s in factors:
+        for term in s.rhs:
+            if term.name in latent:
+                raise ModelError(
+                    f"line {s.line}: {term.name!r} is a factor; higher-order factors are not "
+                    f"supported."
+                )
+            if term.name not in observed:
+                observed.append(term.name)
+    return latent, tuple(observed)
 
 
 def _in_group(term: Term, s: Statement, g: int, n_groups: int) -> Term:

@@ -1,0 +1,232 @@
+"""Multi-group CFA and measurement invariance against lavaan 0.6.14 and semTools.
+
+Reference values: tests/reference/make_invariance_reference.R on the committed data
+(HolzingerSwineford1939 by school, psych's bfi by gender).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from analysis.cfa import ModelError, fit_cfa, parse_partial
+from analysis.cfa.compare import chisq_difference
+from analysis.cfa.scoretest import score_tests
+from analysis.invariance import LEVELS, run_invariance
+
+HERE = Path(__file__).parent / "reference"
+EQUAL = dict(LEVELS)
+FIT = {
+    "npar": "npar",
+    "ntotal": "ntotal",
+    "chisq": "chisq",
+    "df": "df",
+    "pvalue": "pvalue",
+    "baseline.chisq": "baseline_chisq",
+    "baseline.df": "baseline_df",
+    "cfi": "cfi",
+    "tli": "tli",
+    "rmsea": "rmsea",
+    "rmsea.ci.lower": "rmsea_ci_lower",
+    "rmsea.ci.upper": "rmsea_ci_upper",
+    "rmsea.pvalue": "rmsea_pvalue",
+    "srmr": "srmr",
+    "logl": "loglik",
+    "unrestricted.logl": "unrestricted_loglik",
+    "aic": "aic",
+    "bic": "bic",
+}
+ROBUST = {
+    **{k: v for k, v in FIT.items() if k not in ("cfi", "tli", "rmsea", "pvalue")},
+    "chisq": "chisq_ml",
+    "cfi": "cfi_ml",
+    "tli": "tli_ml",
+    "rmsea": "rmsea_ml",
+    "rmsea.ci.lower": "rmsea_ci_lower_ml",
+    "rmsea.ci.upper": "rmsea_ci_upper_ml",
+    "rmsea.pvalue": "rmsea_pvalue_ml",
+    "chisq.scaled": "chisq",
+    "pvalue.scaled": "pvalue",
+    "chisq.scaling.factor": "scaling_factor",
+    "baseline.chisq.scaled": "baseline_chisq_scaled",
+    "baseline.chisq.scaling.factor": "baseline_scaling_factor",
+    "cfi.robust": "cfi",
+    "tli.robust": "tli",
+    "rmsea.robust": "rmsea",
+    "rmsea.ci.lower.robust": "rmsea_ci_lower",
+    "rmsea.ci.upper.robust": "rmsea_ci_upper",
+    "rmsea.pvalue.robust": "rmsea_pvalue",
+}
+
+
+@cache
+def reference() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((HERE / "invariance.json").read_text())
+    return doc
+
+
+@cache
+def dataset(name: str) -> pd.DataFrame:
+    return pd.read_csv(HERE / "data" / f"{name}.csv")
+
+
+def check_fit(ours: dict[str, float], theirs: dict[str, Any], robust: bool) -> None:
+    for lavaan_key, key in (ROBUST if robust else FIT).items():
+        expected = theirs.get(lavaan_key)
+        if expected is None:
+            continue
+        if "chisq" in lavaan_key or "logl" in lavaan_key or lavaan_key in ("aic", "bic"):
+            assert ours[key] == pytest.approx(expected, rel=1e-6, abs=1e-5), lavaan_key
+        else:
+            assert ours[key] == pytest.approx(expected, abs=1e-4), lavaan_key
+
+
+def check_estimates(ours: pd.DataFrame, theirs: dict[str, Any]) -> None:
+    ref = pd.DataFrame(theirs)
+    ref = ref[ref["op"] != "=="]  # lavaan lists its equality constraints as rows
+    merged = ours.merge(ref, on=["lhs", "op", "rhs", "group"], suffixes=("", "_r"), validate="1:1")
+    assert len(merged) == len(ours) == len(ref)
+    free = merged[merged["free"]]
+    assert_allclose(merged["est"], merged["est_r"], atol=1e-4)
+    assert_allclose(free["se"], free["se_r"], atol=1e-4)
+    assert_allclose(merged["std_all"], merged["std_all_r"], atol=1e-4)
+
+
+@pytest.mark.parametrize("estimator", ["ml", "mlr"])
+@pytest.mark.parametrize("level", [name for name, _ in LEVELS])
+def test_holzinger_swineford_by_school_matches_lavaan(estimator: str, level: str) -> None:
+    ref = reference()["hs"]
+    expected = ref[estimator]["levels"][level]
+    result = fit_cfa(
+        dataset("hs"), ref["model"], group="school", group_equal=EQUAL[level], estimator=estimator
+    )  # type: ignore[arg-type]
+    assert list(result.groups) == expected["groups"]
+    assert list(result.group_n) == expected["nobs"]
+    check_fit(result.fit, expected["fit"], robust=estimator == "mlr")
+    check_estimates(result.estimates, expected["estimates"])
+
+
+def test_the_tutorial_chi_squares() -> None:
+    """lavaan's tutorial: configural 115.851 (48 df), metric 124.044 (54), scalar 164.103 (60)."""
+    data, model = dataset("hs"), reference()["hs"]["model"]
+    for level, (chisq, df) in {
+        "configural": (115.851, 48),
+        "metric": (124.044, 54),
+        "scalar": (164.103, 60),
+    }.items():
+        fit = fit_cfa(data, model, group="school", group_equal=EQUAL[level]).fit
+        assert fit["chisq"] == pytest.approx(chisq, rel=1e-5) and fit["df"] == df
+
+
+@pytest.mark.parametrize("estimator", ["ml", "mlr"])
+@pytest.mark.parametrize("name", ["hs", "bfi"])
+def test_chisq_differences_between_levels_match_lavtestlrt(name: str, estimator: str) -> None:
+    ref = reference()[name]
+    data = dataset("hs" if name == "hs" else "bfi_gender")
+    group = "school" if name == "hs" else "gender"
+    fits = {
+        level: fit_cfa(data, ref["model"], group=group, group_equal=equal, estimator=estimator)  # type: ignore[arg-type]
+        for level, equal in LEVELS
+    }
+    for row in ref[estimator]["lrt"]:
+        got = chisq_difference(fits[row["to"]], fits[row["from"]])
+        assert got["delta_chisq"] == pytest.approx(row["delta_chisq"], rel=1e-5)
+        assert got["delta_df"] == row["delta_df"]
+        assert got["p"] == pytest.approx(row["p"], rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ["ml", "mlr"])
+@pytest.mark.parametrize("level", ["configural", "scalar"])
+def test_bfi_by_gender_matches_lavaan(estimator: str, level: str) -> None:
+    """Five factors, 25 items, listwise over the items and gender (2,436 of 2,800 rows)."""
+    ref = reference()["bfi"]
+    expected = ref[estimator]["levels"][level]
+    result = fit_cfa(
+        dataset("bfi_gender"),
+        ref["model"],
+        group="gender",
+        group_equal=EQUAL[level],
+        estimator=estimator,  # type: ignore[arg-type]
+    )
+    assert list(result.groups) == expected["groups"]
+    assert list(result.group_n) == expected["nobs"]
+    assert result.left_out["incomplete"] == 2800 - sum(expected["nobs"])
+    check_fit(result.fit, expected["fit"], robust=estimator == "mlr")
+    check_estimates(result.estimates, expected["estimates"])
+
+
+@pytest.mark.parametrize("name", ["hs", "bfi"])
+def test_score_tests_of_the_scalar_constraints_match_lavtestscore(name: str) -> None:
+    ref = reference()[name]
+    data = dataset("hs" if name == "hs" else "bfi_gender")
+    group = "school" if name == "hs" else "gender"
+    result = fit_cfa(data, ref["model"], group=group, group_equal=EQUAL["scalar"])
+    ours, total = score_tests(result)
+    theirs = pd.DataFrame(ref["ml"]["score_scalar"])
+    merged = ours.merge(theirs, on=["lhs", "op", "rhs", "group_a", "group_b"], validate="1:1")
+    assert len(merged) == len(ours) == len(theirs)
+    assert_allclose(merged["X2_x"], merged["X2_y"], rtol=1e-4, atol=1e-4)
+    assert total["df"] == len(theirs)
+
+
+def test_group_partial_matches_lavaan() -> None:
+    ref = reference()["hs"]
+    expected = ref["partial"]
+    result = fit_cfa(
+        dataset("hs"),
+        ref["model"],
+        group="school",
+        group_equal=EQUAL["scalar"],
+        group_partial=parse_partial(expected["group_partial"]),
+    )
+    check_fit(result.fit, expected["fit"], robust=False)
+    check_estimates(result.estimates, expected["estimates"])
+
+
+def test_group_specific_labels_match_lavaan() -> None:
+    """``c(a1, a2)*x2`` labels each group's loading; ``c(l3, l3)*x3`` holds x3's equal."""
+    expected = reference()["hs"]["labels"]
+    result = fit_cfa(dataset("hs"), expected["model"], group="school")
+    check_fit(result.fit, expected["fit"], robust=False)
+    check_estimates(result.estimates, expected["estimates"])
+    assert result.fit["df"] == 49
+
+
+def test_partial_invariance_frees_the_intercepts_the_score_tests_point_at() -> None:
+    """On HS the scalar level fails in full (ΔCFI -.039); the score tests free x3's and then
+    x7's intercept in Grant-White, and the partial model is lavaan's with group.partial."""
+    ref = reference()["hs"]
+    result = run_invariance(dataset("hs"), ref["model"], "school")
+    scalar = next(lv for lv in result.levels if lv.name == "scalar")
+    assert result.first_failure == "scalar"
+    assert [(f.item, f.op, f.group) for f in scalar.freed] == [
+        ("x3", "~1", "Grant-White"),
+        ("x7", "~1", "Grant-White"),
+    ]
+    assert scalar.holds and scalar.full is not None
+    assert scalar.full.fit["chisq"] == pytest.approx(164.103, rel=1e-5)
+    assert scalar.result.fit["chisq"] == pytest.approx(ref["partial"]["fit"]["chisq"], rel=1e-6)
+    assert (
+        "the intercept of item 'x3' (x3 ~ 1) differs in group 'Grant-White'" in (result.findings[0])
+    )
+
+
+def test_group_errors_name_the_problem() -> None:
+    data, model = dataset("hs"), reference()["hs"]["model"]
+    with pytest.raises(ModelError, match="no group column 'site'"):
+        fit_cfa(data, model, group="site")
+    one = data.assign(school="Pasteur")
+    with pytest.raises(ModelError, match="group column 'school' has one value"):
+        fit_cfa(one, model, group="school")
+    with pytest.raises(ModelError, match=r"c\(\.\.\.\) before 'x2' gives 3 values for 2 groups"):
+        fit_cfa(data, "f =~ x1 + c(a, b, c)*x2 + x3", group="school")
+    with pytest.raises(ModelError, match="group equal 'slopes'"):
+        fit_cfa(data, model, group="school", group_equal=("slopes",))
+    with pytest.raises(ModelError, match="group partial 'x3 ~ x4'"):
+        parse_partial("x3 ~ x4")
