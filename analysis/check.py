@@ -151,6 +151,18 @@ def _longest_run(answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return answered, same
 
 
+def _items_shown(given: np.ndarray, items: list[str], instrument: Instrument) -> np.ndarray:
+    """Per row, the items of the forms it answered: every item of a perspective (patient,
+    clinician) the row answered any item of. An export that stacks patient and clinician
+    rows is timed per form, not against both forms' items."""
+    perspective = np.array([instrument.item(i).perspective for i in items], dtype=object)
+    shown = np.zeros(len(given))
+    for side in dict.fromkeys(perspective):
+        mask = perspective == side
+        shown += given[:, mask].any(axis=1) * int(mask.sum())
+    return np.where(shown > 0, shown, len(items))
+
+
 def check_export(export: Export, instrument: Instrument) -> CheckResult:
     data = export.data
     n = len(data)
@@ -167,10 +179,13 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
     given = ~np.isnan(answers)
     both_keyings = given[:, reverse].any(axis=1) & given[:, ~reverse].any(axis=1)
     reasons["straight_lining"] = identical & both_keyings
+    shown = _items_shown(given, items, instrument)
     if names.DURATION in data:
         seconds = pd.to_numeric(data[names.DURATION], errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
-            reasons["too_fast"] = seconds < SECONDS_PER_ITEM_MIN * len(items)
+            reasons["too_fast"] = seconds < SECONDS_PER_ITEM_MIN * _items_shown(
+                given, items, instrument
+            )
     else:
         reasons["too_fast"] = np.zeros(n, dtype=bool)
     quarantine = np.full(n, "", dtype=object)
@@ -197,7 +212,7 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
                     ids.iloc[rows].astype(str).tolist(),
                 )
             )
-    missing_share = 1 - answered / max(len(items), 1)
+    missing_share = 1 - answered / np.maximum(shown, 1)
     many = (missing_share > MISSING_SHARE_FLAG) & (answered > 0)
     if many.any():
         rows = np.flatnonzero(many)
@@ -206,7 +221,7 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
                 "many_missing",
                 rows,
                 f"more than {MISSING_SHARE_FLAG:.0%} of the items unanswered",
-                values=[f"{answered[r]} of {len(items)} answered" for r in rows],
+                values=[f"{answered[r]} of {int(shown[r])} answered" for r in rows],
             )
         )
     one_way = np.flatnonzero(identical & ~both_keyings)

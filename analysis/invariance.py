@@ -41,6 +41,7 @@ LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("scalar", ("loadings", "intercepts")),
     ("strict", ("loadings", "intercepts", "residuals")),
 )
+LEVEL_NAMES = tuple(level[0] for level in LEVELS)
 CHEN_CFI = 0.010
 CHEN_RMSEA = 0.015
 ALPHA = 0.05
@@ -243,7 +244,7 @@ def run_invariance(
     group: str,
     *,
     estimator: Estimator = "ml",
-    levels: Sequence[str] = tuple(name for name, _ in LEVELS),
+    levels: Sequence[str] = LEVEL_NAMES,
     partial: bool = True,
     group_partial: Sequence[Key] = (),
     progress: Any = None,
@@ -345,7 +346,7 @@ def _partial(
         tests = tests[[k == new_kind for k in kinds]]
         if tests.empty:
             break
-        best = tests.loc[tests["X2"].idxmax()]
+        best = tests.iloc[int(np.argmax(tests["X2"].to_numpy()))]
         if float(best["pvalue"]) >= ALPHA / len(tests):
             break
         param = table.parameters[int(best["row_b"])]

@@ -21,8 +21,12 @@ import pandas as pd
 from instrument import Instrument, load_instrument
 
 from .cfa.model import Estimator
+from .cfa.partable import parse_partial
 from .check import CheckResult, check_export
-from .ingest import DEFAULT_MAX_BYTES, load_map, read_export, value_labels
+from .forms import has_both_sides, stack_parallel
+from .ingest import DEFAULT_MAX_BYTES, Export, load_map, read_export, value_labels
+from .invariance import InvarianceResult, run_invariance
+from .names import PERSPECTIVE
 from .sample import RowSelection, Sample, select_rows
 from .scales import parse_scale, with_label_scales, with_observed_scales, with_option_scale
 from .scoring import (
@@ -33,7 +37,7 @@ from .scoring import (
     load_thresholds,
     score_export,
 )
-from .validate import ValidationResult
+from .validate import ValidationResult, hypothesized_input
 from .validate import validate as validate_structure
 
 Progress = Callable[[str], None]
@@ -47,7 +51,10 @@ class Options:
     string to fit (it is also the instrument when ``instrument`` is left at 'alliance');
     ``pillars``: the subscales the rule applies to, instead of the instrument's own;
     ``scale``: the response scale ('1-5') of items whose instrument declares none;
-    ``rows``: 'usable' (what the checks kept) or 'all' (every row with an answer).
+    ``rows``: 'usable' (what the checks kept) or 'all' (every row with an answer);
+    ``group``: a column whose values are compared (multi-group CFA, invariance), or
+    'perspective' for patients against clinicians on the parallel items; ``group_equal`` and
+    ``group_partial``: lavaan's ``group.equal`` and ``group.partial``.
     """
 
     instrument: str = "alliance"
@@ -61,6 +68,9 @@ class Options:
     max_missing: float = DEFAULT_MAX_MISSING_SHARE
     estimator: Estimator = "ml"
     rows: RowSelection = "usable"
+    group: str | None = None
+    group_equal: tuple[str, ...] = ()
+    group_partial: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,12 +136,26 @@ def read_checked(
         max_bytes=options.max_bytes,
         header_row=options.header_row,
     )
+    export = _with_group(export, options.group)
     if instrument.unscaled_items:
         instrument, inferred = with_observed_scales(instrument, export)
         if len(inferred):
             found = pd.concat([export.findings, inferred], ignore_index=True)
             export = replace(export, findings=found)
     return ReadResult(instrument, check_export(export, instrument), path)
+
+
+def _with_group(export: Export, group: str | None) -> Export:
+    """Carry a grouping column that is neither an item nor a context column (gender, an age
+    band, a school) from the export into the data, so that every selection keeps it."""
+    if group is None or group in export.data.columns or export.raw is None:
+        return export
+    match = [c for c in export.raw.columns if str(c) == group]
+    match = match or [c for c in export.raw.columns if str(c).casefold() == group.casefold()]
+    if not match or len(export.raw) != len(export.data):
+        return export
+    values = export.raw[match[0]].to_numpy()
+    return replace(export, data=export.data.assign(**{group: values}))
 
 
 def thresholds_plan(instrument: Instrument, options: Options) -> ThresholdPlan | None:
@@ -172,9 +196,67 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
             f"no rows to validate on: none of the {sample.rows_in:,} rows is "
             + ("usable (see alliance check)." if options.rows == "usable" else "answered.")
         )
+    data = _grouped(data, read.instrument, options.group)
     return validate_structure(
-        data, read.instrument, model=options.model, estimator=options.estimator, sample=sample
+        data,
+        read.instrument,
+        model=options.model,
+        estimator=options.estimator,
+        sample=sample,
+        group=options.group,
+        group_equal=options.group_equal,
+        group_partial=parse_partial(options.group_partial or ()),
     )
+
+
+def _grouped(data: pd.DataFrame, instrument: Instrument, group: str | None) -> pd.DataFrame:
+    """Patients against clinicians: both forms on common item names (when the data hold both
+    sides of the parallel items and the group is the perspective)."""
+    if group == PERSPECTIVE and has_both_sides(data, instrument):
+        stacked = stack_parallel(data, instrument)
+        assert stacked is not None
+        return stacked
+    if group is not None and group not in data.columns:
+        raise ValueError(
+            f"the export has no column {group!r} to group by; its columns include "
+            f"{', '.join(map(repr, list(data.columns)[:8]))}."
+        )
+    return data
+
+
+@dataclass(frozen=True)
+class InvarianceRun:
+    result: InvarianceResult
+    sample: Sample
+    stacked: bool  # patient and clinician forms fitted on common item names
+
+
+def invariance(
+    read: ReadResult, options: Options, progress: Progress | None = None
+) -> InvarianceRun:
+    """Configural to strict invariance of the hypothesized model across ``options.group``."""
+    if options.group is None:
+        raise ValueError("invariance needs a group column (--group).")
+    data, sample = read.selected(options.rows)
+    grouped = _grouped(data, read.instrument, options.group)
+    model, source = hypothesized_input(
+        grouped, read.instrument, options.model, keep=(options.group,)
+    )
+    result = run_invariance(
+        source,
+        model,
+        options.group,
+        estimator=options.estimator,
+        group_partial=parse_partial(options.group_partial or ()),
+        progress=progress,
+    )
+    stacked = grouped is not data
+    selected = len(grouped)
+    base = replace(sample, rows_selected=selected) if stacked else sample
+    used = base.used(
+        result.n, "listwise", {"without_a_group_value": result.left_out.get("no_group", 0)}
+    )
+    return InvarianceRun(result, used, stacked)
 
 
 def analyse(path: str | Path, options: Options, progress: Progress | None = None) -> Analysis:

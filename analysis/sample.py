@@ -35,14 +35,21 @@ class Sample:
     left_out: dict[str, int] = field(default_factory=dict)
     rows_used: int | None = None
     method: str = ""  # how the analysis handled missing answers, e.g. 'listwise'
+    # reason -> selected rows the analysis left out for another reason than a missing answer
+    # (e.g. no value in the group column)
+    excluded: dict[str, int] = field(default_factory=dict)
 
-    def used(self, rows_used: int, method: str) -> Sample:
-        return replace(self, rows_used=rows_used, method=method)
+    def used(self, rows_used: int, method: str, excluded: dict[str, int] | None = None) -> Sample:
+        return replace(
+            self, rows_used=rows_used, method=method, excluded=dict(excluded or self.excluded)
+        )
 
     @property
     def incomplete(self) -> int:
         """Selected rows the analysis left out for missing answers."""
-        return self.rows_selected - self.rows_used if self.rows_used is not None else 0
+        if self.rows_used is None:
+            return 0
+        return self.rows_selected - self.rows_used - sum(self.excluded.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,7 @@ class Sample:
             "left_out": dict(self.left_out),
             "rows_used": self.rows_used,
             "left_out_incomplete": self.incomplete,
+            "left_out_by_analysis": dict(self.excluded),
             "missing_method": self.method,
         }
 
@@ -59,6 +67,7 @@ class Sample:
         """One line: n, of how many rows, and each reason a row was left out."""
         n = self.rows_selected if self.rows_used is None else self.rows_used
         reasons = [f"{k:,} {r.replace('_', ' ')}" for r, k in self.left_out.items() if k]
+        reasons += [f"{k:,} {r.replace('_', ' ')}" for r, k in self.excluded.items() if k]
         if self.incomplete:
             reasons.append(f"{self.incomplete:,} with a missing answer ({self.method})")
         why = f"; left out: {', '.join(reasons)}" if reasons else "; none left out"

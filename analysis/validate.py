@@ -25,6 +25,7 @@ from instrument import Instrument
 from .cfa import CFAResult, ModelError, fit_cfa
 from .cfa.compare import chisq_difference
 from .cfa.model import Estimator
+from .cfa.partable import Key
 from .efa import EFAResult, run_efa
 from .keying import ceiling_shares, keyed
 from .sample import Sample
@@ -192,22 +193,12 @@ class ValidationResult:
         }
 
 
-def validate(
-    data: pd.DataFrame,
-    instrument: Instrument,
-    *,
-    model: str | None = None,
-    estimator: Estimator = "ml",
-    subscales: list[str] | None = None,
-    sample: Sample | None = None,
-) -> ValidationResult:
-    """Reliability, EFA and competing CFA models for an export.
-
-    ``subscales`` limits the analysis (default: the rule's pillars when the instrument
-    declares a rule and the data holds them all, else every subscale in the data); ``model``
-    replaces the hypothesized model with the user's syntax; ``sample`` records how ``data``
-    was selected from the export (default: all of it).
-    """
+def subscale_groups(
+    data: pd.DataFrame, instrument: Instrument, subscales: list[str] | None = None
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Every subscale's items in the data, and those analysed: ``subscales``, or the rule's
+    pillars when the instrument declares a rule and the data holds them all, else every
+    subscale in the data."""
     groups_all = {
         k: [i for i in v if i in data.columns] for k, v in instrument.subscale_items().items()
     }
@@ -225,6 +216,49 @@ def validate(
     groups = {s: groups_all[s] for s in chosen if s in groups_all}
     if not groups:
         raise ValueError(f"no item of instrument '{instrument.name}' is a column of the data.")
+    return groups_all, groups
+
+
+def hypothesized_input(
+    data: pd.DataFrame, instrument: Instrument, model: str | None, keep: tuple[str, ...] = ()
+) -> tuple[str, pd.DataFrame]:
+    """The hypothesized model and the frame it is fitted to: the user's model on the columns
+    as they are, or the correlated subscales on reverse-keyed answers. ``keep`` columns (a
+    group) are carried over."""
+    if model is not None:
+        return model, data
+    _, groups = subscale_groups(data, instrument)
+    items = [i for ids in groups.values() for i in ids]
+    source = keyed(data, instrument, items)
+    for column in keep:
+        source[column] = data[column].to_numpy()
+    return "\n".join(_line(f, ids) for f, ids in groups.items()), source
+
+
+def validate(
+    data: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    model: str | None = None,
+    estimator: Estimator = "ml",
+    subscales: list[str] | None = None,
+    sample: Sample | None = None,
+    group: str | None = None,
+    group_equal: tuple[str, ...] = (),
+    group_partial: tuple[Key, ...] = (),
+) -> ValidationResult:
+    """Reliability, EFA and competing CFA models for an export.
+
+    With ``group`` (a column), the hypothesized model is fitted in every group at once, with
+    ``group_equal`` and ``group_partial`` as lavaan's (:func:`analysis.cfa.fit_cfa`); the
+    competing models, which compare structures in one sample, are then left out.
+
+    ``subscales`` limits the analysis (default: the rule's pillars when the instrument
+    declares a rule and the data holds them all, else every subscale in the data); ``model``
+    replaces the hypothesized model with the user's syntax; ``sample`` records how ``data``
+    was selected from the export (default: all of it).
+    """
+    groups_all, groups = subscale_groups(data, instrument, subscales)
     items = [i for ids in groups.values() for i in ids]
     answers = keyed(data, instrument, items)
 
@@ -246,9 +280,20 @@ def validate(
         if model is not None
         else competing_models(groups, instrument.competing)
     )
+    source = data if model is not None else answers
+    if group is not None:
+        if group not in data.columns:
+            raise ModelError(f"the data have no group column {group!r}.")
+        specs = [s for s in specs if s.name == HYPOTHESIZED]
+        if source is answers:
+            source = answers.assign(**{group: data[group].to_numpy()})
+        findings.append(
+            f"the hypothesized model is fitted in each group of {group!r} at once"
+            + (f", with equal {', '.join(group_equal)}" if group_equal else "")
+            + "; the competing models compare structures within one sample and are left out"
+        )
     fitted: dict[str, CFAResult] = {}
     errors: dict[str, str] = {}
-    source = data if model is not None else answers
     for spec in specs:
         try:
             fitted[spec.name] = fit_cfa(
@@ -257,6 +302,9 @@ def validate(
                 estimator=estimator,
                 std_lv=spec.std_lv,
                 orthogonal=spec.orthogonal,
+                group=group,
+                group_equal=group_equal,
+                group_partial=group_partial,
             )
         except ModelError as exc:
             if spec.name == HYPOTHESIZED:
@@ -264,7 +312,9 @@ def validate(
             errors[spec.name] = str(exc)
 
     hyp = fitted[HYPOTHESIZED]
-    per_factor = factor_reliability(hyp) if _simple_structure(hyp) else {}
+    per_factor = (
+        factor_reliability(hyp) if _simple_structure(hyp) and hyp.group_column is None else {}
+    )
     for factor, values in per_factor.items():
         reliability.setdefault(factor, {}).update(values)
     cfa_groups = {f: list(hyp.loadings[hyp.loadings["lhs"] == f]["rhs"]) for f in hyp.latent}
@@ -302,7 +352,11 @@ def validate(
     selected = sample or Sample(len(data), "all", len(data))
     return ValidationResult(
         n=hyp.n,
-        sample=selected.used(hyp.n, "listwise"),
+        sample=selected.used(
+            hyp.n,
+            "listwise",
+            {"without_a_group_value": hyp.left_out["no_group"]} if group is not None else None,
+        ),
         findings=tuple(findings),
         estimator=estimator,
         reliability=reliability,

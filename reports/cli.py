@@ -23,6 +23,7 @@ from instrument.exports import FORMATS, export
 from .benchmark_report import build_benchmark_report
 from .cli_check import check_command
 from .cli_common import instrument_option, say, user_errors
+from .cli_invariance import invariance_command
 from .cli_report import report_command
 from .cli_score import score, summary_lines
 from .cli_store import benchmark_command, ingest_command
@@ -314,6 +315,7 @@ cli.add_command(benchmark_command)
 cli.add_command(report_command)
 cli.add_command(score)
 cli.add_command(validate_command)
+cli.add_command(invariance_command)
 
 
 def main() -> None:

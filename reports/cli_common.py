@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from analysis.cfa import ESTIMATORS
+from analysis.cfa import ESTIMATORS, GROUP_EQUAL
 from analysis.ingest import ExportError
 from analysis.pipeline import Options
 from analysis.sample import ROW_SELECTIONS
@@ -233,6 +233,49 @@ def validate_options(func: F) -> F:
     )(func)
 
 
+def _group_equal(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    words = tuple(w.strip() for w in value.split(",") if w.strip())
+    unknown = [w for w in words if w not in GROUP_EQUAL]
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(map(repr, unknown))}: choose from {', '.join(GROUP_EQUAL)}."
+        )
+    return words
+
+
+def group_options(equal: bool = True, required: bool = False) -> Callable[[F], F]:
+    """--group, --group-equal and --group-partial: a multi-group model."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--group-partial",
+            default=None,
+            metavar="PARAMS",
+            help="Parameters exempt from the equality constraints, e.g. 'goals =~ pg03, pg03 ~ 1'.",
+        )(func)
+        if equal:
+            func = click.option(
+                "--group-equal",
+                default=None,
+                callback=_group_equal,
+                metavar="KINDS",
+                help="Held equal across groups, comma-separated: " + ", ".join(GROUP_EQUAL) + ".",
+            )(func)
+        return click.option(
+            "--group",
+            required=required,
+            default=None,
+            metavar="COLUMN",
+            help="Fit the model in each group of this column (site_id, clinician_id, a "
+            "context column such as gender), or 'perspective' for patients against "
+            "clinicians on the parallel items.",
+        )(func)
+
+    return decorate
+
+
 _OPTION_NAMES = {
     "instrument_spec": "instrument",
     "model": "model",
@@ -243,6 +286,9 @@ _OPTION_NAMES = {
     "max_missing": "max_missing",
     "estimator": "estimator",
     "rows": "rows",
+    "group": "group",
+    "group_equal": "group_equal",
+    "group_partial": "group_partial",
 }
 
 

@@ -10,7 +10,13 @@ import click
 from analysis.pipeline import read_checked, validate
 from analysis.validate import ValidationResult
 
-from .cli_common import pipeline_options, read_options, user_errors, validate_options
+from .cli_common import (
+    group_options,
+    pipeline_options,
+    read_options,
+    user_errors,
+    validate_options,
+)
 from .output import dumps_json
 
 
@@ -87,6 +93,7 @@ def summary_lines(result: ValidationResult) -> list[str]:
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
 @read_options
 @validate_options
+@group_options()
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 def validate_command(
@@ -100,6 +107,9 @@ def validate_command(
     model: str | None,
     estimator: str,
     rows: str,
+    group: str | None,
+    group_equal: tuple[str, ...],
+    group_partial: str | None,
     as_json: bool,
 ) -> None:
     """Check the structure of an instrument on an export: reliability, EFA, CFA.
@@ -109,7 +119,9 @@ def validate_command(
     instrument declares: for the alliance, bond vs goals + tasks) side by side with chi-square
     difference tests; HTMT. Numbers agree with R's lavaan, psych and semTools. The first line
     says how many rows were used and why any were left out; --rows all fits every answered
-    row, as R would read the file.
+    row, as R would read the file. --group fits the hypothesized model in every group
+    of a column at once (a multi-group CFA), with --group-equal and --group-partial as
+    lavaan's group.equal and group.partial; `alliance invariance` runs the whole sequence.
 
     \b
     Examples:
@@ -118,6 +130,7 @@ def validate_command(
       alliance validate hs.csv --rows all --model \
           'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9'
       alliance validate five.sav --instrument five_factors.yaml --json
+      alliance validate export.csv --group site_id --group-equal loadings,intercepts
     """
     options = pipeline_options(locals())
     result = validate(read_checked(export_path, options), options)
