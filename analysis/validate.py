@@ -169,7 +169,18 @@ class ValidationResult:
                         "std_se": row.std_se,
                     }
                 )
+        grouped: dict[str, Any] = {}
+        if hyp is not None and hyp.group_column is not None:
+            grouped["groups"] = hyp.summary()["group"]
+            e = hyp.estimates.assign(
+                group=[hyp.groups[g - 1] for g in hyp.estimates["group"].astype(int)]
+            )
+            columns = ["lhs", "op", "rhs", "group", "label", "est", "se", "std_all"]
+            grouped["estimates"] = (
+                e[columns].rename(columns={"std_all": "std"}).to_dict(orient="records")
+            )
         return {
+            **grouped,
             "n": self.n,
             "sample": self.sample.to_dict(),
             "findings": list(self.findings),

@@ -15,7 +15,7 @@ from analysis.benchmark import run_benchmark
 from analysis.describe import overview
 from analysis.fileio import atomic_write_text
 from analysis.pipeline import Options, analyse_read, read_checked
-from analysis.simulate import SIMULATE_FORMATS, simulate, write_export
+from analysis.simulate import SIMULATE_FORMATS, Dif, simulate, write_export
 from analysis.store import file_sha256, ingest_checked, open_store
 from instrument import Instrument, load_instrument
 from instrument.exports import FORMATS, export
@@ -141,6 +141,14 @@ def _format_for(output: Path, fmt: str | None) -> str:
     is_flag=True,
     help="Write one export per calendar month: NAME-2026-01.csv, NAME-2026-02.csv, ...",
 )
+@click.option(
+    "--dif",
+    "dif",
+    multiple=True,
+    metavar="ITEM:KIND=SIZE:COLUMN=VALUE",
+    help="Plant an item that works differently in one site or clinician's rows, e.g. "
+    "'pg03:intercept=-0.8:site_id=S01' (or loading=0.3); repeatable.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @user_errors
 def simulate_command(
@@ -153,6 +161,7 @@ def simulate_command(
     fmt: str | None,
     months: int | None,
     per_month: bool,
+    dif: tuple[str, ...],
     output: Path,
 ) -> None:
     """Write a realistic simulated survey export.
@@ -167,6 +176,7 @@ def simulate_command(
       alliance simulate -n 500 --format redcap -o redcap_export.csv
       alliance simulate -n 500 -o export.sav
       alliance simulate -n 3000 --clinicians 40 --months 12 --per-month -o exports/clinic.csv
+      alliance simulate -n 1500 --sessions 1 --dif 'pg03:intercept=-0.8:site_id=S01' -o dif.csv
     """
     instrument = load_instrument(instrument_spec)
     chosen = _format_for(output, fmt)
@@ -178,6 +188,7 @@ def simulate_command(
         sessions=sessions,
         seed=seed,
         months=months,
+        dif=tuple(Dif.parse(d) for d in dif),
     )
     where = str(output)
     if per_month:

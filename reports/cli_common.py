@@ -263,10 +263,11 @@ def group_options(equal: bool = True, required: bool = False) -> Callable[[F], F
                 metavar="KINDS",
                 help="Held equal across groups, comma-separated: " + ", ".join(GROUP_EQUAL) + ".",
             )(func)
+        # Click counts an explicit default=None as a value, so a required option has none.
+        default: dict[str, Any] = {"required": True} if required else {"default": None}
         return click.option(
             "--group",
-            required=required,
-            default=None,
+            **default,
             metavar="COLUMN",
             help="Fit the model in each group of this column (site_id, clinician_id, a "
             "context column such as gender), or 'perspective' for patients against "

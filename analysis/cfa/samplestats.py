@@ -52,8 +52,8 @@ class SampleStats:
 
 def group_values(column: pd.Series) -> pd.Series:
     """Group labels as text, in their order of appearance; missing stays missing."""
-    values = column.astype(object).where(column.notna(), None)
-    return values.map(lambda v: None if v is None else _label(v))
+    labels = [None if pd.isna(v) else _label(v) for v in column.astype(object)]
+    return pd.Series(labels, index=column.index, dtype=object)
 
 
 def _label(value: object) -> str:

@@ -22,33 +22,80 @@ from .model import CFAResult
 COLUMNS = ["lhs", "op", "rhs", "group_a", "group_b", "row_a", "row_b", "X2", "df", "pvalue"]
 
 
+class _Lagrange:
+    """The unconstrained score, information and constraint Jacobian at a constrained fit."""
+
+    def __init__(self, result: CFAResult) -> None:
+        table, stats, theta = result.table, result.stats, result.theta
+        assert table is not None and stats is not None and theta is not None
+        self.table = table
+        self.pairs = table.constraints()
+        rep = Representation.of(table)
+        loose = Representation.of(table.unconstrained())
+        spread = np.array([theta[k] for k in rep.free_index if k >= 0])
+        ml = ML(loose, stats)
+        self.score = -ml.gradient(spread) / 2
+        self.info = ml.hessian(spread) / 2
+        self.q = loose.n_free
+        self.r = np.zeros((len(self.pairs), self.q))
+        for k, (a, b) in enumerate(self.pairs):
+            self.r[k, loose.free_index[a]] = 1.0
+            self.r[k, loose.free_index[b]] = -1.0
+        self.n = stats.n
+
+    def released(self, constraints: list[int]) -> float:
+        """The statistic for releasing ``constraints`` (their positions in ``pairs``)."""
+        kept = np.delete(self.r, constraints, axis=0)
+        z = np.block([[self.info, kept.T], [kept, np.zeros((len(kept), len(kept)))]])
+        block = np.linalg.pinv(z)[: self.q, : self.q]
+        return float(self.n * self.score @ block @ self.score)
+
+    def total(self) -> float:
+        return float(self.n * self.score @ np.linalg.pinv(self.info) @ self.score)
+
+
+def release_tests(result: CFAResult) -> pd.DataFrame:
+    """One test per constrained parameter: releasing every equality constraint that ties it
+    across the groups at once (df = groups - 1; lavaan's ``lavTestScore(release = ...)``)."""
+    columns = ["lhs", "op", "rhs", "kind", "X2", "df", "pvalue"]
+    assert result.table is not None
+    if not result.table.constraints():
+        return pd.DataFrame(columns=columns)
+    lm = _Lagrange(result)
+    by_key: dict[tuple[str, str, str], list[int]] = {}
+    for k, (a, _) in enumerate(lm.pairs):
+        by_key.setdefault(lm.table.parameters[a].key, []).append(k)
+    rows = []
+    for key, constraints in by_key.items():
+        x2 = lm.released(constraints)
+        first = lm.table.parameters[lm.pairs[constraints[0]][0]]
+        df = len(constraints)
+        rows.append(
+            {
+                "lhs": key[0],
+                "op": key[1],
+                "rhs": key[2],
+                "kind": first.kind,
+                "X2": x2,
+                "df": df,
+                "pvalue": float(chi2.sf(x2, df)),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
 def score_tests(result: CFAResult) -> tuple[pd.DataFrame, dict[str, float]]:
     """One row per equality constraint (rows of the parameter table it ties), and the test of
     releasing all of them at once."""
-    table, stats, theta = result.table, result.stats, result.theta
-    assert table is not None and stats is not None and theta is not None
-    pairs = table.constraints()
-    if not pairs:
+    assert result.table is not None
+    if not result.table.constraints():
         return pd.DataFrame(columns=COLUMNS), {"X2": 0.0, "df": 0, "pvalue": float("nan")}
-    rep = Representation.of(table)
-    loose = Representation.of(table.unconstrained())
-    spread = np.array([theta[k] for k in rep.free_index if k >= 0])
-    ml = ML(loose, stats)
-    score = -ml.gradient(spread) / 2
-    info = ml.hessian(spread) / 2
-    q = loose.n_free
-    r = np.zeros((len(pairs), q))
-    for k, (a, b) in enumerate(pairs):
-        r[k, loose.free_index[a]] = 1.0
-        r[k, loose.free_index[b]] = -1.0
-    n = stats.n
-    total = float(n * score @ np.linalg.pinv(info) @ score)
+    lm = _Lagrange(result)
+    table, pairs = lm.table, lm.pairs
+    total = lm.total()
     rows = []
     for k, (a, b) in enumerate(pairs):
-        kept = np.delete(r, k, axis=0)
-        z = np.block([[info, kept.T], [kept, np.zeros((len(kept), len(kept)))]])
-        block = np.linalg.pinv(z)[:q, :q]
-        x2 = float(n * score @ block @ score)
+        x2 = lm.released([k])
         p = table.parameters[a]
         rows.append(
             {

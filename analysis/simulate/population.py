@@ -102,6 +102,46 @@ class Simulated:
         return {m: self.subset(month == m) for m in sorted(set(month))}
 
 
+DIF_COLUMNS = ("site_id", "clinician_id")
+
+
+@dataclass(frozen=True)
+class Dif:
+    """An item that works differently in one group: in the rows whose ``column`` is
+    ``value``, its latent response is shifted by ``intercept`` (in standard deviations) and
+    its loading changed by ``loading``. Tests plant one to check that the invariance analysis
+    finds that item and no other."""
+
+    item: str
+    column: str
+    value: str
+    intercept: float = 0.0
+    loading: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> Dif:
+        """``'pg03:intercept=-0.8:site_id=S01'`` (``loading=0.3`` for a loading)."""
+        parts = [p.strip() for p in text.split(":")]
+        if len(parts) != 3 or "=" not in parts[1] or "=" not in parts[2]:
+            raise ValueError(
+                f"dif {text!r}: write ITEM:intercept=SIZE:COLUMN=VALUE, e.g. "
+                f"'pg03:intercept=-0.8:site_id=S01' (or loading=SIZE)."
+            )
+        kind, size = parts[1].split("=", 1)
+        column, value = parts[2].split("=", 1)
+        if kind not in ("intercept", "loading"):
+            raise ValueError(f"dif {text!r}: the kind is 'intercept' or 'loading'; got {kind!r}.")
+        try:
+            amount = float(size)
+        except ValueError:
+            raise ValueError(f"dif {text!r}: {size!r} is not a number.") from None
+        if column not in DIF_COLUMNS:
+            raise ValueError(
+                f"dif {text!r}: the column is one of {', '.join(DIF_COLUMNS)}; got {column!r}."
+            )
+        return cls(parts[0], column, value, **{kind: amount})
+
+
 def category_probabilities(n_points: int) -> np.ndarray:
     """Marginal answer shares with a ceiling: each category ~1.7x as likely as the one below
     on a 5-point scale (45% of answers at the top), flattened for longer scales."""
@@ -159,6 +199,7 @@ def simulate(
     seed: int = 0,
     population: Population | None = None,
     months: int | None = None,
+    dif: tuple[Dif, ...] = (),
 ) -> Simulated:
     """Draw ``n`` patients, each seen by one of ``clinicians`` for up to ``sessions`` sessions.
 
@@ -180,6 +221,8 @@ def simulate(
         spread over the whole window, and sessions that would fall after it have not
         happened yet (they are not in the export). None: first visits over about nine months,
         every session kept.
+    dif : tuple of Dif
+        Items planted to work differently in one site or clinician's rows.
     """
     for name, value, low in (("n", n, 1), ("clinicians", clinicians, 1), ("sessions", sessions, 1)):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < low:
@@ -227,11 +270,25 @@ def simulate(
 
     answers = np.empty((rows, len(items)))
     halo = pop.halo_sd * rng.standard_normal(rows)
+    width_c = max(len(str(clinicians)), 2)
+    row_labels = {
+        "site_id": _labels("S", site_of_clinician[clinician_of[patient]], 2),
+        "clinician_id": _labels("C", clinician_of[patient], width_c),
+    }
+    ids = {i.id for i in items}
+    for planted in dif:
+        if planted.item not in ids:
+            raise ValueError(f"dif: item {planted.item!r} is not on form {form!r}.")
+        if planted.value not in set(row_labels[planted.column]):
+            raise ValueError(f"dif: no row has {planted.column} = {planted.value!r}.")
     for j, item in enumerate(items):
         lam = pop.loadings[item.id]
         f = subscales.index(item.subscale)
         unique_sd = np.sqrt(1 - lam**2 - pop.halo_sd**2)
         ystar = lam * eta[:, f] + halo + unique_sd * rng.standard_normal(rows)
+        for planted in (d for d in dif if d.item == item.id):
+            where = row_labels[planted.column] == planted.value
+            ystar[where] += planted.intercept + planted.loading * eta[where, f]
         category = np.searchsorted(pop.thresholds[item.id], ystar) + 1
         scale = instrument.scale_of(item)
         assert scale is not None  # population_for checked every item has one
@@ -275,7 +332,7 @@ def simulate(
     offsets = start[patient] + elapsed - elapsed[first_row]
     dates = (_FIRST_VISIT + offsets.astype("timedelta64[D]")).astype(str)
 
-    width_p, width_c = len(str(n)), max(len(str(clinicians)), 2)
+    width_p = len(str(n))
     clin = clinician_of[patient]
     context = pd.DataFrame(
         {
