@@ -200,6 +200,8 @@ def _patient_summaries(
         FROM scores s {join}
         WHERE {where} AND s.{group} IS NOT NULL AND s.{pillar} IS NOT NULL
         GROUP BY s.{group}, s.respondent_id
+        ORDER BY grp, s.respondent_id  -- DuckDB groups in parallel, in no fixed order; the
+                                       -- fit's sums (and a flat optimum) must not depend on it
     """
     frame = con.execute(sql, params).fetchdf()
     x = np.ones((len(frame), 1 + len(adjust)))
