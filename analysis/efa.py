@@ -3,9 +3,14 @@ support, and rotated loadings labelled by item id.
 
 - KMO and Bartlett's test of sphericity (factor_analyzer; validated against psych::KMO and
   psych::cortest.bartlett).
-- Parallel analysis: eigenvalues of the correlation matrix against the 95th percentile of
-  eigenvalues from random normal data of the same size (Horn, 1965; seeded, so repeatable);
-  the number of factors is the count of leading eigenvalues above that line.
+- Parallel analysis, in two versions, each against the 95th percentile of the same values
+  from random normal data of the same size (Horn, 1965; seeded, so repeatable); the number
+  retained is the count of leading values above that line:
+  - components: eigenvalues of the correlation matrix (the classic version);
+  - factors: eigenvalues of the reduced correlation matrix, communalities from a one-factor
+    least-squares (minres) fit on the diagonal, as psych's ``fa.parallel(fa = "fa")``. It
+    retains more on large samples (6 on psych's bfi where the components version finds 5).
+  The EFA's number of factors comes from the components version unless asked otherwise.
 - EFA by ML or minres with oblimin or promax rotation.
 """
 
@@ -24,11 +29,24 @@ ROTATIONS = ("oblimin", "promax", "varimax")
 METHODS = ("ml", "minres")
 
 
+ParallelKind = Literal["components", "factors"]
+PARALLEL_KINDS: tuple[ParallelKind, ...] = ("components", "factors")
+
+
 @dataclass(frozen=True)
 class ParallelAnalysis:
     observed: np.ndarray
     random_95: np.ndarray
     n_factors: int
+    kind: ParallelKind = "components"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "retained": self.n_factors,
+            "observed": self.observed.tolist(),
+            "random_95": self.random_95.tolist(),
+        }
 
 
 @dataclass(frozen=True)
@@ -38,11 +56,24 @@ class EFAResult:
     bartlett_chisq: float
     bartlett_df: int
     bartlett_p: float
-    parallel: ParallelAnalysis
+    parallel: ParallelAnalysis  # the version that chose the EFA's number of factors
     loadings: pd.DataFrame
     method: str
     rotation: str
     n: int
+    parallel_other: ParallelAnalysis | None = None  # the other version, for comparison
+
+    def parallel_sentence(self) -> str:
+        """Which version chose the number of factors, and what the other one says."""
+        words = {
+            "components": "components (eigenvalues of the correlations)",
+            "factors": "factors (eigenvalues of the reduced correlations, psych's fa = 'fa')",
+        }
+        out = f"parallel analysis retains {self.parallel.n_factors} {words[self.parallel.kind]}"
+        if self.parallel_other is not None:
+            other = self.parallel_other
+            out += f" and {other.n_factors} {words[other.kind]}"
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,8 +85,12 @@ class EFAResult:
                 "p": self.bartlett_p,
             },
             "parallel_analysis_factors": self.parallel.n_factors,
+            "parallel_analysis_kind": self.parallel.kind,
             "eigenvalues": self.parallel.observed.tolist(),
             "random_eigenvalues_95": self.parallel.random_95.tolist(),
+            "parallel_analysis": {
+                p.kind: p.to_dict() for p in (self.parallel, self.parallel_other) if p is not None
+            },
             "method": self.method,
             "rotation": self.rotation,
             "loadings": self.loadings.to_dict(orient="index"),
@@ -63,21 +98,84 @@ class EFAResult:
         }
 
 
-def parallel_analysis(
-    data: pd.DataFrame, *, iterations: int = 200, seed: int = 0
-) -> ParallelAnalysis:
+def reduced_eigenvalues(corr: np.ndarray, iterations: int = 500, tol: float = 1e-9) -> np.ndarray:
+    """Eigenvalues (descending) of a correlation matrix, or of a stack of them, with a
+    one-factor least-squares fit's communalities on the diagonal. Iterated principal axes
+    from squared multiple correlations: for one factor their fixed point is the minres (ULS)
+    solution psych's ``fa`` finds."""
+    stack = corr[None] if corr.ndim == 2 else corr
+    p = stack.shape[-1]
+    diagonal = np.arange(p)
+    try:
+        h = 1 - 1 / np.diagonal(np.linalg.inv(stack), axis1=1, axis2=2)
+    except np.linalg.LinAlgError:
+        h = np.full(stack.shape[:2], 0.5)
+    reduced = stack.copy()
+    active = np.arange(len(stack))  # the matrices whose communalities still move
+    for _ in range(iterations):
+        block = reduced[active]
+        block[:, diagonal, diagonal] = h[active]
+        values, vectors = np.linalg.eigh(block)
+        loading = np.sqrt(np.clip(values[:, -1], 0.0, None))[:, None] * vectors[:, :, -1]
+        updated = np.clip(loading**2, 0.0, 1.0)
+        moving = np.max(np.abs(updated - h[active]), axis=1) >= tol
+        h[active] = updated
+        active = active[moving]
+        if not len(active):
+            break
+    reduced[:, diagonal, diagonal] = h
+    out = np.linalg.eigvalsh(reduced)[:, ::-1]
+    return out[0] if corr.ndim == 2 else out
+
+
+def _values(corr: np.ndarray, kind: ParallelKind) -> np.ndarray:
+    if kind == "factors":
+        return reduced_eigenvalues(corr)
+    return np.sort(np.linalg.eigvalsh(corr))[::-1]
+
+
+def parallel_analyses(
+    data: pd.DataFrame,
+    kinds: tuple[ParallelKind, ...] = PARALLEL_KINDS,
+    *,
+    iterations: int = 200,
+    seed: int = 0,
+) -> dict[ParallelKind, ParallelAnalysis]:
+    """Both versions from one set of random draws."""
+    unknown = [k for k in kinds if k not in PARALLEL_KINDS]
+    if unknown:
+        raise ValueError(f"'kind' must be one of 'components', 'factors'; got {unknown[0]!r}.")
     x = data.to_numpy(dtype=float)
     n, p = x.shape
-    observed = np.sort(np.linalg.eigvalsh(np.corrcoef(x, rowvar=False)))[::-1]
+    corr = np.corrcoef(x, rowvar=False)
+    observed = {k: _values(corr, k) for k in kinds}
     rng = np.random.default_rng(seed)
-    random = np.empty((iterations, p))
-    for k in range(iterations):
-        sim = rng.standard_normal((n, p))
-        random[k] = np.sort(np.linalg.eigvalsh(np.corrcoef(sim, rowvar=False)))[::-1]
-    line = np.percentile(random, 95, axis=0)
-    above = observed > line
-    n_factors = int(np.argmin(above)) if not above.all() else p
-    return ParallelAnalysis(observed, line, n_factors)
+    sims = np.empty((iterations, p, p))
+    for i in range(iterations):
+        sims[i] = np.corrcoef(rng.standard_normal((n, p)), rowvar=False)
+    random = {
+        k: reduced_eigenvalues(sims, tol=1e-6)
+        if k == "factors"
+        else np.linalg.eigvalsh(sims)[:, ::-1]
+        for k in kinds
+    }
+    out = {}
+    for k in kinds:
+        line = np.percentile(random[k], 95, axis=0)
+        above = observed[k] > line
+        retained = int(np.argmin(above)) if not above.all() else p
+        out[k] = ParallelAnalysis(observed[k], line, retained, k)
+    return out
+
+
+def parallel_analysis(
+    data: pd.DataFrame,
+    *,
+    kind: ParallelKind = "components",
+    iterations: int = 200,
+    seed: int = 0,
+) -> ParallelAnalysis:
+    return parallel_analyses(data, (kind,), iterations=iterations, seed=seed)[kind]
 
 
 def run_efa(
@@ -87,9 +185,11 @@ def run_efa(
     method: Literal["ml", "minres"] = "ml",
     rotation: Literal["oblimin", "promax", "varimax"] = "oblimin",
     seed: int = 0,
+    parallel_kind: ParallelKind = "components",
 ) -> EFAResult:
-    """KMO, Bartlett, parallel analysis and an EFA with ``n_factors`` (default: as many as
-    parallel analysis supports, at least 1) on the complete rows of ``data``."""
+    """KMO, Bartlett, parallel analysis (both versions) and an EFA with ``n_factors``
+    (default: as many as the ``parallel_kind`` version retains, at least 1) on the complete
+    rows of ``data``."""
     if method not in METHODS:
         raise ValueError(f"'method' must be one of 'ml', 'minres'; got {method!r}.")
     if rotation not in ROTATIONS:
@@ -102,7 +202,13 @@ def run_efa(
         warnings.simplefilter("ignore", FutureWarning)
         kmo_items, kmo = calculate_kmo(complete)
         chisq, p_value = calculate_bartlett_sphericity(complete)
-        parallel = parallel_analysis(complete, seed=seed)
+        if parallel_kind not in PARALLEL_KINDS:
+            raise ValueError(
+                f"'parallel_kind' must be one of 'components', 'factors'; got {parallel_kind!r}."
+            )
+        other_kind: ParallelKind = "factors" if parallel_kind == "components" else "components"
+        both = parallel_analyses(complete, (parallel_kind, other_kind), seed=seed)
+        parallel, other = both[parallel_kind], both[other_kind]
         k = n_factors or max(parallel.n_factors, 1)
         fa = FactorAnalyzer(n_factors=k, method=method, rotation=rotation if k > 1 else None)
         fa.fit(complete)
@@ -121,4 +227,5 @@ def run_efa(
         method=method,
         rotation=rotation,
         n=len(complete),
+        parallel_other=other,
     )

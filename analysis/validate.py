@@ -26,7 +26,7 @@ from .cfa import CFAResult, ModelError, fit_cfa
 from .cfa.compare import chisq_difference
 from .cfa.model import Estimator
 from .cfa.partable import Key
-from .efa import EFAResult, run_efa
+from .efa import EFAResult, ParallelKind, run_efa
 from .keying import ceiling_shares, keyed
 from .sample import Sample
 from .validity import (
@@ -106,6 +106,13 @@ def verdict(fit: dict[str, float], findings: tuple[str, ...] = (), converged: bo
     that did not converge or is improper (fit indices of such a solution mean nothing)."""
     if not converged or any(f.startswith("Heywood") for f in findings):
         return "no verdict: the solution did not converge or is improper (see the findings)"
+    if fit.get("df") == 0:
+        return (
+            "no verdict: the model is saturated (df = 0), it reproduces the covariances exactly "
+            "and its fit cannot be tested"
+        )
+    if not np.isfinite(fit.get("chisq", float("nan"))):
+        return "no verdict: the test statistic could not be computed (see the findings)"
     misses = []
     for key, sense, cut in GUIDELINES:
         value = fit.get(key, float("nan"))
@@ -204,6 +211,18 @@ class ValidationResult:
         }
 
 
+def _refuse_constant(answers: pd.DataFrame) -> None:
+    """An item with one answer in every row has no variance: nothing can be estimated from it
+    (alpha, factor loadings), so it is named before any of them is tried."""
+    for item in answers.columns:
+        given = answers[item].dropna()
+        if len(given) > 1 and given.nunique() == 1:
+            raise ModelError(
+                f"item {item!r} has the same answer ({given.iloc[0]:g}) in all {len(given):,} "
+                f"rows that answer it; a constant item cannot be analysed: leave it out."
+            )
+
+
 def subscale_groups(
     data: pd.DataFrame, instrument: Instrument, subscales: list[str] | None = None
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -257,6 +276,7 @@ def validate(
     group: str | None = None,
     group_equal: tuple[str, ...] = (),
     group_partial: tuple[Key, ...] = (),
+    parallel_kind: ParallelKind = "components",
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
 
@@ -272,6 +292,7 @@ def validate(
     groups_all, groups = subscale_groups(data, instrument, subscales)
     items = [i for ids in groups.values() for i in ids]
     answers = keyed(data, instrument, items)
+    _refuse_constant(answers)
 
     reliability: dict[str, dict[str, Any]] = {}
     findings: list[str] = []
@@ -359,7 +380,7 @@ def validate(
         trust_htmt = htmt(keyed(data, instrument, trust_items), trust_groups)
     efa = None
     if len(hyp.observed) >= 3:
-        efa = run_efa(source[list(hyp.observed)], len(hyp.latent))
+        efa = run_efa(source[list(hyp.observed)], len(hyp.latent), parallel_kind=parallel_kind)
     selected = sample or Sample(len(data), "all", len(data))
     return ValidationResult(
         n=hyp.n,

@@ -4,10 +4,12 @@
   item-total correlation, psych's r.drop), all from the pairwise covariance matrix as psych and
   pingouin do by default (validated against psych::alpha); mean inter-item correlation; ceiling
   share per item.
-- From a fitted CFA: ``omega_total`` = (sum lambda)^2 psi / ((sum lambda)^2 psi + sum theta)
-  (McDonald's omega, model-implied total variance); ``composite_reliability`` = the same true-score
-  variance over the *observed* variance of the sum (semTools::compRelSEM, obs.var = TRUE);
-  ``ave`` = sum lambda^2 psi / (sum lambda^2 psi + sum theta) (semTools::AVE).
+- From a fitted CFA: ``omega_total`` = (sum lambda)^2 psi / ((sum lambda)^2 psi + 1' Theta 1)
+  (McDonald's omega over the model-implied variance of the sum: residual covariances between
+  the factor's items count, twice, as semTools' ``compRelSEM`` counts them);
+  ``composite_reliability`` = the same true-score variance over the *observed* variance of the
+  sum (semTools::compRelSEM, obs.var = TRUE); ``ave`` = sum lambda^2 psi over the sum of the
+  items' observed variances (semTools::AVE, obs.var = TRUE).
 - ``omega_hierarchical`` of a bifactor model: (sum of general loadings)^2 over the model-implied
   variance of the total.
 - HTMT (semTools::htmt, default htmt2: geometric means of absolute correlations; ``classic``
@@ -94,16 +96,16 @@ def item_reliability(
 def _factor_parts(
     result: CFAResult, factor: str
 ) -> tuple[np.ndarray, float, np.ndarray, list[str]]:
-    e = result.estimates
+    """A factor's loadings, variance, its items' residual covariance matrix and the items."""
+    e = result.estimates[result.estimates["group"] == 1]
     rows = e[(e["op"] == "=~") & (e["lhs"] == factor)]
     items = list(rows["rhs"])
     psi = float(e[(e["op"] == "~~") & (e["lhs"] == factor) & (e["rhs"] == factor)]["est"].iloc[0])
-    theta = np.array(
-        [
-            float(e[(e["op"] == "~~") & (e["lhs"] == i) & (e["rhs"] == i)]["est"].iloc[0])
-            for i in items
-        ]
-    )
+    where = {item: k for k, item in enumerate(items)}
+    theta = np.zeros((len(items), len(items)))
+    cov = e[(e["op"] == "~~") & e["lhs"].isin(where) & e["rhs"].isin(where)]
+    for lhs, rhs, est in zip(cov["lhs"], cov["rhs"], cov["est"], strict=True):
+        theta[where[lhs], where[rhs]] = theta[where[rhs], where[lhs]] = float(est)
     return rows["est"].to_numpy(), psi, theta, items
 
 
@@ -113,12 +115,12 @@ def factor_reliability(result: CFAResult) -> dict[str, dict[str, float]]:
     for factor in result.latent:
         lam, psi, theta, items = _factor_parts(result, factor)
         true = lam.sum() ** 2 * psi
-        observed_total = float(result.sample.loc[items, items].to_numpy().sum())
+        observed = result.sample.loc[items, items].to_numpy()
         squared = float((lam**2).sum() * psi)
         out[factor] = {
             "omega_total": float(true / (true + theta.sum())),
-            "composite_reliability": float(true / observed_total),
-            "ave": squared / (squared + float(theta.sum())),
+            "composite_reliability": float(true / observed.sum()),
+            "ave": squared / float(np.trace(observed)),
         }
     return out
 

@@ -307,7 +307,8 @@ def load_instrument_file(path: str | Path) -> Instrument:
 
 
 def instrument_from_model(model: str) -> Instrument:
-    """A quick instrument from lavaan-style syntax: each ``factor =~ items`` line is a subscale.
+    """A quick instrument from lavaan-style syntax: each ``factor =~ items`` line is a subscale
+    (an item on several lines belongs to the one with the fewest items).
 
     Only measurement lines (``=~``) define the instrument; other lines (``~~``, fixed values) are
     for the CFA and ignored here. Items have no wording or scale; keying is ``+``.
@@ -319,27 +320,35 @@ def instrument_from_model(model: str) -> Instrument:
     factors = [s for s in statements if s.op == "=~"]
     if not factors:
         raise BankError("model: no measurement line ('factor =~ item1 + item2 + ...') found.")
-    subscales: dict[str, Subscale] = {}
-    items: dict[str, Item] = {}
+    seen: set[str] = set()
     for s in factors:
-        if s.lhs in subscales:
+        if s.lhs in seen:
             raise BankError(f"model: line {s.line}: factor {s.lhs!r} is defined twice.")
-        subscales[s.lhs] = Subscale(s.lhs, construct="model", label=s.lhs)
+        seen.add(s.lhs)
+    # An item may load on several factors (a cross-loading; a general factor beside specific
+    # ones). As an instrument each item needs one subscale: the factor with the fewest items
+    # among those it loads on (the specific factor), the first on a tie. A factor left with no
+    # item of its own (a general factor) is fitted but is not a subscale.
+    size = {s.lhs: len(s.rhs) for s in factors}
+    home: dict[str, str] = {}
+    for s in factors:
         for term in s.rhs:
-            twin = next((i for i in items if i.casefold() == term.name.casefold()), None)
+            twin = next((i for i in home if i.casefold() == term.name.casefold()), None)
             if twin is not None and twin != term.name:
                 raise BankError(
                     f"model: line {s.line}: item {term.name!r} differs only in case from "
                     f"{twin!r}; exports and databases fold case, so ids must differ by more."
                 )
-            if term.name in items:
-                raise BankError(
-                    f"model: line {s.line}: item {term.name!r} is listed under both "
-                    f"{items[term.name].subscale!r} and {s.lhs!r}; as an instrument each item "
-                    f"needs one subscale."
-                )
-            items[term.name] = Item(term.name, s.lhs, "model", "+", None)
-    clash = set(subscales) & set(items)
+            if term.name not in home or size[s.lhs] < size[home[term.name]]:
+                home[term.name] = s.lhs
+    order = list(dict.fromkeys(t.name for s in factors for t in s.rhs))
+    items = {i: Item(i, home[i], "model", "+", None) for i in order}
+    subscales = {
+        s.lhs: Subscale(s.lhs, construct="model", label=s.lhs)
+        for s in factors
+        if s.lhs in home.values()
+    }
+    clash = {s.lhs for s in factors} & set(items)
     if clash:
         raise BankError(f"model: {_quoted(clash)} is used both as a factor and as an item.")
     ordered = tuple(items.values())

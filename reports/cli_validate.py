@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from analysis.efa import PARALLEL_KINDS
 from analysis.pipeline import read_checked, validate
 from analysis.validate import ValidationResult
 
@@ -84,7 +85,7 @@ def summary_lines(result: ValidationResult) -> list[str]:
         lines.append("")
         lines.append(
             f"KMO {e.kmo:.3f}; Bartlett chisq {e.bartlett_chisq:.2f} on {e.bartlett_df} df; "
-            f"parallel analysis supports {e.parallel.n_factors} factor(s)"
+            f"{e.parallel_sentence()}"
         )
     return lines
 
@@ -94,6 +95,15 @@ def summary_lines(result: ValidationResult) -> list[str]:
 @read_options
 @validate_options
 @group_options()
+@click.option(
+    "--parallel",
+    type=click.Choice(PARALLEL_KINDS),
+    default="components",
+    show_default=True,
+    help="Which parallel analysis reports first: components (eigenvalues of the "
+    "correlations) or factors (reduced correlations, as psych's fa.parallel fa = 'fa'); "
+    "both are printed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 def validate_command(
@@ -110,6 +120,7 @@ def validate_command(
     group: str | None,
     group_equal: tuple[str, ...],
     group_partial: str | None,
+    parallel: str,
     as_json: bool,
 ) -> None:
     """Check the structure of an instrument on an export: reliability, EFA, CFA.

@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from .conftest import run_cli
 
 DATA = Path(__file__).parent / "reference" / "data"
@@ -91,3 +93,51 @@ def test_bad_models_exit_2_with_a_located_message() -> None:
     result = run_cli("validate", str(DATA / "hs.csv"), "--model", "f =~ x1 + x2")
     assert result.returncode == 2
     assert result.stderr.startswith("alliance: error: the model is not identified: 4 free")
+
+
+def test_a_general_factor_beside_specific_ones_and_cross_loadings_are_accepted() -> None:
+    cross = "visual =~ x1 + x2 + x3 + x9; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
+    result = run_cli("validate", str(DATA / "hs.csv"), "--rows", "all", "--model", cross, "--json")
+    assert result.returncode == 0, result.stderr
+    m = json.loads(result.stdout)["models"]["hypothesized"]
+    assert (round(m["chisq"], 3), m["df"]) == (52.382, 23)
+    general = (
+        "g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9; visual =~ x1 + x2 + x3; "
+        "textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
+    )
+    result = run_cli("validate", str(DATA / "hs.csv"), "--rows", "all", "--model", general)
+    assert "listed under both" not in result.stderr
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_constant_item_is_named_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "constant.csv"
+    pd.read_csv(DATA / "hs.csv").assign(x5=3).to_csv(path, index=False)
+    result = run_cli("validate", str(path), "--rows", "all", "--model", HS_MODEL)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "alliance: error: item 'x5' has the same answer (3) in all 301 rows that answer it; "
+        "a constant item cannot be analysed: leave it out.\n"
+    )
+
+
+def test_parallel_analysis_says_which_version() -> None:
+    result = run_cli("validate", str(DATA / "hs.csv"), "--rows", "all", "--model", HS_MODEL)
+    assert "parallel analysis retains 3 components (eigenvalues of the correlations) and" in (
+        result.stdout
+    )
+    doc = json.loads(
+        run_cli(
+            "validate",
+            str(DATA / "hs.csv"),
+            "--rows",
+            "all",
+            "--model",
+            HS_MODEL,
+            "--parallel",
+            "factors",
+            "--json",
+        ).stdout
+    )
+    assert doc["efa"]["parallel_analysis_kind"] == "factors"
+    assert set(doc["efa"]["parallel_analysis"]) == {"components", "factors"}

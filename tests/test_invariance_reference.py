@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
@@ -18,7 +19,10 @@ from numpy.testing import assert_allclose
 from analysis.cfa import ModelError, fit_cfa, parse_partial
 from analysis.cfa.compare import chisq_difference
 from analysis.cfa.scoretest import score_tests
+from analysis.efa import parallel_analyses, reduced_eigenvalues
 from analysis.invariance import LEVELS, run_invariance
+from analysis.validate import verdict
+from analysis.validity import factor_reliability
 
 HERE = Path(__file__).parent / "reference"
 EQUAL = dict(LEVELS)
@@ -234,3 +238,68 @@ def test_group_errors_name_the_problem() -> None:
         fit_cfa(data, model, group="school", group_equal=("slopes",))
     with pytest.raises(ModelError, match="group partial 'x3 ~ x4'"):
         parse_partial("x3 ~ x4")
+
+
+def test_reliability_counts_correlated_residuals_as_semtools() -> None:
+    """lavaan's PoliticalDemocracy measurement model has six residual covariances: omega over
+    the model-implied variance of the sum counts them (compRelSEM, obs.var = FALSE), the
+    composite reliability and AVE use the observed variances (obs.var = TRUE)."""
+    ref = reference()["politicaldemocracy"]
+    result = fit_cfa(dataset("politicaldemocracy"), ref["model"])
+    ours = factor_reliability(result)
+    for factor in ("ind60", "dem60", "dem65"):
+        assert ours[factor]["omega_total"] == pytest.approx(ref["omega_model"][factor], abs=1e-6)
+        assert ours[factor]["composite_reliability"] == pytest.approx(
+            ref["composite_reliability"][factor], abs=1e-6
+        )
+        assert ours[factor]["ave"] == pytest.approx(ref["ave"][factor], abs=1e-6)
+    # dem60's items y2 and y4 share residuals: omega is below the observed-variance value.
+    assert ours["dem60"]["omega_total"] < ours["dem60"]["composite_reliability"]
+
+
+@pytest.mark.parametrize("estimator", ["ml", "mlr"])
+def test_a_saturated_model_reports_tli_1_and_rmsea_0_and_no_verdict(estimator: str) -> None:
+    ref = reference()["hs"]["saturated"]
+    fit = fit_cfa(dataset("hs"), ref["model"], estimator=estimator).fit  # type: ignore[arg-type]
+    theirs = ref[estimator]
+    assert fit["df"] == theirs["df"] == 0
+    assert fit["chisq"] == pytest.approx(0.0, abs=1e-8)
+    if estimator == "ml":
+        assert (fit["tli"], fit["rmsea"]) == (theirs["tli"], theirs["rmsea"]) == (1, 0)
+    else:
+        assert fit["rmsea"] == theirs["rmsea.robust"] == 0
+    assert (fit["rmsea_ci_lower"], fit["rmsea_ci_upper"]) == (0.0, 0.0)
+    assert verdict(fit).startswith("no verdict: the model is saturated (df = 0)")
+
+
+def test_mlr_with_a_singular_information_gives_no_robust_chi_square() -> None:
+    """g's loadings are not identified (two indicators, orthogonal to f). The unscaled ML
+    statistic is lavaan's; the scaled one needs the information's inverse, so it is not
+    given (lavaan prints one from a generalised inverse)."""
+    ref = reference()["hs"]["unidentified"]
+    result = fit_cfa(dataset("hs"), ref["model"], estimator="mlr")
+    assert result.fit["chisq_ml"] == pytest.approx(ref["mlr"]["chisq"], rel=1e-6)
+    assert np.isnan(result.fit["chisq"]) and np.isnan(result.fit["cfi"])
+    assert any("robust (scaled) chi-square" in f for f in result.findings)
+    assert verdict(result.fit, result.findings).startswith("no verdict")
+
+
+def test_a_cross_loading_is_fitted_as_lavaan_fits_it() -> None:
+    expected = reference()["hs"]["cross_loading"]
+    result = fit_cfa(dataset("hs"), expected["model"])
+    check_fit(result.fit, expected["fit"], robust=False)
+    check_estimates(result.estimates, expected["estimates"])
+
+
+def test_parallel_analysis_of_factors_is_psychs() -> None:
+    """psych's fa.parallel(fa = "fa") on bfi: the reduced correlation matrix's eigenvalues
+    (communalities of a one-factor minres fit) and 6 factors retained; the components version
+    retains 5 on the same draws."""
+    ref = reference()["parallel"]
+    items = dataset("bfi_gender").drop(columns=["id", "gender"])
+    values = reduced_eigenvalues(items.corr().to_numpy())  # psych: pairwise correlations
+    assert_allclose(values, ref["fa_values"], atol=1e-6)
+    assert_allclose(np.linalg.eigvalsh(items.corr().to_numpy())[::-1], ref["pc_values"], atol=1e-9)
+    found = parallel_analyses(items.dropna())
+    assert found["factors"].n_factors == ref["nfact"] == 6
+    assert found["components"].n_factors == 5

@@ -49,7 +49,6 @@ def test_model_string_is_a_quick_instrument() -> None:
     [
         ("bond =~ b1 + b2\ngoals =- g1", "model: line 2, position 7: unknown operator '=-'"),
         ("b1 ~~ b2", "model: no measurement line"),
-        ("f =~ a + b\ng =~ b + c", "model: line 2: item 'b' is listed under both 'f' and 'g'"),
         ("f =~ a + b\nf =~ c", "model: line 2: factor 'f' is defined twice"),
         ("f =~ a + g\ng =~ c + d", "model: 'g' is used both as a factor and as an item"),
     ],
@@ -58,3 +57,13 @@ def test_model_string_errors(model: str, message: str) -> None:
     with pytest.raises(BankError) as info:
         instrument_from_model(model)
     assert str(info.value).startswith(message)
+
+
+def test_an_item_on_several_factors_belongs_to_the_smallest() -> None:
+    """A cross-loading or a general factor beside specific ones: each item gets one subscale,
+    the factor with the fewest items it loads on; a general factor is not a subscale."""
+    cross = instrument_from_model("f =~ a + b + c\ng =~ c + d")
+    assert {i.id: i.subscale for i in cross.items} == {"a": "f", "b": "f", "c": "g", "d": "g"}
+    general = instrument_from_model("g =~ a + b + c + d\ns1 =~ a + b\ns2 =~ c + d")
+    assert list(general.subscales) == ["s1", "s2"]
+    assert [i.subscale for i in general.items] == ["s1", "s1", "s2", "s2"]

@@ -35,7 +35,8 @@ describe <- function(fit, robust) {
     fit = lapply(as.list(fitMeasures(fit, keys)), unname),
     groups = lavInspect(fit, "group.label"),
     nobs = unlist(lavInspect(fit, "nobs")),
-    estimates = data.frame(lhs = pe$lhs, op = pe$op, rhs = pe$rhs, group = pe$group,
+    estimates = data.frame(lhs = pe$lhs, op = pe$op, rhs = pe$rhs,
+                           group = if (is.null(pe$group)) 1L else pe$group,
                            est = pe$est, se = pe$se, std_all = pe$std.all, std_se = std$se,
                            stringsAsFactors = FALSE)
   )
@@ -91,6 +92,27 @@ hs_out <- list(
              describe(cfa(hs_labels, data = hs, group = "school"), robust = FALSE))
 )
 
+# A saturated model (df = 0) and one lavaan cannot identify (g's loadings, orthogonal to f)
+hs_out$saturated <- list(
+  model = "visual =~ x1 + x2 + x3",
+  ml = as.list(fitMeasures(cfa("visual =~ x1 + x2 + x3", hs),
+                           c("chisq", "df", "cfi", "tli", "rmsea", "rmsea.ci.lower",
+                             "rmsea.ci.upper", "srmr"))),
+  mlr = as.list(fitMeasures(cfa("visual =~ x1 + x2 + x3", hs, estimator = "MLR"),
+                            c("chisq", "df", "chisq.scaled", "rmsea.robust",
+                              "rmsea.ci.lower.robust", "rmsea.ci.upper.robust"))))
+hs_out$unidentified <- list(
+  model = "f =~ x1 + x2 + x3\ng =~ x4 + x5\nf ~~ 0*g",
+  mlr = as.list(suppressWarnings(fitMeasures(
+    cfa("f =~ x1 + x2 + x3\ng =~ x4 + x5\nf ~~ 0*g", hs, estimator = "MLR"),
+    c("chisq", "df", "chisq.scaled", "chisq.scaling.factor")))))
+
+# A cross-loading (x9 on visual and speed), as lavaan's syntax allows
+hs_out$cross_loading <- c(
+  list(model = "visual =~ x1 + x2 + x3 + x9\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"),
+  describe(cfa("visual =~ x1 + x2 + x3 + x9\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9",
+               hs), robust = FALSE))
+
 # ---------------------------------------------------------------- bfi by gender (listwise)
 bfi <- psych::bfi
 write.csv(cbind(id = seq_len(nrow(bfi)), bfi[, c(1:25, 26)]),
@@ -123,6 +145,7 @@ y6 ~~ y8"
 pd_fit <- cfa(pd_model, data = pd)
 pd_out <- list(versions = versions, model = pd_model,
                composite_reliability = as.list(compRelSEM(pd_fit)),
+               omega_model = as.list(compRelSEM(pd_fit, obs.var = FALSE)),
                ave = as.list(AVE(pd_fit)))
 
 # ---------------------------------------------------------------- parallel analysis on bfi
