@@ -23,6 +23,7 @@ from instrument import Instrument, load_instrument
 from .cfa.model import Estimator
 from .cfa.partable import parse_partial
 from .check import CheckResult, check_export
+from .efa import ParallelKind
 from .forms import has_both_sides, stack_parallel
 from .ingest import DEFAULT_MAX_BYTES, Export, load_map, read_export, value_labels
 from .invariance import InvarianceResult, run_invariance
@@ -54,7 +55,9 @@ class Options:
     ``rows``: 'usable' (what the checks kept) or 'all' (every row with an answer);
     ``group``: a column whose values are compared (multi-group CFA, invariance), or
     'perspective' for patients against clinicians on the parallel items; ``group_equal`` and
-    ``group_partial``: lavaan's ``group.equal`` and ``group.partial``.
+    ``group_partial``: lavaan's ``group.equal`` and ``group.partial``; ``parallel``: which
+    version of parallel analysis ('components' or 'factors') sets the EFA's factors;
+    ``invariance``: the column the report tests measurement invariance across.
     """
 
     instrument: str = "alliance"
@@ -71,6 +74,8 @@ class Options:
     group: str | None = None
     group_equal: tuple[str, ...] = ()
     group_partial: str | None = None
+    parallel: ParallelKind = "components"
+    invariance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class Analysis:
     validation: ValidationResult | None
     rule_error: str = ""  # why the rule could not be applied, when it could not
     validation_error: str = ""
+    invariance: InvarianceRun | None = None  # with options.invariance: the sequence
+    invariance_error: str = ""
 
     @property
     def instrument(self) -> Instrument:
@@ -206,6 +213,7 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
         group=options.group,
         group_equal=options.group_equal,
         group_partial=parse_partial(options.group_partial or ()),
+        parallel_kind=options.parallel,
     )
 
 
@@ -286,4 +294,13 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
         validation = validate(read, options)
     except ValueError as exc:
         validation_error = str(exc)
-    return Analysis(read, options, scored, validation, rule_error, validation_error)
+    tested, invariance_error = None, ""
+    if options.invariance is not None:
+        say(f"testing measurement invariance across {options.invariance}")
+        try:
+            tested = invariance(read, replace(options, group=options.invariance))
+        except ValueError as exc:
+            invariance_error = str(exc)
+    return Analysis(
+        read, options, scored, validation, rule_error, validation_error, tested, invariance_error
+    )

@@ -290,6 +290,8 @@ _OPTION_NAMES = {
     "group": "group",
     "group_equal": "group_equal",
     "group_partial": "group_partial",
+    "parallel": "parallel",
+    "invariance": "invariance",
 }
 
 

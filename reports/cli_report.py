@@ -43,6 +43,13 @@ def progress_printer() -> tuple[float, object]:
     "fewer than 5 patients are suppressed).",
 )
 @click.option(
+    "--invariance",
+    default=None,
+    metavar="COLUMN",
+    help="Add a section testing measurement invariance across the groups of this column "
+    "(site_id, a context column such as gender, or 'perspective').",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -64,10 +71,12 @@ def report_command(
     estimator: str,
     rows: str,
     by: str | None,
+    invariance: str | None,
     output: Path,
 ) -> None:
     """Write the report of an export: data quality, items, reliability, structure, the
-    non-compensatory rule and (with --by) group profiles, in one HTML file that works offline.
+    non-compensatory rule, (with --by) group profiles and (with --invariance) measurement
+    invariance across groups, in one HTML file that works offline.
 
     It takes every option of the steps it summarises (check, score, validate), so the page
     shows the same numbers those commands print. Its wording comes from the instrument.
@@ -76,6 +85,7 @@ def report_command(
     Examples:
       alliance report export.csv -o report.html
       alliance report export.csv --by clinician_id --thresholds minimums.yaml -o report.html
+      alliance report export.csv --invariance site_id -o report.html
       alliance report five.sav --instrument five_factors.yaml --estimator mlr -o five.html
       alliance report hs.csv --model 'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6' \
           --rows all -o hs.html

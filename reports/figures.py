@@ -324,3 +324,27 @@ def trend_plot(trends: pd.DataFrame, pillars: list[str]) -> go.Figure:
     fig.update_yaxes(title_text="mean score", row=1, col=1)
     fig.update_yaxes(title_text="% adequate", row=2, col=1)
     return _layout(fig, "Monthly trends (95% confidence)", height=560)
+
+
+def group_parameters(
+    values: pd.DataFrame, title: str, axis: str, marked: list[str], item_labels: list[str]
+) -> go.Figure:
+    """One parameter per item (rows) in each group (columns), a marker per group: where the
+    groups' markers part, the item works differently. ``marked`` items (freed in the partial
+    model) are shaded."""
+    fig = go.Figure()
+    x = [escape(label) for label in item_labels]
+    for k, group in enumerate(values.columns):
+        fig.add_scatter(
+            x=x,
+            y=values[group],
+            mode="markers",
+            name=escape(str(group)),
+            marker={"size": 10, "color": PALETTE[k % len(PALETTE)], "symbol": k % 8},
+        )
+    for item in marked:
+        if item in values.index:
+            k = list(values.index).index(item)
+            fig.add_vrect(x0=k - 0.45, x1=k + 0.45, fillcolor="#fdd0a2", opacity=0.45, line_width=0)
+    fig.update_layout(xaxis_title="item", yaxis_title=axis, xaxis={"tickangle": -45})
+    return _layout(fig, title, height=440)

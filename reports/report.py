@@ -15,7 +15,7 @@ import pandas as pd
 from analysis import names
 from analysis.check import CheckResult
 from analysis.describe import group_profiles, histogram, item_distribution
-from analysis.pipeline import Analysis
+from analysis.pipeline import Analysis, InvarianceRun
 from analysis.scoring import ScoreResult
 from analysis.validate import ValidationResult
 from instrument import Instrument
@@ -195,8 +195,7 @@ def _structure_section(v: ValidationResult, instrument: Instrument) -> Section:
         s.figure(figures.scree(v.efa.parallel.observed.tolist(), v.efa.parallel.random_95.tolist()))
         s.note(
             f"KMO {v.efa.kmo:.3f}; Bartlett chi-square {v.efa.bartlett_chisq:.1f} on "
-            f"{v.efa.bartlett_df} df; parallel analysis supports "
-            f"{v.efa.parallel.n_factors} factor(s)."
+            f"{v.efa.bartlett_df} df; {v.efa.parallel_sentence()}."
         )
     fit = {}
     for name, m in doc["models"].items():
@@ -357,6 +356,106 @@ def _group_section(scored: ScoreResult, by: str) -> Section:
     return s
 
 
+_KIND = {
+    "metric": ("loadings", "=~", "loading (metric model: free intercepts)"),
+    "scalar": ("intercepts", "~1", "intercept (metric model: loadings equal, intercepts free)"),
+    "strict": ("residual variances", "~~", "residual variance (scalar model)"),
+}
+
+
+def _invariance_section(run: InvarianceRun, instrument: Instrument, number: int) -> Section:
+    result = run.result
+    doc = result.to_dict()
+    group = result.group
+    side = " (patients and clinicians on the parallel items)" if run.stacked else ""
+    s = Section(
+        "invariance",
+        f"{number}. Measurement invariance across {group}",
+        (
+            f"Do the items measure the same thing in every group of {group}{side}? Only then "
+            f"can the groups' scores be compared. The model is fitted with ever more held "
+            f"equal across the groups: the loadings (metric), then the items' intercepts "
+            f"(scalar), then their residual variances (strict). A level holds when fit drops "
+            f"by no more than Chen's (2007) limits (CFI by .010, RMSEA up by .015). "
+            f"Result: {doc['conclusion']}. Fitted on {run.sample.sentence()}."
+        ),
+    )
+    rows = []
+    for level in doc["levels"]:
+        entries = []
+        if level.get("full") is not None:
+            entries.append(
+                (level["level"], level["full"]["fit"], level["full"]["comparison"], False)
+            )
+            entries.append(
+                (
+                    f"{level['level']} (partial, {len(level['freed'])} freed)",
+                    level["fit"],
+                    level["comparison"],
+                    level["holds"],
+                )
+            )
+        else:
+            entries.append((level["level"], level["fit"], level["comparison"], level["holds"]))
+        for name, fit, comparison, ok in entries:
+            c = comparison or {}
+            rows.append(
+                {
+                    "level": name,
+                    "chi-square": fit["chisq"],
+                    "df": fit["df"],
+                    "CFI": fit["cfi"],
+                    "RMSEA": fit["rmsea"],
+                    "SRMR": fit["srmr"],
+                    "Δ chi-square": c.get("delta_chisq"),
+                    "Δ df": c.get("delta_df"),
+                    "p": c.get("p"),
+                    "Δ CFI": c.get("delta_cfi"),
+                    "Δ RMSEA": c.get("delta_rmsea"),
+                    "holds": "" if comparison is None else ("yes" if ok else "no"),
+                }
+            )
+    s.table(pd.DataFrame(rows).set_index("level"), "Table 13. The invariance sequence")
+    failed = result.first_failure or "scalar"
+    kind, op, axis = _KIND.get(failed, _KIND["scalar"])
+    source = next(
+        (
+            lv.result
+            for lv in result.levels
+            if lv.name == ("scalar" if op == "~~" else "metric" if op == "~1" else "configural")
+        ),
+        result.levels[0].result,
+    )
+    e = source.estimates
+    if op == "~~":
+        rows_e = e[(e["op"] == "~~") & (e["lhs"] == e["rhs"]) & e["lhs"].isin(source.observed)]
+        key = "lhs"
+    else:
+        rows_e = (
+            e[e["op"] == op]
+            if op == "=~"
+            else e[(e["op"] == "~1") & e["lhs"].isin(source.observed)]
+        )
+        key = "rhs" if op == "=~" else "lhs"
+    table = rows_e.pivot_table(index=key, columns="group", values="est", sort=False)
+    table = table.reindex(list(dict.fromkeys(rows_e[key])))
+    table.columns = [result.groups[int(g) - 1] for g in table.columns]
+    marked = [f.item for f in result.freed if f.op == op]
+    labels = [i if i not in instrument.item_ids else instrument.item(i).id for i in table.index]
+    s.figure(
+        figures.group_parameters(
+            table, f"Item {kind} in each group of {group}", axis.split(" (")[0], marked, labels
+        )
+    )
+    s.note(
+        f"Each marker is one group's {axis}; where the markers of an item part, it works "
+        f"differently in those groups. Shaded: freed in the partial model."
+    )
+    for finding in result.findings:
+        s.note(f"Finding: {finding}.")
+    return s
+
+
 def build_report(analysis: Analysis, *, by: str | None = None) -> str:
     """The whole report as HTML text, drawn from an analysis computed once."""
     checked = analysis.read.checked
@@ -394,6 +493,16 @@ def build_report(analysis: Analysis, *, by: str | None = None) -> str:
         )
         sections.append(
             _group_section(ScoreResult(scored_by, scored.scores, scored.classification), by)
+        )
+    if analysis.invariance is not None:
+        sections.append(_invariance_section(analysis.invariance, instrument, len(sections) + 1))
+    elif analysis.invariance_error:
+        sections.append(
+            Section(
+                "invariance",
+                f"{len(sections) + 1}. Measurement invariance",
+                f"Not computed: {analysis.invariance_error}",
+            )
         )
     subtitle = (
         f"{checked.export.source} ({checked.export.platform}), {checked.rows_usable:,} "

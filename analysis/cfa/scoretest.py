@@ -42,16 +42,41 @@ class _Lagrange:
             self.r[k, loose.free_index[a]] = 1.0
             self.r[k, loose.free_index[b]] = -1.0
         self.n = stats.n
+        # The bordered inverse's parameter block solves J x + K'y = s, K x = 0 (K: the kept
+        # constraints). J is singular when the constraints identify the model (latent means
+        # free once intercepts are equal), but J + K'K is not, and gives the same x. With
+        # H = J + R'R inverted once, J + K'K = H - C'C (C: the released rows) is a rank-|C|
+        # Woodbury update, and each test a solve in the constraints' own small system.
+        self.h_inverse: np.ndarray | None = None
+        h = self.info + self.r.T @ self.r
+        if np.linalg.cond(h) < 1e12:
+            self.h_inverse = np.linalg.inv(h)
 
     def released(self, constraints: list[int]) -> float:
         """The statistic for releasing ``constraints`` (their positions in ``pairs``)."""
-        kept = np.delete(self.r, constraints, axis=0)
-        z = np.block([[self.info, kept.T], [kept, np.zeros((len(kept), len(kept)))]])
+        kept = np.setdiff1d(np.arange(len(self.pairs)), constraints)
+        if self.h_inverse is not None:
+            a = self.h_inverse
+            c = self.r[constraints]
+            ac = a @ c.T
+            inner = np.eye(len(constraints)) - c @ ac
+            if np.linalg.cond(inner) < 1e12:
+                a = a + ac @ np.linalg.solve(inner, ac.T)  # (J + K'K)^-1
+                a_s = a @ self.score
+                value = float(self.score @ a_s)
+                if len(kept):
+                    k = self.r[kept]
+                    w = k @ a_s
+                    value -= float(w @ np.linalg.solve(k @ a @ k.T, w))
+                return self.n * value
+        kept_rows = self.r[kept]
+        size = len(kept_rows)
+        z = np.block([[self.info, kept_rows.T], [kept_rows, np.zeros((size, size))]])
         block = np.linalg.pinv(z)[: self.q, : self.q]
         return float(self.n * self.score @ block @ self.score)
 
     def total(self) -> float:
-        return float(self.n * self.score @ np.linalg.pinv(self.info) @ self.score)
+        return self.released(list(range(len(self.pairs))))
 
 
 def release_tests(result: CFAResult) -> pd.DataFrame:
