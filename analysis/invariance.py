@@ -193,6 +193,51 @@ class InvarianceResult:
     def freed(self) -> tuple[Freed, ...]:
         return tuple(f for level in self.levels for f in level.freed)
 
+    def level(self, name: str) -> Level | None:
+        return next((lv for lv in self.levels if lv.name == name), None)
+
+    def item_parameters(self) -> tuple[str, pd.DataFrame]:
+        """The parameter a picture should show per item and group, and its values (items x
+        groups): for the level that failed first (else the scalar level), the parameters it
+        constrains, from the level before it, where they are still free. Intercepts have each
+        group's factor mean taken out (``nu_g - lambda alpha_g``, alpha from the scalar model),
+        so that under invariance the groups line up and an item that parts from them stands
+        out; loadings come from the configural model, residual variances from the scalar."""
+        name = self.first_failure if self.first_failure in ("metric", "strict") else "scalar"
+        sources = {"metric": "configural", "scalar": "metric", "strict": "scalar"}
+        source = self.level(sources[name]) or self.levels[0]
+        e = source.result.estimates
+        observed = list(source.result.observed)
+        if name == "metric":
+            rows = e[e["op"] == "=~"]
+            values = rows.pivot_table(index="rhs", columns="group", values="est", sort=False)
+            kind = "loading"
+        elif name == "strict":
+            rows = e[(e["op"] == "~~") & (e["lhs"] == e["rhs"]) & e["lhs"].isin(observed)]
+            values = rows.pivot_table(index="lhs", columns="group", values="est", sort=False)
+            kind = "residual variance"
+        else:
+            rows = e[(e["op"] == "~1") & e["lhs"].isin(observed)]
+            values = rows.pivot_table(index="lhs", columns="group", values="est", sort=False)
+            kind = "intercept, factor mean taken out"
+            scalar = self.level("scalar")
+            if scalar is not None:
+                s = scalar.result.estimates
+                means = s[(s["op"] == "~1") & s["lhs"].isin(source.result.latent)]
+                alpha = {
+                    (str(f), int(g)): float(v)
+                    for f, g, v in zip(means["lhs"], means["group"], means["est"], strict=True)
+                }
+                loads = e[e["op"] == "=~"]
+                for f, item, g, lam in zip(
+                    loads["lhs"], loads["rhs"], loads["group"], loads["est"], strict=True
+                ):
+                    shift = float(lam) * alpha.get((str(f), int(g)), 0.0)
+                    values.loc[item, g] = float(values.loc[item, g]) - shift
+        values = values.reindex([i for i in observed if i in values.index])
+        values.columns = [self.groups[int(g) - 1] for g in values.columns]
+        return kind, values
+
     def sentence(self) -> str:
         per = ", ".join(f"{g} {n}" for g, n in zip(self.groups, self.group_n, strict=True))
         out = f"{self.n} rows in {len(self.groups)} groups of {self.group!r} ({per})"

@@ -356,13 +356,6 @@ def _group_section(scored: ScoreResult, by: str) -> Section:
     return s
 
 
-_KIND = {
-    "metric": ("loadings", "=~", "loading (metric model: free intercepts)"),
-    "scalar": ("intercepts", "~1", "intercept (metric model: loadings equal, intercepts free)"),
-    "strict": ("residual variances", "~~", "residual variance (scalar model)"),
-}
-
-
 def _invariance_section(run: InvarianceRun, instrument: Instrument, number: int) -> Section:
     result = run.result
     doc = result.to_dict()
@@ -403,53 +396,36 @@ def _invariance_section(run: InvarianceRun, instrument: Instrument, number: int)
                 {
                     "level": name,
                     "chi-square": fit["chisq"],
-                    "df": fit["df"],
+                    "df": int(fit["df"]),
                     "CFI": fit["cfi"],
                     "RMSEA": fit["rmsea"],
                     "SRMR": fit["srmr"],
                     "Δ chi-square": c.get("delta_chisq"),
-                    "Δ df": c.get("delta_df"),
+                    "Δ df": None if comparison is None else int(c["delta_df"]),
                     "p": c.get("p"),
                     "Δ CFI": c.get("delta_cfi"),
                     "Δ RMSEA": c.get("delta_rmsea"),
                     "holds": "" if comparison is None else ("yes" if ok else "no"),
                 }
             )
-    s.table(pd.DataFrame(rows).set_index("level"), "Table 13. The invariance sequence")
-    failed = result.first_failure or "scalar"
-    kind, op, axis = _KIND.get(failed, _KIND["scalar"])
-    source = next(
-        (
-            lv.result
-            for lv in result.levels
-            if lv.name == ("scalar" if op == "~~" else "metric" if op == "~1" else "configural")
-        ),
-        result.levels[0].result,
-    )
-    e = source.estimates
-    if op == "~~":
-        rows_e = e[(e["op"] == "~~") & (e["lhs"] == e["rhs"]) & e["lhs"].isin(source.observed)]
-        key = "lhs"
-    else:
-        rows_e = (
-            e[e["op"] == op]
-            if op == "=~"
-            else e[(e["op"] == "~1") & e["lhs"].isin(source.observed)]
-        )
-        key = "rhs" if op == "=~" else "lhs"
-    table = rows_e.pivot_table(index=key, columns="group", values="est", sort=False)
-    table = table.reindex(list(dict.fromkeys(rows_e[key])))
-    table.columns = [result.groups[int(g) - 1] for g in table.columns]
+    sequence = pd.DataFrame(rows).set_index("level")
+    sequence["Δ df"] = sequence["Δ df"].astype("Int64")
+    s.table(sequence, "Table 13. The invariance sequence")
+    kind, values = result.item_parameters()
+    op = {"loading": "=~", "residual variance": "~~"}.get(kind, "~1")
     marked = [f.item for f in result.freed if f.op == op]
-    labels = [i if i not in instrument.item_ids else instrument.item(i).id for i in table.index]
     s.figure(
         figures.group_parameters(
-            table, f"Item {kind} in each group of {group}", axis.split(" (")[0], marked, labels
+            values,
+            f"Item {kind.split(',')[0]}s in each group of {group}",
+            kind,
+            marked,
+            list(values.index),
         )
     )
     s.note(
-        f"Each marker is one group's {axis}; where the markers of an item part, it works "
-        f"differently in those groups. Shaded: freed in the partial model."
+        f"Each marker is one group's {kind}; where an item's markers part from each other, "
+        f"it works differently in those groups. Shaded: freed in the partial model."
     )
     for finding in result.findings:
         s.note(f"Finding: {finding}.")

@@ -92,3 +92,39 @@ def test_an_unknown_by_column_is_a_clear_error(report_file: Path, tmp_path: Path
         "alliance: error: 'by' must be a column of the export"
     )
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_invariance_section_shows_the_planted_item(
+    browser: Browser, bank: Instrument, tmp_path: Path
+) -> None:
+    """A site whose patients answer pg03 lower than their alliance predicts: the section's
+    table shows the scalar level failing and holding once pg03's intercept is freed, and its
+    picture (drawn in chromium) shades pg03, whose marker for that site parts from the rest."""
+    from analysis.simulate import Dif
+
+    sim = simulate(
+        bank,
+        1500,
+        form="patient",
+        clinicians=24,
+        sessions=1,
+        seed=3,
+        dif=(Dif("pg03", "site_id", "S01", intercept=-0.8),),
+    )
+    export = write_export(sim, bank, tmp_path / "export.csv", "csv")
+    out = tmp_path / "report.html"
+    result = run_cli("report", str(export), "--invariance", "site_id", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "testing measurement invariance across site_id" in result.stderr
+    page = open_report(browser, out)
+    assert page.errors == []  # type: ignore[attr-defined]
+    section = page.locator("#invariance")
+    assert "Measurement invariance across site_id" in section.inner_text()
+    levels = section.locator("table tbody tr td:first-child").all_inner_texts()
+    assert levels == ["configural", "metric", "scalar", "scalar (partial, 1 freed)", "strict"]
+    figure = section.locator(".plotly-graph-div")
+    assert figure.count() == 1
+    assert figure.locator("g.points path").count() == 24 * 3  # 24 items in 3 sites
+    assert figure.locator("rect, path").count() > 0
+    assert "the intercept of item 'pg03'" in section.inner_text()
+    assert "differs most in 'S01'" in section.inner_text()
