@@ -143,7 +143,7 @@ def read_checked(
         max_bytes=options.max_bytes,
         header_row=options.header_row,
     )
-    export = _with_group(export, options.group)
+    export = _with_group(export, options.group, path, options.max_bytes)
     if instrument.unscaled_items:
         instrument, inferred = with_observed_scales(instrument, export)
         if len(inferred):
@@ -152,17 +152,23 @@ def read_checked(
     return ReadResult(instrument, check_export(export, instrument), path)
 
 
-def _with_group(export: Export, group: str | None) -> Export:
+def _with_group(export: Export, group: str | None, path: Path, max_bytes: int) -> Export:
     """Carry a grouping column that is neither an item nor a context column (gender, an age
-    band, a school) from the export into the data, so that every selection keeps it."""
+    band, a school) from the export into the data, so that every selection keeps it. An
+    SPSS or Stata file's value labels name the groups ('female', not 2)."""
     if group is None or group in export.data.columns or export.raw is None:
         return export
     match = [c for c in export.raw.columns if str(c) == group]
     match = match or [c for c in export.raw.columns if str(c).casefold() == group.casefold()]
     if not match or len(export.raw) != len(export.data):
         return export
-    values = export.raw[match[0]].to_numpy()
-    return replace(export, data=export.data.assign(**{group: values}))
+    column = export.raw[match[0]]
+    labels = value_labels(path, max_bytes=max_bytes).get(str(match[0]))
+    if labels:
+        named = {float(k): str(v) for k, v in labels.items() if isinstance(k, int | float)}
+        numbers = pd.to_numeric(column, errors="coerce")
+        column = numbers.map(named).where(numbers.map(named).notna(), column)
+    return replace(export, data=export.data.assign(**{group: column.to_numpy()}))
 
 
 def thresholds_plan(instrument: Instrument, options: Options) -> ThresholdPlan | None:

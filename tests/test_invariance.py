@@ -212,3 +212,33 @@ def test_validate_fits_one_multigroup_model(tmp_path: Path) -> None:
     }
     bad = run_cli("validate", str(DATA / "hs.csv"), "--group", "school", "--group-equal", "slopes")
     assert bad.returncode == 2 and "'slopes': choose from loadings" in bad.stderr
+
+
+def test_an_spss_export_names_its_groups_by_value_label(tmp_path: Path) -> None:
+    """psych's bfi as an SPSS file whose gender column is labelled (1 male, 2 female): the
+    groups take the labels, and the configural fit is lavaan's on the same rows."""
+    import pyreadstat
+
+    data = pd.read_csv(DATA / "bfi_gender.csv")
+    path = tmp_path / "bfi.sav"
+    pyreadstat.write_sav(
+        data, str(path), variable_value_labels={"gender": {1: "male", 2: "female"}}
+    )
+    reference = json.loads((DATA.parent / "invariance.json").read_text())["bfi"]
+    result = run_cli(
+        "invariance",
+        str(path),
+        "--model",
+        reference["model"],
+        "--group",
+        "gender",
+        "--rows",
+        "all",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["sample"]["groups"] == [{"label": "male", "n": 805}, {"label": "female", "n": 1631}]
+    configural = reference["ml"]["levels"]["configural"]["fit"]
+    assert doc["levels"][0]["fit"]["chisq"] == pytest.approx(configural["chisq"], rel=1e-6)
+    assert doc["sample"]["rows"]["left_out_incomplete"] == 364

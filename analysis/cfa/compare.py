@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from scipy.stats import chi2
+from scipy import special
 
 from .model import CFAResult
 
@@ -28,5 +28,5 @@ def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
     return {
         "delta_chisq": float(delta),
         "delta_df": delta_df,
-        "p": float(chi2.sf(delta, delta_df)) if delta_df > 0 else float("nan"),
+        "p": float(special.chdtrc(delta_df, delta)) if delta_df > 0 else float("nan"),
     }

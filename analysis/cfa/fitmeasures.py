@@ -8,14 +8,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.stats import chi2, ncx2
+from scipy import special  # the distributions alone: scipy.stats costs 0.6 s to import
 
 RMSEA_CLOSE = 0.05
 
 
 def chisq_pvalue(chisq: float, df: int) -> float:
-    return float(chi2.sf(chisq, df)) if df > 0 else float("nan")
+    return float(special.chdtrc(df, chisq)) if df > 0 else float("nan")
 
 
 def baseline_chisq(s: np.ndarray, n: int) -> float:
@@ -62,17 +61,10 @@ def rmsea_ci(
     upper_p, lower_p = (1 + level) / 2, (1 - level) / 2
 
     def bound(p: float) -> float:
-        def f(lam: float) -> float:
-            return (
-                float(ncx2.cdf(chisq, df, lam) - p) if lam > 0 else float(chi2.cdf(chisq, df) - p)
-            )
-
-        if f(0.0) < 0:  # even a central chi-square puts the statistic below this quantile
-            return 0.0
-        hi = max(chisq, 1.0)
-        while f(hi) > 0:
-            hi *= 2
-        return brentq(f, 0.0, hi, xtol=1e-10)
+        if float(special.chdtr(df, chisq)) < p:
+            return 0.0  # even a central chi-square puts the statistic below this quantile
+        # The noncentrality at which P(X <= chisq) = p (cdfchn's inversion).
+        return float(special.chndtrinc(chisq, df, p))
 
     lam_low, lam_high = bound(upper_p), bound(lower_p)
     scale = math.sqrt(c * groups / (df * n))
@@ -83,7 +75,7 @@ def rmsea_pclose(chisq: float, df: int, n: int, groups: int = 1, c: float = 1.0)
     """P(RMSEA <= .05); for a scaled statistic, ``chisq`` scaled and ``c`` its factor."""
     if df <= 0:
         return float("nan")
-    return float(1.0 - ncx2.cdf(chisq, df, n * df * RMSEA_CLOSE**2 / (c * groups)))
+    return float(1.0 - special.chndtr(chisq, df, n * df * RMSEA_CLOSE**2 / (c * groups)))
 
 
 def srmr(

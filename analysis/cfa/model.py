@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy import special
 
 from instrument.syntax import parse_model
 
@@ -276,7 +276,7 @@ def fit_cfa(
             "est": values,
             "se": se,
             "z": z,
-            "pvalue": 2 * norm.sf(np.abs(z)),
+            "pvalue": 2 * special.ndtr(-np.abs(z)),
             "std_all": std,
             "std_se": std_se,
         }

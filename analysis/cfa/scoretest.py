@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
+from scipy import special
 
 from .matrices import Representation
 from .ml import ML
@@ -103,7 +103,7 @@ def release_tests(result: CFAResult) -> pd.DataFrame:
                 "kind": first.kind,
                 "X2": x2,
                 "df": df,
-                "pvalue": float(chi2.sf(x2, df)),
+                "pvalue": float(special.chdtrc(df, x2)),
             }
         )
     return pd.DataFrame(rows, columns=columns)
@@ -133,8 +133,8 @@ def score_tests(result: CFAResult) -> tuple[pd.DataFrame, dict[str, float]]:
                 "row_b": b,
                 "X2": x2,
                 "df": 1,
-                "pvalue": float(chi2.sf(x2, 1)),
+                "pvalue": float(special.chdtrc(1, x2)),
             }
         )
-    overall = {"X2": total, "df": len(pairs), "pvalue": float(chi2.sf(total, len(pairs)))}
+    overall = {"X2": total, "df": len(pairs), "pvalue": float(special.chdtrc(len(pairs), total))}
     return pd.DataFrame(rows, columns=COLUMNS), overall
