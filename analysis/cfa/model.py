@@ -23,7 +23,7 @@ lavaan 0.6.14 (tests/reference).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -38,7 +38,7 @@ from .matrices import Representation
 from .ml import ML
 from .modindices import COLUMNS as MI_COLUMNS
 from .modindices import modification_indices
-from .optimize import minimize, numeric_hessian
+from .optimize import Estimate, minimize, numeric_hessian
 from .partable import Key, ModelError, ParTable, build_partable, variables
 from .samplestats import SampleStats, sample_stats
 from .standardized import standardize, standardized_se
@@ -218,35 +218,15 @@ def fit_cfa(
             group_order=group_order,
         )
     rep = Representation.of(table)
-    p = len(table.observed)
-    n_groups = len(stats.groups)
-    moments = n_groups * (p * (p + 1) // 2 + (p if table.meanstructure else 0))
-    df = moments - rep.n_free
-    if df < 0:
-        raise ModelError(
-            f"the model is not identified: {rep.n_free} free parameters but only "
-            f"{moments} sample moments (df = {df})."
-        )
+    df = _degrees_of_freedom(rep, stats)
     ml = ML(rep, stats)
-    start = rep.start(stats)
-    est = minimize(ml, start)
-    if not np.isfinite(est.fmin):
-        from dataclasses import replace
-
-        diagonal = replace(
-            stats,
-            groups=tuple(replace(g, cov=np.diag(np.diag(g.cov))) for g in stats.groups),
-        )
-        est = minimize(ml, rep.start(diagonal))
-    theta = est.theta
-    n = stats.n
+    est = _estimate(rep, ml, stats)
     findings: list[str] = []
     if not est.converged:
         findings.append(
             f"the estimation did not converge ({est.message}); numbers are not trustworthy"
         )
-
-    fit, vcov, singular = _fit_measures(rep, ml, theta, est.fmin, df, estimator)
+    fit, vcov, singular = _fit_measures(rep, ml, est.theta, est.fmin, df, estimator)
     if singular:
         findings.append(
             "the information matrix is singular: some parameters are not "
@@ -257,50 +237,19 @@ def fit_cfa(
                 "the robust (scaled) chi-square and fit indices cannot be computed with a "
                 "singular information matrix; only the unscaled ML values (_ml) are given"
             )
-
-    values = rep.values(theta)
-    se = standard.standard_errors(vcov, rep.free_index)
-    std = standardize(rep, theta)
-    std_se = standardized_se(rep, theta, vcov)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = values / se
-    free = np.array(rep.free_index)
-    estimates = pd.DataFrame(
-        {
-            "lhs": [q.lhs for q in table.parameters],
-            "op": [q.op for q in table.parameters],
-            "rhs": [q.rhs for q in table.parameters],
-            "group": [q.group + 1 for q in table.parameters],
-            "label": [q.label or "" for q in table.parameters],
-            "free": free >= 0,
-            "est": values,
-            "se": se,
-            "z": z,
-            "pvalue": 2 * special.ndtr(-np.abs(z)),
-            "std_all": std,
-            "std_se": std_se,
-        }
-    )
-    findings += _heywood(rep, values, std)
-    names = list(table.observed)
-    implied, samples, resid = [], [], []
-    for g, sample in enumerate(stats.groups):
-        sigma = rep.implied(theta, g)
-        sd_s, sd_sigma = np.sqrt(np.diag(sample.cov)), np.sqrt(np.diag(sigma))
-        r = sample.cov / np.outer(sd_s, sd_s) - sigma / np.outer(sd_sigma, sd_sigma)
-        implied.append(pd.DataFrame(sigma, index=names, columns=names))
-        samples.append(pd.DataFrame(sample.cov, index=names, columns=names))
-        resid.append(pd.DataFrame(r, index=names, columns=names))
+    estimates = _estimates(rep, est.theta, vcov)
+    findings += _heywood(rep, estimates["est"].to_numpy(), estimates["std_all"].to_numpy())
+    implied, samples, resid = _moment_frames(rep, stats, est.theta)
     mi = (
-        modification_indices(rep, ml, theta)
+        modification_indices(rep, ml, est.theta)
         if modindices and not singular
         else pd.DataFrame(columns=MI_COLUMNS)
     )
-    grouped = n_groups > 1 or group is not None
+    grouped = len(stats.groups) > 1 or group is not None
     return CFAResult(
         model=model,
         estimator=estimator,
-        n=n,
+        n=stats.n,
         observed=table.observed,
         latent=table.latent,
         estimates=estimates,
@@ -318,10 +267,78 @@ def fit_cfa(
         left_out={"incomplete": stats.incomplete, "no_group": stats.ungrouped},
         table=table,
         stats=stats,
-        theta=theta,
+        theta=est.theta,
         implied_by_group=tuple(implied),
         sample_by_group=tuple(samples),
     )
+
+
+def _degrees_of_freedom(rep: Representation, stats: SampleStats) -> int:
+    p = rep.p
+    moments = len(stats.groups) * (p * (p + 1) // 2 + (p if rep.meanstructure else 0))
+    df = moments - rep.n_free
+    if df < 0:
+        raise ModelError(
+            f"the model is not identified: {rep.n_free} free parameters but only "
+            f"{moments} sample moments (df = {df})."
+        )
+    return df
+
+
+def _estimate(rep: Representation, ml: ML, stats: SampleStats) -> Estimate:
+    """Minimise from the usual start, or from a diagonal one where that is not positive
+    definite."""
+    est = minimize(ml, rep.start(stats))
+    if np.isfinite(est.fmin):
+        return est
+    diagonal = replace(
+        stats, groups=tuple(replace(g, cov=np.diag(np.diag(g.cov))) for g in stats.groups)
+    )
+    return minimize(ml, rep.start(diagonal))
+
+
+def _estimates(rep: Representation, theta: np.ndarray, vcov: np.ndarray) -> pd.DataFrame:
+    """One row per parameter and group: estimate, standard error, z, p, standardized."""
+    values = rep.values(theta)
+    se = standard.standard_errors(vcov, rep.free_index)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = values / se
+    params = rep.table.parameters
+    return pd.DataFrame(
+        {
+            "lhs": [q.lhs for q in params],
+            "op": [q.op for q in params],
+            "rhs": [q.rhs for q in params],
+            "group": [q.group + 1 for q in params],
+            "label": [q.label or "" for q in params],
+            "free": np.array(rep.free_index) >= 0,
+            "est": values,
+            "se": se,
+            "z": z,
+            "pvalue": 2 * special.ndtr(-np.abs(z)),
+            "std_all": standardize(rep, theta),
+            "std_se": standardized_se(rep, theta, vcov),
+        }
+    )
+
+
+Frames = list[pd.DataFrame]
+
+
+def _moment_frames(
+    rep: Representation, stats: SampleStats, theta: np.ndarray
+) -> tuple[Frames, Frames, Frames]:
+    """Per group: implied and sample covariances, and the residual correlations."""
+    names = list(rep.table.observed)
+    implied, samples, resid = [], [], []
+    for g, sample in enumerate(stats.groups):
+        sigma = rep.implied(theta, g)
+        sd_s, sd_sigma = np.sqrt(np.diag(sample.cov)), np.sqrt(np.diag(sigma))
+        r = sample.cov / np.outer(sd_s, sd_s) - sigma / np.outer(sd_sigma, sd_sigma)
+        implied.append(pd.DataFrame(sigma, index=names, columns=names))
+        samples.append(pd.DataFrame(sample.cov, index=names, columns=names))
+        resid.append(pd.DataFrame(r, index=names, columns=names))
+    return implied, samples, resid
 
 
 def _fit_measures(
