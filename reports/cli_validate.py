@@ -31,6 +31,10 @@ def _number(value: Any, digits: int = 3) -> str:
 def summary_lines(result: ValidationResult) -> list[str]:
     doc = result.to_dict()
     lines = [f"{result.sample.sentence()}; estimator {result.estimator.upper()}"]
+    hyp = result.hypothesized
+    if hyp is not None and hyp.group_column is not None:
+        sizes = ", ".join(f"{g} {n:,}" for g, n in zip(hyp.groups, hyp.group_n, strict=True))
+        lines.append(f"groups of {hyp.group_column!r}: {sizes}")
     lines.extend(f"finding: {f}" for f in result.findings)
     lines.append("")
     lines.append(

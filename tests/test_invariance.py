@@ -210,6 +210,17 @@ def test_validate_fits_one_multigroup_model(tmp_path: Path) -> None:
         "column": "school",
         "groups": [{"label": "Pasteur", "n": 156}, {"label": "Grant-White", "n": 145}],
     }
+    text = run_cli(
+        "validate",
+        str(DATA / "hs.csv"),
+        "--rows",
+        "all",
+        "--model",
+        HS_MODEL,
+        "--group",
+        "school",
+    ).stdout.splitlines()
+    assert text[1] == "groups of 'school': Pasteur 156, Grant-White 145"
     bad = run_cli("validate", str(DATA / "hs.csv"), "--group", "school", "--group-equal", "slopes")
     assert bad.returncode == 2 and "'slopes': choose from loadings" in bad.stderr
 
