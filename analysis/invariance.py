@@ -253,23 +253,24 @@ class InvarianceResult:
     def conclusion(self) -> str:
         reached = [lv for lv in self.levels if lv.holds]
         if not reached:
-            return "even the configural model could not be fitted"
+            return "the configural model did not converge, so no level could be tested"
         top = reached[-1]
         partial = "partial " if any(lv.freed for lv in reached) else ""
-        if self.first_failure is None:
-            return f"{partial}{top.name} invariance holds (every level tested)"
-        failed = next(lv for lv in self.levels if lv.name == self.first_failure)
-        if failed.holds:
-            return (
-                f"{self.first_failure} invariance fails in full and holds in part once "
-                f"{len(failed.freed)} parameter{'s' if len(failed.freed) != 1 else ''} "
-                f"{'are' if len(failed.freed) != 1 else 'is'} freed; {partial}{top.name} "
-                f"invariance is the highest level reached"
-            )
-        return (
-            f"{top.name} invariance is the highest level reached; {self.first_failure} "
-            f"invariance fails"
-        )
+        parts = []
+        for level in self.levels:
+            if level.freed and level.holds:
+                k = len(level.freed)
+                parts.append(
+                    f"{level.name} invariance fails in full and holds in part once {k} "
+                    f"parameter{'s are' if k != 1 else ' is'} freed"
+                )
+            elif not level.holds:
+                parts.append(f"{level.name} invariance fails")
+        if top is self.levels[-1] and top.name == LEVEL_NAMES[-1]:
+            parts.append(f"{partial}{top.name} invariance holds (every level tested)")
+        else:
+            parts.append(f"{partial}{top.name} invariance is the highest level reached")
+        return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -351,7 +352,7 @@ def run_invariance(
             progress(name)
         result = fit(equal, released)
         if previous is None:
-            out.append(Level(name, equal, result))
+            out.append(Level(name, equal, result, holds=result.converged))
             previous = result
             if not result.converged:
                 findings.append("the configural model did not converge; the sequence stops")

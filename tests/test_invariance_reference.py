@@ -276,3 +276,20 @@ def test_parallel_analysis_of_factors_is_psychs() -> None:
     found = parallel_analyses(items.dropna())
     assert found["factors"].n_factors == ref["nfact"] == 6
     assert found["components"].n_factors == 5
+
+
+def test_without_the_partial_step_the_sequence_stops_at_the_first_failure() -> None:
+    result = run_invariance(dataset("hs"), reference()["hs"]["model"], "school", partial=False)
+    assert [(lv.name, lv.holds) for lv in result.levels] == [
+        ("configural", True),
+        ("metric", True),
+        ("scalar", False),
+    ]
+    assert result.conclusion() == (
+        "scalar invariance fails; metric invariance is the highest level reached"
+    )
+    full = run_invariance(dataset("hs"), reference()["hs"]["model"], "school")
+    assert full.conclusion() == (
+        "scalar invariance fails in full and holds in part once 2 parameters are freed; "
+        "partial strict invariance holds (every level tested)"
+    )
