@@ -229,8 +229,8 @@ def demo(output_dir: Path) -> None:
     Writes a Qualtrics-style export of 2,000 patients seen by 40 clinicians over up to
     3 sessions, the survey itself (REDCap dictionary, Qualtrics TXT, printable form), reads the
     export back, prints an overview, scores it under the non-compensatory rule, writes the
-    report, and stores the export in a clinic store (clinic.duckdb) to benchmark the clinicians
-    (benchmark.html).
+    report (with measurement invariance across the sites), and stores the export in a clinic
+    store (clinic.duckdb) to benchmark the clinicians (benchmark.html).
 
     \b
     Example:
@@ -260,7 +260,7 @@ def demo(output_dir: Path) -> None:
     )
     export_path = write_export(sim, instrument, output_dir / "qualtrics_export.csv", "qualtrics")
     written.append(export_path)
-    options = Options()
+    options = Options(invariance="site_id")
     read = read_checked(export_path, options)
     checked = read.checked
     usable = checked.usable_data()

@@ -63,7 +63,9 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
     assert lines[0].startswith(f"Read {out / 'qualtrics_export.csv'} (qualtrics): ")
     assert "set aside by the checks" in lines[0]
     # The Qualtrics export's -99s (seen, unanswered) are told apart in the missing-answers table.
-    assert ">seen, unanswered</th>" in (out / "report.html").read_text(encoding="utf-8")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert ">seen, unanswered</th>" in page
+    assert 'id="invariance"' in page and "Measurement invariance across site_id" in page
     assert re.search(r"1,9\d\d patients, 40 clinicians\.$", lines[0])  # some only quarantined
     assert [ln.split()[0] for ln in lines[2:10]] == [
         "bond",
