@@ -3,19 +3,46 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
+import click
 import pytest
 
-from reports.cli import cli
+from reports.cli import COMMANDS as TABLE
+from reports.cli import cli, summary
 
-from .conftest import run_cli
+from .conftest import ALLIANCE, run_cli
 
-COMMANDS = sorted(cli.commands)  # type: ignore[attr-defined]
+COMMANDS = sorted(TABLE)
 
 
 def test_the_commands_so_far() -> None:
-    assert {"items", "simulate", "demo"} <= set(COMMANDS)
+    assert {"items", "simulate", "demo", "invariance"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_the_command_list_says_what_each_command_says_of_itself(command: str) -> None:
+    found = cli.get_command(click.Context(cli), command)
+    assert found is not None and found.name == command
+    assert summary(found.help or "") == TABLE[command][2]
+
+
+def test_top_level_help_imports_no_command_dependencies() -> None:
+    """`alliance --help` lists the commands from a table: none of them is imported."""
+    probe = (
+        "import sys\n"
+        "sys.argv = ['alliance', '--help']\n"
+        "from reports.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('pandas', 'scipy', 'statsmodels', 'duckdb', 'plotly', 'pingouin', 'numpy')\n"
+        "print(','.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    python = str(Path(ALLIANCE).parent / "python")
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == ""
+    assert "invariance  Test whether the instrument measures" in done.stdout
 
 
 @pytest.mark.parametrize("command", COMMANDS)
