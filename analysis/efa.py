@@ -10,6 +10,8 @@ support, and rotated loadings labelled by item id.
   - factors: eigenvalues of the reduced correlation matrix, communalities from a one-factor
     least-squares (minres) fit on the diagonal, as psych's ``fa.parallel(fa = "fa")``. It
     retains more on large samples (6 on psych's bfi where the components version finds 5).
+  The random correlation matrices are drawn from their Wishart distribution, not computed
+  from simulated rows, so the cost does not grow with n.
   The EFA's number of factors comes from the components version unless asked otherwise.
 - EFA by ML or minres with oblimin or promax rotation.
 """
@@ -134,6 +136,26 @@ def _values(corr: np.ndarray, kind: ParallelKind) -> np.ndarray:
     return np.sort(np.linalg.eigvalsh(corr))[::-1]
 
 
+def random_correlations(n: int, p: int, iterations: int, rng: np.random.Generator) -> np.ndarray:
+    """Correlation matrices of ``n`` rows of independent normal data, without the data.
+
+    The centred cross-products of n normal rows are Wishart(n - 1, I); Bartlett's
+    decomposition draws one from p(p + 1)/2 numbers (chi-square on the diagonal, normal below
+    it), so a draw costs O(p^3) whatever n is: parallel analysis on a million rows costs what
+    it costs on a thousand, with the very distribution that simulating the rows would give."""
+    df = n - 1 - np.arange(p)  # Bartlett: the i-th diagonal is sqrt(chi2(n - 1 - i))
+    lower = np.tril_indices(p, -1)
+    out = np.empty((iterations, p, p))
+    for i in range(iterations):
+        a = np.zeros((p, p))
+        a[np.diag_indices(p)] = np.sqrt(rng.chisquare(df))
+        a[lower] = rng.standard_normal(len(lower[0]))
+        w = a @ a.T
+        d = 1 / np.sqrt(np.diag(w))
+        out[i] = w * np.outer(d, d)
+    return out
+
+
 def parallel_analyses(
     data: pd.DataFrame,
     kinds: tuple[ParallelKind, ...] = PARALLEL_KINDS,
@@ -147,12 +169,11 @@ def parallel_analyses(
         raise ValueError(f"'kind' must be one of 'components', 'factors'; got {unknown[0]!r}.")
     x = data.to_numpy(dtype=float)
     n, p = x.shape
+    if n <= p:
+        raise ValueError(f"parallel analysis needs more rows than items; got {n} for {p}.")
     corr = np.corrcoef(x, rowvar=False)
     observed = {k: _values(corr, k) for k in kinds}
-    rng = np.random.default_rng(seed)
-    sims = np.empty((iterations, p, p))
-    for i in range(iterations):
-        sims[i] = np.corrcoef(rng.standard_normal((n, p)), rowvar=False)
+    sims = random_correlations(n, p, iterations, np.random.default_rng(seed))
     random = {
         k: reduced_eigenvalues(sims, tol=1e-6)
         if k == "factors"
