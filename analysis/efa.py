@@ -24,8 +24,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from factor_analyzer import FactorAnalyzer
-from factor_analyzer.factor_analyzer import calculate_bartlett_sphericity, calculate_kmo
 
 ROTATIONS = ("oblimin", "promax", "varimax")
 METHODS = ("ml", "minres")
@@ -217,6 +215,10 @@ def run_efa(
         raise ValueError(
             f"'rotation' must be one of 'oblimin', 'promax', 'varimax'; got {rotation!r}."
         )
+    # factor_analyzer pulls in scikit-learn and scipy.stats (0.6 s): only the EFA pays for it.
+    from factor_analyzer import FactorAnalyzer
+    from factor_analyzer.factor_analyzer import calculate_bartlett_sphericity, calculate_kmo
+
     complete = data.dropna()
     with warnings.catch_warnings():
         # factor_analyzer passes force_all_finite to scikit-learn, which warns of the rename.

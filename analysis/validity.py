@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pingouin as pg
 
 from .cfa import CFAResult
 from .keying import ceiling_share
@@ -71,6 +70,8 @@ def item_reliability(
     values = items.to_numpy(dtype=float)
     cov = item_covariance(values)
     alpha = alpha_of_covariance(cov)
+    import pingouin as pg  # here: it imports matplotlib, which no other step needs
+
     _, ci = pg.cronbach_alpha(items, ci=0.95)  # Feldt's interval, as pingouin gives it
     if_deleted, item_total = {}, {}
     for k, item in enumerate(ids):

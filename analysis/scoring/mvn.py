@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import ndtr, owens_t
-from scipy.stats import multivariate_normal
 
 _TINY = 1e-12
 _LOWER = -7.0  # Phi(-7) = 1.3e-12: the integral below it is nothing
@@ -96,6 +95,8 @@ def orthant(d: np.ndarray, corr: np.ndarray) -> np.ndarray:
     elif k == 3:
         result[~settled] = np.clip(_trivariate(open_rows, corr), 0.0, 1.0)
     elif len(open_rows):
+        from scipy.stats import multivariate_normal  # only beyond three pillars
+
         dist = multivariate_normal(mean=np.zeros(k), cov=corr, seed=0)
         found = np.atleast_1d(dist.cdf(open_rows))
         result[~settled] = np.clip(found, 0.0, 1.0)
