@@ -204,6 +204,12 @@ def _patient_summaries(
                                        -- fit's sums (and a flat optimum) must not depend on it
     """
     frame = con.execute(sql, params).fetchdf()
+    # DuckDB sums in parallel, in an order that varies from run to run, so a mean can differ
+    # in its last bit; at a variance's bound the fit's optimum is flat enough for that to move
+    # the estimates. Rounded to 1e-9 (far below any score's precision), the same store gives
+    # the same numbers every time.
+    for column in ("mean", "within_ss"):
+        frame[column] = frame[column].to_numpy(float).round(9)
     x = np.ones((len(frame), 1 + len(adjust)))
     for i, name in enumerate(adjust):
         values = frame[f"cov{i}"].to_numpy(float)
