@@ -15,15 +15,13 @@ stand behind it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .check import CheckResult
-
-RowSelection = Literal["usable", "all"]
-ROW_SELECTIONS: tuple[RowSelection, ...] = ("usable", "all")
+from .choices import ROW_SELECTIONS, RowSelection
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from analysis.choices import SIMULATE_FORMATS
 from analysis.fileio import atomic_write_text
-from analysis.simulate import SIMULATE_FORMATS, Dif, simulate, write_export
 from instrument import Instrument, load_instrument
 from instrument.exports import FORMATS, export
 
@@ -147,6 +147,9 @@ def simulate_command(
     """
     instrument = load_instrument(instrument_spec)
     chosen = _format_for(output, fmt)
+    # Here, not at the top: the simulator imports pandas and scipy, which items does not need.
+    from analysis.simulate import Dif, simulate, write_export
+
     sim = simulate(
         instrument,
         n,

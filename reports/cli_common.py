@@ -8,16 +8,14 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from analysis.cfa import ESTIMATORS, GROUP_EQUAL
-from analysis.ingest import ExportError
-from analysis.pipeline import Options
-from analysis.sample import ROW_SELECTIONS
-from analysis.scoring import DEFAULT_MAX_MISSING_SHARE, ThresholdError
-from instrument import BankError
+from analysis.choices import DEFAULT_MAX_MISSING_SHARE, ESTIMATORS, GROUP_EQUAL, ROW_SELECTIONS
+
+if TYPE_CHECKING:
+    from analysis.pipeline import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,7 +51,9 @@ def user_errors(func: F) -> F:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise SystemExit(0) from None
-        except (BankError, ExportError, ThresholdError, ValueError) as exc:
+        # The library's input errors (BankError, ExportError, ThresholdError, ModelError)
+        # are all ValueErrors.
+        except ValueError as exc:
             raise InputError(str(exc)) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
@@ -297,6 +297,8 @@ _OPTION_NAMES = {
 
 def pipeline_options(params: dict[str, Any]) -> Options:
     """The library's :class:`Options` from a command's parameters (those it has)."""
+    from analysis.pipeline import Options  # here: the pipeline imports pandas and scipy
+
     chosen = {field: params[name] for name, field in _OPTION_NAMES.items() if name in params}
     if "max_size" in params:
         chosen["max_bytes"] = parse_size(params["max_size"])

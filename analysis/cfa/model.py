@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from scipy import special
 
 from instrument.syntax import parse_model
 
+from ..choices import ESTIMATORS, Estimator
 from . import fitmeasures as fm
 from . import se as standard
 from .matrices import Representation
@@ -43,9 +44,6 @@ from .partable import Key, ModelError, ParTable, build_partable, variables
 from .samplestats import SampleStats, sample_stats
 from .standardized import standardize, standardized_se
 from .teststat import yuan_bentler
-
-Estimator = Literal["ml", "mlr"]
-ESTIMATORS = ("ml", "mlr")
 
 
 @dataclass(frozen=True)

@@ -26,15 +26,8 @@ import pandas as pd
 from instrument.syntax import Statement, Term, parse_model
 
 Matrix = Literal["lambda", "psi", "theta", "nu", "alpha"]
-GROUP_EQUAL = (
-    "loadings",
-    "intercepts",
-    "means",
-    "residuals",
-    "residual.covariances",
-    "lv.variances",
-    "lv.covariances",
-)
+from ..choices import GROUP_EQUAL  # noqa: E402 (defined once, there)
+
 Key = tuple[str, str, str]  # (lhs, op, rhs); an intercept is (name, "~1", "")
 
 

@@ -16,10 +16,9 @@ import pandas as pd
 
 from instrument import Instrument
 
+from ..choices import DEFAULT_MAX_MISSING_SHARE
 from ..keying import numeric_matrix, reverse_in_place
 from ..reliability import cronbach_alpha
-
-DEFAULT_MAX_MISSING_SHARE = 0.25
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,10 @@ from instrument.exports.qualtrics import (
 from instrument.exports.redcap import redcap_field_name, redcap_form_name
 
 from .. import names
+from ..choices import SIMULATE_FORMATS
 from ..fileio import atomic_path
 from .population import Simulated
 
-SIMULATE_FORMATS = ("csv", "qualtrics", "redcap", "sav")
 SEEN_UNANSWERED = -99  # Qualtrics' code for a question shown but not answered
 SPSS_NO_ANSWER = -9
 

@@ -1,0 +1,29 @@
+"""The choices a user makes on the command line, defined once and importable for free: the
+command line builds its options from these without importing pandas or scipy."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Estimator = Literal["ml", "mlr"]
+ESTIMATORS: tuple[Estimator, ...] = ("ml", "mlr")
+
+RowSelection = Literal["usable", "all"]
+ROW_SELECTIONS: tuple[RowSelection, ...] = ("usable", "all")
+
+# Kinds of parameter a multi-group model can hold equal across groups (lavaan's group.equal).
+GROUP_EQUAL = (
+    "loadings",
+    "intercepts",
+    "means",
+    "residuals",
+    "residual.covariances",
+    "lv.variances",
+    "lv.covariances",
+)
+
+# Shapes `alliance simulate` writes.
+SIMULATE_FORMATS = ("csv", "qualtrics", "redcap", "sav")
+
+# Largest share of a subscale's items that may be unanswered for it to be scored.
+DEFAULT_MAX_MISSING_SHARE = 0.25
