@@ -29,7 +29,7 @@ def parallel_pairs(instrument: Instrument, columns: pd.Index) -> dict[str, str]:
 
 def stack_parallel(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame | None:
     """The rows of both sides on the patient items' names, the side in column
-    ``perspective``; None when the data hold no parallel pair."""
+    ``perspective``; None unless the data hold answers to both sides of a parallel pair."""
     pairs = parallel_pairs(instrument, data.columns)
     if not pairs:
         return None
@@ -37,6 +37,8 @@ def stack_parallel(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame |
     own = [pairs[c] for c in twins]
     first = data[own].apply(pd.to_numeric, errors="coerce")
     second = data[twins].apply(pd.to_numeric, errors="coerce")
+    if not (first.notna().to_numpy().any() and second.notna().to_numpy().any()):
+        return None
     context = [c for c in data.columns if c not in set(own) | set(twins) | {PERSPECTIVE}]
     sides = []
     for block, side in ((first, _side(instrument, own[0])), (second, _side(instrument, twins[0]))):
@@ -51,12 +53,3 @@ def stack_parallel(data: pd.DataFrame, instrument: Instrument) -> pd.DataFrame |
 
 def _side(instrument: Instrument, item: str) -> str:
     return str(instrument.item(item).perspective or "")
-
-
-def has_both_sides(data: pd.DataFrame, instrument: Instrument) -> bool:
-    pairs = parallel_pairs(instrument, data.columns)
-    if not pairs:
-        return False
-    patient = data[list(pairs.values())].notna().to_numpy().any()
-    clinician = data[list(pairs)].notna().to_numpy().any()
-    return bool(patient and clinician)

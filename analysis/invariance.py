@@ -33,7 +33,7 @@ import pandas as pd
 from .cfa import CFAResult, ModelError, fit_cfa, prepare
 from .cfa.compare import chisq_difference
 from .cfa.model import Estimator
-from .cfa.partable import Key, build_partable
+from .cfa.partable import Key, build_partable, describe, item_of
 from .cfa.scoretest import release_tests
 
 LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -46,7 +46,6 @@ LEVEL_NAMES = tuple(level[0] for level in LEVELS)
 CHEN_CFI = 0.010
 CHEN_RMSEA = 0.015
 ALPHA = 0.05
-WHAT = {"loadings": "loading", "intercepts": "intercept", "residuals": "residual variance"}
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,11 @@ class Freed:
     x2: float
     df: int
     p: float
-    estimates: dict[str, float]  # empty for a flagged parameter (still held equal)
+    estimates: dict[str, float]  # once freed, per group
 
     @property
     def item(self) -> str:
-        return self.rhs if self.op == "=~" else self.lhs
+        return item_of(self.key)
 
     @property
     def key(self) -> Key:
@@ -73,15 +72,13 @@ class Freed:
 
     @property
     def parameter(self) -> str:
-        return f"{self.lhs} ~ 1" if self.op == "~1" else f"{self.lhs} {self.op} {self.rhs}"
+        return describe(self.key)
 
     @property
     def group(self) -> str:
         """The group whose estimate lies farthest from the median of the others'."""
         names = list(self.estimates)
         values = np.array([self.estimates[g] for g in names])
-        if not names:
-            return ""
         if len(values) == 2:
             return names[1]
         gaps = [abs(v - np.median(np.delete(values, k))) for k, v in enumerate(values)]
@@ -192,6 +189,18 @@ class InvarianceResult:
     @property
     def freed(self) -> tuple[Freed, ...]:
         return tuple(f for level in self.levels for f in level.freed)
+
+    def rows(self) -> list[tuple[str, dict[str, Any], dict[str, Any] | None, bool]]:
+        """The sequence as a table shows it: (label, fit, comparison with the level before or
+        None, holds), a level that held only in part giving two rows, full then partial."""
+        out: list[tuple[str, dict[str, Any], dict[str, Any] | None, bool]] = []
+        for level in self.to_dict()["levels"]:
+            name = level["level"]
+            if level.get("full") is not None:
+                out.append((name, level["full"]["fit"], level["full"]["comparison"], False))
+                name = f"{name} (partial, {len(level['freed'])} freed)"
+            out.append((name, level["fit"], level["comparison"], level["holds"]))
+        return out
 
     def level(self, name: str) -> Level | None:
         return next((lv for lv in self.levels if lv.name == name), None)
@@ -389,27 +398,27 @@ def run_invariance(
     )
 
 
-def _significant(result: CFAResult, kind: str) -> pd.DataFrame:
-    """The score tests of ``kind``'s equality constraints, significant after Bonferroni over
-    the parameters tested, largest first."""
+def _tests(result: CFAResult, kind: str) -> pd.DataFrame:
+    """The score tests of ``kind``'s equality constraints, largest first."""
     tests = release_tests(result)
-    tests = tests[tests["kind"] == kind]
-    if tests.empty:
-        return tests
-    hits = tests[tests["pvalue"] < ALPHA / len(tests)]
-    return hits.sort_values("X2", ascending=False)
+    return tests[tests["kind"] == kind].sort_values("X2", ascending=False)
+
+
+def _significant(result: CFAResult, kind: str) -> pd.DataFrame:
+    """Those significant after Bonferroni over the parameters tested, largest first."""
+    tests = _tests(result, kind)
+    return tests[tests["pvalue"] < ALPHA / len(tests)] if len(tests) else tests
 
 
 def _largest(kind: str, result: CFAResult) -> dict[str, Any] | None:
-    tests = release_tests(result)
-    tests = tests[tests["kind"] == kind]
+    tests = _tests(result, kind)
     if tests.empty:
         return None
-    top = tests.iloc[int(np.argmax(tests["X2"].to_numpy()))]
-    op, lhs, rhs = str(top["op"]), str(top["lhs"]), str(top["rhs"])
+    top = tests.iloc[0]
+    key: Key = (str(top["lhs"]), str(top["op"]), str(top["rhs"]))
     return {
-        "item": rhs if op == "=~" else lhs,
-        "parameter": f"{lhs} ~ 1" if op == "~1" else f"{lhs} {op} {rhs}",
+        "item": item_of(key),
+        "parameter": describe(key),
         "X2": float(top["X2"]),
         "df": int(top["df"]),
         "p": float(top["pvalue"]),

@@ -24,7 +24,7 @@ from .cfa.model import Estimator
 from .cfa.partable import parse_partial
 from .check import CheckResult, check_export
 from .efa import ParallelKind
-from .forms import has_both_sides, stack_parallel
+from .forms import stack_parallel
 from .ingest import DEFAULT_MAX_BYTES, Export, load_map, read_export, value_labels
 from .invariance import InvarianceResult, run_invariance
 from .names import PERSPECTIVE
@@ -166,8 +166,8 @@ def _with_group(export: Export, group: str | None, path: Path, max_bytes: int) -
     labels = value_labels(path, max_bytes=max_bytes).get(str(match[0]))
     if labels:
         named = {float(k): str(v) for k, v in labels.items() if isinstance(k, int | float)}
-        numbers = pd.to_numeric(column, errors="coerce")
-        column = numbers.map(named).where(numbers.map(named).notna(), column)
+        labelled = pd.to_numeric(column, errors="coerce").map(named)
+        column = labelled.where(labelled.notna(), column)
     return replace(export, data=export.data.assign(**{group: column.to_numpy()}))
 
 
@@ -226,9 +226,8 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
 def _grouped(data: pd.DataFrame, instrument: Instrument, group: str | None) -> pd.DataFrame:
     """Patients against clinicians: both forms on common item names (when the data hold both
     sides of the parallel items and the group is the perspective)."""
-    if group == PERSPECTIVE and has_both_sides(data, instrument):
-        stacked = stack_parallel(data, instrument)
-        assert stacked is not None
+    stacked = stack_parallel(data, instrument) if group == PERSPECTIVE else None
+    if stacked is not None:
         return stacked
     if group is not None and group not in data.columns:
         raise ValueError(

@@ -53,17 +53,9 @@ def summary_lines(run: InvarianceRun) -> list[str]:
         f"{'level':<27}{'chisq':>10}{'df':>5}{'CFI':>7}{'TLI':>7}{'RMSEA':>7}{'90% CI':>16}"
         f"{'SRMR':>7}{'Δchisq':>10}{'Δdf':>5}{'p':>7}{'ΔCFI':>8}{'ΔRMSEA':>8}"
     )
-    for level in doc["levels"]:
-        if level.get("full") is not None:
-            lines.append(
-                _row(level["level"], level["full"]["fit"], level["full"]["comparison"], "fails")
-            )
-            freed = len(level["freed"])
-            name = f"{level['level']} (partial, {freed} freed)"
-        else:
-            name = level["level"]
-        verdict = "" if level["comparison"] is None else ("holds" if level["holds"] else "fails")
-        lines.append(_row(name, level["fit"], level["comparison"], verdict))
+    for name, fit, comparison, ok in result.rows():
+        verdict = "" if comparison is None else ("holds" if ok else "fails")
+        lines.append(_row(name, fit, comparison, verdict))
     lines.append("")
     lines.append(
         f"criteria: ΔCFI >= -{CHEN_CFI:.3f} and ΔRMSEA <= {CHEN_RMSEA:.3f} (Chen, 2007); "

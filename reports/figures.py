@@ -326,14 +326,12 @@ def trend_plot(trends: pd.DataFrame, pillars: list[str]) -> go.Figure:
     return _layout(fig, "Monthly trends (95% confidence)", height=560)
 
 
-def group_parameters(
-    values: pd.DataFrame, title: str, axis: str, marked: list[str], item_labels: list[str]
-) -> go.Figure:
+def group_parameters(values: pd.DataFrame, title: str, axis: str, marked: list[str]) -> go.Figure:
     """One parameter per item (rows) in each group (columns), a marker per group: where the
     groups' markers part, the item works differently. ``marked`` items (freed in the partial
     model) are shaded."""
     fig = go.Figure()
-    x = [escape(label) for label in item_labels]
+    x = [escape(str(label)) for label in values.index]
     for k, group in enumerate(values.columns):
         fig.add_scatter(
             x=x,

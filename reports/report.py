@@ -356,7 +356,7 @@ def _group_section(scored: ScoreResult, by: str) -> Section:
     return s
 
 
-def _invariance_section(run: InvarianceRun, instrument: Instrument, number: int) -> Section:
+def _invariance_section(run: InvarianceRun, number: int) -> Section:
     result = run.result
     doc = result.to_dict()
     group = result.group
@@ -374,40 +374,24 @@ def _invariance_section(run: InvarianceRun, instrument: Instrument, number: int)
         ),
     )
     rows = []
-    for level in doc["levels"]:
-        entries = []
-        if level.get("full") is not None:
-            entries.append(
-                (level["level"], level["full"]["fit"], level["full"]["comparison"], False)
-            )
-            entries.append(
-                (
-                    f"{level['level']} (partial, {len(level['freed'])} freed)",
-                    level["fit"],
-                    level["comparison"],
-                    level["holds"],
-                )
-            )
-        else:
-            entries.append((level["level"], level["fit"], level["comparison"], level["holds"]))
-        for name, fit, comparison, ok in entries:
-            c = comparison or {}
-            rows.append(
-                {
-                    "level": name,
-                    "chi-square": fit["chisq"],
-                    "df": int(fit["df"]),
-                    "CFI": fit["cfi"],
-                    "RMSEA": fit["rmsea"],
-                    "SRMR": fit["srmr"],
-                    "Δ chi-square": c.get("delta_chisq"),
-                    "Δ df": None if comparison is None else int(c["delta_df"]),
-                    "p": c.get("p"),
-                    "Δ CFI": c.get("delta_cfi"),
-                    "Δ RMSEA": c.get("delta_rmsea"),
-                    "holds": "" if comparison is None else ("yes" if ok else "no"),
-                }
-            )
+    for name, fit, comparison, ok in result.rows():
+        c = comparison or {}
+        rows.append(
+            {
+                "level": name,
+                "chi-square": fit["chisq"],
+                "df": int(fit["df"]),
+                "CFI": fit["cfi"],
+                "RMSEA": fit["rmsea"],
+                "SRMR": fit["srmr"],
+                "Δ chi-square": c.get("delta_chisq"),
+                "Δ df": None if comparison is None else int(c["delta_df"]),
+                "p": c.get("p"),
+                "Δ CFI": c.get("delta_cfi"),
+                "Δ RMSEA": c.get("delta_rmsea"),
+                "holds": "" if comparison is None else ("yes" if ok else "no"),
+            }
+        )
     sequence = pd.DataFrame(rows).set_index("level")
     sequence["Δ df"] = sequence["Δ df"].astype("Int64")
     s.table(sequence, "Table 13. The invariance sequence")
@@ -416,11 +400,7 @@ def _invariance_section(run: InvarianceRun, instrument: Instrument, number: int)
     marked = [f.item for f in result.freed if f.op == op]
     s.figure(
         figures.group_parameters(
-            values,
-            f"Item {kind.split(',')[0]}s in each group of {group}",
-            kind,
-            marked,
-            list(values.index),
+            values, f"Item {kind.split(',')[0]}s in each group of {group}", kind, marked
         )
     )
     s.note(
@@ -471,7 +451,7 @@ def build_report(analysis: Analysis, *, by: str | None = None) -> str:
             _group_section(ScoreResult(scored_by, scored.scores, scored.classification), by)
         )
     if analysis.invariance is not None:
-        sections.append(_invariance_section(analysis.invariance, instrument, len(sections) + 1))
+        sections.append(_invariance_section(analysis.invariance, len(sections) + 1))
     elif analysis.invariance_error:
         sections.append(
             Section(

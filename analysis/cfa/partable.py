@@ -61,8 +61,17 @@ class Parameter:
             return "residuals" if diagonal else "residual.covariances"
         return "lv.variances" if diagonal else "lv.covariances"
 
-    def describe(self) -> str:
-        return f"{self.lhs} ~ 1" if self.op == "~1" else f"{self.lhs} {self.op} {self.rhs}"
+
+def describe(key: Key) -> str:
+    """A parameter as lavaan's syntax writes it: ``goals =~ pg03``, ``pg03 ~ 1``."""
+    lhs, op, rhs = key
+    return f"{lhs} ~ 1" if op == "~1" else f"{lhs} {op} {rhs}"
+
+
+def item_of(key: Key) -> str:
+    """The indicator a loading, intercept or residual belongs to."""
+    lhs, op, rhs = key
+    return rhs if op == "=~" else lhs
 
 
 @dataclass(frozen=True)
