@@ -132,32 +132,48 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return found
 
 
+class _Interrupts:
+    """Whether Ctrl-C came while a store was open. DuckDB does not always pass the
+    KeyboardInterrupt on: it may report it as an error of its own ('Query interrupted',
+    'reading the schema ... failed: KeyboardInterrupt'), or clear it and finish the query. So
+    the handler notes the signal, and an ingest asks ``raise_if_received`` between batches
+    and before it commits."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def raise_if_received(self) -> None:
+        if self.received:
+            raise KeyboardInterrupt
+
+
+_INTERRUPTS = _Interrupts()
+
+
 @contextmanager
 def _interrupts_as_keyboard() -> Iterator[None]:
-    """Ctrl-C while DuckDB runs a query, or while it calls back into Python to read an Arrow
-    object, comes out of DuckDB as an error of its own ('Query interrupted', 'reading the
-    schema ... failed: KeyboardInterrupt'). The handler notes the signal, so that whatever
-    error follows it is raised as the KeyboardInterrupt it is."""
+    """Note Ctrl-C while a store is open, and raise whatever error follows it as the
+    KeyboardInterrupt it is."""
     previous = signal.getsignal(signal.SIGINT)
     if threading.current_thread() is not threading.main_thread() or not callable(previous):
         yield  # signals go to the main thread only; an ignored SIGINT stays ignored
         return
-    received = False
+    _INTERRUPTS.received = False
 
     def note(signum: int, frame: FrameType | None) -> None:
-        nonlocal received
-        received = True
+        _INTERRUPTS.received = True
         previous(signum, frame)
 
     signal.signal(signal.SIGINT, note)
     try:
         yield
     except Exception:
-        if received:
+        if _INTERRUPTS.received:
             raise KeyboardInterrupt from None
         raise
     finally:
         signal.signal(signal.SIGINT, previous)
+        _INTERRUPTS.received = False
 
 
 @contextmanager
@@ -437,6 +453,7 @@ def ingest_checked(
             con.execute("INSERT INTO scores BY NAME SELECT * FROM chunk_s")
             if progress is not None and total:
                 progress(min(start + batch_rows, total), total)
+            _INTERRUPTS.raise_if_received()
         con.register("new_quarantine", quarantine[~q_same & ~q_differs])
         con.execute(
             "INSERT INTO quarantine BY NAME SELECT ? AS ingest_id, * FROM new_quarantine",
@@ -483,6 +500,7 @@ def ingest_checked(
                 ),
             ],
         )
+        _INTERRUPTS.raise_if_received()
         try:
             con.commit()
         except duckdb.Error as exc:

@@ -3,6 +3,7 @@ and once killed midway; the store must hold each usable response exactly once.""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -14,8 +15,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analysis.pipeline import Options, read_checked
-from analysis.store import SCHEMA_VERSION, StoreError, open_store
+from analysis.pipeline import Options, read_checked, score
+from analysis.store import SCHEMA_VERSION, StoreError, ingest_checked, open_store
 from instrument import Instrument
 
 from .conftest import ALLIANCE, monthly, run_cli
@@ -103,6 +104,38 @@ def test_a_year_ingested_twice_overlapping_and_killed_holds_each_response_once(
     assert ingests == (6 + 12 + 13, len(truth))
     assert q_distinct == q_rows  # quarantined rows are kept once too
     assert oct(db.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_interrupt_a_library_swallows_still_stops_the_ingest(
+    year: Path, bank: Instrument, tmp_path: Path
+) -> None:
+    """DuckDB may clear a KeyboardInterrupt raised while it runs a query and finish the
+    query. The progress callback here does the same: Ctrl-C arrives, is caught and dropped.
+    The ingest must still stop before it commits, and store nothing."""
+    db = tmp_path / "clinic.duckdb"
+    march = monthly(year)[2]
+    ingest(db, monthly(year)[0])
+    before = counts(db)
+    read = read_checked(march, Options(), bank)
+    scored = score(read, Options(), None)
+
+    def swallowing(done: int, total: int) -> None:
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt), open_store(db) as con:
+        ingest_checked(
+            con,
+            read.checked,
+            scored,
+            read.instrument,
+            source=str(march),
+            sha256="0",
+            progress=swallowing,
+            batch_rows=50,
+        )
+    assert counts(db) == before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_changed_answer_is_a_conflicting_duplicate_and_the_stored_row_stays(
