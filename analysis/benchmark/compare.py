@@ -114,6 +114,20 @@ def _ratio_ci(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return p, np.clip(p - half, 0, 1), np.clip(p + half, 0, 1)
 
 
+def _steady(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pd.DataFrame:
+    """A query's result with its floating-point columns rounded to 1e-9. DuckDB sums in
+    parallel, in an order that varies with the load on the machine, so a mean can differ in
+    its last bit from one run to the next; where the mixed model's optimum is flat (a
+    variance at its bound) that moves the estimates. Rounded far below any score's
+    precision, the same store gives the same numbers every time, as the release log's
+    differencing check needs."""
+    frame = con.execute(sql, params).fetchdf()
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column]):
+            frame[column] = frame[column].round(9)
+    return frame
+
+
 def _clustered(
     con: duckdb.DuckDBPyConnection,
     key: str,
@@ -145,7 +159,7 @@ def _clustered(
                {", ".join(f"sum({p}_fail) AS {p}_fail" for p in pillars)}
         FROM patients GROUP BY key HAVING count(*) >= {int(min_patients)} ORDER BY key
     """
-    table = con.execute(sql, params).fetchdf()
+    table = _steady(con, sql, params)
     out = table[["key", "n_patients"]].copy()
     out["n_sessions"] = table["n_sessions"].astype("int64")
     for p in pillars:
@@ -203,13 +217,7 @@ def _patient_summaries(
         ORDER BY grp, s.respondent_id  -- DuckDB groups in parallel, in no fixed order; the
                                        -- fit's sums (and a flat optimum) must not depend on it
     """
-    frame = con.execute(sql, params).fetchdf()
-    # DuckDB sums in parallel, in an order that varies from run to run, so a mean can differ
-    # in its last bit; at a variance's bound the fit's optimum is flat enough for that to move
-    # the estimates. Rounded to 1e-9 (far below any score's precision), the same store gives
-    # the same numbers every time.
-    for column in ("mean", "within_ss"):
-        frame[column] = frame[column].to_numpy(float).round(9)
+    frame = _steady(con, sql, params)
     x = np.ones((len(frame), 1 + len(adjust)))
     for i, name in enumerate(adjust):
         values = frame[f"cov{i}"].to_numpy(float)
@@ -254,8 +262,9 @@ def _history(
                    THEN (alliance_status = 'adequate')::DOUBLE END) AS share_adequate
         FROM scores WHERE {where} AND {group} IS NOT NULL AND date IS NOT NULL
         GROUP BY ALL HAVING count(DISTINCT respondent_id) >= {int(min_n)}
+        ORDER BY grp, month
     """
-    return con.execute(sql, params).fetchdf()
+    return _steady(con, sql, params)
 
 
 def _percentile(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
