@@ -51,6 +51,7 @@ reference: $(STAMP)
 	$(BIN)/alliance score tests/reference/data/clinic.csv -o tests/reference/data/clinic_scores.csv
 	Rscript tests/reference/make_mixed_reference.R tests/reference
 	Rscript tests/reference/make_invariance_reference.R tests/reference
+	Rscript tests/reference/make_fiml_reference.R tests/reference
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -8,6 +8,10 @@ from typing import Literal
 Estimator = Literal["ml", "mlr"]
 ESTIMATORS: tuple[Estimator, ...] = ("ml", "mlr")
 
+# Missing answers in the CFA: complete rows only, or every answer by full-information ML.
+MissingMethod = Literal["listwise", "fiml"]
+MISSING_METHODS: tuple[MissingMethod, ...] = ("listwise", "fiml")
+
 RowSelection = Literal["usable", "all"]
 ROW_SELECTIONS: tuple[RowSelection, ...] = ("usable", "all")
 

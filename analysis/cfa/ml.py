@@ -64,7 +64,9 @@ class GroupState:
 
 
 class ML:
-    """The ML objective for a model and its sample statistics."""
+    """The ML objective for a model and its sample statistics. Each group's part of the
+    gradient and of the information is taken through its moments (``moment_gradient``,
+    ``moment_weight``); another likelihood of the same moments (FIML) changes only those."""
 
     name = "ml"
 
@@ -74,7 +76,8 @@ class ML:
         self.weights = stats.weights
         self.logdet_s = [float(np.linalg.slogdet(g.cov)[1]) for g in stats.groups]
 
-    def _state(self, theta: np.ndarray, g: int) -> GroupState | None:
+    def state(self, theta: np.ndarray, g: int) -> GroupState | None:
+        """The group's implied moments, or None where Sigma is not positive definite."""
         mats = self.rep.matrices(theta, g)
         sigma = mats.sigma
         sign, logdet = np.linalg.slogdet(sigma)
@@ -92,7 +95,7 @@ class ML:
     def group_values(self, theta: np.ndarray) -> np.ndarray:
         out = []
         for g, sample in enumerate(self.stats.groups):
-            state = self._state(theta, g)
+            state = self.state(theta, g)
             if state is None:
                 return np.full(len(self.stats.groups), np.inf)
             d = self._d(state, sample)
@@ -109,32 +112,38 @@ class ML:
     def value(self, theta: np.ndarray) -> float:
         return float(self.weights @ self.group_values(theta))
 
-    def gradient(self, theta: np.ndarray) -> np.ndarray:
+    def moment_gradient(self, state: GroupState, g: int) -> np.ndarray:
+        """The derivative of the group's discrepancy by its moments ``[mu, vech Sigma]``."""
         rows, cols = self.rep.vech
         double = np.where(rows == cols, 1.0, 2.0)
+        sample = self.stats.groups[g]
+        d = self._d(state, sample)
+        inv = state.inv
+        big_g = inv - inv @ (sample.cov + np.outer(d, d)) @ inv
+        f = big_g[rows, cols] * double
+        return np.concatenate([-2 * inv @ d, f]) if self.rep.meanstructure else f
+
+    def moment_weight(self, state: GroupState, g: int) -> np.ndarray:
+        """The expected per-case information of the group's moments."""
+        return moment_information(state.inv, self.rep.vech, self.rep.meanstructure)
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
         out = np.zeros(self.rep.n_free)
-        for g, sample in enumerate(self.stats.groups):
-            state = self._state(theta, g)
+        for g in range(len(self.stats.groups)):
+            state = self.state(theta, g)
             if state is None:
                 return np.full(self.rep.n_free, np.nan)
-            d = self._d(state, sample)
-            inv = state.inv
-            big_g = inv - inv @ (sample.cov + np.outer(d, d)) @ inv
-            f = big_g[rows, cols] * double
-            if self.rep.meanstructure:
-                f = np.concatenate([-2 * inv @ d, f])
-            out += self.weights[g] * (self.rep.delta(theta, g).T @ f)
+            out += self.weights[g] * (self.rep.delta(theta, g).T @ self.moment_gradient(state, g))
         return out
 
     def information(self, theta: np.ndarray) -> list[np.ndarray]:
         """Per group, the expected per-case information of the parameters."""
         out = []
         for g in range(len(self.stats.groups)):
-            state = self._state(theta, g)
+            state = self.state(theta, g)
             assert state is not None
             delta = self.rep.delta(theta, g)
-            w = moment_information(state.inv, self.rep.vech, self.rep.meanstructure)
-            out.append(delta.T @ w @ delta)
+            out.append(delta.T @ self.moment_weight(state, g) @ delta)
         return out
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
@@ -145,7 +154,7 @@ class ML:
         (means at the model's means; without a mean structure, at the sample means)."""
         out = []
         for g, sample in enumerate(self.stats.groups):
-            state = self._state(theta, g)
+            state = self.state(theta, g)
             assert state is not None
             dev = sample.rows - (state.mu if state.mu is not None else sample.mean)
             scores = moment_scores(state.inv, dev, self.rep.vech, self.rep.meanstructure)

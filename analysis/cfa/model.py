@@ -16,7 +16,11 @@ Groups: ``group='school'`` fits one model per value of the column, with lavaan's
 (a mean structure; markers in every group; latent means fixed at 0 in the first group and free
 in the others once intercepts are held equal), ``group_equal`` and ``group_partial``.
 
-Missing answers: listwise deletion, counted in ``CFAResult.left_out``. Validated against
+Missing answers (``missing``): ``listwise`` keeps the complete rows and counts the rest in
+``CFAResult.left_out``; ``fiml`` keeps every row that answered an indicator and fits the casewise
+likelihood (:mod:`.fiml`), as lavaan's ``missing = "ml"``: a mean structure, the chi-square
+against the EM-fitted unrestricted model, the baseline on each item's answered rows, standard
+errors from the observed information (sandwich with it as bread under MLR). Validated against
 lavaan 0.6.14 (tests/reference).
 """
 
@@ -32,10 +36,12 @@ from scipy import special
 
 from instrument.syntax import parse_model
 
-from ..choices import ESTIMATORS, Estimator
+from ..choices import ESTIMATORS, MISSING_METHODS, Estimator, MissingMethod
 from . import fitmeasures as fm
 from . import se as standard
+from .fiml import FIML
 from .matrices import Representation
+from .missing import LOW_COVERAGE
 from .ml import ML
 from .modindices import COLUMNS as MI_COLUMNS
 from .modindices import modification_indices
@@ -43,7 +49,7 @@ from .optimize import Estimate, minimize, numeric_hessian
 from .partable import Key, ModelError, ParTable, build_partable, variables
 from .samplestats import SampleStats, sample_stats
 from .standardized import standardize, standardized_se
-from .teststat import yuan_bentler
+from .teststat import fiml_corrected, independence, yuan_bentler
 
 
 @dataclass(frozen=True)
@@ -137,16 +143,19 @@ def prepare(
     group_equal: Sequence[str] = (),
     group_partial: Sequence[Key] = (),
     group_order: tuple[str, ...] | None = None,
+    missing: MissingMethod = "listwise",
 ) -> tuple[ParTable, SampleStats]:
     """The first two stages: the parameter table and the sample statistics it is fitted to."""
+    if missing not in MISSING_METHODS:
+        raise ValueError(f"'missing' must be one of 'listwise', 'fiml'; got {missing!r}.")
     statements = parse_model(model)
     # The observed variables are known from the syntax before the groups are.
     observed = variables(statements)[1]
-    stats = sample_stats(data, observed, group, group_order)
+    stats = sample_stats(data, observed, group, group_order, missing)
     if group is not None and len(stats.groups) < 2:
         raise ModelError(
             f"group column {group!r} has one value ({stats.groups[0].label!r}) among the "
-            f"complete rows; a comparison needs two groups or more."
+            f"rows used; a comparison needs two groups or more."
         )
     table = build_partable(
         statements,
@@ -155,8 +164,14 @@ def prepare(
         groups=stats.labels if group is not None else ("",),
         group_equal=group_equal,
         group_partial=group_partial,
+        meanstructure=True if missing == "fiml" else None,
     )
     return table, stats
+
+
+def objective(rep: Representation, stats: SampleStats) -> ML:
+    """The estimator's objective for these sample statistics: ML, or FIML by pattern."""
+    return FIML(rep, stats) if stats.missing == "fiml" else ML(rep, stats)
 
 
 def fit_cfa(
@@ -173,16 +188,19 @@ def fit_cfa(
     table: ParTable | None = None,
     stats: SampleStats | None = None,
     modindices: bool = True,
+    missing: MissingMethod = "listwise",
 ) -> CFAResult:
     """Fit a confirmatory factor model.
 
     Parameters
     ----------
     data : DataFrame
-        One row per response; the model's indicators as columns. Rows with a missing indicator
-        are left out (listwise) and counted.
+        One row per response; the model's indicators as columns.
     model : str
         lavaan-style syntax, e.g. ``'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6'``.
+    missing : {'listwise', 'fiml'}, default 'listwise'
+        Complete rows only (counted in ``left_out``), or every row with an answer, by
+        full-information ML (lavaan's ``missing = "ml"``).
     estimator : {'ml', 'mlr'}, default 'ml'
     std_lv : bool, default False
         Identify factors by unit variance instead of a marker loading.
@@ -214,10 +232,11 @@ def fit_cfa(
             group_equal=group_equal,
             group_partial=group_partial,
             group_order=group_order,
+            missing=missing,
         )
     rep = Representation.of(table)
     df = _degrees_of_freedom(rep, stats)
-    ml = ML(rep, stats)
+    ml = objective(rep, stats)
     est = _estimate(rep, ml, stats)
     findings: list[str] = []
     if not est.converged:
@@ -237,6 +256,7 @@ def fit_cfa(
             )
     estimates = _estimates(rep, est.theta, vcov)
     findings += _heywood(rep, estimates["est"].to_numpy(), estimates["std_all"].to_numpy())
+    findings += _missing_findings(stats)
     implied, samples, resid = _moment_frames(rep, stats, est.theta)
     mi = (
         modification_indices(rep, ml, est.theta)
@@ -262,13 +282,38 @@ def fit_cfa(
         groups=stats.labels,
         group_n=tuple(g.n for g in stats.groups),
         group_column=group if grouped else None,
-        left_out={"incomplete": stats.incomplete, "no_group": stats.ungrouped},
+        left_out=_left_out(stats),
         table=table,
         stats=stats,
         theta=est.theta,
         implied_by_group=tuple(implied),
         sample_by_group=tuple(samples),
     )
+
+
+def _left_out(stats: SampleStats) -> dict[str, int]:
+    out = {"incomplete": stats.incomplete, "no_group": stats.ungrouped}
+    if stats.missing == "fiml":
+        out = {"no_answer": stats.empty, "no_group": stats.ungrouped}
+    return out
+
+
+def _missing_findings(stats: SampleStats) -> list[str]:
+    out = []
+    for g in stats.groups:
+        if g.h1 is not None and not g.h1.converged:
+            out.append(
+                f"the EM fit of the unrestricted model did not converge in {g.h1.iterations} steps"
+            )
+        if g.coverage is not None and g.coverage.min() < LOW_COVERAGE:
+            names = stats.observed
+            r, c = np.unravel_index(int(np.argmin(g.coverage)), g.coverage.shape)
+            where = f" in group {g.label!r}" if len(stats.groups) > 1 else ""
+            out.append(
+                f"low coverage{where}: only {g.coverage[r, c]:.1%} of rows answered both "
+                f"{names[min(r, c)]} and {names[max(r, c)]} (below {LOW_COVERAGE:.0%})"
+            )
+    return out
 
 
 def _degrees_of_freedom(rep: Representation, stats: SampleStats) -> int:
@@ -339,6 +384,20 @@ def _moment_frames(
     return implied, samples, resid
 
 
+def _baseline_chisq(stats: SampleStats) -> float:
+    """The independence model's chi-square. Under FIML it is ``2 (logL1 - logL_b)``, the
+    independence model fitted to each item's answered rows."""
+    if stats.missing == "listwise":
+        return float(sum(fm.baseline_chisq(g.cov, g.n) for g in stats.groups))
+    total = 0.0
+    for g in stats.groups:
+        assert g.h1 is not None
+        _, var, answered = independence(g.rows)
+        loglik = float(np.sum(-answered / 2 * (np.log(2 * np.pi) + np.log(var) + 1)))
+        total += 2 * (g.h1.loglik - loglik)
+    return total
+
+
 def _fit_measures(
     rep: Representation, ml: ML, theta: np.ndarray, fmin: float, df: int, estimator: Estimator
 ) -> tuple[dict[str, float], np.ndarray, bool]:
@@ -346,7 +405,7 @@ def _fit_measures(
     stats = ml.stats
     n, p, n_groups = stats.n, rep.p, len(stats.groups)
     chisq = n * fmin
-    base = sum(fm.baseline_chisq(g.cov, g.n) for g in stats.groups)
+    base = _baseline_chisq(stats)
     base_df = n_groups * p * (p - 1) // 2
     h_exp = ml.hessian(theta)
     singular = standard.is_singular(h_exp)
@@ -378,9 +437,11 @@ def _fit_measures(
     fit["aic"] = -2 * fit["loglik"] + 2 * rep.n_free
     fit["bic"] = -2 * fit["loglik"] + rep.n_free * float(np.log(n))
 
-    if estimator == "ml":
+    if estimator == "ml" and stats.missing == "listwise":
         return fit, standard.expected(h_exp, n), singular
     h_obs = numeric_hessian(ml, theta)
+    if estimator == "ml":  # FIML: the observed information, as lavaan's default there
+        return fit, standard.expected(h_obs, n), singular or standard.is_singular(h_obs)
     scores = ml.casewise_scores(theta)
     vcov = standard.sandwich(h_obs, scores, n)
     unscaled = {
@@ -422,4 +483,26 @@ def _fit_measures(
         }
     )
     fit["rmsea_ci_lower"], fit["rmsea_ci_upper"] = fm.rmsea_ci(scaled, df, n, groups=n_groups, c=c)
+    if stats.missing == "fiml":
+        fit.update(_fiml_robust(rep, stats, theta, df, base_df))
     return fit, vcov, singular
+
+
+def _fiml_robust(
+    rep: Representation, stats: SampleStats, theta: np.ndarray, df: int, base_df: int
+) -> dict[str, float]:
+    """Under FIML the robust CFI, TLI and RMSEA come from the FIML-corrected statistics
+    (:func:`.teststat.fiml_corrected`), as lavaan 0.6.13 and later compute them."""
+    n, n_groups = stats.n, len(stats.groups)
+    k = fiml_corrected(rep, stats, theta, df, base_df)
+    args = (k.chisq, df, k.c, k.baseline_chisq, base_df, k.baseline_c)
+    out = {
+        "cfi": fm.robust_cfi(*args),
+        "tli": fm.robust_tli(*args),
+        "rmsea": fm.rmsea(k.chisq, df, n, n_groups, k.c),
+        "rmsea_pvalue": fm.rmsea_pclose(k.chisq / k.c, df, n, n_groups, k.c),
+    }
+    out["rmsea_ci_lower"], out["rmsea_ci_upper"] = fm.rmsea_ci(
+        k.chisq / k.c, df, n, groups=n_groups, c=k.c
+    )
+    return out

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .matrices import Cell, Representation, cell_delta
-from .ml import ML, moment_information
+from .ml import ML
 
 COLUMNS = ["lhs", "op", "rhs", "group", "mi", "epc"]
 
@@ -49,22 +49,17 @@ def modification_indices(rep: Representation, ml: ML, theta: np.ndarray) -> pd.D
     # One extended Jacobian per group: the free parameters, then every group's candidates.
     h = np.zeros((q + total, q + total))
     grad = np.zeros(q + total)
-    rows, cols = rep.vech
-    double = np.where(rows == cols, 1.0, 2.0)
     offset = q
-    for g, sample in enumerate(ml.stats.groups):
+    for g in range(len(ml.stats.groups)):
         mats = rep.matrices(theta, g)
         extra = np.zeros((rep.moments, total))
         for j, (*_, cell) in enumerate(per_group[g]):
             extra[:, offset - q + j] = cell_delta(cell, mats, rep.vech, rep.meanstructure)
         delta = np.hstack([rep.delta(theta, g), extra])
-        inv = np.linalg.inv(mats.sigma)
-        d = sample.mean - mats.mu if rep.meanstructure else np.zeros(rep.p)
-        big_g = inv - inv @ (sample.cov + np.outer(d, d)) @ inv
-        f = big_g[rows, cols] * double
-        if rep.meanstructure:
-            f = np.concatenate([-2 * inv @ d, f])
-        w = moment_information(inv, rep.vech, rep.meanstructure)
+        state = ml.state(theta, g)
+        assert state is not None
+        f = ml.moment_gradient(state, g)
+        w = ml.moment_weight(state, g)
         h += 2 * ml.weights[g] * (delta.T @ w @ delta)
         grad += ml.weights[g] * (delta.T @ f)
         offset += len(per_group[g])

@@ -1,10 +1,16 @@
 """Stage 1 of the CFA engine: data -> sample statistics, per group.
 
 Each group has its n, means and covariance matrix (denominator n, as lavaan's ML) and its
-complete rows, from which the casewise scores of the robust corrections are computed. Rows with
-a missing indicator are left out (listwise); how many, and rows without a group, is recorded so
-that every number can say which rows it rests on. Missing-data patterns (FIML) and polychoric
-correlations (ordinal items) are further kinds of sample statistics and belong here.
+rows, from which the casewise scores of the robust corrections are computed. Two ways with
+missing answers:
+
+- ``listwise``: rows with a missing indicator are left out; the moments are the complete rows';
+- ``fiml``: every row with at least one answer is kept, grouped by missing-data pattern
+  (:mod:`.missing`); the moments are the unrestricted model's, by EM.
+
+How many rows were left out, and why (a missing indicator, no answer at all, no group), is
+recorded so that every number can say which rows it rests on. Polychoric correlations (ordinal
+items) are a further kind of sample statistics and belong here.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..choices import MissingMethod
+from .missing import H1, Pattern, coverage, em, never_together, patterns
 from .partable import ModelError
 
 
@@ -23,7 +31,10 @@ class GroupSample:
     n: int
     mean: np.ndarray
     cov: np.ndarray
-    rows: np.ndarray  # the complete rows, n x p
+    rows: np.ndarray  # the rows used, n x p (NaN for a missing answer under FIML)
+    patterns: tuple[Pattern, ...] = ()  # FIML only
+    h1: H1 | None = None  # FIML only: the unrestricted model fitted by EM
+    coverage: np.ndarray | None = None  # FIML only: share of rows answering both of a pair
 
     @property
     def centered(self) -> np.ndarray:
@@ -34,8 +45,20 @@ class GroupSample:
 class SampleStats:
     observed: tuple[str, ...]
     groups: tuple[GroupSample, ...]
-    incomplete: int = 0  # rows left out for a missing indicator
+    incomplete: int = 0  # rows left out for a missing indicator (listwise)
     ungrouped: int = 0  # rows left out for a missing group value
+    missing: MissingMethod = "listwise"
+    empty: int = 0  # rows left out for not answering any indicator (FIML)
+
+    @property
+    def n_patterns(self) -> int:
+        return sum(len(g.patterns) for g in self.groups)
+
+    @property
+    def lowest_coverage(self) -> float:
+        """The smallest share of a group's rows that answered both items of a pair."""
+        values = [float(g.coverage.min()) for g in self.groups if g.coverage is not None]
+        return min(values) if values else 1.0
 
     @property
     def n(self) -> int:
@@ -67,18 +90,25 @@ def sample_stats(
     observed: tuple[str, ...],
     group: str | None = None,
     order: tuple[str, ...] | None = None,
+    missing: MissingMethod = "listwise",
 ) -> SampleStats:
     """Per-group moments of the model's indicators.
 
-    ``order`` fixes the group order (default: order of first appearance, as lavaan)."""
-    missing = [v for v in observed if v not in data.columns]
-    if missing:
-        raise ModelError(f"the data have no column for {', '.join(map(repr, missing))}.")
+    ``order`` fixes the group order (default: order of first appearance, as lavaan).
+    ``missing``: ``listwise`` keeps complete rows; ``fiml`` every row with an answer."""
+    absent_columns = [v for v in observed if v not in data.columns]
+    if absent_columns:
+        raise ModelError(f"the data have no column for {', '.join(map(repr, absent_columns))}.")
     if group is not None and group not in data.columns:
         raise ModelError(f"the data have no group column {group!r}.")
     x = data[list(observed)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    complete = ~np.isnan(x).any(axis=1)
-    incomplete = int((~complete).sum())
+    answered = ~np.isnan(x)
+    if missing == "fiml":
+        complete = answered.any(axis=1)  # "complete" here: usable, with at least one answer
+        incomplete, empty = 0, int((~complete).sum())
+    else:
+        complete = answered.all(axis=1)
+        incomplete, empty = int((~complete).sum()), 0
     if group is None:
         labels = np.full(len(x), "", dtype=object)
         ungrouped = 0
@@ -91,7 +121,7 @@ def sample_stats(
     if order is not None:
         absent = [g for g in order if g not in found]
         if absent:
-            raise ModelError(f"group {absent[0]!r} has no complete rows.")
+            raise ModelError(f"group {absent[0]!r} has no {_usable(missing)} rows.")
         found = tuple(order)
     p = len(observed)
     groups = []
@@ -100,19 +130,42 @@ def sample_stats(
         what = f" in group {label!r}" if group is not None else ""
         if len(rows) <= p:
             raise ModelError(
-                f"only {len(rows)} complete rows{what} for {p} indicators; a covariance matrix "
-                f"needs more rows than variables."
+                f"only {len(rows)} {_usable(missing)} rows{what} for {p} indicators; a "
+                f"covariance matrix needs more rows than variables."
             )
-        mean = rows.mean(axis=0)
-        centered = rows - mean
-        cov = centered.T @ centered / len(rows)
-        constant = [name for name, v in zip(observed, np.diag(cov), strict=True) if v <= 0]
+        sample = _fiml(label, rows, observed, what) if missing == "fiml" else _complete(label, rows)
+        constant = [name for name, v in zip(observed, np.diag(sample.cov), strict=True) if v <= 0]
         if constant:
             raise ModelError(
-                f"item {constant[0]!r} has the same answer in every complete row{what}; a "
-                f"constant item cannot be modelled: leave it out of the model."
+                f"item {constant[0]!r} has the same answer in every {_usable(missing)} row"
+                f"{what}; a constant item cannot be modelled: leave it out of the model."
             )
-        groups.append(GroupSample(label, len(rows), mean, cov, rows))
+        groups.append(sample)
     if not groups:
-        raise ModelError("no complete rows for the model's indicators.")
-    return SampleStats(tuple(observed), tuple(groups), incomplete, ungrouped)
+        raise ModelError(f"no {_usable(missing)} rows for the model's indicators.")
+    return SampleStats(tuple(observed), tuple(groups), incomplete, ungrouped, missing, empty)
+
+
+def _usable(missing: MissingMethod) -> str:
+    return "complete" if missing == "listwise" else "answered"
+
+
+def _complete(label: str, rows: np.ndarray) -> GroupSample:
+    mean = rows.mean(axis=0)
+    centered = rows - mean
+    return GroupSample(label, len(rows), mean, centered.T @ centered / len(rows), rows)
+
+
+def _fiml(label: str, rows: np.ndarray, observed: tuple[str, ...], what: str) -> GroupSample:
+    share = coverage(rows)
+    apart = never_together(share, observed)
+    if apart:
+        listed = ", ".join(f"{a} and {b}" for a, b in apart[:5])
+        more = f" (and {len(apart) - 5} more pairs)" if len(apart) > 5 else ""
+        raise ModelError(
+            f"no row{what} answered both {listed}{more}; their covariance cannot be estimated. "
+            f"Leave one item of each pair out of the model, or use --missing listwise."
+        )
+    found = patterns(rows)
+    h1 = em(found, len(observed))
+    return GroupSample(label, len(rows), h1.mean, h1.cov, rows, found, h1, share)

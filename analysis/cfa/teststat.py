@@ -9,12 +9,16 @@ the robust CFI and TLI. A scaled-and-shifted statistic (for WLSMV) is another fu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .ml import moment_information, moment_scores
+from .fiml import h1_observed_information, pattern_scores
+from .matrices import Representation
+from .ml import ML, moment_information, moment_scores
 from .samplestats import SampleStats
+
+H1_INFORMATION = h1_observed_information  # as lavaan: the observed, unstructured h1 information
 
 
 @dataclass(frozen=True)
@@ -33,20 +37,34 @@ def saturated_trace(stats: SampleStats, means: bool) -> float:
     vech = np.tril_indices(len(stats.observed))
     total = 0.0
     for g in stats.groups:
+        if g.h1 is not None:  # FIML: the unrestricted model's information over the patterns
+            info = H1_INFORMATION(g.patterns, g.mean, g.cov, vech, g.n)
+            scores = pattern_scores(g.patterns, g.mean, g.cov, vech, g.n)
+            total += robust_trace(info, scores)
+            continue
         inv = np.linalg.inv(g.cov)
         info = moment_information(inv, vech, means)
         total += robust_trace(info, moment_scores(inv, g.centered, vech, means))
     return total
 
 
+def independence(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The independence model's estimates: each item's mean and variance over the rows that
+    answered it (all rows, when they are complete), and how many did."""
+    answered = (~np.isnan(rows)).sum(axis=0).astype(float)
+    mean = np.nanmean(rows, axis=0)
+    return mean, np.nanmean((rows - mean) ** 2, axis=0), answered
+
+
 def baseline_trace(stats: SampleStats, means: bool) -> float:
     """The independence model (free variances; free means with a mean structure, which add p
-    to the trace of each group exactly as they do to the saturated model's)."""
+    to the trace of each group exactly as they do to the saturated model's). Under FIML each
+    item counts the rows that answered it."""
     total = 0.0
     for g in stats.groups:
-        var = np.diag(g.cov)
-        info = np.diag(0.5 / var**2)
-        scores = 0.5 * (g.centered**2 / var**2 - 1 / var)
+        mean, var, answered = independence(g.rows)
+        info = np.diag(answered / len(g.rows) * 0.5 / var**2)
+        scores = np.nan_to_num(0.5 * ((g.rows - mean) ** 2 / var**2 - 1 / var))
         total += robust_trace(info, scores) + (len(var) if means else 0)
     return total
 
@@ -63,3 +81,75 @@ def yuan_bentler(
     sat = saturated_trace(stats, means)
     fitted = robust_trace(observed_hessian / 2, np.vstack(scores))
     return Scaling((sat - fitted) / df, (sat - baseline_trace(stats, means)) / baseline_df)
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """The FIML-corrected statistics of Zhang & Savalei (lavaan's ``FIML-C``, version 3) from
+    which the robust CFI, TLI and RMSEA under missing data are computed: the complete-data ML
+    statistic of the FIML estimates against the EM moments, and its scaling factor, for the
+    fitted and the independence model."""
+
+    chisq: float
+    c: float
+    baseline_chisq: float
+    baseline_c: float
+
+
+def fiml_corrected(
+    rep: Representation, stats: SampleStats, theta: np.ndarray, df: int, baseline_df: int
+) -> Corrected:
+    n = stats.n
+    p = len(stats.observed)
+    vech = rep.vech
+    fitted = ML(rep, replace(stats, missing="listwise"))
+    chisq = n * fitted.value(theta)
+    w_m, w_mi, w_c, gamma, deltas, deltas_b = [], [], [], [], [], []
+    base_chisq = 0.0
+    diagonal = np.flatnonzero(vech[0] == vech[1])
+    for g, sample in enumerate(stats.groups):
+        share = sample.n / n
+        wm = H1_INFORMATION(sample.patterns, sample.mean, sample.cov, vech, sample.n)
+        scores = pattern_scores(sample.patterns, sample.mean, sample.cov, vech, sample.n)
+        wmi = np.linalg.inv(wm)
+        w_m.append(share * wm)
+        w_mi.append(wmi / share)
+        w_c.append(share * moment_information(np.linalg.inv(sample.cov), vech, True))
+        gamma.append(wmi @ (scores.T @ scores / sample.n) @ wmi / share)
+        deltas.append(rep.delta(theta, g))
+        # The independence model: free means and variances, one block of parameters per group.
+        block = np.zeros((p + len(vech[0]), 2 * p))
+        block[np.arange(p), np.arange(p)] = 1.0
+        block[p + diagonal, p + np.arange(p)] = 1.0
+        deltas_b.append(block)
+        mean, var, _ = independence(sample.rows)
+        d = sample.mean - mean
+        base_chisq += sample.n * float(
+            np.sum(np.log(var))
+            + np.sum(np.diag(sample.cov) / var)
+            - np.linalg.slogdet(sample.cov)[1]
+            - p
+            + np.sum(d * d / var)
+        )
+    wm_all, wmi_all, wc_all, gamma_all = (_bdiag(m) for m in (w_m, w_mi, w_c, gamma))
+    middle = wmi_all @ wc_all @ wmi_all
+
+    def trace(delta: np.ndarray) -> float:
+        e = delta.T @ wm_all @ delta
+        u = wm_all - wm_all @ delta @ np.linalg.solve(e, delta.T @ wm_all)
+        return float(np.trace(u @ middle @ u @ gamma_all))
+
+    c = trace(np.vstack(deltas)) / df
+    base_c = trace(_bdiag(deltas_b)) / baseline_df
+    return Corrected(chisq, c, base_chisq, base_c)
+
+
+def _bdiag(blocks: list[np.ndarray]) -> np.ndarray:
+    rows = sum(b.shape[0] for b in blocks)
+    cols = sum(b.shape[1] for b in blocks)
+    out = np.zeros((rows, cols))
+    r = c = 0
+    for b in blocks:
+        out[r : r + b.shape[0], c : c + b.shape[1]] = b
+        r, c = r + b.shape[0], c + b.shape[1]
+    return out

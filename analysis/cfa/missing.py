@@ -1,0 +1,127 @@
+"""Stage 1b: incomplete rows as missing-data patterns, their coverage, and the unrestricted (H1)
+moments by EM.
+
+Each pattern is the set of indicators a group of rows answered, with those rows' own means and
+covariances (denominator n_k): the sufficient statistics of the casewise normal likelihood. The
+H1 model (free means and covariances) is fitted to the same likelihood by EM; its moments play
+the part the sample moments play for complete data (starting values, SRMR, the baseline), and
+its log-likelihood is what the chi-square is measured against, as lavaan's ``missing = "ml"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+EM_TOLERANCE = 1e-10  # largest change of a mean or covariance between two EM steps
+EM_MAX_ITERATIONS = 10_000
+LOW_COVERAGE = 0.10  # lavaan warns below this share of rows answering both items of a pair
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """The rows that answered exactly the indicators ``index`` (positions among the model's)."""
+
+    index: np.ndarray
+    rows: np.ndarray  # their answers, n_k x p_k
+    positions: np.ndarray  # the rows' positions in the group's data
+    mean: np.ndarray
+    cov: np.ndarray  # denominator n_k
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+
+def patterns(x: np.ndarray) -> tuple[Pattern, ...]:
+    """The missing-data patterns of ``x`` (NaN for a missing answer), most frequent first;
+    rows without any answer belong to none."""
+    seen = ~np.isnan(x)
+    keys, inverse, counts = np.unique(seen, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    out = []
+    for k in np.argsort(-counts, kind="stable"):
+        index = np.flatnonzero(keys[k])
+        if len(index) == 0:
+            continue
+        positions = np.flatnonzero(inverse == k)
+        rows = x[np.ix_(positions, index)]
+        mean = rows.mean(axis=0)
+        centered = rows - mean
+        out.append(Pattern(index, rows, positions, mean, centered.T @ centered / len(rows)))
+    return tuple(out)
+
+
+def coverage(x: np.ndarray) -> np.ndarray:
+    """The share of rows that answered both items, for every pair (the diagonal: each item)."""
+    seen = (~np.isnan(x)).astype(float)
+    return seen.T @ seen / len(x)
+
+
+def never_together(cov: np.ndarray, names: Sequence[str]) -> list[tuple[str, str]]:
+    rows, cols = np.nonzero(np.tril(cov == 0, k=-1))
+    return [(names[int(c)], names[int(r)]) for r, c in zip(rows, cols, strict=True)]
+
+
+def pattern_loglik(found: Sequence[Pattern], mu: np.ndarray, sigma: np.ndarray) -> float:
+    """The normal log-likelihood of every row, summed pattern by pattern."""
+    total = 0.0
+    for pat in found:
+        o = pat.index
+        sign, logdet = np.linalg.slogdet(sigma[np.ix_(o, o)])
+        if sign <= 0:
+            return -np.inf
+        inv = np.linalg.inv(sigma[np.ix_(o, o)])
+        d = pat.mean - mu[o]
+        quad = float(np.sum(inv * pat.cov) + d @ inv @ d)
+        total += -pat.n / 2 * (len(o) * np.log(2 * np.pi) + logdet + quad)
+    return total
+
+
+@dataclass(frozen=True)
+class H1:
+    mean: np.ndarray
+    cov: np.ndarray
+    loglik: float
+    iterations: int
+    converged: bool
+
+
+def em(found: Sequence[Pattern], p: int) -> H1:
+    """The unrestricted means and covariances by EM, started from each item's own mean and
+    variance (available cases) and no covariances."""
+    n = sum(pat.n for pat in found)
+    total = np.zeros(p)
+    squares = np.zeros(p)
+    answered = np.zeros(p)
+    for pat in found:
+        total[pat.index] += pat.rows.sum(axis=0)
+        squares[pat.index] += (pat.rows**2).sum(axis=0)
+        answered[pat.index] += pat.n
+    mu = total / answered
+    sigma = np.diag(squares / answered - mu**2)
+    converged = False
+    steps = 0
+    while not converged and steps < EM_MAX_ITERATIONS:
+        steps += 1
+        t1 = np.zeros(p)
+        t2 = np.zeros((p, p))
+        for pat in found:
+            o = pat.index
+            m = np.setdiff1d(np.arange(p), o)
+            filled = np.empty((pat.n, p))
+            filled[:, o] = pat.rows
+            if len(m):
+                beta = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)])
+                filled[:, m] = mu[m] + (pat.rows - mu[o]) @ beta
+                t2[np.ix_(m, m)] += pat.n * (sigma[np.ix_(m, m)] - sigma[np.ix_(m, o)] @ beta)
+            t1 += filled.sum(axis=0)
+            t2 += filled.T @ filled
+        new_mu = t1 / n
+        new_sigma = t2 / n - np.outer(new_mu, new_mu)
+        change = max(np.max(np.abs(new_mu - mu)), np.max(np.abs(new_sigma - sigma)))
+        mu, sigma = new_mu, (new_sigma + new_sigma.T) / 2
+        converged = change < EM_TOLERANCE
+    return H1(mu, sigma, pattern_loglik(found, mu, sigma), steps, converged)

@@ -1,0 +1,133 @@
+"""Full-information ML against lavaan 0.6.14's ``missing = "ml"``.
+
+Reference values: tests/reference/make_fiml_reference.R on the committed data: psych's bfi as it
+comes (364 of 2,800 rows incomplete), HolzingerSwineford1939 with MCAR and MAR missingness
+made by that script (data/hs_mcar.csv, data/hs_mar.csv), and the MAR data by school.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.cfa import ModelError, fit_cfa
+
+from .test_invariance_reference import ROBUST, check_estimates, check_fit
+
+HERE = Path(__file__).parent / "reference"
+SCALAR = ("loadings", "intercepts")
+
+
+@cache
+def reference() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((HERE / "fiml.json").read_text())
+    return doc
+
+
+@cache
+def dataset(name: str) -> pd.DataFrame:
+    return pd.read_csv(HERE / "data" / f"{name}.csv")
+
+
+CASES = {  # name -> (data, where in the reference, group, group_equal)
+    "bfi": ("bfi", ("bfi",), None, ()),
+    "hs_mcar": ("hs_mcar", ("hs", "mcar"), None, ()),
+    "hs_mar": ("hs_mar", ("hs", "mar"), None, ()),
+    "hs_mar_configural": ("hs_mar", ("hs", "mar_school", "configural"), "school", ()),
+    "hs_mar_scalar": ("hs_mar", ("hs", "mar_school", "scalar"), "school", SCALAR),
+}
+
+
+def expected_for(path: tuple[str, ...], estimator: str) -> dict[str, Any]:
+    node: Any = reference()
+    for key in path:
+        node = node[key]
+    return dict(node[estimator])
+
+
+def model_for(path: tuple[str, ...]) -> str:
+    return str(reference()[path[0]]["model"])
+
+
+@pytest.mark.parametrize("estimator", ["ml", "mlr"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_fiml_matches_lavaan_missing_ml(case: str, estimator: str) -> None:
+    data, path, group, equal = CASES[case]
+    expected = expected_for(path, estimator)
+    result = fit_cfa(
+        dataset(data),
+        model_for(path),
+        estimator=estimator,  # type: ignore[arg-type]
+        missing="fiml",
+        group=group,
+        group_equal=equal,
+    )
+    assert result.n == sum(np.atleast_1d(expected["nobs"]))
+    assert result.stats is not None
+    assert [len(g.patterns) for g in result.stats.groups] == list(
+        np.atleast_1d(expected["patterns"])
+    )
+    assert result.stats.lowest_coverage == pytest.approx(expected["lowest_coverage"], abs=1e-12)
+    check_fit(result.fit, expected["fit"], robust=estimator == "mlr")
+    check_estimates(result.estimates, expected["estimates"])
+
+
+def test_the_robust_keys_cover_what_lavaan_reports_under_fiml() -> None:
+    """Every robust measure the R script asks lavaan for is checked above."""
+    fit = expected_for(("bfi",), "mlr")["fit"]
+    assert {"cfi.robust", "tli.robust", "rmsea.robust", "chisq.scaling.factor"} <= set(fit)
+    assert {k for k in fit if k.endswith(".robust")} <= set(ROBUST)
+
+
+def test_complete_rows_give_ml_estimates_and_chi_square() -> None:
+    """With no answer missing FIML is ML: one pattern, the same estimates and chi-square; only
+    the standard errors differ (observed information, as lavaan's missing = "ml")."""
+    data = dataset("hs")
+    model = model_for(("hs",))
+    ml = fit_cfa(data, model, estimator="ml")
+    fiml = fit_cfa(data, model, estimator="ml", missing="fiml")
+    assert fiml.stats is not None and len(fiml.stats.groups[0].patterns) == 1
+    assert fiml.fit["chisq"] == pytest.approx(ml.fit["chisq"], rel=1e-8)
+    assert fiml.fit["cfi"] == pytest.approx(ml.fit["cfi"], abs=1e-9)
+    loadings = fiml.estimates[fiml.estimates["op"] == "=~"]["est"].to_numpy()
+    assert loadings == pytest.approx(ml.loadings["est"].to_numpy(), abs=1e-6)
+
+
+def test_listwise_drops_what_fiml_keeps() -> None:
+    data = dataset("bfi")
+    model = model_for(("bfi",))
+    listwise = fit_cfa(data, model, modindices=False)
+    assert listwise.n == 2436 and listwise.left_out["incomplete"] == 364
+    fiml = fit_cfa(data, model, missing="fiml", modindices=False)
+    assert fiml.n == 2800 and fiml.left_out == {"no_answer": 0, "no_group": 0}
+
+
+def test_rows_without_any_answer_are_left_out_and_counted() -> None:
+    data = dataset("hs_mar").copy()
+    data.loc[[0, 5, 9], [f"x{k}" for k in range(1, 10)]] = np.nan
+    result = fit_cfa(data, model_for(("hs",)), missing="fiml", modindices=False)
+    assert result.n == 298 and result.left_out["no_answer"] == 3
+
+
+def test_a_pair_never_answered_together_is_an_error_naming_the_items() -> None:
+    data = dataset("hs").copy()
+    data.loc[data.index < 150, "x2"] = np.nan
+    data.loc[data.index >= 150, "x3"] = np.nan
+    with pytest.raises(ModelError, match="no row answered both x2 and x3"):
+        fit_cfa(data, model_for(("hs",)), missing="fiml")
+
+
+def test_low_coverage_is_a_finding() -> None:
+    data = dataset("hs").copy()
+    data.loc[data.index < 140, "x2"] = np.nan
+    data.loc[data.index >= 160, "x3"] = np.nan  # 20 rows answered both: 6.6%
+    result = fit_cfa(data, model_for(("hs",)), missing="fiml", modindices=False)
+    assert any(
+        "low coverage: only 6.6% of rows answered both x2 and x3" in f for f in result.findings
+    )
