@@ -32,7 +32,7 @@ import pandas as pd
 
 from .cfa import CFAResult, ModelError, fit_cfa, prepare
 from .cfa.compare import chisq_difference
-from .cfa.model import Estimator
+from .cfa.model import Estimator, MissingMethod
 from .cfa.partable import Key, build_partable, describe, item_of
 from .cfa.scoretest import release_tests
 
@@ -181,6 +181,7 @@ class InvarianceResult:
     first_failure: str | None
     left_out: dict[str, int] = field(default_factory=dict)
     findings: tuple[str, ...] = ()
+    missing: dict[str, Any] = field(default_factory=lambda: {"method": "listwise"})
 
     @property
     def n(self) -> int:
@@ -253,6 +254,8 @@ class InvarianceResult:
         reasons = []
         if self.left_out.get("incomplete"):
             reasons.append(f"{self.left_out['incomplete']} with a missing item")
+        if self.left_out.get("no_answer"):
+            reasons.append(f"{self.left_out['no_answer']} without an answer to the model")
         if self.left_out.get("no_group"):
             reasons.append(f"{self.left_out['no_group']} without a group value")
         if reasons:
@@ -292,6 +295,7 @@ class InvarianceResult:
                     {"label": g, "n": n} for g, n in zip(self.groups, self.group_n, strict=True)
                 ],
                 "left_out": dict(self.left_out),
+                "missing": dict(self.missing),
             },
             "criteria": {"delta_cfi": CHEN_CFI, "delta_rmsea": CHEN_RMSEA, "alpha": ALPHA},
             "levels": [lv.to_dict() for lv in self.levels],
@@ -330,16 +334,23 @@ def run_invariance(
     partial: bool = True,
     group_partial: Sequence[Key] = (),
     progress: Any = None,
+    missing: MissingMethod = "listwise",
 ) -> InvarianceResult:
-    """Fit the levels in order; stop at a level that fails even in part."""
+    """Fit the levels in order; stop at a level that fails even in part. ``missing``:
+    ``listwise`` or ``fiml``, as :func:`analysis.cfa.fit_cfa`; every level is fitted to the
+    same rows."""
     wanted = [(name, equal) for name, equal in LEVELS if name in levels]
     if not wanted or wanted[0][0] != "configural":
         raise ModelError("the sequence starts at the configural level.")
-    _, stats = prepare(data, model, group=group)
+    _, stats = prepare(data, model, group=group, missing=missing)
 
     def fit(equal: tuple[str, ...], released: tuple[Key, ...]) -> CFAResult:
         table = build_partable(
-            model, groups=stats.labels, group_equal=equal, group_partial=released
+            model,
+            groups=stats.labels,
+            group_equal=equal,
+            group_partial=released,
+            meanstructure=True if missing == "fiml" else None,
         )
         return fit_cfa(
             data,
@@ -395,6 +406,7 @@ def run_invariance(
         first_failure=first_failure,
         left_out=dict(first.left_out),
         findings=tuple(findings),
+        missing=first.missing_data(),
     )
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from instrument import Instrument, load_instrument
 
-from .cfa.model import Estimator
+from .cfa.model import Estimator, MissingMethod
 from .cfa.partable import parse_partial
 from .check import CheckResult, check_export
 from .efa import ParallelKind
@@ -53,6 +53,8 @@ class Options:
     ``pillars``: the subscales the rule applies to, instead of the instrument's own;
     ``scale``: the response scale ('1-5') of items whose instrument declares none;
     ``rows``: 'usable' (what the checks kept) or 'all' (every row with an answer);
+    ``missing``: how the CFA treats missing answers, 'fiml' (the default: every answer
+    counts) or 'listwise' (complete rows only, lavaan's default);
     ``group``: a column whose values are compared (multi-group CFA, invariance), or
     'perspective' for patients against clinicians on the parallel items; ``group_equal`` and
     ``group_partial``: lavaan's ``group.equal`` and ``group.partial``; ``parallel``: which
@@ -70,6 +72,7 @@ class Options:
     thresholds: Path | None = None
     max_missing: float = DEFAULT_MAX_MISSING_SHARE
     estimator: Estimator = "ml"
+    missing: MissingMethod = "fiml"
     rows: RowSelection = "usable"
     group: str | None = None
     group_equal: tuple[str, ...] = ()
@@ -220,6 +223,7 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
         group_equal=options.group_equal,
         group_partial=parse_partial(options.group_partial or ()),
         parallel_kind=options.parallel,
+        missing=options.missing,
     )
 
 
@@ -262,14 +266,12 @@ def invariance(
         estimator=options.estimator,
         group_partial=parse_partial(options.group_partial or ()),
         progress=progress,
+        missing=options.missing,
     )
     stacked = grouped is not data
     selected = len(grouped)
     base = replace(sample, rows_selected=selected) if stacked else sample
-    used = base.used(
-        result.n, "listwise", {"without_a_group_value": result.left_out.get("no_group", 0)}
-    )
-    return InvarianceRun(result, used, stacked)
+    return InvarianceRun(result, base.used_by(result.levels[0].result, grouped=True), stacked)
 
 
 def analyse(path: str | Path, options: Options, progress: Progress | None = None) -> Analysis:

@@ -7,21 +7,33 @@ Two selections of an export's rows (``--rows``):
 - ``all``: every row with at least one answer, as R reads the file (only rows with no answer
   at all are left out).
 
-An analysis then applies its own missing-data method (the CFA's listwise deletion), and the
-rows it used are recorded beside the selection, so that every number can say how many rows
+An analysis then applies its own missing-data method (the CFA's listwise deletion or FIML),
+and the rows it used are recorded beside the selection, so that every number can say how many rows
 stand behind it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from .check import CheckResult
 from .choices import ROW_SELECTIONS, RowSelection
+
+
+class FittedRows(Protocol):
+    """What a fitted model says about its rows (:class:`analysis.cfa.CFAResult` has it)."""
+
+    @property
+    def n(self) -> int: ...
+
+    @property
+    def left_out(self) -> dict[str, int]: ...
+
+    def missing_data(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -36,10 +48,43 @@ class Sample:
     # reason -> selected rows the analysis left out for another reason than a missing answer
     # (e.g. no value in the group column)
     excluded: dict[str, int] = field(default_factory=dict)
+    # FIML: the missing-data patterns fitted and the lowest share of rows answering both
+    # items of a pair (lavaan warns below 10%)
+    patterns: int | None = None
+    lowest_coverage: float | None = None
 
-    def used(self, rows_used: int, method: str, excluded: dict[str, int] | None = None) -> Sample:
+    def used(
+        self,
+        rows_used: int,
+        method: str,
+        excluded: dict[str, int] | None = None,
+        patterns: int | None = None,
+        lowest_coverage: float | None = None,
+    ) -> Sample:
         return replace(
-            self, rows_used=rows_used, method=method, excluded=dict(excluded or self.excluded)
+            self,
+            rows_used=rows_used,
+            method=method,
+            excluded=dict(excluded or self.excluded),
+            patterns=patterns,
+            lowest_coverage=lowest_coverage,
+        )
+
+    def used_by(self, fit: FittedRows, grouped: bool) -> Sample:
+        """The record of the rows a CFA used: its n, its way with missing answers, and the
+        rows it left out for another reason (no group value; under FIML, no answer at all)."""
+        excluded = {}
+        if grouped:
+            excluded["without_a_group_value"] = fit.left_out.get("no_group", 0)
+        if "no_answer" in fit.left_out:
+            excluded["without_an_answer_to_the_model"] = fit.left_out["no_answer"]
+        missing = fit.missing_data()
+        return self.used(
+            fit.n,
+            str(missing["method"]),
+            excluded,
+            missing.get("patterns"),
+            missing.get("lowest_coverage"),
         )
 
     @property
@@ -59,6 +104,8 @@ class Sample:
             "left_out_incomplete": self.incomplete,
             "left_out_by_analysis": dict(self.excluded),
             "missing_method": self.method,
+            "missing_patterns": self.patterns,
+            "lowest_coverage": self.lowest_coverage,
         }
 
     def sentence(self) -> str:
@@ -69,7 +116,14 @@ class Sample:
         if self.incomplete:
             reasons.append(f"{self.incomplete:,} with a missing answer ({self.method})")
         why = f"; left out: {', '.join(reasons)}" if reasons else "; none left out"
-        return f"n = {n:,} of {self.rows_in:,} rows (rows: {self.rows}){why}"
+        fiml = ""
+        if self.method == "fiml" and self.lowest_coverage == 1.0:
+            fiml = "; no answer missing (FIML is ML)"
+        elif self.method == "fiml" and self.patterns is not None:
+            fiml = f"; FIML over {self.patterns:,} missing-data patterns"
+            if self.lowest_coverage is not None:
+                fiml += f", lowest coverage of an item pair {self.lowest_coverage:.1%}"
+        return f"n = {n:,} of {self.rows_in:,} rows (rows: {self.rows}){why}{fiml}"
 
 
 def select_rows(checked: CheckResult, rows: RowSelection = "usable") -> tuple[pd.DataFrame, Sample]:

@@ -24,7 +24,7 @@ from instrument import Instrument
 
 from .cfa import CFAResult, ModelError, fit_cfa
 from .cfa.compare import chisq_difference
-from .cfa.model import Estimator
+from .cfa.model import Estimator, MissingMethod
 from .cfa.partable import Key
 from .efa import EFAResult, ParallelKind, run_efa
 from .keying import ceiling_shares, keyed
@@ -190,6 +190,7 @@ class ValidationResult:
             **grouped,
             "n": self.n,
             "sample": self.sample.to_dict(),
+            "missing": hyp.missing_data() if hyp is not None else None,
             "findings": list(self.findings),
             "estimator": self.estimator,
             "reliability": self.reliability,
@@ -277,8 +278,12 @@ def validate(
     group_equal: tuple[str, ...] = (),
     group_partial: tuple[Key, ...] = (),
     parallel_kind: ParallelKind = "components",
+    missing: MissingMethod = "listwise",
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
+
+    ``missing``: how the CFA models treat missing answers, ``listwise`` or ``fiml`` (every
+    answer counts; see :func:`analysis.cfa.fit_cfa`).
 
     With ``group`` (a column), the hypothesized model is fitted in every group at once, with
     ``group_equal`` and ``group_partial`` as lavaan's (:func:`analysis.cfa.fit_cfa`); the
@@ -337,6 +342,7 @@ def validate(
                 group=group,
                 group_equal=group_equal,
                 group_partial=group_partial,
+                missing=missing,
             )
         except ModelError as exc:
             if spec.name == HYPOTHESIZED:
@@ -384,11 +390,7 @@ def validate(
     selected = sample or Sample(len(data), "all", len(data))
     return ValidationResult(
         n=hyp.n,
-        sample=selected.used(
-            hyp.n,
-            "listwise",
-            {"without_a_group_value": hyp.left_out["no_group"]} if group is not None else None,
-        ),
+        sample=selected.used_by(hyp, grouped=group is not None),
         findings=tuple(findings),
         estimator=estimator,
         reliability=reliability,

@@ -157,6 +157,8 @@ def speed(sizes: list[int]) -> None:
                     "site_id",
                     "--rows",
                     "all",
+                    "--missing",
+                    "listwise",
                     "--model",
                     model,
                     "--json",

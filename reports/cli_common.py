@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from analysis.choices import DEFAULT_MAX_MISSING_SHARE, ESTIMATORS, GROUP_EQUAL, ROW_SELECTIONS
+from analysis.choices import (
+    DEFAULT_MAX_MISSING_SHARE,
+    ESTIMATORS,
+    GROUP_EQUAL,
+    MISSING_METHODS,
+    ROW_SELECTIONS,
+)
 
 if TYPE_CHECKING:
     from analysis.pipeline import Options
@@ -208,7 +214,7 @@ def score_options(func: F) -> F:
 
 
 def validate_options(func: F) -> F:
-    """--model, --estimator and --rows: what is fitted, how, and on which rows."""
+    """--model, --estimator, --missing and --rows: what is fitted, how, and on which rows."""
     func = click.option(
         "--rows",
         type=click.Choice(ROW_SELECTIONS),
@@ -216,6 +222,14 @@ def validate_options(func: F) -> F:
         show_default=True,
         help="usable: the rows the checks kept; all: every row with an answer, as R reads "
         "the file.",
+    )(func)
+    func = click.option(
+        "--missing",
+        type=click.Choice(MISSING_METHODS),
+        default="fiml",
+        show_default=True,
+        help="fiml: every answer counts (full-information ML, lavaan's missing = \"ml\"); "
+        "listwise: only rows that answered every item of the model.",
     )(func)
     func = click.option(
         "--estimator",
@@ -286,6 +300,7 @@ _OPTION_NAMES = {
     "thresholds_file": "thresholds",
     "max_missing": "max_missing",
     "estimator": "estimator",
+    "missing": "missing",
     "rows": "rows",
     "group": "group",
     "group_equal": "group_equal",

@@ -85,6 +85,7 @@ def invariance_command(
     pillars: str | None,
     model: str | None,
     estimator: str,
+    missing: str,
     rows: str,
     group: str,
     group_partial: str | None,
@@ -98,7 +99,8 @@ def invariance_command(
     changes in CFI and RMSEA against Chen's (2007) criteria. At a level that fails, score
     tests of its equality constraints free one parameter at a time (partial invariance);
     each freed parameter is a finding naming the item and the group. Every level is fitted
-    on the same rows, said on the first line.
+    on the same rows, said on the first line; missing answers by FIML unless --missing
+    listwise.
 
     \b
     Examples:

@@ -69,6 +69,7 @@ def report_command(
     max_missing: float,
     model: str | None,
     estimator: str,
+    missing: str,
     rows: str,
     by: str | None,
     invariance: str | None,

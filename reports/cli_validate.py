@@ -120,6 +120,7 @@ def validate_command(
     pillars: str | None,
     model: str | None,
     estimator: str,
+    missing: str,
     rows: str,
     group: str | None,
     group_equal: tuple[str, ...],
@@ -134,14 +135,17 @@ def validate_command(
     instrument declares: for the alliance, bond vs goals + tasks) side by side with chi-square
     difference tests; HTMT. Numbers agree with R's lavaan, psych and semTools. The first line
     says how many rows were used and why any were left out; --rows all fits every answered
-    row, as R would read the file. --group fits the hypothesized model in every group
-    of a column at once (a multi-group CFA), with --group-equal and --group-partial as
-    lavaan's group.equal and group.partial; `alliance invariance` runs the whole sequence.
+    row, as R would read the file. Missing answers: FIML by default, so a patient who
+    skipped an item still counts (--missing listwise keeps complete rows only, lavaan's
+    default). --group fits the hypothesized model in every group of a column at once (a
+    multi-group CFA), with --group-equal and --group-partial as lavaan's group.equal and
+    group.partial; `alliance invariance` runs the whole sequence.
 
     \b
     Examples:
       alliance validate export.csv
       alliance validate export.csv --estimator mlr --json
+      alliance validate bfi.csv --rows all --missing listwise --model 'agree =~ A1 + A2 + A3'
       alliance validate hs.csv --rows all --model \
           'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9'
       alliance validate five.sav --instrument five_factors.yaml --json

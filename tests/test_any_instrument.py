@@ -257,7 +257,7 @@ def test_rows_all_gives_lavaans_numbers_on_a_plain_csv() -> None:
     ref = json.loads((REFERENCE / "bfi.json").read_text())
     for rows in ("all", "usable"):
         doc = as_json("validate", str(DATA / "bfi.csv"), "--model", BFI_MODEL, "--rows", rows,
-                      "--json")  # fmt: skip
+                      "--missing", "listwise", "--json")  # fmt: skip
         m = doc["models"]["hypothesized"]
         assert doc["n"] == ref["n_used"] == 2436
         assert m["chisq"] == pytest.approx(ref["ml"]["fit"]["chisq"], rel=1e-3)
@@ -273,6 +273,12 @@ def test_rows_all_gives_lavaans_numbers_on_a_plain_csv() -> None:
 def test_validate_states_n_and_each_reason(folder: Path) -> None:
     done = run_cli("validate", str(DATA / "bfi.csv"), "--model", BFI_MODEL)
     assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first == (
+        "n = 2,800 of 2,800 rows (rows: usable); none left out; FIML over 87 missing-data "
+        "patterns, lowest coverage of an item pair 97.8%; estimator ML"
+    )
+    done = run_cli("validate", str(DATA / "bfi.csv"), "--model", BFI_MODEL, "--missing", "listwise")
     first = done.stdout.splitlines()[0]
     assert first.startswith("n = 2,436 of 2,800 rows (rows: usable)")
     assert "364 with a missing answer (listwise)" in first

@@ -15,7 +15,9 @@ HS_MODEL = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + 
 
 
 def test_the_holzinger_swineford_anchor_from_the_command_line() -> None:
-    result = run_cli("validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--json")
+    result = run_cli(
+        "validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--missing", "listwise", "--json"
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     m = doc["models"]["hypothesized"]
@@ -60,8 +62,9 @@ def test_the_holzinger_swineford_anchor_from_the_command_line() -> None:
 
 def test_mlr_reports_scaled_and_unscaled_statistics() -> None:
     result = run_cli(
-        "validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--estimator", "mlr", "--json"
-    )
+        "validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--estimator", "mlr",
+        "--missing", "listwise", "--json",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     m = json.loads(result.stdout)["models"]["hypothesized"]
     assert round(m["chisq"], 3) == 87.132 and round(m["chisq_ml"], 3) == 85.306
@@ -69,7 +72,7 @@ def test_mlr_reports_scaled_and_unscaled_statistics() -> None:
 
 
 def test_the_alliance_models_side_by_side_in_plain_text() -> None:
-    result = run_cli("validate", str(DATA / "alliance.csv"))
+    result = run_cli("validate", str(DATA / "alliance.csv"), "--missing", "listwise")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     table = [ln.split()[0] for ln in lines[3:7]]
@@ -92,7 +95,10 @@ def test_bad_models_exit_2_with_a_located_message() -> None:
     assert result.stderr == "alliance: error: model: line 2, position 7: unknown operator '=-'\n"
     result = run_cli("validate", str(DATA / "hs.csv"), "--model", "f =~ x1 + x2")
     assert result.returncode == 2
-    assert result.stderr.startswith("alliance: error: the model is not identified: 4 free")
+    # FIML (the default) has a mean structure: 2 means beside 3 covariance moments.
+    assert result.stderr.startswith(
+        "alliance: error: the model is not identified: 6 free parameters but only 5 sample"
+    )
 
 
 def test_a_general_factor_beside_specific_ones_and_cross_loadings_are_accepted() -> None:

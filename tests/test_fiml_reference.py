@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 
 from analysis.cfa import ModelError, fit_cfa
+from analysis.validity import factor_reliability
 
+from .conftest import run_cli
 from .test_invariance_reference import ROBUST, check_estimates, check_fit
 
 HERE = Path(__file__).parent / "reference"
@@ -131,3 +133,67 @@ def test_low_coverage_is_a_finding() -> None:
     assert any(
         "low coverage: only 6.6% of rows answered both x2 and x3" in f for f in result.findings
     )
+
+
+@pytest.mark.parametrize("estimator", ["ml", "mlr"])
+def test_alliance_validate_on_bfi_with_fiml_matches_lavaan(estimator: str) -> None:
+    """The issue's own check: the command a user runs, against lavaan's missing = "ml"."""
+    expected = expected_for(("bfi",), estimator)
+    model = "; ".join(model_for(("bfi",)).splitlines())
+    done = run_cli(
+        "validate", str(HERE / "data" / "bfi.csv"), "--model", model, "--missing", "fiml",
+        "--rows", "all", "--estimator", estimator, "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["sample"]["rows_used"] == 2800 and doc["sample"]["missing_method"] == "fiml"
+    assert doc["sample"]["missing_patterns"] == expected["patterns"]
+    got = doc["models"]["hypothesized"]
+    fit = expected["fit"]
+    robust = estimator == "mlr"
+    chisq = fit["chisq.scaled"] if robust else fit["chisq"]
+    assert got["chisq"] == pytest.approx(chisq, rel=1e-3)
+    for ours, theirs in [("cfi", "cfi"), ("tli", "tli"), ("rmsea", "rmsea")]:
+        key = f"{theirs}.robust" if robust else theirs
+        assert got[ours] == pytest.approx(fit[key], abs=1e-3), ours
+    assert got["srmr"] == pytest.approx(fit["srmr"], abs=1e-3)
+    ref = pd.DataFrame(expected["estimates"])
+    ref = ref[ref["op"] == "=~"].set_index(["lhs", "rhs"])["std_all"]
+    std = {(row["factor"], row["item"]): row["std"] for row in doc["loadings"]}
+    assert std.keys() == set(ref.index)
+    for key, value in std.items():
+        assert value == pytest.approx(ref[key], abs=1e-3), key
+
+
+def test_reliability_from_the_fiml_solution_matches_semtools() -> None:
+    """compRelSEM and AVE on lavaan's missing = "ml" fit: omega over the implied variance of
+    the sum, composite reliability and AVE over the EM (unrestricted) variances."""
+    expected = reference()["hs"]["mar_reliability"]
+    result = fit_cfa(dataset("hs_mar"), model_for(("hs",)), missing="fiml")
+    ours = factor_reliability(result)
+    for factor in ("visual", "textual", "speed"):
+        assert ours[factor]["omega_total"] == pytest.approx(
+            expected["omega_model"][factor], abs=1e-5
+        )
+        assert ours[factor]["composite_reliability"] == pytest.approx(
+            expected["composite_reliability"][factor], abs=1e-5
+        )
+        assert ours[factor]["ave"] == pytest.approx(expected["ave"][factor], abs=1e-5)
+
+
+def test_alliance_invariance_with_fiml_fits_lavaans_configural_and_scalar_models() -> None:
+    model = "; ".join(model_for(("hs",)).splitlines())
+    done = run_cli(
+        "invariance", str(HERE / "data" / "hs_mar.csv"), "--group", "school", "--rows", "all",
+        "--model", model, "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["sample"]["missing"]["method"] == "fiml"
+    assert doc["sample"]["rows"]["missing_patterns"] == 26 + 25
+    levels = {level["level"]: level for level in doc["levels"]}
+    mar = reference()["hs"]["mar_school"]
+    for name in ("configural", "scalar"):
+        fit = levels[name].get("full") or levels[name]
+        chisq = fit["fit"]["chisq"]
+        assert chisq == pytest.approx(mar[name]["ml"]["fit"]["chisq"], rel=1e-6), name

@@ -81,7 +81,10 @@ def test_the_command_prints_the_sequence_and_the_freed_intercepts() -> None:
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "n = 301 of 301 rows (rows: all); none left out; estimator ML"
+    assert lines[0] == (
+        "n = 301 of 301 rows (rows: all); none left out; no answer missing (FIML is ML); "
+        "estimator ML"
+    )
     assert lines[1] == "groups of 'school': Pasteur 156, Grant-White 145"
     table = {line.split("  ")[0].strip(): line for line in lines[3:9]}
     assert "115.851   48" in table["configural"] and "124.044   54" in table["metric"]
@@ -245,6 +248,8 @@ def test_an_spss_export_names_its_groups_by_value_label(tmp_path: Path) -> None:
         "gender",
         "--rows",
         "all",
+        "--missing",
+        "listwise",
         "--json",
     )
     assert result.returncode == 0, result.stderr

@@ -95,6 +95,26 @@ class CFAResult:
             values[a, b] = values[b, a] = float(std)
         return pd.DataFrame(values, index=names, columns=names)
 
+    def missing_data(self) -> dict[str, Any]:
+        """How missing answers were handled: the method and, under FIML, the missing-data
+        patterns and the item pair answered together by the smallest share of rows."""
+        stats = self.stats
+        if stats is None or stats.missing == "listwise":
+            return {"method": "listwise"}
+        lowest, pair = 1.0, ("", "")
+        for g in stats.groups:
+            assert g.coverage is not None
+            r, c = np.unravel_index(int(np.argmin(g.coverage)), g.coverage.shape)
+            if g.coverage[r, c] < lowest or not pair[0]:
+                lowest = float(g.coverage[r, c])
+                pair = (stats.observed[min(r, c)], stats.observed[max(r, c)])
+        return {
+            "method": "fiml",
+            "patterns": stats.n_patterns,
+            "lowest_coverage": lowest,
+            "lowest_coverage_items": list(pair),
+        }
+
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model,
@@ -103,6 +123,7 @@ class CFAResult:
             "converged": self.converged,
             "fit": dict(self.fit),
             "findings": list(self.findings),
+            "missing": self.missing_data(),
         }
         if self.group_column is not None:
             out["group"] = {

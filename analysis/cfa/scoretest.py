@@ -16,8 +16,7 @@ import pandas as pd
 from scipy import special
 
 from .matrices import Representation
-from .ml import ML
-from .model import CFAResult
+from .model import CFAResult, objective
 
 COLUMNS = ["lhs", "op", "rhs", "group_a", "group_b", "row_a", "row_b", "X2", "df", "pvalue"]
 
@@ -33,7 +32,7 @@ class _Lagrange:
         rep = Representation.of(table)
         loose = Representation.of(table.unconstrained())
         spread = np.array([theta[k] for k in rep.free_index if k >= 0])
-        ml = ML(loose, stats)
+        ml = objective(loose, stats)
         self.score = -ml.gradient(spread) / 2
         self.info = ml.hessian(spread) / 2
         self.q = loose.n_free

@@ -2,12 +2,13 @@
 #
 #   make reference      # runs this after the other reference scripts
 #
-# Needs Debian's r-base-core r-cran-lavaan r-cran-psych r-cran-jsonlite.
+# Needs Debian's r-base-core r-cran-lavaan r-cran-semtools r-cran-psych r-cran-jsonlite.
 # CI does not run this: the JSON it writes (tests/reference/fiml.json) and the two data files
 # with generated missingness (data/hs_mcar.csv, data/hs_mar.csv) are committed.
 
 suppressPackageStartupMessages({
   library(lavaan)
+  library(semTools)
   library(psych)
   library(jsonlite)
 })
@@ -16,7 +17,8 @@ args <- commandArgs(trailingOnly = TRUE)
 here <- if (length(args)) args[1] else "tests/reference"
 data_dir <- file.path(here, "data")
 
-versions <- list(R = R.version.string, lavaan = as.character(packageVersion("lavaan")))
+versions <- list(R = R.version.string, lavaan = as.character(packageVersion("lavaan")),
+                 semTools = as.character(packageVersion("semTools")))
 
 FIT <- c("npar", "ntotal", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "cfi",
          "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr", "logl",
@@ -81,6 +83,13 @@ hs_out <- list(
   model = hs_model,
   mcar = both(hs_model, hs_mcar),
   mar = both(hs_model, hs_mar),
+  # reliability from the FIML solution, as semTools computes it
+  mar_reliability = local({
+    fit <- cfa(hs_model, data = hs_mar, missing = "ml")
+    list(composite_reliability = as.list(compRelSEM(fit)),
+         omega_model = as.list(compRelSEM(fit, obs.var = FALSE)),
+         ave = as.list(AVE(fit)))
+  }),
   # one multi-group case: configural and scalar by school, on the MAR data
   mar_school = list(
     configural = both(hs_model, hs_mar, group = "school"),
