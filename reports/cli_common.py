@@ -228,7 +228,7 @@ def validate_options(func: F) -> F:
         type=click.Choice(MISSING_METHODS),
         default="fiml",
         show_default=True,
-        help="fiml: every answer counts (full-information ML, lavaan's missing = \"ml\"); "
+        help='fiml: every answer counts (full-information ML, lavaan\'s missing = "ml"); '
         "listwise: only rows that answered every item of the model.",
     )(func)
     func = click.option(
