@@ -48,7 +48,7 @@ class FIML(ML):
         """The pattern's Sigma_oo inverse, its log-determinant, and mean deviation."""
         assert state.mu is not None
         o = pat.index
-        inner = state.sigma[np.ix_(o, o)]
+        inner = state.sigma[pat.block]
         inv = np.linalg.inv(inner)
         logdet = float(np.linalg.slogdet(inner)[1])
         return inv, logdet, pat.mean - state.mu[o]
@@ -138,11 +138,11 @@ def pattern_gradient(
     cov_part = np.zeros((p, p))
     for pat in found:
         o = pat.index
-        inv = np.linalg.inv(sigma[np.ix_(o, o)])
+        inv = np.linalg.inv(sigma[pat.block])
         share = pat.n / n
         u = inv @ (pat.mean - mu[o])
         mean_part[o] -= 2 * share * u
-        cov_part[np.ix_(o, o)] += share * (inv - inv @ pat.cov @ inv - np.outer(u, u))
+        cov_part[pat.block] += share * (inv - inv @ pat.cov @ inv - np.outer(u, u))
     return np.concatenate([mean_part, cov_part[rows, cols] * double])
 
 

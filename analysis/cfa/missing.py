@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,6 +34,15 @@ class Pattern:
     @property
     def n(self) -> int:
         return len(self.rows)
+
+    @cached_property
+    def block(self) -> tuple[np.ndarray, np.ndarray]:
+        """Index of the pattern's rows and columns in a p x p matrix (``np.ix_``)."""
+        rows, cols = np.ix_(self.index, self.index)
+        return rows, cols
+
+    def unanswered(self, p: int) -> np.ndarray:
+        return np.setdiff1d(np.arange(p), self.index)
 
 
 def patterns(x: np.ndarray) -> tuple[Pattern, ...]:
@@ -70,10 +80,10 @@ def pattern_loglik(found: Sequence[Pattern], mu: np.ndarray, sigma: np.ndarray) 
     total = 0.0
     for pat in found:
         o = pat.index
-        sign, logdet = np.linalg.slogdet(sigma[np.ix_(o, o)])
+        sign, logdet = np.linalg.slogdet(sigma[pat.block])
         if sign <= 0:
             return -np.inf
-        inv = np.linalg.inv(sigma[np.ix_(o, o)])
+        inv = np.linalg.inv(sigma[pat.block])
         d = pat.mean - mu[o]
         quad = float(np.sum(inv * pat.cov) + d @ inv @ d)
         total += -pat.n / 2 * (len(o) * np.log(2 * np.pi) + logdet + quad)
@@ -104,21 +114,32 @@ def em(found: Sequence[Pattern], p: int) -> H1:
     sigma = np.diag(squares / answered - mu**2)
     converged = False
     steps = 0
+    # Per pattern: its answered (o) and unanswered (m) items, and its rows' moment sums.
+    parts = []
+    for pat in found:
+        o, m = pat.index, pat.unanswered(p)
+        blocks = (np.ix_(o, o), np.ix_(o, m), np.ix_(m, o), np.ix_(m, m))
+        parts.append((o, m, pat.n, pat.mean, pat.cov, blocks))
     while not converged and steps < EM_MAX_ITERATIONS:
         steps += 1
+        # E step from each pattern's sufficient statistics: the unanswered items' expectation
+        # is affine in the answered ones (x_m = mu_m + B'(x_o - mu_o)), so its sums follow
+        # from the pattern's mean and covariance, at a cost that does not grow with n.
         t1 = np.zeros(p)
         t2 = np.zeros((p, p))
-        for pat in found:
-            o = pat.index
-            m = np.setdiff1d(np.arange(p), o)
-            filled = np.empty((pat.n, p))
-            filled[:, o] = pat.rows
-            if len(m):
-                beta = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)])
-                filled[:, m] = mu[m] + (pat.rows - mu[o]) @ beta
-                t2[np.ix_(m, m)] += pat.n * (sigma[np.ix_(m, m)] - sigma[np.ix_(m, o)] @ beta)
-            t1 += filled.sum(axis=0)
-            t2 += filled.T @ filled
+        for o, m, k, mean, cov, (oo, om, mo, mm) in parts:
+            t1[o] += k * mean
+            t2[oo] += k * (cov + np.outer(mean, mean))
+            if not len(m):
+                continue
+            beta = np.linalg.solve(sigma[oo], sigma[om])
+            h = mu[m] + (mean - mu[o]) @ beta
+            t1[m] += k * h
+            cross = k * (beta.T @ cov + np.outer(h, mean))
+            t2[mo] += cross
+            t2[om] += cross.T
+            conditional = sigma[mm] - sigma[mo] @ beta
+            t2[mm] += k * (beta.T @ cov @ beta + np.outer(h, h) + conditional)
         new_mu = t1 / n
         new_sigma = t2 / n - np.outer(new_mu, new_mu)
         change = max(np.max(np.abs(new_mu - mu)), np.max(np.abs(new_sigma - sigma)))
