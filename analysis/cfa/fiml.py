@@ -79,6 +79,32 @@ class FIML(ML):
         sample = self.stats.groups[g]
         return pattern_weight(sample.patterns, state.sigma, self.rep.vech, sample.n)
 
+    def observed_hessian(self, theta: np.ndarray) -> np.ndarray:
+        """The Hessian of F: ``2 Delta' W Delta`` with W the observed information of the
+        moments (:func:`h1_observed_information` at the implied moments), plus the moments'
+        curvature weighted by their gradient, ``sum_j f_j d2 m_j``, which needs only the
+        Jacobian Delta at nearby points (no pass over the patterns)."""
+        q = len(theta)
+        total = np.zeros((q, q))
+        for g, sample in enumerate(self.stats.groups):
+            state = self.state(theta, g)
+            assert state is not None and state.mu is not None
+            delta = self.rep.delta(theta, g)
+            w = h1_observed_information(
+                sample.patterns, state.mu, state.sigma, self.rep.vech, sample.n
+            )
+            f = self.moment_gradient(state, g)
+            curvature = np.empty((q, q))
+            for k in range(q):
+                h = 1e-5 * max(1.0, abs(theta[k]))
+                up, down = theta.copy(), theta.copy()
+                up[k] += h
+                down[k] -= h
+                curvature[:, k] = (self.rep.delta(up, g) - self.rep.delta(down, g)).T @ f / (2 * h)
+            part = 2 * delta.T @ w @ delta + (curvature + curvature.T) / 2
+            total += self.weights[g] * part
+        return total
+
     def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
         out = []
         for g, sample in enumerate(self.stats.groups):

@@ -149,6 +149,18 @@ class ML:
     def hessian(self, theta: np.ndarray) -> np.ndarray:
         return 2 * sum(w * i for w, i in zip(self.weights, self.information(theta), strict=True))
 
+    def observed_hessian(self, theta: np.ndarray) -> np.ndarray:
+        """The Hessian of F at ``theta``, by central differences of the analytic gradient."""
+        q = len(theta)
+        out = np.empty((q, q))
+        for k in range(q):
+            h = 1e-5 * max(1.0, abs(theta[k]))
+            up, down = theta.copy(), theta.copy()
+            up[k] += h
+            down[k] -= h
+            out[:, k] = (self.gradient(up) - self.gradient(down)) / (2 * h)
+        return (out + out.T) / 2
+
     def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
         """Per group, each case's derivative of its log-likelihood by the free parameters
         (means at the model's means; without a mean structure, at the sample means)."""

@@ -45,7 +45,7 @@ from .missing import LOW_COVERAGE
 from .ml import ML
 from .modindices import COLUMNS as MI_COLUMNS
 from .modindices import modification_indices
-from .optimize import Estimate, minimize, numeric_hessian
+from .optimize import Estimate, minimize
 from .partable import Key, ModelError, ParTable, build_partable, variables
 from .samplestats import SampleStats, sample_stats
 from .standardized import standardize, standardized_se
@@ -460,7 +460,7 @@ def _fit_measures(
 
     if estimator == "ml" and stats.missing == "listwise":
         return fit, standard.expected(h_exp, n), singular
-    h_obs = numeric_hessian(ml, theta)
+    h_obs = ml.observed_hessian(theta)
     if estimator == "ml":  # FIML: the observed information, as lavaan's default there
         return fit, standard.expected(h_obs, n), singular or standard.is_singular(h_obs)
     scores = ml.casewise_scores(theta)

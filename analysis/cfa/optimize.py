@@ -72,16 +72,3 @@ def minimize(
             return Estimate(theta, f, iteration, True, "converged")
     converged = bool(np.max(np.abs(g), initial=0.0) < 1e-5)
     return Estimate(theta, f, MAX_ITERATIONS, converged, "iteration limit reached")
-
-
-def numeric_hessian(objective: Objective, theta: np.ndarray) -> np.ndarray:
-    """The observed Hessian by central differences of the analytic gradient."""
-    q = len(theta)
-    out = np.empty((q, q))
-    for k in range(q):
-        h = 1e-5 * max(1.0, abs(theta[k]))
-        up, down = theta.copy(), theta.copy()
-        up[k] += h
-        down[k] -= h
-        out[:, k] = (objective.gradient(up) - objective.gradient(down)) / (2 * h)
-    return (out + out.T) / 2
