@@ -197,3 +197,18 @@ def test_alliance_invariance_with_fiml_fits_lavaans_configural_and_scalar_models
         fit = levels[name].get("full") or levels[name]
         chisq = fit["fit"]["chisq"]
         assert chisq == pytest.approx(mar[name]["ml"]["fit"]["chisq"], rel=1e-6), name
+
+
+def test_the_report_says_how_missing_answers_were_handled(tmp_path: Path) -> None:
+    model = "; ".join(model_for(("bfi",)).splitlines())
+    bfi = str(HERE / "data" / "bfi.csv")
+    for missing, said in [
+        ("fiml", "FIML over 87 missing-data patterns, lowest coverage of an item pair 97.8%"),
+        ("listwise", "364 with a missing answer (listwise)"),
+    ]:
+        out = tmp_path / f"{missing}.html"
+        done = run_cli("report", bfi, "--model", model, "--rows", "all", "--missing", missing,
+                       "-o", str(out))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "The models were fitted on n = " in out.read_text(encoding="utf-8")
+        assert said in out.read_text(encoding="utf-8")

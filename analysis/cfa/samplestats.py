@@ -164,7 +164,7 @@ def _fiml(label: str, rows: np.ndarray, observed: tuple[str, ...], what: str) ->
         more = f" (and {len(apart) - 5} more pairs)" if len(apart) > 5 else ""
         raise ModelError(
             f"no row{what} answered both {listed}{more}; their covariance cannot be estimated. "
-            f"Leave one item of each pair out of the model, or use --missing listwise."
+            f"Leave one item of each pair out of the model."
         )
     found = patterns(rows)
     h1 = em(found, len(observed))
