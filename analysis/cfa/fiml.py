@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .matrices import Representation
-from .missing import Pattern
+from .missing import Pattern, pattern_loglik
 from .ml import ML, GroupState, moment_scores
 from .samplestats import SampleStats
 
@@ -42,24 +42,9 @@ class FIML(ML):
             assert g.h1 is not None, "FIML needs sample statistics by missing-data pattern"
             self.h1.append(g.h1.loglik)
 
-    def _pattern_parts(
-        self, state: GroupState, pat: Pattern
-    ) -> tuple[np.ndarray, float, np.ndarray]:
-        """The pattern's Sigma_oo inverse, its log-determinant, and mean deviation."""
-        assert state.mu is not None
-        o = pat.index
-        inner = state.sigma[pat.block]
-        inv = np.linalg.inv(inner)
-        logdet = float(np.linalg.slogdet(inner)[1])
-        return inv, logdet, pat.mean - state.mu[o]
-
     def _group_loglik(self, state: GroupState, g: int) -> float:
-        total = 0.0
-        for pat in self.stats.groups[g].patterns:
-            inv, logdet, d = self._pattern_parts(state, pat)
-            quad = float(np.sum(inv * pat.cov) + d @ inv @ d)
-            total += -pat.n / 2 * (len(pat.index) * np.log(2 * np.pi) + logdet + quad)
-        return total
+        assert state.mu is not None
+        return pattern_loglik(self.stats.groups[g].patterns, state.mu, state.sigma)
 
     def group_values(self, theta: np.ndarray) -> np.ndarray:
         out = []
@@ -140,7 +125,7 @@ def pattern_scores(
     out = np.zeros((n, p + len(vech[0])))
     for pat in found:
         o = pat.index
-        inv = np.linalg.inv(sigma[np.ix_(o, o)])
+        inv = np.linalg.inv(sigma[pat.block])
         full = np.full((pat.n, p), np.nan)
         full[:, o] = pat.rows - mu[o]
         dev = np.nan_to_num(full)
@@ -196,8 +181,7 @@ def _inverses(found: tuple[Pattern, ...], sigma: np.ndarray) -> np.ndarray:
     p = len(sigma)
     out = np.zeros((len(found), p, p))
     for k, pat in enumerate(found):
-        o = pat.index
-        out[k][np.ix_(o, o)] = np.linalg.inv(sigma[np.ix_(o, o)])
+        out[k][pat.block] = np.linalg.inv(sigma[pat.block])
     return out
 
 
@@ -237,10 +221,10 @@ def h1_observed_information(
     u = np.zeros((len(found), p))
     for k, pat in enumerate(found):
         o = pat.index
-        inv = a[k][np.ix_(o, o)]
+        inv = a[k][pat.block]
         d = pat.mean - mu[o]
         u[k, o] = inv @ d
-        b[k][np.ix_(o, o)] = inv @ (pat.cov + np.outer(d, d)) @ inv
+        b[k][pat.block] = inv @ (pat.cov + np.outer(d, d)) @ inv
     total = np.zeros((p + m, p + m))
     total[:p, :p] = np.einsum("k,kij->ij", shares, a)
     # A E u, column by column of vech: A[:, r] u_c + A[:, c] u_r (once on the diagonal)
