@@ -10,7 +10,7 @@ from analysis.check import CheckResult
 from analysis.pipeline import read_checked
 
 from .cli_common import pipeline_options, read_options, say, show, user_errors
-from .output import dumps_json, write_csv
+from .output import dumps_json, write_table
 
 
 def summary_lines(result: CheckResult) -> list[str]:
@@ -54,7 +54,8 @@ def summary_lines(result: CheckResult) -> list[str]:
     "quarantine_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the quarantined rows, with their reasons, to this CSV.",
+    help="Write the quarantined rows, with their reasons, to this CSV (Parquet for a "
+    ".parquet name).",
 )
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any row is quarantined.")
 @user_errors
@@ -87,7 +88,7 @@ def check_command(
     """
     result = read_checked(export_path, pipeline_options(locals())).checked
     if quarantine_file is not None:
-        write_csv(result.quarantined_rows(), quarantine_file)
+        write_table(result.quarantined_rows(), quarantine_file)
     if as_json:
         click.echo(dumps_json(result.to_dict()), nl=False)
     else:

@@ -22,7 +22,7 @@ from .cli_common import (
     score_options,
     user_errors,
 )
-from .output import csv_text, dumps_json, write_csv
+from .output import csv_text, dumps_json, write_table
 
 
 def summary_lines(result: ScoreResult) -> list[str]:
@@ -60,7 +60,8 @@ def summary_lines(result: ScoreResult) -> list[str]:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the per-response table here (CSV); default: stdout.",
+    help="Write the per-response table here: CSV, or Parquet for a .parquet name (faster "
+    "for large exports); default: CSV on stdout.",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON (write the table with -o)."
@@ -122,7 +123,7 @@ def score(
     if output is None:
         click.echo(csv_text(table), nl=False)
     else:
-        write_csv(table, output)
+        write_table(table, output)
     if as_json:
         doc = {
             "export": str(export_path),

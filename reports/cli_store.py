@@ -35,7 +35,7 @@ from .cli_common import (
     score_options,
     user_errors,
 )
-from .output import dumps_json, write_csv
+from .output import dumps_json, write_table
 
 _DB = click.option(
     "--db",
@@ -246,7 +246,7 @@ def _text_table(result: BenchmarkResult) -> str:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the report (.html) or the group table (.csv).",
+    help="Write the report (.html) or the group table (.csv or .parquet).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @user_errors
@@ -301,8 +301,8 @@ def benchmark_command(
     if key is not None:
         result = _pseudonymized(result, key)
     if output is not None:
-        if output.suffix.lower() == ".csv":
-            write_csv(result.groups, output)
+        if output.suffix.lower() in (".csv", ".parquet"):
+            write_table(result.groups, output)
         else:
             atomic_write_text(output, build_benchmark_report(result, db.name))
         say(f"wrote {output}")

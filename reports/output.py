@@ -51,3 +51,22 @@ def csv_text(frame: pd.DataFrame) -> str:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         neutralize_formulas(frame).to_csv(tmp, **_CSV)  # type: ignore[call-overload]
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """A table as its file name asks: Parquet for ``.parquet`` (columnar, typed, written at
+    the speed of the format; a spreadsheet does not run its text, so it is kept as it is),
+    else CSV through :func:`write_csv`."""
+    if path.suffix.lower() != ".parquet":
+        write_csv(frame, path)
+        return
+    import pyarrow as pa  # here: only a Parquet output pays for the import
+    import pyarrow.parquet as pq
+
+    out = frame.copy()
+    for k in range(out.shape[1]):  # mixed-type text columns (quarantined rows) as text
+        if pd.api.types.is_object_dtype(out.iloc[:, k]):
+            out.isetitem(k, out.iloc[:, k].astype("string").array)
+    table = pa.Table.from_pandas(out, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)

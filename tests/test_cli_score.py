@@ -94,6 +94,31 @@ def test_csv_cells_that_look_like_formulas_are_neutralised(
     float(negative.iloc[0])
 
 
+def test_a_parquet_name_writes_parquet_with_the_same_table(
+    export_file: Path, tmp_path: Path
+) -> None:
+    """Parquet keeps types and text as they are (no spreadsheet runs it); the same rows and
+    values as the CSV."""
+    csv, parquet = tmp_path / "scores.csv", tmp_path / "scores.parquet"
+    assert run_cli("score", str(export_file), "-o", str(csv)).returncode == 0
+    done = run_cli("score", str(export_file), "-o", str(parquet))
+    assert done.returncode == 0, done.stderr
+    assert parquet.read_bytes()[:4] == b"PAR1"
+    table = pd.read_parquet(parquet)
+    assert list(table.columns) == TABLE_COLUMNS
+    assert table.loc[0, "respondent_id"] == '=HYPERLINK("http://x")'
+    from_csv = pd.read_csv(csv)
+    assert len(table) == len(from_csv)
+    for column in ("bond", "goals", "tasks", "margin", "p_adequate"):
+        pd.testing.assert_series_equal(
+            table[column].astype(float), from_csv[column].astype(float), check_names=False
+        )
+    assert list(table["alliance_status"]) == list(from_csv["alliance_status"])
+    quarantine = tmp_path / "set_aside.parquet"
+    done = run_cli("check", str(export_file), "--quarantine", str(quarantine))
+    assert pd.read_parquet(quarantine)["quarantine_reasons"].notna().all()
+
+
 def test_json_summary(export_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "scores.csv"
     result = run_cli("score", str(export_file), "-o", str(out), "--json")
