@@ -16,7 +16,7 @@ import numpy as np
 
 from .matrices import Representation
 from .missing import Pattern, pattern_loglik
-from .ml import ML, GroupState, moment_scores
+from .ml import ML, GroupState, moment_score_products
 from .samplestats import SampleStats
 
 
@@ -90,14 +90,10 @@ class FIML(ML):
             total += self.weights[g] * part
         return total
 
-    def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
-        out = []
-        for g, sample in enumerate(self.stats.groups):
-            state = self.state(theta, g)
-            assert state is not None and state.mu is not None
-            scores = pattern_scores(sample.patterns, state.mu, state.sigma, self.rep.vech, sample.n)
-            out.append(scores @ self.rep.delta(theta, g))
-        return out
+    def moment_products(self, state: GroupState, g: int) -> np.ndarray:
+        assert state.mu is not None
+        found = self.stats.groups[g].patterns
+        return pattern_score_products(found, state.mu, state.sigma, self.rep.vech)
 
     def loglik(self, theta: np.ndarray) -> float:
         total = 0.0
@@ -112,25 +108,24 @@ class FIML(ML):
         return float(sum(self.h1))
 
 
-def pattern_scores(
+def pattern_score_products(
     found: tuple[Pattern, ...],
     mu: np.ndarray,
     sigma: np.ndarray,
     vech: tuple[np.ndarray, np.ndarray],
-    n: int,
 ) -> np.ndarray:
-    """Each row's derivative of its log-likelihood by ``[mu, vech Sigma]``, in the group's row
-    order; zero for the moments of items the row did not answer."""
+    """``sum_i m_i m_i'`` of the rows' derivatives of their log-likelihood by ``[mu, vech
+    Sigma]`` (zero for the moments of items a row did not answer), pattern by pattern and a
+    block of rows at a time."""
     p = len(mu)
-    out = np.zeros((n, p + len(vech[0])))
+    total = np.zeros((p + len(vech[0]), p + len(vech[0])))
     for pat in found:
         o = pat.index
-        inv = np.linalg.inv(sigma[pat.block])
-        full = np.full((pat.n, p), np.nan)
-        full[:, o] = pat.rows - mu[o]
-        dev = np.nan_to_num(full)
-        out[pat.positions] = moment_scores(_embed(inv, o, p), dev, vech, True)
-    return out
+        inv = _embed(np.linalg.inv(sigma[pat.block]), o, p)
+        dev = np.zeros((pat.n, p))
+        dev[:, o] = pat.rows - mu[o]
+        total += moment_score_products(inv, dev, vech, True)
+    return total
 
 
 def pattern_gradient(

@@ -55,6 +55,22 @@ def moment_scores(
     return np.hstack([u, cov]) if means else cov
 
 
+BLOCK_ROWS = 65_536  # rows of casewise scores held at once: memory stays bounded at any n
+
+
+def moment_score_products(
+    inv: np.ndarray, deviations: np.ndarray, vech: tuple[np.ndarray, np.ndarray], means: bool
+) -> np.ndarray:
+    """``sum_i m_i m_i'`` over the rows' moment scores (:func:`moment_scores`), a block of
+    rows at a time; the casewise parameter scores' products follow as ``Delta' (.) Delta``."""
+    size = len(inv) * (1 if means else 0) + len(vech[0])
+    total = np.zeros((size, size))
+    for start in range(0, len(deviations), BLOCK_ROWS):
+        scores = moment_scores(inv, deviations[start : start + BLOCK_ROWS], vech, means)
+        total += scores.T @ scores
+    return total
+
+
 @dataclass(frozen=True)
 class GroupState:
     sigma: np.ndarray
@@ -161,16 +177,22 @@ class ML:
             out[:, k] = (self.gradient(up) - self.gradient(down)) / (2 * h)
         return (out + out.T) / 2
 
-    def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
-        """Per group, each case's derivative of its log-likelihood by the free parameters
-        (means at the model's means; without a mean structure, at the sample means)."""
+    def moment_products(self, state: GroupState, g: int) -> np.ndarray:
+        """The sum over the group's cases of the outer products of their moment scores (means
+        at the model's means; without a mean structure, at the sample means)."""
+        sample = self.stats.groups[g]
+        dev = sample.rows - (state.mu if state.mu is not None else sample.mean)
+        return moment_score_products(state.inv, dev, self.rep.vech, self.rep.meanstructure)
+
+    def score_products(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Per group, ``sum_i s_i s_i'`` of the cases' derivatives of their log-likelihood by
+        the free parameters: the meat of the sandwich, ``Delta' (sum_i m_i m_i') Delta``."""
         out = []
-        for g, sample in enumerate(self.stats.groups):
+        for g in range(len(self.stats.groups)):
             state = self.state(theta, g)
             assert state is not None
-            dev = sample.rows - (state.mu if state.mu is not None else sample.mean)
-            scores = moment_scores(state.inv, dev, self.rep.vech, self.rep.meanstructure)
-            out.append(scores @ self.rep.delta(theta, g))
+            delta = self.rep.delta(theta, g)
+            out.append(delta.T @ self.moment_products(state, g) @ delta)
         return out
 
     def loglik(self, theta: np.ndarray) -> float:

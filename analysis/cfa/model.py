@@ -463,8 +463,8 @@ def _fit_measures(
     h_obs = ml.observed_hessian(theta)
     if estimator == "ml":  # FIML: the observed information, as lavaan's default there
         return fit, standard.expected(h_obs, n), singular or standard.is_singular(h_obs)
-    scores = ml.casewise_scores(theta)
-    vcov = standard.sandwich(h_obs, scores, n)
+    products = ml.score_products(theta)
+    vcov = standard.sandwich(h_obs, products, n)
     unscaled = {
         "chisq_ml": chisq,
         "cfi_ml": fit["cfi"],
@@ -487,7 +487,7 @@ def _fit_measures(
         for key in ("baseline_chisq_scaled", "baseline_scaling_factor"):
             fit[key] = nan
         return fit, vcov, True
-    scaling = yuan_bentler(stats, rep.meanstructure, h_obs, scores, df, base_df)
+    scaling = yuan_bentler(stats, rep.meanstructure, h_obs, products, df, base_df)
     c, base_c = scaling.c, scaling.baseline_c
     scaled = chisq / c
     fit.update(

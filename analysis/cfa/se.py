@@ -29,10 +29,10 @@ def expected(hessian: np.ndarray, n: int) -> np.ndarray:
     return _inverse(n / 2 * hessian)
 
 
-def sandwich(observed_hessian: np.ndarray, scores: list[np.ndarray], n: int) -> np.ndarray:
+def sandwich(observed_hessian: np.ndarray, products: list[np.ndarray], n: int) -> np.ndarray:
+    """``products``: per group, the sum of the casewise scores' outer products."""
     bread = _inverse(n / 2 * observed_hessian)
-    stacked = np.vstack(scores)
-    return bread @ (stacked.T @ stacked) @ bread
+    return bread @ np.sum(products, axis=0) @ bread
 
 
 def standard_errors(vcov: np.ndarray, free_index: tuple[int, ...]) -> np.ndarray:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .fiml import h1_observed_information, pattern_scores
+from .fiml import h1_observed_information, pattern_score_products
 from .matrices import Representation
-from .ml import ML, moment_information, moment_scores
+from .ml import ML, moment_information, moment_score_products
 from .samplestats import SampleStats
 
 H1_INFORMATION = h1_observed_information  # as lavaan: the observed, unstructured h1 information
@@ -27,10 +27,10 @@ class Scaling:
     baseline_c: float
 
 
-def robust_trace(info: np.ndarray, scores: np.ndarray) -> float:
-    """``tr(A^-1 B)`` with A the per-case information and B the mean outer product of scores."""
-    b = scores.T @ scores / len(scores)
-    return float(np.trace(np.linalg.solve(info, b)))
+def robust_trace(info: np.ndarray, products: np.ndarray, n: int) -> float:
+    """``tr(A^-1 B)`` with A the per-case information and B the mean outer product of the
+    cases' scores (``products``: their sum over n cases)."""
+    return float(np.trace(np.linalg.solve(info, products / n)))
 
 
 def saturated_trace(stats: SampleStats, means: bool) -> float:
@@ -39,12 +39,12 @@ def saturated_trace(stats: SampleStats, means: bool) -> float:
     for g in stats.groups:
         if g.h1 is not None:  # FIML: the unrestricted model's information over the patterns
             info = H1_INFORMATION(g.patterns, g.mean, g.cov, vech, g.n)
-            scores = pattern_scores(g.patterns, g.mean, g.cov, vech, g.n)
-            total += robust_trace(info, scores)
+            products = pattern_score_products(g.patterns, g.mean, g.cov, vech)
+            total += robust_trace(info, products, g.n)
             continue
         inv = np.linalg.inv(g.cov)
         info = moment_information(inv, vech, means)
-        total += robust_trace(info, moment_scores(inv, g.centered, vech, means))
+        total += robust_trace(info, moment_score_products(inv, g.centered, vech, means), g.n)
     return total
 
 
@@ -65,7 +65,7 @@ def baseline_trace(stats: SampleStats, means: bool) -> float:
         mean, var, answered = independence(g.rows)
         info = np.diag(answered / len(g.rows) * 0.5 / var**2)
         scores = np.nan_to_num(0.5 * ((g.rows - mean) ** 2 / var**2 - 1 / var))
-        total += robust_trace(info, scores) + (len(var) if means else 0)
+        total += robust_trace(info, scores.T @ scores, len(scores)) + (len(var) if means else 0)
     return total
 
 
@@ -73,13 +73,14 @@ def yuan_bentler(
     stats: SampleStats,
     means: bool,
     observed_hessian: np.ndarray,
-    scores: list[np.ndarray],
+    products: list[np.ndarray],
     df: int,
     baseline_df: int,
 ) -> Scaling:
-    """``observed_hessian`` is that of the objective F (per-case information ``H / 2``)."""
+    """``observed_hessian`` is that of the objective F (per-case information ``H / 2``);
+    ``products`` the groups' sums of the casewise scores' outer products."""
     sat = saturated_trace(stats, means)
-    fitted = robust_trace(observed_hessian / 2, np.vstack(scores))
+    fitted = robust_trace(observed_hessian / 2, np.sum(products, axis=0), stats.n)
     return Scaling((sat - fitted) / df, (sat - baseline_trace(stats, means)) / baseline_df)
 
 
@@ -110,12 +111,12 @@ def fiml_corrected(
     for g, sample in enumerate(stats.groups):
         share = sample.n / n
         wm = H1_INFORMATION(sample.patterns, sample.mean, sample.cov, vech, sample.n)
-        scores = pattern_scores(sample.patterns, sample.mean, sample.cov, vech, sample.n)
+        products = pattern_score_products(sample.patterns, sample.mean, sample.cov, vech)
         wmi = np.linalg.inv(wm)
         w_m.append(share * wm)
         w_mi.append(wmi / share)
         w_c.append(share * moment_information(np.linalg.inv(sample.cov), vech, True))
-        gamma.append(wmi @ (scores.T @ scores / sample.n) @ wmi / share)
+        gamma.append(wmi @ (products / sample.n) @ wmi / share)
         deltas.append(rep.delta(theta, g))
         # The independence model: free means and variances, one block of parameters per group.
         block = np.zeros((p + len(vech[0]), 2 * p))
