@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special  # scipy.stats alone costs 0.6 s to import
 
 from instrument import Instrument
 
 from . import names
+from .chisquare import upper_quantile  # not scipy: importing it was a third of `check`
 from .ingest import Export
 from .keying import ceiling_share
 
@@ -299,7 +299,7 @@ def _mahalanobis(answers: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
     except np.linalg.LinAlgError:
         return pd.DataFrame()
     d2 = np.concatenate([np.einsum("ij,ij->i", (x := answers[b] - mean) @ inv, x) for b in blocks])
-    cut = special.chdtri(answers.shape[1], MAHALANOBIS_P)  # the upper quantile
+    cut = upper_quantile(answers.shape[1], MAHALANOBIS_P)
     rows = complete[d2 > cut]
     return _finding(
         "outlier",

@@ -26,6 +26,10 @@ GROUP_EQUAL = (
     "lv.covariances",
 )
 
+# Which parallel analysis sets the EFA's number of factors.
+ParallelKind = Literal["components", "factors"]
+PARALLEL_KINDS: tuple[ParallelKind, ...] = ("components", "factors")
+
 # Shapes `alliance simulate` writes.
 SIMULATE_FORMATS = ("csv", "qualtrics", "redcap", "sav")
 

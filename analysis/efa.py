@@ -25,12 +25,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .choices import PARALLEL_KINDS, ParallelKind
+
 ROTATIONS = ("oblimin", "promax", "varimax")
 METHODS = ("ml", "minres")
-
-
-ParallelKind = Literal["components", "factors"]
-PARALLEL_KINDS: tuple[ParallelKind, ...] = ("components", "factors")
 
 
 @dataclass(frozen=True)

@@ -18,20 +18,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from instrument import Instrument, load_instrument
+from instrument import Instrument
 
-from .cfa.model import Estimator, MissingMethod
 from .cfa.partable import parse_partial
-from .check import CheckResult, check_export
-from .efa import ParallelKind
 from .forms import stack_parallel
-from .ingest import DEFAULT_MAX_BYTES, Export, load_map, read_export, value_labels
 from .invariance import InvarianceResult, run_invariance
 from .names import PERSPECTIVE
-from .sample import RowSelection, Sample, select_rows
-from .scales import parse_scale, with_label_scales, with_observed_scales, with_option_scale
+from .reading import Options, ReadResult, read_checked, resolve_instrument
+from .sample import Sample
 from .scoring import (
-    DEFAULT_MAX_MISSING_SHARE,
     ScoreResult,
     ThresholdError,
     ThresholdPlan,
@@ -41,57 +36,22 @@ from .scoring import (
 from .validate import ValidationResult, hypothesized_input
 from .validate import validate as validate_structure
 
+__all__ = [
+    "Analysis",
+    "InvarianceRun",
+    "Options",
+    "ReadResult",
+    "analyse",
+    "analyse_read",
+    "invariance",
+    "read_checked",
+    "resolve_instrument",
+    "score",
+    "thresholds_plan",
+    "validate",
+]
+
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Options:
-    """Everything a user can choose about reading, scoring and validating an export.
-
-    ``instrument``: 'alliance' (built-in), a YAML file or a model string; ``model``: a model
-    string to fit (it is also the instrument when ``instrument`` is left at 'alliance');
-    ``pillars``: the subscales the rule applies to, instead of the instrument's own;
-    ``scale``: the response scale ('1-5') of items whose instrument declares none;
-    ``rows``: 'usable' (what the checks kept) or 'all' (every row with an answer);
-    ``missing``: how the CFA treats missing answers, 'fiml' (the default: every answer
-    counts) or 'listwise' (complete rows only, lavaan's default);
-    ``group``: a column whose values are compared (multi-group CFA, invariance), or
-    'perspective' for patients against clinicians on the parallel items; ``group_equal`` and
-    ``group_partial``: lavaan's ``group.equal`` and ``group.partial``; ``parallel``: which
-    version of parallel analysis ('components' or 'factors') sets the EFA's factors;
-    ``invariance``: the column the report tests measurement invariance across.
-    """
-
-    instrument: str = "alliance"
-    model: str | None = None
-    map_file: Path | None = None
-    max_bytes: int = DEFAULT_MAX_BYTES
-    header_row: int | None = None
-    scale: str | None = None
-    pillars: tuple[str, ...] | None = None
-    thresholds: Path | None = None
-    max_missing: float = DEFAULT_MAX_MISSING_SHARE
-    estimator: Estimator = "ml"
-    missing: MissingMethod = "fiml"
-    rows: RowSelection = "usable"
-    group: str | None = None
-    group_equal: tuple[str, ...] = ()
-    group_partial: str | None = None
-    parallel: ParallelKind = "components"
-    invariance: str | None = None
-
-
-@dataclass(frozen=True)
-class ReadResult:
-    """A read and checked export, with the instrument as it applies to it (its pillars, and
-    response scales resolved for items that had none)."""
-
-    instrument: Instrument
-    checked: CheckResult
-    path: Path
-
-    def selected(self, rows: RowSelection) -> tuple[pd.DataFrame, Sample]:
-        return select_rows(self.checked, rows)
 
 
 @dataclass(frozen=True)
@@ -110,68 +70,6 @@ class Analysis:
     @property
     def instrument(self) -> Instrument:
         return self.read.instrument
-
-
-def resolve_instrument(options: Options) -> Instrument:
-    """The instrument the options name, with ``--pillars`` and ``--scale`` applied."""
-    spec = options.instrument
-    if options.model is not None and spec == "alliance":
-        spec = options.model
-    instrument = load_instrument(spec)
-    if options.pillars is not None:
-        instrument = instrument.with_pillars(tuple(options.pillars))
-    if options.scale is not None:
-        if not instrument.unscaled_items:
-            raise ValueError(
-                f"'scale' is for items without a declared scale; every item of "
-                f"'{instrument.name}' has one."
-            )
-        instrument = with_option_scale(instrument, parse_scale(options.scale))
-    return instrument
-
-
-def read_checked(
-    path: str | Path, options: Options, instrument: Instrument | None = None
-) -> ReadResult:
-    """Read and check an export. Items without a scale take one from the export's value
-    labels, else from the answers seen (with a finding that says so)."""
-    path = Path(path)
-    instrument = instrument or resolve_instrument(options)
-    if instrument.unscaled_items:
-        instrument = with_label_scales(instrument, value_labels(path, max_bytes=options.max_bytes))
-    export = read_export(
-        path,
-        instrument,
-        column_map=load_map(options.map_file),
-        max_bytes=options.max_bytes,
-        header_row=options.header_row,
-    )
-    export = _with_group(export, options.group, path, options.max_bytes)
-    if instrument.unscaled_items:
-        instrument, inferred = with_observed_scales(instrument, export)
-        if len(inferred):
-            found = pd.concat([export.findings, inferred], ignore_index=True)
-            export = replace(export, findings=found)
-    return ReadResult(instrument, check_export(export, instrument), path)
-
-
-def _with_group(export: Export, group: str | None, path: Path, max_bytes: int) -> Export:
-    """Carry a grouping column that is neither an item nor a context column (gender, an age
-    band, a school) from the export into the data, so that every selection keeps it. An
-    SPSS or Stata file's value labels name the groups ('female', not 2)."""
-    if group is None or group in export.data.columns or export.raw is None:
-        return export
-    match = [c for c in export.raw.columns if str(c) == group]
-    match = match or [c for c in export.raw.columns if str(c).casefold() == group.casefold()]
-    if not match or len(export.raw) != len(export.data):
-        return export
-    column = export.raw[match[0]]
-    labels = value_labels(path, max_bytes=max_bytes).get(str(match[0]))
-    if labels:
-        named = {float(k): str(v) for k, v in labels.items() if isinstance(k, int | float)}
-        labelled = pd.to_numeric(column, errors="coerce").map(named)
-        column = labelled.where(labelled.notna(), column)
-    return replace(export, data=export.data.assign(**{group: column.to_numpy()}))
 
 
 def thresholds_plan(instrument: Instrument, options: Options) -> ThresholdPlan | None:

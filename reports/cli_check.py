@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from analysis.check import CheckResult
-from analysis.pipeline import read_checked
+from analysis.reading import read_checked
 
 from .cli_common import pipeline_options, read_options, say, show, user_errors
 from .output import dumps_json, write_table

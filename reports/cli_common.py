@@ -21,7 +21,7 @@ from analysis.choices import (
 )
 
 if TYPE_CHECKING:
-    from analysis.pipeline import Options
+    from analysis.reading import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -312,7 +312,7 @@ _OPTION_NAMES = {
 
 def pipeline_options(params: dict[str, Any]) -> Options:
     """The library's :class:`Options` from a command's parameters (those it has)."""
-    from analysis.pipeline import Options  # here: the pipeline imports pandas and scipy
+    from analysis.reading import Options  # here: reading imports pandas
 
     chosen = {field: params[name] for name, field in _OPTION_NAMES.items() if name in params}
     if "max_size" in params:

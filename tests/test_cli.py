@@ -45,6 +45,26 @@ def test_top_level_help_imports_no_command_dependencies() -> None:
     assert "invariance  Test whether the instrument measures" in done.stdout
 
 
+def test_checking_a_csv_imports_neither_scipy_nor_the_binary_readers(tmp_path: Path) -> None:
+    """`alliance check` on a CSV: the parse and the checks, not scipy (its one quantile is
+    computed in analysis/chisquare.py) and not the SPSS/Stata reader."""
+    export = tmp_path / "export.csv"
+    assert run_cli("simulate", "-n", "60", "--seed", "2", "-o", str(export)).returncode == 0
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['alliance', 'check', {str(export)!r}]\n"
+        "from reports.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('scipy', 'pyreadstat', 'statsmodels', 'duckdb', 'plotly', 'pingouin')\n"
+        "print(','.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    python = str(Path(ALLIANCE).parent / "python")
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1:] in ([], [""]), done.stderr
+    assert "rows" in done.stdout
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = run_cli(command, "--help")

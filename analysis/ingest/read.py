@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyreadstat
 
 from instrument import Instrument, ResponseScale
 from instrument.exports.qualtrics import qualtrics_columns
@@ -196,6 +195,8 @@ def _ragged(s: Sniffed, line: int, saw: int, width: int) -> ExportError:
 
 def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float | str]]]:
     """SPSS, Stata, Excel or Parquet; also the user-missing codes SPSS declares per column."""
+    import pyreadstat  # here: a CSV export does not pay for it
+
     name = s.path.name
     try:
         if s.kind in ("spss", "stata"):
@@ -234,6 +235,8 @@ def value_labels(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dic
     s = sniff(path, max_bytes=max_bytes)
     if s.kind not in ("spss", "stata"):
         return {}
+    import pyreadstat
+
     reader = pyreadstat.read_sav if s.kind == "spss" else pyreadstat.read_dta
     try:
         _, meta = reader(str(s.path), metadataonly=True)
