@@ -1,8 +1,9 @@
 """Reliability per subscale and discriminant validity between subscales.
 
-- ``alpha`` with its 95% CI (pingouin), ``alpha_if_deleted`` and ``item_total`` (corrected
-  item-total correlation, psych's r.drop), all from the pairwise covariance matrix as psych and
-  pingouin do by default (validated against psych::alpha); mean inter-item correlation; ceiling
+- ``alpha`` with its 95% CI (Feldt's, as pingouin gives it), ``alpha_if_deleted`` and
+  ``item_total`` (corrected item-total correlation, psych's r.drop), all from the pairwise
+  covariance matrix as psych and pingouin do by default (validated against psych::alpha);
+  mean inter-item correlation; ceiling
   share per item.
 - From a fitted CFA: ``omega_total`` = (sum lambda)^2 psi / ((sum lambda)^2 psi + 1' Theta 1)
   (McDonald's omega over the model-implied variance of the sum: residual covariances between
@@ -27,7 +28,7 @@ import pandas as pd
 
 from .cfa import CFAResult
 from .keying import ceiling_share
-from .reliability import MissingPolicy, alpha_of_covariance, item_covariance
+from .reliability import MissingPolicy, alpha_of_covariance, feldt_interval, item_covariance
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,7 @@ def item_reliability(
     values = items.to_numpy(dtype=float)
     cov = item_covariance(values)
     alpha = alpha_of_covariance(cov)
-    import pingouin as pg  # here: it imports matplotlib, which no other step needs
-
-    _, ci = pg.cronbach_alpha(items, ci=0.95)  # Feldt's interval, as pingouin gives it
+    ci = feldt_interval(alpha, len(items), len(ids))
     if_deleted, item_total = {}, {}
     for k, item in enumerate(ids):
         rest = [j for j in range(len(ids)) if j != k]

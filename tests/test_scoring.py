@@ -171,13 +171,14 @@ def test_alpha_matches_pingouin(sample: pd.DataFrame, bank: Instrument) -> None:
         listwise, _ = pg.cronbach_alpha(keyed.dropna())
         got = cronbach_alpha(keyed.to_numpy(), missing="listwise")
         assert got == pytest.approx(listwise, abs=1e-12), subscale
-        pairwise, _ = pg.cronbach_alpha(keyed)  # pingouin's default, as psych::alpha's
+        pairwise, interval = pg.cronbach_alpha(keyed)  # pingouin's default, as psych::alpha's
         assert cronbach_alpha(keyed.to_numpy()) == pytest.approx(pairwise, abs=1e-12), subscale
         # The rule's measurement error uses the alpha the reliability table shows.
         assert scores.alpha[subscale] == pytest.approx(pairwise, abs=1e-12)
         table = item_reliability(keyed)
         assert table.alpha == pytest.approx(pairwise, abs=1e-12)
         assert table.alpha_missing == "pairwise"
+        assert table.alpha_ci == tuple(interval)  # Feldt's interval, computed without pingouin
 
 
 def test_alpha_of_duplicated_items_is_one() -> None:
