@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -44,6 +45,23 @@ def ingest(db: Path, *files: Path, extra: tuple[str, ...] = ()) -> list[dict]:
     return json.loads(done.stdout)["ingests"]
 
 
+def _interruptible() -> None:
+    """In the child, before it starts: Ctrl-C as in a terminal. A test run started in the
+    background (or under nohup) has SIGINT ignored, and a child would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def interruptible() -> Iterator[None]:
+    """This process answers Ctrl-C with KeyboardInterrupt for the test, however it was
+    started."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def kill_midway(db: Path, export: Path, sig: int) -> subprocess.CompletedProcess[str]:
     """Start an ingest and signal it while its transaction is open. Progress goes to stderr
     once per batch; the pipe is shrunk to one page and no longer read after the first batch,
@@ -54,6 +72,7 @@ def kill_midway(db: Path, export: Path, sig: int) -> subprocess.CompletedProcess
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     )
     assert proc.stderr is not None
     fcntl.fcntl(proc.stderr.fileno(), fcntl.F_SETPIPE_SZ, 4096)
@@ -106,6 +125,7 @@ def test_a_year_ingested_twice_overlapping_and_killed_holds_each_response_once(
     assert oct(db.stat().st_mode & 0o777) == "0o600"
 
 
+@pytest.mark.usefixtures("interruptible")
 def test_an_interrupt_a_library_swallows_still_stops_the_ingest(
     year: Path, bank: Instrument, tmp_path: Path
 ) -> None:
@@ -135,7 +155,7 @@ def test_an_interrupt_a_library_swallows_still_stops_the_ingest(
             batch_rows=50,
         )
     assert counts(db) == before
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
 def test_a_changed_answer_is_a_conflicting_duplicate_and_the_stored_row_stays(
@@ -200,6 +220,7 @@ def test_bad_store_input_is_one_line_and_exit_2(
     assert not (tmp_path / "s.duckdb").exists()
 
 
+@pytest.mark.usefixtures("interruptible")
 def test_an_interrupt_inside_duckdb_is_a_keyboard_interrupt(tmp_path: Path) -> None:
     # Ctrl-C while DuckDB runs Python code (reading an Arrow batch; here a function) comes
     # out of DuckDB wrapped in an error of its own; the store gives it back as the interrupt
