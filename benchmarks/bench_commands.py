@@ -24,6 +24,7 @@ R needs Debian's r-cran-lavaan, r-cran-psych, r-cran-semtools and r-cran-gparota
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -92,7 +93,9 @@ pc.write_csv(pa.Table.from_pandas(scores, preserve_index=False), sys.argv[3])
 """
 
 
-def timed(command: list[str], runs: int) -> tuple[float, float, float, str]:
+def timed(
+    command: list[str], runs: int, env: dict[str, str] | None = None
+) -> tuple[float, float, float, str]:
     """Median wall time over ``runs``; CPU seconds and peak MB of that run; its stdout."""
     results = []
     for _ in range(runs):
@@ -101,6 +104,7 @@ def timed(command: list[str], runs: int) -> tuple[float, float, float, str]:
             capture_output=True,
             text=True,
             check=True,
+            env={**os.environ, **(env or {})},
         )
         wall, user, system, kb = done.stderr.strip().splitlines()[-1].split()
         results.append((float(wall), float(user) + float(system), int(kb) / 1024, done.stdout))
@@ -197,7 +201,12 @@ def main() -> None:
                  ",".join(i for ids in short.values() for i in ids)],
                 check=True,
             )  # fmt: skip
-            ours_mlr = timed([python, str(folder / "mlr.py"), str(short_file), mlr_model], 1)
+            # One BLAS thread, as the `alliance` command line sets it (reports/cli.py).
+            ours_mlr = timed(
+                [python, str(folder / "mlr.py"), str(short_file), mlr_model],
+                1,
+                env={"OPENBLAS_NUM_THREADS": "1"},
+            )
             lav_mlr = timed(["Rscript", str(folder / "mlr.R"), str(short_file), mlr_model], 1)
             ours_cpu, lav_cpu = float(ours_mlr[3].split()[0]), float(lav_mlr[3].split()[0])
             print(
