@@ -101,18 +101,12 @@ class CFAResult:
         stats = self.stats
         if stats is None or stats.missing == "listwise":
             return {"method": "listwise"}
-        lowest, pair = 1.0, ("", "")
-        for g in stats.groups:
-            assert g.coverage is not None
-            r, c = np.unravel_index(int(np.argmin(g.coverage)), g.coverage.shape)
-            if g.coverage[r, c] < lowest or not pair[0]:
-                lowest = float(g.coverage[r, c])
-                pair = (stats.observed[min(r, c)], stats.observed[max(r, c)])
+        lowest, r, c = min(g.lowest_pair() for g in stats.groups)
         return {
             "method": "fiml",
             "patterns": stats.n_patterns,
             "lowest_coverage": lowest,
-            "lowest_coverage_items": list(pair),
+            "lowest_coverage_items": [stats.observed[r], stats.observed[c]],
         }
 
     def summary(self) -> dict[str, Any]:
@@ -326,13 +320,12 @@ def _missing_findings(stats: SampleStats) -> list[str]:
             out.append(
                 f"the EM fit of the unrestricted model did not converge in {g.h1.iterations} steps"
             )
-        if g.coverage is not None and g.coverage.min() < LOW_COVERAGE:
-            names = stats.observed
-            r, c = np.unravel_index(int(np.argmin(g.coverage)), g.coverage.shape)
+        lowest, r, c = g.lowest_pair()
+        if lowest < LOW_COVERAGE:
             where = f" in group {g.label!r}" if len(stats.groups) > 1 else ""
             out.append(
-                f"low coverage{where}: only {g.coverage[r, c]:.1%} of rows answered both "
-                f"{names[min(r, c)]} and {names[max(r, c)]} (below {LOW_COVERAGE:.0%})"
+                f"low coverage{where}: only {lowest:.1%} of rows answered both "
+                f"{stats.observed[r]} and {stats.observed[c]} (below {LOW_COVERAGE:.0%})"
             )
     return out
 

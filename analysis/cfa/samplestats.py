@@ -40,6 +40,14 @@ class GroupSample:
     def centered(self) -> np.ndarray:
         return self.rows - self.mean
 
+    def lowest_pair(self) -> tuple[float, int, int]:
+        """FIML: the smallest share of rows answering both items of a pair, and the pair
+        (positions among the indicators, the earlier first); 1.0 without coverage."""
+        if self.coverage is None:
+            return 1.0, 0, 0
+        r, c = np.unravel_index(int(np.argmin(self.coverage)), self.coverage.shape)
+        return float(self.coverage[r, c]), int(min(r, c)), int(max(r, c))
+
 
 @dataclass(frozen=True)
 class SampleStats:
@@ -57,8 +65,7 @@ class SampleStats:
     @property
     def lowest_coverage(self) -> float:
         """The smallest share of a group's rows that answered both items of a pair."""
-        values = [float(g.coverage.min()) for g in self.groups if g.coverage is not None]
-        return min(values) if values else 1.0
+        return min(g.lowest_pair()[0] for g in self.groups)
 
     @property
     def n(self) -> int:
