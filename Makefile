@@ -52,6 +52,9 @@ reference: $(STAMP)
 	Rscript tests/reference/make_mixed_reference.R tests/reference
 	Rscript tests/reference/make_invariance_reference.R tests/reference
 	Rscript tests/reference/make_fiml_reference.R tests/reference
+	$(BIN)/alliance simulate -n 3000 --sessions 1 --form patient-short --seed 15 \
+	  -o tests/reference/data/alliance_short.csv
+	Rscript tests/reference/make_ordinal_reference.R tests/reference
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -5,12 +5,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-Estimator = Literal["ml", "mlr"]
-ESTIMATORS: tuple[Estimator, ...] = ("ml", "mlr")
+Estimator = Literal["ml", "mlr", "wlsmv"]
+ESTIMATORS: tuple[Estimator, ...] = ("ml", "mlr", "wlsmv")
+# What a user may ask for: an estimator, or 'auto' (chosen from the answers).
+EstimatorRequest = Literal["ml", "mlr", "wlsmv", "auto"]
+ESTIMATOR_REQUESTS: tuple[EstimatorRequest, ...] = ("ml", "mlr", "wlsmv", "auto")
 
-# Missing answers in the CFA: complete rows only, or every answer by full-information ML.
-MissingMethod = Literal["listwise", "fiml"]
-MISSING_METHODS: tuple[MissingMethod, ...] = ("listwise", "fiml")
+# Missing answers in the CFA: complete rows only; every answer by full-information ML; or, for
+# ordinal items, each statistic from the rows that answered its items (pairwise).
+MissingMethod = Literal["listwise", "fiml", "pairwise"]
+MISSING_METHODS: tuple[MissingMethod, ...] = ("listwise", "fiml", "pairwise")
+
+
+def default_missing(estimator: str, missing: MissingMethod | None) -> MissingMethod:
+    """The missing-data method when none is asked for: FIML for ML and MLR, pairwise for
+    WLSMV."""
+    if missing is not None:
+        return missing
+    return "pairwise" if estimator == "wlsmv" else "fiml"
+
 
 RowSelection = Literal["usable", "all"]
 ROW_SELECTIONS: tuple[RowSelection, ...] = ("usable", "all")

@@ -21,6 +21,7 @@ import pandas as pd
 from instrument import Instrument
 
 from .cfa.partable import parse_partial
+from .choices import Estimator, default_missing
 from .forms import stack_parallel
 from .invariance import InvarianceResult, run_invariance
 from .names import PERSPECTIVE
@@ -122,6 +123,7 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
         group_partial=parse_partial(options.group_partial or ()),
         parallel_kind=options.parallel,
         missing=options.missing,
+        ordered=options.ordered,
     )
 
 
@@ -152,20 +154,34 @@ def invariance(
     """Configural to strict invariance of the hypothesized model across ``options.group``."""
     if options.group is None:
         raise ValueError("invariance needs a group column (--group).")
+    if options.estimator == "wlsmv" or options.ordered:
+        raise ValueError(
+            "invariance of ordinal items (thresholds in the constraints) is not available yet; "
+            "use --estimator ml or mlr."
+        )
     data, sample = read.selected(options.rows)
     grouped = _grouped(data, read.instrument, options.group)
     model, source = hypothesized_input(
         grouped, read.instrument, options.model, keep=(options.group,)
     )
+    # 'auto' may choose WLSMV for one group; across groups the sequence is MLR's until
+    # thresholds enter its constraints.
+    estimator: Estimator = "ml" if options.estimator == "ml" else "mlr"
     result = run_invariance(
         source,
         model,
         options.group,
-        estimator=options.estimator,
+        estimator=estimator,
         group_partial=parse_partial(options.group_partial or ()),
         progress=progress,
-        missing=options.missing,
+        missing=default_missing(estimator, options.missing),
     )
+    if options.estimator == "auto":
+        note = (
+            "estimator auto: the invariance sequence uses MLR, since invariance of ordinal "
+            "items (thresholds in the constraints) is not available yet"
+        )
+        result = replace(result, findings=(note, *result.findings))
     stacked = grouped is not data
     selected = len(grouped)
     base = replace(sample, rows_selected=selected) if stacked else sample

@@ -14,7 +14,7 @@ from instrument import Instrument, load_instrument
 from .check import CheckResult, check_export
 from .choices import (
     DEFAULT_MAX_MISSING_SHARE,
-    Estimator,
+    EstimatorRequest,
     MissingMethod,
     ParallelKind,
     RowSelection,
@@ -35,8 +35,10 @@ class Options:
     ``pillars``: the subscales the rule applies to, instead of the instrument's own;
     ``scale``: the response scale ('1-5') of items whose instrument declares none;
     ``rows``: 'usable' (what the checks kept) or 'all' (every row with an answer);
-    ``missing``: how the CFA treats missing answers, 'fiml' (the default: every answer
-    counts) or 'listwise' (complete rows only, lavaan's default);
+    ``estimator``: 'ml', 'mlr', 'wlsmv' (ordinal items) or 'auto'; ``ordered``: 'all' or the
+    items to treat as ordinal (WLSMV);
+    ``missing``: how the CFA treats missing answers, 'fiml' (the default for ML and MLR: every
+    answer counts), 'pairwise' (the default for WLSMV) or 'listwise' (complete rows only);
     ``group``: a column whose values are compared (multi-group CFA, invariance), or
     'perspective' for patients against clinicians on the parallel items; ``group_equal`` and
     ``group_partial``: lavaan's ``group.equal`` and ``group.partial``; ``parallel``: which
@@ -53,8 +55,9 @@ class Options:
     pillars: tuple[str, ...] | None = None
     thresholds: Path | None = None
     max_missing: float = DEFAULT_MAX_MISSING_SHARE
-    estimator: Estimator = "ml"
-    missing: MissingMethod = "fiml"
+    estimator: EstimatorRequest = "ml"
+    missing: MissingMethod | None = None  # FIML for ML and MLR, pairwise for WLSMV
+    ordered: str | None = None
     rows: RowSelection = "usable"
     group: str | None = None
     group_equal: tuple[str, ...] = ()

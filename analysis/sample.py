@@ -123,6 +123,11 @@ class Sample:
             fiml = f"; FIML over {self.patterns:,} missing-data patterns"
             if self.lowest_coverage is not None:
                 fiml += f", lowest coverage of an item pair {self.lowest_coverage:.1%}"
+        if self.method == "pairwise" and self.lowest_coverage is not None:
+            fiml = (
+                "; pairwise: each polychoric correlation from the rows that answered both "
+                f"items, lowest coverage {self.lowest_coverage:.1%}"
+            )
         return f"n = {n:,} of {self.rows_in:,} rows (rows: {self.rows}){why}{fiml}"
 
 

@@ -21,12 +21,15 @@ import numpy as np
 import pandas as pd
 
 from instrument import Instrument
+from instrument.syntax import parse_model
 
 from .cfa import CFAResult, ModelError, fit_cfa
 from .cfa.compare import chisq_difference
 from .cfa.model import Estimator, MissingMethod
-from .cfa.partable import Key
+from .cfa.partable import Key, variables
+from .choices import EstimatorRequest, default_missing
 from .efa import EFAResult, ParallelKind, run_efa
+from .estimator import EstimatorChoice, resolve
 from .keying import ceiling_shares, keyed
 from .sample import Sample
 from .validity import (
@@ -35,6 +38,7 @@ from .validity import (
     htmt,
     item_reliability,
     omega_hierarchical,
+    ordinal_reliability,
 )
 
 HYPOTHESIZED = "hypothesized"
@@ -57,7 +61,22 @@ MODEL_KEYS = (
     "baseline_df",
     "rmsea_pvalue",
 )
-ROBUST_KEYS = ("chisq_ml", "scaling_factor", "cfi_ml", "tli_ml", "rmsea_ml")
+# Beside the headline (scaled) values: the unscaled ones, the scaling, and WLSMV's robust CFI,
+# TLI and RMSEA (Savalei's catML).
+ROBUST_KEYS = {
+    "mlr": ("chisq_ml", "scaling_factor", "cfi_ml", "tli_ml", "rmsea_ml"),
+    "wlsmv": (
+        "chisq_dwls",
+        "scaling_factor",
+        "shift",
+        "cfi_dwls",
+        "tli_dwls",
+        "rmsea_dwls",
+        "cfi_robust",
+        "tli_robust",
+        "rmsea_robust",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -139,6 +158,7 @@ class ValidationResult:
     efa: EFAResult | None
     omega_hierarchical: float | None
     trust_htmt: pd.DataFrame | None = None
+    estimator_choice: EstimatorChoice | None = None  # when asked for 'auto'
 
     @property
     def hypothesized(self) -> CFAResult | None:
@@ -149,8 +169,8 @@ class ValidationResult:
         for name, result in self.models.items():
             entry: dict[str, Any] = {k: result.fit.get(k) for k in MODEL_KEYS}
             entry["rmsea_ci"] = [result.fit["rmsea_ci_lower"], result.fit["rmsea_ci_upper"]]
-            if self.estimator == "mlr":
-                entry.update({k: result.fit.get(k) for k in ROBUST_KEYS})
+            if self.estimator in ROBUST_KEYS:
+                entry.update({k: result.fit.get(k) for k in ROBUST_KEYS[self.estimator]})
             entry.update(
                 {
                     "converged": result.converged,
@@ -193,6 +213,9 @@ class ValidationResult:
             "missing": hyp.missing_data() if hyp is not None else None,
             "findings": list(self.findings),
             "estimator": self.estimator,
+            "estimator_choice": (
+                self.estimator_choice.to_dict() if self.estimator_choice is not None else None
+            ),
             "reliability": self.reliability,
             "models": models,
             "loadings": loadings,
@@ -271,19 +294,23 @@ def validate(
     instrument: Instrument,
     *,
     model: str | None = None,
-    estimator: Estimator = "ml",
+    estimator: EstimatorRequest = "ml",
     subscales: list[str] | None = None,
     sample: Sample | None = None,
     group: str | None = None,
     group_equal: tuple[str, ...] = (),
     group_partial: tuple[Key, ...] = (),
     parallel_kind: ParallelKind = "components",
-    missing: MissingMethod = "listwise",
+    missing: MissingMethod | None = "listwise",
+    ordered: str | None = None,
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
 
-    ``missing``: how the CFA models treat missing answers, ``listwise`` or ``fiml`` (every
-    answer counts; see :func:`analysis.cfa.fit_cfa`).
+    ``estimator``: ``ml``, ``mlr``, ``wlsmv`` (ordinal items) or ``auto``
+    (:mod:`analysis.estimator`, whose reason becomes a finding); ``ordered``: 'all' or the
+    items, for WLSMV. ``missing``: how the CFA models treat missing answers, ``listwise``,
+    ``fiml`` or, for WLSMV, ``pairwise`` (None: FIML for ML and MLR, pairwise for WLSMV, as the
+    command line does; see :func:`analysis.cfa.fit_cfa`).
 
     With ``group`` (a column), the hypothesized model is fitted in every group at once, with
     ``group_equal`` and ``group_partial`` as lavaan's (:func:`analysis.cfa.fit_cfa`); the
@@ -318,6 +345,11 @@ def validate(
         else competing_models(groups, instrument.competing)
     )
     source = data if model is not None else answers
+    observed = list(variables(parse_model(model))[1]) if model is not None else items
+    chosen, choice = resolve(estimator, ordered, source, observed)
+    if choice is not None:
+        findings.append(choice.reason)
+    method = default_missing(chosen, missing)
     if group is not None:
         if group not in data.columns:
             raise ModelError(f"the data have no group column {group!r}.")
@@ -336,13 +368,13 @@ def validate(
             fitted[spec.name] = fit_cfa(
                 source,
                 spec.syntax,
-                estimator=estimator,
+                estimator=chosen,
                 std_lv=spec.std_lv,
                 orthogonal=spec.orthogonal,
                 group=group,
                 group_equal=group_equal,
                 group_partial=group_partial,
-                missing=missing,
+                missing=method,
             )
         except ModelError as exc:
             if spec.name == HYPOTHESIZED:
@@ -353,6 +385,15 @@ def validate(
     per_factor = (
         factor_reliability(hyp) if _simple_structure(hyp) and hyp.group_column is None else {}
     )
+    if per_factor and chosen == "wlsmv":
+        for factor, values in ordinal_reliability(hyp).items():
+            per_factor[factor].update(values)
+        findings.append(
+            "ordinal items: omega is Green & Yang's categorical omega, on the scale of the sum "
+            "of the answers (semTools' compRelSEM with ord.scale = TRUE), and alpha is given "
+            "both on the answers and on the polychoric correlations (ordinal alpha); CR and "
+            "AVE are on the scale of the latent responses"
+        )
     for factor, values in per_factor.items():
         reliability.setdefault(factor, {}).update(values)
     cfa_groups = {f: list(hyp.loadings[hyp.loadings["lhs"] == f]["rhs"]) for f in hyp.latent}
@@ -362,6 +403,7 @@ def validate(
 
     # one factor within two within the correlated factors; the bifactor model is not nested in
     # the usual sense and is compared by AIC and BIC only.
+    nan = float("nan")
     chain = [s.name for s in specs if s.name in fitted and s.name != "bifactor"]
     rows = []
     for k, a_name in enumerate(chain):
@@ -374,8 +416,8 @@ def validate(
                     "model_a": a_name,
                     "model_b": b_name,
                     **chisq_difference(a, b),
-                    "delta_aic": b.fit["aic"] - a.fit["aic"],
-                    "delta_bic": b.fit["bic"] - a.fit["bic"],
+                    "delta_aic": b.fit.get("aic", nan) - a.fit.get("aic", nan),
+                    "delta_bic": b.fit.get("bic", nan) - a.fit.get("bic", nan),
                 }
             )
     trust_groups = {g: groups_all[g] for g in instrument.discriminant if g in groups_all}
@@ -392,7 +434,8 @@ def validate(
         n=hyp.n,
         sample=selected.used_by(hyp, grouped=group is not None),
         findings=tuple(findings),
-        estimator=estimator,
+        estimator=chosen,
+        estimator_choice=choice,
         reliability=reliability,
         models=fitted,
         model_errors=errors,

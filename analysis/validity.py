@@ -166,3 +166,45 @@ def fornell_larcker(result: CFAResult, reliability: dict[str, dict[str, float]])
     for factor in result.latent:
         table.loc[factor, factor] = np.sqrt(reliability[factor]["ave"])
     return table
+
+
+def ordinal_reliability(result: CFAResult) -> dict[str, dict[str, float]]:
+    """Under WLSMV, per factor of a simple structure: ``omega_ordinal``, Green & Yang's (2009)
+    omega on the scale of the sum of the answers (semTools' ``compRelSEM(ord.scale = TRUE)``:
+    the common factor's share of the sum score's variance, both through the thresholds and
+    the bivariate normal, the denominator from the sample's polychoric correlations), and
+    ``alpha_ordinal``, alpha on the polychoric correlations (Zumbo, Gadermann & Zeisser)."""
+    stats = result.stats
+    assert stats is not None and stats.groups[0].ordinal is not None
+    sample = stats.groups[0].ordinal
+    names = list(result.observed)
+    out = {}
+    for factor in result.latent:
+        lam, psi, _, items = _factor_parts(result, factor)
+        where = [names.index(i) for i in items]
+        common = np.outer(lam, lam) * psi
+        poly = sample.correlations[np.ix_(where, where)]
+        taus = [sample.thresholds[k] for k in where]
+        k = len(items)
+        out[factor] = {
+            "omega_ordinal": _sum_score_variance(common, taus) / _sum_score_variance(poly, taus),
+            "alpha_ordinal": float(k / (k - 1) * (1 - k / poly.sum())) if k > 1 else float("nan"),
+        }
+    return out
+
+
+def _sum_score_variance(r: np.ndarray, taus: list[np.ndarray]) -> float:
+    """The variance of the sum of category numbers of items cut from normal responses with
+    correlations ``r`` at thresholds ``taus``: ``sum_jk sum_cc' Phi2(t_c, t_c'; r_jk) -
+    Phi(t_c) Phi(t_c')``."""
+    from scipy import special
+
+    from .cfa.ordinal import bvn_cdf
+
+    total = 0.0
+    for j, tj in enumerate(taus):
+        for k, tk in enumerate(taus):
+            a, b = np.meshgrid(tj, tk, indexing="ij")
+            both = float(bvn_cdf(a, b, float(r[j, k])).sum())
+            total += both - float(special.ndtr(tj).sum() * special.ndtr(tk).sum())
+    return total

@@ -14,7 +14,7 @@ import click
 
 from analysis.choices import (
     DEFAULT_MAX_MISSING_SHARE,
-    ESTIMATORS,
+    ESTIMATOR_REQUESTS,
     GROUP_EQUAL,
     MISSING_METHODS,
     ROW_SELECTIONS,
@@ -226,17 +226,28 @@ def validate_options(func: F) -> F:
     func = click.option(
         "--missing",
         type=click.Choice(MISSING_METHODS),
-        default="fiml",
-        show_default=True,
-        help='fiml: every answer counts (full-information ML, lavaan\'s missing = "ml"); '
-        "listwise: only rows that answered every item of the model.",
+        default=None,
+        help='fiml: every answer counts (full-information ML, lavaan\'s missing = "ml"; the '
+        "default for ml and mlr); pairwise: each polychoric correlation from the rows that "
+        "answered both items (the default for wlsmv); listwise: only rows that answered every "
+        "item of the model.",
+    )(func)
+    func = click.option(
+        "--ordered",
+        default=None,
+        metavar="all|ITEMS",
+        help="Treat the model's items as ordinal and fit by WLSMV: 'all', or every item "
+        "named, comma-separated.",
     )(func)
     func = click.option(
         "--estimator",
-        type=click.Choice(ESTIMATORS),
+        type=click.Choice(ESTIMATOR_REQUESTS),
         default="ml",
         show_default=True,
-        help="ml, or mlr for robust standard errors and the scaled chi-square.",
+        help="ml; mlr for robust standard errors and the scaled chi-square; wlsmv for "
+        "ordinal items (thresholds and polychoric correlations, lavaan's ordered = TRUE); "
+        "auto: wlsmv or mlr from the number of categories and the asymmetry of the "
+        "thresholds, saying why.",
     )(func)
     return click.option(
         "--model",
@@ -301,6 +312,7 @@ _OPTION_NAMES = {
     "max_missing": "max_missing",
     "estimator": "estimator",
     "missing": "missing",
+    "ordered": "ordered",
     "rows": "rows",
     "group": "group",
     "group_equal": "group_equal",

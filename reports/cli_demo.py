@@ -70,7 +70,7 @@ def demo_command(output_dir: Path) -> None:
     )
     export_path = write_export(sim, instrument, output_dir / "qualtrics_export.csv", "qualtrics")
     written.append(export_path)
-    options = Options(invariance="site_id")
+    options = Options(invariance="site_id", estimator="auto")
     read = read_checked(export_path, options)
     checked = read.checked
     usable = checked.usable_data()

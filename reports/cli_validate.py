@@ -67,12 +67,18 @@ def summary_lines(result: ValidationResult) -> list[str]:
     lines.append("")
     # Widths leave room for a sign: a subscale with reverse-keyed items left unreversed has a
     # negative alpha, and its columns must still line up.
-    lines.append(f"{'subscale':<14}{'alpha':>7}{'95% CI':>18}{'omega':>8}{'CR':>8}{'AVE':>8}")
+    ordinal = any("omega_ordinal" in r for r in doc["reliability"].values())
+    extra = f"{'ord. alpha':>11}" if ordinal else ""
+    lines.append(
+        f"{'subscale':<14}{'alpha':>7}{'95% CI':>18}{extra}{'omega':>8}{'CR':>8}{'AVE':>8}"
+    )
     for name, r in doc["reliability"].items():
         ci = f"[{_number(r['alpha_ci'][0])}, {_number(r['alpha_ci'][1])}]"
+        omega = r.get("omega_ordinal", r.get("omega_total"))
+        alpha_ord = f"{_number(r.get('alpha_ordinal')):>11}" if ordinal else ""
         lines.append(
-            f"{name:<14}{_number(r['alpha']):>7}{ci:>18}"
-            f"{_number(r.get('omega_total')):>8}{_number(r.get('composite_reliability')):>8}"
+            f"{name:<14}{_number(r['alpha']):>7}{ci:>18}{alpha_ord}"
+            f"{_number(omega):>8}{_number(r.get('composite_reliability')):>8}"
             f"{_number(r.get('ave')):>8}"
         )
     if result.trust_htmt is not None:
@@ -120,7 +126,8 @@ def validate_command(
     pillars: str | None,
     model: str | None,
     estimator: str,
-    missing: str,
+    missing: str | None,
+    ordered: str | None,
     rows: str,
     group: str | None,
     group_equal: tuple[str, ...],

@@ -138,6 +138,15 @@ def _items_section(usable: pd.DataFrame, instrument: Instrument, items: list[str
     return s
 
 
+def _compare_by(estimator: str) -> str:
+    if estimator == "wlsmv":
+        return (
+            "the answers are treated as ordinal (WLSMV), which has no likelihood and so no AIC "
+            "or BIC: compare the models' CFI and RMSEA"
+        )
+    return "lower AIC and BIC are better"
+
+
 def _reliability_section(v: ValidationResult) -> Section:
     rows = {}
     for name, r in v.reliability.items():
@@ -146,7 +155,8 @@ def _reliability_section(v: ValidationResult) -> Section:
             "alpha 95% CI": (
                 f"[{r['alpha_ci'][0]:.2f}, {r['alpha_ci'][1]:.2f}]" if r.get("alpha_ci") else ""
             ),
-            "omega": r.get("omega_total"),
+            **({"ordinal alpha": r["alpha_ordinal"]} if "alpha_ordinal" in r else {}),
+            "omega": r.get("omega_ordinal", r.get("omega_total")),
             "CR": r.get("composite_reliability"),
             "AVE": r.get("ave"),
         }
@@ -185,8 +195,8 @@ def _structure_section(v: ValidationResult, instrument: Instrument) -> Section:
         "4. Structure",
         (
             "Do the items group into the subscales they were written for? Competing models are "
-            f"fitted side by side; lower AIC and BIC are better. {model_name} {verdict}. "
-            f"The models were fitted on {v.sample.sentence()}."
+            f"fitted side by side; {_compare_by(v.estimator)}. {model_name} {verdict}. "
+            f"The models were fitted by {v.estimator.upper()} on {v.sample.sentence()}."
         ),
     )
     for finding in v.findings:

@@ -12,9 +12,15 @@ from .model import CFAResult
 def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
     """Nested models, ``a`` the more restricted. Under MLR the Satorra-Bentler (2001) scaled
     difference: ``cd = (df_a c_a - df_b c_b) / (df_a - df_b)``, ``T = (T_a - T_b) / cd`` with
-    T the unscaled statistics (lavaan's lavTestLRT default for MLR)."""
+    T the unscaled statistics (lavaan's lavTestLRT default for MLR). Under WLSMV the unscaled
+    DWLS difference, untested."""
     df_a, df_b = a.fit["df"], b.fit["df"]
     delta_df = int(df_a - df_b)
+    if a.estimator == "wlsmv":
+        # The difference of scaled-and-shifted statistics is not chi-square distributed and
+        # Satorra's (2000) difference test is not implemented: the DWLS difference, no p.
+        delta = a.fit["chisq_dwls"] - b.fit["chisq_dwls"]
+        return {"delta_chisq": float(delta), "delta_df": delta_df, "p": float("nan")}
     if a.estimator == "mlr":
         t_a, t_b = a.fit["chisq_ml"], b.fit["chisq_ml"]
 

@@ -17,7 +17,8 @@ import numpy as np
 from .partable import Parameter, ParTable
 from .samplestats import SampleStats
 
-Cell = tuple[str, int, int]  # (matrix, row, column); nu and alpha use column 0
+Cell = tuple[str, int, int]  # (matrix, row, column); nu and alpha use column 0; a threshold
+# is (tau, its position among the thresholds, its item)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Matrices:
     theta: np.ndarray
     nu: np.ndarray
     alpha: np.ndarray
+    tau: np.ndarray  # thresholds of the ordinal items, item by item
 
     @property
     def sigma(self) -> np.ndarray:
@@ -60,6 +62,8 @@ class Representation:
                 cells.append(("theta", obs[p.lhs], obs[p.rhs]))
             elif p.matrix == "nu":
                 cells.append(("nu", obs[p.lhs], 0))
+            elif p.matrix == "tau":
+                cells.append(("tau", table.threshold_position(p), obs[p.lhs]))
             else:
                 cells.append(("alpha", lat[p.lhs], 0))
         index = table.free_index()
@@ -99,6 +103,7 @@ class Representation:
         th = np.zeros((self.p, self.p))
         nu = np.zeros(self.p)
         alpha = np.zeros(self.m)
+        tau = np.zeros(self.table.n_thresholds)
         params = self.table.parameters
         for k in self.blocks[group]:
             name, r, c = self.cells[k]
@@ -112,9 +117,22 @@ class Representation:
                 th[r, c] = th[c, r] = value
             elif name == "nu":
                 nu[r] = value
+            elif name == "tau":
+                tau[r] = value
             else:
                 alpha[r] = value
-        return Matrices(lam, psi, th, nu, alpha)
+        if self.ordinal.size:
+            # Delta parameterization: each ordinal item's latent response has unit variance, so
+            # its residual variance is what the factors leave of 1 (not a free parameter).
+            common = np.einsum("if,fg,ig->i", lam, psi, lam)
+            th[self.ordinal, self.ordinal] = 1.0 - common[self.ordinal]
+        return Matrices(lam, psi, th, nu, alpha, tau)
+
+    @cached_property
+    def ordinal(self) -> np.ndarray:
+        """Positions of the ordinal items among the indicators."""
+        ordered = set(self.table.ordered)
+        return np.array([k for k, name in enumerate(self.table.observed) if name in ordered], int)
 
     def implied(self, theta: np.ndarray, group: int = 0) -> np.ndarray:
         return self.matrices(theta, group).sigma
@@ -135,13 +153,22 @@ class Representation:
         return self.p * (self.p + 1) // 2 + (self.p if self.meanstructure else 0)
 
     def values(self, theta: np.ndarray) -> np.ndarray:
-        """Every parameter's value (free ones from ``theta``) in table order."""
-        return np.array(
+        """Every parameter's value (free ones from ``theta``) in table order; an ordinal item's
+        residual variance as it follows from the others."""
+        out = np.array(
             [
                 theta[k] if k >= 0 else p.value
                 for p, k in zip(self.table.parameters, self.free_index, strict=True)
             ]
         )
+        if self.ordinal.size:
+            for g, block in enumerate(self.blocks):
+                th = self.matrices(theta, g).theta
+                for k in block:
+                    name, r, c = self.cells[k]
+                    if name == "theta" and r == c and np.isnan(out[k]):
+                        out[k] = th[r, r]
+        return out
 
     def start(self, stats: SampleStats) -> np.ndarray:
         """Starting values from each group's moments: half of each indicator's variance for
@@ -168,6 +195,9 @@ class Representation:
                     theta[i] = 0.05 if r != c else _factor_variance(self, c, s, g)
                 elif name == "nu":
                     theta[i] = sample.mean[r]
+                elif name == "tau":
+                    assert sample.ordinal is not None
+                    theta[i] = float(sample.ordinal.statistics[r])
                 else:
                     theta[i] = 0.0
         return theta
@@ -193,6 +223,8 @@ def cell_delta(
     elif name == "nu":
         cov = np.zeros(len(rows))
         mean[r] = 1.0
+    elif name == "tau":  # thresholds are not among the moments of a continuous model
+        cov = np.zeros(len(rows))
     else:
         cov = np.zeros(len(rows))
         mean = mats.lam[:, r].copy()

@@ -39,6 +39,7 @@ from instrument.syntax import parse_model
 from ..choices import ESTIMATORS, MISSING_METHODS, Estimator, MissingMethod
 from . import fitmeasures as fm
 from . import se as standard
+from .dwls import DWLS
 from .fiml import FIML
 from .matrices import Representation
 from .missing import LOW_COVERAGE
@@ -49,7 +50,15 @@ from .optimize import Estimate, minimize
 from .partable import Key, ModelError, ParTable, build_partable, variables
 from .samplestats import SampleStats, sample_stats
 from .standardized import standardize, standardized_se
-from .teststat import fiml_corrected, independence, yuan_bentler
+from .teststat import (
+    catml,
+    dwls_baseline,
+    dwls_traces,
+    fiml_corrected,
+    independence,
+    scaled_shifted,
+    yuan_bentler,
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,12 @@ class CFAResult:
         if stats is None or stats.missing == "listwise":
             return {"method": "listwise"}
         lowest, r, c = min(g.lowest_pair() for g in stats.groups)
+        if stats.missing == "pairwise":
+            return {
+                "method": "pairwise",
+                "lowest_coverage": lowest,
+                "lowest_coverage_items": [stats.observed[r], stats.observed[c]],
+            }
         return {
             "method": "fiml",
             "patterns": stats.n_patterns,
@@ -159,14 +174,28 @@ def prepare(
     group_partial: Sequence[Key] = (),
     group_order: tuple[str, ...] | None = None,
     missing: MissingMethod = "listwise",
+    ordered: bool = False,
 ) -> tuple[ParTable, SampleStats]:
-    """The first two stages: the parameter table and the sample statistics it is fitted to."""
+    """The first two stages: the parameter table and the sample statistics it is fitted to.
+    ``ordered``: every indicator is ordinal (thresholds, polychoric correlations)."""
     if missing not in MISSING_METHODS:
-        raise ValueError(f"'missing' must be one of 'listwise', 'fiml'; got {missing!r}.")
+        raise ValueError(
+            f"'missing' must be one of {', '.join(map(repr, MISSING_METHODS))}; got {missing!r}."
+        )
     statements = parse_model(model)
     # The observed variables are known from the syntax before the groups are.
     observed = variables(statements)[1]
-    stats = sample_stats(data, observed, group, group_order, missing)
+    if ordered and group is not None:
+        raise ModelError(
+            "WLSMV with groups (thresholds across groups) is not available yet; fit each "
+            "group alone, or use ML or MLR with --group."
+        )
+    stats = sample_stats(data, observed, group, group_order, missing, ordered)
+    thresholds = None
+    if ordered:
+        first = stats.groups[0].ordinal
+        assert first is not None
+        thresholds = {v: len(t) for v, t in zip(observed, first.thresholds, strict=True)}
     if group is not None and len(stats.groups) < 2:
         raise ModelError(
             f"group column {group!r} has one value ({stats.groups[0].label!r}) among the "
@@ -179,13 +208,17 @@ def prepare(
         groups=stats.labels if group is not None else ("",),
         group_equal=group_equal,
         group_partial=group_partial,
-        meanstructure=True if missing == "fiml" else None,
+        meanstructure=True if missing == "fiml" else (False if ordered else None),
+        thresholds=thresholds,
     )
     return table, stats
 
 
-def objective(rep: Representation, stats: SampleStats) -> ML:
-    """The estimator's objective for these sample statistics: ML, or FIML by pattern."""
+def objective(rep: Representation, stats: SampleStats) -> ML | DWLS:
+    """The estimator's objective for these sample statistics: ML, FIML by pattern, or DWLS on
+    the thresholds and polychoric correlations of ordinal items."""
+    if stats.ordinal:
+        return DWLS(rep, stats)
     return FIML(rep, stats) if stats.missing == "fiml" else ML(rep, stats)
 
 
@@ -213,10 +246,13 @@ def fit_cfa(
         One row per response; the model's indicators as columns.
     model : str
         lavaan-style syntax, e.g. ``'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6'``.
-    missing : {'listwise', 'fiml'}, default 'listwise'
+    missing : {'listwise', 'fiml', 'pairwise'}, default 'listwise'
         Complete rows only (counted in ``left_out``), or every row with an answer, by
-        full-information ML (lavaan's ``missing = "ml"``).
-    estimator : {'ml', 'mlr'}, default 'ml'
+        full-information ML (lavaan's ``missing = "ml"``) or, for ordinal items, pairwise.
+    estimator : {'ml', 'mlr', 'wlsmv'}, default 'ml'
+        ``wlsmv`` treats every indicator as ordinal (lavaan's ``ordered = TRUE``): DWLS on the
+        thresholds and polychoric correlations, robust standard errors, the scaled and shifted
+        chi-square.
     std_lv : bool, default False
         Identify factors by unit variance instead of a marker loading.
     orthogonal : bool, default False
@@ -236,7 +272,14 @@ def fit_cfa(
     estimates, standard errors, standardized solution, modification indices.
     """
     if estimator not in ESTIMATORS:
-        raise ValueError(f"'estimator' must be one of 'ml', 'mlr'; got {estimator!r}.")
+        raise ValueError(
+            f"'estimator' must be one of {', '.join(map(repr, ESTIMATORS))}; got {estimator!r}."
+        )
+    ordered = estimator == "wlsmv"
+    if ordered and missing == "fiml":
+        raise ModelError(
+            "WLSMV handles missing answers pairwise or listwise; FIML is for ML and MLR."
+        )
     if table is None or stats is None:
         table, stats = prepare(
             data,
@@ -248,6 +291,7 @@ def fit_cfa(
             group_partial=group_partial,
             group_order=group_order,
             missing=missing,
+            ordered=ordered,
         )
     rep = Representation.of(table)
     df = _degrees_of_freedom(rep, stats)
@@ -258,13 +302,16 @@ def fit_cfa(
         findings.append(
             f"the estimation did not converge ({est.message}); numbers are not trustworthy"
         )
-    fit, vcov, singular = _fit_measures(rep, ml, est.theta, est.fmin, df, estimator)
+    if isinstance(ml, DWLS):
+        fit, vcov, singular = _wlsmv_fit(rep, ml, est.theta, est.fmin, df)
+    else:
+        fit, vcov, singular = _fit_measures(rep, ml, est.theta, est.fmin, df, estimator)
     if singular:
         findings.append(
             "the information matrix is singular: some parameters are not "
             "identified by these data; standard errors are not available"
         )
-        if estimator == "mlr" and df > 0:
+        if estimator != "ml" and df > 0:
             findings.append(
                 "the robust (scaled) chi-square and fit indices cannot be computed with a "
                 "singular information matrix; only the unscaled ML values (_ml) are given"
@@ -275,7 +322,7 @@ def fit_cfa(
     implied, samples, resid = _moment_frames(rep, stats, est.theta)
     mi = (
         modification_indices(rep, ml, est.theta)
-        if modindices and not singular
+        if modindices and not singular and isinstance(ml, ML)
         else pd.DataFrame(columns=MI_COLUMNS)
     )
     grouped = len(stats.groups) > 1 or group is not None
@@ -308,7 +355,7 @@ def fit_cfa(
 
 def _left_out(stats: SampleStats) -> dict[str, int]:
     out = {"incomplete": stats.incomplete, "no_group": stats.ungrouped}
-    if stats.missing == "fiml":
+    if stats.missing in ("fiml", "pairwise"):
         out = {"no_answer": stats.empty, "no_group": stats.ungrouped}
     return out
 
@@ -332,7 +379,11 @@ def _missing_findings(stats: SampleStats) -> list[str]:
 
 def _degrees_of_freedom(rep: Representation, stats: SampleStats) -> int:
     p = rep.p
-    moments = len(stats.groups) * (p * (p + 1) // 2 + (p if rep.meanstructure else 0))
+    if stats.ordinal:
+        per_group = rep.table.n_thresholds + p * (p - 1) // 2
+    else:
+        per_group = p * (p + 1) // 2 + (p if rep.meanstructure else 0)
+    moments = len(stats.groups) * per_group
     df = moments - rep.n_free
     if df < 0:
         raise ModelError(
@@ -342,7 +393,7 @@ def _degrees_of_freedom(rep: Representation, stats: SampleStats) -> int:
     return df
 
 
-def _estimate(rep: Representation, ml: ML, stats: SampleStats) -> Estimate:
+def _estimate(rep: Representation, ml: ML | DWLS, stats: SampleStats) -> Estimate:
     """Minimise from the usual start, or from a diagonal one where that is not positive
     definite."""
     est = minimize(ml, rep.start(stats))
@@ -520,3 +571,76 @@ def _fiml_robust(
         k.chisq / k.c, df, n, groups=n_groups, c=k.c
     )
     return out
+
+
+def _wlsmv_fit(
+    rep: Representation, dwls: DWLS, theta: np.ndarray, fmin: float, df: int
+) -> tuple[dict[str, float], np.ndarray, bool]:
+    """WLSMV's fit measures, as lavaan 0.6.14 reports them for ordinal items: the DWLS
+    chi-square and the scaled-and-shifted one (which ``chisq``, ``cfi``, ``tli`` and ``rmsea``
+    are; the unscaled values have a ``_dwls`` suffix), the robust CFI, TLI and RMSEA of
+    Savalei (2021) (``_robust``), and the SRMR of the correlations."""
+    stats = dwls.stats
+    n, n_groups, p = stats.n, len(stats.groups), rep.p
+    base_df = n_groups * p * (p - 1) // 2
+    n_rmsea = n - n_groups  # lavaan's RMSEA for DWLS counts N - G, as its chi-square does
+    bread = dwls.bread(theta)
+    singular = standard.is_singular(bread)
+    vcov = dwls.vcov(theta)
+    chisq = dwls.chisq(theta)
+    base = dwls_baseline(dwls)
+    fit: dict[str, float] = {
+        "npar": rep.n_free,
+        "ntotal": n,
+        "ngroups": n_groups,
+        "chisq_dwls": chisq,
+        "df": df,
+        "pvalue_dwls": fm.chisq_pvalue(chisq, df),
+        "baseline_chisq_dwls": base.chisq,
+        "baseline_df": base_df,
+        "cfi_dwls": fm.cfi(chisq, df, base.chisq, base_df),
+        "tli_dwls": fm.tli(chisq, df, base.chisq, base_df),
+        "rmsea_dwls": fm.rmsea(chisq, df, n_rmsea, n_groups),
+    }
+    srmr = []
+    r, c = np.tril_indices(p, -1)
+    for g, sample in enumerate(stats.groups):
+        resid = sample.cov - rep.implied(theta, g)
+        srmr.append(float(np.sqrt(np.sum(resid[r, c] ** 2) / (p * (p + 1) / 2))))
+    fit["srmr"] = float(stats.weights @ np.array(srmr))
+    nan = float("nan")
+    if df == 0 or singular:
+        for key in ("chisq", "pvalue", "scaling_factor", "shift", "cfi", "tli", "rmsea"):
+            fit[key] = 0.0 if df == 0 and key == "chisq" else nan
+        return fit, vcov, singular
+    trace, trace2 = dwls_traces(dwls, theta)
+    scaled = scaled_shifted(chisq, df, trace, trace2)
+    base_scaled = scaled_shifted(base.chisq, base_df, base.trace, base.trace2)
+    fit.update(
+        {
+            "chisq": scaled.chisq,
+            "pvalue": fm.chisq_pvalue(scaled.chisq, df),
+            "scaling_factor": scaled.scaling_factor,
+            "shift": scaled.shift,
+            "baseline_chisq": base_scaled.chisq,
+            "baseline_scaling_factor": base_scaled.scaling_factor,
+            "baseline_shift": base_scaled.shift,
+            "cfi": fm.cfi(scaled.chisq, df, base_scaled.chisq, base_df),
+            "tli": fm.tli(scaled.chisq, df, base_scaled.chisq, base_df),
+            "rmsea": fm.rmsea(scaled.chisq, df, n_rmsea, n_groups),
+            "rmsea_pvalue": fm.rmsea_pclose(scaled.chisq, df, n_rmsea, n_groups),
+        }
+    )
+    fit["rmsea_ci_lower"], fit["rmsea_ci_upper"] = fm.rmsea_ci(
+        scaled.chisq, df, n_rmsea, groups=n_groups
+    )
+    robust = catml(dwls, theta, df, base_df)
+    if robust is not None:
+        args = (robust.chisq, df, robust.c, robust.baseline_chisq, base_df, robust.baseline_c)
+        fit["cfi_robust"] = fm.robust_cfi(*args)
+        fit["tli_robust"] = fm.robust_tli(*args)
+        fit["rmsea_robust"] = fm.rmsea(robust.chisq, df, n_rmsea, n_groups, robust.c)
+        fit["rmsea_ci_lower_robust"], fit["rmsea_ci_upper_robust"] = fm.rmsea_ci(
+            robust.chisq / robust.c, df, n_rmsea, groups=n_groups, c=robust.c
+        )
+    return fit, vcov, singular

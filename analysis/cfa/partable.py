@@ -17,7 +17,7 @@ groups (lavaan's ``group.equal``) and ``group_partial`` the parameters exempt fr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -25,7 +25,7 @@ import pandas as pd
 
 from instrument.syntax import Statement, Term, parse_model
 
-Matrix = Literal["lambda", "psi", "theta", "nu", "alpha"]
+Matrix = Literal["lambda", "psi", "theta", "nu", "alpha", "tau"]
 from ..choices import GROUP_EQUAL  # noqa: E402 (defined once, there)
 
 Key = tuple[str, str, str]  # (lhs, op, rhs); an intercept is (name, "~1", "")
@@ -56,6 +56,8 @@ class Parameter:
             return "intercepts"
         if self.matrix == "alpha":
             return "means"
+        if self.matrix == "tau":
+            return "thresholds"
         diagonal = self.lhs == self.rhs
         if self.matrix == "theta":
             return "residuals" if diagonal else "residual.covariances"
@@ -65,7 +67,7 @@ class Parameter:
 def describe(key: Key) -> str:
     """A parameter as lavaan's syntax writes it: ``goals =~ pg03``, ``pg03 ~ 1``."""
     lhs, op, rhs = key
-    return f"{lhs} ~ 1" if op == "~1" else f"{lhs} {op} {rhs}"
+    return f"{lhs} ~ 1" if op == "~1" else f"{lhs} {op} {rhs}"  # a threshold: ``pg03 | t2``
 
 
 def item_of(key: Key) -> str:
@@ -81,6 +83,17 @@ class ParTable:
     observed: tuple[str, ...]
     groups: tuple[str, ...] = ("",)
     meanstructure: bool = False
+    ordered: tuple[str, ...] = ()  # ordinal indicators (thresholds; delta parameterization)
+    thresholds: tuple[int, ...] = ()  # how many thresholds each indicator has (0: continuous)
+
+    @property
+    def n_thresholds(self) -> int:
+        return sum(self.thresholds)
+
+    def threshold_position(self, p: Parameter) -> int:
+        """Where threshold ``p`` (``item | tK``) sits among all thresholds, item by item."""
+        item = self.observed.index(p.lhs)
+        return sum(self.thresholds[:item]) + int(p.rhs[1:]) - 1
 
     def free_index(self) -> list[int]:
         """For every parameter, its position in the free-parameter vector (-1 when fixed).
@@ -184,7 +197,11 @@ def build_partable(
     group_equal: Sequence[str] = (),
     group_partial: Sequence[Key] = (),
     meanstructure: bool | None = None,
+    thresholds: Mapping[str, int] | None = None,
 ) -> ParTable:
+    """``thresholds`` names the ordinal indicators and how many thresholds each has: they get
+    free thresholds (``item | t1`` ...) and, in the delta parameterization, no free residual
+    variance or intercept."""
     statements = parse_model(model) if isinstance(model, str) else model
     factors = [s for s in statements if s.op == "=~"]
     if not factors:
@@ -219,8 +236,19 @@ def build_partable(
             meanstructure,
             "intercepts" in group_equal and "means" not in group_equal,
         )
+    ordinal = dict(thresholds or {})
+    if ordinal:
+        params = _ordinal(params, observed, ordinal)
     params = _equal_across(params, set(group_equal), set(group_partial))
-    table = ParTable(tuple(params), latent, observed, groups, meanstructure)
+    table = ParTable(
+        tuple(params),
+        latent,
+        observed,
+        groups,
+        meanstructure,
+        tuple(name for name in observed if name in ordinal),
+        tuple(ordinal.get(name, 0) for name in observed),
+    )
     _check_markers(table)
     return table
 
@@ -337,6 +365,27 @@ def _block(
     elif user_mean:
         raise ModelError("intercepts ('~ 1') need a mean structure.")
     return params
+
+
+def _ordinal(
+    params: list[Parameter], observed: tuple[str, ...], thresholds: dict[str, int]
+) -> list[Parameter]:
+    """Thresholds after each group's loadings; an ordinal item's residual variance follows from
+    the model (fixed, value to be derived) and its intercept is fixed at 0."""
+    out: list[Parameter] = []
+    nan = float("nan")
+    for k, p in enumerate(params):
+        if p.matrix == "theta" and p.lhs == p.rhs and p.lhs in thresholds:
+            p = replace(p, free=False, value=nan, label=None)
+        elif p.matrix == "nu" and p.lhs in thresholds:
+            p = replace(p, free=False, value=0.0, label=None)
+        out.append(p)
+        following = params[k + 1] if k + 1 < len(params) else None
+        if p.matrix == "lambda" and (following is None or following.matrix != "lambda"):
+            for name in observed:
+                for t in range(1, thresholds.get(name, 0) + 1):
+                    out.append(Parameter(name, "|", f"t{t}", "tau", True, nan, group=p.group))
+    return out
 
 
 def _equal_across(params: list[Parameter], kinds: set[str], partial: set[Key]) -> list[Parameter]:

@@ -9,8 +9,12 @@ missing answers:
   (:mod:`.missing`); the moments are the unrestricted model's, by EM.
 
 How many rows were left out, and why (a missing indicator, no answer at all, no group), is
-recorded so that every number can say which rows it rests on. Polychoric correlations (ordinal
-items) are a further kind of sample statistics and belong here.
+recorded so that every number can say which rows it rests on.
+
+Ordinal items (``ordered=True``) have thresholds and polychoric correlations instead
+(:mod:`.ordinal`); missing answers are then handled ``listwise`` or ``pairwise``, and the
+group's ``cov`` is the polychoric correlation matrix. Every group uses the categories seen in
+the whole sample, so that thresholds line up across groups.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pandas as pd
 
 from ..choices import MissingMethod
 from .missing import H1, Pattern, coverage, em, never_together, patterns
+from .ordinal import OrdinalSample, categories, ordinal_sample
 from .partable import ModelError
 
 
@@ -34,14 +39,15 @@ class GroupSample:
     rows: np.ndarray  # the rows used, n x p (NaN for a missing answer under FIML)
     patterns: tuple[Pattern, ...] = ()  # FIML only
     h1: H1 | None = None  # FIML only: the unrestricted model fitted by EM
-    coverage: np.ndarray | None = None  # FIML only: share of rows answering both of a pair
+    coverage: np.ndarray | None = None  # FIML, pairwise: share of rows answering both of a pair
+    ordinal: OrdinalSample | None = None  # ordinal items: thresholds, polychorics, their gamma
 
     @property
     def centered(self) -> np.ndarray:
         return self.rows - self.mean
 
     def lowest_pair(self) -> tuple[float, int, int]:
-        """FIML: the smallest share of rows answering both items of a pair, and the pair
+        """FIML, pairwise: the smallest share of rows answering both items of a pair, and the pair
         (positions among the indicators, the earlier first); 1.0 without coverage."""
         if self.coverage is None:
             return 1.0, 0, 0
@@ -57,6 +63,10 @@ class SampleStats:
     ungrouped: int = 0  # rows left out for a missing group value
     missing: MissingMethod = "listwise"
     empty: int = 0  # rows left out for not answering any indicator (FIML)
+
+    @property
+    def ordinal(self) -> bool:
+        return any(g.ordinal is not None for g in self.groups)
 
     @property
     def n_patterns(self) -> int:
@@ -98,11 +108,17 @@ def sample_stats(
     group: str | None = None,
     order: tuple[str, ...] | None = None,
     missing: MissingMethod = "listwise",
+    ordered: bool = False,
 ) -> SampleStats:
     """Per-group moments of the model's indicators.
 
     ``order`` fixes the group order (default: order of first appearance, as lavaan).
-    ``missing``: ``listwise`` keeps complete rows; ``fiml`` every row with an answer."""
+    ``missing``: ``listwise`` keeps complete rows; ``fiml`` and ``pairwise`` every row with an
+    answer. ``ordered``: the indicators are ordinal (thresholds and polychoric correlations)."""
+    if ordered and missing == "fiml":
+        raise ModelError("ordinal items are fitted listwise or pairwise, not by FIML.")
+    if missing == "pairwise" and not ordered:
+        raise ModelError("pairwise missing answers are for ordinal items (WLSMV).")
     absent_columns = [v for v in observed if v not in data.columns]
     if absent_columns:
         raise ModelError(f"the data have no column for {', '.join(map(repr, absent_columns))}.")
@@ -110,7 +126,7 @@ def sample_stats(
         raise ModelError(f"the data have no group column {group!r}.")
     x = data[list(observed)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     answered = ~np.isnan(x)
-    if missing == "fiml":
+    if missing in ("fiml", "pairwise"):
         complete = answered.any(axis=1)  # "complete" here: usable, with at least one answer
         incomplete, empty = 0, int((~complete).sum())
     else:
@@ -131,6 +147,7 @@ def sample_stats(
             raise ModelError(f"group {absent[0]!r} has no {_usable(missing)} rows.")
         found = tuple(order)
     p = len(observed)
+    levels = tuple(categories(x[complete, j]) for j in range(p)) if ordered else None
     groups = []
     for label in found:
         rows = x[complete & (labels == label)]
@@ -140,7 +157,12 @@ def sample_stats(
                 f"only {len(rows)} {_usable(missing)} rows{what} for {p} indicators; a "
                 f"covariance matrix needs more rows than variables."
             )
-        sample = _fiml(label, rows, observed, what) if missing == "fiml" else _complete(label, rows)
+        if levels is not None:
+            sample = _ordinal(label, rows, observed, levels, what, missing)
+        elif missing == "fiml":
+            sample = _fiml(label, rows, observed, what)
+        else:
+            sample = _complete(label, rows)
         constant = [name for name, v in zip(observed, np.diag(sample.cov), strict=True) if v <= 0]
         if constant:
             raise ModelError(
@@ -151,6 +173,47 @@ def sample_stats(
     if not groups:
         raise ModelError(f"no {_usable(missing)} rows for the model's indicators.")
     return SampleStats(tuple(observed), tuple(groups), incomplete, ungrouped, missing, empty)
+
+
+def _ordinal(
+    label: str,
+    rows: np.ndarray,
+    observed: tuple[str, ...],
+    levels: tuple[tuple[float, ...], ...],
+    what: str,
+    missing: MissingMethod,
+) -> GroupSample:
+    few = [name for name, lev in zip(observed, levels, strict=True) if len(lev) < 2]
+    if few:
+        raise ModelError(
+            f"item {few[0]!r} has one category among the rows used; an ordinal item needs two "
+            f"or more: leave it out of the model."
+        )
+    share = coverage(rows) if missing == "pairwise" else None
+    if share is not None:
+        apart = never_together(share, observed)
+        if apart:
+            a, b = apart[0]
+            raise ModelError(
+                f"no row{what} answered both {a} and {b}; their polychoric correlation cannot "
+                f"be estimated. Leave one of them out of the model."
+            )
+    for j, name in enumerate(observed):
+        seen = np.unique(rows[~np.isnan(rows[:, j]), j])
+        if len(seen) < len(levels[j]):
+            lacking = sorted(set(levels[j]) - {float(v) for v in seen})
+            raise ModelError(
+                f"item {name!r} has no answer {_code(lacking[0])}{what}, which other rows "
+                f"use; thresholds cannot line up across groups. Merge that category with its "
+                f"neighbour (or leave the item out)."
+            )
+    stats = ordinal_sample(rows, levels)
+    zero = np.zeros(len(observed))
+    return GroupSample(label, len(rows), zero, stats.correlations, rows, (), None, share, stats)
+
+
+def _code(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _usable(missing: MissingMethod) -> str:

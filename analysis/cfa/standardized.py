@@ -3,7 +3,8 @@ in each group.
 
 Loadings ``lambda sqrt(psi_ff) / sqrt(sigma_ii)``; factor covariances as correlations; residual
 variances ``theta_ii / sigma_ii``; residual covariances ``theta_ij / sqrt(theta_ii theta_jj)``;
-intercepts ``nu_i / sqrt(sigma_ii)``; latent means ``alpha_f / sqrt(psi_ff)``.
+intercepts ``nu_i / sqrt(sigma_ii)``; latent means ``alpha_f / sqrt(psi_ff)``; thresholds
+``tau_ik / sqrt(sigma_ii)``.
 Standard errors: ``J V J'`` with J the Jacobian of the standardization by central differences.
 """
 
@@ -33,6 +34,8 @@ def standardize(rep: Representation, theta: np.ndarray) -> np.ndarray:
                 out[k] = mats.nu[r] / sd_obs[r]
             elif name == "alpha":
                 out[k] = mats.alpha[r] / sd_lat[r]
+            elif name == "tau":
+                out[k] = mats.tau[r] / sd_obs[c]
             elif r == c:
                 out[k] = th[r, r] / sigma[r, r]
             else:

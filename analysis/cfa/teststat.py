@@ -4,7 +4,8 @@ chi-square (MLR, as Mplus and lavaan compute it) divides it by
 of the casewise scores of the saturated (1) and fitted (0) models. Over groups the saturated
 traces add up (its information is block diagonal); the fitted model's is one trace over every
 case. The same factor for the independence (baseline) model scales the baseline chi-square for
-the robust CFI and TLI. A scaled-and-shifted statistic (for WLSMV) is another function here.
+the robust CFI and TLI. For ordinal items (WLSMV) the scaled-and-shifted statistic, its
+independence model, and the catML statistics of the robust fit indices are here too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .dwls import DWLS
 from .fiml import h1_observed_information, pattern_score_products
 from .matrices import Representation
-from .ml import ML, moment_information, moment_score_products
+from .ml import ML, moment_information, moment_score_products, vech_information
 from .samplestats import SampleStats
 
 H1_INFORMATION = h1_observed_information  # as lavaan: the observed, unstructured h1 information
@@ -154,3 +156,111 @@ def _bdiag(blocks: list[np.ndarray]) -> np.ndarray:
         out[r : r + b.shape[0], c : c + b.shape[1]] = b
         r, c = r + b.shape[0], c + b.shape[1]
     return out
+
+
+@dataclass(frozen=True)
+class ScaledShifted:
+    """The mean-and-variance adjusted statistic of WLSMV: ``a T + shift`` with
+    ``a = sqrt(df / tr((U Gamma)^2))`` and ``shift = df - a tr(U Gamma)`` (Asparouhov & Muthen,
+    lavaan's ``scaled.shifted``); lavaan reports ``1 / a`` as the scaling factor."""
+
+    chisq: float
+    scaling_factor: float
+    shift: float
+
+
+def scaled_shifted(chisq: float, df: int, trace: float, trace2: float) -> ScaledShifted:
+    a = float(np.sqrt(df / trace2))
+    shift = df - a * trace
+    return ScaledShifted(a * chisq + shift, 1 / a, shift)
+
+
+def _stacked(
+    dwls: DWLS, theta: np.ndarray, correlations: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over groups, block-diagonal ``(n_g/N) W_g`` and ``Gamma_g / (n_g/N)``, and the stacked
+    Jacobian, on every statistic or on the correlations alone."""
+    weights, gammas, jacobians = [], [], []
+    for g, s in enumerate(dwls.samples):
+        f = dwls.weights[g]
+        keep = slice(s.n_thresholds, None) if correlations else slice(None)
+        weights.append(f * np.diag(s.weights[keep]))
+        gammas.append(s.gamma[keep, keep] / f)
+        jacobians.append(dwls.jacobian(theta, g)[keep])
+    return _bdiag(weights), _bdiag(gammas), np.vstack(jacobians)
+
+
+def dwls_traces(dwls: DWLS, theta: np.ndarray) -> tuple[float, float]:
+    """``tr(U Gamma)`` and ``tr((U Gamma)^2)``, ``U = W - W D (D'WD)^-1 D'W``."""
+    w, gamma, jac = _stacked(dwls, theta)
+    e = jac.T @ w @ jac
+    u = w - w @ jac @ np.linalg.pinv(e) @ jac.T @ w
+    ug = u @ gamma
+    return float(np.trace(ug)), float(np.sum(ug * ug.T))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    chisq: float
+    trace: float
+    trace2: float
+
+
+def dwls_baseline(dwls: DWLS) -> Baseline:
+    """The independence model of ordinal items (free thresholds, zero correlations): it fits
+    the thresholds exactly, so its statistic and traces rest on the correlations alone."""
+    chisq = trace = trace2 = 0.0
+    for s in dwls.samples:
+        k = s.n_thresholds
+        r = s.statistics[k:]
+        w = s.weights[k:]
+        chisq += (s.n - 1) * float(np.sum(w * r * r))
+        wg = w[:, None] * s.gamma[k:, k:]
+        trace += float(np.trace(wg))
+        trace2 += float(np.sum(wg * wg.T))
+    return Baseline(chisq, trace, trace2)
+
+
+@dataclass(frozen=True)
+class CatML:
+    """Savalei's (2021) statistics behind the robust CFI, TLI and RMSEA for ordinal items
+    (lavaan's ``catML``): the ML discrepancy of the DWLS estimates from the polychoric
+    correlations, treated as continuous, and its scaling factor under the DWLS estimates'
+    sampling distribution; the same for the independence model."""
+
+    chisq: float
+    c: float
+    baseline_chisq: float
+    baseline_c: float
+
+
+def catml(dwls: DWLS, theta: np.ndarray, df: int, baseline_df: int) -> CatML | None:
+    """None when a polychoric matrix is not positive definite (lavaan gives no robust
+    values then)."""
+    rep = dwls.rep
+    chisq = base = 0.0
+    v_blocks = []
+    rows, cols = rep.vech
+    off = rows != cols
+    for g, sample in enumerate(dwls.stats.groups):
+        r = sample.cov
+        eig = np.linalg.eigvalsh(r)
+        if eig.min() < np.sqrt(np.finfo(float).eps):
+            return None
+        sigma = rep.matrices(theta, g).sigma
+        sign, logdet = np.linalg.slogdet(sigma)
+        if sign <= 0:
+            return None
+        inv = np.linalg.inv(sigma)
+        logdet_r = float(np.linalg.slogdet(r)[1])
+        p = len(r)
+        chisq += sample.n * (logdet + float(np.sum(r * inv)) - logdet_r - p)
+        base += sample.n * -logdet_r
+        v = vech_information(inv, rows, cols)[np.ix_(off, off)]
+        v_blocks.append(dwls.weights[g] * v)
+    w, gamma, jac = _stacked(dwls, theta, correlations=True)
+    full_w, _, full_jac = _stacked(dwls, theta)
+    e_inv = np.linalg.pinv(full_jac.T @ full_w @ full_jac)
+    wiu = np.eye(len(w)) - jac @ e_inv @ jac.T @ w
+    ks = float(np.trace(wiu.T @ _bdiag(v_blocks) @ wiu @ gamma))
+    return CatML(chisq, ks / df, base, float(np.trace(gamma)) / baseline_df)
