@@ -295,3 +295,19 @@ def test_a_category_one_group_lacks_is_named() -> None:
     hs.loc[hs["school"] == "Pasteur", "x1"] = hs.loc[hs["school"] == "Pasteur", "x1"].clip(2)
     with pytest.raises(ModelError, match="item 'x1' has no answer 1 in group 'Pasteur'"):
         sample_stats(hs, ("x1", "x2", "x3"), "school", None, "listwise", ordered=True)
+
+
+def test_competing_models_under_wlsmv_give_the_dwls_difference_untested() -> None:
+    out = run_cli(
+        "validate", str(HERE / "data" / "alliance_short.csv"), "--estimator", "wlsmv", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    models = doc["models"]
+    assert set(models) == {"one_factor", "two_factor", "hypothesized", "bifactor"}
+    assert all(m["aic"] is None for m in models.values())
+    row = next(r for r in doc["model_comparison"] if r["model_b"] == "hypothesized")
+    assert row["delta_chisq"] == pytest.approx(
+        models[row["model_a"]]["chisq_dwls"] - models["hypothesized"]["chisq_dwls"]
+    )
+    assert row["p"] is None  # NaN: the scaled-and-shifted difference is not chi-square
