@@ -172,10 +172,17 @@ def _reliability_section(v: ValidationResult) -> Section:
             + (f"Below .70: {', '.join(low)}." if low else "Every subscale is at or above .70.")
         ),
     )
+    ordinal = "ordinal alpha" in table.columns
+    omega = (
+        "ordinal alpha on the polychoric correlations, Green & Yang's categorical omega on "
+        "the scale of the sum score (the answers are ordinal, fitted by WLSMV)"
+        if ordinal
+        else "McDonald's omega"
+    )
     s.table(
         table,
-        "Table 4. Reliability per subscale (alpha, McDonald's omega, composite "
-        "reliability, average variance extracted)",
+        f"Table 4. Reliability per subscale (alpha, {omega}, composite reliability, average "
+        "variance extracted)",
     )
     return s
 

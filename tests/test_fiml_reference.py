@@ -210,5 +210,5 @@ def test_the_report_says_how_missing_answers_were_handled(tmp_path: Path) -> Non
         done = run_cli("report", bfi, "--model", model, "--rows", "all", "--missing", missing,
                        "-o", str(out))  # fmt: skip
         assert done.returncode == 0, done.stderr
-        assert "The models were fitted on n = " in out.read_text(encoding="utf-8")
+        assert "The models were fitted by ML on n = " in out.read_text(encoding="utf-8")
         assert said in out.read_text(encoding="utf-8")
