@@ -124,6 +124,7 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
         parallel_kind=options.parallel,
         missing=options.missing,
         ordered=options.ordered,
+        efa_correlation=options.efa_correlation,
     )
 
 

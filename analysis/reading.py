@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -58,6 +59,7 @@ class Options:
     estimator: EstimatorRequest = "ml"
     missing: MissingMethod | None = None  # FIML for ML and MLR, pairwise for WLSMV
     ordered: str | None = None
+    efa_correlation: Literal["pearson", "polychoric"] | None = None  # None: by the estimator
     rows: RowSelection = "usable"
     group: str | None = None
     group_equal: tuple[str, ...] = ()

@@ -28,7 +28,7 @@ from .cfa.compare import chisq_difference
 from .cfa.model import Estimator, MissingMethod
 from .cfa.partable import Key, variables
 from .choices import EstimatorRequest, default_missing
-from .efa import EFAResult, ParallelKind, run_efa
+from .efa import Correlation, EFAResult, ParallelKind, run_efa
 from .estimator import EstimatorChoice, resolve
 from .keying import ceiling_shares, keyed
 from .sample import Sample
@@ -303,14 +303,16 @@ def validate(
     parallel_kind: ParallelKind = "components",
     missing: MissingMethod | None = "listwise",
     ordered: str | None = None,
+    efa_correlation: Correlation | None = None,
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
 
     ``estimator``: ``ml``, ``mlr``, ``wlsmv`` (ordinal items) or ``auto``
     (:mod:`analysis.estimator`, whose reason becomes a finding); ``ordered``: 'all' or the
-    items, for WLSMV. ``missing``: how the CFA models treat missing answers, ``listwise``,
-    ``fiml`` or, for WLSMV, ``pairwise`` (None: FIML for ML and MLR, pairwise for WLSMV, as the
-    command line does; see :func:`analysis.cfa.fit_cfa`).
+    items, for WLSMV. ``efa_correlation``: the EFA's and parallel analysis's correlations
+    (default: polychoric under WLSMV, else Pearson). ``missing``: how the CFA models treat
+    missing answers, ``listwise``, ``fiml`` or, for WLSMV, ``pairwise`` (None: FIML for ML
+    and MLR, pairwise for WLSMV, as the command line does; see :func:`analysis.cfa.fit_cfa`).
 
     With ``group`` (a column), the hypothesized model is fitted in every group at once, with
     ``group_equal`` and ``group_partial`` as lavaan's (:func:`analysis.cfa.fit_cfa`); the
@@ -428,7 +430,12 @@ def validate(
         trust_htmt = htmt(keyed(data, instrument, trust_items), trust_groups)
     efa = None
     if len(hyp.observed) >= 3:
-        efa = run_efa(source[list(hyp.observed)], len(hyp.latent), parallel_kind=parallel_kind)
+        efa = run_efa(
+            source[list(hyp.observed)],
+            len(hyp.latent),
+            parallel_kind=parallel_kind,
+            correlation=efa_correlation or ("polychoric" if chosen == "wlsmv" else "pearson"),
+        )
     selected = sample or Sample(len(data), "all", len(data))
     return ValidationResult(
         n=hyp.n,

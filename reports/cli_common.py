@@ -233,6 +233,13 @@ def validate_options(func: F) -> F:
         "item of the model.",
     )(func)
     func = click.option(
+        "--efa-correlation",
+        type=click.Choice(["pearson", "polychoric"]),
+        default=None,
+        help="The correlations of the EFA and parallel analysis (as psych's cor = 'poly'); "
+        "default: polychoric under wlsmv, else pearson.",
+    )(func)
+    func = click.option(
         "--ordered",
         default=None,
         metavar="all|ITEMS",
@@ -313,6 +320,7 @@ _OPTION_NAMES = {
     "estimator": "estimator",
     "missing": "missing",
     "ordered": "ordered",
+    "efa_correlation": "efa_correlation",
     "rows": "rows",
     "group": "group",
     "group_equal": "group_equal",

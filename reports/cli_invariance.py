@@ -87,6 +87,7 @@ def invariance_command(
     estimator: str,
     missing: str | None,
     ordered: str | None,
+    efa_correlation: str | None,
     rows: str,
     group: str,
     group_partial: str | None,

@@ -71,6 +71,7 @@ def report_command(
     estimator: str,
     missing: str | None,
     ordered: str | None,
+    efa_correlation: str | None,
     rows: str,
     by: str | None,
     invariance: str | None,

@@ -128,6 +128,7 @@ def validate_command(
     estimator: str,
     missing: str | None,
     ordered: str | None,
+    efa_correlation: str | None,
     rows: str,
     group: str | None,
     group_equal: tuple[str, ...],

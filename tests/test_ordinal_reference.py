@@ -311,3 +311,34 @@ def test_competing_models_under_wlsmv_give_the_dwls_difference_untested() -> Non
         models[row["model_a"]]["chisq_dwls"] - models["hypothesized"]["chisq_dwls"]
     )
     assert row["p"] is None  # NaN: the scaled-and-shifted difference is not chi-square
+
+
+@pytest.mark.parametrize("case", ["bfi", "alliance_short"])
+def test_polychoric_parallel_analysis_matches_psych(case: str) -> None:
+    from analysis.efa import parallel_analyses
+
+    data = dataset(case)
+    items = list(fitted(case).observed)
+    ref = reference()[case]["parallel"]
+    found = parallel_analyses(data[items].dropna(), ("factors",), correlation="polychoric")
+    # psych's fa.parallel(cor = "poly", fa = "fa"): its polychorics differ from lavaan's in the
+    # fifth decimal, and so do the reduced eigenvalues.
+    np.testing.assert_allclose(found["factors"].observed, ref["observed"], atol=2e-4)
+    assert found["factors"].n_factors == ref["nfactors"]
+
+
+def test_wlsmv_runs_the_efa_on_polychorics_unless_told_otherwise() -> None:
+    path = str(HERE / "data" / "alliance_short.csv")
+    model = model_of("alliance_short")
+    base = ["validate", path, "--model", model, "--json"]
+    wlsmv = json.loads(run_cli(*base, "--estimator", "wlsmv").stdout)
+    assert wlsmv["efa"]["correlation"] == "polychoric"
+    pearson = json.loads(
+        run_cli(*base, "--estimator", "wlsmv", "--efa-correlation", "pearson").stdout
+    )
+    assert pearson["efa"]["correlation"] == "pearson"
+    ml = json.loads(run_cli(*base).stdout)
+    assert ml["efa"]["correlation"] == "pearson"
+    # Polychorics sit above the Pearson correlations of crowded answers, and so do the
+    # eigenvalues they give.
+    assert wlsmv["efa"]["eigenvalues"][0] > pearson["efa"]["eigenvalues"][0]

@@ -206,11 +206,14 @@ def categories(column: np.ndarray) -> tuple[float, ...]:
 
 
 def ordinal_sample(
-    rows: np.ndarray, levels: tuple[tuple[float, ...], ...] | None = None
+    rows: np.ndarray,
+    levels: tuple[tuple[float, ...], ...] | None = None,
+    asymptotic: bool = True,
 ) -> OrdinalSample:
     """Thresholds, polychoric correlations and their asymptotic covariance from an n x p array
     of answers (NaN: missing, handled pairwise). ``levels`` fixes each item's categories
-    (the same in every group); by default the categories seen."""
+    (the same in every group); by default the categories seen. Without ``asymptotic`` the
+    casewise scores and gamma are skipped (gamma is then empty)."""
     n, p = rows.shape
     if levels is None:
         levels = tuple(categories(rows[:, j]) for j in range(p))
@@ -258,6 +261,8 @@ def ordinal_sample(
         start = _pearson(freq)
         rho = polychoric(thresholds[i], thresholds[j], freq, start)
         corr[i, j] = corr[j, i] = rho
+        if not asymptotic:
+            continue
         table2 = pair_table(thresholds[i], thresholds[j], rho, derivatives=True)
         prob = np.maximum(table2.prob, 1e-300)
         cells = (patterns[both, i], patterns[both, j])
@@ -270,6 +275,8 @@ def ordinal_sample(
         a21[q, offsets[j] : offsets[j + 1]] = ws @ dtj
     for j in range(p):
         answered[j, j] = float(np.sum(w[patterns[:, j] >= 0]))
+    if not asymptotic:
+        return OrdinalSample(levels, tuple(thresholds), corr, np.empty((0, 0)), n, answered)
 
     scores = np.hstack([*th_scores, rho_scores])
     inner = scores.T @ (scores * w[:, None])
