@@ -37,6 +37,7 @@ GROUP_EQUAL = (
     "residual.covariances",
     "lv.variances",
     "lv.covariances",
+    "thresholds",  # ordinal items (WLSMV)
 )
 
 # Which parallel analysis sets the EFA's number of factors.

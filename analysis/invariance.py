@@ -43,6 +43,22 @@ LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("strict", ("loadings", "intercepts", "residuals")),
 )
 LEVEL_NAMES = tuple(level[0] for level in LEVELS)
+# Ordinal items (WLSMV), lavaan's default delta identification: thresholds enter with the
+# loadings (scale factors and latent means are then free in every group but the first), and
+# intercepts, fixed at 0 for ordinal items, add no constraint: scalar is metric's model. Strict
+# invariance (equal residual variances, through the scale factors) is not tested.
+ORDINAL_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("configural", ()),
+    ("metric", ("thresholds", "loadings")),
+    ("scalar", ("thresholds", "loadings", "intercepts")),
+)
+ORDINAL_NOTE = (
+    "ordinal items (WLSMV): metric invariance holds thresholds and loadings equal, as lavaan's "
+    "group.equal = c('thresholds', 'loadings'); scalar adds intercepts, which are fixed at 0 "
+    "for ordinal items, so its fit is metric's; strict is not tested, and a level that fails "
+    "is not freed in part (score tests are ML's); the chi-square differences are the unscaled "
+    "DWLS ones, without a p-value, and the decision rests on the changes in CFI and RMSEA"
+)
 CHEN_CFI = 0.010
 CHEN_RMSEA = 0.015
 ALPHA = 0.05
@@ -212,7 +228,15 @@ class InvarianceResult:
         constrains, from the level before it, where they are still free. Intercepts have each
         group's factor mean taken out (``nu_g - lambda alpha_g``, alpha from the scalar model),
         so that under invariance the groups line up and an item that parts from them stands
-        out; loadings come from the configural model, residual variances from the scalar."""
+        out; loadings come from the configural model, residual variances from the scalar.
+        Under WLSMV: every threshold (``item|tK``) in the configural model, where each group
+        has its own."""
+        if self.estimator == "wlsmv":
+            e = self.levels[0].result.estimates
+            rows = e[e["op"] == "|"].assign(key=lambda f: f["lhs"] + "|" + f["rhs"])
+            values = rows.pivot_table(index="key", columns="group", values="est", sort=False)
+            values.columns = [self.groups[int(g) - 1] for g in values.columns]
+            return "threshold, configural model", values
         name = self.first_failure if self.first_failure in ("metric", "strict") else "scalar"
         sources = {"metric": "configural", "scalar": "metric", "strict": "scalar"}
         source = self.level(sources[name]) or self.levels[0]
@@ -337,12 +361,22 @@ def run_invariance(
     missing: MissingMethod = "listwise",
 ) -> InvarianceResult:
     """Fit the levels in order; stop at a level that fails even in part. ``missing``:
-    ``listwise`` or ``fiml``, as :func:`analysis.cfa.fit_cfa`; every level is fitted to the
-    same rows."""
-    wanted = [(name, equal) for name, equal in LEVELS if name in levels]
+    ``listwise`` or ``fiml`` (``pairwise`` for WLSMV), as :func:`analysis.cfa.fit_cfa`; every
+    level is fitted to the same rows. Under WLSMV the levels are :data:`ORDINAL_LEVELS`."""
+    ordered = estimator == "wlsmv"
+    sequence = ORDINAL_LEVELS if ordered else LEVELS
+    wanted = [(name, equal) for name, equal in sequence if name in levels]
     if not wanted or wanted[0][0] != "configural":
         raise ModelError("the sequence starts at the configural level.")
-    _, stats = prepare(data, model, group=group, missing=missing)
+    _, stats = prepare(data, model, group=group, missing=missing, ordered=ordered)
+    thresholds = None
+    if ordered:
+        first_group = stats.groups[0].ordinal
+        assert first_group is not None
+        thresholds = {
+            v: len(t) for v, t in zip(stats.observed, first_group.thresholds, strict=True)
+        }
+        partial = False
 
     def fit(equal: tuple[str, ...], released: tuple[Key, ...]) -> CFAResult:
         table = build_partable(
@@ -351,6 +385,7 @@ def run_invariance(
             group_equal=equal,
             group_partial=released,
             meanstructure=True if missing == "fiml" else None,
+            thresholds=thresholds,
         )
         return fit_cfa(
             data,
@@ -363,7 +398,7 @@ def run_invariance(
         )
 
     out: list[Level] = []
-    findings: list[str] = []
+    findings: list[str] = [ORDINAL_NOTE] if ordered else []
     released: tuple[Key, ...] = tuple(group_partial)
     first_failure: str | None = None
     previous: CFAResult | None = None
@@ -381,7 +416,8 @@ def run_invariance(
             continue
         comparison = compare(result, previous)
         if holds(comparison) and result.converged:
-            out.append(Level(name, equal, result, comparison, largest=_largest(equal[-1], result)))
+            largest = None if ordered else _largest(equal[-1], result)
+            out.append(Level(name, equal, result, comparison, largest=largest))
             previous = result
             continue
         first_failure = first_failure or name

@@ -19,9 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from instrument import Instrument
+from instrument.syntax import parse_model
 
-from .cfa.partable import parse_partial
-from .choices import Estimator, default_missing
+from .cfa.partable import parse_partial, variables
+from .choices import default_missing
+from .estimator import resolve
 from .forms import stack_parallel
 from .invariance import InvarianceResult, run_invariance
 from .names import PERSPECTIVE
@@ -155,19 +157,13 @@ def invariance(
     """Configural to strict invariance of the hypothesized model across ``options.group``."""
     if options.group is None:
         raise ValueError("invariance needs a group column (--group).")
-    if options.estimator == "wlsmv" or options.ordered:
-        raise ValueError(
-            "invariance of ordinal items (thresholds in the constraints) is not available yet; "
-            "use --estimator ml or mlr."
-        )
     data, sample = read.selected(options.rows)
     grouped = _grouped(data, read.instrument, options.group)
     model, source = hypothesized_input(
         grouped, read.instrument, options.model, keep=(options.group,)
     )
-    # 'auto' may choose WLSMV for one group; across groups the sequence is MLR's until
-    # thresholds enter its constraints.
-    estimator: Estimator = "ml" if options.estimator == "ml" else "mlr"
+    items = list(variables(parse_model(model))[1])
+    estimator, choice = resolve(options.estimator, options.ordered, source, items)
     result = run_invariance(
         source,
         model,
@@ -177,12 +173,8 @@ def invariance(
         progress=progress,
         missing=default_missing(estimator, options.missing),
     )
-    if options.estimator == "auto":
-        note = (
-            "estimator auto: the invariance sequence uses MLR, since invariance of ordinal "
-            "items (thresholds in the constraints) is not available yet"
-        )
-        result = replace(result, findings=(note, *result.findings))
+    if choice is not None:
+        result = replace(result, findings=(choice.reason, *result.findings))
     stacked = grouped is not data
     selected = len(grouped)
     base = replace(sample, rows_selected=selected) if stacked else sample

@@ -22,6 +22,12 @@ from .cli_report import progress_printer
 from .output import dumps_json
 
 
+def _difference(estimator: str) -> str:
+    if estimator == "mlr":
+        return "scaled (Satorra-Bentler 2001)"
+    return "DWLS, untested (WLSMV)" if estimator == "wlsmv" else "ML"
+
+
 def _n(value: Any, digits: int = 3) -> str:
     try:
         number = float(value)
@@ -59,7 +65,7 @@ def summary_lines(run: InvarianceRun) -> list[str]:
     lines.append("")
     lines.append(
         f"criteria: ΔCFI >= -{CHEN_CFI:.3f} and ΔRMSEA <= {CHEN_RMSEA:.3f} (Chen, 2007); "
-        f"Δchisq {'scaled (Satorra-Bentler 2001)' if result.estimator == 'mlr' else 'ML'}"
+        f"Δchisq {_difference(result.estimator)}"
     )
     lines.append(f"conclusion: {doc['conclusion']}")
     lines.extend(f"finding: {f}" for f in result.findings)
@@ -102,10 +108,13 @@ def invariance_command(
     tests of its equality constraints free one parameter at a time (partial invariance);
     each freed parameter is a finding naming the item and the group. Every level is fitted
     on the same rows, said on the first line; missing answers by FIML unless --missing
-    listwise.
+    listwise. With --estimator wlsmv (or auto choosing it) the items are ordinal: metric
+    holds thresholds and loadings equal, scalar adds intercepts (fixed at 0 for ordinal
+    items, so nothing changes), strict and partial freeing are left out, as the output says.
 
     \b
     Examples:
+      alliance invariance export.csv --group site_id --estimator wlsmv
       alliance invariance export.csv --group site_id
       alliance invariance export.csv --group gender --estimator mlr --json
       alliance invariance both_forms.csv --group perspective

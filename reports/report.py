@@ -378,16 +378,23 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
     doc = result.to_dict()
     group = result.group
     side = " (patients and clinicians on the parallel items)" if run.stacked else ""
+    steps = (
+        "the thresholds and loadings (metric), then the intercepts (scalar; for ordinal "
+        "answers, fitted by WLSMV, they are fixed at 0, so this adds nothing)"
+        if result.estimator == "wlsmv"
+        else "the loadings (metric), then the items' intercepts (scalar), then their residual "
+        "variances (strict)"
+    )
     s = Section(
         "invariance",
         f"{number}. Measurement invariance across {group}",
         (
             f"Do the items measure the same thing in every group of {group}{side}? Only then "
             f"can the groups' scores be compared. The model is fitted with ever more held "
-            f"equal across the groups: the loadings (metric), then the items' intercepts "
-            f"(scalar), then their residual variances (strict). A level holds when fit drops "
+            f"equal across the groups: {steps}. A level holds when fit drops "
             f"by no more than Chen's (2007) limits (CFI by .010, RMSEA up by .015). "
-            f"Result: {doc['conclusion']}. Fitted on {run.sample.sentence()}."
+            f"Result: {doc['conclusion']}. Fitted by {result.estimator.upper()} on "
+            f"{run.sample.sentence()}."
         ),
     )
     rows = []
@@ -420,9 +427,10 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
             values, f"Item {kind.split(',')[0]}s in each group of {group}", kind, marked
         )
     )
+    shaded = "" if result.estimator == "wlsmv" else " Shaded: freed in the partial model."
     s.note(
         f"Each marker is one group's {kind}; where an item's markers part from each other, "
-        f"it works differently in those groups. Shaded: freed in the partial model."
+        f"it works differently in those groups.{shaded}"
     )
     for finding in result.findings:
         s.note(f"Finding: {finding}.")

@@ -2,11 +2,12 @@
 of WLSMV) on the thresholds and polychoric correlations (:mod:`.ordinal`).
 
 A group's statistics ``s`` are its thresholds, item by item, then its polychoric correlations
-(lower triangle, row by row); the model's are the thresholds ``tau - mu`` (``mu`` the implied
-means, 0 in one group) and the off-diagonal of ``Sigma`` (delta parameterization: the latent
-responses have unit variance). The discrepancy is ``F = sum_g (n_g / N) (s - m)' W (s - m)``
-with ``W`` the inverse of gamma's diagonal; the test statistic is
-``sum_g (n_g - 1) (s - m)' W (s - m)``, as lavaan 0.6 computes it for DWLS.
+(lower triangle, row by row); the model's are the thresholds ``delta (tau - mu)`` (``mu`` the
+implied means, ``delta`` the scale factors; 0 and 1 in one group) and the off-diagonal of
+``D Sigma D`` (delta parameterization: the scaled latent responses have unit variance). The
+discrepancy minimised is ``F = sum_g ((n_g - 1) / N) (s - m)' W (s - m)`` with ``W`` the
+inverse of gamma's diagonal, and the test statistic ``N F``, as lavaan 0.6 weighs groups for
+DWLS.
 
 Standard errors are the sandwich ``(D'WD)^-1 D'W Gamma W D (D'WD)^-1 / (N - G)`` (lavaan's
 ``robust.sem``, which counts N - G as its statistic does); the test statistics are in
@@ -29,7 +30,10 @@ class DWLS:
     def __init__(self, rep: Representation, stats: SampleStats) -> None:
         self.rep = rep
         self.stats = stats
-        self.weights = stats.weights
+        self.weights = stats.weights  # n_g / N: the sandwich's and the traces' weights
+        # The discrepancy's weights, (n_g - 1) / N as lavaan's DWLS (they differ from n_g / N
+        # only with groups, where they move the estimates in the fifth decimal).
+        self.fit_weights = np.array([g.n - 1 for g in stats.groups], float) / stats.n
         rows, cols = rep.vech
         offset = rep.p if rep.meanstructure else 0
         self.off = np.flatnonzero(rows != cols) + offset  # delta's rows of the correlations
@@ -40,6 +44,8 @@ class DWLS:
             assert g.ordinal is not None
             self.samples.append(g.ordinal)
         self.unit = [self._threshold_columns(g) for g in range(len(stats.groups))]
+        # With scale factors or a mean structure (groups) the Jacobian is taken numerically.
+        self.analytic = not rep.meanstructure and not any(c[0] == "delta" for c in rep.cells)
 
     def _threshold_columns(self, g: int) -> np.ndarray:
         """d tau / d theta: 1 where a free parameter is the group's threshold."""
@@ -52,19 +58,36 @@ class DWLS:
                 out[r, i] = 1.0
         return out
 
+    def correlations(self, theta: np.ndarray, g: int) -> np.ndarray:
+        """The model's correlations of the latent responses, ``D Sigma D``."""
+        mats = self.rep.matrices(theta, g)
+        return mats.sigma * np.outer(mats.delta, mats.delta)
+
     def moments(self, theta: np.ndarray, g: int) -> np.ndarray:
         """The model's thresholds and off-diagonal correlations in group ``g``."""
         mats = self.rep.matrices(theta, g)
         tau = mats.tau - (mats.mu[self.items] if self.rep.meanstructure else 0.0)
         r, c = self.pairs
-        return np.concatenate([tau, mats.sigma[r, c]])
+        scaled = mats.sigma * np.outer(mats.delta, mats.delta)
+        return np.concatenate([mats.delta[self.items] * tau, scaled[r, c]])
 
     def jacobian(self, theta: np.ndarray, g: int) -> np.ndarray:
+        if not self.analytic:
+            return self._numeric_jacobian(theta, g)
         delta = self.rep.delta(theta, g)
-        tau = self.unit[g]
-        if self.rep.meanstructure:
-            tau = tau - delta[: self.rep.p][self.items]
-        return np.vstack([tau, delta[self.off]])
+        return np.vstack([self.unit[g], delta[self.off]])
+
+    def _numeric_jacobian(self, theta: np.ndarray, g: int) -> np.ndarray:
+        """Central differences of the moments (exact to about 1e-10)."""
+        out = np.zeros((len(self.samples[g].statistics), len(theta)))
+        columns = {self.rep.free_index[k] for k in self.rep.blocks[g]} - {-1}
+        for i in columns:
+            h = 1e-6 * max(1.0, abs(theta[i]))
+            up, down = theta.copy(), theta.copy()
+            up[i] += h
+            down[i] -= h
+            out[:, i] = (self.moments(up, g) - self.moments(down, g)) / (2 * h)
+        return out
 
     def residuals(self, theta: np.ndarray, g: int) -> np.ndarray:
         return self.samples[g].statistics - self.moments(theta, g)
@@ -73,21 +96,17 @@ class DWLS:
         total = 0.0
         for g, s in enumerate(self.samples):
             d = self.residuals(theta, g)
-            total += self.weights[g] * float(d @ (s.weights * d))
+            total += self.fit_weights[g] * float(d @ (s.weights * d))
         return total
 
     def chisq(self, theta: np.ndarray) -> float:
-        total = 0.0
-        for g, s in enumerate(self.samples):
-            d = self.residuals(theta, g)
-            total += (s.n - 1) * float(d @ (s.weights * d))
-        return total
+        return self.stats.n * self.value(theta)
 
     def gradient(self, theta: np.ndarray) -> np.ndarray:
         out = np.zeros(self.rep.n_free)
         for g, s in enumerate(self.samples):
             d = self.residuals(theta, g)
-            out -= 2 * self.weights[g] * (self.jacobian(theta, g).T @ (s.weights * d))
+            out -= 2 * self.fit_weights[g] * (self.jacobian(theta, g).T @ (s.weights * d))
         return out
 
     def information(self, theta: np.ndarray) -> list[np.ndarray]:
@@ -99,11 +118,13 @@ class DWLS:
         return out
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
-        return 2 * sum(w * i for w, i in zip(self.weights, self.information(theta), strict=True))
+        info = self.information(theta)
+        return 2 * sum(w * i for w, i in zip(self.fit_weights, info, strict=True))
 
     def bread(self, theta: np.ndarray) -> np.ndarray:
         """``sum_g (n_g/N) D_g' W_g D_g``: the information the sandwich inverts."""
-        return self.hessian(theta) / 2
+        info = self.information(theta)
+        return sum(w * i for w, i in zip(self.weights, info, strict=True))
 
     def meat(self, theta: np.ndarray) -> np.ndarray:
         """``sum_g (n_g/N) D_g' W_g Gamma_g W_g D_g``."""

@@ -29,6 +29,7 @@ class Matrices:
     nu: np.ndarray
     alpha: np.ndarray
     tau: np.ndarray  # thresholds of the ordinal items, item by item
+    delta: np.ndarray  # scale factors (1 / sd of each latent response; 1 for a continuous item)
 
     @property
     def sigma(self) -> np.ndarray:
@@ -64,6 +65,8 @@ class Representation:
                 cells.append(("nu", obs[p.lhs], 0))
             elif p.matrix == "tau":
                 cells.append(("tau", table.threshold_position(p), obs[p.lhs]))
+            elif p.matrix == "delta":
+                cells.append(("delta", obs[p.lhs], 0))
             else:
                 cells.append(("alpha", lat[p.lhs], 0))
         index = table.free_index()
@@ -104,6 +107,7 @@ class Representation:
         nu = np.zeros(self.p)
         alpha = np.zeros(self.m)
         tau = np.zeros(self.table.n_thresholds)
+        scale = np.ones(self.p)
         params = self.table.parameters
         for k in self.blocks[group]:
             name, r, c = self.cells[k]
@@ -119,14 +123,18 @@ class Representation:
                 nu[r] = value
             elif name == "tau":
                 tau[r] = value
+            elif name == "delta":
+                scale[r] = value
             else:
                 alpha[r] = value
         if self.ordinal.size:
-            # Delta parameterization: each ordinal item's latent response has unit variance, so
-            # its residual variance is what the factors leave of 1 (not a free parameter).
+            # Delta parameterization: each ordinal item's latent response has variance
+            # 1 / delta^2 (1 in one group), so its residual variance is what the factors leave
+            # of that (not a free parameter).
             common = np.einsum("if,fg,ig->i", lam, psi, lam)
-            th[self.ordinal, self.ordinal] = 1.0 - common[self.ordinal]
-        return Matrices(lam, psi, th, nu, alpha, tau)
+            where = self.ordinal
+            th[where, where] = 1.0 / scale[where] ** 2 - common[where]
+        return Matrices(lam, psi, th, nu, alpha, tau, scale)
 
     @cached_property
     def ordinal(self) -> np.ndarray:
@@ -198,6 +206,8 @@ class Representation:
                 elif name == "tau":
                     assert sample.ordinal is not None
                     theta[i] = float(sample.ordinal.statistics[r])
+                elif name == "delta":
+                    theta[i] = 1.0
                 else:
                     theta[i] = 0.0
         return theta
@@ -223,7 +233,7 @@ def cell_delta(
     elif name == "nu":
         cov = np.zeros(len(rows))
         mean[r] = 1.0
-    elif name == "tau":  # thresholds are not among the moments of a continuous model
+    elif name in ("tau", "delta"):  # not among the moments of a continuous model
         cov = np.zeros(len(rows))
     else:
         cov = np.zeros(len(rows))

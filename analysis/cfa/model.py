@@ -185,11 +185,6 @@ def prepare(
     statements = parse_model(model)
     # The observed variables are known from the syntax before the groups are.
     observed = variables(statements)[1]
-    if ordered and group is not None:
-        raise ModelError(
-            "WLSMV with groups (thresholds across groups) is not available yet; fit each "
-            "group alone, or use ML or MLR with --group."
-        )
     stats = sample_stats(data, observed, group, group_order, missing, ordered)
     thresholds = None
     if ordered:
@@ -208,7 +203,7 @@ def prepare(
         groups=stats.labels if group is not None else ("",),
         group_equal=group_equal,
         group_partial=group_partial,
-        meanstructure=True if missing == "fiml" else (False if ordered else None),
+        meanstructure=True if missing == "fiml" else (False if ordered and not group else None),
         thresholds=thresholds,
     )
     return table, stats
@@ -605,7 +600,7 @@ def _wlsmv_fit(
     srmr = []
     r, c = np.tril_indices(p, -1)
     for g, sample in enumerate(stats.groups):
-        resid = sample.cov - rep.implied(theta, g)
+        resid = sample.cov - dwls.correlations(theta, g)
         srmr.append(float(np.sqrt(np.sum(resid[r, c] ** 2) / (p * (p + 1) / 2))))
     fit["srmr"] = float(stats.weights @ np.array(srmr))
     nan = float("nan")
@@ -634,13 +629,23 @@ def _wlsmv_fit(
     fit["rmsea_ci_lower"], fit["rmsea_ci_upper"] = fm.rmsea_ci(
         scaled.chisq, df, n_rmsea, groups=n_groups
     )
-    robust = catml(dwls, theta, df, base_df)
+    # catML fits the correlations alone: thresholds and means leave its parameters.
+    dropped = {
+        i
+        for q, i in zip(rep.table.parameters, rep.free_index, strict=True)
+        if i >= 0 and q.matrix in ("tau", "nu", "alpha")
+    }
+    df3 = base_df - (rep.n_free - len(dropped))
+    # With free scale factors (thresholds held equal across groups) lavaan 0.6.14 gives no
+    # robust values, and neither do we: that case is not checked.
+    free_scales = any(q.matrix == "delta" and q.free for q in rep.table.parameters)
+    robust = catml(dwls, theta, df3, base_df) if df3 > 0 and not free_scales else None
     if robust is not None:
-        args = (robust.chisq, df, robust.c, robust.baseline_chisq, base_df, robust.baseline_c)
+        args = (robust.chisq, df3, robust.c, robust.baseline_chisq, base_df, robust.baseline_c)
         fit["cfi_robust"] = fm.robust_cfi(*args)
         fit["tli_robust"] = fm.robust_tli(*args)
-        fit["rmsea_robust"] = fm.rmsea(robust.chisq, df, n_rmsea, n_groups, robust.c)
+        fit["rmsea_robust"] = fm.rmsea(robust.chisq, df3, n_rmsea, n_groups, robust.c)
         fit["rmsea_ci_lower_robust"], fit["rmsea_ci_upper_robust"] = fm.rmsea_ci(
-            robust.chisq / robust.c, df, n_rmsea, groups=n_groups, c=robust.c
+            robust.chisq / robust.c, df3, n_rmsea, groups=n_groups, c=robust.c
         )
     return fit, vcov, singular

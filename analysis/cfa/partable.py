@@ -25,7 +25,7 @@ import pandas as pd
 
 from instrument.syntax import Statement, Term, parse_model
 
-Matrix = Literal["lambda", "psi", "theta", "nu", "alpha", "tau"]
+Matrix = Literal["lambda", "psi", "theta", "nu", "alpha", "tau", "delta"]
 from ..choices import GROUP_EQUAL  # noqa: E402 (defined once, there)
 
 Key = tuple[str, str, str]  # (lhs, op, rhs); an intercept is (name, "~1", "")
@@ -58,6 +58,8 @@ class Parameter:
             return "means"
         if self.matrix == "tau":
             return "thresholds"
+        if self.matrix == "delta":
+            return "scale.factors"
         diagonal = self.lhs == self.rhs
         if self.matrix == "theta":
             return "residuals" if diagonal else "residual.covariances"
@@ -234,11 +236,11 @@ def build_partable(
             std_lv,
             orthogonal,
             meanstructure,
-            "intercepts" in group_equal and "means" not in group_equal,
+            bool({"intercepts", "thresholds"} & set(group_equal)) and "means" not in group_equal,
         )
     ordinal = dict(thresholds or {})
     if ordinal:
-        params = _ordinal(params, observed, ordinal)
+        params = _ordinal(params, observed, ordinal, "thresholds" in group_equal)
     params = _equal_across(params, set(group_equal), set(group_partial))
     table = ParTable(
         tuple(params),
@@ -368,12 +370,19 @@ def _block(
 
 
 def _ordinal(
-    params: list[Parameter], observed: tuple[str, ...], thresholds: dict[str, int]
+    params: list[Parameter],
+    observed: tuple[str, ...],
+    thresholds: dict[str, int],
+    equal_thresholds: bool,
 ) -> list[Parameter]:
     """Thresholds after each group's loadings; an ordinal item's residual variance follows from
-    the model (fixed, value to be derived) and its intercept is fixed at 0."""
+    the model (fixed, value to be derived) and its intercept is fixed at 0. With groups, each
+    ordinal item has a scale factor (``x ~*~ x``, the inverse standard deviation of its latent
+    response): 1 in the first group, and free in the others once thresholds are held equal
+    (lavaan's delta parameterization)."""
     out: list[Parameter] = []
     nan = float("nan")
+    groups = 1 + max((p.group for p in params), default=0)
     for k, p in enumerate(params):
         if p.matrix == "theta" and p.lhs == p.rhs and p.lhs in thresholds:
             p = replace(p, free=False, value=nan, label=None)
@@ -385,6 +394,12 @@ def _ordinal(
             for name in observed:
                 for t in range(1, thresholds.get(name, 0) + 1):
                     out.append(Parameter(name, "|", f"t{t}", "tau", True, nan, group=p.group))
+        last_of_group = following is None or following.group != p.group
+        if groups > 1 and last_of_group:
+            free = equal_thresholds and p.group > 0
+            for name in observed:
+                if name in thresholds:
+                    out.append(Parameter(name, "~*~", name, "delta", free, 1.0, group=p.group))
     return out
 
 

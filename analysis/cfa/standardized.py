@@ -36,6 +36,8 @@ def standardize(rep: Representation, theta: np.ndarray) -> np.ndarray:
                 out[k] = mats.alpha[r] / sd_lat[r]
             elif name == "tau":
                 out[k] = mats.tau[r] / sd_obs[c]
+            elif name == "delta":  # the standardized latent response has scale factor 1
+                out[k] = 1.0
             elif r == c:
                 out[k] = th[r, r] / sigma[r, r]
             else:

@@ -247,7 +247,7 @@ def catml(dwls: DWLS, theta: np.ndarray, df: int, baseline_df: int) -> CatML | N
         eig = np.linalg.eigvalsh(r)
         if eig.min() < np.sqrt(np.finfo(float).eps):
             return None
-        sigma = rep.matrices(theta, g).sigma
+        sigma = dwls.correlations(theta, g)
         sign, logdet = np.linalg.slogdet(sigma)
         if sign <= 0:
             return None
