@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -37,20 +38,38 @@ def dumps_json(value: Any) -> str:
     return json.dumps(plain(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-# CRLF ends each record (RFC 4180). It also makes the writer quote every cell that holds a CR
-# or an LF: with LF alone a lone CR went out unquoted, and a spreadsheet split the record there.
-_CSV = {"index": False, "lineterminator": "\r\n"}
+# CRLF ends each record (RFC 4180). Every text cell is quoted (pyarrow's "needed" style quotes
+# all text, since any text may hold a quote): a CR or LF inside a cell stays inside its record.
+def _arrow_table(frame: pd.DataFrame) -> Any:
+    """The frame as an Arrow table: missing values null, mixed-type text columns (quarantined
+    rows) as text."""
+    import pyarrow as pa  # here: only writing a table pays for the import
+
+    out = frame.copy()
+    for k in range(out.shape[1]):
+        if pd.api.types.is_object_dtype(out.iloc[:, k]):
+            out.isetitem(k, out.iloc[:, k].astype("string").array)
+    return pa.Table.from_pandas(out, preserve_index=False)
+
+
+def _write_arrow_csv(frame: pd.DataFrame, sink: Any) -> None:
+    import pyarrow.csv as pc
+
+    pc.write_csv(_arrow_table(neutralize_formulas(frame)), sink, pc.WriteOptions(eol="\r\n"))
 
 
 def csv_text(frame: pd.DataFrame) -> str:
-    """CSV with formula-like text and names neutralised, CR and LF quoted, missing values
-    blank. Every CSV the tool writes goes through here or :func:`write_csv`."""
-    return neutralize_formulas(frame).to_csv(**_CSV)  # type: ignore[call-overload]
+    """CSV with formula-like text and names neutralised, text quoted, missing values blank.
+    Every CSV the tool writes goes through here or :func:`write_csv` (pyarrow's writer: the
+    speed of the format, where pandas formats each number in Python)."""
+    buffer = io.BytesIO()
+    _write_arrow_csv(frame, buffer)
+    return buffer.getvalue().decode("utf-8")
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
-        neutralize_formulas(frame).to_csv(tmp, **_CSV)  # type: ignore[call-overload]
+        _write_arrow_csv(frame, str(tmp))
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -60,13 +79,8 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     if path.suffix.lower() != ".parquet":
         write_csv(frame, path)
         return
-    import pyarrow as pa  # here: only a Parquet output pays for the import
     import pyarrow.parquet as pq
 
-    out = frame.copy()
-    for k in range(out.shape[1]):  # mixed-type text columns (quarantined rows) as text
-        if pd.api.types.is_object_dtype(out.iloc[:, k]):
-            out.isetitem(k, out.iloc[:, k].astype("string").array)
-    table = pa.Table.from_pandas(out, preserve_index=False)
+    table = _arrow_table(frame)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)

@@ -319,3 +319,26 @@ def test_a_million_columns_are_refused_at_once(tmp_path: Path) -> None:
     path.write_text(",".join(f"c{k}" for k in range(1_000_000)) + "\n" + "1," * 10 + "\n")
     done = run_cli("check", str(path))
     assert done.returncode == 2 and "more than 20,000 columns" in done.stderr
+
+
+def test_the_csv_writer_round_trips_every_kind_of_cell(tmp_path: Path) -> None:
+    from reports.output import write_csv
+
+    frame = pd.DataFrame(
+        {
+            "text": ["plain", "a, b", 'say "hi"', "line\r\nbreak", None, "=1+1"],
+            "score": [1.5, np.nan, 3.0, 4.25, 5.0, -2.0],
+            "adequate": [True, False, True, False, True, False],
+        }
+    )
+    path = tmp_path / "out.csv"
+    write_csv(frame, path)
+    raw = path.read_bytes()
+    assert raw.startswith(b'"text","score","adequate"\r\n')
+    back = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"text": object})
+    assert len(back) == len(frame)
+    assert back["text"].tolist()[:4] == ["plain", "a, b", 'say "hi"', "line\r\nbreak"]
+    assert pd.isna(back["text"][4])
+    assert back["text"][5] == "'=1+1"  # a formula is neutralised, not run
+    np.testing.assert_array_equal(back["score"].to_numpy(), frame["score"].to_numpy())
+    assert back["adequate"].tolist() == frame["adequate"].tolist()
