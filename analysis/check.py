@@ -143,12 +143,10 @@ def _finding(
 def _longest_run(answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row: number answered, and whether every answered item has the same answer."""
     answered = (~np.isnan(answers)).sum(axis=1)
-    same = np.zeros(len(answers), dtype=bool)
-    some = answered > 0
-    if some.any():
-        rows = answers[some]
-        same[some] = np.nanmax(rows, axis=1) == np.nanmin(rows, axis=1)
-    return answered, same
+    # fmax/fmin skip NaN without copying the rows (nanmax copies and was 1.3 s at 1M rows); a
+    # row with no answer gives NaN, which equals nothing.
+    same = np.fmax.reduce(answers, axis=1) == np.fmin.reduce(answers, axis=1)
+    return answered, same & (answered > 0)
 
 
 def _items_shown(given: np.ndarray, items: list[str], instrument: Instrument) -> np.ndarray:
@@ -167,7 +165,9 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
     data = export.data
     n = len(data)
     items = list(export.items)
-    answers = data[items].to_numpy(dtype=float)
+    # Row order in memory: every check works row by row, and gathering rows of the frame's
+    # column-major array was most of the outlier check's time at 1M rows.
+    answers = np.ascontiguousarray(data[items].to_numpy(dtype=float))
     reasons: dict[str, np.ndarray] = {}
     flags = export.flags.to_numpy() if len(export.flags) == n else np.full(n, "", dtype=object)
     for kind in ("preview", "test", "spam", "unfinished"):
@@ -199,8 +199,12 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
         if len(rows):
             parts.append(_finding(kind, rows, f"quarantined: {kind.replace('_', ' ')}"))
     if names.RESPONSE_ID in data:
+        # Through factorize codes: Series.duplicated on Arrow text took 0.55 s at 1M rows.
         ids = data[names.RESPONSE_ID]
-        dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
+        codes, _ = pd.factorize(ids)
+        seen = codes >= 0
+        dup = np.zeros(n, dtype=bool)
+        dup[seen] = np.bincount(codes[seen])[codes[seen]] > 1
         if dup.any():
             rows = np.flatnonzero(dup)
             parts.append(

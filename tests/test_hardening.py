@@ -342,3 +342,21 @@ def test_the_csv_writer_round_trips_every_kind_of_cell(tmp_path: Path) -> None:
     assert back["text"][5] == "'=1+1"  # a formula is neutralised, not run
     np.testing.assert_array_equal(back["score"].to_numpy(), frame["score"].to_numpy())
     assert back["adequate"].tolist() == frame["adequate"].tolist()
+
+
+def test_a_repeated_response_id_is_a_finding_on_both_rows(tmp_path: Path) -> None:
+    source = Path(__file__).parent / "reference" / "data" / "alliance.csv"
+    rows = list(csv.reader(source.open(newline="")))
+    rows[3][0] = rows[2][0]  # the second and third responses share an id
+    rows[5][0] = ""  # a row with no id is no duplicate
+    rows[6][0] = ""
+    path = tmp_path / "dup.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows[:40])
+    out = run_cli("check", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    dups = [f for f in doc["findings"] if f["kind"] == "duplicate_id"]
+    assert [f["row"] for f in dups] == [2, 3]
+    assert {f["value"] for f in dups} == {rows[2][0]}
+    assert doc["rows_in"] == 39
