@@ -38,6 +38,12 @@ def neutralize_text(value: str) -> str:
     return value
 
 
+# What neutralize_text looks for, as one pattern: a formula start at the beginning, or after a
+# line break. Cells that match are passed to neutralize_text, which decides; the others (nearly
+# all) are left as they are, without a Python call per cell.
+_MAY_RUN = r"^[=+\-@\t\r\n]|[\r\n][=+\-@\t]"
+
+
 def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Neutralise text cells and column names that a spreadsheet would run as a formula
     (:func:`neutralize_text`). Numbers stay numbers: a negative margin is data, not a
@@ -47,16 +53,33 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     for k in range(out.shape[1]):  # by position: two names may now read alike
         series = out.iloc[:, k]
         if isinstance(series.dtype, pd.CategoricalDtype):
-            series = series.astype(object)
+            # The categories are screened, not the cells: a few labels, however many rows.
+            labels = pd.Series(series.cat.categories.astype(object))
+            safe = _neutralized(labels)
+            if safe is not None:
+                codes = series.cat.codes.to_numpy()
+                padded = np.concatenate([safe, np.array([None], dtype=object)])
+                values = padded[np.where(codes < 0, len(safe), codes)]
+                out.isetitem(k, values)
+            continue
         if not (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)):
             continue
-        text = series.astype(object)
-        codes, uniques = pd.factorize(text)
-        safe = np.array(
-            [neutralize_text(u) if isinstance(u, str) else u for u in uniques] + [None],
-            dtype=object,
-        )
-        if any(a is not b for a, b in zip(safe[:-1], uniques, strict=True)):
-            text = pd.Series(safe[codes], index=text.index, dtype=object).where(text.notna(), text)
-        out.isetitem(k, text.to_numpy(dtype=object))
+        changed = _neutralized(series)
+        if changed is not None:
+            out.isetitem(k, changed)
     return out
+
+
+def _neutralized(series: pd.Series) -> np.ndarray | None:
+    """The column with its formula-like text neutralised, or None when nothing is. Text is
+    screened by one pattern in Arrow (mixed columns as their text), and only the cells it
+    flags go through :func:`neutralize_text`."""
+    text = series if pd.api.types.is_string_dtype(series) else series.astype("string[pyarrow]")
+    flagged = text.str.contains(_MAY_RUN, regex=True, na=False).to_numpy(dtype=bool)
+    if not flagged.any():
+        return None
+    values = series.to_numpy(dtype=object, copy=True)
+    for i in np.flatnonzero(flagged):
+        if isinstance(values[i], str):  # a number's text (-2) is not neutralised: it is data
+            values[i] = neutralize_text(values[i])
+    return values

@@ -360,3 +360,22 @@ def test_a_repeated_response_id_is_a_finding_on_both_rows(tmp_path: Path) -> Non
     assert [f["row"] for f in dups] == [2, 3]
     assert {f["value"] for f in dups} == {rows[2][0]}
     assert doc["rows_in"] == 39
+
+
+def test_the_fast_formula_screen_misses_nothing_neutralize_text_would_change() -> None:
+    """neutralize_formulas passes only the cells its pattern flags to neutralize_text: every
+    short string of the characters that matter gives the same result both ways."""
+    import itertools
+
+    from analysis.privacy import neutralize_formulas, neutralize_text
+
+    chars = ["a", "=", "+", "-", "@", "\t", "\r", "\n", " ", "1"]
+    values = ["".join(p) for size in range(1, 5) for p in itertools.product(chars, repeat=size)]
+    frame = pd.DataFrame(
+        {"text": values, "mixed": [v if k % 3 else 5 for k, v in enumerate(values)]}
+    )
+    safe = neutralize_formulas(frame)
+    assert safe["text"].tolist() == [neutralize_text(v) for v in values]
+    assert safe["mixed"].tolist() == [
+        neutralize_text(v) if isinstance(v, str) else v for v in frame["mixed"]
+    ]
