@@ -77,6 +77,12 @@ CASES: dict[str, tuple[str, tuple[str, ...], str, dict[str, Any]]] = {
     "bfi_pairwise": ("bfi", ("bfi", "pairwise"), "pairwise", {}),
     "hs": ("hs_ordinal", ("hs", "wlsmv"), "listwise", {}),
     "hs_std_lv": ("hs_ordinal", ("hs", "std_lv"), "listwise", {"std_lv": True}),
+    "hs_saturated": (
+        "hs_ordinal",
+        ("hs", "saturated"),
+        "listwise",
+        {"model": "visual =~ x1 + x2 + x3"},
+    ),
     "alliance_short": ("alliance_short", ("alliance_short", "wlsmv"), "listwise", {}),
     "hs_configural": (
         "hs_ordinal",
@@ -102,9 +108,9 @@ CASES: dict[str, tuple[str, tuple[str, ...], str, dict[str, Any]]] = {
 @cache
 def fitted(case: str) -> Any:
     data, path, missing, options = CASES[case]
-    return fit_cfa(
-        dataset(data), reference()[path[0]]["model"], estimator="wlsmv", missing=missing, **options
-    )
+    options = dict(options)
+    model = options.pop("model", reference()[path[0]]["model"])
+    return fit_cfa(dataset(data), model, estimator="wlsmv", missing=missing, **options)
 
 
 def expected(case: str) -> dict[str, Any]:

@@ -298,7 +298,7 @@ def fit_cfa(
             f"the estimation did not converge ({est.message}); numbers are not trustworthy"
         )
     if isinstance(ml, DWLS):
-        fit, vcov, singular = _wlsmv_fit(rep, ml, est.theta, est.fmin, df)
+        fit, vcov, singular = _wlsmv_fit(rep, ml, est.theta, df)
     else:
         fit, vcov, singular = _fit_measures(rep, ml, est.theta, est.fmin, df, estimator)
     if singular:
@@ -569,7 +569,7 @@ def _fiml_robust(
 
 
 def _wlsmv_fit(
-    rep: Representation, dwls: DWLS, theta: np.ndarray, fmin: float, df: int
+    rep: Representation, dwls: DWLS, theta: np.ndarray, df: int
 ) -> tuple[dict[str, float], np.ndarray, bool]:
     """WLSMV's fit measures, as lavaan 0.6.14 reports them for ordinal items: the DWLS
     chi-square and the scaled-and-shifted one (which ``chisq``, ``cfi``, ``tli`` and ``rmsea``
@@ -604,22 +604,34 @@ def _wlsmv_fit(
         srmr.append(float(np.sqrt(np.sum(resid[r, c] ** 2) / (p * (p + 1) / 2))))
     fit["srmr"] = float(stats.weights @ np.array(srmr))
     nan = float("nan")
+    base_scaled = scaled_shifted(base.chisq, base_df, base.trace, base.trace2)
+    fit.update(
+        {
+            "baseline_chisq": base_scaled.chisq,
+            "baseline_scaling_factor": base_scaled.scaling_factor,
+            "baseline_shift": base_scaled.shift,
+        }
+    )
     if df == 0 or singular:
-        for key in ("chisq", "pvalue", "scaling_factor", "shift", "cfi", "tli", "rmsea"):
-            fit[key] = 0.0 if df == 0 and key == "chisq" else nan
+        # Saturated: nothing to scale, the statistic is 0 either way. Singular: no scaling.
+        keys = ("chisq", "pvalue", "scaling_factor", "shift", "cfi", "tli", "rmsea")
+        fit.update(dict.fromkeys(keys, nan))
+        fit.update(dict.fromkeys(("rmsea_ci_lower", "rmsea_ci_upper", "rmsea_pvalue"), nan))
+        if df == 0 and not singular:  # as lavaan reports a saturated model
+            for suffix in ("", "_dwls", "_robust"):
+                fit.update({f"cfi{suffix}": 1.0, f"tli{suffix}": 1.0, f"rmsea{suffix}": 0.0})
+            fit["chisq"] = 0.0
+            for key in ("rmsea_ci_lower", "rmsea_ci_upper"):
+                fit[key] = fit[f"{key}_robust"] = 0.0
         return fit, vcov, singular
     trace, trace2 = dwls_traces(dwls, theta)
     scaled = scaled_shifted(chisq, df, trace, trace2)
-    base_scaled = scaled_shifted(base.chisq, base_df, base.trace, base.trace2)
     fit.update(
         {
             "chisq": scaled.chisq,
             "pvalue": fm.chisq_pvalue(scaled.chisq, df),
             "scaling_factor": scaled.scaling_factor,
             "shift": scaled.shift,
-            "baseline_chisq": base_scaled.chisq,
-            "baseline_scaling_factor": base_scaled.scaling_factor,
-            "baseline_shift": base_scaled.shift,
             "cfi": fm.cfi(scaled.chisq, df, base_scaled.chisq, base_df),
             "tli": fm.tli(scaled.chisq, df, base_scaled.chisq, base_df),
             "rmsea": fm.rmsea(scaled.chisq, df, n_rmsea, n_groups),

@@ -82,6 +82,7 @@ for (x in paste0("x", 1:9)) hs[[x]] <- cut(hs[[x]], 3, labels = FALSE)
 write.csv(hs, file.path(data_dir, "hs_ordinal.csv"), row.names = FALSE)
 hs_fit <- cfa(hs_model, data = hs, ordered = paste0("x", 1:9))
 hs_std <- cfa(hs_model, data = hs, ordered = paste0("x", 1:9), std.lv = TRUE)
+hs_saturated <- cfa("visual =~ x1 + x2 + x3", data = hs, ordered = TRUE)  # df = 0
 # Ordinal invariance across schools, lavaan's default (delta) identification: configural;
 # thresholds and loadings equal (scale factors and latent means then free in the second
 # group); and intercepts as well, which changes nothing for ordinal items (fixed at 0).
@@ -126,6 +127,7 @@ out <- list(
              reliability = ordinal_reliability(bfi_fit, bfi_complete, bfi_groups),
              parallel = parallel_poly(bfi_complete)),
   hs = list(model = hs_model, wlsmv = describe(hs_fit), std_lv = describe(hs_std),
+            saturated = describe(hs_saturated),
             school = hs_school),
   alliance_short = list(model = short_model, wlsmv = describe(short_fit),
                         reliability = ordinal_reliability(short_fit, short_complete,
