@@ -84,11 +84,20 @@ def choose_estimator(data: pd.DataFrame, items: list[str]) -> EstimatorChoice:
     return EstimatorChoice(estimator, reason, fewest, asym, item)
 
 
-def resolve(
-    request: str, ordered: str | None, data: pd.DataFrame, items: list[str]
-) -> tuple[Estimator, EstimatorChoice | None]:
-    """The estimator a fit uses: the one asked for, WLSMV when ``ordered`` names the items
-    ('all' or a comma-separated list), or the automatic choice with its reason."""
+@dataclass(frozen=True)
+class Resolved:
+    """What a fit uses: its estimator, the ordinal items when only some are (None: all, under
+    WLSMV), and the automatic choice when it was asked for."""
+
+    estimator: Estimator
+    ordered: tuple[str, ...] | None = None
+    choice: EstimatorChoice | None = None
+
+
+def resolve(request: str, ordered: str | None, data: pd.DataFrame, items: list[str]) -> Resolved:
+    """The estimator a fit uses: the one asked for, WLSMV when ``ordered`` names items ('all'
+    or a comma-separated list; the others are then continuous), or the automatic choice with
+    its reason."""
     if ordered:
         named = items if ordered.strip() == "all" else [w.strip() for w in ordered.split(",")]
         unknown = [w for w in named if w not in items]
@@ -96,19 +105,14 @@ def resolve(
             raise ValueError(
                 f"--ordered names {', '.join(map(repr, unknown))}, not an item of the model."
             )
-        rest = [i for i in items if i not in named]
-        if rest:
-            raise ValueError(
-                f"--ordered leaves {', '.join(map(repr, rest[:5]))} continuous; mixing ordinal "
-                f"and continuous indicators is not supported: name every item, or 'all'."
-            )
         if request == "mlr":
             raise ValueError("--ordered items are fitted by WLSMV, not MLR.")
-        return "wlsmv", None
+        subset = None if set(named) == set(items) else tuple(i for i in items if i in named)
+        return Resolved("wlsmv", subset)
     if request == "auto":
         choice = choose_estimator(data, items)
-        return choice.estimator, choice
+        return Resolved(choice.estimator, None, choice)
     if request not in ("ml", "mlr", "wlsmv"):
         raise ValueError(f"'estimator' must be ml, mlr, wlsmv or auto; got {request!r}.")
     estimator: Estimator = request  # type: ignore[assignment]
-    return estimator, None
+    return Resolved(estimator)

@@ -163,7 +163,13 @@ def invariance(
         grouped, read.instrument, options.model, keep=(options.group,)
     )
     items = list(variables(parse_model(model))[1])
-    estimator, choice = resolve(options.estimator, options.ordered, source, items)
+    resolved = resolve(options.estimator, options.ordered, source, items)
+    estimator, choice = resolved.estimator, resolved.choice
+    if resolved.ordered is not None:
+        raise ValueError(
+            "invariance with some items ordinal and others continuous is not available; "
+            "treat them all as ordinal (--ordered all) or all as continuous."
+        )
     result = run_invariance(
         source,
         model,

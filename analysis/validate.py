@@ -348,7 +348,8 @@ def validate(
     )
     source = data if model is not None else answers
     observed = list(variables(parse_model(model))[1]) if model is not None else items
-    chosen, choice = resolve(estimator, ordered, source, observed)
+    resolved = resolve(estimator, ordered, source, observed)
+    chosen, choice = resolved.estimator, resolved.choice
     if choice is not None:
         findings.append(choice.reason)
     method = default_missing(chosen, missing)
@@ -377,6 +378,7 @@ def validate(
                 group_equal=group_equal,
                 group_partial=group_partial,
                 missing=method,
+                ordered=resolved.ordered,
             )
         except ModelError as exc:
             if spec.name == HYPOTHESIZED:

@@ -243,8 +243,8 @@ def validate_options(func: F) -> F:
         "--ordered",
         default=None,
         metavar="all|ITEMS",
-        help="Treat the model's items as ordinal and fit by WLSMV: 'all', or every item "
-        "named, comma-separated.",
+        help="Fit by WLSMV with these items ordinal: 'all', or the items named, "
+        "comma-separated (the model's other items are then continuous).",
     )(func)
     func = click.option(
         "--estimator",

@@ -84,6 +84,7 @@ CASES: dict[str, tuple[str, tuple[str, ...], str, dict[str, Any]]] = {
         {"model": "visual =~ x1 + x2 + x3"},
     ),
     "alliance_short": ("alliance_short", ("alliance_short", "wlsmv"), "listwise", {}),
+    "hs_mixed": ("hs_mixed", ("hs", "mixed"), "listwise", {"ordered": ("x1", "x2", "x3")}),
     "hs_configural": (
         "hs_ordinal",
         ("hs", "school", "configural"),
@@ -301,15 +302,41 @@ def test_auto_on_the_command_line_reports_its_choice() -> None:
     assert any(f.startswith("estimator auto chose WLSMV") for f in doc["findings"])
 
 
-def test_ordered_names_every_item_or_is_refused() -> None:
-    path = str(HERE / "data" / "hs_ordinal.csv")
-    model = model_of("hs")
-    out = run_cli("validate", path, "--rows", "all", "--model", model, "--ordered", "x1,x2")
-    assert out.returncode != 0
-    assert "mixing ordinal and continuous indicators is not supported" in out.stderr
-    ok = run_cli("validate", path, "--rows", "all", "--model", model, "--ordered", "all")
+def test_ordered_names_the_ordinal_items_and_the_rest_stay_continuous() -> None:
+    path = str(HERE / "data" / "hs_mixed.csv")
+    model = "; ".join(model_of("hs").splitlines())
+    base = ["validate", path, "--rows", "all", "--model", model]
+    out = run_cli(*base, "--ordered", "x1,x2,x3", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    ref = reference()["hs"]["mixed"]["fit"]
+    fit = doc["models"]["hypothesized"]
+    assert doc["estimator"] == "wlsmv"
+    assert fit["chisq"] == pytest.approx(ref["chisq.scaled"], rel=1e-5)
+    assert fit["cfi"] == pytest.approx(ref["cfi.scaled"], abs=1e-5)
+    assert fit["cfi_robust"] is None  # lavaan gives none with continuous items either
+    bad = run_cli(*base, "--ordered", "x1,x99")
+    assert bad.returncode != 0
+    assert "--ordered names 'x99', not an item of the model" in bad.stderr
+    ok = run_cli(*base, "--ordered", "all")
     assert ok.returncode == 0, ok.stderr
     assert "estimator WLSMV" in ok.stdout.splitlines()[0]
+
+
+def test_mixed_items_match_lavaans_sample_statistics() -> None:
+    """Means (as minus thresholds), variances, Pearson and polyserial correlations, and
+    their asymptotic covariance, beside the ordinal items' thresholds and polychorics."""
+    sample = fitted("hs_mixed").stats.groups[0].ordinal
+    ref = reference()["hs"]["mixed"]
+    lav = ref["sample"][0]
+    np.testing.assert_allclose(np.concatenate(sample.thresholds[:3]), lav["thresholds"], atol=1e-10)
+    np.testing.assert_allclose(sample.covariances, lav["correlations"], atol=1e-6)
+    p, k = 9, sample.n_univariate
+    ours = {pair: q for q, pair in enumerate(zip(*np.tril_indices(p, -1), strict=True))}
+    order = list(range(k)) + [k + ours[(i, j)] for j in range(p) for i in range(j + 1, p)]
+    gamma = sample.gamma[np.ix_(order, order)]
+    np.testing.assert_allclose(np.diag(gamma), ref["gamma_diag"][0], rtol=1e-5)
+    np.testing.assert_allclose(gamma[0], ref["gamma_first_row"][0], atol=1e-6)
 
 
 def test_wlsmv_refuses_fiml() -> None:

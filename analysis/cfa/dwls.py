@@ -38,11 +38,22 @@ class DWLS:
         offset = rep.p if rep.meanstructure else 0
         self.off = np.flatnonzero(rows != cols) + offset  # delta's rows of the correlations
         self.pairs = np.tril_indices(rep.p, -1)
-        self.items = np.repeat(np.arange(rep.p), rep.table.thresholds)  # item of each threshold
         self.samples = []
         for g in stats.groups:
             assert g.ordinal is not None
             self.samples.append(g.ordinal)
+        first = self.samples[0]
+        # Threshold slots: an ordinal item's thresholds, a continuous item's (minus) mean.
+        self.continuous = first.continuous
+        slots = [len(t) for t in first.thresholds]
+        self.items = np.repeat(np.arange(rep.p), slots)  # the item of each slot
+        offsets = np.concatenate([[0], np.cumsum(rep.table.thresholds)])
+        self.slot_tau = np.concatenate(
+            [
+                np.array([-1]) if self.continuous[j] else np.arange(offsets[j], offsets[j + 1])
+                for j in range(rep.p)
+            ]
+        ).astype(int)
         self.unit = [self._threshold_columns(g) for g in range(len(stats.groups))]
         # With scale factors or a mean structure (groups) the Jacobian is taken numerically.
         self.analytic = not rep.meanstructure and not any(c[0] == "delta" for c in rep.cells)
@@ -64,12 +75,17 @@ class DWLS:
         return mats.sigma * np.outer(mats.delta, mats.delta)
 
     def moments(self, theta: np.ndarray, g: int) -> np.ndarray:
-        """The model's thresholds and off-diagonal correlations in group ``g``."""
+        """The model's statistics in group ``g``: thresholds (a continuous item: minus its
+        mean), continuous items' variances, off-diagonal covariances of the responses."""
         mats = self.rep.matrices(theta, g)
-        tau = mats.tau - (mats.mu[self.items] if self.rep.meanstructure else 0.0)
+        mu = mats.mu[self.items] if self.rep.meanstructure else np.zeros(len(self.items))
+        ordinal = self.slot_tau >= 0
+        tau = np.where(ordinal, mats.tau[np.maximum(self.slot_tau, 0)] - mu, -mu)
+        slots = np.where(ordinal, mats.delta[self.items] * tau, tau)
         r, c = self.pairs
         scaled = mats.sigma * np.outer(mats.delta, mats.delta)
-        return np.concatenate([mats.delta[self.items] * tau, scaled[r, c]])
+        variances = np.diag(mats.sigma)[self.continuous]
+        return np.concatenate([slots, variances, scaled[r, c]])
 
     def jacobian(self, theta: np.ndarray, g: int) -> np.ndarray:
         if not self.analytic:

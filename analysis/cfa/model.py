@@ -174,10 +174,11 @@ def prepare(
     group_partial: Sequence[Key] = (),
     group_order: tuple[str, ...] | None = None,
     missing: MissingMethod = "listwise",
-    ordered: bool = False,
+    ordered: bool | Sequence[str] = False,
 ) -> tuple[ParTable, SampleStats]:
     """The first two stages: the parameter table and the sample statistics it is fitted to.
-    ``ordered``: every indicator is ordinal (thresholds, polychoric correlations)."""
+    ``ordered``: every indicator is ordinal (thresholds, polychoric correlations), or those
+    named (the others continuous)."""
     if missing not in MISSING_METHODS:
         raise ValueError(
             f"'missing' must be one of {', '.join(map(repr, MISSING_METHODS))}; got {missing!r}."
@@ -187,10 +188,16 @@ def prepare(
     observed = variables(statements)[1]
     stats = sample_stats(data, observed, group, group_order, missing, ordered)
     thresholds = None
+    mixed = False
     if ordered:
         first = stats.groups[0].ordinal
         assert first is not None
-        thresholds = {v: len(t) for v, t in zip(observed, first.thresholds, strict=True)}
+        thresholds = {
+            v: len(t)
+            for v, t, cont in zip(observed, first.thresholds, first.continuous, strict=True)
+            if not cont
+        }
+        mixed = bool(first.continuous.any())
     if group is not None and len(stats.groups) < 2:
         raise ModelError(
             f"group column {group!r} has one value ({stats.groups[0].label!r}) among the "
@@ -203,7 +210,9 @@ def prepare(
         groups=stats.labels if group is not None else ("",),
         group_equal=group_equal,
         group_partial=group_partial,
-        meanstructure=True if missing == "fiml" else (False if ordered and not group else None),
+        meanstructure=(
+            True if missing == "fiml" or mixed else (False if ordered and not group else None)
+        ),
         thresholds=thresholds,
     )
     return table, stats
@@ -232,6 +241,7 @@ def fit_cfa(
     stats: SampleStats | None = None,
     modindices: bool = True,
     missing: MissingMethod = "listwise",
+    ordered: Sequence[str] | None = None,
 ) -> CFAResult:
     """Fit a confirmatory factor model.
 
@@ -248,6 +258,9 @@ def fit_cfa(
         ``wlsmv`` treats every indicator as ordinal (lavaan's ``ordered = TRUE``): DWLS on the
         thresholds and polychoric correlations, robust standard errors, the scaled and shifted
         chi-square.
+    ordered : sequence of str, optional
+        Under WLSMV, the ordinal indicators when not all are: the others are continuous
+        (means, variances, Pearson and polyserial correlations; lavaan's ``ordered = c(...)``).
     std_lv : bool, default False
         Identify factors by unit variance instead of a marker loading.
     orthogonal : bool, default False
@@ -270,8 +283,12 @@ def fit_cfa(
         raise ValueError(
             f"'estimator' must be one of {', '.join(map(repr, ESTIMATORS))}; got {estimator!r}."
         )
-    ordered = estimator == "wlsmv"
-    if ordered and missing == "fiml":
+    if ordered is not None and estimator != "wlsmv":
+        raise ModelError("ordinal indicators ('ordered') are fitted by WLSMV.")
+    ordinal: bool | Sequence[str] = (
+        (tuple(ordered) if ordered is not None else True) if estimator == "wlsmv" else False
+    )
+    if ordinal and missing == "fiml":
         raise ModelError(
             "WLSMV handles missing answers pairwise or listwise; FIML is for ML and MLR."
         )
@@ -286,7 +303,7 @@ def fit_cfa(
             group_partial=group_partial,
             group_order=group_order,
             missing=missing,
-            ordered=ordered,
+            ordered=ordinal,
         )
     rep = Representation.of(table)
     df = _degrees_of_freedom(rep, stats)
@@ -374,8 +391,9 @@ def _missing_findings(stats: SampleStats) -> list[str]:
 
 def _degrees_of_freedom(rep: Representation, stats: SampleStats) -> int:
     p = rep.p
-    if stats.ordinal:
-        per_group = rep.table.n_thresholds + p * (p - 1) // 2
+    first = stats.groups[0].ordinal
+    if first is not None:
+        per_group = len(first.statistics)
     else:
         per_group = p * (p + 1) // 2 + (p if rep.meanstructure else 0)
     moments = len(stats.groups) * per_group
@@ -600,7 +618,10 @@ def _wlsmv_fit(
     srmr = []
     r, c = np.tril_indices(p, -1)
     for g, sample in enumerate(stats.groups):
-        resid = sample.cov - dwls.correlations(theta, g)
+        implied = dwls.correlations(theta, g)
+        sd = np.sqrt(np.diag(implied))
+        assert sample.ordinal is not None
+        resid = sample.ordinal.correlations - implied / np.outer(sd, sd)
         srmr.append(float(np.sqrt(np.sum(resid[r, c] ** 2) / (p * (p + 1) / 2))))
     fit["srmr"] = float(stats.weights @ np.array(srmr))
     nan = float("nan")
@@ -650,8 +671,10 @@ def _wlsmv_fit(
     df3 = base_df - (rep.n_free - len(dropped))
     # With free scale factors (thresholds held equal across groups) lavaan 0.6.14 gives no
     # robust values, and neither do we: that case is not checked.
+    # Nor with continuous items beside the ordinal ones.
     free_scales = any(q.matrix == "delta" and q.free for q in rep.table.parameters)
-    robust = catml(dwls, theta, df3, base_df) if df3 > 0 and not free_scales else None
+    mixed = any(s.continuous.any() for s in dwls.samples)
+    robust = catml(dwls, theta, df3, base_df) if df3 > 0 and not (free_scales or mixed) else None
     if robust is not None:
         args = (robust.chisq, df3, robust.c, robust.baseline_chisq, base_df, robust.baseline_c)
         fit["cfi_robust"] = fm.robust_cfi(*args)

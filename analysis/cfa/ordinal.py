@@ -17,6 +17,12 @@ would enter (lavaan's ``missing = "pairwise"``).
 
 Everything casewise depends only on a row's categories, so the rows are reduced to their
 distinct answer patterns and counted; the scores are looked up per cell of each table.
+
+Continuous items beside ordinal ones (lavaan's mixed case): step 1 gives each its mean and
+variance, step 2 a Pearson correlation with another continuous item and a polyserial one with
+an ordinal item, each with its casewise scores; the asymptotic covariance of (means,
+variances, correlations) is carried to the statistics (minus the means, the variances, the
+covariances) by lavaan's H matrix. Every row is then its own pattern.
 """
 
 from __future__ import annotations
@@ -175,24 +181,51 @@ def polychoric(tau1: np.ndarray, tau2: np.ndarray, freq: np.ndarray, start: floa
 
 @dataclass(frozen=True)
 class OrdinalSample:
-    """One group's ordinal statistics: thresholds (item by item), the polychoric correlations
-    (lower triangle, row by row: ``np.tril_indices(p, -1)``) and their asymptotic covariance."""
+    """One group's statistics for ordinal items, and any continuous items beside them: per
+    item its thresholds (a continuous item: minus its mean, lavaan's convention), then the
+    continuous items' variances, then the covariances (lower triangle, row by row:
+    ``np.tril_indices(p, -1)``; between ordinal items the polychoric correlation, between an
+    ordinal and a continuous item the polyserial correlation times the latter's standard
+    deviation), and their asymptotic covariance."""
 
-    levels: tuple[tuple[float, ...], ...]  # each item's categories, as coded in the data
+    levels: tuple[tuple[float, ...], ...]  # each ordinal item's categories (continuous: ())
     thresholds: tuple[np.ndarray, ...]
     correlations: np.ndarray  # p x p, unit diagonal
-    gamma: np.ndarray  # of sqrt(N) (statistics), thresholds first
+    gamma: np.ndarray  # of sqrt(N) (statistics), in the order of ``statistics``
     n: int
     answered: np.ndarray  # p x p, rows answering both items (diagonal: each item)
+    numeric: tuple[bool, ...] = ()  # continuous items
+    variances: np.ndarray | None = None  # continuous items' variances (1 for ordinal ones)
+
+    @property
+    def continuous(self) -> np.ndarray:
+        p = len(self.thresholds)
+        return np.array(self.numeric, dtype=bool) if self.numeric else np.zeros(p, dtype=bool)
+
+    @property
+    def covariances(self) -> np.ndarray:
+        if self.variances is None:
+            return self.correlations
+        sd = np.sqrt(self.variances)
+        return self.correlations * np.outer(sd, sd)
 
     @property
     def statistics(self) -> np.ndarray:
         r, c = np.tril_indices(len(self.thresholds), -1)
-        return np.concatenate([*self.thresholds, self.correlations[r, c]])
+        parts = [*self.thresholds]
+        if self.variances is not None:
+            parts.append(self.variances[self.continuous])
+        return np.concatenate([*parts, self.covariances[r, c]])
 
     @property
     def n_thresholds(self) -> int:
+        """Threshold slots: the ordinal items' thresholds and one per continuous item."""
         return sum(len(t) for t in self.thresholds)
+
+    @property
+    def n_univariate(self) -> int:
+        """Statistics before the covariances: thresholds, and continuous items' variances."""
+        return self.n_thresholds + int(self.continuous.sum())
 
     @property
     def weights(self) -> np.ndarray:
@@ -205,30 +238,73 @@ def categories(column: np.ndarray) -> tuple[float, ...]:
     return tuple(float(v) for v in np.unique(values))
 
 
+def _polyserial(z: np.ndarray, tau: np.ndarray, cat: np.ndarray, start: float) -> float:
+    """The two-step polyserial correlation: ML on rho with the continuous item's mean and
+    variance and the ordinal item's thresholds fixed."""
+    from scipy.optimize import minimize_scalar
+
+    t = np.clip(_extended(tau), -BIG, BIG)
+    upper, lower = t[cat + 1], t[cat]
+
+    def minus_loglik(rho: float) -> float:
+        s = np.sqrt(1 - rho * rho)
+        prob = special.ndtr((upper - rho * z) / s) - special.ndtr((lower - rho * z) / s)
+        return -float(np.sum(np.log(np.maximum(prob, 1e-300))))
+
+    found = minimize_scalar(
+        minus_loglik, bounds=(-BOUND, BOUND), method="bounded", options={"xatol": 1e-12}
+    )
+    return float(found.x)
+
+
 def ordinal_sample(
     rows: np.ndarray,
     levels: tuple[tuple[float, ...], ...] | None = None,
     asymptotic: bool = True,
+    numeric: tuple[bool, ...] | None = None,
 ) -> OrdinalSample:
     """Thresholds, polychoric correlations and their asymptotic covariance from an n x p array
     of answers (NaN: missing, handled pairwise). ``levels`` fixes each item's categories
     (the same in every group); by default the categories seen. Without ``asymptotic`` the
-    casewise scores and gamma are skipped (gamma is then empty)."""
+    casewise scores and gamma are skipped (gamma is then empty). ``numeric`` marks continuous
+    items (means, variances, Pearson and polyserial correlations; lavaan's mixed case)."""
     n, p = rows.shape
+    mixed = tuple(numeric) if numeric is not None else (False,) * p
+    cont = np.array(mixed, dtype=bool)
     if levels is None:
-        levels = tuple(categories(rows[:, j]) for j in range(p))
+        levels = tuple(() if mixed[j] else categories(rows[:, j]) for j in range(p))
+    present = ~np.isnan(rows)
     codes = np.full((n, p), -1, dtype=np.int64)
     for j, lev in enumerate(levels):
-        col = rows[:, j]
-        ok = ~np.isnan(col)
-        codes[ok, j] = np.searchsorted(np.array(lev), col[ok])
-    patterns, counts = np.unique(codes, axis=0, return_counts=True)
-    w = counts.astype(float)
+        ok = present[:, j]
+        codes[ok, j] = 0 if mixed[j] else np.searchsorted(np.array(lev), rows[ok, j])
+    if cont.any():  # continuous answers: every row is its own pattern
+        patterns, w, values = codes, np.ones(n), rows
+    else:
+        patterns, counts = np.unique(codes, axis=0, return_counts=True)
+        w, values = counts.astype(float), None
+    here = patterns >= 0
 
     thresholds, th_scores = [], []
+    means, variances = np.zeros(p), np.ones(p)
+    var_scores: dict[int, np.ndarray] = {}
+    z = np.zeros_like(patterns, dtype=float)
     for j, lev in enumerate(levels):
+        ok = here[:, j]
+        if mixed[j]:
+            assert values is not None
+            y = values[:, j]
+            mu = float(np.mean(y[ok]))
+            var = float(np.mean((y[ok] - mu) ** 2))
+            means[j], variances[j] = mu, var
+            d = np.where(ok, y - mu, 0.0)
+            z[:, j] = d / np.sqrt(var)
+            thresholds.append(np.array([-mu]))
+            th_scores.append((np.where(ok, d / var, 0.0))[:, None])
+            var_scores[j] = np.where(ok, (d * d / var - 1) / (2 * var), 0.0)
+            continue
         k = len(lev)
-        freq = np.bincount(codes[codes[:, j] >= 0, j], minlength=k).astype(float)
+        freq = np.bincount(patterns[ok, j], weights=w[ok], minlength=k)
         cum = np.cumsum(freq)[:-1] / freq.sum()
         tau = special.ndtri(cum)
         thresholds.append(tau)
@@ -241,7 +317,6 @@ def ordinal_sample(
             table[m, m] += dens[m] / prob[m]
             table[m + 1, m] -= dens[m] / prob[m + 1]
         sc = np.zeros((len(patterns), k - 1))
-        ok = patterns[:, j] >= 0
         sc[ok] = table[patterns[ok, j]]
         th_scores.append(sc)
 
@@ -251,15 +326,76 @@ def ordinal_sample(
     rho_scores = np.zeros((len(patterns), len(pairs)))
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in thresholds])])
     n_th = int(offsets[-1])
-    a21 = np.zeros((len(pairs), n_th))
+    var_slot = {j: n_th + k for k, j in enumerate(sorted(var_scores))}
+    n_uni = n_th + len(var_slot)
+    a21 = np.zeros((len(pairs), n_uni))
+    h21 = np.zeros((len(pairs), n_uni))
+    h22 = np.ones(len(pairs))
     for q, (i, j) in enumerate(pairs):
+        both = here[:, i] & here[:, j]
+        answered[i, j] = answered[j, i] = float(w[both].sum())
+        if mixed[i] and mixed[j]:
+            rho = _pearson_fixed(z[both, i], z[both, j])
+            corr[i, j] = corr[j, i] = rho
+            h22[q] = np.sqrt(variances[i] * variances[j])
+            h21[q, var_slot[i]] = np.sqrt(variances[j]) * rho / (2 * np.sqrt(variances[i]))
+            h21[q, var_slot[j]] = np.sqrt(variances[i]) * rho / (2 * np.sqrt(variances[j]))
+            if not asymptotic:
+                continue
+            zi, zj = z[:, i], z[:, j]
+            one = 1 - rho * rho
+            s_rho = (rho * one + (1 + rho * rho) * zi * zj - rho * (zi * zi + zj * zj)) / one**2
+            s_rho = np.where(both, s_rho, 0.0)
+            rho_scores[:, q] = s_rho
+            for u, v in ((i, j), (j, i)):
+                sd = np.sqrt(variances[u])
+                d_mu = (z[:, u] - rho * z[:, v]) / (one * sd)
+                d_var = (-1 + z[:, u] * (z[:, u] - rho * z[:, v]) / one) / (2 * variances[u])
+                a21[q, offsets[u]] = float(np.sum(w * s_rho * d_mu))
+                a21[q, var_slot[u]] = float(np.sum(w * s_rho * d_var))
+            continue
+        if mixed[i] or mixed[j]:
+            u, o = (i, j) if mixed[i] else (j, i)
+            cat = patterns[both, o]
+            start = float(np.corrcoef(z[both, u], cat)[0, 1]) if both.sum() > 2 else 0.0
+            rho = _polyserial(z[both, u], thresholds[o], cat, np.nan_to_num(start))
+            corr[i, j] = corr[j, i] = rho
+            h22[q] = np.sqrt(variances[u])
+            h21[q, var_slot[u]] = rho / (2 * np.sqrt(variances[u]))
+            if not asymptotic:
+                continue
+            s = np.sqrt(1 - rho * rho)
+            t = np.clip(_extended(thresholds[o]), -BIG, BIG)
+            cat_all = np.where(both, patterns[:, o], 0)
+            zu = np.where(both, z[:, u], 0.0)
+            a = (t[cat_all + 1] - rho * zu) / s
+            b = (t[cat_all] - rho * zu) / s
+            prob = np.maximum(special.ndtr(a) - special.ndtr(b), 1e-300)
+            fa, fb = _norm_pdf(a), _norm_pdf(b)
+            s_rho = (fa * (-zu / s + a * rho / s**2) - fb * (-zu / s + b * rho / s**2)) / prob
+            s_rho = np.where(both, s_rho, 0.0)
+            rho_scores[:, q] = s_rho
+            sd = np.sqrt(variances[u])
+            d_mu = zu / sd + (fa - fb) * (rho / (s * sd)) / prob
+            d_var = (-1 + zu * zu) / (2 * variances[u]) + (fa - fb) * (
+                rho * zu / (2 * s * variances[u])
+            ) / prob
+            a21[q, offsets[u]] = float(np.sum(w * s_rho * np.where(both, d_mu, 0.0)))
+            a21[q, var_slot[u]] = float(np.sum(w * s_rho * np.where(both, d_var, 0.0)))
+            k = len(thresholds[o])
+            d_th = np.zeros((len(patterns), k))
+            rows_at = np.arange(len(patterns))
+            top = cat_all < k  # the upper bound tau_a exists
+            d_th[rows_at[top], cat_all[top]] += (fa / (s * prob))[top]
+            low = cat_all > 0
+            d_th[rows_at[low], cat_all[low] - 1] -= (fb / (s * prob))[low]
+            d_th[~both] = 0.0
+            a21[q, offsets[o] : offsets[o + 1]] = (w * s_rho) @ d_th
+            continue
         ki, kj = len(levels[i]), len(levels[j])
-        both = (patterns[:, i] >= 0) & (patterns[:, j] >= 0)
-        freq = np.zeros((ki, kj))
-        np.add.at(freq, (patterns[both, i], patterns[both, j]), w[both])
-        answered[i, j] = answered[j, i] = freq.sum()
-        start = _pearson(freq)
-        rho = polychoric(thresholds[i], thresholds[j], freq, start)
+        cells_n = np.zeros((ki, kj))
+        np.add.at(cells_n, (patterns[both, i], patterns[both, j]), w[both])
+        rho = polychoric(thresholds[i], thresholds[j], cells_n, _pearson(cells_n))
         corr[i, j] = corr[j, i] = rho
         if not asymptotic:
             continue
@@ -274,23 +410,57 @@ def ordinal_sample(
         a21[q, offsets[i] : offsets[i + 1]] = ws @ dti
         a21[q, offsets[j] : offsets[j + 1]] = ws @ dtj
     for j in range(p):
-        answered[j, j] = float(np.sum(w[patterns[:, j] >= 0]))
+        answered[j, j] = float(np.sum(w[here[:, j]]))
+    var_out = variances if cont.any() else None
     if not asymptotic:
-        return OrdinalSample(levels, tuple(thresholds), corr, np.empty((0, 0)), n, answered)
+        return OrdinalSample(
+            levels, tuple(thresholds), corr, np.empty((0, 0)), n, answered, mixed, var_out
+        )
 
-    scores = np.hstack([*th_scores, rho_scores])
+    extra = [var_scores[j][:, None] for j in sorted(var_scores)]
+    scores = np.hstack([*th_scores, *extra, rho_scores])
     inner = scores.T @ (scores * w[:, None])
-    a11_inv = np.zeros((n_th, n_th))
+    a11_inv = np.zeros((n_uni, n_uni))
     for j in range(p):
-        s = slice(offsets[j], offsets[j + 1])
-        a11_inv[s, s] = np.linalg.inv(inner[s, s])
-    a22_inv = 1.0 / np.diag(inner)[n_th:]
+        block = list(range(int(offsets[j]), int(offsets[j + 1])))
+        if j in var_slot:
+            block.append(var_slot[j])
+        a11_inv[np.ix_(block, block)] = np.linalg.inv(inner[np.ix_(block, block)])
+    a22_inv = 1.0 / np.diag(inner)[n_uni:]
     b_inv = np.zeros_like(inner)
-    b_inv[:n_th, :n_th] = a11_inv
-    b_inv[n_th:, :n_th] = -(a22_inv[:, None] * a21) @ a11_inv
-    b_inv[n_th:, n_th:] = np.diag(a22_inv)
-    gamma = n * (b_inv @ inner @ b_inv.T)
-    return OrdinalSample(levels, tuple(thresholds), corr, gamma, n, answered)
+    b_inv[:n_uni, :n_uni] = a11_inv
+    b_inv[n_uni:, :n_uni] = -(a22_inv[:, None] * a21) @ a11_inv
+    b_inv[n_uni:, n_uni:] = np.diag(a22_inv)
+    acov = b_inv @ inner @ b_inv.T
+    if cont.any():
+        # From (means, variances, correlations) to (-means, variances, covariances), as the
+        # statistics are (lavaan's H and its sign for the means).
+        h = np.eye(len(inner))
+        h[n_uni:, :n_uni] = h21
+        h[n_uni:, n_uni:] = np.diag(h22)
+        acov = h @ acov @ h.T
+        flip = np.ones(len(inner))
+        flip[[int(offsets[j]) for j in range(p) if mixed[j]]] = -1.0
+        acov = acov * np.outer(flip, flip)
+    return OrdinalSample(levels, tuple(thresholds), corr, n * acov, n, answered, mixed, var_out)
+
+
+def _pearson_fixed(zi: np.ndarray, zj: np.ndarray) -> float:
+    """The ML correlation of two standardised continuous items with their means and
+    variances fixed (the root of the bivariate normal score; Pearson's r when both answered
+    the same rows)."""
+    m = len(zi)
+    r, sii, sjj = float(zi @ zj) / m, float(zi @ zi) / m, float(zj @ zj) / m
+    rho = float(np.clip(r, -0.9, 0.9))
+    for _ in range(50):
+        one = 1 - rho * rho
+        f = rho * one + (1 + rho * rho) * r - rho * (sii + sjj)
+        df = one - 2 * rho * rho + 2 * rho * r - (sii + sjj)
+        step = f / df
+        rho = float(np.clip(rho - step, -BOUND, BOUND))
+        if abs(step) < 1e-14:
+            break
+    return rho
 
 
 def _pearson(freq: np.ndarray) -> float:

@@ -19,6 +19,7 @@ the whole sample, so that thresholds line up across groups.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,13 +109,14 @@ def sample_stats(
     group: str | None = None,
     order: tuple[str, ...] | None = None,
     missing: MissingMethod = "listwise",
-    ordered: bool = False,
+    ordered: bool | Sequence[str] = False,
 ) -> SampleStats:
     """Per-group moments of the model's indicators.
 
     ``order`` fixes the group order (default: order of first appearance, as lavaan).
     ``missing``: ``listwise`` keeps complete rows; ``fiml`` and ``pairwise`` every row with an
-    answer. ``ordered``: the indicators are ordinal (thresholds and polychoric correlations)."""
+    answer. ``ordered``: the indicators are ordinal (thresholds and polychoric correlations):
+    all of them (True), or those named, the others continuous (lavaan's mixed case)."""
     if ordered and missing == "fiml":
         raise ModelError("ordinal items are fitted listwise or pairwise, not by FIML.")
     if missing == "pairwise" and not ordered:
@@ -147,7 +149,11 @@ def sample_stats(
             raise ModelError(f"group {absent[0]!r} has no {_usable(missing)} rows.")
         found = tuple(order)
     p = len(observed)
-    levels = tuple(categories(x[complete, j]) for j in range(p)) if ordered else None
+    named = set(observed) if ordered is True else set(ordered or ())
+    numeric = tuple(name not in named for name in observed)
+    levels = (
+        tuple(() if numeric[j] else categories(x[complete, j]) for j in range(p)) if named else None
+    )
     groups = []
     for label in found:
         rows = x[complete & (labels == label)]
@@ -158,7 +164,7 @@ def sample_stats(
                 f"covariance matrix needs more rows than variables."
             )
         if levels is not None:
-            sample = _ordinal(label, rows, observed, levels, what, missing)
+            sample = _ordinal(label, rows, observed, levels, what, missing, numeric)
         elif missing == "fiml":
             sample = _fiml(label, rows, observed, what)
         else:
@@ -182,8 +188,13 @@ def _ordinal(
     levels: tuple[tuple[float, ...], ...],
     what: str,
     missing: MissingMethod,
+    numeric: tuple[bool, ...],
 ) -> GroupSample:
-    few = [name for name, lev in zip(observed, levels, strict=True) if len(lev) < 2]
+    few = [
+        name
+        for name, lev, cont in zip(observed, levels, numeric, strict=True)
+        if len(lev) < 2 and not cont
+    ]
     if few:
         raise ModelError(
             f"item {few[0]!r} has one category among the rows used; an ordinal item needs two "
@@ -199,6 +210,8 @@ def _ordinal(
                 f"be estimated. Leave one of them out of the model."
             )
     for j, name in enumerate(observed):
+        if numeric[j]:
+            continue
         seen = np.unique(rows[~np.isnan(rows[:, j]), j])
         if len(seen) < len(levels[j]):
             lacking = sorted(set(levels[j]) - {float(v) for v in seen})
@@ -207,9 +220,10 @@ def _ordinal(
                 f"use; thresholds cannot line up across groups. Merge that category with its "
                 f"neighbour (or leave the item out)."
             )
-    stats = ordinal_sample(rows, levels)
-    zero = np.zeros(len(observed))
-    return GroupSample(label, len(rows), zero, stats.correlations, rows, (), None, share, stats)
+    stats = ordinal_sample(rows, levels, numeric=numeric)
+    # Continuous items' means (ordinal ones 0) and the covariances, for the start values.
+    means = np.where(numeric, -np.array([t[0] for t in stats.thresholds]), 0.0)
+    return GroupSample(label, len(rows), means, stats.covariances, rows, (), None, share, stats)
 
 
 def _code(value: float) -> str:

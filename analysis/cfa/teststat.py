@@ -183,7 +183,7 @@ def _stacked(
     weights, gammas, jacobians = [], [], []
     for g, s in enumerate(dwls.samples):
         f = dwls.weights[g]
-        keep = slice(s.n_thresholds, None) if correlations else slice(None)
+        keep = slice(s.n_univariate, None) if correlations else slice(None)
         weights.append(f * np.diag(s.weights[keep]))
         gammas.append(s.gamma[keep, keep] / f)
         jacobians.append(dwls.jacobian(theta, g)[keep])
@@ -207,11 +207,12 @@ class Baseline:
 
 
 def dwls_baseline(dwls: DWLS) -> Baseline:
-    """The independence model of ordinal items (free thresholds, zero correlations): it fits
-    the thresholds exactly, so its statistic and traces rest on the correlations alone."""
+    """The independence model of ordinal items (free thresholds, and continuous items' means
+    and variances; zero covariances): it fits the univariate statistics exactly, so its
+    statistic and traces rest on the covariances alone."""
     chisq = trace = trace2 = 0.0
     for s in dwls.samples:
-        k = s.n_thresholds
+        k = s.n_univariate  # thresholds, means and variances: fitted exactly by it
         r = s.statistics[k:]
         w = s.weights[k:]
         chisq += (s.n - 1) * float(np.sum(w * r * r))

@@ -8,7 +8,7 @@
 # CI does not run this: the JSON it writes (tests/reference/ordinal.json) and the data files
 # it reads are committed. data/alliance_short.csv comes from `alliance simulate` (Makefile);
 # data/hs_ordinal.csv is written here: data/hs.csv with each test cut into three equal-width
-# bins, as lavaan's and semTools' examples do.
+# bins, as lavaan's and semTools' examples do; data/hs_mixed.csv cuts only x1-x3.
 
 suppressPackageStartupMessages({
   library(lavaan)
@@ -83,6 +83,12 @@ write.csv(hs, file.path(data_dir, "hs_ordinal.csv"), row.names = FALSE)
 hs_fit <- cfa(hs_model, data = hs, ordered = paste0("x", 1:9))
 hs_std <- cfa(hs_model, data = hs, ordered = paste0("x", 1:9), std.lv = TRUE)
 hs_saturated <- cfa("visual =~ x1 + x2 + x3", data = hs, ordered = TRUE)  # df = 0
+# Mixed: x1-x3 cut into three categories, x4-x9 continuous as they come (polyserial and
+# Pearson correlations beside the polychoric ones; written as data/hs_mixed.csv).
+hs_mixed <- read.csv(file.path(data_dir, "hs.csv"))
+for (x in paste0("x", 1:3)) hs_mixed[[x]] <- cut(hs_mixed[[x]], 3, labels = FALSE)
+write.csv(hs_mixed, file.path(data_dir, "hs_mixed.csv"), row.names = FALSE)
+hs_mixed_fit <- cfa(hs_model, data = hs_mixed, ordered = paste0("x", 1:3))
 # Ordinal invariance across schools, lavaan's default (delta) identification: configural;
 # thresholds and loadings equal (scale factors and latent means then free in the second
 # group); and intercepts as well, which changes nothing for ordinal items (fixed at 0).
@@ -127,7 +133,7 @@ out <- list(
              reliability = ordinal_reliability(bfi_fit, bfi_complete, bfi_groups),
              parallel = parallel_poly(bfi_complete)),
   hs = list(model = hs_model, wlsmv = describe(hs_fit), std_lv = describe(hs_std),
-            saturated = describe(hs_saturated),
+            saturated = describe(hs_saturated), mixed = describe(hs_mixed_fit),
             school = hs_school),
   alliance_short = list(model = short_model, wlsmv = describe(short_fit),
                         reliability = ordinal_reliability(short_fit, short_complete,
