@@ -389,7 +389,12 @@ def validate(
     per_factor = (
         factor_reliability(hyp) if _simple_structure(hyp) and hyp.group_column is None else {}
     )
-    if per_factor and chosen == "wlsmv":
+    if per_factor and chosen == "wlsmv" and resolved.ordered is not None:
+        findings.append(
+            "ordinal and continuous items: omega, CR and AVE are on the scale of the latent "
+            "responses (a categorical omega needs every item ordinal)"
+        )
+    elif per_factor and chosen == "wlsmv":
         for factor, values in ordinal_reliability(hyp).items():
             per_factor[factor].update(values)
         findings.append(

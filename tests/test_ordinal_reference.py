@@ -315,6 +315,8 @@ def test_ordered_names_the_ordinal_items_and_the_rest_stay_continuous() -> None:
     assert fit["chisq"] == pytest.approx(ref["chisq.scaled"], rel=1e-5)
     assert fit["cfi"] == pytest.approx(ref["cfi.scaled"], abs=1e-5)
     assert fit["cfi_robust"] is None  # lavaan gives none with continuous items either
+    assert "omega_ordinal" not in doc["reliability"]["visual"]
+    assert any(f.startswith("ordinal and continuous items: omega") for f in doc["findings"])
     bad = run_cli(*base, "--ordered", "x1,x99")
     assert bad.returncode != 0
     assert "--ordered names 'x99', not an item of the model" in bad.stderr
