@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,14 +66,21 @@ def timed(command: list[str], runs: int = 2) -> tuple[float, list[str]]:
     return best, printed
 
 
-def incomplete(n: int, share: float, seed: int) -> tuple[str, object, list[str]]:
+def short_form(n: int, seed: int) -> tuple[str, Any, dict[str, list[str]]]:
+    """The patient short form's model, ``n`` complete simulated rows (keyed) and its pillars'
+    items; the FIML and WLSMV benchmarks share it."""
     bank = builtin_instrument()
     groups = bank.subscale_items("patient-short")
     model = "; ".join(f"{f} =~ {' + '.join(ids)}" for f, ids in groups.items())
     items = [i for ids in groups.values() for i in ids]
     sim = simulate(bank, n * 5 // 4, form="patient-short", clinicians=24, seed=seed, sessions=1)
     _, source = hypothesized_input(sim.data, bank, None)
-    data = source[items].dropna().head(n).reset_index(drop=True)
+    return model, source[items].dropna().head(n).reset_index(drop=True), groups
+
+
+def incomplete(n: int, share: float, seed: int) -> tuple[str, object, list[str]]:
+    model, data, groups = short_form(n, seed)
+    items = [i for ids in groups.values() for i in ids]
     rng = np.random.default_rng(seed)
     values = data.to_numpy(float).copy()
     mcar = rng.random(values.shape) < share / 2

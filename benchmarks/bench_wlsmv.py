@@ -23,10 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from analysis.simulate import simulate
-from analysis.validate import hypothesized_input
-from benchmarks.bench_fiml import timed
-from instrument import builtin_instrument
+from benchmarks.bench_fiml import short_form, timed
 
 R_FIT = r"""
 suppressPackageStartupMessages(library(lavaan))
@@ -51,13 +48,8 @@ print(time.perf_counter() - start, fit.fit["chisq"], fit.fit["cfi"])
 
 
 def complete(n: int, seed: int) -> tuple[str, object]:
-    bank = builtin_instrument()
-    groups = bank.subscale_items("patient-short")
-    model = "; ".join(f"{f} =~ {' + '.join(ids)}" for f, ids in groups.items())
-    items = [i for ids in groups.values() for i in ids]
-    sim = simulate(bank, n * 5 // 4, form="patient-short", clinicians=24, seed=seed, sessions=1)
-    _, source = hypothesized_input(sim.data, bank, None)
-    return model, source[items].dropna().head(n).astype(int).reset_index(drop=True)
+    model, data, _ = short_form(n, seed)
+    return model, data.astype(int)
 
 
 def main() -> None:
