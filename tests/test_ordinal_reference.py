@@ -121,6 +121,13 @@ def expected(case: str) -> dict[str, Any]:
     return dict(node)
 
 
+def lavaan_order(p: int, k: int) -> list[int]:
+    """Our statistics in lavaan's order: the ``k`` univariate ones as they are, then the
+    covariances, which lavaan orders column by column and we row by row."""
+    ours = {pair: q for q, pair in enumerate(zip(*np.tril_indices(p, -1), strict=True))}
+    return list(range(k)) + [k + ours[(i, j)] for j in range(p) for i in range(j + 1, p)]
+
+
 def test_bivariate_normal_matches_an_independent_integration() -> None:
     from scipy.stats import multivariate_normal
 
@@ -139,10 +146,7 @@ def test_thresholds_polychorics_and_their_asymptotic_covariance() -> None:
     lav = ref["sample"][0]
     np.testing.assert_allclose(np.concatenate(sample.thresholds), lav["thresholds"], atol=1e-10)
     np.testing.assert_allclose(sample.correlations, lav["correlations"], atol=1e-6)
-    # lavaan orders the correlations column by column; ours row by row.
-    p, k = len(items), sample.n_thresholds
-    ours = {pair: q for q, pair in enumerate(zip(*np.tril_indices(p, -1), strict=True))}
-    order = list(range(k)) + [k + ours[(i, j)] for j in range(p) for i in range(j + 1, p)]
+    order = lavaan_order(len(items), sample.n_thresholds)
     gamma = sample.gamma[np.ix_(order, order)]
     np.testing.assert_allclose(np.diag(gamma), ref["gamma_diag"][0], rtol=1e-5)
     np.testing.assert_allclose(gamma[0], ref["gamma_first_row"][0], atol=1e-6)
@@ -333,9 +337,7 @@ def test_mixed_items_match_lavaans_sample_statistics() -> None:
     lav = ref["sample"][0]
     np.testing.assert_allclose(np.concatenate(sample.thresholds[:3]), lav["thresholds"], atol=1e-10)
     np.testing.assert_allclose(sample.covariances, lav["correlations"], atol=1e-6)
-    p, k = 9, sample.n_univariate
-    ours = {pair: q for q, pair in enumerate(zip(*np.tril_indices(p, -1), strict=True))}
-    order = list(range(k)) + [k + ours[(i, j)] for j in range(p) for i in range(j + 1, p)]
+    order = lavaan_order(9, sample.n_univariate)
     gamma = sample.gamma[np.ix_(order, order)]
     np.testing.assert_allclose(np.diag(gamma), ref["gamma_diag"][0], rtol=1e-5)
     np.testing.assert_allclose(gamma[0], ref["gamma_first_row"][0], atol=1e-6)
