@@ -82,6 +82,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE release_members (
             cell_id BIGINT NOT NULL, member UBIGINT NOT NULL, patient UBIGINT NOT NULL)""",
     ),
+    # 3: each ingest's perspective and measurement error (per pillar: reliability, SD and the
+    # rows they rest on), from which the alerts take each pillar's reliable-change margin.
+    (
+        "ALTER TABLE ingests ADD COLUMN perspective VARCHAR",
+        "ALTER TABLE ingests ADD COLUMN measurement_error VARCHAR",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -478,7 +484,7 @@ def ingest_checked(
             rows_conflicting=int(differs.sum()),
         )
         con.execute(
-            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ingest_id,
                 source,
@@ -498,6 +504,8 @@ def ingest_checked(
                     if scored.classification is not None
                     else []
                 ),
+                scored.scores.perspective,
+                _measurement_error_json(scored),
             ],
         )
         _INTERRUPTS.raise_if_received()
@@ -518,6 +526,28 @@ def ingest_checked(
         for view in ("chunk_r", "chunk_s", "new_quarantine", "new_findings"):
             con.unregister(view)
     return summary
+
+
+def _measurement_error_json(scored: ScoreResult) -> str | None:
+    """Per pillar: reliability (alpha), SD and the scored rows, as the alerts pool them."""
+    c = scored.classification
+    if c is None:
+        return None
+    table = scored.scores.scores
+    return json.dumps(
+        {
+            p: {
+                "reliability": _finite(c.error.reliability[p]),
+                "sd": _finite(c.error.sd[p]),
+                "rows": int(table[p].notna().sum()),
+            }
+            for p in c.error.reliability.index
+        }
+    )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _case_unique(columns: list[str]) -> list[str]:

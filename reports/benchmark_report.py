@@ -13,7 +13,7 @@ import pandas as pd
 
 from analysis.benchmark import BenchmarkResult
 
-from . import figures
+from . import figures, monitor_figures
 from .html import Section, assemble
 
 
@@ -180,6 +180,45 @@ def _table_section(result: BenchmarkResult) -> Section:
     return s
 
 
+def _alerts_section(result: BenchmarkResult) -> Section:
+    s = Section(
+        "alerts",
+        "6. Rupture alerts and patient-clinician agreement",
+        (
+            "Rupture alerts per 100 sessions by group and by the pillar that ruptured, and, "
+            "where clinicians rated the same sessions as their patients, how the two sides "
+            "agree: each cell of the Bland-Altman plane counts paired sessions (blank under "
+            f"{result.min_n}), with the clinic's mean difference and 95% limits of agreement. "
+            "Unseen ruptures are sessions the clinician rated at or above a pillar's minimum "
+            "while the patient rated it below."
+        ),
+    )
+    if result.alert_rule is None:
+        s.note("No alerts: the store holds no measurement error for this perspective.")
+        return s
+    s.note(result.alert_rule["text"])
+    g = result.groups
+    pillars = [p for p in result.pillars if f"{p}_ruptures" in g]
+    if len(g) and pillars:
+        s.figure(monitor_figures.alert_rates(g, pillars, result.by))
+    if result.agreement is not None and result.agreement_density:
+        s.figure(
+            monitor_figures.bland_altman_density(
+                result.agreement_density, result.agreement, result.min_n
+            )
+        )
+        table = result.agreement.set_index("pillar")
+        s.table(table, "Table 3. Patient-clinician agreement on the same sessions", 2)
+    if "unseen_ruptures" in g and len(g):
+        per_group = g[["group", "paired_sessions", "unseen_ruptures", "unseen_share"]].dropna()
+        s.table(
+            per_group.set_index("group"),
+            f"Table 4. Unseen ruptures by {result.by} (groups of {result.min_n}+ paired patients)",
+            2,
+        )
+    return s
+
+
 def build_benchmark_report(result: BenchmarkResult, store: str) -> str:
     sections = [
         _overview(result),
@@ -187,6 +226,7 @@ def build_benchmark_report(result: BenchmarkResult, store: str) -> str:
         _fairness_section(result),
         _trend_section(result),
         _table_section(result),
+        _alerts_section(result),
     ]
     subtitle = f"{store}: {_totals(result)}; by {result.by}; written {date.today().isoformat()}"
     return assemble("Clinic alliance benchmark", subtitle, sections)

@@ -27,6 +27,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # name -> (module, function, its summary: the first sentence of the command's help, which
 # `alliance --help` lists; a test checks each against the command's own docstring)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "alerts": (
+        "reports.cli_monitor",
+        "alerts_command",
+        "Find alliance ruptures: a pillar below its minimum or falling beyond its error.",
+    ),
     "benchmark": (
         "reports.cli_store",
         "benchmark_command",

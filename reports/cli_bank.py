@@ -12,7 +12,7 @@ from analysis.fileio import atomic_write_text
 from instrument import Instrument, load_instrument
 from instrument.exports import FORMATS, export
 
-from .cli_common import instrument_option, say, user_errors
+from .cli_common import InputError, instrument_option, say, user_errors
 
 
 @click.command(name="items")
@@ -116,6 +116,23 @@ def _format_for(output: Path, fmt: str | None) -> str:
     help="Plant an item that works differently in one site or clinician's rows, e.g. "
     "'pg03:intercept=-0.8:site_id=S01' (or loading=0.3); repeatable.",
 )
+@click.option(
+    "--perspectives",
+    default="patient",
+    show_default=True,
+    metavar="LIST",
+    help="'patient,clinician': both sides rate the same sessions (the clinician on the form "
+    "parallel to --form, agreeing modestly), one export each: NAME-patient, NAME-clinician.",
+)
+@click.option(
+    "--ruptures",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    metavar="SHARE",
+    help="Share of patients (with 2+ sessions) in whom one pillar drops by 1 SD for one or "
+    "two sessions while the others hold.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @user_errors
 def simulate_command(
@@ -129,6 +146,8 @@ def simulate_command(
     months: int | None,
     per_month: bool,
     dif: tuple[str, ...],
+    perspectives: str,
+    ruptures: float,
     output: Path,
 ) -> None:
     """Write a realistic simulated survey export.
@@ -144,34 +163,77 @@ def simulate_command(
       alliance simulate -n 500 -o export.sav
       alliance simulate -n 3000 --clinicians 40 --months 12 --per-month -o exports/clinic.csv
       alliance simulate -n 1500 --sessions 1 --dif 'pg03:intercept=-0.8:site_id=S01' -o dif.csv
+      alliance simulate -n 600 --sessions 8 --perspectives patient,clinician --months 12 \\
+          --per-month --ruptures 0.2 -o exports/clinic.csv
     """
     instrument = load_instrument(instrument_spec)
     chosen = _format_for(output, fmt)
+    sides = _perspectives(perspectives)
     # Here, not at the top: the simulator imports pandas and scipy, which items does not need.
-    from analysis.simulate import Dif, simulate, write_export
+    from analysis.simulate import Dif, simulate, simulate_perspectives, write_export
 
-    sim = simulate(
-        instrument,
-        n,
-        form=_form_for(instrument, form),
-        clinicians=clinicians,
-        sessions=sessions,
-        seed=seed,
-        months=months,
-        dif=tuple(Dif.parse(d) for d in dif),
-    )
-    where = str(output)
-    if per_month:
-        parts = sim.by_month()
-        for month, part in parts.items():
-            write_export(part, instrument, output.with_stem(f"{output.stem}-{month}"), chosen)
-        where = f"{len(parts)} monthly files {output.with_stem(output.stem + '-YYYY-MM')}"
+    if sides == ("patient",):
+        sims = {
+            "": simulate(
+                instrument,
+                n,
+                form=_form_for(instrument, form),
+                clinicians=clinicians,
+                sessions=sessions,
+                seed=seed,
+                months=months,
+                dif=tuple(Dif.parse(d) for d in dif),
+                ruptures=ruptures,
+            )
+        }
     else:
-        write_export(sim, instrument, output, chosen)
-    say(
-        f"wrote {len(sim.data):,} responses from {n:,} patients and {clinicians} clinicians "
-        f"({chosen}) to {where}"
-    )
+        if dif:
+            raise InputError("--dif plants an item in one export; use it without --perspectives.")
+        both = simulate_perspectives(
+            instrument,
+            n,
+            form=_form_for(instrument, form) or form,
+            clinicians=clinicians,
+            sessions=sessions,
+            seed=seed,
+            months=months,
+            ruptures=ruptures,
+        )
+        sims = {f"-{side}": both[side] for side in sides}
+    written = []
+    for suffix, sim in sims.items():
+        side = suffix.lstrip("-") or sim.data["perspective"].iloc[0] if len(sim.data) else ""
+        base = output.with_stem(output.stem + suffix)
+        if per_month:
+            parts = sim.by_month()
+            for month, part in parts.items():
+                write_export(part, instrument, base.with_stem(f"{base.stem}-{month}"), chosen)
+            written.append(f"{len(parts)} monthly files {base.with_stem(base.stem + '-YYYY-MM')}")
+        else:
+            write_export(sim, instrument, base, chosen)
+            written.append(str(base))
+        say(
+            f"wrote {len(sim.data):,} {side} "
+            f"responses from {n:,} patients and {clinicians} clinicians ({chosen}) to "
+            f"{written[-1]}"
+        )
+
+
+_SIDES = ("patient", "clinician")
+
+
+def _perspectives(text: str) -> tuple[str, ...]:
+    """'patient' or 'patient,clinician' (in either order, the patient side always there)."""
+    sides = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    unknown = [p for p in sides if p not in _SIDES]
+    if unknown or not sides:
+        raise InputError(f"--perspectives takes patient or patient,clinician; got {text!r}.")
+    if "patient" not in sides:
+        raise InputError(
+            "--perspectives needs the patient side: the clinician's ratings are drawn beside "
+            "the patient's (for a clinician form alone, use --form clinician)."
+        )
+    return tuple(p for p in _SIDES if p in sides)
 
 
 def _form_for(instrument: Instrument, form: str) -> str | None:

@@ -37,7 +37,7 @@ from .cli_common import (
 )
 from .output import dumps_json, write_table
 
-_DB = click.option(
+DB_OPTION = click.option(
     "--db",
     "db",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -53,7 +53,7 @@ _DB = click.option(
 )
 @read_options
 @score_options
-@_DB
+@DB_OPTION
 @click.option(
     "--batch-rows",
     type=click.IntRange(min=1),
@@ -156,7 +156,7 @@ def _ingest_each(
             )
 
 
-def _parse_since(value: str | None) -> date | None:
+def parse_since(value: str | None) -> date | None:
     if value is None:
         return None
     try:
@@ -198,7 +198,7 @@ def _text_table(result: BenchmarkResult) -> str:
 
 
 @click.command(name="benchmark")
-@_DB
+@DB_OPTION
 @click.option(
     "--by",
     type=click.Choice(sorted(GROUPINGS)),
@@ -240,6 +240,14 @@ def _text_table(result: BenchmarkResult) -> str:
     show_default=True,
     help="Whose ratings to compare.",
 )
+@click.option(
+    "--clinician",
+    default=None,
+    metavar="ID",
+    help="Write this clinician's own page (-o FILE.html): their patients' trajectories, "
+    "alerts and unseen ruptures (identifiable, for the treating clinician), and where they "
+    "sit among colleagues whose names are not shown.",
+)
 @key_options
 @click.option(
     "-o",
@@ -259,6 +267,7 @@ def benchmark_command(
     identifiable: bool,
     adjust: tuple[str, ...],
     perspective: str,
+    clinician: str | None,
     key: str | None,
     key_file: Path | None,
     output: Path | None,
@@ -277,11 +286,24 @@ def benchmark_command(
       alliance benchmark --db clinic.duckdb --by site_id --since 2026-06-01 -o benchmark.html
       alliance benchmark --db clinic.duckdb --adjust age --json
       alliance benchmark --db clinic.duckdb --norms national_norms.csv -o groups.csv
+      alliance benchmark --db clinic.duckdb --clinician C07 -o c07.html
     """
     key = pseudonym_key(key, key_file)
+    if clinician is not None:
+        if output is None or output.suffix.lower() not in (".html", ".htm") or as_json:
+            raise InputError(
+                "--clinician writes the clinician's own page: give -o FILE.html (and no --json)."
+            )
+        from .cli_monitor import write_clinician_page
+
+        with open_store(db) as con:
+            write_clinician_page(
+                con, db.name, clinician, output, since=parse_since(since), min_n=min_n, key=key
+            )
+        return
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".csv"):
         raise InputError(f"-o must end in .html or .csv; got {output.name!r}.")
-    since_date = _parse_since(since)
+    since_date = parse_since(since)
     reference = load_norms(norms) if norms is not None else None
     # Writable: the store records what it releases, to refuse outputs that subtracted from
     # an earlier one would show fewer than --min-n patients.

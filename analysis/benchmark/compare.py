@@ -56,6 +56,12 @@ class BenchmarkResult:
     withheld_groups: int = 0  # shown by size, withheld against differencing
     adjusted_for: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    # Rupture alerts and patient-clinician agreement (analysis.monitor); None when the store
+    # cannot give them (no measurement error recorded, another perspective).
+    alert_rule: dict[str, Any] | None = None
+    alert_totals: dict[str, int] | None = None
+    agreement: pd.DataFrame | None = None  # per pillar, all paired sessions of the window
+    agreement_density: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         groups = self.groups.replace({np.nan: None}).to_dict(orient="records")
@@ -81,6 +87,12 @@ class BenchmarkResult:
             },
             "percentile_reference": self.norms_source,
             "trends": self.trends.replace({np.nan: None}).to_dict(orient="records"),
+            "alerts": None
+            if self.alert_rule is None
+            else {"rule": self.alert_rule, "totals": self.alert_totals},
+            "agreement": None
+            if self.agreement is None
+            else self.agreement.replace({np.nan: None}).to_dict(orient="records"),
             "notes": self.notes,
         }
 
@@ -434,6 +446,14 @@ def run_benchmark(
         fun = funnel(groups["adequate_sessions"].to_numpy(float), decided)
         groups["funnel_z"] = fun.z
         groups["funnel_flag"] = fun.outside
+    alerts = _alerts_and_agreement(
+        con, group, since, perspective, min_n, identifiable, list(groups["group"])
+    )
+    if alerts is not None:
+        for table in (alerts.counts, alerts.pairs):
+            if len(table):
+                groups = groups.merge(table, on="group", how="left")
+        notes.extend(alerts.notes)
     if norms is not None:
         reference = norms
         source = norms_source or "norms file"
@@ -463,4 +483,57 @@ def run_benchmark(
         norms_source=source,
         adjusted_for=adjust,
         notes=notes,
+        alert_rule=None if alerts is None else alerts.rule,
+        alert_totals=None if alerts is None else alerts.totals,
+        agreement=None if alerts is None else alerts.overall,
+        agreement_density={} if alerts is None else alerts.density,
+    )
+
+
+@dataclass(frozen=True)
+class _Extras:
+    rule: dict[str, Any]
+    totals: dict[str, int] | None
+    counts: pd.DataFrame  # per shown group: alert counts
+    pairs: pd.DataFrame  # per shown group with enough paired patients: agreement
+    overall: pd.DataFrame | None
+    density: dict[str, Any]
+    notes: list[str]
+
+
+ALERT_COLUMNS = (
+    "ruptures",
+    "patients_with_rupture",
+    "repairs",
+    "never_established",
+    "ruptures_per_100_sessions",
+)
+
+
+def _alerts_and_agreement(
+    con: duckdb.DuckDBPyConnection,
+    group: str,
+    since: date | None,
+    perspective: str,
+    min_n: int,
+    identifiable: bool,
+    shown: list[str],
+) -> _Extras | None:
+    """Alert counts and patient-clinician agreement of the shown groups, each cell under the
+    same small-cell and differencing rules as the rest of the benchmark."""
+    from ..monitor import agreement_by_group, agreement_density, alert_counts, monitor
+
+    try:
+        m = monitor(con, since=since, perspective=perspective, min_n=min_n)
+    except StoreError:
+        return None
+    counts = alert_counts(con, m, group, identifiable=identifiable)
+    per_group = counts.groups[counts.groups["group"].isin(shown)]
+    per_group = per_group[["group", *ALERT_COLUMNS, *(f"{p}_ruptures" for p in m.pillars)]]
+    pairs, overall, notes = agreement_by_group(con, m, group, shown, identifiable=identifiable)
+    density = {}
+    if overall is not None:
+        density = agreement_density(m.pairs, list(m.pillars), min_n)
+    return _Extras(
+        m.rule(), counts.totals, per_group, pairs, overall, density, counts.notes + notes
     )

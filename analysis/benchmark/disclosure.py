@@ -16,6 +16,13 @@ counted. Released cells are recorded in the store (tables ``releases`` and
 cell's sessions and their patients, as 64-bit hashes), so the rule holds across runs, date
 windows, ``--by`` choices, ``--min-n`` values and later ingests.
 
+Cells of paired sessions (patient and clinician rated the same session: the agreement) form
+a family of their own: they are compared with the paired cells released before, and the
+other cells with the others. What a paired cell says (the clinician's rating against the
+patient's) cannot be had from a cell of patient ratings alone, so subtracting one from the
+other tells nothing; two paired cells, or two cells of patient ratings, are what could be
+subtracted.
+
 Why this suffices for the cells themselves: what a released cell says is a function of its
 sessions. The difference of two released cells can only tell about the sessions in their
 symmetric difference, and those belong to at least ``min_n`` patients, the same protection a
@@ -59,7 +66,10 @@ def _candidates(
     )
 
 
-def _too_close(con: duckdb.DuckDBPyConnection, min_n: int) -> set[str]:
+PAIRED = "paired:"  # the kinds of cells that describe paired patient-clinician sessions
+
+
+def _too_close(con: duckdb.DuckDBPyConnection, min_n: int, paired: bool = False) -> set[str]:
     """Labels of candidates that differ from a released cell by 1 to min_n - 1 patients.
 
     Only pairs that share a session are compared (two cells with no session in common differ
@@ -70,15 +80,19 @@ def _too_close(con: duckdb.DuckDBPyConnection, min_n: int) -> set[str]:
     """
     rows = con.execute(
         """
-        WITH shared AS (
+        WITH family AS (
+            SELECT m.* FROM release_members m JOIN releases r USING (cell_id)
+            WHERE starts_with(r.kind, ?) = ?
+        ),
+        shared AS (
             SELECT c.label, m.cell_id, c.patient, count(*) AS n_both
-            FROM candidate c JOIN release_members m USING (member)
+            FROM candidate c JOIN family m USING (member)
             GROUP BY ALL
         ),
         pairs AS (SELECT DISTINCT label, cell_id FROM shared),
         cp AS (SELECT label, patient, count(*) AS n_c FROM candidate GROUP BY ALL),
         rp AS (
-            SELECT cell_id, patient, count(*) AS n_r FROM release_members
+            SELECT cell_id, patient, count(*) AS n_r FROM family
             WHERE cell_id IN (SELECT cell_id FROM pairs) GROUP BY ALL
         ),
         sizes_a AS (SELECT label, count(*) AS a FROM cp GROUP BY label),
@@ -105,7 +119,7 @@ def _too_close(con: duckdb.DuckDBPyConnection, min_n: int) -> set[str]:
         LEFT JOIN whole USING (label, cell_id)
         WHERE a + b - ab - coalesce(k, 0) BETWEEN 1 AND ?
         """,
-        [min_n - 1],
+        [PAIRED, paired, min_n - 1],
     ).fetchall()
     return {str(r[0]) for r in rows}
 
@@ -127,8 +141,9 @@ def _record(con: duckdb.DuckDBPyConnection, kind: str, labels: list[str], reques
            SELECT ? + row_number() OVER (ORDER BY label) AS cell_id, stats.*
            FROM stats
            ANTI JOIN releases r
-             ON r.fingerprint = stats.fingerprint AND r.n_sessions = stats.sessions""",
-        [labels, start],
+             ON r.fingerprint = stats.fingerprint AND r.n_sessions = stats.sessions
+            AND starts_with(r.kind, ?) = ?""",
+        [labels, start, PAIRED, kind.startswith(PAIRED)],
     )
     con.execute(
         "INSERT INTO releases SELECT cell_id, ?, ?, label, ?, patients, sessions, fingerprint "
@@ -155,7 +170,7 @@ def guard(
     if not cells.labels:
         return set()
     _candidates(con, cells, where, params)
-    withheld = _too_close(con, min_n)
+    withheld = _too_close(con, min_n, cells.kind.startswith(PAIRED))
     _record(con, cells.kind, [label for label in cells.labels if label not in withheld], request)
     con.execute("DROP TABLE IF EXISTS temp.candidate")
     return withheld

@@ -1,6 +1,14 @@
 """Realistic simulated survey exports: the demo's, the tests' and the benchmarks' data."""
 
-from .population import Dif, Population, Simulated, population_for, simulate
+from .population import (
+    Dif,
+    Population,
+    Simulated,
+    parallel_form,
+    population_for,
+    simulate,
+    simulate_perspectives,
+)
 from .writers import SIMULATE_FORMATS, write_export
 
 __all__ = [
@@ -8,7 +16,9 @@ __all__ = [
     "Dif",
     "Population",
     "Simulated",
+    "parallel_form",
     "population_for",
     "simulate",
+    "simulate_perspectives",
     "write_export",
 ]

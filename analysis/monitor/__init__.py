@@ -1,0 +1,42 @@
+"""The alliance over sessions and between the two sides: rupture alerts and patient-clinician
+agreement, from the clinic store."""
+
+from .agreement import agreement, agreement_density, icc_a1, pair_sessions, unseen_ruptures
+from .alerts import (
+    DEFAULT_ESTABLISH_WITHIN,
+    EVENTS,
+    NEVER,
+    RCI_Z,
+    REPAIR,
+    RULE_TEXT,
+    RUPTURE,
+    Margin,
+    find_alerts,
+)
+from .run import AlertCounts, Monitor, agreement_by_group, alert_counts, monitor
+from .source import load_margins, load_sessions, store_pillars
+
+__all__ = [
+    "DEFAULT_ESTABLISH_WITHIN",
+    "EVENTS",
+    "NEVER",
+    "RCI_Z",
+    "REPAIR",
+    "RULE_TEXT",
+    "RUPTURE",
+    "AlertCounts",
+    "Margin",
+    "Monitor",
+    "agreement",
+    "agreement_by_group",
+    "agreement_density",
+    "alert_counts",
+    "find_alerts",
+    "icc_a1",
+    "load_margins",
+    "load_sessions",
+    "monitor",
+    "pair_sessions",
+    "store_pillars",
+    "unseen_ruptures",
+]

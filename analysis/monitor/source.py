@@ -1,0 +1,100 @@
+"""What the alerts and the agreement read from the clinic store: sessions with each pillar's
+minimum, and the pillars' measurement error. The SQL lives here, in one place."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .. import names
+from ..store import StoreError, table_columns
+from .alerts import Margin
+
+SESSION_COLUMNS = (
+    names.RESPONDENT_ID,
+    names.CLINICIAN_ID,
+    names.SITE_ID,
+    names.SESSION,
+    names.DATE,
+    "alliance_status",
+)
+
+
+def store_pillars(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The rule's pillars as the store's scores hold them (a score and a pass column each)."""
+    columns = table_columns(con, "scores")
+    pillars = [c[: -len("_pass")] for c in columns if c.endswith("_pass")]
+    pillars = [p for p in pillars if p in columns]
+    if not pillars:
+        raise StoreError("the store holds no scored alliance responses yet; ingest an export.")
+    return pillars
+
+
+def _minimums(con: duckdb.DuckDBPyConnection) -> dict[int, dict[str, float]]:
+    out: dict[int, dict[str, float]] = {}
+    for ingest_id, text in con.execute("SELECT ingest_id, thresholds FROM ingests").fetchall():
+        out[int(ingest_id)] = {t["pillar"]: float(t["value"]) for t in json.loads(text or "[]")}
+    return out
+
+
+def load_sessions(
+    con: duckdb.DuckDBPyConnection,
+    perspective: str,
+    pillars: list[str],
+    clinician: str | None = None,
+) -> pd.DataFrame:
+    """Every stored session of the perspective (the whole history: an alert depends on the
+    sessions before it), with each pillar's score, pass and the minimum it was judged by."""
+    clauses = ["coalesce(perspective, 'patient') = ?", "respondent_id IS NOT NULL"]
+    params: list[Any] = [perspective]
+    if clinician is not None:
+        clauses.append("clinician_id = ?")
+        params.append(clinician)
+    pillar_sql = ", ".join(f"{p}, {p}_pass" for p in pillars)
+    frame = con.execute(
+        f"SELECT ingest_id, {', '.join(SESSION_COLUMNS)}, {pillar_sql} FROM scores "
+        f"WHERE {' AND '.join(clauses)} "
+        "ORDER BY respondent_id, session, date, response_id",
+        params,
+    ).fetchdf()
+    minimums = _minimums(con)
+    for p in pillars:
+        lookup = {i: m.get(p, np.nan) for i, m in minimums.items()}
+        frame[f"{p}_minimum"] = frame["ingest_id"].map(lookup).astype(float)
+    frame[names.DATE] = pd.to_datetime(frame[names.DATE])
+    return frame.drop(columns="ingest_id")
+
+
+def load_margins(
+    con: duckdb.DuckDBPyConnection, perspective: str, pillars: list[str]
+) -> dict[str, Margin]:
+    """Each pillar's reliable-change margin from the measurement error of every ingest of the
+    perspective: reliability averaged and variance pooled, each weighted by its scored rows."""
+    rows = con.execute(
+        "SELECT measurement_error FROM ingests WHERE coalesce(perspective, 'patient') = ? "
+        "AND measurement_error IS NOT NULL",
+        [perspective],
+    ).fetchall()
+    parts = [json.loads(r[0]) for r in rows]
+    margins = {}
+    for p in pillars:
+        found = [
+            m[p]
+            for m in parts
+            if p in m and m[p]["reliability"] is not None and m[p]["sd"] is not None
+        ]
+        weight = np.array([m["rows"] for m in found], dtype=float)
+        if not len(found) or weight.sum() <= 0:
+            raise StoreError(
+                f"the store has no measurement error for {p!r} in {perspective} ratings (its "
+                "exports were ingested before alliance recorded it); ingest them again into a "
+                "new store to get reliable-change margins."
+            )
+        reliability = float(np.average([m["reliability"] for m in found], weights=weight))
+        sd = float(np.sqrt(np.average([m["sd"] ** 2 for m in found], weights=weight)))
+        margins[p] = Margin(p, reliability, sd, int(weight.sum()))
+    return margins

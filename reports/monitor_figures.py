@@ -1,0 +1,191 @@
+"""Figures of ruptures and agreement: trajectories with the minimums and the alerts marked,
+Bland-Altman plots, and alert counts by group. They draw what they are handed; labels are
+HTML-escaped."""
+
+from __future__ import annotations
+
+from html import escape
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analysis import names
+from analysis.monitor import REPAIR, RUPTURE
+
+from .figures import _layout, pillar_colour
+
+_RUPTURE = {"symbol": "x", "size": 11, "color": "#b2182b", "line": {"width": 2}}
+_REPAIR = {"symbol": "circle-open", "size": 11, "color": "#1b7837", "line": {"width": 2}}
+
+
+def trajectories(
+    sessions: pd.DataFrame,
+    alerts: pd.DataFrame,
+    pillars: list[str],
+    minimums: dict[str, float],
+) -> go.Figure:
+    """One panel per pillar: each patient's scores over sessions (one legend entry per patient
+    toggles them in every panel), the pillar's minimum as a red line, ruptures as red crosses
+    and repairs as green rings."""
+    fig = make_subplots(
+        rows=len(pillars), cols=1, shared_xaxes=True, subplot_titles=[escape(p) for p in pillars]
+    )
+    for pid, part in sessions.groupby(names.RESPONDENT_ID, sort=True):
+        label = escape(str(pid))
+        for r, p in enumerate(pillars, start=1):
+            fig.add_scatter(
+                x=part[names.SESSION],
+                y=part[p],
+                mode="lines+markers",
+                line={"width": 1.2, "color": "rgba(90,90,90,0.55)"},
+                marker={"size": 4},
+                name=label,
+                legendgroup=label,
+                showlegend=r == 1,
+                hovertemplate=f"{label}, session %{{x}}: %{{y:.2f}}<extra>{escape(p)}</extra>",
+                row=r,
+                col=1,
+            )
+    for r, p in enumerate(pillars, start=1):
+        if np.isfinite(minimums.get(p, np.nan)):
+            fig.add_hline(
+                y=minimums[p], line_color="#b2182b", line_dash="dash", line_width=1.5, row=r, col=1
+            )
+        for kind, marker in ((RUPTURE, _RUPTURE), (REPAIR, _REPAIR)):
+            e = alerts[(alerts["event"] == kind) & (alerts["pillar"] == p)]
+            fig.add_scatter(
+                x=e[names.SESSION],
+                y=e["score"],
+                mode="markers",
+                marker=marker,
+                name=kind,
+                legendgroup=kind,
+                showlegend=r == 1,
+                text=[
+                    escape(f"{a}: {b}")
+                    for a, b in zip(e[names.RESPONDENT_ID], e["reason"], strict=True)
+                ],
+                hovertemplate="%{text}<extra></extra>",
+                row=r,
+                col=1,
+            )
+        fig.update_yaxes(title_text="score", row=r, col=1)
+    fig.update_xaxes(title_text="session", row=len(pillars), col=1)
+    return _layout(
+        fig,
+        "Pillar scores over sessions: minimum (dashed), ruptures (x), repairs (o)",
+        height=260 * len(pillars) + 80,
+    )
+
+
+def bland_altman(
+    pairs: pd.DataFrame,
+    pillars: list[str],
+    limits: pd.DataFrame,
+    reference: pd.DataFrame | None = None,
+) -> go.Figure:
+    """Per pillar: each paired session's mean of the two ratings against clinician minus
+    patient, with the bias and 95% limits of agreement (``limits``: rows per pillar with
+    mean_difference, loa_low, loa_high); unseen ruptures in red; ``reference`` limits (the
+    whole clinic's) dotted."""
+    fig = make_subplots(
+        rows=1, cols=len(pillars), subplot_titles=[escape(p) for p in pillars], shared_yaxes=True
+    )
+    for c, p in enumerate(pillars, start=1):
+        x = (pairs[f"{p}_patient"] + pairs[f"{p}_clinician"]) / 2
+        y = pairs[f"{p}_clinician"] - pairs[f"{p}_patient"]
+        unseen = (
+            (
+                pairs[f"{p}_pass_clinician"].astype("boolean")
+                & ~pairs[f"{p}_pass_patient"].astype("boolean")
+            )
+            .fillna(False)
+            .to_numpy(bool)
+        )
+        for mask, name, colour in (
+            (~unseen, "paired session", "#2166ac"),
+            (unseen, "unseen rupture", "#b2182b"),
+        ):
+            fig.add_scatter(
+                x=x[mask],
+                y=y[mask],
+                mode="markers",
+                marker={"size": 6, "color": colour, "opacity": 0.6},
+                name=name,
+                legendgroup=name,
+                showlegend=c == 1,
+                text=[escape(str(v)) for v in pairs.loc[mask, names.RESPONDENT_ID]],
+                hovertemplate="%{text}: mean %{x:.2f}, clinician - patient %{y:.2f}<extra></extra>",
+                row=1,
+                col=c,
+            )
+        _limit_lines(fig, limits, p, c, "solid")
+        if reference is not None:
+            _limit_lines(fig, reference, p, c, "dot")
+        fig.update_xaxes(title_text="mean of the two ratings", row=1, col=c)
+    fig.update_yaxes(title_text="clinician minus patient", row=1, col=1)
+    return _layout(fig, "Bland-Altman: clinician against patient, same sessions", height=440)
+
+
+def _limit_lines(fig: go.Figure, limits: pd.DataFrame, pillar: str, col: int, dash: str) -> None:
+    row = limits[limits["pillar"] == pillar]
+    if not len(row):
+        return
+    for column, width in (("mean_difference", 2), ("loa_low", 1), ("loa_high", 1)):
+        value = float(row[column].to_numpy(float)[0])
+        if np.isfinite(value):
+            fig.add_hline(
+                y=value, line_dash=dash, line_width=width, line_color="#333", row=1, col=col
+            )
+
+
+def bland_altman_density(
+    density: dict[str, dict[str, list]], limits: pd.DataFrame, min_n: int
+) -> go.Figure:
+    """Bland-Altman as counts of paired sessions per cell; cells under ``min_n`` come blank
+    (None) from the analysis, so the picture shows no single session."""
+    pillars = list(density)
+    fig = make_subplots(
+        rows=1, cols=len(pillars), subplot_titles=[escape(p) for p in pillars], shared_yaxes=True
+    )
+    for c, p in enumerate(pillars, start=1):
+        d = density[p]
+        fig.add_heatmap(
+            x=d["x"],
+            y=d["y"],
+            z=d["counts"],
+            colorscale="Blues",
+            showscale=c == len(pillars),
+            colorbar={"title": "sessions"},
+            hovertemplate="mean %{x:.2f}, difference %{y:.2f}: %{z} sessions<extra></extra>",
+            row=1,
+            col=c,
+        )
+        _limit_lines(fig, limits, p, c, "solid")
+        fig.update_xaxes(title_text="mean of the two ratings", row=1, col=c)
+    fig.update_yaxes(title_text="clinician minus patient", row=1, col=1)
+    return _layout(
+        fig, f"Bland-Altman: paired sessions per cell (cells under {min_n} blank)", height=440
+    )
+
+
+def alert_rates(groups: pd.DataFrame, pillars: list[str], by: str) -> go.Figure:
+    """Ruptures per 100 sessions per group, stacked by the pillar that ruptured."""
+    fig = go.Figure()
+    labels = [escape(str(g)) for g in groups["group"]]
+    for p in pillars:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = 100 * groups[f"{p}_ruptures"] / groups["n_sessions"]
+        fig.add_bar(
+            x=labels,
+            y=rate,
+            name=escape(p),
+            marker_color=pillar_colour(p, pillars),
+            hovertemplate="%{x}: %{y:.1f} per 100 sessions<extra>" + escape(p) + "</extra>",
+        )
+    fig.update_layout(
+        barmode="stack", xaxis_title=escape(by), yaxis_title="ruptures per 100 sessions"
+    )
+    return _layout(fig, f"Rupture alerts per 100 sessions, by {by} and pillar")

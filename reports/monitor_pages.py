@@ -1,0 +1,245 @@
+"""Pages of ruptures and agreement: a clinician's own page (identifiable, for the treating
+clinician), and the clinic's alert counts (no patient in them)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from analysis import names
+from analysis.benchmark import BenchmarkResult
+from analysis.monitor import NEVER, REPAIR, RUPTURE, AlertCounts, Monitor, agreement
+from analysis.monitor.agreement import unseen_ruptures
+
+from . import figures, monitor_figures
+from .html import Section, assemble
+
+IDENTIFIABLE = (
+    "This page holds identifiable patient data. It is for the treating clinician only: do not "
+    "forward, print for others or store it outside the clinical record."
+)
+
+
+def _rule_section(m: Monitor, key: str, title: str) -> Section:
+    s = Section(key, title, m.rule()["text"])
+    table = pd.DataFrame(
+        {
+            "minimum": pd.Series(m.minimums),
+            "reliability": pd.Series({p: g.reliability for p, g in m.margins.items()}),
+            "SD": pd.Series({p: g.sd for p, g in m.margins.items()}),
+            "SEM": pd.Series({p: g.sem for p, g in m.margins.items()}),
+            "margin": pd.Series({p: g.margin for p, g in m.margins.items()}),
+            "sessions": pd.Series({p: g.rows for p, g in m.margins.items()}),
+        }
+    )
+    table.index.name = "pillar"
+    s.table(table, "Minimums and reliable-change margins (1.96 x sqrt(2) x SEM)", 2)
+    s.note(m.rule()["margin_source"] + ".")
+    for note in m.notes:
+        s.note(note)
+    return s
+
+
+def _events_table(events: pd.DataFrame) -> pd.DataFrame:
+    table = events[
+        [names.RESPONDENT_ID, names.SESSION, names.DATE, "pillar", "event", "score", "reason"]
+    ].copy()
+    table[names.DATE] = pd.to_datetime(table[names.DATE]).dt.strftime("%Y-%m-%d")
+    table["pillar"] = table["pillar"].fillna("(all)")
+    return table.set_index(names.RESPONDENT_ID)
+
+
+def _own_position(result: BenchmarkResult | None, clinician: str) -> Section:
+    s = Section(
+        "position",
+        "4. Where you sit among colleagues",
+        (
+            "Your share of adequate alliances against how many sessions it rests on, among "
+            "colleagues whose names are not shown, inside the funnel's limits; and your "
+            "shrunken (empirical-Bayes) pillar estimates beside the colleagues' range. Inside "
+            "the dashed limits, differences are what chance alone produces."
+        ),
+    )
+    if result is None or not len(result.groups):
+        s.note("No colleague comparison can be shown (too few groups in the window).")
+        return s
+    g = result.groups.copy()
+    own = g["group"].astype(str) == clinician
+    if not own.any():
+        s.note(
+            f"{clinician} is not in the comparison: fewer than {result.min_n} patients in the "
+            "window, or withheld against differencing."
+        )
+    g["group"] = np.where(own, f"you ({clinician})", "colleague")
+    if result.funnel is not None:
+        n = np.geomspace(
+            max(1.0, float(g["decided_sessions"].min()) * 0.8),
+            float(g["decided_sessions"].max()) * 1.1,
+            80,
+        )
+        limits = {k: (list(lo), list(hi)) for k, (lo, hi) in result.funnel.limits(n).items()}
+        fig = figures.funnel_plot(g, list(n), limits, result.funnel.target, "clinician")
+        mine = g[own]
+        fig.add_scatter(
+            x=mine["decided_sessions"],
+            y=100 * mine["share_adequate"],
+            mode="markers",
+            marker={"symbol": "star", "size": 18, "color": "#e69f00"},
+            name="you",
+        )
+        s.figure(fig)
+    rows = {}
+    for p in result.pillars:
+        column = f"{p}_shrunken"
+        if column not in g:
+            continue
+        others = g.loc[~own, column].dropna()
+        rows[p] = {
+            "you": float(g.loc[own, column].to_numpy(float)[0]) if own.any() else np.nan,
+            "colleagues: lowest": float(others.min()) if len(others) else np.nan,
+            "median": float(others.median()) if len(others) else np.nan,
+            "highest": float(others.max()) if len(others) else np.nan,
+            "colleagues": len(others),
+        }
+    if rows:
+        table = pd.DataFrame(rows).T
+        table.index.name = "pillar"
+        s.table(table, "Shrunken pillar estimates: yours and your colleagues' range", 2)
+    return s
+
+
+def clinician_page(
+    m: Monitor,
+    clinician: str,
+    result: BenchmarkResult | None,
+    clinic_agreement: pd.DataFrame | None,
+    store: str,
+) -> str:
+    """One clinician's patients: trajectories, alerts, unseen ruptures, agreement and their
+    position among colleagues."""
+    pillars = list(m.pillars)
+    window = f" since {m.since}" if m.since else ""
+    head = Section(
+        "about",
+        "Identifiable patient data",
+        IDENTIFIABLE,
+    )
+    patients = m.sessions[names.RESPONDENT_ID].nunique()
+    head.note(
+        f"{clinician}: {patients:,} patients, {len(m.sessions):,} {m.perspective} sessions"
+        f"{window}; {int((m.alerts['event'] == RUPTURE).sum())} rupture alerts, "
+        f"{int((m.alerts['event'] == REPAIR).sum())} repairs, "
+        f"{int((m.alerts['event'] == NEVER).sum())} never established."
+    )
+    trajectory = Section(
+        "trajectories",
+        "1. Your patients' alliance over sessions",
+        (
+            "Each line is one patient (click a name to hide or show them). The dashed red line "
+            "is the pillar's minimum; a red cross marks a rupture alert (below the minimum, or "
+            "a fall beyond measurement error), a green ring the repair that followed."
+        ),
+    )
+    trajectory.figure(monitor_figures.trajectories(m.sessions, m.alerts, pillars, m.minimums))
+    listing = Section(
+        "alerts",
+        "2. Alerts",
+        (
+            "Every rupture, repair and never-established alliance, with the reason in words. "
+            "A rupture still open at the last session is the one to raise at the next visit."
+        ),
+    )
+    if len(m.alerts):
+        listing.table(_events_table(m.alerts), "Alerts, by patient and session", 2)
+    else:
+        listing.note("No alerts in this window.")
+    sections = [head, trajectory, listing, _agreement_section(m, clinic_agreement)]
+    sections.append(_own_position(result, clinician))
+    sections.append(_rule_section(m, "rule", "5. The rule and its margins"))
+    subtitle = f"{store}: clinician {clinician}{window}; written {date.today().isoformat()}"
+    return assemble(f"Alliance: clinician {clinician}", subtitle, sections)
+
+
+def _agreement_section(m: Monitor, clinic: pd.DataFrame | None) -> Section:
+    s = Section(
+        "agreement",
+        "3. Your ratings beside your patients'",
+        (
+            "Where you and your patient rated the same session: each point is a session, "
+            "your rating minus theirs against the mean of the two. The solid lines are your "
+            "average difference and its 95% limits of agreement; dotted, the whole clinic's. "
+            "Red points are unseen ruptures: you rated the pillar at or above its minimum, "
+            "your patient below it."
+        ),
+    )
+    if not len(m.pairs):
+        s.note("No session was rated by both you and your patient in this window.")
+        return s
+    pillars = list(m.pillars)
+    own = agreement(m.pairs, pillars)
+    s.figure(monitor_figures.bland_altman(m.pairs, pillars, own, clinic))
+    table = own.set_index("pillar")[
+        ["paired_sessions", "mean_difference", "loa_low", "loa_high", "icc_a1", "unseen_ruptures"]
+    ]
+    s.table(table, "Agreement with your patients, per pillar (ICC(A,1): absolute agreement)", 2)
+    unseen = []
+    for p in pillars:
+        mask = unseen_ruptures(m.pairs, p)
+        part = m.pairs[mask]
+        unseen.append(
+            pd.DataFrame(
+                {
+                    names.RESPONDENT_ID: part[names.RESPONDENT_ID],
+                    names.SESSION: part[names.SESSION],
+                    "pillar": p,
+                    "patient's rating": part[f"{p}_patient"],
+                    "your rating": part[f"{p}_clinician"],
+                }
+            )
+        )
+    listed = pd.concat(unseen).sort_values([names.RESPONDENT_ID, names.SESSION])
+    if len(listed):
+        s.table(listed.set_index(names.RESPONDENT_ID), "Unseen ruptures", 2)
+    return s
+
+
+def alerts_page(m: Monitor, counts: AlertCounts, store: str) -> str:
+    """The clinic's alert counts by group and month; no patient is named or shown."""
+    pillars = list(m.pillars)
+    window = f" since {m.since}" if m.since else ""
+    over = Section(
+        "overview",
+        "1. Rupture alerts by group",
+        (
+            f"Rupture alerts per 100 {m.perspective} sessions{window}, by {counts.by} and by the "
+            f"pillar that ruptured. {len(counts.groups)} groups are shown; "
+            f"{counts.suppressed_groups} with fewer than {m.min_n} patients are left out, and "
+            f"{counts.withheld_groups} more are withheld because, set against an earlier "
+            "output, they would single out fewer patients than that."
+        ),
+    )
+    if len(counts.groups):
+        over.figure(monitor_figures.alert_rates(counts.groups, pillars, counts.by))
+        table = counts.groups.set_index("group")
+        table.index.name = counts.by
+        over.table(table, f"Alerts by {counts.by}", 1)
+    else:
+        over.note("No group is large enough to show.")
+    for note in counts.notes:
+        over.note(note)
+    months = Section(
+        "months",
+        "2. Month by month",
+        f"Alerts per month; months with fewer than {m.min_n} patients are left out.",
+    )
+    if len(counts.months):
+        table = counts.months.set_index("month")
+        months.table(table, "Alerts by month", 1)
+    else:
+        months.note("No month is large enough to show.")
+    subtitle = f"{store}: alerts{window}; written {date.today().isoformat()}"
+    return assemble(
+        "Clinic rupture alerts", subtitle, [over, months, _rule_section(m, "rule", "3. The rule")]
+    )

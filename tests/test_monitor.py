@@ -1,0 +1,305 @@
+"""Rupture alerts, patient-clinician agreement and the clinician's own page.
+
+The alert rule on hand-made trajectories (a fall below the minimum, a drop beyond the
+reliable-change margin, a drop within it, a repair); ICC(A,1) against pingouin; the
+two-perspective simulator; and the commands end to end on a simulated year of monthly exports,
+including that no output but the clinician's own page names a patient."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pingouin
+import pytest
+from playwright.sync_api import Browser
+
+from analysis.monitor import Margin, find_alerts, icc_a1
+from analysis.simulate import simulate, simulate_perspectives
+from instrument import Instrument
+
+from .conftest import open_report, run_cli
+
+MARGINS = {"bond": Margin("bond", 0.85, 0.6, 100), "goals": Margin("goals", 0.85, 0.6, 100)}
+MARGIN = MARGINS["bond"].margin  # 1.96 * sqrt(2) * 0.6 * sqrt(0.15) = 0.644
+
+
+def trajectory(
+    bond: list[float], goals: list[float] | None = None, pid: str = "P1"
+) -> pd.DataFrame:
+    n = len(bond)
+    frame = pd.DataFrame(
+        {
+            "respondent_id": pid,
+            "clinician_id": "C1",
+            "site_id": "S1",
+            "session": range(1, n + 1),
+            "date": pd.date_range("2026-01-05", periods=n, freq="7D"),
+            "bond": bond,
+            "goals": goals or [4.5] * n,
+        }
+    )
+    for p in ("bond", "goals"):
+        frame[f"{p}_minimum"] = 3.5
+        frame[f"{p}_pass"] = frame[p] >= 3.5
+    both = frame["bond_pass"] & frame["goals_pass"]
+    frame["alliance_status"] = np.where(both, "adequate", "inadequate")
+    return frame
+
+
+def events(frame: pd.DataFrame) -> list[tuple[int, str | None, str]]:
+    found = find_alerts(frame, MARGINS)
+    return list(zip(found["session"], found["pillar"], found["event"], strict=True))
+
+
+def test_the_margin_is_jacobson_truax() -> None:
+    assert pytest.approx(1.959964 * np.sqrt(2) * 0.6 * np.sqrt(0.15)) == MARGIN
+    assert pytest.approx(0.6441, abs=1e-4) == MARGIN
+
+
+def test_a_fall_below_the_minimum_is_an_alert_and_the_return_a_repair() -> None:
+    # 4.0 -> 3.4 is a drop of 0.6, within the margin, but below the minimum.
+    got = find_alerts(trajectory([4.0, 4.0, 3.4, 3.4, 3.9]), MARGINS)
+    assert list(zip(got["session"], got["event"], strict=True)) == [(3, "rupture"), (5, "repair")]
+    assert got["reason"].iat[0] == "3.40 is below the minimum 3.50"
+
+
+def test_a_drop_beyond_the_margin_above_the_minimum_is_an_alert() -> None:
+    # 4.9 -> 4.2: 0.7 > 0.644, still well above the minimum. It stays open while the
+    # score is more than the margin below the best (4.9 - 4.2), and is repaired at 4.7.
+    got = find_alerts(trajectory([4.9, 4.9, 4.2, 4.2, 4.7]), MARGINS)
+    assert list(zip(got["session"], got["event"], strict=True)) == [(3, "rupture"), (5, "repair")]
+    assert "0.70 below the previous session" in got["reason"].iat[0]
+    assert "0.70 below the best session (margin 0.64)" in got["reason"].iat[0]
+
+
+def test_a_drop_within_the_margin_is_not_an_alert() -> None:
+    assert events(trajectory([4.9, 4.9, 4.3, 4.3, 4.6])) == []
+
+
+def test_a_slow_slide_is_caught_against_the_best_session() -> None:
+    # Each step 0.3 (within the margin), but 0.9 below the best by session 4.
+    got = events(trajectory([5.0, 4.7, 4.4, 4.1, 4.1]))
+    assert got == [(4, "bond", "rupture")]  # 5.0 - 4.4 = 0.6 < margin; 5.0 - 4.1 = 0.9 at 4
+    got = find_alerts(trajectory([5.0, 4.7, 4.4, 4.1, 4.1]), MARGINS)
+    assert got["reason"].iat[0] == "0.90 below the best session (margin 0.64)"
+
+
+def test_only_the_pillar_that_fell_alerts() -> None:
+    got = events(trajectory([4.5, 4.5, 4.5, 4.5], goals=[4.6, 4.6, 3.0, 4.6]))
+    assert got == [(3, "goals", "rupture"), (4, "goals", "repair")]
+
+
+def test_never_established_and_no_alert_for_a_start_below_the_minimum() -> None:
+    got = events(trajectory([3.0, 3.2, 3.1, 4.0]))
+    assert got == [(3, None, "never_established")]
+
+
+def test_unscored_sessions_are_passed_over_and_patients_kept_apart() -> None:
+    a = trajectory([4.5, np.nan, 3.0], pid="PA")
+    b = trajectory([3.0, 4.5, 4.5], pid="PB")  # PB's first session follows PA's last
+    got = find_alerts(pd.concat([b, a]), MARGINS)
+    assert list(zip(got["respondent_id"], got["session"], got["event"], strict=True)) == [
+        ("PA", 3, "rupture")
+    ]
+
+
+def test_icc_a1_agrees_with_pingouin() -> None:
+    rng = np.random.default_rng(4)
+    truth = rng.normal(size=60)
+    x = truth + rng.normal(scale=0.7, size=60)
+    y = 0.3 + 0.8 * truth + rng.normal(scale=0.9, size=60)
+    long = pd.DataFrame(
+        {
+            "target": np.tile(np.arange(60), 2),
+            "rater": np.repeat(["p", "c"], 60),
+            "score": np.r_[x, y],
+        }
+    )
+    ref = pingouin.intraclass_corr(long, targets="target", raters="rater", ratings="score")
+    expected = float(ref.set_index("Type").loc["ICC(A,1)", "ICC"])
+    assert icc_a1(x, y) == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_patient_side_is_the_single_perspective_simulation(bank: Instrument) -> None:
+    both = simulate_perspectives(bank, 300, form="patient", sessions=4, seed=3, ruptures=0.2)
+    alone = simulate(bank, 300, form="patient", sessions=4, seed=3, ruptures=0.2)
+    pd.testing.assert_frame_equal(both["patient"].data, alone.data)
+    clinician = both["clinician"].data
+    assert set(clinician["perspective"]) == {"clinician"}
+    assert clinician.columns[-1] == "ct08"
+    keys = ["respondent_id", "session", "date", "clinician_id"]
+    pd.testing.assert_frame_equal(clinician[keys], alone.data[keys])
+    truth = alone.ruptures
+    assert len(truth) > 0 and set(truth["pillar"]) <= {"bond", "goals", "tasks"}
+    assert (truth["first_session"] >= 2).all()
+
+
+def test_ruptures_leave_the_rest_of_the_data_as_it_was(bank: Instrument) -> None:
+    plain = simulate(bank, 200, form="patient", sessions=4, seed=8)
+    ruptured = simulate(bank, 200, form="patient", sessions=4, seed=8, ruptures=0.3)
+    assert plain.ruptures.empty
+    changed = (plain.latent != ruptured.latent).any(axis=1)
+    planted = ruptured.ruptures
+    rows = plain.data[changed][["respondent_id", "session"]]
+    assert set(rows["respondent_id"]) == set(planted["respondent_id"])
+    assert (plain.data[~changed]["respondent_id"].isin(planted["respondent_id"]) | True).all()
+
+
+def test_patient_and_clinician_agree_modestly(bank: Instrument) -> None:
+    from analysis.scoring import score_export
+
+    sims = simulate_perspectives(bank, 1500, form="patient", sessions=3, seed=2)
+    p = score_export(sims["patient"].data, bank).table
+    c = score_export(sims["clinician"].data, bank).table
+    paired = p.merge(c, on=["respondent_id", "session"], suffixes=("_p", "_c"))
+    for pillar in ("bond", "goals", "tasks"):
+        r = paired[f"{pillar}_p"].corr(paired[f"{pillar}_c"])
+        assert 0.25 < r < 0.45, (pillar, r)
+        unseen = (paired[f"{pillar}_pass_c"] & ~paired[f"{pillar}_pass_p"]).mean()
+        assert 0.02 < unseen < 0.2
+
+
+# ---------------------------------------------------------------- end to end
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("monitor")
+    (folder / "exports").mkdir()
+    done = run_cli(
+        "simulate", "-n", "240", "--clinicians", "8", "--sessions", "6",
+        "--perspectives", "patient,clinician", "--months", "12", "--per-month",
+        "--ruptures", "0.2", "-o", str(folder / "exports" / "clinic.csv"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    exports = sorted((folder / "exports").glob("*.csv"))
+    assert len(exports) == 24
+    db = folder / "clinic.duckdb"
+    done = run_cli("ingest", *map(str, exports), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+def _patients(db: Path) -> set[str]:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {r[0] for r in con.execute("SELECT DISTINCT respondent_id FROM scores").fetchall()}
+
+
+def named(text: str, patients: set[str]) -> set[str]:
+    """The patient ids that appear in ``text`` as whole words (plotly.js, inlined in every
+    page, holds short letter-digit runs of its own)."""
+    return set(re.findall(r"(?<![A-Za-z0-9_])P\d+(?![A-Za-z0-9_])", text)) & patients
+
+
+def test_alert_counts_name_no_patient(store: Path, tmp_path: Path) -> None:
+    done = run_cli("alerts", "--db", str(store), "--json", "-o", str(tmp_path / "alerts.html"))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["totals"]["ruptures"] > 0 and doc["totals"]["repairs"] > 0
+    assert {m["pillar"] for m in doc["rule"]["margins"]} == {"bond", "goals", "tasks"}
+    assert all(0.3 < m["margin"] < 1.2 for m in doc["rule"]["margins"])
+    assert "Jacobson & Truax" in doc["rule"]["text"]
+    assert all(g["n_patients"] >= 5 for g in doc["groups"])
+    assert all(m["n_patients"] >= 5 for m in doc["months"])
+    assert sum(g["ruptures"] for g in doc["groups"]) <= doc["totals"]["ruptures"]
+    page = (tmp_path / "alerts.html").read_text()
+    for text in (done.stdout, page):
+        assert not named(text, _patients(store))
+
+
+def test_a_clinicians_list_names_their_patients_only(store: Path) -> None:
+    done = run_cli("alerts", "--db", str(store), "--clinician", "C01", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "identifiable patient data" in done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["identifiable"] is True and doc["alerts"]
+    import duckdb
+
+    with duckdb.connect(str(store), read_only=True) as con:
+        own = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT respondent_id FROM scores WHERE clinician_id = 'C01'"
+            ).fetchall()
+        }
+    assert {a["respondent_id"] for a in doc["alerts"]} <= own
+    masked = run_cli(
+        "alerts", "--db", str(store), "--clinician", "C01", "--json", "--pseudonymize", "k"
+    )
+    ids = {a["respondent_id"] for a in json.loads(masked.stdout)["alerts"]}
+    assert ids and all(i.startswith("anon_") for i in ids)
+
+
+def test_benchmark_counts_agreement_per_clinician(store: Path) -> None:
+    done = run_cli("benchmark", "--db", str(store), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    agreement = {a["pillar"]: a for a in doc["agreement"]}
+    for a in agreement.values():
+        assert 0.1 < a["icc_a1"] < 0.6
+        assert a["loa_low"] < a["mean_difference"] < a["loa_high"]
+        assert a["unseen_ruptures"] > 0
+    assert any(g.get("unseen_ruptures") for g in doc["groups"])
+    assert not named(done.stdout, _patients(store))
+
+
+def test_the_clinicians_page_in_chromium(store: Path, tmp_path: Path, browser: Browser) -> None:
+    out = tmp_path / "c01.html"
+    done = run_cli(
+        "benchmark", "--db", str(store), "--clinician", "C01", "-o", str(out),
+        "--pseudonymize", "key",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    html = out.read_text()
+    assert "identifiable patient data" in html
+    assert not named(html, _patients(store))  # pseudonymized
+    assert "anon_" in html
+    colleagues = {f"C0{k}" for k in range(2, 9)}
+    assert not set(re.findall(r"(?<![A-Za-z0-9_])C\d+(?![A-Za-z0-9_])", html)) & colleagues
+    page = open_report(browser, out)
+    assert page.errors == []  # type: ignore[attr-defined]
+    drawn = page.evaluate(
+        """Array.from(document.querySelectorAll('.plotly-graph-div')).map(d =>
+            d.querySelectorAll('svg.main-svg').length > 0
+            && d.querySelectorAll('path.point, g.points path').length > 0)"""
+    )
+    assert len(drawn) == 3 and all(drawn)  # trajectories, Bland-Altman, funnel
+    assert page.locator("#alerts table tbody tr").count() > 0
+    refused = run_cli("benchmark", "--db", str(store), "--clinician", "C01", "--json")
+    assert refused.returncode != 0 and "-o FILE.html" in refused.stderr
+
+
+def test_the_benchmark_page_draws_alerts_and_agreement(
+    store: Path, tmp_path: Path, browser: Browser
+) -> None:
+    out = tmp_path / "bench.html"
+    done = run_cli("benchmark", "--db", str(store), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    page = open_report(browser, out)
+    assert page.errors == []  # type: ignore[attr-defined]
+    section = page.locator("#alerts .plotly-graph-div")
+    assert section.count() == 2
+    assert page.locator("#alerts .plotly-graph-div .heatmaplayer").count() == 3
+    assert not named(out.read_text(), _patients(store))
+
+
+def test_differencing_through_since_is_withheld(tmp_path: Path) -> None:
+    from .test_disclosure import clinic, sessions
+
+    export = tmp_path / "clinic.csv"
+    sessions(clinic(), seed=1).to_csv(export, index=False)
+    db = tmp_path / "clinic.duckdb"
+    assert run_cli("ingest", str(export), "--db", str(db)).returncode == 0
+    first = json.loads(run_cli("alerts", "--db", str(db), "--json").stdout)
+    assert "C01" in {g["group"] for g in first["groups"]}  # 6 patients
+    later = run_cli("alerts", "--db", str(db), "--json", "--since", "2026-02-01")
+    doc = json.loads(later.stdout)
+    # C01 since February has 5 patients: shown beside the first output it would give away
+    # the one January patient.
+    assert "C01" not in {g["group"] for g in doc["groups"]}
+    assert doc["withheld_groups"] >= 1
+    assert any("withheld" in n for n in doc["notes"])
