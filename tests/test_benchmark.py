@@ -205,7 +205,7 @@ def test_benchmark_report_in_chromium(year: Path, tmp_path: Path, browser: Brows
         """Array.from(document.querySelectorAll('.plotly-graph-div')).map(d =>
             d.querySelectorAll('path.point, g.points path, g.scatterlayer path').length > 0)"""
     )
-    assert len(drawn) == 3 and all(drawn)
+    assert len(drawn) == 4 and all(drawn)  # funnel, shrinkage, trends, rupture alerts
     assert page.evaluate("window.__pwned") is None
     assert page.get_by_text(EVIL).count() >= 1  # shown as text in the table
     for link in page.locator("nav a").all():
