@@ -147,8 +147,23 @@ def test_the_distance_query_agrees_with_sets(
         )
         if cand:
             con.executemany("INSERT INTO candidate VALUES (?, ?, ?)", sorted(cand))
+        # Released cells of patient sessions; the query compares a candidate with its own
+        # family of cells only (paired-session cells are another).
+        con.execute("CREATE TABLE releases (cell_id BIGINT, kind VARCHAR)")
         if rel:
             con.executemany("INSERT INTO release_members VALUES (?, ?, ?)", sorted(rel))
+            cells = sorted({r for r, _, _ in rel})
+            con.executemany(
+                "INSERT INTO releases VALUES (?, 'group:clinician_id')", [[c] for c in cells]
+            )
+            con.executemany(
+                "INSERT INTO releases VALUES (?, 'paired:clinician_id')",
+                [[c + 1000] for c in cells],
+            )
+            con.executemany(  # the same sessions again, as paired cells: not this family
+                "INSERT INTO release_members VALUES (?, ?, ?)",
+                sorted((r + 1000, s + 1, p) for r, s, p in rel),
+            )
         got = _too_close(con, min_n)
     expected = set()
     for label in {c for c, _, _ in cand}:
