@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import names
-from analysis.benchmark import DEFAULT_MIN_N, run_benchmark
+from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, run_benchmark
 from analysis.fileio import atomic_write_text
 from analysis.monitor import (
     DEFAULT_ESTABLISH_WITHIN,
@@ -89,7 +89,7 @@ def _records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
 )
 @click.option(
     "--by",
-    type=click.Choice(["clinician_id", "site_id"]),
+    type=click.Choice(sorted(GROUPINGS)),
     default="clinician_id",
     show_default=True,
     help="Group the counts by clinician or site.",

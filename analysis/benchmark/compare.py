@@ -28,7 +28,7 @@ from scipy.stats import t as student_t
 
 from .. import names
 from ..store import EXTRA_PREFIX, StoreError, quote, table_columns
-from .disclosure import Cells, guard
+from .disclosure import Cells, guard_all
 from .funnel import Funnel, funnel
 from .mixed import NestedFit, PatientSummaries, fit_nested
 
@@ -97,7 +97,8 @@ class BenchmarkResult:
         }
 
 
-def _where(since: date | None, perspective: str, alias: str = "") -> tuple[str, list[Any]]:
+def session_filter(since: date | None, perspective: str, alias: str = "") -> tuple[str, list[Any]]:
+    """The SQL condition (and its parameters) for the perspective's sessions since a date."""
     clauses = [f"coalesce({alias}perspective, 'patient') = ?"]
     params: list[Any] = [perspective]
     if since is not None:
@@ -219,7 +220,7 @@ def _patient_summaries(
         if adjust
         else ""  # no covariates: the scores table alone
     )
-    where, params = _where(since, perspective, "s.")
+    where, params = session_filter(since, perspective, "s.")
     sql = f"""
         SELECT s.{group} AS grp, count(s.{pillar}) AS n, avg(s.{pillar}) AS mean,
                coalesce(var_pop(s.{pillar}) * count(s.{pillar}), 0) AS within_ss {covariates}
@@ -354,7 +355,7 @@ def run_benchmark(
         )
     if not pillars:
         raise StoreError("the store holds no scored alliance responses yet; ingest an export.")
-    where, params = _where(since, perspective)
+    where, params = session_filter(since, perspective)
     totals = con.execute(
         f"SELECT count(DISTINCT respondent_id), count(*) FROM scores WHERE {where}", params
     ).fetchall()[0]
@@ -376,26 +377,19 @@ def run_benchmark(
     withheld_months: set[str] = set()
     totals_withheld = False
     if not identifiable:
-        con.begin()
-        try:
-            withheld_groups = guard(
-                con,
+        withheld_groups, withheld_months, withheld_totals = guard_all(
+            con,
+            [
                 Cells(f"group:{group}", group, tuple(groups.loc[shown, "group"])),
-                where,
-                params,
-                min_n,
-                request,
-            )
-            withheld_months = guard(
-                con, Cells("month", month, tuple(trends["month"])), where, params, min_n, request
-            )
-            totals_withheld = bool(
-                guard(con, Cells("total", "'all'", ("all",)), where, params, min_n, request)
-            )
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+                Cells("month", month, tuple(trends["month"])),
+                Cells("total", "'all'", ("all",)),
+            ],
+            where,
+            params,
+            min_n,
+            request,
+        )
+        totals_withheld = bool(withheld_totals)
     if withheld_groups or withheld_months or totals_withheld:
         notes.append(
             f"{len(withheld_groups)} groups, {len(withheld_months)} months"

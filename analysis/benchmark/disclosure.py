@@ -176,6 +176,26 @@ def guard(
     return withheld
 
 
+def guard_all(
+    con: duckdb.DuckDBPyConnection,
+    cells: list[Cells],
+    where: str,
+    params: list[Any],
+    min_n: int,
+    request: str,
+) -> list[set[str]]:
+    """:func:`guard` for each kind of cells in turn, in one transaction: an output's cells
+    are recorded as released together or, if anything fails, not at all."""
+    con.begin()
+    try:
+        withheld = [guard(con, c, where, params, min_n, request) for c in cells]
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return withheld
+
+
 def release_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The cells released so far (without their members)."""
     return con.execute(

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .. import names
-from ..benchmark.disclosure import Cells, guard
+from ..benchmark.compare import GROUPINGS, session_filter
+from ..benchmark.disclosure import Cells, guard_all
 from ..store import StoreError
 from .agreement import agreement, pair_sessions, unseen_ruptures
 from .alerts import (
@@ -39,7 +40,6 @@ from .alerts import (
 )
 from .source import load_margins, load_sessions, store_pillars
 
-GROUP_COLUMNS = {"clinician_id": names.CLINICIAN_ID, "site_id": names.SITE_ID}
 PAIRED = (
     " AND EXISTS (SELECT 1 FROM scores c WHERE c.perspective = 'clinician'"
     " AND c.respondent_id = scores.respondent_id AND c.session = scores.session"
@@ -53,7 +53,7 @@ class Monitor:
 
     pillars: tuple[str, ...]
     perspective: str
-    since: str | None
+    window: date | None  # sessions on or after this date
     min_n: int
     establish_within: int
     margins: dict[str, Margin]
@@ -62,6 +62,10 @@ class Monitor:
     alerts: pd.DataFrame  # the window's events (identifiable likewise)
     pairs: pd.DataFrame  # paired sessions of the window (identifiable likewise)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def since(self) -> str | None:
+        return self.window.isoformat() if self.window else None
 
     def rule(self) -> dict[str, Any]:
         return {
@@ -75,15 +79,6 @@ class Monitor:
                 f"{self.perspective} ratings, weighted by their scored sessions"
             ),
         }
-
-
-def _where(perspective: str, since: date | None) -> tuple[str, list[Any]]:
-    clauses = ["coalesce(perspective, 'patient') = ?"]
-    params: list[Any] = [perspective]
-    if since is not None:
-        clauses.append("date >= ?")
-        params.append(since)
-    return " AND ".join(clauses), params
 
 
 def _latest_minimums(
@@ -134,7 +129,7 @@ def monitor(
     return Monitor(
         pillars=tuple(pillars),
         perspective=perspective,
-        since=since.isoformat() if since else None,
+        window=since,
         min_n=min_n,
         establish_within=establish_within,
         margins=margins,
@@ -199,9 +194,9 @@ def alert_counts(
 ) -> AlertCounts:
     """Counts per group and month with small cells suppressed and differencing withheld; the
     connection must be writable to record what is released."""
-    if by not in GROUP_COLUMNS:
-        raise StoreError(f"--by must be one of {', '.join(GROUP_COLUMNS)}; got {by!r}.")
-    group = GROUP_COLUMNS[by]
+    if by not in GROUPINGS:
+        raise StoreError(f"--by must be one of {', '.join(GROUPINGS)}; got {by!r}.")
+    group = GROUPINGS[by]
     s, e = m.sessions, m.alerts
     groups = _counts(m, s[group].astype(str), e[group].astype(str)).rename_axis("group")
     groups = groups.reset_index()
@@ -211,37 +206,25 @@ def alert_counts(
     small_g = groups["n_patients"] < m.min_n
     small_m = months["n_patients"] < m.min_n
     groups, months = groups[~small_g], months[~small_m]
-    where, params = _where(m.perspective, pd.Timestamp(m.since).date() if m.since else None)
+    where, params = session_filter(m.window, m.perspective)
     request = f"alerts by={group} since={m.since} perspective={m.perspective} min_n={m.min_n}"
     withheld_g: set[str] = set()
     withheld_m: set[str] = set()
-    totals_withheld = False
+    withheld_t: set[str] = set()
     if not identifiable:
-        con.begin()
-        try:
-            withheld_g = guard(
-                con,
+        withheld_g, withheld_m, withheld_t = guard_all(
+            con,
+            [
                 Cells(f"group:{group}", group, tuple(groups["group"])),
-                where,
-                params,
-                m.min_n,
-                request,
-            )
-            withheld_m = guard(
-                con,
                 Cells("month", "strftime(date, '%Y-%m')", tuple(months["month"])),
-                where,
-                params,
-                m.min_n,
-                request,
-            )
-            totals_withheld = bool(
-                guard(con, Cells("total", "'all'", ("all",)), where, params, m.min_n, request)
-            )
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+                Cells("total", "'all'", ("all",)),
+            ],
+            where,
+            params,
+            m.min_n,
+            request,
+        )
+    totals_withheld = bool(withheld_t)
     notes = list(m.notes)
     if withheld_g or withheld_m or totals_withheld:
         notes.append(
@@ -309,31 +292,24 @@ def agreement_by_group(
         row["unseen_share"] = float(any_unseen.mean())
         rows.append(row)
     table = pd.DataFrame(rows) if rows else empty
-    where, params = _where(m.perspective, pd.Timestamp(m.since).date() if m.since else None)
+    where, params = session_filter(m.window, m.perspective)
     where += PAIRED
     request = f"agreement by={group} since={m.since} min_n={m.min_n}"
     withheld: set[str] = set()
-    total_withheld = False
+    withheld_total: set[str] = set()
     if not identifiable:
-        con.begin()
-        try:
-            withheld = guard(
-                con,
+        withheld, withheld_total = guard_all(
+            con,
+            [
                 Cells(f"paired:{group}", group, tuple(table["group"])),
-                where,
-                params,
-                m.min_n,
-                request,
-            )
-            total_withheld = bool(
-                guard(
-                    con, Cells("paired:total", "'all'", ("all",)), where, params, m.min_n, request
-                )
-            )
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+                Cells("paired:total", "'all'", ("all",)),
+            ],
+            where,
+            params,
+            m.min_n,
+            request,
+        )
+    total_withheld = bool(withheld_total)
     if withheld or total_withheld:
         notes.append(
             f"agreement of {len(withheld)} groups"
