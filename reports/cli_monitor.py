@@ -133,10 +133,12 @@ def alerts_command(
 ) -> None:
     """Find alliance ruptures: a pillar below its minimum or falling beyond its error.
 
-    Per patient and pillar, a rupture alert is the first session below the pillar's minimum
-    or more than its reliable-change margin (1.96 x sqrt(2) x SEM, Jacobson and Truax) below
-    the patient's previous or best session; a repair is the session it ends; a patient whose
-    alliance is not adequate in any of the first N sessions is flagged as never established.
+    Per patient and pillar, a rupture alert is the first session below the pillar's minimum,
+    more than its reliable-change margin (1.96 x sqrt(2) x SEM, Jacobson and Truax) below the
+    patient's previous session, or more than the best-session margin (c_k x SEM, set so that
+    error alone crosses it as rarely as the first) below the best of the k earlier sessions;
+    a repair is the session it ends; a patient whose alliance is not adequate in any of the
+    first N sessions is flagged as never established.
 
     With --clinician the output lists that clinician's patients (identifiable, for the
     treating clinician; --pseudonymize replaces their ids). Without it, the output counts

@@ -31,11 +31,18 @@ def _rule_section(m: Monitor, key: str, title: str) -> Section:
             "SD": pd.Series({p: g.sd for p, g in m.margins.items()}),
             "SEM": pd.Series({p: g.sem for p, g in m.margins.items()}),
             "margin": pd.Series({p: g.margin for p, g in m.margins.items()}),
+            "best of 3": pd.Series({p: g.best_margin(3) for p, g in m.margins.items()}),
+            "best of 7": pd.Series({p: g.best_margin(7) for p, g in m.margins.items()}),
             "sessions": pd.Series({p: g.rows for p, g in m.margins.items()}),
         }
     )
     table.index.name = "pillar"
-    s.table(table, "Minimums and reliable-change margins (1.96 x sqrt(2) x SEM)", 2)
+    s.table(
+        table,
+        "Minimums and reliable-change margins: from the previous session 1.96 x sqrt(2) x SEM; "
+        "from the best of 3 or 7 earlier sessions c_k x SEM",
+        2,
+    )
     s.note(m.rule()["margin_source"] + ".")
     for note in m.notes:
         s.note(note)

@@ -11,7 +11,9 @@ from .alerts import (
     RULE_TEXT,
     RUPTURE,
     Margin,
+    best_factor,
     find_alerts,
+    rupture_states,
 )
 from .run import AlertCounts, Monitor, agreement_by_group, alert_counts, monitor
 from .source import load_margins, load_sessions, store_pillars
@@ -31,12 +33,14 @@ __all__ = [
     "agreement_by_group",
     "agreement_density",
     "alert_counts",
+    "best_factor",
     "find_alerts",
     "icc_a1",
     "load_margins",
     "load_sessions",
     "monitor",
     "pair_sessions",
+    "rupture_states",
     "store_pillars",
     "unseen_ruptures",
 ]

@@ -5,16 +5,23 @@ session is *in rupture* when the pillar is
 
 - below its minimum (the rule's minimum for that pillar), or
 - lower than the patient's previous session by more than the pillar's reliable-change margin,
-  or lower than the patient's best session so far by more than that margin.
+  or lower than the patient's best session so far by more than the best-session margin.
 
 The margin is Jacobson and Truax's (1991) reliable change: ``1.96 * sqrt(2) * SEM`` with
-``SEM = SD * sqrt(1 - reliability)`` of that pillar, so a change beyond it is unlikely (p <
-.05) from measurement error alone. An **alert** (``rupture``) is the first session of a run in
-rupture that follows a session that was not; a **repair** is the first session after such a
-run that is no longer in rupture. A run that starts at the patient's first session is not an
-alert: that alliance was never established, and a patient whose alliance has not been
-adequate (every pillar at or above its minimum) in any of their first ``establish_within``
-sessions is flagged ``never_established`` at that session.
+``SEM = SD * sqrt(1 - reliability)`` of that pillar, so a fall beyond it from the previous
+session happens by measurement error alone in 2.5% of comparisons (the lower half of the
+two-sided 5%). The best of ``k`` earlier sessions is the largest of ``k`` noisy scores, so the
+same margin against it would be crossed far more often by error alone (about 6% at ``k = 3``,
+11% at ``k = 7``); the best-session margin is ``c_k * SEM`` with ``c_k`` chosen so that this
+comparison, too, is crossed in 2.5% of sessions when only measurement error moves the scores
+(:func:`best_factor`; ``c_1 = 1.96 * sqrt(2)``, ``c_3 = 3.32``, ``c_7 = 3.70``).
+
+An **alert** (``rupture``) is the first session of a run in rupture that follows a session that
+was not; a **repair** is the first session after such a run that is no longer in rupture. A run
+that starts at the patient's first session is not an alert: that alliance was never
+established, and a patient whose alliance has not been adequate (every pillar at or above its
+minimum) in any of their first ``establish_within`` sessions is flagged ``never_established``
+at that session.
 
 A session whose pillar could not be scored is passed over for that pillar. Alerts depend on a
 patient's own history only, so an alert at a session is the same whatever date window the
@@ -24,13 +31,16 @@ output shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
+from scipy import integrate, optimize, stats
 
 from .. import names
 
 RCI_Z = 1.959964  # two-sided 5%
+FALSE_RATE = 0.025  # one-sided: a fall beyond the margin by measurement error alone
 DEFAULT_ESTABLISH_WITHIN = 3
 RUPTURE, REPAIR, NEVER = "rupture", "repair", "never_established"
 EVENTS = (RUPTURE, REPAIR, NEVER)
@@ -47,16 +57,54 @@ ALERT_COLUMNS = (
     "previous",
     "best",
     "margin",
+    "best_margin",
     "reason",
 )
 RULE_TEXT = (
-    "A pillar is in rupture at a session when it is below its minimum, or more than its "
-    "reliable-change margin below the patient's previous or best session; the margin is "
-    "1.96 x sqrt(2) x SEM of that pillar (Jacobson & Truax, 1991), SEM = SD x sqrt(1 - "
-    "reliability). An alert is the first session in rupture after one that was not; a repair "
-    "is the first session after it that is not. A patient whose alliance is not adequate in any "
-    "of the first {n} sessions is flagged as never established."
+    "A pillar is in rupture at a session when it is below its minimum, more than its "
+    "reliable-change margin below the patient's previous session, or more than its best-session "
+    "margin below the best of the patient's earlier sessions. The margin is 1.96 x sqrt(2) x SEM "
+    "of that pillar (Jacobson & Truax, 1991), SEM = SD x sqrt(1 - reliability); the "
+    "best-session margin is c_k x SEM, with c_k set so that, as for the previous session, "
+    "measurement error alone crosses it in 2.5% of sessions (c_1 = 1.96 x sqrt(2), c_3 = 3.32, "
+    "c_7 = 3.70 for the best of k sessions). An alert is the first session in rupture after one "
+    "that was not; a repair is the first session after it that is not. A patient whose "
+    "alliance is not adequate in any of the first {n} sessions is flagged as never established."
 )
+
+
+def _best_tail(c: float, k: int) -> float:
+    """P(max of k standard normals - another standard normal > c)."""
+
+    def integrand(z: float) -> float:
+        return float((1.0 - stats.norm.cdf(z + c) ** k) * stats.norm.pdf(z))
+
+    return float(integrate.quad(integrand, -12.0, 12.0)[0])
+
+
+@cache
+def best_factor(k: int) -> float:
+    """``c_k``: the best-session margin in SEMs after ``k`` earlier sessions.
+
+    With every score its true value plus independent error of SD ``SEM``, and the true value
+    unchanged, the best of ``k`` earlier sessions exceeds the current one by more than ``c_k *
+    SEM`` with probability :data:`FALSE_RATE`. ``c_1`` is the reliable-change factor ``1.96 *
+    sqrt(2)`` itself.
+    """
+    if k < 1:
+        raise ValueError(f"a best session needs at least one earlier session; got k = {k}.")
+    if k == 1:
+        return RCI_Z * float(np.sqrt(2.0))
+    return float(optimize.brentq(lambda c: _best_tail(c, k) - FALSE_RATE, 0.0, 12.0, xtol=1e-10))
+
+
+def best_factors(k: np.ndarray) -> np.ndarray:
+    """:func:`best_factor` of each count in ``k`` (NaN where there is no earlier session)."""
+    k = np.asarray(k)
+    out = np.full(k.shape, np.nan)
+    for value in np.unique(k[k >= 1]):
+        out[k == value] = best_factor(int(value))
+    return out
 
 
 @dataclass(frozen=True)
@@ -74,7 +122,12 @@ class Margin:
 
     @property
     def margin(self) -> float:
+        """Against the previous session: Jacobson and Truax's reliable change."""
         return float(RCI_Z * np.sqrt(2.0) * self.sem)
+
+    def best_margin(self, k: int) -> float:
+        """Against the best of ``k`` earlier sessions (:func:`best_factor`)."""
+        return best_factor(k) * self.sem
 
     def to_dict(self) -> dict[str, float | int | str]:
         return {
@@ -83,6 +136,8 @@ class Margin:
             "sd": self.sd,
             "sem": self.sem,
             "margin": self.margin,
+            "best_margin_3": self.best_margin(3),
+            "best_margin_7": self.best_margin(7),
             "rows": self.rows,
         }
 
@@ -92,21 +147,49 @@ def _ordered(sessions: pd.DataFrame) -> pd.DataFrame:
     return sessions.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
 
 
-def _pillar_events(s: pd.DataFrame, pillar: str, margin: float) -> pd.DataFrame:
-    """Ruptures and repairs of one pillar; ``s`` is sorted, one row per session."""
+def _rupture_state(s: pd.DataFrame, pillar: str, error: Margin) -> pd.DataFrame:
+    """Each scored session of one pillar and whether it is in rupture, and why.
+
+    ``s`` is sorted (:func:`_ordered`), one row per session; sessions whose pillar is not
+    scored are left out. Columns: ``score``, ``minimum``, ``previous``, ``best``, ``earlier``
+    (scored sessions before this one), ``best_margin``, ``below``, ``from_previous``,
+    ``from_best`` and ``state`` (any of the three), indexed like ``s``.
+    """
     rows = s[s[pillar].notna()]
-    score = rows[pillar].to_numpy(float)
-    minimum = rows[f"{pillar}_minimum"].to_numpy(float)
     patient = rows[names.RESPONDENT_ID].to_numpy()
     grouped = rows.groupby(names.RESPONDENT_ID, sort=False)[pillar]
+    score = rows[pillar].to_numpy(float)
     previous = grouped.shift(1).to_numpy(float)
-    running_best = grouped.cummax()
-    best = running_best.groupby(patient, sort=False).shift(1).to_numpy(float)
+    best = grouped.cummax().groupby(patient, sort=False).shift(1).to_numpy(float)
+    earlier = grouped.cumcount().to_numpy()
+    best_margin = best_factors(earlier) * error.sem
     below = ~rows[f"{pillar}_pass"].fillna(True).to_numpy(bool)
     with np.errstate(invalid="ignore"):
-        from_previous = previous - score > margin
-        from_best = best - score > margin
-    state = below | from_previous | from_best
+        from_previous = previous - score > error.margin
+        from_best = best - score > best_margin
+    return pd.DataFrame(
+        {
+            "score": score,
+            "minimum": rows[f"{pillar}_minimum"].to_numpy(float),
+            "previous": previous,
+            "best": best,
+            "earlier": earlier,
+            "best_margin": best_margin,
+            "below": below,
+            "from_previous": from_previous,
+            "from_best": from_best,
+            "state": below | from_previous | from_best,
+        },
+        index=rows.index,
+    )
+
+
+def _pillar_events(s: pd.DataFrame, pillar: str, error: Margin) -> pd.DataFrame:
+    """Ruptures and repairs of one pillar; ``s`` is sorted, one row per session."""
+    st = _rupture_state(s, pillar, error)
+    rows = s.loc[st.index]
+    patient = rows[names.RESPONDENT_ID].to_numpy()
+    state = st["state"].to_numpy(bool)
     first = np.r_[True, patient[1:] != patient[:-1]]
     # Runs of consecutive sessions in the same state, within a patient.
     change = first | np.r_[True, state[1:] != state[:-1]]
@@ -122,56 +205,44 @@ def _pillar_events(s: pd.DataFrame, pillar: str, margin: float) -> pd.DataFrame:
         if not mask.any():
             continue
         part = rows.loc[mask, [c for c in ALERT_COLUMNS if c in rows.columns]].copy()
+        at = st[mask]
         part["pillar"] = pillar
         part["event"] = kind
-        part["score"] = score[mask]
-        part["minimum"] = minimum[mask]
-        part["previous"] = previous[mask]
-        part["best"] = best[mask]
-        part["margin"] = margin
-        part["reason"] = _reasons(
-            kind,
-            score[mask],
-            minimum[mask],
-            previous[mask],
-            best[mask],
-            margin,
-            below[mask],
-            from_previous[mask],
-            from_best[mask],
-        )
+        for column in ("score", "minimum", "previous", "best", "best_margin"):
+            part[column] = at[column].to_numpy()
+        part["margin"] = error.margin
+        part["reason"] = _reasons(kind, at, error.margin)
         out.append(part)
     return pd.concat(out) if out else pd.DataFrame(columns=list(ALERT_COLUMNS))
 
 
-def _reasons(
-    kind: str,
-    score: np.ndarray,
-    minimum: np.ndarray,
-    previous: np.ndarray,
-    best: np.ndarray,
-    margin: float,
-    below: np.ndarray,
-    from_previous: np.ndarray,
-    from_best: np.ndarray,
-) -> list[str]:
+def _reasons(kind: str, at: pd.DataFrame, margin: float) -> list[str]:
+    score, minimum, previous, best, best_margin = (
+        at[c].to_numpy(float) for c in ("score", "minimum", "previous", "best", "best_margin")
+    )
+    earlier = at["earlier"].to_numpy(int)
+    below, from_previous, from_best = (
+        at[c].to_numpy(bool) for c in ("below", "from_previous", "from_best")
+    )
     texts = []
-    for k in range(len(score)):
+    for k in range(len(at)):
         if kind == REPAIR:
             texts.append(
-                f"back at or above the minimum {minimum[k]:.2f} and within {margin:.2f} of the "
-                f"previous and best sessions"
+                f"back at or above the minimum {minimum[k]:.2f}, within {margin:.2f} of the "
+                f"previous session and within {best_margin[k]:.2f} of the best"
             )
             continue
         parts = []
         if below[k]:
             parts.append(f"{score[k]:.2f} is below the minimum {minimum[k]:.2f}")
         if from_previous[k]:
-            parts.append(f"{previous[k] - score[k]:.2f} below the previous session")
+            parts.append(
+                f"{previous[k] - score[k]:.2f} below the previous session (margin {margin:.2f})"
+            )
         if from_best[k]:
-            parts.append(f"{best[k] - score[k]:.2f} below the best session")
-        drop = from_previous[k] or from_best[k]
-        texts.append("; ".join(parts) + (f" (margin {margin:.2f})" if drop else ""))
+            of = "the first session" if earlier[k] == 1 else f"the best of {earlier[k]} sessions"
+            parts.append(f"{best[k] - score[k]:.2f} below {of} (margin {best_margin[k]:.2f})")
+        texts.append("; ".join(parts))
     return texts
 
 
@@ -191,6 +262,32 @@ def _never_established(s: pd.DataFrame, within: int) -> pd.DataFrame:
     return part
 
 
+def rupture_states(
+    sessions: pd.DataFrame, margins: dict[str, Margin], *, detail: bool = False
+) -> pd.DataFrame:
+    """Whether each session is in rupture, per pillar: one row per session (respondent_id,
+    session, date and a boolean column per pillar, False where the pillar is not scored), in
+    patient and session order. The alerts are the onsets of these runs (:func:`find_alerts`).
+
+    With ``detail``, one row per scored session and pillar instead, with the comparison behind
+    the state: ``score``, ``minimum``, ``previous``, ``best``, ``earlier`` (scored sessions
+    before this one), ``best_margin``, ``below``, ``from_previous``, ``from_best``, ``state``.
+    """
+    s = _ordered(sessions)
+    keys = [names.RESPONDENT_ID, names.SESSION, names.DATE]
+    if detail:
+        parts = [
+            s.loc[st.index, keys].assign(pillar=p).join(st)
+            for p, error in margins.items()
+            for st in [_rupture_state(s, p, error)]
+        ]
+        return pd.concat(parts).sort_index(kind="stable").reset_index(drop=True)
+    out = s[keys].copy()
+    for p, error in margins.items():
+        out[p] = _rupture_state(s, p, error)["state"].reindex(s.index, fill_value=False)
+    return out
+
+
 def find_alerts(
     sessions: pd.DataFrame,
     margins: dict[str, Margin],
@@ -207,7 +304,7 @@ def find_alerts(
     if establish_within < 1:
         raise ValueError(f"'establish_within' must be at least 1; got {establish_within}.")
     s = _ordered(sessions)
-    parts = [_pillar_events(s, p, m.margin) for p, m in margins.items()]
+    parts = [_pillar_events(s, p, m) for p, m in margins.items()]
     parts.append(_never_established(s, establish_within))
     parts = [p for p in parts if len(p)]
     if not parts:
