@@ -14,7 +14,8 @@ the day, shared by all items of a response, still moves every score); and item e
 the data without ruptures is a false one by construction. Two rules:
 
 - ours (analysis.monitor): a pillar below its minimum, more than 1.96 x sqrt(2) x SEM below
-  the previous session, or more than c_k x SEM below the best of the k earlier sessions;
+  the previous session, or more than c_k x SEM below the best of the k earlier sessions; a fall
+  below the minimum holds until the pillar is back one SEM above it;
 - PCOMS-style, on the total (mean of the pillars): below the SRS cut-off of 36 on 0-40, or a
   drop of 1 point from the previous session, carried over by percent of range (90% and 2.5%
   of the 1-5 range: below 4.6, or a drop of more than 0.1).

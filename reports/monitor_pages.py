@@ -10,7 +10,15 @@ import pandas as pd
 
 from analysis import names
 from analysis.benchmark import BenchmarkResult
-from analysis.monitor import NEVER, REPAIR, RUPTURE, AlertCounts, Monitor, agreement
+from analysis.monitor import (
+    NEVER,
+    REPAIR,
+    RUPTURE,
+    AlertCounts,
+    Monitor,
+    agreement,
+    margin_table,
+)
 from analysis.monitor.agreement import unseen_ruptures
 
 from . import figures, monitor_figures
@@ -24,23 +32,13 @@ IDENTIFIABLE = (
 
 def _rule_section(m: Monitor, key: str, title: str) -> Section:
     s = Section(key, title, m.rule()["text"])
-    table = pd.DataFrame(
-        {
-            "minimum": pd.Series(m.minimums),
-            "reliability": pd.Series({p: g.reliability for p, g in m.margins.items()}),
-            "SD": pd.Series({p: g.sd for p, g in m.margins.items()}),
-            "SEM": pd.Series({p: g.sem for p, g in m.margins.items()}),
-            "margin": pd.Series({p: g.margin for p, g in m.margins.items()}),
-            "best of 3": pd.Series({p: g.best_margin(3) for p, g in m.margins.items()}),
-            "best of 7": pd.Series({p: g.best_margin(7) for p, g in m.margins.items()}),
-            "sessions": pd.Series({p: g.rows for p, g in m.margins.items()}),
-        }
-    )
-    table.index.name = "pillar"
+    table = margin_table(m.margins)
+    table.insert(0, "minimum", pd.Series(m.minimums))
     s.table(
         table,
         "Minimums and reliable-change margins: from the previous session 1.96 x sqrt(2) x SEM; "
-        "from the best of 3 or 7 earlier sessions c_k x SEM",
+        "from the best of 3 or 7 earlier sessions c_k x SEM; after a fall below the minimum, "
+        "back one SEM above it (the repair band)",
         2,
     )
     s.note(m.rule()["margin_source"] + ".")

@@ -87,6 +87,28 @@ def test_a_fall_below_the_minimum_is_an_alert_and_the_return_a_repair() -> None:
     assert got["reason"].iat[0] == "3.40 is below the minimum 3.50"
 
 
+def test_a_pillar_hovering_at_the_minimum_is_one_rupture_until_it_is_clear_of_it() -> None:
+    # SEM 0.23: 3.6 is above the minimum but within its repair band (3.73), so the fall at
+    # session 2 holds and the next dip to 3.4 is not a new alert; 3.9 clears the band.
+    band = MARGINS["bond"].repair_band
+    assert band == pytest.approx(0.6 * np.sqrt(0.15))
+    got = find_alerts(trajectory([4.0, 3.4, 3.6, 3.4, 3.9]), MARGINS)
+    assert list(zip(got["session"], got["event"], strict=True)) == [(2, "rupture"), (5, "repair")]
+    assert got["reason"].iat[1] == (
+        "back clear of the minimum 3.50 by its repair band 0.23, within 0.64 of the previous "
+        "session and within 0.80 of the best"
+    )
+    detail = rupture_states(trajectory([4.0, 3.4, 3.6, 3.4, 3.9]), MARGINS, detail=True)
+    bond = detail[detail["pillar"] == "bond"]
+    assert list(bond["below"]) == [False, True, False, True, False]
+    assert list(bond["unrepaired"]) == [False, False, True, False, False]
+    # Just below the band holds; at the band's edge repairs.
+    held = find_alerts(trajectory([4.0, 3.4, 3.5 + band - 0.01]), MARGINS)
+    assert list(held["event"]) == ["rupture"]
+    cleared = find_alerts(trajectory([4.0, 3.4, 3.5 + band + 0.01]), MARGINS)
+    assert list(cleared["event"]) == ["rupture", "repair"]
+
+
 def test_a_drop_beyond_the_margin_above_the_minimum_is_an_alert() -> None:
     # 4.9 -> 4.0: 0.9 beyond both margins (0.64 from the previous session, 0.73 from the best
     # of two), well above the minimum. It stays open while 4.0 is more than the best-of-three
@@ -357,3 +379,4 @@ def test_differencing_through_since_is_withheld(tmp_path: Path) -> None:
     assert "C01" not in {g["group"] for g in doc["groups"]}
     assert doc["withheld_groups"] >= 1
     assert any("withheld" in n for n in doc["notes"])
+

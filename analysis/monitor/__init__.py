@@ -13,6 +13,7 @@ from .alerts import (
     Margin,
     best_factor,
     find_alerts,
+    margin_table,
     rupture_states,
 )
 from .run import AlertCounts, Monitor, agreement_by_group, alert_counts, monitor
@@ -38,6 +39,7 @@ __all__ = [
     "icc_a1",
     "load_margins",
     "load_sessions",
+    "margin_table",
     "monitor",
     "pair_sessions",
     "rupture_states",

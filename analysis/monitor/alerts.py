@@ -23,6 +23,12 @@ established, and a patient whose alliance has not been adequate (every pillar at
 minimum) in any of their first ``establish_within`` sessions is flagged ``never_established``
 at that session.
 
+A fall below the minimum is repaired only when the pillar comes back clear of it: at or above
+the minimum plus one SEM (:data:`REPAIR_BAND`), so that its true score is more likely above the
+minimum than not by about 84 to 16. Without the band, a patient whose alliance sits at the
+minimum crosses it back and forth by measurement error alone and each crossing is a new alert;
+with it, the sessions between the fall and a clear return stay in the same rupture.
+
 A session whose pillar could not be scored is passed over for that pillar. Alerts depend on a
 patient's own history only, so an alert at a session is the same whatever date window the
 output shows.
@@ -41,6 +47,7 @@ from .. import names
 
 RCI_Z = 1.959964  # two-sided 5%
 FALSE_RATE = 0.025  # one-sided: a fall beyond the margin by measurement error alone
+REPAIR_BAND = 1.0  # SEMs above the minimum a pillar must reach to repair a fall below it
 DEFAULT_ESTABLISH_WITHIN = 3
 RUPTURE, REPAIR, NEVER = "rupture", "repair", "never_established"
 EVENTS = (RUPTURE, REPAIR, NEVER)
@@ -67,8 +74,11 @@ RULE_TEXT = (
     "of that pillar (Jacobson & Truax, 1991), SEM = SD x sqrt(1 - reliability); the "
     "best-session margin is c_k x SEM, with c_k set so that, as for the previous session, "
     "measurement error alone crosses it in 2.5% of sessions (c_1 = 1.96 x sqrt(2), c_3 = 3.32, "
-    "c_7 = 3.70 for the best of k sessions). An alert is the first session in rupture after one "
-    "that was not; a repair is the first session after it that is not. A patient whose "
+    "c_7 = 3.70 for the best of k sessions). After a fall below the minimum the pillar stays in "
+    "rupture until it is back at or above the minimum plus one SEM, so that measurement error "
+    "around the minimum does not raise an alert at every crossing. An alert is the first "
+    "session in rupture after one that was not; a repair is the first session after it that "
+    "is not. A patient whose "
     "alliance is not adequate in any of the first {n} sessions is flagged as never established."
 )
 
@@ -129,6 +139,11 @@ class Margin:
         """Against the best of ``k`` earlier sessions (:func:`best_factor`)."""
         return best_factor(k) * self.sem
 
+    @property
+    def repair_band(self) -> float:
+        """How far above its minimum a pillar must come back to repair a fall below it."""
+        return REPAIR_BAND * self.sem
+
     def to_dict(self) -> dict[str, float | int | str]:
         return {
             "pillar": self.pillar,
@@ -138,8 +153,30 @@ class Margin:
             "margin": self.margin,
             "best_margin_3": self.best_margin(3),
             "best_margin_7": self.best_margin(7),
+            "repair_band": self.repair_band,
             "rows": self.rows,
         }
+
+
+def margin_table(margins: dict[str, Margin]) -> pd.DataFrame:
+    """The margins and what they rest on, one row per pillar, as pages and reports show them."""
+    table = pd.DataFrame(
+        [
+            {
+                "pillar": p,
+                "reliability": m.reliability,
+                "SD": m.sd,
+                "SEM": m.sem,
+                "margin": m.margin,
+                "best of 3": m.best_margin(3),
+                "best of 7": m.best_margin(7),
+                "repair band": m.repair_band,
+                "sessions": m.rows,
+            }
+            for p, m in margins.items()
+        ]
+    )
+    return table.set_index("pillar")
 
 
 def _ordered(sessions: pd.DataFrame) -> pd.DataFrame:
@@ -152,8 +189,9 @@ def _rupture_state(s: pd.DataFrame, pillar: str, error: Margin) -> pd.DataFrame:
 
     ``s`` is sorted (:func:`_ordered`), one row per session; sessions whose pillar is not
     scored are left out. Columns: ``score``, ``minimum``, ``previous``, ``best``, ``earlier``
-    (scored sessions before this one), ``best_margin``, ``below``, ``from_previous``,
-    ``from_best`` and ``state`` (any of the three), indexed like ``s``.
+    (scored sessions before this one), ``best_margin``, ``below``, ``unrepaired`` (at or above
+    the minimum but not yet clear of it by the repair band since the last fall below it),
+    ``from_previous``, ``from_best`` and ``state`` (any of them), indexed like ``s``.
     """
     rows = s[s[pillar].notna()]
     patient = rows[names.RESPONDENT_ID].to_numpy()
@@ -164,21 +202,30 @@ def _rupture_state(s: pd.DataFrame, pillar: str, error: Margin) -> pd.DataFrame:
     earlier = grouped.cumcount().to_numpy()
     best_margin = best_factors(earlier) * error.sem
     below = ~rows[f"{pillar}_pass"].fillna(True).to_numpy(bool)
+    minimum = rows[f"{pillar}_minimum"].to_numpy(float)
     with np.errstate(invalid="ignore"):
         from_previous = previous - score > error.margin
         from_best = best - score > best_margin
+        clear = score >= minimum + error.repair_band
+    # A fall below the minimum holds until the pillar is clear of it: the latest session below
+    # the minimum is later than the latest clear one, within the patient.
+    position = pd.Series(np.arange(len(rows)), index=rows.index)
+    last_below = position.where(below, -1).groupby(patient, sort=False).cummax().to_numpy()
+    last_clear = position.where(clear, -1).groupby(patient, sort=False).cummax().to_numpy()
+    held = last_below > last_clear
     return pd.DataFrame(
         {
             "score": score,
-            "minimum": rows[f"{pillar}_minimum"].to_numpy(float),
+            "minimum": minimum,
             "previous": previous,
             "best": best,
             "earlier": earlier,
             "best_margin": best_margin,
             "below": below,
+            "unrepaired": held & ~below,
             "from_previous": from_previous,
             "from_best": from_best,
-            "state": below | from_previous | from_best,
+            "state": held | from_previous | from_best,
         },
         index=rows.index,
     )
@@ -200,6 +247,8 @@ def _pillar_events(s: pd.DataFrame, pillar: str, error: Margin) -> pd.DataFrame:
     # the patient's first.
     prev_run_alerted = np.r_[False, (state & ~run_start_first)[:-1]]
     repair = ~state & change & ~first & prev_run_alerted
+    held = (st["below"] | st["unrepaired"]).to_numpy(bool)
+    held_before = np.r_[False, held[:-1]] & ~first
     out = []
     for kind, mask in ((RUPTURE, rupture), (REPAIR, repair)):
         if not mask.any():
@@ -211,12 +260,13 @@ def _pillar_events(s: pd.DataFrame, pillar: str, error: Margin) -> pd.DataFrame:
         for column in ("score", "minimum", "previous", "best", "best_margin"):
             part[column] = at[column].to_numpy()
         part["margin"] = error.margin
-        part["reason"] = _reasons(kind, at, error.margin)
+        part["reason"] = _reasons(kind, at, error, after_below=held_before[mask])
         out.append(part)
     return pd.concat(out) if out else pd.DataFrame(columns=list(ALERT_COLUMNS))
 
 
-def _reasons(kind: str, at: pd.DataFrame, margin: float) -> list[str]:
+def _reasons(kind: str, at: pd.DataFrame, error: Margin, after_below: np.ndarray) -> list[str]:
+    margin = error.margin
     score, minimum, previous, best, best_margin = (
         at[c].to_numpy(float) for c in ("score", "minimum", "previous", "best", "best_margin")
     )
@@ -227,9 +277,14 @@ def _reasons(kind: str, at: pd.DataFrame, margin: float) -> list[str]:
     texts = []
     for k in range(len(at)):
         if kind == REPAIR:
+            back = (
+                f"clear of the minimum {minimum[k]:.2f} by its repair band {error.repair_band:.2f}"
+                if after_below[k]
+                else f"at or above the minimum {minimum[k]:.2f}"
+            )
             texts.append(
-                f"back at or above the minimum {minimum[k]:.2f}, within {margin:.2f} of the "
-                f"previous session and within {best_margin[k]:.2f} of the best"
+                f"back {back}, within {margin:.2f} of the previous session and within "
+                f"{best_margin[k]:.2f} of the best"
             )
             continue
         parts = []
@@ -271,7 +326,8 @@ def rupture_states(
 
     With ``detail``, one row per scored session and pillar instead, with the comparison behind
     the state: ``score``, ``minimum``, ``previous``, ``best``, ``earlier`` (scored sessions
-    before this one), ``best_margin``, ``below``, ``from_previous``, ``from_best``, ``state``.
+    before this one), ``best_margin``, ``below``, ``unrepaired``, ``from_previous``,
+    ``from_best``, ``state``.
     """
     s = _ordered(sessions)
     keys = [names.RESPONDENT_ID, names.SESSION, names.DATE]
