@@ -26,6 +26,7 @@ from .choices import default_missing
 from .estimator import resolve
 from .forms import stack_parallel
 from .invariance import InvarianceResult, run_invariance
+from .monitor.course import Course, export_course
 from .names import PERSPECTIVE
 from .reading import Options, ReadResult, read_checked, resolve_instrument
 from .sample import Sample
@@ -69,6 +70,7 @@ class Analysis:
     validation_error: str = ""
     invariance: InvarianceRun | None = None  # with options.invariance: the sequence
     invariance_error: str = ""
+    course: Course | None = None  # rupture alerts, when patients have repeated sessions
 
     @property
     def instrument(self) -> Instrument:
@@ -221,6 +223,15 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
             tested = invariance(read, replace(options, group=options.invariance))
         except ValueError as exc:
             invariance_error = str(exc)
+    course = export_course(scored) if scored is not None else None
     return Analysis(
-        read, options, scored, validation, rule_error, validation_error, tested, invariance_error
+        read,
+        options,
+        scored,
+        validation,
+        rule_error,
+        validation_error,
+        tested,
+        invariance_error,
+        course,
     )

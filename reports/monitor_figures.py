@@ -73,6 +73,7 @@ def trajectories(
             )
         fig.update_yaxes(title_text="score", row=r, col=1)
     fig.update_xaxes(title_text="session", row=len(pillars), col=1)
+    fig.update_xaxes(dtick=1)  # sessions are whole numbers
     return _layout(
         fig,
         "Pillar scores over sessions: minimum (dashed), ruptures (x), repairs (o)",
@@ -189,3 +190,37 @@ def alert_rates(groups: pd.DataFrame, pillars: list[str], by: str) -> go.Figure:
         barmode="stack", xaxis_title=escape(by), yaxis_title="ruptures per 100 sessions"
     )
     return _layout(fig, f"Rupture alerts per 100 sessions, by {by} and pillar")
+
+
+def rupture_course(by_session: pd.DataFrame, pillars: list[str]) -> go.Figure:
+    """Per session number, the share of patients with each pillar in rupture (one line per
+    pillar) and with any pillar (dashed)."""
+    fig = go.Figure()
+    patients = by_session["patients"].to_numpy()
+    for column in [*pillars, "any pillar"]:
+        fig.add_scatter(
+            x=by_session.index,
+            y=by_session[f"% {column}"],
+            customdata=patients,
+            mode="lines+markers",
+            name=escape(column),
+            line={
+                "color": "#444" if column == "any pillar" else pillar_colour(column, pillars),
+                "dash": "dash" if column == "any pillar" else "solid",
+            },
+            hovertemplate=(
+                "session %{x}: %{y:.1f}% of %{customdata} patients<extra>"
+                + escape(column)
+                + "</extra>"
+            ),
+        )
+    fig.update_layout(
+        xaxis_title="session",
+        yaxis_title="% of patients below the minimum or in rupture",
+        xaxis={"dtick": 1},
+    )
+    return _layout(
+        fig,
+        "Patients with a pillar below its minimum or fallen beyond its margin, at each session "
+        "(at the first, only the minimum applies)",
+    )

@@ -15,12 +15,13 @@ import pandas as pd
 from analysis import names
 from analysis.check import CheckResult
 from analysis.describe import group_profiles, histogram, item_distribution
+from analysis.monitor.course import Course
 from analysis.pipeline import Analysis, InvarianceRun
 from analysis.scoring import ScoreResult
 from analysis.validate import ValidationResult
 from instrument import Instrument
 
-from . import figures
+from . import figures, monitor_figures
 from .html import Section, assemble
 
 MIN_GROUP = 5
@@ -373,6 +374,38 @@ def _group_section(scored: ScoreResult, by: str) -> Section:
     return s
 
 
+def _course_section(course: Course, number: int) -> Section:
+    pillars = list(course.pillars)
+    alerts = course.per_pillar["alerts"].astype(int).to_dict()
+    total = sum(alerts.values())
+    s = Section(
+        "ruptures",
+        f"{number}. Over sessions: rupture alerts",
+        (
+            f"{course.patients:,} patients have two or more scored sessions ({course.sessions:,} "
+            f"sessions). Following each of them from session to session, {total:,} rupture "
+            f"alerts were raised, "
+            + ", ".join(f"{alerts[p]:,} on {p}" for p in pillars)
+            + f"; {course.never_established:,} patients were not adequate in any of their first "
+            f"{course.establish_within} sessions (never established). {course.rule()} The "
+            "margins come from this export's reliability and SD. Counts only: the clinic store's "
+            "alliance alerts --clinician ID lists a clinician's own patients."
+        ),
+    )
+    if len(course.by_session):
+        s.figure(monitor_figures.rupture_course(course.by_session, pillars))
+    s.table(course.per_pillar, f"Table {number}a. Alerts per pillar", 2)
+    if len(course.by_session):
+        s.table(
+            course.by_session,
+            f"Table {number}b. Patients below a minimum or in rupture at each session",
+            1,
+        )
+    for note in course.notes:
+        s.note(note)
+    return s
+
+
 def _invariance_section(run: InvarianceRun, number: int) -> Section:
     result = run.result
     doc = result.to_dict()
@@ -475,6 +508,8 @@ def build_report(analysis: Analysis, *, by: str | None = None) -> str:
         sections.append(
             _group_section(ScoreResult(scored_by, scored.scores, scored.classification), by)
         )
+    if analysis.course is not None:
+        sections.append(_course_section(analysis.course, len(sections) + 1))
     if analysis.invariance is not None:
         sections.append(_invariance_section(analysis.invariance, len(sections) + 1))
     elif analysis.invariance_error:

@@ -18,8 +18,11 @@ import pingouin
 import pytest
 from playwright.sync_api import Browser
 
+from analysis import pipeline
 from analysis.monitor import Margin, best_factor, find_alerts, icc_a1, rupture_states
-from analysis.simulate import simulate, simulate_perspectives
+from analysis.monitor.course import Course, export_course
+from analysis.scoring import ScoreResult
+from analysis.simulate import simulate, simulate_perspectives, write_export
 from instrument import Instrument
 
 from .conftest import open_report, run_cli
@@ -380,3 +383,51 @@ def test_differencing_through_since_is_withheld(tmp_path: Path) -> None:
     assert doc["withheld_groups"] >= 1
     assert any("withheld" in n for n in doc["notes"])
 
+
+def _export_course(
+    bank: Instrument, folder: Path, *, sessions: int, ruptures: float = 0.0
+) -> tuple[int, ScoreResult, Course | None]:
+    """Planted ruptures, the scored export and its course."""
+    sim = simulate(
+        bank, 400, clinicians=8, sessions=sessions, seed=5, ruptures=ruptures, rupture_size=2.0
+    )
+    path = write_export(sim, bank, folder / f"export-{sessions}-{ruptures}.csv", "csv")
+    options = pipeline.Options()
+    scored = pipeline.score(pipeline.read_checked(path, options, bank), options)
+    return len(sim.ruptures), scored, export_course(scored)
+
+
+def test_an_exports_course_counts_planted_ruptures(bank: Instrument, tmp_path: Path) -> None:
+    planted_n, scored, planted = _export_course(bank, tmp_path, sessions=6, ruptures=0.3)
+    _, _, calm = _export_course(bank, tmp_path, sessions=6)
+    assert planted is not None and calm is not None
+    decided = scored.table[scored.table["alliance_status"].isin(("adequate", "inadequate"))]
+    followed = (decided.groupby("respondent_id").size() >= 2).sum()
+    assert planted.patients == followed
+    assert list(planted.per_pillar.index) == ["bond", "goals", "tasks"]
+    # The same patients, the same noise: the planted ruptures (a pillar down 2 latent SD) add
+    # alerts. Fewer than one each: a rupture planted where the calm data already had an alert
+    # (a pillar at its minimum, a fall by error) joins that run and adds none.
+    added = planted.per_pillar["alerts"].sum() - calm.per_pillar["alerts"].sum()
+    assert planted_n > 80
+    assert added > 0.25 * planted_n
+    assert (planted.per_pillar["alerts"] >= calm.per_pillar["alerts"]).all()
+    # Margins from the export's own alpha and SD, with the repair band of one SEM.
+    table = planted.per_pillar
+    assert np.allclose(table["margin"], 1.959964 * np.sqrt(2) * table["SEM"], rtol=1e-6)
+    assert np.allclose(table["repair band"], table["SEM"])
+
+
+def test_an_exports_course_shows_no_small_session_number(bank: Instrument, tmp_path: Path) -> None:
+    _, scored, _ = _export_course(bank, tmp_path, sessions=8)
+    course = export_course(scored, min_n=300)
+    assert course is not None
+    assert (course.by_session["patients"] >= 300).all()
+    hidden = scored.table.groupby("session")["respondent_id"].nunique()
+    assert (hidden < 300).any()
+    assert any("fewer than 300 patients are not shown" in note for note in course.notes)
+
+
+def test_an_export_of_single_sessions_has_no_course(bank: Instrument, tmp_path: Path) -> None:
+    _, _, course = _export_course(bank, tmp_path, sessions=1)
+    assert course is None

@@ -3,6 +3,7 @@ working contents links, nothing fetched from the network, and user text shown, n
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def test_no_page_errors_and_every_figure_drawn(page: Page) -> None:
 
 def test_contents_links_reach_their_sections(page: Page) -> None:
     links = page.locator("nav a")
-    assert links.count() == 6
+    assert links.count() == 7
     for k in range(links.count()):
         target = links.nth(k).get_attribute("href")
         assert target is not None and target.startswith("#")
@@ -76,12 +77,19 @@ def test_a_clinic_name_with_script_shows_as_text_and_runs_nothing(page: Page) ->
 
 
 def test_report_sections_and_readings(page: Page) -> None:
-    for key in ("data", "items", "reliability", "structure", "rule", "groups"):
+    for key in ("data", "items", "reliability", "structure", "rule", "groups", "ruptures"):
         section = page.locator(f"section#{key}")
         assert section.count() == 1
         assert len(section.locator(".reading").inner_text()) > 80
     rule = page.locator("section#rule").inner_text()
     assert "PDRQ-9 cut-off" in rule and "masked ruptures" in rule
+    # Two sessions per patient: the alerts over sessions, drawn (two session numbers, three
+    # pillars and any pillar) and counted in the text as in the table.
+    ruptures = page.locator("section#ruptures")
+    assert ruptures.locator(".plotly-graph-div g.scatterlayer .trace").count() == 4
+    total = int(re.search(r"([\d,]+) rupture alerts were raised", ruptures.inner_text())[1])
+    cells = ruptures.locator("table").first.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert total == sum(int(c.replace(",", "")) for c in cells) > 0
 
 
 def test_an_unknown_by_column_is_a_clear_error(report_file: Path, tmp_path: Path) -> None:
