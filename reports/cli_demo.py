@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from analysis.benchmark import run_benchmark
+from analysis.benchmark import DEFAULT_MIN_N, run_benchmark
 from analysis.describe import overview
 from analysis.fileio import atomic_write_text
 from analysis.pipeline import Options, analyse_read, read_checked
@@ -17,6 +17,7 @@ from instrument.exports import export
 
 from .benchmark_report import build_benchmark_report
 from .cli_common import say, user_errors
+from .cli_monitor import write_clinician_page
 from .cli_score import summary_lines
 from .output import write_csv
 from .report import build_report
@@ -39,8 +40,10 @@ def demo_command(output_dir: Path) -> None:
     Writes a Qualtrics-style export of 2,000 patients seen by 40 clinicians over up to
     3 sessions, the survey itself (REDCap dictionary, Qualtrics TXT, printable form), reads the
     export back, prints an overview, scores it under the non-compensatory rule, writes the
-    report (with measurement invariance across the sites), and stores the export in a clinic
-    store (clinic.duckdb) to benchmark the clinicians (benchmark.html).
+    report (with measurement invariance across the sites and the patients' rupture alerts over
+    sessions), and stores the export in a clinic store (clinic.duckdb) to benchmark the
+    clinicians (benchmark.html) and write the own page of the clinician with the most patients
+    (clinician_<ID>.html: identifiable, for that clinician only).
 
     \b
     Example:
@@ -117,9 +120,22 @@ def demo_command(output_dir: Path) -> None:
             sha256=file_sha256(export_path),
         )
         compared = run_benchmark(con, "clinician_id")
-    benchmark_path = output_dir / "benchmark.html"
-    atomic_write_text(benchmark_path, build_benchmark_report(compared, store_path.name))
-    written += [store_path, benchmark_path]
+        benchmark_path = output_dir / "benchmark.html"
+        atomic_write_text(benchmark_path, build_benchmark_report(compared, store_path.name))
+        busiest = str(compared.groups.sort_values("n_patients", kind="stable")["group"].iat[-1])
+        say(f"writing the own page of {busiest}, the clinician with the most patients ...")
+        page_path = output_dir / f"clinician_{busiest}.html"
+        write_clinician_page(
+            con,
+            store_path.name,
+            busiest,
+            page_path,
+            since=None,
+            min_n=DEFAULT_MIN_N,
+            key=None,
+            benchmarked=compared,
+        )
+    written += [store_path, benchmark_path, page_path]
     click.echo(
         f"Clinic store: {stored.rows_new:,} new responses, {stored.rows_already_stored:,} "
         f"already stored; {len(compared.groups)} clinicians benchmarked."

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import names
-from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, run_benchmark
+from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, run_benchmark
 from analysis.fileio import atomic_write_text
 from analysis.monitor import (
     DEFAULT_ESTABLISH_WITHIN,
@@ -52,8 +52,10 @@ def write_clinician_page(
     min_n: int,
     key: str | None,
     establish_within: int = DEFAULT_ESTABLISH_WITHIN,
+    benchmarked: BenchmarkResult | None = None,
 ) -> Monitor:
-    """A clinician's own page: their patients (identifiable), and colleagues unnamed."""
+    """A clinician's own page: their patients (identifiable), and colleagues unnamed.
+    ``benchmarked``: the clinicians' benchmark of the same window, when already run."""
     m = monitor(
         con,
         since=since,
@@ -61,7 +63,7 @@ def write_clinician_page(
         min_n=min_n,
         establish_within=establish_within,
     )
-    result = run_benchmark(con, "clinician_id", since=since, min_n=min_n)
+    result = benchmarked or run_benchmark(con, "clinician_id", since=since, min_n=min_n)
     if key is not None:
         m = pseudonymized(m, key)
     atomic_write_text(output, clinician_page(m, clinician, result, result.agreement, store))

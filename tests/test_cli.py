@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import click
+import pandas as pd
 import pytest
 
 from reports.cli import COMMANDS as TABLE
@@ -93,9 +94,12 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
     result = run_cli("demo", "-o", str(out))
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
+    own_page = [n for n in names if n.startswith("clinician_")]
+    assert len(own_page) == 1 and re.fullmatch(r"clinician_C\d\d\.html", own_page[0])
     assert names == [
         "benchmark.html",
         "clinic.duckdb",
+        own_page[0],
         "patient_form.html",
         "qualtrics_export.csv",
         "qualtrics_survey.txt",
@@ -112,6 +116,13 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
     page = (out / "report.html").read_text(encoding="utf-8")
     assert ">seen, unanswered</th>" in page
     assert 'id="invariance"' in page and "Measurement invariance across site_id" in page
+    # Rupture alerts over the sessions, in counts: no patient id in the report.
+    assert 'id="ruptures"' in page and "rupture alerts were raised" in page
+    ids = pd.read_csv(out / "scores.csv", usecols=["respondent_id"])["respondent_id"]
+    assert not any(f">{pid}<" in page or f'"{pid}"' in page for pid in ids.unique())
+    clinician = (out / own_page[0]).read_text(encoding="utf-8")
+    assert "identifiable patient data" in clinician
+    assert "the own page of" in result.stderr
     assert re.search(r"1,9\d\d patients, 40 clinicians\.$", lines[0])  # some only quarantined
     assert [ln.split()[0] for ln in lines[2:10]] == [
         "bond",
