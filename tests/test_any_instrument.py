@@ -107,6 +107,12 @@ def test_five_subscales_without_a_rule_go_through_every_command(five: Path, fold
     assert done.returncode == 0, done.stderr
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM scores").fetchall()[0][0] > 2000
+    # Without a rule there is nothing to benchmark or alert on, and the error says what to do.
+    for command in (["benchmark", "--by", "clinician_id"], ["alerts"]):
+        done = run_cli(*command, "--db", str(db))
+        assert done.returncode == 2, done.stderr
+        assert "no responses scored under a non-compensatory rule" in done.stderr
+        assert "--pillars A,B,..." in done.stderr
 
 
 def test_the_report_of_another_instrument_reads_in_its_own_words(

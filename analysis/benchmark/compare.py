@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from .. import names
-from ..store import EXTRA_PREFIX, StoreError, quote, table_columns
+from ..store import EXTRA_PREFIX, StoreError, quote, store_pillars, table_columns
 from .disclosure import Cells, guard_all
 from .funnel import Funnel, funnel
 from .mixed import NestedFit, PatientSummaries, fit_nested
@@ -344,17 +344,13 @@ def run_benchmark(
             f"stays with the clinic's own staff)."
         )
     group = GROUPINGS[by]
-    columns = table_columns(con, "scores")
-    pillars = [c[: -len("_pass")] for c in columns if c.endswith("_pass")]
-    pillars = [p for p in pillars if p in columns]
+    pillars = store_pillars(con)
     metrics = (*pillars, SHARE)
     if norms is not None and not any(m in norms.columns for m in metrics):
         raise StoreError(
             f"{norms.attrs.get('source', 'the norms file')}: a norms file needs at least one "
             f"column named {', '.join(metrics)}; found {', '.join(map(str, norms.columns))}."
         )
-    if not pillars:
-        raise StoreError("the store holds no scored alliance responses yet; ingest an export.")
     where, params = session_filter(since, perspective)
     totals = con.execute(
         f"SELECT count(DISTINCT respondent_id), count(*) FROM scores WHERE {where}", params

@@ -1,6 +1,7 @@
 """The alliance over sessions and between the two sides: rupture alerts and patient-clinician
 agreement, from the clinic store."""
 
+from ..store import store_pillars
 from .agreement import agreement, agreement_density, icc_a1, pair_sessions, unseen_ruptures
 from .alerts import (
     DEFAULT_ESTABLISH_WITHIN,
@@ -17,7 +18,7 @@ from .alerts import (
     rupture_states,
 )
 from .run import AlertCounts, Monitor, agreement_by_group, alert_counts, monitor
-from .source import load_margins, load_sessions, store_pillars
+from .source import load_margins, load_sessions
 
 __all__ = [
     "DEFAULT_ESTABLISH_WITHIN",

@@ -27,7 +27,7 @@ import pandas as pd
 from .. import names
 from ..benchmark.compare import GROUPINGS, session_filter
 from ..benchmark.disclosure import Cells, guard_all
-from ..store import StoreError
+from ..store import StoreError, store_pillars
 from .agreement import agreement, pair_sessions, unseen_ruptures
 from .alerts import (
     DEFAULT_ESTABLISH_WITHIN,
@@ -38,7 +38,7 @@ from .alerts import (
     Margin,
     find_alerts,
 )
-from .source import load_margins, load_sessions, store_pillars
+from .source import load_margins, load_sessions
 
 PAIRED = (
     " AND EXISTS (SELECT 1 FROM scores c WHERE c.perspective = 'clinician'"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import names
-from ..store import StoreError, table_columns
+from ..store import StoreError
 from .alerts import Margin
 
 SESSION_COLUMNS = (
@@ -22,16 +22,6 @@ SESSION_COLUMNS = (
     names.DATE,
     "alliance_status",
 )
-
-
-def store_pillars(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The rule's pillars as the store's scores hold them (a score and a pass column each)."""
-    columns = table_columns(con, "scores")
-    pillars = [c[: -len("_pass")] for c in columns if c.endswith("_pass")]
-    pillars = [p for p in pillars if p in columns]
-    if not pillars:
-        raise StoreError("the store holds no scored alliance responses yet; ingest an export.")
-    return pillars
 
 
 def _minimums(con: duckdb.DuckDBPyConnection) -> dict[int, dict[str, float]]:
