@@ -49,3 +49,8 @@ SIMULATE_FORMATS = ("csv", "qualtrics", "redcap", "sav")
 
 # Largest share of a subscale's items that may be unanswered for it to be scored.
 DEFAULT_MAX_MISSING_SHARE = 0.25
+
+# Item calibration: items per subscale in the short form chosen by information; the adaptive
+# test's stopping rule (PROMIS's SE < 0.3 and at least 4 items; at most 6 of a bank of 8).
+DEFAULT_SHORT_ITEMS = 4
+DEFAULT_STOP = "se=0.3,min=4,max=6"

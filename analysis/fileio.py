@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -47,3 +48,12 @@ def read_yaml(path: Path, error: type[ValueError], missing: str = "no such file"
         raise error(f"{path.name}: not a UTF-8 text file.") from None
     except YamlLimitError as exc:
         raise error(f"{path.name}: {exc}.") from None
+
+
+def file_sha256(path: str | Path) -> str:
+    """The file's SHA-256, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

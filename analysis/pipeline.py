@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -22,7 +23,7 @@ from instrument import Instrument
 from instrument.syntax import parse_model
 
 from .cfa.partable import parse_partial, variables
-from .choices import default_missing
+from .choices import DEFAULT_SHORT_ITEMS, default_missing
 from .estimator import resolve
 from .forms import stack_parallel
 from .invariance import InvarianceResult, run_invariance
@@ -40,13 +41,21 @@ from .scoring import (
 from .validate import ValidationResult, hypothesized_input
 from .validate import validate as validate_structure
 
+if TYPE_CHECKING:  # the item calibration's modules load scipy: imported where they are used
+    from .irt import Calibration
+    from .irt.adaptive import AdaptiveResult, StopRule
+
 __all__ = [
     "Analysis",
     "InvarianceRun",
+    "IrtRun",
     "Options",
     "ReadResult",
+    "adaptive_on_export",
     "analyse",
     "analyse_read",
+    "calibrate",
+    "calibration_for",
     "invariance",
     "read_checked",
     "resolve_instrument",
@@ -56,6 +65,16 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class IrtRun:
+    """An item calibration applied to this export: its file, and an adaptive test simulated
+    on the export's own answers against its full bank."""
+
+    calibration: Calibration
+    source: Path
+    adaptive: AdaptiveResult
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,7 @@ class Analysis:
     invariance: InvarianceRun | None = None  # with options.invariance: the sequence
     invariance_error: str = ""
     course: Course | None = None  # rupture alerts, when patients have repeated sessions
+    irt: IrtRun | None = None  # with options.calibration: theta, information, adaptive testing
 
     @property
     def instrument(self) -> Instrument:
@@ -97,13 +117,87 @@ def score(read: ReadResult, options: Options, plan: ThresholdPlan | None = None)
         ref = read_checked(path, options, instrument)
         return score_export(ref.checked.usable_data(), ref.instrument, None).scores.scores
 
-    return score_export(
-        read.checked.usable_data(),
+    usable = read.checked.usable_data()
+    result = score_export(
+        usable,
         instrument,
         plan if plan is not None else thresholds_plan(instrument, options),
         max_missing_share=options.max_missing,
         load_reference=reference,
     )
+    if options.calibration is None:
+        return result
+    from .irt.theta import theta_scores
+
+    calibration = calibration_for(read, options.calibration)
+    table = pd.concat([result.table, theta_scores(calibration, usable)], axis=1)
+    return replace(result, table=table)
+
+
+def calibration_for(read: ReadResult, path: Path) -> Calibration:
+    """The calibration file, checked against the instrument the export is read as."""
+    from .irt import load_calibration
+
+    calibration = load_calibration(path)
+    if calibration.instrument != read.instrument.name:
+        raise ValueError(
+            f"{path.name}: a calibration of instrument '{calibration.instrument}'; this export "
+            f"is read as '{read.instrument.name}'."
+        )
+    missing = [
+        i
+        for s in calibration.scales.values()
+        for i in s.item_ids
+        if i not in read.instrument.item_ids
+    ]
+    if missing:
+        raise ValueError(
+            f"{path.name}: calibrated items not in the instrument: {', '.join(missing[:5])}."
+        )
+    return calibration
+
+
+def calibrate(
+    read: ReadResult,
+    options: Options,
+    *,
+    form: str | None = None,
+    short_items: int = DEFAULT_SHORT_ITEMS,
+    progress: Progress | None = None,
+) -> Calibration:
+    """Calibrate the form's subscales on the usable rows, with the rule's minimums (as
+    scoring applies them) carried to theta. ``form``: default, the form scoring recognises."""
+    if form is not None:
+        read.instrument.form(form)  # a clear error for an unknown form
+    from .fileio import file_sha256
+    from .irt import calibrate as calibrate_bank
+
+    scored = score(read, replace(options, calibration=None))
+    c = scored.classification
+    minimums = {t.pillar: t.value for t in c.thresholds} if c is not None else {}
+    return calibrate_bank(
+        read.checked.usable_data(),
+        read.instrument,
+        form or scored.scores.form,
+        minimums=minimums,
+        source=read.path.name,
+        sha256=file_sha256(read.path),
+        rows_in=read.checked.rows_in,
+        short_items=short_items,
+        progress=progress,
+    )
+
+
+def adaptive_on_export(
+    read: ReadResult, calibration: Calibration, rule: StopRule | None = None
+) -> AdaptiveResult:
+    """An adaptive test simulated on the export's usable rows: each respondent's own answers,
+    given in the order the adaptive test asks for them."""
+    from .irt.adaptive import StopRule, compare_adaptive
+
+    usable = read.checked.usable_data()
+    answers = {name: s.categories(usable) for name, s in calibration.scales.items()}
+    return compare_adaptive(calibration, answers, rule or StopRule(), "export")
 
 
 def validate(read: ReadResult, options: Options) -> ValidationResult:
@@ -224,6 +318,11 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
         except ValueError as exc:
             invariance_error = str(exc)
     course = export_course(scored) if scored is not None else None
+    irt = None
+    if options.calibration is not None:
+        say("simulating adaptive testing on the calibration")
+        calibration = calibration_for(read, options.calibration)
+        irt = IrtRun(calibration, options.calibration, adaptive_on_export(read, calibration))
     return Analysis(
         read,
         options,
@@ -234,4 +333,5 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
         tested,
         invariance_error,
         course,
+        irt,
     )

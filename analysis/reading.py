@@ -44,7 +44,9 @@ class Options:
     'perspective' for patients against clinicians on the parallel items; ``group_equal`` and
     ``group_partial``: lavaan's ``group.equal`` and ``group.partial``; ``parallel``: which
     version of parallel analysis ('components' or 'factors') sets the EFA's factors;
-    ``invariance``: the column the report tests measurement invariance across.
+    ``invariance``: the column the report tests measurement invariance across;
+    ``calibration``: an item calibration (``alliance calibrate``) whose theta scores, rule on
+    theta and adaptive simulation are added to the scores and the report.
     """
 
     instrument: str = "alliance"
@@ -66,6 +68,7 @@ class Options:
     group_partial: str | None = None
     parallel: ParallelKind = "components"
     invariance: str | None = None
+    calibration: Path | None = None  # an item calibration: scores on theta too
 
 
 @dataclass(frozen=True)

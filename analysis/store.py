@@ -20,7 +20,6 @@ layout, and opening a store applies the steps it has not seen, in one transactio
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -235,14 +234,6 @@ class IngestSummary:
 def store_is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether nothing was ever ingested into the store."""
     return not _scalar(con, "SELECT count(*) FROM ingests")
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def instrument_version(instrument: Instrument) -> str:

@@ -43,8 +43,9 @@ cat(sprintf('{"seconds": %.3f, "var_group": %.6f, "var_patient": %.6f, "var_sess
 
 def work(args: list[str]) -> dict[str, Any]:
     from analysis.benchmark import run_benchmark
+    from analysis.fileio import file_sha256
     from analysis.pipeline import Options, read_checked, score
-    from analysis.store import file_sha256, ingest_checked, open_store
+    from analysis.store import ingest_checked, open_store
 
     what, export, db = args[0], Path(args[1]), Path(args[2])
     start = time.perf_counter()

@@ -159,6 +159,18 @@ class Instrument:
             raise ValueError(f"'pillars' names a subscale twice; got {', '.join(pillars)}.")
         return replace(self, rule_pillars=tuple(pillars))
 
+    def with_form(self, form: Form) -> Instrument:
+        """The same instrument with one more named form (its items must be in the bank, and
+        its name new)."""
+        unknown = [i for i in form.items if i not in self._by_id]
+        if unknown:
+            raise ValueError(
+                f"form '{form.name}' names items not in '{self.name}': {', '.join(unknown)}."
+            )
+        if form.name in self.forms:
+            raise ValueError(f"'{self.name}' already has a form named '{form.name}'.")
+        return replace(self, forms={**self.forms, form.name: form})
+
     def with_scales(self, scales: Mapping[str, ResponseScale], source: str) -> Instrument:
         """The same instrument with a response scale for items that had none: ``scales`` maps
         item id -> scale; ``source`` says where the scales came from."""

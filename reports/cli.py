@@ -27,6 +27,16 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # name -> (module, function, its summary: the first sentence of the command's help, which
 # `alliance --help` lists; a test checks each against the command's own docstring)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "calibrate": (
+        "reports.cli_irt",
+        "calibrate_command",
+        "Calibrate the item bank on an export: a graded response model per subscale.",
+    ),
+    "cat-simulate": (
+        "reports.cli_irt",
+        "cat_simulate_command",
+        "Simulate adaptive testing on a calibrated bank against the full bank.",
+    ),
     "alerts": (
         "reports.cli_monitor",
         "alerts_command",

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 
-from analysis.choices import SIMULATE_FORMATS
+from analysis.choices import DEFAULT_STOP, SIMULATE_FORMATS
 from analysis.fileio import atomic_write_text
 from instrument import Instrument, load_instrument
 from instrument.exports import FORMATS, export
 
 from .cli_common import InputError, instrument_option, say, user_errors
+
+ITEM_FORMATS = (*FORMATS, "adaptive")
 
 
 @click.command(name="items")
@@ -21,17 +23,34 @@ from .cli_common import InputError, instrument_option, say, user_errors
     "--form",
     default=None,
     metavar="NAME",
-    help="A named form (e.g. patient, patient-short, clinician, trust); default: the whole bank.",
+    help="A named form (e.g. patient, patient-short, clinician, trust); default: the whole "
+    "bank, or with --calibration its short form.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice(ITEM_FORMATS),
     default="table",
     show_default=True,
     help="table and csv list the items; json adds scales, subscales, forms and counts; "
     "redcap is a data dictionary; qualtrics is Advanced Format TXT; html is a "
-    "printable form.",
+    "printable form; adaptive (with --calibration) is an offline page that asks each "
+    "respondent only the items that tell the most and saves the answers as a CSV.",
+)
+@click.option(
+    "--calibration",
+    "calibration_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="An item calibration (alliance calibrate): adds its short form, <form>-irt-short, "
+    "chosen by information, and makes --format adaptive possible.",
+)
+@click.option(
+    "--stop",
+    default=DEFAULT_STOP,
+    show_default=True,
+    metavar="se=X,min=N,max=N",
+    help="The adaptive page's stopping rule, per subscale.",
 )
 @click.option(
     "-o",
@@ -41,7 +60,14 @@ from .cli_common import InputError, instrument_option, say, user_errors
     help="Write to this file instead of stdout.",
 )
 @user_errors
-def items_command(instrument_spec: str, form: str | None, fmt: str, output: Path | None) -> None:
+def items_command(
+    instrument_spec: str,
+    form: str | None,
+    fmt: str,
+    calibration_file: Path | None,
+    stop: str,
+    output: Path | None,
+) -> None:
     """List the item bank or one form, or export it to a survey platform.
 
     \b
@@ -52,16 +78,44 @@ def items_command(instrument_spec: str, form: str | None, fmt: str, output: Path
       alliance items --form patient-full --format qualtrics -o survey.txt
       alliance items --form clinician --format html -o clinician_form.html
       alliance items --instrument my_scale.yaml --format csv
+      alliance items --calibration calibration.yaml --format redcap -o short_dictionary.csv
+      alliance items --calibration calibration.yaml --format adaptive -o adaptive.html
     """
     instrument = load_instrument(instrument_spec)
-    if form is not None:
-        instrument.form(form)  # a clear error for an unknown form name
-    text = export(instrument, fmt, form)
+    calibration = None
+    if calibration_file is not None:
+        from analysis.irt import load_calibration
+        from analysis.irt.calibration import short_form_of
+
+        calibration = load_calibration(calibration_file)
+        if calibration.instrument != instrument.name:
+            raise InputError(
+                f"{calibration_file.name}: a calibration of instrument "
+                f"'{calibration.instrument}', not '{instrument.name}'; give --instrument."
+            )
+        short = short_form_of(calibration, instrument)
+        instrument = instrument.with_form(short)
+        if form is None and fmt != "adaptive":
+            form = short.name
+    if fmt == "adaptive":
+        if calibration is None:
+            raise InputError("--format adaptive needs --calibration FILE (alliance calibrate).")
+        from analysis.irt.adaptive import StopRule
+
+        from .adaptive_page import adaptive_page
+
+        text = adaptive_page(calibration, instrument, StopRule.parse(stop))
+        count = sum(len(s.items) for s in calibration.scales.values())
+    else:
+        if form is not None:
+            instrument.form(form)  # a clear error for an unknown form name
+        text = export(instrument, fmt, form)
+        count = len(instrument.select(form))
     if output is None:
         click.echo(text, nl=False)
     else:
         atomic_write_text(output, text)
-        say(f"wrote {len(instrument.select(form))} items ({fmt}) to {output}")
+        say(f"wrote {count} items ({fmt}{', ' + form if form else ''}) to {output}")
 
 
 def _format_for(output: Path, fmt: str | None) -> str:

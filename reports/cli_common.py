@@ -213,6 +213,18 @@ def score_options(func: F) -> F:
     )(func)
 
 
+def calibration_option(func: F) -> F:
+    """--calibration: scores on the theta metric from an item calibration."""
+    return click.option(
+        "--calibration",
+        "calibration_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="An item calibration (alliance calibrate): adds EAP theta, its SE and the "
+        "T-score per subscale, and the rule on theta.",
+    )(func)
+
+
 def validate_options(func: F) -> F:
     """--model, --estimator, --missing and --rows: what is fitted, how, and on which rows."""
     func = click.option(
@@ -327,6 +339,7 @@ _OPTION_NAMES = {
     "group_partial": "group_partial",
     "parallel": "parallel",
     "invariance": "invariance",
+    "calibration_file": "calibration",
 }
 
 

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from analysis.benchmark import DEFAULT_MIN_N, run_benchmark
+from analysis.choices import DEFAULT_STOP
 from analysis.describe import overview
-from analysis.fileio import atomic_write_text
-from analysis.pipeline import Options, analyse_read, read_checked
+from analysis.fileio import atomic_write_text, file_sha256
+from analysis.irt import save_calibration
+from analysis.irt.adaptive import StopRule
+from analysis.irt.theta import theta_columns
+from analysis.pipeline import Options, analyse_read, calibrate, read_checked
 from analysis.simulate import simulate, write_export
-from analysis.store import file_sha256, ingest_checked, open_store
+from analysis.store import ingest_checked, open_store
 from instrument import load_instrument
 from instrument.exports import export
 
+from .adaptive_page import adaptive_page
 from .benchmark_report import build_benchmark_report
 from .cli_common import say, user_errors
 from .cli_monitor import write_clinician_page
 from .cli_score import summary_lines
+from .irt_text import adaptive_lines
 from .output import write_csv
 from .report import build_report
 
@@ -38,12 +45,15 @@ def demo_command(output_dir: Path) -> None:
     """Simulate a realistic clinic export and show what the toolkit makes of it.
 
     Writes a Qualtrics-style export of 2,000 patients seen by 40 clinicians over up to
-    3 sessions, the survey itself (REDCap dictionary, Qualtrics TXT, printable form), reads the
-    export back, prints an overview, scores it under the non-compensatory rule, writes the
-    report (with measurement invariance across the sites and the patients' rupture alerts over
-    sessions), and stores the export in a clinic store (clinic.duckdb) to benchmark the
-    clinicians (benchmark.html) and write the own page of the clinician with the most patients
-    (clinician_<ID>.html: identifiable, for that clinician only).
+    3 sessions and the survey itself (REDCap dictionary, Qualtrics TXT, printable form); reads
+    the export back, prints an overview and scores it under the non-compensatory rule;
+    calibrates the item bank on it (calibration.yaml, and adaptive.html, the adaptive
+    questionnaire that asks each patient only the most informative items); writes the report
+    (measurement invariance across the sites, the patients' rupture alerts over sessions, the
+    calibration and an adaptive test simulated on the export); and stores the export in a
+    clinic store (clinic.duckdb) to benchmark the clinicians (benchmark.html) and write the
+    own page of the clinician with the most patients (clinician_<ID>.html: identifiable, for
+    that clinician only).
 
     \b
     Example:
@@ -93,6 +103,15 @@ def demo_command(output_dir: Path) -> None:
             f"{subscale!s:<12} {int(row['n_items']):>5} {row['missing_share']:>8.1%} "
             f"{row['ceiling_share']:>10.1%}"
         )
+    say("calibrating the item bank on the export (graded response model per subscale) ...")
+    calibration = calibrate(read, options, progress=say)
+    calibration_path = save_calibration(calibration, output_dir / "calibration.yaml")
+    adaptive_path = atomic_write_text(
+        output_dir / "adaptive.html",
+        adaptive_page(calibration, read.instrument, StopRule.parse(DEFAULT_STOP)),
+    )
+    written += [calibration_path, adaptive_path]
+    options = replace(options, calibration=calibration_path)
     analysis = analyse_read(read, options)
     scored = analysis.scored
     if scored is None:  # the built-in bank declares its rule: this is not expected
@@ -104,6 +123,10 @@ def demo_command(output_dir: Path) -> None:
     click.echo("Non-compensatory alliance rule (each pillar at or above its own minimum):")
     for line in summary_lines(scored):
         click.echo(f"  {line}")
+    if analysis.irt is not None:
+        click.echo("")
+        for line in adaptive_lines(analysis.irt.adaptive):
+            click.echo(line)
     say("writing the report ...")
     report_path = output_dir / "report.html"
     atomic_write_text(report_path, build_report(analysis, by="clinician_id"))
@@ -111,10 +134,15 @@ def demo_command(output_dir: Path) -> None:
     say("storing the export in a clinic store and benchmarking the clinicians ...")
     store_path = output_dir / "clinic.duckdb"
     with open_store(store_path, create=True) as con:
+        # The store keeps the item-mean scores and the rule; the theta columns stay in the
+        # report and scores.csv.
+        item_mean = replace(
+            scored, table=scored.table.drop(columns=theta_columns(calibration), errors="ignore")
+        )
         stored = ingest_checked(
             con,
             checked,
-            scored,
+            item_mean,
             read.instrument,
             source=str(export_path),
             sha256=file_sha256(export_path),

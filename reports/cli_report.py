@@ -11,6 +11,7 @@ from analysis.fileio import atomic_write_text
 from analysis.pipeline import analyse
 
 from .cli_common import (
+    calibration_option,
     pipeline_options,
     read_options,
     say,
@@ -49,6 +50,7 @@ def progress_printer() -> tuple[float, object]:
     help="Add a section testing measurement invariance across the groups of this column "
     "(site_id, a context column such as gender, or 'perspective').",
 )
+@calibration_option
 @click.option(
     "-o",
     "--output",
@@ -75,11 +77,16 @@ def report_command(
     rows: str,
     by: str | None,
     invariance: str | None,
+    calibration_file: Path | None,
     output: Path,
 ) -> None:
     """Write the report of an export: data quality, items, reliability, structure, the
     non-compensatory rule, (with --by) group profiles and (with --invariance) measurement
     invariance across groups, in one HTML file that works offline.
+
+    With --calibration, a section on the item bank's calibration: information curves with
+    the rule's minimum on theta, the short form, item parameters and fit, and an adaptive
+    test simulated on this export's answers against the full bank.
 
     It takes every option of the steps it summarises (check, score, validate), so the page
     shows the same numbers those commands print. Its wording comes from the instrument.
@@ -89,6 +96,7 @@ def report_command(
       alliance report export.csv -o report.html
       alliance report export.csv --by clinician_id --thresholds minimums.yaml -o report.html
       alliance report export.csv --invariance site_id -o report.html
+      alliance report export.csv --calibration calibration.yaml -o report.html
       alliance report five.sav --instrument five_factors.yaml --estimator mlr -o five.html
       alliance report hs.csv --model 'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6' \
           --rows all -o hs.html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,6 +15,7 @@ from analysis.scoring import ScoreResult
 
 from .cli_common import (
     InputError,
+    calibration_option,
     key_options,
     pipeline_options,
     pseudonym_key,
@@ -51,10 +53,47 @@ def summary_lines(result: ScoreResult) -> list[str]:
     return lines
 
 
+def theta_summary(table: Any, calibration_file: Path) -> dict[str, Any]:
+    """The calibration's minimums on theta and the counts of the rule there."""
+    from analysis.irt import load_calibration
+    from analysis.irt.theta import minimum_lines
+
+    calibration = load_calibration(calibration_file)
+    counts = table["theta_status"].value_counts().to_dict() if "theta_status" in table else {}
+    return {
+        "calibration": str(calibration_file),
+        "scales": list(calibration.scales),
+        "minimums": {
+            p: {"item_mean": s.minimum, "theta": s.theta_minimum}
+            for p, s in calibration.scales.items()
+            if p in calibration.pillars
+        },
+        "minimums_text": minimum_lines(calibration),
+        "status_counts": {str(k): int(v) for k, v in counts.items()},
+    }
+
+
+def theta_lines(table: Any, calibration_file: Path) -> list[str]:
+    doc = theta_summary(table, calibration_file)
+    counts = doc["status_counts"]
+    lines = [
+        f"on theta ({calibration_file.name}): "
+        + ", ".join(
+            f"{counts.get(k, 0):,} {k.replace('_', ' ')}"
+            for k in ("adequate", "inadequate", "insufficient_data")
+        )
+        if counts
+        else f"on theta ({calibration_file.name}): scores only, no rule"
+    ]
+    lines.extend(f"  {line}" for line in doc["minimums_text"])
+    return lines
+
+
 @click.command()
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
 @read_options
 @score_options
+@calibration_option
 @click.option(
     "-o",
     "--output",
@@ -78,6 +117,7 @@ def score(
     pillars: str | None,
     thresholds_file: Path | None,
     max_missing: float,
+    calibration_file: Path | None,
     output: Path | None,
     as_json: bool,
     key: str | None,
@@ -91,11 +131,15 @@ def score(
     scores clear every minimum given measurement error. A score at or above its minimum passes.
     The rule applies to the pillars the instrument declares (the built-in bank: bond, goals,
     tasks), or to --pillars; without either, the scores are written and no rule is applied.
+    With --calibration, each calibrated subscale also gets <scale>_theta (EAP from whichever
+    of its items were answered), <scale>_theta_se and <scale>_t (T-score), and the rule is
+    applied on theta too (<pillar>_theta_pass, theta_status), the minimums carried over.
 
     \b
     Examples:
       alliance score export.csv -o scores.csv
       alliance score export.csv --thresholds thresholds.yaml -o scores.csv --json
+      alliance score export.csv --calibration calibration.yaml -o scores.csv
       ALLIANCE_PSEUDONYM_KEY=... alliance score export.csv -o scores_for_sharing.csv
       alliance score export.csv --pseudonymize-key-file key.txt -o scores_for_sharing.csv
       alliance score five.sav --instrument five_factors.yaml --pillars a,b,c,d -o scores.csv
@@ -133,7 +177,10 @@ def score(
             "rows_quarantined": checked.rows_quarantined,
             "rows_scored": len(table),
         }
-        click.echo(dumps_json({**doc, **result.summary()}), nl=False)
+        summary = result.summary()
+        if calibration_file is not None:
+            summary["theta"] = theta_summary(table, calibration_file)
+        click.echo(dumps_json({**doc, **summary}), nl=False)
         return
     say(
         f"{checked.rows_quarantined:,} of {checked.rows_in:,} rows set aside by the checks "
@@ -141,5 +188,8 @@ def score(
     )
     for line in summary_lines(result):
         say(line)
+    if calibration_file is not None:
+        for line in theta_lines(table, calibration_file):
+            say(line)
     if output is not None:
         say(f"wrote {len(table):,} rows to {output}")

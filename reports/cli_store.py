@@ -10,14 +10,13 @@ import duckdb
 import pandas as pd
 
 from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, load_norms, run_benchmark
-from analysis.fileio import atomic_write_text
+from analysis.fileio import atomic_write_text, file_sha256
 from analysis.pipeline import Options, read_checked, resolve_instrument, score, thresholds_plan
 from analysis.privacy import pseudonymize
 from analysis.scoring import ThresholdPlan
 from analysis.store import (
     BATCH_ROWS,
     IngestSummary,
-    file_sha256,
     ingest_checked,
     open_store,
     store_is_empty,

@@ -16,7 +16,7 @@ from analysis import names
 from analysis.check import CheckResult
 from analysis.describe import group_profiles, histogram, item_distribution
 from analysis.monitor.course import Course
-from analysis.pipeline import Analysis, InvarianceRun
+from analysis.pipeline import Analysis, InvarianceRun, IrtRun
 from analysis.scoring import ScoreResult
 from analysis.validate import ValidationResult
 from instrument import Instrument
@@ -406,6 +406,85 @@ def _course_section(course: Course, number: int) -> Section:
     return s
 
 
+_ADAPTIVE_COLUMNS = {
+    "bank_items": "bank items",
+    "mean_items_used": "mean items",
+    "median_items_used": "median items",
+    "mean_se_adaptive": "SE adaptive",
+    "mean_se_full": "SE bank",
+    "correlation_with_full": "r with bank",
+    "rmse_vs_full": "RMSE",
+    "short_form_items": "short form items",
+    "short_form_correlation_with_full": "r short form",
+}
+
+
+def _irt_section(run: IrtRun, number: int) -> Section:
+    from analysis.irt.calibration import information_curves, parameter_table, summary_table
+
+    from . import irt_figures
+    from .irt_text import adaptive_lines
+
+    cal = run.calibration
+    pillars = [p for p in cal.pillars if cal.scales[p].theta_minimum is not None]
+    minimums = "; ".join(
+        f"{p} {cal.scales[p].minimum:.3g} = theta {cal.scales[p].theta_minimum:+.2f} "
+        f"(T {50 + 10 * (cal.scales[p].theta_minimum or 0.0):.1f})"
+        for p in pillars
+    )
+    s = Section(
+        "calibration",
+        f"{number}. The item bank on the theta metric",
+        (
+            f"Calibration {run.source.name}: {cal.instrument} {cal.version}, form {cal.form}, "
+            f"calibrated on {cal.source} ({cal.calibrated_on}; {cal.rows_usable:,} usable of "
+            f"{cal.rows_in:,} rows). Model: {cal.model}. "
+            + (
+                f"The rule's minimums carried to theta, where the expected item mean meets "
+                f"them: {minimums}. "
+                if minimums
+                else ""
+            )
+            + "Each subscale's short form holds its items with the most information at the "
+            "minimum (the decision point), or over the population outside the rule. "
+            + " ".join(adaptive_lines(run.adaptive)[:1] + adaptive_lines(run.adaptive)[-1:])
+        ),
+    )
+    curves = {name: information_curves(scale) for name, scale in cal.scales.items()}
+    s.figure(
+        irt_figures.information_curves(
+            curves, {n: sc.theta_minimum for n, sc in cal.scales.items()}
+        )
+    )
+    s.table(
+        summary_table(cal),
+        f"Table {number}a. Calibration per subscale: the minimum on theta, the information of "
+        "the bank and of its short form there, item misfit (S-X2) and locally dependent pairs "
+        "(adjusted Q3 > 0.2)",
+        2,
+    )
+    s.figure(irt_figures.items_used(run.adaptive.items_used))
+    s.table(
+        run.adaptive.per_scale.rename(columns=_ADAPTIVE_COLUMNS),
+        f"Table {number}b. Adaptive testing on this export against the full bank and the "
+        f"fixed short form ({run.adaptive.rule.text()})",
+        3,
+    )
+    params = pd.concat(
+        [parameter_table(scale).assign(scale=name) for name, scale in cal.scales.items()]
+    )
+    params = params[["scale", *params.columns.drop("scale")]]
+    s.table(
+        params,
+        f"Table {number}c. Item parameters (slope a, thresholds b on theta, with SEs) and "
+        "fit (S-X2)",
+        3,
+    )
+    for note in cal.notes:
+        s.note(note)
+    return s
+
+
 def _invariance_section(run: InvarianceRun, number: int) -> Section:
     result = run.result
     doc = result.to_dict()
@@ -510,6 +589,8 @@ def build_report(analysis: Analysis, *, by: str | None = None) -> str:
         )
     if analysis.course is not None:
         sections.append(_course_section(analysis.course, len(sections) + 1))
+    if analysis.irt is not None:
+        sections.append(_irt_section(analysis.irt, len(sections) + 1))
     if analysis.invariance is not None:
         sections.append(_invariance_section(analysis.invariance, len(sections) + 1))
     elif analysis.invariance_error:

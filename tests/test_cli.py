@@ -51,7 +51,8 @@ def test_top_level_help_imports_no_command_dependencies() -> None:
     heavy = ("pandas", "scipy", "statsmodels", "duckdb", "plotly", "pingouin", "numpy")
     output, loaded = loaded_by(["--help"], heavy)
     assert loaded == []
-    assert "invariance  Test whether the instrument measures" in output
+    assert re.search(r"\n  invariance +Test whether the instrument measures", output)
+    assert re.search(r"\n  cat-simulate +Simulate adaptive testing on a calibrated bank", output)
 
 
 def test_checking_a_csv_imports_neither_scipy_nor_the_binary_readers(tmp_path: Path) -> None:
@@ -97,7 +98,9 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
     own_page = [n for n in names if n.startswith("clinician_")]
     assert len(own_page) == 1 and re.fullmatch(r"clinician_C\d\d\.html", own_page[0])
     assert names == [
+        "adaptive.html",
         "benchmark.html",
+        "calibration.yaml",
         "clinic.duckdb",
         own_page[0],
         "patient_form.html",
@@ -120,6 +123,16 @@ def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) 
     assert 'id="ruptures"' in page and "rupture alerts were raised" in page
     ids = pd.read_csv(out / "scores.csv", usecols=["respondent_id"])["respondent_id"]
     assert not any(f">{pid}<" in page or f'"{pid}"' in page for pid in ids.unique())
+    # The bank calibrated on the export: the report's section, and the adaptive test's
+    # agreement with the full bank stated in numbers.
+    assert 'id="calibration"' in page and "The item bank on the theta metric" in page
+    agreement = re.search(
+        r"the adaptive test agrees with the full bank for (\d+\.\d)% \(kappa (0\.\d\d)\) with "
+        r"(\d+\.\d) of 24 items",
+        result.stdout,
+    )
+    assert agreement is not None
+    assert float(agreement[1]) > 90 and float(agreement[3]) < 20
     clinician = (out / own_page[0]).read_text(encoding="utf-8")
     assert "identifiable patient data" in clinician
     assert "the own page of" in result.stderr

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from analysis.cfa import fit_cfa
+from analysis.choices import DEFAULT_STOP
 from analysis.irt.adaptive import StopRule, run_adaptive
 from analysis.irt.calibration import (
     Calibration,
@@ -208,3 +209,12 @@ def test_a_calibration_file_round_trips(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("scales: {}\n")
     with pytest.raises(ValueError, match="not a calibration file"):
         load_calibration(tmp_path / "bad.yaml")
+
+
+def test_the_command_lines_stop_rule_is_the_engines_default() -> None:
+    assert StopRule.parse(DEFAULT_STOP) == StopRule()
+    assert StopRule.parse("max=8,se=0.2") == StopRule(se=0.2, min_items=4, max_items=8)
+    with pytest.raises(ValueError, match="'max' must be at least 'min' \\(4\\); got 3"):
+        StopRule.parse("max=3")
+    with pytest.raises(ValueError, match="takes se=NUMBER, min=N and max=N"):
+        StopRule.parse("stop=1")

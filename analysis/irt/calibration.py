@@ -26,18 +26,17 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from instrument import Instrument
-from instrument.yamlsafe import load_yaml
+from instrument import Form, Instrument
 
-from ..fileio import atomic_write_text
+from ..choices import DEFAULT_SHORT_ITEMS
+from ..fileio import atomic_write_text, read_yaml
 from ..keying import keyed
 from .eap import eap
 from .estimate import collapse, fit_grm
-from .grm import information, probabilities
+from .grm import NODES, WEIGHTS, information, probabilities
 from .itemfit import Q3_FLAG, q3, q3_adjusted, s_x2
 
 MIN_ITEMS = 3
-DEFAULT_SHORT_ITEMS = 4
 MODEL_TEXT = (
     "graded response model (Samejima), logistic, one per subscale; marginal maximum "
     "likelihood by EM (Bock and Aitkin) over 61 quadrature nodes from -6 to 6, theta N(0, 1) "
@@ -289,14 +288,21 @@ def theta_at_item_mean(scale: ScaleCalibration, target: float) -> float | None:
     return float(np.interp(target, means, grid))
 
 
-def short_form(scale: ScaleCalibration, at: float, k: int) -> tuple[str, ...]:
-    """The ``k`` items with the most information at ``at``, in bank order."""
-    values = [float(information(p.a, np.array(p.d), np.array([at]))[0]) for p in scale.items]
-    chosen = set(np.argsort(values)[::-1][:k])
+def short_form(scale: ScaleCalibration, at: float | None, k: int) -> tuple[str, ...]:
+    """The ``k`` items with the most information at ``at`` (the rule's decision point), in
+    bank order; with no decision point, the most information averaged over the population
+    (theta standard normal)."""
+    if at is None:
+        values = [float(information(p.a, np.array(p.d), NODES) @ WEIGHTS) for p in scale.items]
+    else:
+        values = [float(information(p.a, np.array(p.d), np.array([at]))[0]) for p in scale.items]
+    chosen = set(np.argsort(values)[::-1][: min(k, len(values))])
     return tuple(p.item for j, p in enumerate(scale.items) if j in chosen)
 
 
-def _categories_of(values: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
+def answer_categories(values: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
+    """The codes seen in ``values`` (NaN missing), and each value's index among them (-1
+    where missing): the categories a calibration uses."""
     seen = np.unique(values[~np.isnan(values)]).astype(int)
     cats = np.full(values.shape, -1, dtype=np.int64)
     answered = ~np.isnan(values)
@@ -321,7 +327,7 @@ def calibrate_scale(
     codes: list[tuple[int, ...]] = []
     cats: list[np.ndarray] = []
     for j, item in enumerate(items):
-        seen, c = _categories_of(block[:, j])
+        seen, c = answer_categories(block[:, j])
         if len(seen) < 2:
             notes.append(
                 f"{scale}: item {item!r} left out of the calibration: "
@@ -396,23 +402,18 @@ def calibrate_scale(
         q3_max=float(np.nanmax(off)) if len(off) else float("nan"),
         minimum=minimum,
     )
-    if minimum is not None:
-        theta_min = theta_at_item_mean(result, minimum)
-        if theta_min is None:
-            notes.append(
-                f"{scale}: the minimum {minimum:g} lies outside what the model reaches; the "
-                "rule is not carried to theta for it."
-            )
-        else:
-            result = _with_minimum(result, theta_min, short_items)
+    theta_min = None if minimum is None else theta_at_item_mean(result, minimum)
+    if minimum is not None and theta_min is None:
+        notes.append(
+            f"{scale}: the minimum {minimum:g} lies outside what the model reaches; the rule "
+            "is not carried to theta for it."
+        )
+    result = replace(
+        result, theta_minimum=theta_min, short_form=short_form(result, theta_min, short_items)
+    )
     theta = np.full(len(data), np.nan)
     theta[answered_any] = theta_used
     return result, theta, answered_any, notes
-
-
-def _with_minimum(scale: ScaleCalibration, theta_min: float, k: int) -> ScaleCalibration:
-    chosen = short_form(scale, theta_min, min(k, len(scale.items)))
-    return replace(scale, theta_minimum=theta_min, short_form=chosen)
 
 
 def calibrate(
@@ -489,12 +490,17 @@ __all__ = [
     "Calibration",
     "ItemParameters",
     "ScaleCalibration",
+    "answer_categories",
     "calibrate",
     "calibrate_scale",
+    "information_curves",
     "load_calibration",
     "node_grid",
+    "parameter_table",
     "save_calibration",
     "short_form",
+    "short_form_of",
+    "summary_table",
     "theta_at_item_mean",
 ]
 
@@ -511,11 +517,7 @@ def save_calibration(calibration: Calibration, path: Path) -> Path:
 
 def load_calibration(path: Path) -> Calibration:
     """Read a calibration file; a file that is not one raises ValueError naming it."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read the calibration: {exc.strerror}.") from None
-    doc = load_yaml(text)
+    doc = read_yaml(Path(path), ValueError, "no such calibration file")
     if not isinstance(doc, dict) or "calibration" not in doc or "scales" not in doc:
         raise ValueError(
             f"{path}: not a calibration file (alliance calibrate writes one): it needs "
@@ -525,3 +527,80 @@ def load_calibration(path: Path) -> Calibration:
         return Calibration.from_dict(doc)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: a calibration entry is missing or malformed: {exc}.") from None
+
+
+def short_form_of(calibration: Calibration, instrument: Instrument) -> Form:
+    """The calibration's short forms of every subscale, as one form of the bank (bank order),
+    named ``<form>-irt-short``."""
+    chosen = {i for s in calibration.scales.values() for i in s.short_form}
+    base = calibration.form
+    perspective = instrument.form(base).perspective if base else "patient"
+    items = tuple(i.id for i in instrument.select(base) if i.id in chosen)
+    per_scale = ", ".join(f"{n} {len(s.short_form)}" for n, s in calibration.scales.items())
+    return Form(
+        name=f"{base or calibration.instrument}-irt-short",
+        items=items,
+        perspective=perspective,
+        label=f"Short form chosen by information ({per_scale} items)",
+        description=(
+            f"Each subscale's items with the most information at the rule's minimum (on "
+            f"theta), or over the population outside the rule; calibrated on "
+            f"{calibration.source} ({calibration.calibrated_on})."
+        ),
+    )
+
+
+def information_curves(scale: ScaleCalibration, grid: np.ndarray | None = None) -> pd.DataFrame:
+    """Information over theta: one column per item, ``bank`` (all items), ``short form``,
+    and ``SE bank`` (the standard error the bank's information allows, 1 / sqrt(I) with the
+    prior's 1 added); indexed by theta."""
+    theta = node_grid() if grid is None else grid
+    frame = pd.DataFrame(
+        {p.item: information(p.a, np.array(p.d), theta) for p in scale.items},
+        index=pd.Index(theta, name="theta"),
+    )
+    frame["bank"] = frame[list(scale.item_ids)].sum(axis=1)
+    frame["short form"] = frame[list(scale.short_form)].sum(axis=1)
+    frame["SE bank"] = 1.0 / np.sqrt(frame["bank"] + 1.0)
+    return frame
+
+
+def parameter_table(scale: ScaleCalibration) -> pd.DataFrame:
+    """Item parameters with their SEs and fit, one row per item, for tables."""
+    rows = []
+    for p in scale.items:
+        row: dict[str, Any] = {"item": p.item, "a": p.a, "SE a": p.se_a}
+        for k, (b, se) in enumerate(zip(p.b, p.se_b, strict=True), start=1):
+            row[f"b{k}"] = b
+            row[f"SE b{k}"] = se
+        row["S-X2"] = p.s_x2
+        row["df"] = p.s_x2_df
+        row["p"] = p.s_x2_p
+        row["RMSEA"] = p.s_x2_rmsea
+        row["short form"] = "yes" if p.item in scale.short_form else ""
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("item")
+
+
+def summary_table(calibration: Calibration) -> pd.DataFrame:
+    """One row per subscale: its size, the minimum on theta, the information of the bank and
+    of the short form there, and how many items misfit or pairs depend locally."""
+    rows = []
+    for name, scale in calibration.scales.items():
+        at = scale.theta_minimum
+        point = information_curves(scale, np.array([0.0 if at is None else at]))
+        rows.append(
+            {
+                "scale": name,
+                "items": len(scale.items),
+                "rows": scale.rows,
+                "EM cycles": scale.cycles,
+                "minimum (theta)": at,
+                "information there": None if at is None else float(point["bank"].iloc[0]),
+                "short form": ", ".join(scale.short_form),
+                "its information": None if at is None else float(point["short form"].iloc[0]),
+                "S-X2 p < .01": sum(p.s_x2_p < 0.01 for p in scale.items),
+                "Q3 flags": len(scale.q3_pairs),
+            }
+        )
+    return pd.DataFrame(rows).set_index("scale")

@@ -19,6 +19,13 @@ from .eap import eap, t_score
 ADEQUATE, INADEQUATE, INSUFFICIENT = "adequate", "inadequate", "insufficient_data"
 
 
+def theta_columns(calibration: Calibration) -> list[str]:
+    """The columns :func:`theta_scores` adds (whichever of them it can fill)."""
+    out = [f"{n}_{suffix}" for n in calibration.scales for suffix in ("theta", "theta_se", "t")]
+    out += [f"{p}_theta_pass" for p in calibration.pillars]
+    return [*out, "theta_status"]
+
+
 def theta_scores(calibration: Calibration, data: pd.DataFrame) -> pd.DataFrame:
     """The theta columns for every row of ``data`` (raw answers, bank item ids as columns)."""
     out = pd.DataFrame(index=data.index)
