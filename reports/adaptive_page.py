@@ -23,6 +23,7 @@ from analysis.irt.adaptive import StopRule
 from analysis.irt.grm import NODES, WEIGHTS
 from instrument import Instrument
 from instrument.exports import prompt_for
+from instrument.exports.html_form import page_start
 
 _STYLE = """
 body { font: 17px/1.5 system-ui, sans-serif; color: #111; max-width: 44rem; margin: 2rem auto;
@@ -235,17 +236,7 @@ def adaptive_page(calibration: Calibration, instrument: Instrument, rule: StopRu
     e = escape
     return "\n".join(
         [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{e(title)}</title>",
-            f"<style>\n{_STYLE}\n</style>",
-            "</head>",
-            "<body>",
-            "<main>",
-            f"<h1>{e(title)}</h1>",
+            *page_start(title, _STYLE),
             '<section id="who">',
             "<p>Each part asks only the questions that tell the most about your answers so "
             "far, and stops as soon as it knows enough.</p>",

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import click
 
-from analysis.choices import DEFAULT_STOP, SIMULATE_FORMATS
+from analysis.choices import SIMULATE_FORMATS
 from analysis.fileio import atomic_write_text
 from instrument import Instrument, load_instrument
 from instrument.exports import FORMATS, export
 
-from .cli_common import InputError, instrument_option, say, user_errors
+from .cli_common import (
+    InputError,
+    calibration_option,
+    instrument_option,
+    say,
+    stop_option,
+    user_errors,
+)
 
 ITEM_FORMATS = (*FORMATS, "adaptive")
 
@@ -37,21 +44,11 @@ ITEM_FORMATS = (*FORMATS, "adaptive")
     "printable form; adaptive (with --calibration) is an offline page that asks each "
     "respondent only the items that tell the most and saves the answers as a CSV.",
 )
-@click.option(
-    "--calibration",
-    "calibration_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="An item calibration (alliance calibrate): adds its short form, <form>-irt-short, "
-    "chosen by information, and makes --format adaptive possible.",
+@calibration_option(
+    "An item calibration (alliance calibrate): adds its short form, <form>-irt-short, "
+    "chosen by information, and makes --format adaptive possible."
 )
-@click.option(
-    "--stop",
-    default=DEFAULT_STOP,
-    show_default=True,
-    metavar="se=X,min=N,max=N",
-    help="The adaptive page's stopping rule, per subscale.",
-)
+@stop_option("The adaptive page's stopping rule, per subscale.")
 @click.option(
     "-o",
     "--output",

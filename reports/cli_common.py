@@ -213,16 +213,29 @@ def score_options(func: F) -> F:
     )(func)
 
 
-def calibration_option(func: F) -> F:
-    """--calibration: scores on the theta metric from an item calibration."""
+def calibration_option(
+    help: str = "An item calibration (alliance calibrate): adds EAP theta, its SE and the "
+    "T-score per subscale, and the rule on theta.",
+    required: bool = False,
+) -> Callable[[F], F]:
+    """--calibration FILE: an item calibration, with what it does in this command."""
     return click.option(
         "--calibration",
         "calibration_file",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="An item calibration (alliance calibrate): adds EAP theta, its SE and the "
-        "T-score per subscale, and the rule on theta.",
-    )(func)
+        required=required,
+        help=help,
+    )
+
+
+def stop_option(help: str) -> Callable[[F], F]:
+    """--stop: an adaptive test's stopping rule (analysis.irt.adaptive.StopRule.parse)."""
+    from analysis.choices import DEFAULT_STOP
+
+    return click.option(
+        "--stop", default=DEFAULT_STOP, show_default=True, metavar="se=X,min=N,max=N", help=help
+    )
 
 
 def validate_options(func: F) -> F:

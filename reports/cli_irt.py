@@ -6,15 +6,17 @@ from pathlib import Path
 
 import click
 
-from analysis.choices import DEFAULT_SHORT_ITEMS, DEFAULT_STOP
+from analysis.choices import DEFAULT_SHORT_ITEMS
 
 from .cli_common import (
     InputError,
+    calibration_option,
     pipeline_options,
     read_options,
     say,
     score_options,
     show,
+    stop_option,
     user_errors,
 )
 from .irt_text import adaptive_lines, calibration_lines
@@ -100,20 +102,9 @@ def calibrate_command(
 
 @click.command(name="cat-simulate")
 @click.argument("export_path", metavar="[EXPORT]", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--calibration",
-    "calibration_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The calibration file (alliance calibrate).",
-)
-@click.option(
-    "--stop",
-    default=DEFAULT_STOP,
-    show_default=True,
-    metavar="se=X,min=N,max=N",
-    help="When a subscale's adaptive test stops: SE below X after at least min items, or at "
-    "max items.",
+@calibration_option("The calibration file (alliance calibrate).", required=True)
+@stop_option(
+    "When a subscale's adaptive test stops: SE below X after at least min items, or at max items."
 )
 @click.option(
     "-n",

@@ -50,7 +50,7 @@ def progress_printer() -> tuple[float, object]:
     help="Add a section testing measurement invariance across the groups of this column "
     "(site_id, a context column such as gender, or 'perspective').",
 )
-@calibration_option
+@calibration_option()
 @click.option(
     "-o",
     "--output",

@@ -93,7 +93,7 @@ def theta_lines(table: Any, calibration_file: Path) -> list[str]:
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
 @read_options
 @score_options
-@calibration_option
+@calibration_option()
 @click.option(
     "-o",
     "--output",

@@ -30,6 +30,23 @@ input:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
 """.strip()
 
 
+def page_start(title: str, style: str) -> list[str]:
+    """The lines that open a standalone page: doctype, head with its style, and the heading."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title>",
+        f"<style>\n{style}\n</style>",
+        "</head>",
+        "<body>",
+        "<main>",
+        f"<h1>{escape(title)}</h1>",
+    ]
+
+
 def to_html(instrument: Instrument, form: str | None = None) -> str:
     if form is not None:
         f = instrument.form(form)
@@ -42,17 +59,7 @@ def to_html(instrument: Instrument, form: str | None = None) -> str:
     e = escape
     blocks = layout(instrument, form)
     out = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{e(title)}</title>",
-        f"<style>\n{_STYLE}\n</style>",
-        "</head>",
-        "<body>",
-        "<main>",
-        f"<h1>{e(title)}</h1>",
+        *page_start(title, _STYLE),
     ]
     out += [
         '<form method="post" action="#">',
