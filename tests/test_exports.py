@@ -343,7 +343,7 @@ def test_cli_items_writes_each_format(tmp_path: Path, bank: Instrument, fmt: str
     result = run_cli("items", "--form", "patient-short", "--format", fmt, "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
-    assert result.stderr.strip() == f"wrote 12 items ({fmt}) to {out}"
+    assert result.stderr.strip() == f"wrote 12 items ({fmt}, patient-short) to {out}"
     assert out.read_text(encoding="utf-8") == export(bank, fmt, "patient-short")
 
 
