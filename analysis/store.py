@@ -101,7 +101,8 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None =
     return rows[0][0] if rows else None
 
 
-def _version(con: duckdb.DuckDBPyConnection) -> int:
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of the store on ``con`` (0: a new, empty database)."""
     if not _scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"):
         if _scalar(con, "SELECT count(*) FROM information_schema.tables"):
             raise StoreError("this DuckDB file is not an alliance store (it has no 'meta').")
@@ -112,7 +113,7 @@ def _version(con: duckdb.DuckDBPyConnection) -> int:
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Bring the store to ``SCHEMA_VERSION``; returns the version it had."""
-    found = _version(con)
+    found = schema_version(con)
     if found > SCHEMA_VERSION:
         raise StoreError(
             f"the store has schema version {found}; this toolkit knows up to "
@@ -202,9 +203,9 @@ def open_store(
             if not read_only:
                 path.chmod(0o600)
                 migrate(con)
-            elif _version(con) != SCHEMA_VERSION:
+            elif schema_version(con) != SCHEMA_VERSION:
                 raise StoreError(
-                    f"{path}: schema version {_version(con)}, expected {SCHEMA_VERSION}; "
+                    f"{path}: schema version {schema_version(con)}, expected {SCHEMA_VERSION}; "
                     "run `alliance ingest` once to migrate it."
                 )
             with _interrupts_as_keyboard():

@@ -57,6 +57,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "demo_command",
         "Simulate a realistic clinic export and show what the toolkit makes of it.",
     ),
+    "export-store": (
+        "reports.cli_store",
+        "export_store_command",
+        "Copy the clinic store to Parquet files, partitioned by month, for a data lake.",
+    ),
     "ingest": (
         "reports.cli_store",
         "ingest_command",

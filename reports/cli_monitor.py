@@ -23,10 +23,9 @@ from analysis.monitor import (
     monitor,
 )
 from analysis.privacy import pseudonymize
-from analysis.store import open_store
 
 from .cli_common import InputError, key_options, pseudonym_key, say, user_errors
-from .cli_store import DB_OPTION, parse_since
+from .cli_store import open_source, parse_since, source_options
 from .monitor_pages import IDENTIFIABLE, alerts_page, clinician_page
 from .output import dumps_json, write_table
 
@@ -80,7 +79,7 @@ def _records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
 
 
 @click.command(name="alerts")
-@DB_OPTION
+@source_options
 @click.option("--since", default=None, metavar="DATE", help="Only sessions on or after this date.")
 @click.option(
     "--clinician",
@@ -122,7 +121,8 @@ def _records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @user_errors
 def alerts_command(
-    db: Path,
+    db: Path | None,
+    parquet: Path | None,
     since: str | None,
     clinician: str | None,
     by: str,
@@ -152,6 +152,7 @@ def alerts_command(
       alliance alerts --db clinic.duckdb --since 2026-06-01 --by site_id -o alerts.html
       alliance alerts --db clinic.duckdb --clinician C07 -o c07-alerts.csv
       alliance alerts --db clinic.duckdb --clinician C07 -o c07.html
+      alliance alerts --parquet lake/clinic --since 2026-06-01
     """
     key = pseudonym_key(key, key_file)
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".csv", ".parquet"):
@@ -161,10 +162,10 @@ def alerts_command(
             f"--min-n is at least {DEFAULT_MIN_N}: a smaller group can show a single patient."
         )
     since_date = parse_since(since)
-    with open_store(db) as con:
+    with open_source(db, parquet) as (con, name):
         if clinician is not None:
             _clinician_alerts(
-                con, db, clinician, since_date, min_n, establish_within, key, output, as_json
+                con, name, clinician, since_date, min_n, establish_within, key, output, as_json
             )
             return
         m = monitor(con, since=since_date, min_n=min_n, establish_within=establish_within)
@@ -177,7 +178,7 @@ def alerts_command(
         if output.suffix.lower() in (".csv", ".parquet"):
             write_table(groups, output)
         else:
-            atomic_write_text(output, alerts_page(m, counts, db.name))
+            atomic_write_text(output, alerts_page(m, counts, name))
         say(f"wrote {output}")
     if as_json:
         click.echo(
@@ -219,7 +220,7 @@ def alerts_command(
 
 def _clinician_alerts(
     con: duckdb.DuckDBPyConnection,
-    db: Path,
+    store: str,
     clinician: str,
     since: date | None,
     min_n: int,
@@ -231,7 +232,7 @@ def _clinician_alerts(
     if output is not None and output.suffix.lower() in (".html", ".htm"):
         write_clinician_page(
             con,
-            db.name,
+            store,
             clinician,
             output,
             since=since,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import duckdb
@@ -44,6 +47,75 @@ DB_OPTION = click.option(
     metavar="FILE",
     help="The clinic store (a DuckDB file).",
 )
+
+
+def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--db FILE or --parquet DIR: the store, or its Parquet copy (alliance export-store)."""
+    func = click.option(
+        "--parquet",
+        "parquet",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        metavar="DIR",
+        help="Read a Parquet copy of a store (alliance export-store) instead of --db; the "
+        "log of released cells is kept in DIR/releases.duckdb.",
+    )(func)
+    return click.option(
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        metavar="FILE",
+        help="The clinic store (a DuckDB file).",
+    )(func)
+
+
+@contextmanager
+def open_source(db: Path | None, parquet: Path | None) -> Iterator[tuple[Any, str]]:
+    """The connection of --db or --parquet (exactly one), and the name pages show for it."""
+    if db is not None and parquet is None:
+        with open_store(db) as con:
+            yield con, db.name
+    elif parquet is not None and db is None:
+        from analysis.lake import open_parquet
+
+        with open_parquet(parquet) as con:
+            yield con, parquet.name
+    else:
+        raise InputError("give the store with --db FILE or its Parquet copy with --parquet DIR.")
+
+
+@click.command(name="export-store")
+@DB_OPTION
+@click.option(
+    "--parquet",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    metavar="DIR",
+    help="A new (or empty) folder for the Parquet files.",
+)
+@user_errors
+def export_store_command(db: Path, parquet: Path) -> None:
+    """Copy the clinic store to Parquet files, partitioned by month, for a data lake.
+
+    Writes DIR/scores and DIR/responses (one folder per month, month=2026-01, ...),
+    DIR/ingests.parquet and DIR/meta.parquet: what benchmarking and alerts read. Raw answers,
+    the quarantine and the findings stay in the store. alliance benchmark --parquet DIR and
+    alliance alerts --parquet DIR read the copy as they read the store.
+
+    \b
+    Examples:
+      alliance export-store --db clinic.duckdb --parquet lake/clinic
+      alliance benchmark --parquet lake/clinic --by site_id --json
+    """
+    from analysis.lake import export_parquet
+
+    with open_store(db, read_only=True) as con:
+        rows = export_parquet(con, parquet)
+    say(
+        f"wrote {parquet}: {rows['scores']:,} scored responses, {rows['responses']:,} "
+        f"responses, {rows['ingests']:,} ingests"
+    )
 
 
 @click.command(name="ingest")
@@ -197,7 +269,7 @@ def _text_table(result: BenchmarkResult) -> str:
 
 
 @click.command(name="benchmark")
-@DB_OPTION
+@source_options
 @click.option(
     "--by",
     type=click.Choice(sorted(GROUPINGS)),
@@ -258,7 +330,8 @@ def _text_table(result: BenchmarkResult) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @user_errors
 def benchmark_command(
-    db: Path,
+    db: Path | None,
+    parquet: Path | None,
     by: str,
     since: str | None,
     norms: Path | None,
@@ -286,6 +359,7 @@ def benchmark_command(
       alliance benchmark --db clinic.duckdb --adjust age --json
       alliance benchmark --db clinic.duckdb --norms national_norms.csv -o groups.csv
       alliance benchmark --db clinic.duckdb --clinician C07 -o c07.html
+      alliance benchmark --parquet lake/clinic --by site_id --json
     """
     key = pseudonym_key(key, key_file)
     if clinician is not None:
@@ -295,9 +369,9 @@ def benchmark_command(
             )
         from .cli_monitor import write_clinician_page
 
-        with open_store(db) as con:
+        with open_source(db, parquet) as (con, name):
             write_clinician_page(
-                con, db.name, clinician, output, since=parse_since(since), min_n=min_n, key=key
+                con, name, clinician, output, since=parse_since(since), min_n=min_n, key=key
             )
         return
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".csv"):
@@ -306,8 +380,8 @@ def benchmark_command(
     reference = load_norms(norms) if norms is not None else None
     # Writable: the store records what it releases, to refuse outputs that subtracted from
     # an earlier one would show fewer than --min-n patients.
-    with open_store(db) as con:
-        say(f"benchmarking {db} by {by} ...")
+    with open_source(db, parquet) as (con, name):
+        say(f"benchmarking {name} by {by} ...")
         result = run_benchmark(
             con,
             by,
@@ -325,7 +399,7 @@ def benchmark_command(
         if output.suffix.lower() in (".csv", ".parquet"):
             write_table(result.groups, output)
         else:
-            atomic_write_text(output, build_benchmark_report(result, db.name))
+            atomic_write_text(output, build_benchmark_report(result, name))
         say(f"wrote {output}")
     if as_json:
         click.echo(dumps_json(result.to_dict()))
