@@ -259,20 +259,6 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [row[0] for row in rows]
 
 
-def store_pillars(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The rule's pillars as the store's scores hold them (a score and a pass column each)."""
-    columns = table_columns(con, "scores")
-    pillars = [c[: -len("_pass")] for c in columns if c.endswith("_pass")]
-    pillars = [p for p in pillars if p in columns]
-    if not pillars:
-        raise StoreError(
-            "the store holds no responses scored under a non-compensatory rule yet: ingest an "
-            "export whose instrument declares its rule's pillars (rule: pillars: [...] in its "
-            "YAML), or give alliance ingest --pillars A,B,... for a model-string instrument."
-        )
-    return pillars
-
-
 def _ensure_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     """Add the frame's columns the table does not have yet (new items, new subscales)."""
     have = table_columns(con, table)

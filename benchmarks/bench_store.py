@@ -42,6 +42,7 @@ cat(sprintf('{"seconds": %.3f, "var_group": %.6f, "var_patient": %.6f, "var_sess
 
 
 def work(args: list[str]) -> dict[str, Any]:
+    from analysis.backends import DuckDBBackend
     from analysis.benchmark import run_benchmark
     from analysis.fileio import file_sha256
     from analysis.pipeline import Options, read_checked, score
@@ -66,7 +67,7 @@ def work(args: list[str]) -> dict[str, Any]:
     # Writable: the benchmark logs the cells it releases (the differencing guard). The first
     # run on a store records them; a second run compares with them.
     with open_store(db) as con:
-        result = run_benchmark(con, "clinician_id")
+        result = run_benchmark(DuckDBBackend(con, db.name), "clinician_id")
     return {
         "rows": result.sessions,
         "inner_seconds": time.perf_counter() - start,

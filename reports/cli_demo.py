@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from analysis.backends import DuckDBBackend
 from analysis.benchmark import DEFAULT_MIN_N, run_benchmark
 from analysis.choices import DEFAULT_STOP
 from analysis.describe import overview
@@ -147,15 +148,15 @@ def demo_command(output_dir: Path) -> None:
             source=str(export_path),
             sha256=file_sha256(export_path),
         )
-        compared = run_benchmark(con, "clinician_id")
+        backend = DuckDBBackend(con, store_path.name)
+        compared = run_benchmark(backend, "clinician_id")
         benchmark_path = output_dir / "benchmark.html"
         atomic_write_text(benchmark_path, build_benchmark_report(compared, store_path.name))
         busiest = str(compared.groups.sort_values("n_patients", kind="stable")["group"].iat[-1])
         say(f"writing the own page of {busiest}, the clinician with the most patients ...")
         page_path = output_dir / f"clinician_{busiest}.html"
         write_clinician_page(
-            con,
-            store_path.name,
+            backend,
             busiest,
             page_path,
             since=None,

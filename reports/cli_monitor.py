@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-import duckdb
 import numpy as np
 import pandas as pd
 
 from analysis import names
+from analysis.backends import Backend
 from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, run_benchmark
 from analysis.fileio import atomic_write_text
 from analysis.monitor import (
@@ -42,8 +42,7 @@ def pseudonymized(m: Monitor, key: str) -> Monitor:
 
 
 def write_clinician_page(
-    con: duckdb.DuckDBPyConnection,
-    store: str,
+    backend: Backend,
     clinician: str,
     output: Path,
     *,
@@ -56,16 +55,17 @@ def write_clinician_page(
     """A clinician's own page: their patients (identifiable), and colleagues unnamed.
     ``benchmarked``: the clinicians' benchmark of the same window, when already run."""
     m = monitor(
-        con,
+        backend,
         since=since,
         clinician=clinician,
         min_n=min_n,
         establish_within=establish_within,
     )
-    result = benchmarked or run_benchmark(con, "clinician_id", since=since, min_n=min_n)
+    result = benchmarked or run_benchmark(backend, "clinician_id", since=since, min_n=min_n)
     if key is not None:
         m = pseudonymized(m, key)
-    atomic_write_text(output, clinician_page(m, clinician, result, result.agreement, store))
+    page = clinician_page(m, clinician, result, result.agreement, backend.name)
+    atomic_write_text(output, page)
     say(f"wrote {output}: {IDENTIFIABLE}")
     return m
 
@@ -162,14 +162,15 @@ def alerts_command(
             f"--min-n is at least {DEFAULT_MIN_N}: a smaller group can show a single patient."
         )
     since_date = parse_since(since)
-    with open_source(db, parquet) as (con, name):
+    with open_source(db, parquet) as backend:
         if clinician is not None:
             _clinician_alerts(
-                con, name, clinician, since_date, min_n, establish_within, key, output, as_json
+                backend, clinician, since_date, min_n, establish_within, key, output, as_json
             )
             return
-        m = monitor(con, since=since_date, min_n=min_n, establish_within=establish_within)
-        counts = alert_counts(con, m, by)
+        m = monitor(backend, since=since_date, min_n=min_n, establish_within=establish_within)
+        counts = alert_counts(backend, m, by)
+        name = backend.name
     groups = counts.groups
     if key is not None:
         groups = groups.assign(group=pseudonymize(groups["group"], key))
@@ -219,8 +220,7 @@ def alerts_command(
 
 
 def _clinician_alerts(
-    con: duckdb.DuckDBPyConnection,
-    store: str,
+    backend: Backend,
     clinician: str,
     since: date | None,
     min_n: int,
@@ -231,8 +231,7 @@ def _clinician_alerts(
 ) -> None:
     if output is not None and output.suffix.lower() in (".html", ".htm"):
         write_clinician_page(
-            con,
-            store,
+            backend,
             clinician,
             output,
             since=since,
@@ -242,7 +241,7 @@ def _clinician_alerts(
         )
         return
     m = monitor(
-        con,
+        backend,
         since=since,
         clinician=clinician,
         min_n=min_n,

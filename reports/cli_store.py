@@ -12,6 +12,7 @@ import click
 import duckdb
 import pandas as pd
 
+from analysis.backends import Backend, DuckDBBackend
 from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, load_norms, run_benchmark
 from analysis.fileio import atomic_write_text, file_sha256
 from analysis.pipeline import Options, read_checked, resolve_instrument, score, thresholds_plan
@@ -71,16 +72,16 @@ def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def open_source(db: Path | None, parquet: Path | None) -> Iterator[tuple[Any, str]]:
-    """The connection of --db or --parquet (exactly one), and the name pages show for it."""
+def open_source(db: Path | None, parquet: Path | None) -> Iterator[Backend]:
+    """The backend of --db or --parquet (exactly one), named as pages show it."""
     if db is not None and parquet is None:
         with open_store(db) as con:
-            yield con, db.name
+            yield DuckDBBackend(con, db.name)
     elif parquet is not None and db is None:
         from analysis.lake import open_parquet
 
         with open_parquet(parquet) as con:
-            yield con, parquet.name
+            yield DuckDBBackend(con, parquet.name)
     else:
         raise InputError("give the store with --db FILE or its Parquet copy with --parquet DIR.")
 
@@ -369,9 +370,9 @@ def benchmark_command(
             )
         from .cli_monitor import write_clinician_page
 
-        with open_source(db, parquet) as (con, name):
+        with open_source(db, parquet) as backend:
             write_clinician_page(
-                con, name, clinician, output, since=parse_since(since), min_n=min_n, key=key
+                backend, clinician, output, since=parse_since(since), min_n=min_n, key=key
             )
         return
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".csv"):
@@ -380,10 +381,10 @@ def benchmark_command(
     reference = load_norms(norms) if norms is not None else None
     # Writable: the store records what it releases, to refuse outputs that subtracted from
     # an earlier one would show fewer than --min-n patients.
-    with open_source(db, parquet) as (con, name):
-        say(f"benchmarking {name} by {by} ...")
+    with open_source(db, parquet) as backend:
+        say(f"benchmarking {backend.name} by {by} ...")
         result = run_benchmark(
-            con,
+            backend,
             by,
             since=since_date,
             norms=reference,
@@ -399,7 +400,7 @@ def benchmark_command(
         if output.suffix.lower() in (".csv", ".parquet"):
             write_table(result.groups, output)
         else:
-            atomic_write_text(output, build_benchmark_report(result, name))
+            atomic_write_text(output, build_benchmark_report(result, backend.name))
         say(f"wrote {output}")
     if as_json:
         click.echo(dumps_json(result.to_dict()))

@@ -1,5 +1,6 @@
 """Benchmark groups (clinicians or sites) from the clinic store, fairly and without exposing
-anyone: aggregates are SQL in DuckDB; the mixed model is fitted from one row per patient.
+anyone: aggregates are queries a backend answers (analysis/backends: DuckDB or Spark); the
+mixed model is fitted from one row per patient.
 
 Per group: patients, sessions, pillar means with 95% CIs (patients as clusters), the share of
 decided sessions that are adequate under the non-compensatory rule (CI from the ratio
@@ -21,13 +22,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
 from .. import names
-from ..store import EXTRA_PREFIX, StoreError, quote, store_pillars, table_columns
+from ..backends import Backend, store_pillars
+from ..store import EXTRA_PREFIX, StoreError
 from .disclosure import Cells, guard_all
 from .funnel import Funnel, funnel
 from .mixed import NestedFit, PatientSummaries, fit_nested
@@ -127,14 +128,14 @@ def _ratio_ci(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return p, np.clip(p - half, 0, 1), np.clip(p + half, 0, 1)
 
 
-def _steady(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pd.DataFrame:
-    """A query's result with its floating-point columns rounded to 1e-9. DuckDB sums in
-    parallel, in an order that varies with the load on the machine, so a mean can differ in
-    its last bit from one run to the next; where the mixed model's optimum is flat (a
-    variance at its bound) that moves the estimates. Rounded far below any score's
-    precision, the same store gives the same numbers every time, as the release log's
-    differencing check needs."""
-    frame = con.execute(sql, params).fetchdf()
+def _steady(backend: Backend, sql: str, params: list[Any]) -> pd.DataFrame:
+    """A query's result with its floating-point columns rounded to 1e-9. An engine sums in
+    parallel, in an order that varies with the load on the machine (and differs from one
+    engine to another), so a mean can differ in its last bit from one run to the next; where
+    the mixed model's optimum is flat (a variance at its bound) that moves the estimates.
+    Rounded far below any score's precision, the same store gives the same numbers every
+    time, on every engine, as the release log's differencing check needs."""
+    frame = backend.query(sql, params)
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column]):
             frame[column] = frame[column].round(9)
@@ -142,7 +143,7 @@ def _steady(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> pd.D
 
 
 def _clustered(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     key: str,
     where: str,
     params: list[Any],
@@ -155,24 +156,26 @@ def _clustered(
     pillar_stats = ", ".join(
         f"avg({p}) AS {p}_mean, stddev_samp({p}) AS {p}_sd, count({p}) AS {p}_k" for p in pillars
     )
+    fails = ", ".join(f"sum(CASE WHEN NOT {p}_pass THEN 1 ELSE 0 END) AS {p}_fail" for p in pillars)
     sql = f"""
         WITH patients AS (
             SELECT {key} AS key, respondent_id, count(*) AS sessions,
                    {", ".join(f"avg({p}) AS {p}" for p in pillars)},
-                   sum((alliance_status = 'adequate')::INTEGER) AS a,
-                   sum((alliance_status IN ('adequate', 'inadequate'))::INTEGER) AS d,
-                   {", ".join(f"count(*) FILTER (WHERE NOT {p}_pass) AS {p}_fail" for p in pillars)}
+                   sum(CASE WHEN alliance_status = 'adequate' THEN 1 ELSE 0 END) AS a,
+                   sum(CASE WHEN alliance_status IN ('adequate', 'inadequate') THEN 1 ELSE 0
+                       END) AS d,
+                   {fails}
             FROM scores WHERE {where} AND {key} IS NOT NULL
             GROUP BY {key}, respondent_id
         )
         SELECT key, count(*) AS n_patients, sum(sessions) AS n_sessions,
                {pillar_stats},
                sum(a) AS sum_a, sum(d) AS sum_n, sum(a * a) AS sum_aa, sum(a * d) AS sum_an,
-               sum(d * d) AS sum_nn, count(*) FILTER (WHERE d > 0) AS k,
+               sum(d * d) AS sum_nn, sum(CASE WHEN d > 0 THEN 1 ELSE 0 END) AS k,
                {", ".join(f"sum({p}_fail) AS {p}_fail" for p in pillars)}
         FROM patients GROUP BY key HAVING count(*) >= {int(min_patients)} ORDER BY key
     """
-    table = _steady(con, sql, params)
+    table = _steady(backend, sql, params)
     out = table[["key", "n_patients"]].copy()
     out["n_sessions"] = table["n_sessions"].astype("int64")
     for p in pillars:
@@ -194,7 +197,7 @@ def _clustered(
 
 
 def _patient_summaries(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     group: str,
     since: date | None,
     perspective: str,
@@ -204,7 +207,7 @@ def _patient_summaries(
     """One row per patient of a pillar: group, sessions, mean, within sum of squares, and the
     patient's mean of each case-mix covariate (centred, so the intercept is an average
     patient)."""
-    stored = table_columns(con, "responses")
+    stored = backend.columns("responses")
     for name in adjust:
         if EXTRA_PREFIX + name not in stored:
             raise StoreError(
@@ -212,7 +215,7 @@ def _patient_summaries(
                 "carry it."
             )
     covariates = "".join(
-        f", avg(TRY_CAST(r.{quote(EXTRA_PREFIX + c)} AS DOUBLE)) AS cov{i}"
+        f", avg(TRY_CAST(r.{backend.quote(EXTRA_PREFIX + c)} AS DOUBLE)) AS cov{i}"
         for i, c in enumerate(adjust)
     )
     join = (
@@ -227,10 +230,10 @@ def _patient_summaries(
         FROM scores s {join}
         WHERE {where} AND s.{group} IS NOT NULL AND s.{pillar} IS NOT NULL
         GROUP BY s.{group}, s.respondent_id
-        ORDER BY grp, s.respondent_id  -- DuckDB groups in parallel, in no fixed order; the
+        ORDER BY grp, s.respondent_id  -- engines group in parallel, in no fixed order; the
                                        -- fit's sums (and a flat optimum) must not depend on it
     """
-    frame = _steady(con, sql, params)
+    frame = _steady(backend, sql, params)
     x = np.ones((len(frame), 1 + len(adjust)))
     for i, name in enumerate(adjust):
         values = frame[f"cov{i}"].to_numpy(float)
@@ -260,7 +263,7 @@ def _fit_pillar(frame: pd.DataFrame, x: np.ndarray) -> tuple[NestedFit, pd.Index
 
 
 def _history(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     group: str,
     where: str,
     params: list[Any],
@@ -271,13 +274,14 @@ def _history(
     sql = f"""
         SELECT {group} AS grp, date_trunc('month', date) AS month,
                {", ".join(f"avg({p}) AS {p}" for p in pillars)},
-               avg(CASE WHEN alliance_status IN ('adequate', 'inadequate')
-                   THEN (alliance_status = 'adequate')::DOUBLE END) AS share_adequate
+               avg(CASE WHEN alliance_status = 'adequate' THEN 1.0
+                        WHEN alliance_status = 'inadequate' THEN 0.0 END) AS share_adequate
         FROM scores WHERE {where} AND {group} IS NOT NULL AND date IS NOT NULL
-        GROUP BY ALL HAVING count(DISTINCT respondent_id) >= {int(min_n)}
+        GROUP BY {group}, date_trunc('month', date)
+        HAVING count(DISTINCT respondent_id) >= {int(min_n)}
         ORDER BY grp, month
     """
-    return _steady(con, sql, params)
+    return _steady(backend, sql, params)
 
 
 def _percentile(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -290,9 +294,9 @@ def _percentile(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def _trends(
-    con: duckdb.DuckDBPyConnection, where: str, params: list[Any], pillars: list[str], min_n: int
+    backend: Backend, where: str, params: list[Any], pillars: list[str], min_n: int
 ) -> pd.DataFrame:
-    out = _clustered(con, "date_trunc('month', date)", where, params, pillars, min_n)
+    out = _clustered(backend, "date_trunc('month', date)", where, params, pillars, min_n)
     month = pd.to_datetime(out.pop("key")).dt.strftime("%Y-%m")
     out.insert(0, "month", month)
     return out.drop(columns=["most_failed_pillar"])
@@ -314,7 +318,7 @@ def load_norms(path: str | Path) -> pd.DataFrame:
 
 
 def run_benchmark(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     by: str,
     *,
     since: date | None = None,
@@ -344,7 +348,7 @@ def run_benchmark(
             f"stays with the clinic's own staff)."
         )
     group = GROUPINGS[by]
-    pillars = store_pillars(con)
+    pillars = store_pillars(backend)
     metrics = (*pillars, SHARE)
     if norms is not None and not any(m in norms.columns for m in metrics):
         raise StoreError(
@@ -352,29 +356,32 @@ def run_benchmark(
             f"column named {', '.join(metrics)}; found {', '.join(map(str, norms.columns))}."
         )
     where, params = session_filter(since, perspective)
-    totals = con.execute(
-        f"SELECT count(DISTINCT respondent_id), count(*) FROM scores WHERE {where}", params
-    ).fetchall()[0]
+    counted = backend.query(
+        f"SELECT count(DISTINCT respondent_id) AS patients, count(*) AS sessions FROM scores "
+        f"WHERE {where}",
+        params,
+    )
+    totals = tuple(int(v) for v in counted[["patients", "sessions"]].to_numpy()[0])
     if not totals[1]:
         raise StoreError(
             "no stored sessions match"
             + (f" since {since}" if since else "")
             + f" for the {perspective} perspective."
         )
-    groups = _clustered(con, group, where, params, pillars).rename(columns={"key": "group"})
+    groups = _clustered(backend, group, where, params, pillars).rename(columns={"key": "group"})
     groups["group"] = groups["group"].astype(str)
     shown = groups["n_patients"] >= min_n
     suppressed = int((~shown).sum())
     notes: list[str] = []
     request = f"by={group} since={since} perspective={perspective} min_n={min_n}"
-    month = "strftime(date, '%Y-%m')"
-    trends = _trends(con, where, params, pillars, min_n)
+    month = backend.month("date")
+    trends = _trends(backend, where, params, pillars, min_n)
     withheld_groups: set[str] = set()
     withheld_months: set[str] = set()
     totals_withheld = False
     if not identifiable:
         withheld_groups, withheld_months, withheld_totals = guard_all(
-            con,
+            backend,
             [
                 Cells(f"group:{group}", group, tuple(groups.loc[shown, "group"])),
                 Cells("month", month, tuple(trends["month"])),
@@ -397,7 +404,7 @@ def run_benchmark(
     trends = trends[~trends["month"].isin(withheld_months)].reset_index(drop=True)
     models: dict[str, dict[str, Any]] = {}
     for p in [] if totals_withheld else pillars:
-        frame, x = _patient_summaries(con, group, since, perspective, p, adjust)
+        frame, x = _patient_summaries(backend, group, since, perspective, p, adjust)
         try:
             fit, index, sessions_per_patient = _fit_pillar(frame, x)
         except ValueError as exc:
@@ -437,7 +444,7 @@ def run_benchmark(
         groups["funnel_z"] = fun.z
         groups["funnel_flag"] = fun.outside
     alerts = _alerts_and_agreement(
-        con, group, since, perspective, min_n, identifiable, list(groups["group"])
+        backend, group, since, perspective, min_n, identifiable, list(groups["group"])
     )
     if alerts is not None:
         for table in (alerts.counts, alerts.pairs):
@@ -448,7 +455,7 @@ def run_benchmark(
         reference = norms
         source = norms_source or "norms file"
     else:
-        reference = _history(con, group, where, params, pillars, min_n)
+        reference = _history(backend, group, where, params, pillars, min_n)
         source = f"the store's own history ({len(reference)} {by} months)"
     for metric in metrics:
         value_col = metric if metric == SHARE else f"{metric}_mean"
@@ -501,7 +508,7 @@ ALERT_COLUMNS = (
 
 
 def _alerts_and_agreement(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     group: str,
     since: date | None,
     perspective: str,
@@ -514,13 +521,13 @@ def _alerts_and_agreement(
     from ..monitor import agreement_by_group, agreement_density, alert_counts, monitor
 
     try:
-        m = monitor(con, since=since, perspective=perspective, min_n=min_n)
+        m = monitor(backend, since=since, perspective=perspective, min_n=min_n)
     except StoreError:
         return None
-    counts = alert_counts(con, m, group, identifiable=identifiable)
+    counts = alert_counts(backend, m, group, identifiable=identifiable)
     per_group = counts.groups[counts.groups["group"].isin(shown)]
     per_group = per_group[["group", *ALERT_COLUMNS, *(f"{p}_ruptures" for p in m.pillars)]]
-    pairs, overall, notes = agreement_by_group(con, m, group, shown, identifiable=identifiable)
+    pairs, overall, notes = agreement_by_group(backend, m, group, shown, identifiable=identifiable)
     density = {}
     if overall is not None:
         density = agreement_density(m.pairs, list(m.pillars), min_n)

@@ -39,31 +39,18 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from ..backends import Backend
+
 
 @dataclass(frozen=True)
 class Cells:
     """Candidate cells of one kind: ``key`` an SQL expression over the scores table (a group
-    column, a month, a constant for the totals) and the labels primary suppression kept."""
+    column, a month (``Backend.month``), a constant for the totals) and the labels primary
+    suppression kept."""
 
     kind: str
     key: str
     labels: tuple[str, ...]
-
-
-def _candidates(
-    con: duckdb.DuckDBPyConnection, cells: Cells, where: str, params: list[Any]
-) -> None:
-    con.execute("DROP TABLE IF EXISTS temp.candidate")
-    con.execute(
-        f"""CREATE TEMP TABLE candidate AS
-            SELECT CAST({cells.key} AS VARCHAR) AS label,
-                   hash(response_id, instrument_version) AS member,
-                   hash(respondent_id) AS patient
-            FROM scores
-            WHERE {where} AND {cells.key} IS NOT NULL
-              AND CAST({cells.key} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))""",
-        [*params, list(cells.labels)],
-    )
 
 
 PAIRED = "paired:"  # the kinds of cells that describe paired patient-clinician sessions
@@ -158,7 +145,7 @@ def _record(con: duckdb.DuckDBPyConnection, kind: str, labels: list[str], reques
 
 
 def guard(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     cells: Cells,
     where: str,
     params: list[Any],
@@ -169,29 +156,31 @@ def guard(
     released from this store; record the rest as released. Returns the withheld labels."""
     if not cells.labels:
         return set()
-    _candidates(con, cells, where, params)
-    withheld = _too_close(con, min_n, cells.kind.startswith(PAIRED))
-    _record(con, cells.kind, [label for label in cells.labels if label not in withheld], request)
-    con.execute("DROP TABLE IF EXISTS temp.candidate")
+    backend.candidates(cells.key, cells.labels, where, params)
+    log = backend.releases
+    withheld = _too_close(log, min_n, cells.kind.startswith(PAIRED))
+    _record(log, cells.kind, [label for label in cells.labels if label not in withheld], request)
+    log.execute("DROP TABLE IF EXISTS temp.candidate")
     return withheld
 
 
 def guard_all(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     cells: list[Cells],
     where: str,
     params: list[Any],
     min_n: int,
     request: str,
 ) -> list[set[str]]:
-    """:func:`guard` for each kind of cells in turn, in one transaction: an output's cells
-    are recorded as released together or, if anything fails, not at all."""
-    con.begin()
+    """:func:`guard` for each kind of cells in turn, in one transaction of the release log:
+    an output's cells are recorded as released together or, if anything fails, not at all."""
+    log = backend.releases
+    log.begin()
     try:
-        withheld = [guard(con, c, where, params, min_n, request) for c in cells]
-        con.commit()
+        withheld = [guard(backend, c, where, params, min_n, request) for c in cells]
+        log.commit()
     except BaseException:
-        con.rollback()
+        log.rollback()
         raise
     return withheld
 

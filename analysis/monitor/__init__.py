@@ -1,7 +1,7 @@
 """The alliance over sessions and between the two sides: rupture alerts and patient-clinician
 agreement, from the clinic store."""
 
-from ..store import store_pillars
+from ..backends import store_pillars
 from .agreement import agreement, agreement_density, icc_a1, pair_sessions, unseen_ruptures
 from .alerts import (
     DEFAULT_ESTABLISH_WITHIN,

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from .. import names
+from ..backends import Backend, store_pillars
 from ..benchmark.compare import GROUPINGS, session_filter
 from ..benchmark.disclosure import Cells, guard_all
-from ..store import StoreError, store_pillars
+from ..store import StoreError
 from .agreement import agreement, pair_sessions, unseen_ruptures
 from .alerts import (
     DEFAULT_ESTABLISH_WITHIN,
@@ -98,7 +98,7 @@ def _latest_minimums(
 
 
 def monitor(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     *,
     since: date | None = None,
     clinician: str | None = None,
@@ -108,9 +108,9 @@ def monitor(
 ) -> Monitor:
     """Alerts of the perspective's sessions on or after ``since`` (of one clinician's patients
     when ``clinician`` is given), and the paired clinician ratings of those sessions."""
-    pillars = store_pillars(con)
-    margins = load_margins(con, perspective, pillars)
-    history = load_sessions(con, perspective, pillars, clinician)
+    pillars = store_pillars(backend)
+    margins = load_margins(backend, perspective, pillars)
+    history = load_sessions(backend, perspective, pillars, clinician)
     if clinician is not None and not len(history):
         raise StoreError(f"no stored {perspective} sessions of clinician {clinician!r}.")
     if not len(history):
@@ -124,7 +124,7 @@ def monitor(
     minimums, notes = _latest_minimums(history, pillars)
     pairs = pd.DataFrame()
     if perspective == "patient":
-        other = load_sessions(con, "clinician", pillars, clinician)
+        other = load_sessions(backend, "clinician", pillars, clinician)
         pairs = pair_sessions(history, other) if len(other) else pd.DataFrame()
     return Monitor(
         pillars=tuple(pillars),
@@ -186,7 +186,7 @@ class AlertCounts:
 
 
 def alert_counts(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     m: Monitor,
     by: str = "clinician_id",
     *,
@@ -213,10 +213,10 @@ def alert_counts(
     withheld_t: set[str] = set()
     if not identifiable:
         withheld_g, withheld_m, withheld_t = guard_all(
-            con,
+            backend,
             [
                 Cells(f"group:{group}", group, tuple(groups["group"])),
-                Cells("month", "strftime(date, '%Y-%m')", tuple(months["month"])),
+                Cells("month", backend.month("date"), tuple(months["month"])),
                 Cells("total", "'all'", ("all",)),
             ],
             where,
@@ -257,7 +257,7 @@ def alert_counts(
 
 
 def agreement_by_group(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     m: Monitor,
     group: str,
     shown: list[str],
@@ -299,7 +299,7 @@ def agreement_by_group(
     withheld_total: set[str] = set()
     if not identifiable:
         withheld, withheld_total = guard_all(
-            con,
+            backend,
             [
                 Cells(f"paired:{group}", group, tuple(table["group"])),
                 Cells("paired:total", "'all'", ("all",)),

@@ -1,16 +1,17 @@
 """What the alerts and the agreement read from the clinic store: sessions with each pillar's
-minimum, and the pillars' measurement error. The SQL lives here, in one place."""
+minimum, and the pillars' measurement error. The queries live here, in one place, in the SQL
+every backend speaks (analysis/backends)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from .. import names
+from ..backends import Backend
 from ..store import StoreError
 from .alerts import Margin
 
@@ -24,15 +25,16 @@ SESSION_COLUMNS = (
 )
 
 
-def _minimums(con: duckdb.DuckDBPyConnection) -> dict[int, dict[str, float]]:
+def _minimums(backend: Backend) -> dict[int, dict[str, float]]:
     out: dict[int, dict[str, float]] = {}
-    for ingest_id, text in con.execute("SELECT ingest_id, thresholds FROM ingests").fetchall():
+    frame = backend.query("SELECT ingest_id, thresholds FROM ingests")
+    for ingest_id, text in zip(frame["ingest_id"], frame["thresholds"], strict=True):
         out[int(ingest_id)] = {t["pillar"]: float(t["value"]) for t in json.loads(text or "[]")}
     return out
 
 
 def load_sessions(
-    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
     perspective: str,
     pillars: list[str],
     clinician: str | None = None,
@@ -45,13 +47,13 @@ def load_sessions(
         clauses.append("clinician_id = ?")
         params.append(clinician)
     pillar_sql = ", ".join(f"{p}, {p}_pass" for p in pillars)
-    frame = con.execute(
+    frame = backend.query(
         f"SELECT ingest_id, {', '.join(SESSION_COLUMNS)}, {pillar_sql} FROM scores "
         f"WHERE {' AND '.join(clauses)} "
         "ORDER BY respondent_id, session, date, response_id",
         params,
-    ).fetchdf()
-    minimums = _minimums(con)
+    )
+    minimums = _minimums(backend)
     for p in pillars:
         lookup = {i: m.get(p, np.nan) for i, m in minimums.items()}
         frame[f"{p}_minimum"] = frame["ingest_id"].map(lookup).astype(float)
@@ -59,17 +61,16 @@ def load_sessions(
     return frame.drop(columns="ingest_id")
 
 
-def load_margins(
-    con: duckdb.DuckDBPyConnection, perspective: str, pillars: list[str]
-) -> dict[str, Margin]:
+def load_margins(backend: Backend, perspective: str, pillars: list[str]) -> dict[str, Margin]:
     """Each pillar's reliable-change margin from the measurement error of every ingest of the
     perspective: reliability averaged and variance pooled, each weighted by its scored rows."""
-    rows = con.execute(
-        "SELECT measurement_error FROM ingests WHERE coalesce(perspective, 'patient') = ? "
-        "AND measurement_error IS NOT NULL",
+    rows = backend.query(
+        "SELECT ingest_id, measurement_error FROM ingests "
+        "WHERE coalesce(perspective, 'patient') = ? AND measurement_error IS NOT NULL "
+        "ORDER BY ingest_id",
         [perspective],
-    ).fetchall()
-    parts = [json.loads(r[0]) for r in rows]
+    )
+    parts = [json.loads(text) for text in rows["measurement_error"]]
     margins = {}
     for p in pillars:
         found = [

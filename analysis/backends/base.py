@@ -1,0 +1,82 @@
+"""The seam: what an engine must answer, and what follows from it alone."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from ..store import StoreError
+
+# The candidate cells of the differencing guard, as the release log's SQL reads them.
+CANDIDATE_COLUMNS = ("label", "member", "patient")
+
+
+class Backend(ABC):
+    """An engine that answers queries over ``scores``, ``responses`` and ``ingests``.
+
+    ``releases`` is the DuckDB connection that holds the log of released cells; ``name`` is
+    how pages and messages name the source (the store's file, the Parquet folder)."""
+
+    engine: str
+    name: str
+    releases: duckdb.DuckDBPyConnection
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """The result of a query with ``?`` parameters, as a frame."""
+
+    @abstractmethod
+    def columns(self, table: str) -> list[str]:
+        """The table's columns, in order."""
+
+    @abstractmethod
+    def quote(self, name: str) -> str:
+        """A column name as an identifier (names such as ``extra:age`` need quoting)."""
+
+    @abstractmethod
+    def month(self, column: str) -> str:
+        """An expression for a date column's month as text, ``YYYY-MM``."""
+
+    @abstractmethod
+    def hashed(self, *columns: str) -> str:
+        """An expression for a 64-bit hash of the columns."""
+
+    def candidates(self, key: str, labels: Sequence[str], where: str, params: list[Any]) -> None:
+        """Put the sessions of the candidate cells (``key``'s value among ``labels``) in the
+        release log's temporary table ``candidate`` (label, member, patient hashes)."""
+        frame = self.query(
+            f"SELECT CAST({key} AS STRING) AS label, "
+            f"{self.hashed('response_id', 'instrument_version')} AS member, "
+            f"{self.hashed('respondent_id')} AS patient "
+            f"FROM scores WHERE {where} AND {key} IS NOT NULL",
+            params,
+        )
+        frame = frame[frame["label"].isin(list(labels))]
+        self.releases.execute("DROP TABLE IF EXISTS temp.candidate")
+        self.releases.register("candidate_frame", frame[list(CANDIDATE_COLUMNS)])
+        try:
+            self.releases.execute(
+                "CREATE TEMP TABLE candidate AS SELECT CAST(label AS VARCHAR) AS label, "
+                "CAST(member AS UBIGINT) AS member, CAST(patient AS UBIGINT) AS patient "
+                "FROM candidate_frame"
+            )
+        finally:
+            self.releases.unregister("candidate_frame")
+
+
+def store_pillars(backend: Backend) -> list[str]:
+    """The rule's pillars as the store's scores hold them (a score and a pass column each)."""
+    columns = backend.columns("scores")
+    pillars = [c[: -len("_pass")] for c in columns if c.endswith("_pass")]
+    pillars = [p for p in pillars if p in columns]
+    if not pillars:
+        raise StoreError(
+            "the store holds no responses scored under a non-compensatory rule yet: ingest an "
+            "export whose instrument declares its rule's pillars (rule: pillars: [...] in its "
+            "YAML), or give alliance ingest --pillars A,B,... for a model-string instrument."
+        )
+    return pillars

@@ -1,0 +1,52 @@
+"""DuckDB: the clinic store itself, or a Parquet copy read through views (analysis/lake.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from ..store import quote, table_columns
+from .base import Backend
+
+
+class DuckDBBackend(Backend):
+    """Queries and the release log on one DuckDB connection."""
+
+    engine = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, name: str = "") -> None:
+        self.con = con
+        self.releases = con
+        self.name = name
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        return self.con.execute(sql, list(params)).fetchdf()
+
+    def columns(self, table: str) -> list[str]:
+        return table_columns(self.con, table)
+
+    def quote(self, name: str) -> str:
+        return quote(name)
+
+    def month(self, column: str) -> str:
+        return f"strftime({column}, '%Y-%m')"
+
+    def hashed(self, *columns: str) -> str:
+        return f"hash({', '.join(columns)})"
+
+    def candidates(self, key: str, labels: Sequence[str], where: str, params: list[Any]) -> None:
+        # The sessions never leave the database: the candidates are made where the log is.
+        self.con.execute("DROP TABLE IF EXISTS temp.candidate")
+        self.con.execute(
+            f"""CREATE TEMP TABLE candidate AS
+                SELECT CAST({key} AS VARCHAR) AS label,
+                       {self.hashed("response_id", "instrument_version")} AS member,
+                       {self.hashed("respondent_id")} AS patient
+                FROM scores
+                WHERE {where} AND {key} IS NOT NULL
+                  AND CAST({key} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))""",
+            [*params, list(labels)],
+        )
