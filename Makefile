@@ -8,12 +8,12 @@ DEMO_DIR ?= demo-output
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit install browser reference clean
+.PHONY: demo test lint typecheck unit install browser java reference clean
 
 demo: $(STAMP)
 	$(BIN)/alliance demo -o $(DEMO_DIR)
 
-test: $(STAMP) browser lint typecheck unit
+test: $(STAMP) browser java lint typecheck unit
 
 install: $(STAMP)
 
@@ -29,6 +29,13 @@ browser:
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 	@test -x $(CHROMIUM) || { echo "chromium is still missing at $(CHROMIUM)"; exit 1; }
+
+# The Spark engine's tests run Spark in local mode, which needs a Java runtime; the default
+# engine (DuckDB) and `make demo` need none.
+java:
+	@command -v java >/dev/null 2>&1 || { echo "installing Debian's openjdk-17-jre-headless for the Spark tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	@command -v java >/dev/null 2>&1 || { echo "java is still missing"; exit 1; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

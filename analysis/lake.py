@@ -75,6 +75,31 @@ def _release_log(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(statement)
 
 
+def check_parquet_copy(directory: Path) -> None:
+    """Refuse a folder that does not hold a Parquet copy of a store, naming what is missing."""
+    missing = [
+        name
+        for name in ("scores", "responses", "ingests.parquet", "meta.parquet")
+        if not (Path(directory) / name).exists()
+    ]
+    if missing:
+        raise StoreError(
+            f"{directory}: not a Parquet copy of a store (missing {', '.join(missing)}); "
+            "`alliance export-store --db FILE --parquet DIR` writes one."
+        )
+
+
+def open_release_log(path: Path) -> duckdb.DuckDBPyConnection:
+    """The DuckDB file that logs the cells released from a Parquet copy (owner-only)."""
+    old_mask = os.umask(0o077)
+    try:
+        con = duckdb.connect(str(path))
+    finally:
+        os.umask(old_mask)
+    _release_log(con)
+    return con
+
+
 @contextmanager
 def open_parquet(
     directory: Path, *, releases: Path | None = None
@@ -82,24 +107,11 @@ def open_parquet(
     """A connection on which ``scores``, ``responses`` and ``ingests`` are the Parquet files'
     and the release log is ``releases`` (default ``DIR/releases.duckdb``)."""
     directory = Path(directory)
-    missing = [
-        name
-        for name in ("scores", "responses", "ingests.parquet", "meta.parquet")
-        if not (directory / name).exists()
-    ]
-    if missing:
-        raise StoreError(
-            f"{directory}: not a Parquet copy of a store (missing {', '.join(missing)}); "
-            "`alliance export-store --db FILE --parquet DIR` writes one."
-        )
-    log = Path(releases) if releases is not None else directory / "releases.duckdb"
-    old_mask = os.umask(0o077)
+    check_parquet_copy(directory)
+    con = open_release_log(
+        Path(releases) if releases is not None else directory / "releases.duckdb"
+    )
     try:
-        con = duckdb.connect(str(log))
-    finally:
-        os.umask(old_mask)
-    try:
-        _release_log(con)
         for table in PARTITIONED:
             files = _literal(directory / table / "**" / "*.parquet")
             con.execute(

@@ -123,6 +123,8 @@ def _records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
 def alerts_command(
     db: Path | None,
     parquet: Path | None,
+    engine: str,
+    spark_master: str | None,
     since: str | None,
     clinician: str | None,
     by: str,
@@ -162,7 +164,7 @@ def alerts_command(
             f"--min-n is at least {DEFAULT_MIN_N}: a smaller group can show a single patient."
         )
     since_date = parse_since(since)
-    with open_source(db, parquet) as backend:
+    with open_source(db, parquet, engine, spark_master) as backend:
         if clinician is not None:
             _clinician_alerts(
                 backend, clinician, since_date, min_n, establish_within, key, output, as_json

@@ -51,39 +51,77 @@ DB_OPTION = click.option(
 
 
 def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--db FILE or --parquet DIR: the store, or its Parquet copy (alliance export-store)."""
-    func = click.option(
-        "--parquet",
-        "parquet",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        metavar="DIR",
-        help="Read a Parquet copy of a store (alliance export-store) instead of --db; the "
-        "log of released cells is kept in DIR/releases.duckdb.",
-    )(func)
-    return click.option(
-        "--db",
-        "db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        metavar="FILE",
-        help="The clinic store (a DuckDB file).",
-    )(func)
+    """--db FILE or --parquet DIR (the store, or its Parquet copy), and the engine that runs
+    the queries (--engine, --spark-master)."""
+    for option in reversed(
+        [
+            click.option(
+                "--db",
+                "db",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                metavar="FILE",
+                help="The clinic store (a DuckDB file).",
+            ),
+            click.option(
+                "--parquet",
+                "parquet",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                metavar="DIR",
+                help="Read a Parquet copy of a store (alliance export-store) instead of --db; "
+                "the log of released cells is kept in DIR/releases.duckdb.",
+            ),
+            click.option(
+                "--engine",
+                type=click.Choice(["duckdb", "spark"]),
+                default="duckdb",
+                show_default=True,
+                help="What runs the queries: DuckDB (embedded), or Apache Spark on --parquet "
+                "(needs Java and PySpark).",
+            ),
+            click.option(
+                "--spark-master",
+                default=None,
+                metavar="URL",
+                help="With --engine spark: the cluster (spark://host:7077, yarn); default: "
+                "the Spark configuration, else local[2].",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
 
 
 @contextmanager
-def open_source(db: Path | None, parquet: Path | None) -> Iterator[Backend]:
-    """The backend of --db or --parquet (exactly one), named as pages show it."""
-    if db is not None and parquet is None:
+def open_source(
+    db: Path | None, parquet: Path | None, engine: str = "duckdb", master: str | None = None
+) -> Iterator[Backend]:
+    """The backend of --db or --parquet (exactly one) on the engine asked for."""
+    if (db is None) == (parquet is None):
+        raise InputError("give the store with --db FILE or its Parquet copy with --parquet DIR.")
+    if engine == "spark":
+        if parquet is None:
+            raise InputError(
+                "--engine spark reads a Parquet copy: write one with alliance export-store "
+                "--db FILE --parquet DIR, then give --parquet DIR."
+            )
+        from analysis.backends.spark import SparkBackend
+
+        say(f"starting Spark ({master or 'local[2] unless configured'}) ...")
+        backend = SparkBackend(parquet, master=master)
+        try:
+            yield backend
+        finally:
+            backend.close()
+    elif db is not None:
         with open_store(db) as con:
             yield DuckDBBackend(con, db.name)
-    elif parquet is not None and db is None:
+    elif parquet is not None:
         from analysis.lake import open_parquet
 
         with open_parquet(parquet) as con:
             yield DuckDBBackend(con, parquet.name)
-    else:
-        raise InputError("give the store with --db FILE or its Parquet copy with --parquet DIR.")
 
 
 @click.command(name="export-store")
@@ -108,6 +146,7 @@ def export_store_command(db: Path, parquet: Path) -> None:
     Examples:
       alliance export-store --db clinic.duckdb --parquet lake/clinic
       alliance benchmark --parquet lake/clinic --by site_id --json
+      alliance benchmark --engine spark --parquet lake/clinic --json
     """
     from analysis.lake import export_parquet
 
@@ -333,6 +372,8 @@ def _text_table(result: BenchmarkResult) -> str:
 def benchmark_command(
     db: Path | None,
     parquet: Path | None,
+    engine: str,
+    spark_master: str | None,
     by: str,
     since: str | None,
     norms: Path | None,
@@ -361,6 +402,7 @@ def benchmark_command(
       alliance benchmark --db clinic.duckdb --norms national_norms.csv -o groups.csv
       alliance benchmark --db clinic.duckdb --clinician C07 -o c07.html
       alliance benchmark --parquet lake/clinic --by site_id --json
+      alliance benchmark --engine spark --parquet lake/clinic --json
     """
     key = pseudonym_key(key, key_file)
     if clinician is not None:
@@ -370,7 +412,7 @@ def benchmark_command(
             )
         from .cli_monitor import write_clinician_page
 
-        with open_source(db, parquet) as backend:
+        with open_source(db, parquet, engine, spark_master) as backend:
             write_clinician_page(
                 backend, clinician, output, since=parse_since(since), min_n=min_n, key=key
             )
@@ -381,7 +423,7 @@ def benchmark_command(
     reference = load_norms(norms) if norms is not None else None
     # Writable: the store records what it releases, to refuse outputs that subtracted from
     # an earlier one would show fewer than --min-n patients.
-    with open_source(db, parquet) as backend:
+    with open_source(db, parquet, engine, spark_master) as backend:
         say(f"benchmarking {backend.name} by {by} ...")
         result = run_benchmark(
             backend,

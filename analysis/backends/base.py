@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from ..store import StoreError
@@ -55,14 +56,17 @@ class Backend(ABC):
             f"FROM scores WHERE {where} AND {key} IS NOT NULL",
             params,
         )
-        frame = frame[frame["label"].isin(list(labels))]
+        frame = frame.loc[frame["label"].isin(list(labels)), list(CANDIDATE_COLUMNS)]
+        for column in ("member", "patient"):
+            # An engine's hashes may be signed (Spark's xxhash64); the log keeps the same 64
+            # bits as unsigned, as DuckDB's hash gives them.
+            frame[column] = frame[column].to_numpy(np.int64).view(np.uint64)
         self.releases.execute("DROP TABLE IF EXISTS temp.candidate")
-        self.releases.register("candidate_frame", frame[list(CANDIDATE_COLUMNS)])
+        self.releases.register("candidate_frame", frame)
         try:
             self.releases.execute(
                 "CREATE TEMP TABLE candidate AS SELECT CAST(label AS VARCHAR) AS label, "
-                "CAST(member AS UBIGINT) AS member, CAST(patient AS UBIGINT) AS patient "
-                "FROM candidate_frame"
+                "member, patient FROM candidate_frame"
             )
         finally:
             self.releases.unregister("candidate_frame")

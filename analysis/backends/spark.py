@@ -1,0 +1,107 @@
+"""Apache Spark over a Parquet copy of the store (alliance export-store, or any Parquet tables
+laid out the same way), through PySpark.
+
+The queries are the same SQL the DuckDB backend runs; Spark computes them where the files are
+and only their results come back: per group, month or patient sums, and the sessions of the
+cells the differencing guard compares (their hashes), which go to the release log, a DuckDB
+file beside the copy (``DIR/releases.duckdb``). Local mode needs only Java (Debian's
+openjdk-17-jre-headless); a cluster is named by ``master`` (``spark://host:7077``, ``yarn``)
+or by the standard Spark configuration (``spark-defaults.conf``, ``PYSPARK_SUBMIT_ARGS``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..store import SCHEMA_VERSION, StoreError
+from .base import Backend
+
+
+def java_found() -> bool:
+    """Whether a Java runtime is there for Spark to start (JAVA_HOME or java on the PATH)."""
+    home = os.environ.get("JAVA_HOME")
+    return bool(home and (Path(home) / "bin" / "java").exists()) or shutil.which("java") is not None
+
+
+class SparkBackend(Backend):
+    """Queries on a Spark session over the Parquet files; the release log in DuckDB."""
+
+    engine = "spark"
+
+    def __init__(self, directory: Path, *, master: str | None = None) -> None:
+        from ..lake import check_parquet_copy, open_release_log
+
+        directory = Path(directory)
+        check_parquet_copy(directory)
+        if not java_found():
+            raise StoreError(
+                "Spark needs a Java runtime: install Debian's openjdk-17-jre-headless (or set "
+                "JAVA_HOME); the DuckDB engine needs none."
+            )
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+                from pyspark.sql import SparkSession
+        except ImportError:
+            raise StoreError(
+                "the Spark engine needs PySpark: pip install 'alliance[spark]'."
+            ) from None
+        builder = SparkSession.builder.appName("alliance")
+        if master is not None:
+            builder = builder.master(master)
+        elif "PYSPARK_SUBMIT_ARGS" not in os.environ and not os.environ.get("SPARK_HOME"):
+            builder = builder.master("local[2]")
+        self.spark = (
+            builder.config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .getOrCreate()
+        )
+        self.spark.sparkContext.setLogLevel("ERROR")
+        for table in ("scores", "responses"):
+            root = str(directory / table)
+            frame = self.spark.read.option("basePath", root).parquet(root)
+            frame.drop("month").createOrReplaceTempView(table)
+        for table in ("ingests", "meta"):
+            self.spark.read.parquet(str(directory / f"{table}.parquet")).createOrReplaceTempView(
+                table
+            )
+        found = self.query("SELECT value FROM meta WHERE key = 'schema_version'")
+        if not len(found) or str(found["value"].iat[0]) != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"{directory}: written by a store of another schema version; this toolkit "
+                f"reads {SCHEMA_VERSION}. Export the store again."
+            )
+        self.releases = open_release_log(directory / "releases.duckdb")
+        self.name = directory.name
+
+    def close(self) -> None:
+        self.releases.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        result = self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
+        with warnings.catch_warnings():
+            # PySpark 4.3 warns that it does not fully support pandas 3; the frame comes
+            # through Arrow, and the parity test holds the numbers to the DuckDB engine's.
+            warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+            return result.toArrow().to_pandas()
+
+    def columns(self, table: str) -> list[str]:
+        return list(self.spark.table(table).columns)
+
+    def quote(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def month(self, column: str) -> str:
+        return f"date_format({column}, 'yyyy-MM')"
+
+    def hashed(self, *columns: str) -> str:
+        return f"xxhash64({', '.join(columns)})"

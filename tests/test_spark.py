@@ -1,0 +1,127 @@
+"""The Spark engine on a Parquet copy of the store, in local mode: the same benchmark and alerts
+JSON as DuckDB on the same data (every number within 1e-9), the differencing guard working in
+Spark's own release log, and clear errors. Spark starts once per command (a fresh process, as a
+user runs it)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analysis.backends.spark import java_found
+
+from .conftest import run_cli
+
+pytestmark = pytest.mark.skipif(
+    not java_found(), reason="Spark needs Java; `make test` installs openjdk-17-jre-headless"
+)
+
+
+def close(a: object, b: object, path: str = "") -> list[str]:
+    """Where two JSON documents differ: keys, lengths, text, numbers beyond 1e-9."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
+        return [d for k in a for d in close(a[k], b[k], f"{path}/{k}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} against {len(b)} items"]
+        return [
+            d
+            for k, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in close(x, y, f"{path}[{k}]")
+        ]
+    numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
+    if numbers and (isinstance(a, float) or isinstance(b, float)) and abs(a - b) <= 1e-9:  # type: ignore[operator]
+        return []
+    return [] if a == b else [f"{path}: {a!r} against {b!r}"]
+
+
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A year of two-perspective monthly exports in a store, and its Parquet copy."""
+    folder = tmp_path_factory.mktemp("spark")
+    (folder / "exports").mkdir()
+    done = run_cli(
+        "simulate",
+        "-n",
+        "500",
+        "--clinicians",
+        "16",
+        "--sessions",
+        "5",
+        "--perspectives",
+        "patient,clinician",
+        "--months",
+        "12",
+        "--per-month",
+        "--ruptures",
+        "0.2",
+        "--seed",
+        "8",
+        "-o",
+        str(folder / "exports" / "clinic.csv"),
+    )
+    assert done.returncode == 0, done.stderr
+    exports = sorted(str(p) for p in (folder / "exports").glob("*.csv"))
+    done = run_cli("ingest", *exports, "--db", str(folder / "clinic.duckdb"))
+    assert done.returncode == 0, done.stderr
+    done = run_cli(
+        "export-store", "--db", str(folder / "clinic.duckdb"), "--parquet", str(folder / "lake")
+    )
+    assert done.returncode == 0, done.stderr
+    return folder / "lake"
+
+
+def _run(*args: str) -> dict[str, object]:
+    done = run_cli(*args, "--json")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    doc: dict[str, object] = json.loads(done.stdout)
+    return doc
+
+
+def test_spark_gives_the_duckdb_engines_json(copy: Path, tmp_path: Path) -> None:
+    results = {}
+    for args in (
+        ["benchmark", "--by", "clinician_id"],
+        ["benchmark", "--by", "site_id", "--since", "2026-03-01"],
+        ["alerts", "--by", "site_id"],
+    ):
+        on_duckdb, on_spark = tmp_path / "duckdb", tmp_path / "spark"
+        for target in (on_duckdb, on_spark):
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(copy, target)
+        expected = _run(*args, "--parquet", str(on_duckdb))
+        got = _run(
+            *args, "--engine", "spark", "--spark-master", "local[2]", "--parquet", str(on_spark)
+        )
+        assert close(expected, got) == [], args
+        assert (on_spark / "releases.duckdb").exists()
+        results[args[0]] = got
+    # The benchmark carries alert counts and agreement: the monitor's queries ran on Spark too.
+    benchmark = results["benchmark"]
+    assert isinstance(benchmark["alerts"], dict) and benchmark["alerts"]["totals"]["ruptures"] > 0
+    assert isinstance(benchmark["agreement"], list) and len(benchmark["agreement"]) == 3
+    assert results["alerts"]["groups"]
+
+
+def test_spark_keeps_the_release_log_and_withholds_differencing(copy: Path, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    shutil.copytree(copy, lake)
+    spark = ["--engine", "spark", "--spark-master", "local[2]", "--parquet", str(lake)]
+    first = _run("benchmark", *spark)
+    assert first["withheld_groups"] == 0
+    later = _run("benchmark", *spark, "--since", "2026-01-20")
+    assert isinstance(later["withheld_groups"], int) and later["withheld_groups"] > 0
+
+
+def test_spark_needs_a_parquet_copy(tmp_path: Path) -> None:
+    done = run_cli("benchmark", "--engine", "spark", "--db", str(tmp_path / "clinic.duckdb"))
+    assert done.returncode == 2
+    assert "--engine spark reads a Parquet copy" in done.stderr
+    done = run_cli("alerts", "--engine", "spark", "--parquet", str(tmp_path))
+    assert done.returncode == 2 and "not a Parquet copy of a store" in done.stderr
