@@ -125,3 +125,55 @@ def test_spark_needs_a_parquet_copy(tmp_path: Path) -> None:
     assert "--engine spark reads a Parquet copy" in done.stderr
     done = run_cli("alerts", "--engine", "spark", "--parquet", str(tmp_path))
     assert done.returncode == 2 and "not a Parquet copy of a store" in done.stderr
+
+
+def test_every_named_aggregate_agrees_in_process(copy: Path, tmp_path: Path) -> None:
+    """The aggregates themselves, engine against engine, to 1e-12: a literal one engine reads
+    as a decimal of fixed scale (Spark's 1.0) would round a share where the other does not."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.backends import DuckDBBackend
+    from analysis.backends.spark import SparkBackend
+    from analysis.benchmark.compare import _clustered, _history, _patient_summaries, session_filter
+    from analysis.lake import open_parquet
+
+    spark_copy = tmp_path / "spark"
+    shutil.copytree(copy, spark_copy)
+    where, params = session_filter(None, "patient")
+    pillars = ["bond", "goals", "tasks"]
+    spark = SparkBackend(spark_copy, master="local[2]")
+    try:
+        with open_parquet(copy, releases=tmp_path / "log.duckdb") as con:
+            duck = DuckDBBackend(con, "copy")
+            for name, ask in (
+                ("groups", lambda b: _clustered(b, "clinician_id", where, params, pillars)),
+                (
+                    "months",
+                    lambda b: _clustered(b, "date_trunc('month', date)", where, params, pillars),
+                ),
+                ("history", lambda b: _history(b, "site_id", where, params, pillars, 5)),
+                (
+                    "patients",
+                    lambda b: _patient_summaries(b, "clinician_id", None, "patient", "goals", ())[
+                        0
+                    ],
+                ),
+            ):
+                a, b = ask(duck), ask(spark)
+                assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0, name
+                for column in a.columns:
+                    x, y = a[column], b[column]
+                    if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y):
+                        np.testing.assert_allclose(
+                            x.to_numpy(float),
+                            y.to_numpy(float),
+                            atol=1e-12,
+                            err_msg=f"{name}.{column}",
+                        )
+                    else:
+                        assert [str(v)[:7] for v in x] == [str(v)[:7] for v in y], (
+                            f"{name}.{column}"
+                        )
+    finally:
+        spark.close()

@@ -274,8 +274,9 @@ def _history(
     sql = f"""
         SELECT {group} AS grp, date_trunc('month', date) AS month,
                {", ".join(f"avg({p}) AS {p}" for p in pillars)},
-               avg(CASE WHEN alliance_status = 'adequate' THEN 1.0
-                        WHEN alliance_status = 'inadequate' THEN 0.0 END) AS share_adequate
+               avg(CASE WHEN alliance_status = 'adequate' THEN CAST(1 AS DOUBLE)
+                        WHEN alliance_status = 'inadequate' THEN CAST(0 AS DOUBLE)
+                        END) AS share_adequate
         FROM scores WHERE {where} AND {group} IS NOT NULL AND date IS NOT NULL
         GROUP BY {group}, date_trunc('month', date)
         HAVING count(DISTINCT respondent_id) >= {int(min_n)}
