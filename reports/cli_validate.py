@@ -12,12 +12,14 @@ from analysis.pipeline import read_checked, validate
 from analysis.validate import ValidationResult
 
 from .cli_common import (
+    InputError,
     group_options,
     pipeline_options,
     read_options,
     user_errors,
     validate_options,
 )
+from .cli_store import source_options
 from .output import dumps_json
 
 
@@ -101,7 +103,7 @@ def summary_lines(result: ValidationResult) -> list[str]:
 
 
 @click.command(name="validate")
-@click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
+@click.argument("export_path", metavar="[EXPORT]", required=False, type=click.Path(path_type=Path))
 @read_options
 @validate_options
 @group_options()
@@ -114,10 +116,21 @@ def summary_lines(result: ValidationResult) -> list[str]:
     "correlations) or factors (reduced correlations, as psych's fa.parallel fa = 'fa'); "
     "both are printed.",
 )
+@source_options
+@click.option(
+    "--perspective",
+    type=click.Choice(["patient", "clinician"]),
+    default="patient",
+    show_default=True,
+    help="With --db or --parquet: whose stored ratings.",
+)
+@click.option(
+    "--since", default=None, metavar="DATE", help="With --db or --parquet: sessions on or after."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 def validate_command(
-    export_path: Path,
+    export_path: Path | None,
     instrument_spec: str,
     map_file: Path | None,
     max_size: str,
@@ -134,6 +147,12 @@ def validate_command(
     group_equal: tuple[str, ...],
     group_partial: str | None,
     parallel: str,
+    db: Path | None,
+    parquet: Path | None,
+    engine: str,
+    spark_master: str | None,
+    perspective: str,
+    since: str | None,
     as_json: bool,
 ) -> None:
     """Check the structure of an instrument on an export: reliability, EFA, CFA.
@@ -158,7 +177,34 @@ def validate_command(
           'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9'
       alliance validate five.sav --instrument five_factors.yaml --json
       alliance validate export.csv --group site_id --group-equal loadings,intercepts
+      alliance validate --db clinic.duckdb --group site_id
+      alliance validate --engine spark --parquet lake/clinic --json
+
+    With --db (or --parquet, on DuckDB or Spark) instead of EXPORT, the hypothesized model is
+    fitted by ML to the whole store's responses from their aggregated moments (per group with
+    --group clinician_id or site_id): the engine sums the items' products where the data
+    live, so millions of sessions are never loaded. Complete responses only (listwise), and
+    no robust corrections, which need more than the moments; the first line says so.
     """
+    if db is not None or parquet is not None:
+        if export_path is not None:
+            raise InputError("give EXPORT or a store (--db, --parquet), not both.")
+        _validate_store(
+            db,
+            parquet,
+            engine,
+            spark_master,
+            instrument_spec,
+            model,
+            group,
+            perspective,
+            since,
+            estimator,
+            as_json,
+        )
+        return
+    if export_path is None:
+        raise InputError("give an EXPORT to validate, or a store with --db FILE or --parquet DIR.")
     options = pipeline_options(locals())
     result = validate(read_checked(export_path, options), options)
     if as_json:
@@ -166,3 +212,57 @@ def validate_command(
         return
     for line in summary_lines(result):
         click.echo(line)
+
+
+def _validate_store(
+    db: Path | None,
+    parquet: Path | None,
+    engine: str,
+    master: str | None,
+    instrument_spec: str,
+    model: str | None,
+    group: str | None,
+    perspective: str,
+    since: str | None,
+    estimator: str,
+    as_json: bool,
+) -> None:
+    from analysis.storecfa import fit_store
+    from instrument import load_instrument
+
+    from .cli_store import open_source, parse_since
+
+    if estimator != "ml":
+        raise InputError(
+            f"a store is fitted by ML from its moments; --estimator {estimator} needs the rows "
+            "(validate an export for MLR or WLSMV)."
+        )
+    instrument = load_instrument(instrument_spec)
+    with open_source(db, parquet, engine, master) as backend:
+        fitted = fit_store(
+            backend,
+            instrument,
+            model=model,
+            group=group,
+            perspective=perspective,
+            since=parse_since(since),
+        )
+    if as_json:
+        click.echo(dumps_json(fitted.to_dict()), nl=False)
+        return
+    doc = fitted.to_dict()
+    m = doc["models"]["hypothesized"]
+    click.echo(fitted.sentence())
+    if doc["groups"]:
+        click.echo(
+            f"groups of {doc['group']!r}: "
+            + ", ".join(f"{g['group']} {g['n']:,}" for g in doc["groups"])
+        )
+    ci = f"[{_number(m['rmsea_ci'][0])}, {_number(m['rmsea_ci'][1])}]"
+    click.echo(
+        f"hypothesized: chisq {_number(m['chisq'])} on {m['df']} df, CFI {_number(m['cfi'])}, "
+        f"TLI {_number(m['tli'])}, RMSEA {_number(m['rmsea'])} {ci}, SRMR {_number(m['srmr'])}"
+    )
+    click.echo(f"hypothesized: {m['verdict']}")
+    for finding in m["findings"]:
+        click.echo(f"  finding: {finding}")

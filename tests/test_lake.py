@@ -5,6 +5,7 @@ clear errors for a wrong folder."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -93,3 +94,72 @@ def test_a_wrong_source_is_one_line(lake: tuple[Path, Path], tmp_path: Path) -> 
     assert "not a Parquet copy of a store (missing scores, responses" in wrong.stderr
     again = run_cli("export-store", "--db", str(db), "--parquet", str(copy))
     assert again.returncode == 2 and "not empty; export into a new folder" in again.stderr
+
+
+def test_the_stores_cfa_from_its_moments_is_the_cfa_of_its_complete_rows(
+    lake: tuple[Path, Path],
+) -> None:
+    """Fitted from the sums and cross-products the engine aggregates, the model is the one
+    fitted to the same complete responses pulled out of the store: every fit measure and
+    estimate to 1e-8, in one group and by site."""
+    import numpy as np
+
+    from analysis.backends import DuckDBBackend
+    from analysis.cfa import fit_cfa
+    from analysis.keying import keyed
+    from analysis.storecfa import fit_store
+    from instrument import builtin_instrument
+
+    db, _ = lake
+    bank = builtin_instrument()
+    with duckdb.connect(str(db)) as con:
+        backend = DuckDBBackend(con, db.name)
+        rows = con.execute("SELECT * FROM responses").fetchdf()
+        for group in (None, "site_id"):
+            fitted = fit_store(backend, bank, group=group)
+            items = list(fitted.result.observed)
+            complete = rows.dropna(subset=items)
+            data = keyed(complete, bank, items)
+            if group is not None:
+                data[group] = complete[group].to_numpy()
+            direct = fit_cfa(data, fitted.result.model, group=group)
+            assert fitted.n == len(complete) and fitted.incomplete == len(rows) - len(complete)
+            for key in ("chisq", "df", "cfi", "tli", "rmsea", "srmr", "loglik", "aic", "bic"):
+                assert fitted.result.fit[key] == pytest.approx(direct.fit[key], rel=1e-9), key
+            key = ["lhs", "op", "rhs"]
+            for label in fitted.result.groups:
+                ours = fitted.result.estimates[
+                    fitted.result.estimates["group"] == fitted.result.groups.index(label) + 1
+                ].set_index(key)
+                theirs = direct.estimates[
+                    direct.estimates["group"] == direct.groups.index(label) + 1
+                ].set_index(key)
+                np.testing.assert_allclose(
+                    ours["est"], theirs.loc[ours.index, "est"], atol=1e-8, equal_nan=True
+                )
+                np.testing.assert_allclose(
+                    ours["se"], theirs.loc[ours.index, "se"], atol=1e-8, equal_nan=True
+                )
+
+
+def test_validate_a_store_on_the_command_line(lake: tuple[Path, Path]) -> None:
+    db, copy = lake
+    from_store = _as_json("validate", "--db", str(db), "--group", "site_id")
+    from_copy = _as_json("validate", "--parquet", str(copy), "--group", "site_id")
+    assert from_copy.pop("source") == copy.name and from_store.pop("source") == db.name
+    assert from_copy == from_store
+    assert from_store["estimator"] == "ml" and from_store["group"] == "site_id"
+    text = run_cli("validate", "--db", str(db))
+    assert text.returncode == 0, text.stderr
+    assert re.match(
+        r"n = [\d,]+ of [\d,]+ stored patient responses \(clinic.duckdb, duckdb\); left out: "
+        r"[\d,]+ with a missing answer \(listwise\); fitted from the aggregated moments \(ML\)",
+        text.stdout,
+    )
+    for args, message in (
+        (["--db", str(db), "--estimator", "mlr"], "fitted by ML from its moments"),
+        (["--db", str(db), "--group", "gender"], "--group must be one of"),
+        ([], "give an EXPORT to validate, or a store"),
+    ):
+        done = run_cli("validate", *args)
+        assert done.returncode == 2 and message in done.stderr, done.stderr

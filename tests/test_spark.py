@@ -177,3 +177,22 @@ def test_every_named_aggregate_agrees_in_process(copy: Path, tmp_path: Path) -> 
                         )
     finally:
         spark.close()
+
+
+def test_the_stores_cfa_on_spark_is_duckdbs(copy: Path) -> None:
+    """The moments summed by Spark fit the same model as DuckDB's, by site."""
+    expected = _run("validate", "--parquet", str(copy), "--group", "site_id")
+    got = _run(
+        "validate",
+        "--engine",
+        "spark",
+        "--spark-master",
+        "local[2]",
+        "--parquet",
+        str(copy),
+        "--group",
+        "site_id",
+    )
+    assert (expected.pop("engine"), got.pop("engine")) == ("duckdb", "spark")
+    assert close(expected, got) == []
+    assert isinstance(got["n"], int) and got["n"] > 500

@@ -183,10 +183,34 @@ def prepare(
         raise ValueError(
             f"'missing' must be one of {', '.join(map(repr, MISSING_METHODS))}; got {missing!r}."
         )
-    statements = parse_model(model)
     # The observed variables are known from the syntax before the groups are.
-    observed = variables(statements)[1]
+    observed = variables(parse_model(model))[1]
     stats = sample_stats(data, observed, group, group_order, missing, ordered)
+    return partable_for(
+        model,
+        stats,
+        group=group,
+        std_lv=std_lv,
+        orthogonal=orthogonal,
+        group_equal=group_equal,
+        group_partial=group_partial,
+    ), stats
+
+
+def partable_for(
+    model: str,
+    stats: SampleStats,
+    *,
+    group: str | None = None,
+    std_lv: bool = False,
+    orthogonal: bool = False,
+    group_equal: Sequence[str] = (),
+    group_partial: Sequence[Key] = (),
+) -> ParTable:
+    """The parameter table of ``model`` for sample statistics already at hand (from data by
+    :func:`prepare`, or from a store's moments by :func:`.samplestats.from_moments`)."""
+    statements = parse_model(model)
+    missing, ordered, observed = stats.missing, stats.ordinal, stats.observed
     thresholds = None
     mixed = False
     if ordered:
@@ -203,7 +227,7 @@ def prepare(
             f"group column {group!r} has one value ({stats.groups[0].label!r}) among the "
             f"rows used; a comparison needs two groups or more."
         )
-    table = build_partable(
+    return build_partable(
         statements,
         std_lv=std_lv,
         orthogonal=orthogonal,
@@ -215,7 +239,6 @@ def prepare(
         ),
         thresholds=thresholds,
     )
-    return table, stats
 
 
 def objective(rep: Representation, stats: SampleStats) -> ML | DWLS:

@@ -253,3 +253,29 @@ def _fiml(label: str, rows: np.ndarray, observed: tuple[str, ...], what: str) ->
     found = patterns(rows)
     h1 = em(found, len(observed))
     return GroupSample(label, len(rows), h1.mean, h1.cov, rows, found, h1, share)
+
+
+def from_moments(
+    observed: tuple[str, ...], groups: Sequence[tuple[str, int, np.ndarray, np.ndarray]]
+) -> SampleStats:
+    """Sample statistics from each group's complete-row moments alone: label, n, means and
+    covariance (denominator n), as a store's aggregates give them. They suffice for ML; the
+    robust corrections and FIML need the rows, which this sample does not carry."""
+    p = len(observed)
+    out = []
+    for label, n, mean, cov in groups:
+        if n <= p:
+            raise ModelError(
+                f"group {label!r} has {n} complete rows for {p} items; the covariance matrix "
+                "needs more rows than items."
+            )
+        out.append(
+            GroupSample(
+                str(label),
+                int(n),
+                np.asarray(mean, float),
+                np.asarray(cov, float),
+                rows=np.empty((0, p)),
+            )
+        )
+    return SampleStats(observed, tuple(out))

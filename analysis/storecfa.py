@@ -1,0 +1,220 @@
+"""The structure check on a whole clinic store, from its aggregated moments.
+
+Under ML the sufficient statistics of a CFA are each group's number of complete rows, item
+means and covariance matrix. A backend (analysis/backends: DuckDB on the store or its Parquet
+copy, or Spark) computes the sums and cross-products of the model's items over the complete
+rows where the data live, per group, in one query; only those ``groups x (p + p(p + 1) / 2)``
+numbers come back, and the engine (analysis/cfa) fits them. Millions of sessions are never
+loaded into memory. Reverse-keyed items are turned around on the moments (the mean reflected,
+the item's covariances negated), as validate turns the answers around.
+
+What this leaves out, and says: rows with a missing answer to a model item (listwise: FIML
+needs each row's pattern), rows without a group value, and the robust (MLR) corrections, which
+need fourth-order moments the store does not aggregate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from instrument import Instrument
+from instrument.syntax import parse_model
+
+from .backends import Backend
+from .benchmark.compare import GROUPINGS, session_filter
+from .cfa import CFAResult, fit_cfa
+from .cfa.model import partable_for
+from .cfa.partable import variables
+from .cfa.samplestats import from_moments
+from .store import StoreError
+from .validate import HYPOTHESIZED, MODEL_KEYS, hypothesized_input, verdict
+
+
+@dataclass(frozen=True)
+class StoreFit:
+    result: CFAResult
+    source: str
+    engine: str
+    perspective: str
+    since: str | None
+    rows_in_window: int  # responses of the perspective in the window
+    incomplete: int  # left out: a missing answer to a model item
+    ungrouped: int  # left out: no value in the group column
+
+    @property
+    def n(self) -> int:
+        return self.result.n
+
+    def sentence(self) -> str:
+        left = []
+        if self.incomplete:
+            left.append(f"{self.incomplete:,} with a missing answer (listwise)")
+        if self.ungrouped:
+            left.append(f"{self.ungrouped:,} with no {self.result.group_column}")
+        return (
+            f"n = {self.n:,} of {self.rows_in_window:,} stored {self.perspective} responses"
+            + (f" since {self.since}" if self.since else "")
+            + f" ({self.source}, {self.engine}); "
+            + ("left out: " + ", ".join(left) if left else "none left out")
+            + "; fitted from the aggregated moments (ML)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.result
+        entry: dict[str, Any] = {k: r.fit.get(k) for k in MODEL_KEYS}
+        entry["rmsea_ci"] = [r.fit["rmsea_ci_lower"], r.fit["rmsea_ci_upper"]]
+        entry.update(
+            {
+                "converged": r.converged,
+                "findings": list(r.findings),
+                "verdict": verdict(r.fit, r.findings, r.converged),
+                "model": r.model,
+            }
+        )
+        loadings = [
+            {
+                "group": r.groups[int(str(row.group)) - 1] if r.group_column else None,
+                "factor": row.lhs,
+                "item": row.rhs,
+                "est": row.est,
+                "se": row.se,
+                "std": row.std_all,
+                "std_se": row.std_se,
+            }
+            for row in r.estimates[r.estimates["op"] == "=~"].itertuples()
+        ]
+        return {
+            "source": self.source,
+            "engine": self.engine,
+            "perspective": self.perspective,
+            "since": self.since,
+            "n": self.n,
+            "rows_in_window": self.rows_in_window,
+            "left_out": {"incomplete": self.incomplete, "no_group": self.ungrouped},
+            "estimator": "ml",
+            "group": r.group_column,
+            "groups": [{"group": g, "n": n} for g, n in zip(r.groups, r.group_n, strict=True)]
+            if r.group_column
+            else [],
+            "models": {HYPOTHESIZED: entry},
+            "loadings": loadings,
+        }
+
+
+def item_moments(
+    backend: Backend, items: list[str], where: str, params: list[Any], group: str | None
+) -> tuple[list[tuple[str, int, np.ndarray, np.ndarray]], int, int]:
+    """Per group: label, complete rows, means and covariance (denominator n) of ``items``;
+    and the rows of the window left out for a missing answer and for no group value."""
+    q = [backend.quote(i) for i in items]
+    complete = " AND ".join(f"{c} IS NOT NULL" for c in q)
+    sums = ", ".join(f"sum({c}) AS s{k}" for k, c in enumerate(q))
+    products = ", ".join(
+        f"sum({q[a]} * {q[b]}) AS p{a}_{b}" for a in range(len(q)) for b in range(a, len(q))
+    )
+    key = group if group is not None else "''"  # one group, unlabelled as in the engine
+    frame = backend.query(
+        f"SELECT CAST({key} AS STRING) AS grp, count(*) AS n, {sums}, {products} "
+        f"FROM responses WHERE {where} AND {complete} GROUP BY {key} ORDER BY grp",
+        params,
+    )
+    counted = backend.query(
+        f"SELECT count(*) AS total, sum(CASE WHEN {complete} THEN 1 ELSE 0 END) AS complete "
+        f"FROM responses WHERE {where}",
+        params,
+    )
+    total = int(counted["total"].to_numpy()[0])
+    n_complete = int(np.nan_to_num(counted["complete"].to_numpy(float))[0])
+    p = len(items)
+    out = []
+    ungrouped = 0
+    for row in frame.to_dict("records"):
+        n = int(row["n"])
+        if row["grp"] is None or (isinstance(row["grp"], float) and np.isnan(row["grp"])):
+            ungrouped += n
+            continue
+        total_sums = np.array([float(row[f"s{k}"]) for k in range(p)])
+        cross = np.zeros((p, p))
+        for a in range(p):
+            for b in range(a, p):
+                cross[a, b] = cross[b, a] = float(row[f"p{a}_{b}"])
+        mean = total_sums / n
+        cov = cross / n - np.outer(mean, mean)
+        out.append((str(row["grp"]), n, mean, cov))
+    return out, total - n_complete, ungrouped
+
+
+def fit_store(
+    backend: Backend,
+    instrument: Instrument,
+    *,
+    model: str | None = None,
+    group: str | None = None,
+    perspective: str = "patient",
+    since: date | None = None,
+) -> StoreFit:
+    """The hypothesized model (the instrument's subscales, or ``model``) fitted by ML to the
+    moments of the store's complete responses of ``perspective`` (since ``since``), in every
+    value of ``group`` at once when given."""
+    if group is not None and group not in GROUPINGS:
+        raise StoreError(
+            f"--group must be one of {', '.join(GROUPINGS)} on a store; got {group!r}."
+        )
+    column = GROUPINGS[group] if group is not None else None
+    where, params = session_filter(since, perspective)
+    stored = set(backend.columns("responses"))
+    present = [i.id for i in instrument.items if i.id in stored and i.perspective == perspective]
+    if model is None:
+        counts = np.zeros(len(present))
+        if present:
+            counts = backend.query(
+                "SELECT "
+                + ", ".join(f"count({backend.quote(i)}) AS c{k}" for k, i in enumerate(present))
+                + f" FROM responses WHERE {where}",
+                params,
+            ).to_numpy(float)[0]
+        answered = [i for k, i in enumerate(present) if counts[k] > 0]
+        model, _ = hypothesized_input(pd.DataFrame(columns=answered), instrument, None)
+    observed = variables(parse_model(model))[1]
+    missing = [v for v in observed if v not in stored]
+    if missing:
+        raise StoreError(f"the store has no answers to {', '.join(map(repr, missing))}.")
+    moments, incomplete, ungrouped = item_moments(backend, list(observed), where, params, column)
+    if not moments:
+        raise StoreError(
+            f"no stored {perspective} response answers every item of the model"
+            + (f" since {since}" if since else "")
+            + "."
+        )
+    # Reverse-keyed items turned around on the moments: x' = low + high - x.
+    reverse = np.array([v in instrument.item_ids and instrument.item(v).reverse for v in observed])
+    ends = np.array([_scale_ends(instrument, v) for v in observed])
+    sign = np.where(reverse, -1.0, 1.0)
+    keyed = [
+        (label, n, np.where(reverse, ends - mean, mean), cov * np.outer(sign, sign))
+        for label, n, mean, cov in moments
+    ]
+    stats = from_moments(tuple(observed), keyed)
+    table = partable_for(model, stats, group=column)
+    result = fit_cfa(pd.DataFrame(), model, table=table, stats=stats, group=column)
+    return StoreFit(
+        result=result,
+        source=backend.name,
+        engine=backend.engine,
+        perspective=perspective,
+        since=since.isoformat() if since else None,
+        rows_in_window=incomplete + ungrouped + stats.n,
+        incomplete=incomplete,
+        ungrouped=ungrouped,
+    )
+
+
+def _scale_ends(instrument: Instrument, item: str) -> float:
+    """low + high of the item's response scale (0 for an item without one)."""
+    scale = instrument.scale_of(item) if item in instrument.item_ids else None
+    return float(scale.minimum + scale.maximum) if scale is not None else 0.0
