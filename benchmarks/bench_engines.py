@@ -32,6 +32,8 @@ from pathlib import Path
 
 from bench_store import grow
 
+from analysis.backends import json_differences
+
 ALLIANCE = str(Path(sys.executable).parent / "alliance")
 
 
@@ -43,25 +45,6 @@ def run(*args: str) -> tuple[float, float, str]:
     seconds = time.perf_counter() - start
     peak = int(done.stderr.strip().splitlines()[-1]) / 1024
     return seconds, peak, done.stdout
-
-
-def differences(a: object, b: object, path: str = "") -> list[str]:
-    """Where two JSON documents differ beyond 1e-9 (numbers) or at all (anything else)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        if set(a) != set(b):
-            return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
-        return [d for k in a for d in differences(a[k], b[k], f"{path}/{k}")]
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return [f"{path}: {len(a)} against {len(b)} items"]
-        return [
-            d
-            for k, (x, y) in enumerate(zip(a, b, strict=True))
-            for d in differences(x, y, f"{path}[{k}]")
-        ]
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= 1e-9:
-        return []
-    return [] if a == b else [f"{path}: {a!r} against {b!r}"]
 
 
 def main() -> None:
@@ -112,7 +95,7 @@ def main() -> None:
                 (lake / "releases.duckdb").unlink(missing_ok=True)
                 seconds, peak, out = run("benchmark", "--by", "clinician_id", *source, "--json")
                 doc = json.loads(out)
-                found = [] if reference is None else differences(reference, doc)
+                found = [] if reference is None else json_differences(reference, doc)
                 same = "" if reference is None else (" JSON DIFFERS" if found else " same JSON")
                 reference = reference or doc
                 print(f"  benchmark, {label:<24} {seconds:7.1f} s, peak {peak:6.0f} MB{same}")

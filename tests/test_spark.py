@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.backends import json_differences
 from analysis.backends.spark import java_found
 
 from .conftest import run_cli
@@ -18,26 +19,6 @@ from .conftest import run_cli
 pytestmark = pytest.mark.skipif(
     not java_found(), reason="Spark needs Java; `make test` installs openjdk-17-jre-headless"
 )
-
-
-def close(a: object, b: object, path: str = "") -> list[str]:
-    """Where two JSON documents differ: keys, lengths, text, numbers beyond 1e-9."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        if set(a) != set(b):
-            return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
-        return [d for k in a for d in close(a[k], b[k], f"{path}/{k}")]
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return [f"{path}: {len(a)} against {len(b)} items"]
-        return [
-            d
-            for k, (x, y) in enumerate(zip(a, b, strict=True))
-            for d in close(x, y, f"{path}[{k}]")
-        ]
-    numbers = isinstance(a, (int, float)) and isinstance(b, (int, float))
-    if numbers and (isinstance(a, float) or isinstance(b, float)) and abs(a - b) <= 1e-9:  # type: ignore[operator]
-        return []
-    return [] if a == b else [f"{path}: {a!r} against {b!r}"]
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +80,7 @@ def test_spark_gives_the_duckdb_engines_json(copy: Path, tmp_path: Path) -> None
         got = _run(
             *args, "--engine", "spark", "--spark-master", "local[2]", "--parquet", str(on_spark)
         )
-        assert close(expected, got) == [], args
+        assert json_differences(expected, got) == [], args
         assert (on_spark / "releases.duckdb").exists()
         results[args[0]] = got
     # The benchmark carries alert counts and agreement: the monitor's queries ran on Spark too.
@@ -194,5 +175,5 @@ def test_the_stores_cfa_on_spark_is_duckdbs(copy: Path) -> None:
         "site_id",
     )
     assert (expected.pop("engine"), got.pop("engine")) == ("duckdb", "spark")
-    assert close(expected, got) == []
+    assert json_differences(expected, got) == []
     assert isinstance(got["n"], int) and got["n"] > 500

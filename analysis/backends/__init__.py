@@ -15,7 +15,7 @@ The log of released cells (analysis/benchmark/disclosure.py) is always a DuckDB 
 store's own tables, or ``releases.duckdb`` beside a Parquet copy.
 """
 
-from .base import Backend, store_pillars
+from .base import Backend, json_differences, store_pillars
 from .duckdb import DuckDBBackend
 
-__all__ = ["Backend", "DuckDBBackend", "store_pillars"]
+__all__ = ["Backend", "DuckDBBackend", "json_differences", "store_pillars"]

@@ -84,3 +84,23 @@ def store_pillars(backend: Backend) -> list[str]:
             "YAML), or give alliance ingest --pillars A,B,... for a model-string instrument."
         )
     return pillars
+
+
+def json_differences(a: object, b: object, tol: float = 1e-9, path: str = "") -> list[str]:
+    """Where two engines' JSON results differ: keys, lengths, text, or numbers by more than
+    ``tol``. Empty when they agree."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
+        return [d for k in a for d in json_differences(a[k], b[k], tol, f"{path}/{k}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} against {len(b)} items"]
+        return [
+            d
+            for k, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in json_differences(x, y, tol, f"{path}[{k}]")
+        ]
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= tol:
+        return []
+    return [] if a == b else [f"{path}: {a!r} against {b!r}"]
