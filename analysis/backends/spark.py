@@ -57,7 +57,13 @@ class SparkBackend(Backend):
         if master is not None:
             builder = builder.master(master)
         elif "PYSPARK_SUBMIT_ARGS" not in os.environ and not os.environ.get("SPARK_HOME"):
-            builder = builder.master("local[2]")
+            # Local mode, configured here: the alerts bring every session of the window back
+            # (O(sessions)), more than Spark's default 1 GB result limit at millions of them.
+            builder = (
+                builder.master("local[2]")
+                .config("spark.driver.memory", os.environ.get("ALLIANCE_SPARK_MEMORY", "4g"))
+                .config("spark.driver.maxResultSize", "0")
+            )
         self.spark = (
             builder.config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
@@ -87,6 +93,15 @@ class SparkBackend(Backend):
         self.releases.close()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        try:
+            return self._query(sql, params)
+        except Exception as exc:  # Spark's own errors (analysis, memory, a lost executor)
+            if isinstance(exc, StoreError):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(f"Spark could not answer a query: {first[:300]}") from None
+
+    def _query(self, sql: str, params: Sequence[Any]) -> pd.DataFrame:
         result = self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
         with warnings.catch_warnings():
             # PySpark 4.3 warns that it does not fully support pandas 3; the frame comes
