@@ -50,6 +50,17 @@ def adaptive_lines(result: AdaptiveResult) -> list[str]:
             f"{row['correlation_with_full']:>7.3f} {row['rmse_vs_full']:>6.3f} "
             f"{int(row['short_form_items']):>5} {row['short_form_correlation_with_full']:>7.3f}"
         )
+    small = [
+        str(name)
+        for name, row in result.per_scale.iterrows()
+        if row["bank_items"] <= result.rule.min_items
+    ]
+    if small:
+        lines.append(
+            f"{', '.join(small)}: no more items than the rule's minimum of "
+            f"{result.rule.min_items}, so an adaptive test asks them all; calibrate the full "
+            "form to let it choose."
+        )
     c = result.classification
     if "adaptive" in c:
         pillars = ", ".join(c["pillars"])

@@ -291,3 +291,34 @@ def test_another_instrument_and_an_spss_export(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert set(doc["scales"]) == {"bond", "goals", "tasks"}
+
+
+def test_a_redcap_export_of_the_short_form(tmp_path: Path) -> None:
+    """A REDCap export (record_id, repeat instances) of the 12-item form calibrates; with 4
+    items a pillar, the adaptive test can only ask them all, and says so."""
+    export = tmp_path / "redcap.csv"
+    done = run_cli(
+        "simulate",
+        "-n",
+        "600",
+        "--sessions",
+        "2",
+        "--form",
+        "patient-short",
+        "--format",
+        "redcap",
+        "--seed",
+        "9",
+        "-o",
+        str(export),
+    )
+    assert done.returncode == 0, done.stderr
+    done = run_cli("calibrate", str(export), "-o", str(tmp_path / "cal.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert "form patient-short" in done.stderr
+    done = run_cli("cat-simulate", "--calibration", str(tmp_path / "cal.yaml"), str(export))
+    assert done.returncode == 0, done.stderr
+    assert (
+        "bond, goals, tasks: no more items than the rule's minimum of 4, so an adaptive test "
+        "asks them all" in done.stdout
+    )
