@@ -108,9 +108,15 @@ def thresholds_plan(instrument: Instrument, options: Options) -> ThresholdPlan |
     return load_thresholds(options.thresholds, instrument.rule_pillars)
 
 
-def score(read: ReadResult, options: Options, plan: ThresholdPlan | None = None) -> ScoreResult:
+def score(
+    read: ReadResult,
+    options: Options,
+    plan: ThresholdPlan | None = None,
+    calibration: Calibration | None = None,
+) -> ScoreResult:
     """Scores and the rule for the usable rows. A normative minimum's reference export is
-    read, checked and scored by this same pipeline."""
+    read, checked and scored by this same pipeline. With ``options.calibration``, the theta
+    columns too, from ``calibration`` when the caller has already read it."""
     instrument = read.instrument
 
     def reference(path: Path) -> pd.DataFrame:
@@ -129,7 +135,8 @@ def score(read: ReadResult, options: Options, plan: ThresholdPlan | None = None)
         return result
     from .irt.theta import theta_scores
 
-    calibration = calibration_for(read, options.calibration)
+    if calibration is None:
+        calibration = calibration_for(read, options.calibration)
     table = pd.concat([result.table, theta_scores(calibration, usable)], axis=1)
     return replace(result, table=table)
 
@@ -295,11 +302,14 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
     """:func:`analyse` for an export already read and checked."""
     say = progress or (lambda _message: None)
     plan = thresholds_plan(read.instrument, options)
+    calibration = (
+        calibration_for(read, options.calibration) if options.calibration is not None else None
+    )
     say("scoring")
     scored, rule_error = None, ""
     if read.checked.rows_usable:
         try:
-            scored = score(read, options, plan)
+            scored = score(read, options, plan, calibration)
         except ThresholdError as exc:
             rule_error = str(exc)
     else:
@@ -319,9 +329,8 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
             invariance_error = str(exc)
     course = export_course(scored) if scored is not None else None
     irt = None
-    if options.calibration is not None:
+    if calibration is not None and options.calibration is not None:
         say("simulating adaptive testing on the calibration")
-        calibration = calibration_for(read, options.calibration)
         irt = IrtRun(calibration, options.calibration, adaptive_on_export(read, calibration))
     return Analysis(
         read,

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from analysis import names
-from analysis.pipeline import read_checked
+from analysis.pipeline import calibration_for, read_checked
 from analysis.pipeline import score as score_read
 from analysis.privacy import pseudonymize
 from analysis.scoring import ScoreResult
@@ -53,12 +53,10 @@ def summary_lines(result: ScoreResult) -> list[str]:
     return lines
 
 
-def theta_summary(table: Any, calibration_file: Path) -> dict[str, Any]:
+def theta_summary(table: Any, calibration: Any, calibration_file: Path) -> dict[str, Any]:
     """The calibration's minimums on theta and the counts of the rule there."""
-    from analysis.irt import load_calibration
     from analysis.irt.theta import minimum_lines
 
-    calibration = load_calibration(calibration_file)
     counts = table["theta_status"].value_counts().to_dict() if "theta_status" in table else {}
     return {
         "calibration": str(calibration_file),
@@ -73,8 +71,8 @@ def theta_summary(table: Any, calibration_file: Path) -> dict[str, Any]:
     }
 
 
-def theta_lines(table: Any, calibration_file: Path) -> list[str]:
-    doc = theta_summary(table, calibration_file)
+def theta_lines(table: Any, calibration: Any, calibration_file: Path) -> list[str]:
+    doc = theta_summary(table, calibration, calibration_file)
     counts = doc["status_counts"]
     lines = [
         f"on theta ({calibration_file.name}): "
@@ -159,7 +157,8 @@ def score(
             f"alliance check lists why."
         )
         raise SystemExit(1)
-    result = score_read(read, options)
+    calibration = calibration_for(read, calibration_file) if calibration_file is not None else None
+    result = score_read(read, options, calibration=calibration)
     table = result.table
     if key is not None:
         ids = [c for c in (names.RESPONDENT_ID, names.RESPONSE_ID) if c in table]
@@ -179,7 +178,7 @@ def score(
         }
         summary = result.summary()
         if calibration_file is not None:
-            summary["theta"] = theta_summary(table, calibration_file)
+            summary["theta"] = theta_summary(table, calibration, calibration_file)
         click.echo(dumps_json({**doc, **summary}), nl=False)
         return
     say(
@@ -189,7 +188,7 @@ def score(
     for line in summary_lines(result):
         say(line)
     if calibration_file is not None:
-        for line in theta_lines(table, calibration_file):
+        for line in theta_lines(table, calibration, calibration_file):
             say(line)
     if output is not None:
         say(f"wrote {len(table):,} rows to {output}")
