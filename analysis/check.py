@@ -161,7 +161,22 @@ def _items_shown(given: np.ndarray, items: list[str], instrument: Instrument) ->
     return np.where(shown > 0, shown, len(items))
 
 
-def check_export(export: Export, instrument: Instrument) -> CheckResult:
+@dataclass(frozen=True)
+class _RowChecks:
+    """What the row-by-row checks found: per row, the quarantine reasons ('' when usable)
+    and the counts the findings are drawn from."""
+
+    quarantine: np.ndarray
+    reasons: dict[str, np.ndarray]
+    answers: np.ndarray
+    answered: np.ndarray
+    identical: np.ndarray
+    both_keyings: np.ndarray
+    given: np.ndarray
+    shown: np.ndarray
+
+
+def _row_checks(export: Export, instrument: Instrument) -> _RowChecks:
     data = export.data
     n = len(data)
     items = list(export.items)
@@ -183,15 +198,30 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
     if names.DURATION in data:
         seconds = pd.to_numeric(data[names.DURATION], errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
-            reasons["too_fast"] = seconds < SECONDS_PER_ITEM_MIN * _items_shown(
-                given, items, instrument
-            )
+            reasons["too_fast"] = seconds < SECONDS_PER_ITEM_MIN * shown
     else:
         reasons["too_fast"] = np.zeros(n, dtype=bool)
     quarantine = np.full(n, "", dtype=object)
     for kind in QUARANTINE_KINDS:
         hit = reasons[kind]
         quarantine[hit] = np.where(quarantine[hit] == "", kind, quarantine[hit] + "; " + kind)
+    return _RowChecks(quarantine, reasons, answers, answered, identical, both_keyings, given, shown)
+
+
+def quarantine_reasons(export: Export, instrument: Instrument) -> pd.Series:
+    """Per row, why it is quarantined ('' when usable). Every reason is a property of the row
+    alone, so the rows of a large export can be judged a block at a time."""
+    return pd.Series(_row_checks(export, instrument).quarantine, name="quarantine_reasons")
+
+
+def check_export(export: Export, instrument: Instrument) -> CheckResult:
+    data = export.data
+    n = len(data)
+    items = list(export.items)
+    row = _row_checks(export, instrument)
+    quarantine, reasons, answers = row.quarantine, row.reasons, row.answers
+    answered, identical, both_keyings = row.answered, row.identical, row.both_keyings
+    given, shown = row.given, row.shown
 
     parts = [export.findings]
     for kind in QUARANTINE_KINDS:

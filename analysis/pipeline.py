@@ -29,7 +29,7 @@ from .forms import stack_parallel
 from .invariance import InvarianceResult, run_invariance
 from .monitor.course import Course, export_course
 from .names import PERSPECTIVE
-from .reading import Options, ReadResult, read_checked, resolve_instrument
+from .reading import Options, ReadResult, read_checked, read_unchecked, resolve_instrument
 from .sample import Sample
 from .scoring import (
     ScoreResult,
@@ -38,6 +38,7 @@ from .scoring import (
     load_thresholds,
     score_export,
 )
+from .scoring.blocks import BlockScoring
 from .validate import ValidationResult, hypothesized_input
 from .validate import validate as validate_structure
 
@@ -54,10 +55,12 @@ __all__ = [
     "adaptive_on_export",
     "analyse",
     "analyse_read",
+    "block_scoring",
     "calibrate",
     "calibration_for",
     "invariance",
     "read_checked",
+    "read_unchecked",
     "resolve_instrument",
     "score",
     "thresholds_plan",
@@ -118,18 +121,13 @@ def score(
     read, checked and scored by this same pipeline. With ``options.calibration``, the theta
     columns too, from ``calibration`` when the caller has already read it."""
     instrument = read.instrument
-
-    def reference(path: Path) -> pd.DataFrame:
-        ref = read_checked(path, options, instrument)
-        return score_export(ref.checked.usable_data(), ref.instrument, None).scores.scores
-
     usable = read.checked.usable_data()
     result = score_export(
         usable,
         instrument,
         plan if plan is not None else thresholds_plan(instrument, options),
         max_missing_share=options.max_missing,
-        load_reference=reference,
+        load_reference=_reference_loader(instrument, options),
     )
     if options.calibration is None:
         return result
@@ -139,6 +137,28 @@ def score(
         calibration = calibration_for(read, options.calibration)
     table = pd.concat([result.table, theta_scores(calibration, usable)], axis=1)
     return replace(result, table=table)
+
+
+def block_scoring(
+    instrument: Instrument, options: Options, plan: ThresholdPlan | None = None
+) -> BlockScoring:
+    """`score`, for an export checked and scored a block of rows at a time (the ingest)."""
+    return BlockScoring(
+        instrument,
+        plan if plan is not None else thresholds_plan(instrument, options),
+        max_missing_share=options.max_missing,
+        load_reference=_reference_loader(instrument, options),
+    )
+
+
+def _reference_loader(instrument: Instrument, options: Options) -> Callable[[Path], pd.DataFrame]:
+    """A normative minimum's reference export, read, checked and scored by this pipeline."""
+
+    def reference(path: Path) -> pd.DataFrame:
+        ref = read_checked(path, options, instrument)
+        return score_export(ref.checked.usable_data(), ref.instrument, None).scores.scores
+
+    return reference
 
 
 def calibration_for(read: ReadResult, path: Path) -> Calibration:

@@ -24,7 +24,7 @@ from .ingest import DEFAULT_MAX_BYTES, Export, load_map, read_export, value_labe
 from .sample import Sample, select_rows
 from .scales import parse_scale, with_label_scales, with_observed_scales, with_option_scale
 
-__all__ = ["Options", "ReadResult", "read_checked", "resolve_instrument"]
+__all__ = ["Options", "ReadResult", "read_checked", "read_unchecked", "resolve_instrument"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,15 @@ def read_checked(
 ) -> ReadResult:
     """Read and check an export. Items without a scale take one from the export's value
     labels, else from the answers seen (with a finding that says so)."""
+    instrument, export = read_unchecked(path, options, instrument)
+    return ReadResult(instrument, check_export(export, instrument), Path(path))
+
+
+def read_unchecked(
+    path: str | Path, options: Options, instrument: Instrument | None = None
+) -> tuple[Instrument, Export]:
+    """Read an export as `read_checked` does, without its checks: the instrument (with the
+    scales it takes from the export) and the export."""
     path = Path(path)
     instrument = instrument or resolve_instrument(options)
     if instrument.unscaled_items:
@@ -124,7 +133,7 @@ def read_checked(
         if len(inferred):
             found = pd.concat([export.findings, inferred], ignore_index=True)
             export = replace(export, findings=found)
-    return ReadResult(instrument, check_export(export, instrument), path)
+    return instrument, export
 
 
 def _with_group(export: Export, group: str | None, path: Path, max_bytes: int) -> Export:

@@ -12,6 +12,7 @@ the default, so the alpha behind ``p_adequate`` is the alpha the report shows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -33,16 +34,35 @@ def item_covariance(values: np.ndarray, missing: MissingPolicy = "pairwise") -> 
         if len(complete) < 2:
             return np.full((values.shape[1],) * 2, np.nan)
         return np.atleast_2d(np.cov(complete, rowvar=False))
-    # Pairwise, in three matrix products (pandas' loop over pairs is far slower on many rows):
-    # for items i, j over the rows answering both, n_ij, sum x_i, sum x_j and sum x_i x_j.
-    given = (~holes).astype(float)
-    filled = np.where(holes, 0.0, values)
-    n = given.T @ given
-    sums = filled.T @ given  # sums[i, j]: sum of x_i over rows where j is answered too
-    cross = filled.T @ filled
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = (cross - sums * sums.T / n) / (n - 1)
-    return np.where(n > 1, cov, np.nan)
+    return PairwiseMoments.of(values).covariance()
+
+
+@dataclass(frozen=True)
+class PairwiseMoments:
+    """For items i, j over the rows answering both: ``n[i, j]``, ``sums[i, j]`` (the sum of
+    x_i) and ``cross[i, j]`` (the sum of x_i x_j). They add over blocks of rows, so the
+    pairwise covariance of a file too large to hold is the sum of its blocks' moments."""
+
+    n: np.ndarray
+    sums: np.ndarray
+    cross: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> PairwiseMoments:
+        # Three matrix products (pandas' loop over pairs is far slower on many rows).
+        holes = np.isnan(values)
+        given = (~holes).astype(float)
+        filled = np.where(holes, 0.0, values)
+        return cls(given.T @ given, filled.T @ given, filled.T @ filled)
+
+    def __add__(self, other: PairwiseMoments) -> PairwiseMoments:
+        return PairwiseMoments(self.n + other.n, self.sums + other.sums, self.cross + other.cross)
+
+    def covariance(self) -> np.ndarray:
+        n = self.n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = (self.cross - self.sums * self.sums.T / n) / (n - 1)
+        return np.where(n > 1, cov, np.nan)
 
 
 def alpha_of_covariance(cov: np.ndarray) -> float:

@@ -23,10 +23,11 @@ import contextlib
 import json
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -36,15 +37,22 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from instrument import Instrument
 
 from . import names
-from .check import CheckResult
-from .scoring import ScoreResult
+from .check import CheckResult, quarantine_reasons
+from .ingest import Export
+from .scoring import MeasurementError, ScoreResult, Threshold
+from .scoring.blocks import BlockScoring
 
 KEY = (names.RESPONSE_ID, "instrument_version")
 BATCH_ROWS = 100_000
+# DuckDB's buffer pool while an ingest writes (it defaults to 80% of the machine's memory and
+# keeps what it wrote cached): with row groups written as they fill, 256 MB is enough, and an
+# ingest of 1M rows stays near the size of the export as read (benchmarks/bench_store.py).
+INGEST_MEMORY = "256MB"
 EXTRA_PREFIX = "extra:"
 
 # Each step takes the store from version i to i + 1. Append new steps; never edit old ones.
@@ -283,16 +291,26 @@ def _context(data: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _keys(data: pd.DataFrame) -> pd.Series:
+def _keyed_by_respondent(export: Export) -> bool:
+    """Whether the patient alone can key the rows: no response id, session or date column."""
+    parts = [c for c in (names.RESPONDENT_ID, names.SESSION, names.DATE) if c in export.data]
+    return parts == [names.RESPONDENT_ID] and names.RESPONSE_ID not in export.data
+
+
+def _respondents_unique(data: pd.DataFrame | pd.Series) -> bool:
+    ids = data[names.RESPONDENT_ID] if isinstance(data, pd.DataFrame) else data
+    return bool(ids.notna().all() and ids.is_unique)
+
+
+def _keys(data: pd.DataFrame, respondents_unique: bool | None) -> pd.Series:
     """The response id; without one, patient + session (+ date) stand in for it, or the
-    patient alone in an export with one response per patient."""
+    patient alone in an export with one response per patient (``respondents_unique``: over
+    the export's usable rows, not only these)."""
     if names.RESPONSE_ID in data and data[names.RESPONSE_ID].notna().all():
         return data[names.RESPONSE_ID].astype(str)
     parts = [c for c in (names.RESPONDENT_ID, names.SESSION, names.DATE) if c in data]
-    if parts == [names.RESPONDENT_ID] and names.RESPONSE_ID not in data:
-        ids = data[names.RESPONDENT_ID]
-        if ids.notna().all() and ids.is_unique:
-            return ids.astype(str)
+    if parts == [names.RESPONDENT_ID] and names.RESPONSE_ID not in data and respondents_unique:
+        return data[names.RESPONDENT_ID].astype(str)
     if names.RESPONDENT_ID not in parts or len(parts) < 2:
         raise StoreError(
             "the store needs a response id for every row, a respondent id with a session or "
@@ -352,6 +370,43 @@ def _classify_rows(
     return same, differs
 
 
+@dataclass(frozen=True)
+class _Block:
+    """Rows ``start`` onwards of an export: as read, why each is quarantined ('' when usable),
+    and the scores of its usable rows, in order."""
+
+    export: Export
+    quarantine: np.ndarray
+    scores: pd.DataFrame
+    start: int
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the ingest's row in ``ingests`` records besides the counts of the write."""
+
+    source: str
+    sha256: str
+    platform: str
+    rows_in: int
+    rows_usable: int
+    thresholds: str
+    perspective: str
+    measurement_error: str | None
+
+
+def _rows_of(export: Export, start: int, stop: int) -> Export:
+    """Rows ``start:stop`` of an export (views of its frames, not copies)."""
+    n = len(export.data)
+    raw = export.raw
+    return replace(
+        export,
+        data=export.data.iloc[start:stop],
+        raw=raw.iloc[start:stop] if raw is not None and len(raw) == n else None,
+        flags=export.flags.iloc[start:stop] if len(export.flags) == n else export.flags,
+    )
+
+
 def ingest_checked(
     con: duckdb.DuckDBPyConnection,
     checked: CheckResult,
@@ -366,138 +421,171 @@ def ingest_checked(
     """Append a checked, scored export to the store in one transaction.
 
     ``scored`` must be the scores of ``checked.usable_data()``, row for row; the thresholds
-    it used are recorded with the ingest.
+    it used are recorded with the ingest. ``progress(rows, rows_in)`` follows the rows
+    accounted for (stored or set aside).
     """
-    data = checked.export.data
-    version = instrument_version(instrument)
-    items = list(checked.export.items)
-    usable = checked.usable
-    # Only usable rows are stored as responses (the rest go to quarantine as read), so only
-    # they need a key: a blank line's empty ids must not stop the ingest.
-    key_all = pd.Series("", index=data.index, dtype=object)
-    key_all[usable] = _keys(data[usable]).to_numpy()
-    context = _context(data)
-    extras = [c for c in data.columns if c not in names.CONTEXT_COLUMNS and c not in items]
-    raw = checked.export.raw
-    if raw is not None and len(raw) == len(data):
-        extras_frame = pd.concat(
-            [data[extras], raw[list(checked.export.unmatched_columns)]], axis=1
-        )
-    else:
-        extras_frame = data[extras]
-    extras_frame = extras_frame.astype("string")
-    extras_frame.columns = _case_unique([EXTRA_PREFIX + str(c) for c in extras_frame.columns])
-    answers_hash = _row_hash(pd.concat([context, data[items]], axis=1))
-    responses = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    names.RESPONSE_ID: key_all.to_numpy(),
-                    "instrument_version": version,
-                    "row_in_export": np.arange(1, len(data) + 1),
-                    "answers_hash": answers_hash,
-                },
-                index=data.index,
-            ),
-            context,
-            data[items].astype(float),
-            extras_frame,
-        ],
-        axis=1,
-    )
-    usable_rows = responses[usable].reset_index(drop=True)
-    score_cols = [c for c in scored.table.columns if c not in names.CONTEXT_COLUMNS]
-    if len(scored.table) != len(usable_rows):
+    if len(scored.table) != checked.rows_usable:
         raise ValueError("'scored' must hold one row per usable row of 'checked'.")
-    scores = pd.concat(
-        [
-            usable_rows[[*KEY, *context.columns]],
-            scored.table[score_cols].reset_index(drop=True),
-        ],
-        axis=1,
-    )
-    quarantined = checked.quarantined_rows()
-    q_mask = ~usable
-    quarantine = pd.DataFrame(
-        {
-            "row_in_export": np.flatnonzero(q_mask) + 1,
-            names.RESPONSE_ID: key_all[q_mask].to_numpy(),
-            "instrument_version": version,
-            "answers_hash": answers_hash[q_mask],
-            "reasons": quarantined["quarantine_reasons"].to_numpy(),
-            "raw": _json_lines(quarantined.drop(columns=["row", "quarantine_reasons"])),
-        }
-    )
+    export = checked.export
+    quarantine = checked.quarantine.to_numpy()
+    usable = quarantine == ""
+    before = np.concatenate([[0], np.cumsum(usable)])  # usable rows above each row
+    table = scored.table.reset_index(drop=True)
 
+    def blocks() -> Iterator[_Block]:
+        for start in range(0, len(quarantine), batch_rows):
+            stop = min(start + batch_rows, len(quarantine))
+            yield _Block(
+                _rows_of(export, start, stop),
+                quarantine[start:stop],
+                table.iloc[before[start] : before[stop]],
+                start,
+            )
+
+    c = scored.classification
+    facts = _Facts(
+        source=source,
+        sha256=sha256,
+        platform=export.platform,
+        rows_in=checked.rows_in,
+        rows_usable=checked.rows_usable,
+        thresholds=_thresholds_json(c.thresholds if c is not None else ()),
+        perspective=scored.scores.perspective,
+        measurement_error=(
+            _error_json(
+                c.error,
+                {p: int(scored.scores.scores[p].notna().sum()) for p in c.error.reliability.index},
+            )
+            if c is not None
+            else None
+        ),
+    )
+    unique = _respondents_unique(export.data[usable]) if _keyed_by_respondent(export) else None
+    return _write(con, instrument, blocks(), facts, unique, progress)
+
+
+def ingest_export(
+    con: duckdb.DuckDBPyConnection,
+    export: Export,
+    instrument: Instrument,
+    scoring: BlockScoring,
+    *,
+    source: str,
+    sha256: str,
+    progress: Callable[[str, int, int], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> IngestSummary:
+    """Check, score and append a read export a block of ``batch_rows`` rows at a time.
+
+    The store gets what `ingest_checked` would store from the whole export checked and scored
+    at once, while no more than one block's checks, scores and Arrow tables are held. Every
+    check that sets a row aside looks at that row alone; what scoring takes from the whole
+    sample (alpha, SDs, the error correlation, a criterion minimum) is gathered in a first
+    pass (``progress('checked', rows, rows_in)``), and the rows are scored and written in a
+    second (``progress('stored', ...)``), in one transaction.
+    """
+    n = export.rows_in
+    bounds = [(start, min(start + batch_rows, n)) for start in range(0, n, batch_rows)]
+    quarantine = np.empty(n, dtype=object)
+    by_respondent = _keyed_by_respondent(export)
+    respondents: list[pd.Series] = []
+    for start, stop in bounds:
+        part = _rows_of(export, start, stop)
+        reasons = quarantine_reasons(part, instrument).to_numpy()
+        quarantine[start:stop] = reasons
+        usable = part.data[reasons == ""].reset_index(drop=True)
+        scoring.observe(usable)
+        if by_respondent:
+            respondents.append(usable[names.RESPONDENT_ID])
+        if progress is not None:
+            progress("checked", stop, n)
+        _INTERRUPTS.raise_if_received()
+    scoring.finish()
+    unique = (
+        _respondents_unique(pd.concat(respondents, ignore_index=True)) if by_respondent else None
+    )
+    del respondents
+
+    def blocks() -> Iterator[_Block]:
+        for start, stop in bounds:
+            part = _rows_of(export, start, stop)
+            reasons = quarantine[start:stop]
+            usable = part.data[reasons == ""].reset_index(drop=True)
+            yield _Block(part, reasons, scoring.score(usable), start)
+
+    rows_usable = int((quarantine == "").sum())
+    facts = _Facts(
+        source=source,
+        sha256=sha256,
+        platform=export.platform,
+        rows_in=n,
+        rows_usable=rows_usable,
+        thresholds=_thresholds_json(scoring.thresholds),
+        perspective=scoring.perspective,
+        measurement_error=(
+            _error_json(scoring.error, scoring.rows) if scoring.error is not None else None
+        ),
+    )
+    stored = None if progress is None else (lambda done, total: progress("stored", done, total))
+    return _write(con, instrument, blocks(), facts, unique, stored)
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    instrument: Instrument,
+    blocks: Iterator[_Block],
+    facts: _Facts,
+    respondents_unique: bool | None,
+    progress: Callable[[int, int], None] | None,
+) -> IngestSummary:
+    """Write the blocks and the ingest's row in one transaction: all of it, or nothing."""
+    version = instrument_version(instrument)
+    counts = {"new": 0, "same": 0, "differs": 0}
+    limit = _scalar(con, "SELECT current_setting('memory_limit')")
+    con.execute(f"SET memory_limit = '{INGEST_MEMORY}'")
+    stage = tempfile.TemporaryDirectory(prefix="alliance-ingest-")
     con.begin()
     try:
         ingest_id = int(_scalar(con, "SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests"))
-        same, differs = _classify_rows(con, "responses", usable_rows[[*KEY, "answers_hash"]].copy())
-        q_same, q_differs = _classify_rows(
-            con, "quarantine", quarantine[[*KEY, "answers_hash"]].copy()
-        )
-        new = ~same & ~differs
-        conflicts = usable_rows.loc[differs, ["row_in_export", names.RESPONSE_ID]]
-        _ensure_columns(con, "responses", usable_rows)
-        _ensure_columns(con, "scores", scores)
-        keep = np.flatnonzero(new)
-        total = len(keep)
-        for start in range(0, max(total, 1), batch_rows):
-            part = keep[start : start + batch_rows]
-            # Through Arrow: DuckDB reads it column by column without touching Python objects.
-            con.register("chunk_r", _arrow(usable_rows.iloc[part], ingest_id))
-            con.execute("INSERT INTO responses BY NAME SELECT * FROM chunk_r")
-            con.register("chunk_s", _arrow(scores.iloc[part], ingest_id))
-            con.execute("INSERT INTO scores BY NAME SELECT * FROM chunk_s")
-            if progress is not None and total:
-                progress(min(start + batch_rows, total), total)
+        for block in blocks:
+            # A block's keys are compared with the store as it stands, earlier blocks of this
+            # export included: a later row of a key meets its first row there, as it would in
+            # one block.
+            _write_block(
+                con, block, version, ingest_id, respondents_unique, counts, Path(stage.name)
+            )
+            if progress is not None:
+                progress(block.start + len(block.quarantine), facts.rows_in)
             _INTERRUPTS.raise_if_received()
-        con.register("new_quarantine", quarantine[~q_same & ~q_differs])
-        con.execute(
-            "INSERT INTO quarantine BY NAME SELECT ? AS ingest_id, * FROM new_quarantine",
-            [ingest_id],
-        )
-        con.register("new_findings", conflicts)
-        con.execute(
-            """INSERT INTO findings BY NAME SELECT ? AS ingest_id,
-               'conflicting_duplicate' AS kind, *,
-               'stored before with different answers or context; the stored row is kept'
-               AS reason FROM new_findings""",
-            [ingest_id],
-        )
         summary = IngestSummary(
             ingest_id=ingest_id,
-            source=source,
-            rows_in=checked.rows_in,
-            rows_usable=checked.rows_usable,
-            rows_quarantined=checked.rows_quarantined,
-            rows_new=int(new.sum()),
-            rows_already_stored=int(same.sum()),
-            rows_conflicting=int(differs.sum()),
+            source=facts.source,
+            rows_in=facts.rows_in,
+            rows_usable=facts.rows_usable,
+            rows_quarantined=facts.rows_in - facts.rows_usable,
+            rows_new=counts["new"],
+            rows_already_stored=counts["same"],
+            rows_conflicting=counts["differs"],
         )
         con.execute(
             "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ingest_id,
-                source,
-                sha256,
+                facts.source,
+                facts.sha256,
                 datetime.now(UTC).replace(tzinfo=None),
                 instrument.name,
                 version,
-                checked.export.platform,
+                facts.platform,
                 summary.rows_in,
                 summary.rows_usable,
                 summary.rows_quarantined,
                 summary.rows_new,
                 summary.rows_already_stored,
                 summary.rows_conflicting,
-                json.dumps(
-                    [t.to_dict() for t in scored.classification.thresholds]
-                    if scored.classification is not None
-                    else []
-                ),
-                scored.scores.perspective,
-                _measurement_error_json(scored),
+                facts.thresholds,
+                facts.perspective,
+                facts.measurement_error,
             ],
         )
         _INTERRUPTS.raise_if_received()
@@ -515,25 +603,128 @@ def ingest_checked(
             con.rollback()  # also when the commit above failed and no transaction is left
         raise
     finally:
-        for view in ("chunk_r", "chunk_s", "new_quarantine", "new_findings"):
+        for view in ("new_quarantine", "new_findings"):
             con.unregister(view)
+        stage.cleanup()
+        con.execute(f"SET memory_limit = '{limit}'")
     return summary
 
 
-def _measurement_error_json(scored: ScoreResult) -> str | None:
+def _write_block(
+    con: duckdb.DuckDBPyConnection,
+    block: _Block,
+    version: str,
+    ingest_id: int,
+    respondents_unique: bool | None,
+    counts: dict[str, int],
+    stage: Path,
+) -> None:
+    export = block.export
+    data = export.data
+    items = list(export.items)
+    usable = block.quarantine == ""
+    rows = np.arange(block.start + 1, block.start + len(data) + 1)
+    # Only usable rows are stored as responses (the rest go to quarantine as read), so only
+    # they need a key: a blank line's empty ids must not stop the ingest.
+    key_all = pd.Series("", index=data.index, dtype=object)
+    key_all[usable] = _keys(data[usable], respondents_unique).to_numpy()
+    context = _context(data)
+    extras = [c for c in data.columns if c not in names.CONTEXT_COLUMNS and c not in items]
+    raw = export.raw
+    extras_frame = (
+        pd.concat([data[extras], raw[list(export.unmatched_columns)]], axis=1)
+        if raw is not None
+        else data[extras]
+    ).astype("string")
+    extras_frame.columns = _case_unique([EXTRA_PREFIX + str(c) for c in extras_frame.columns])
+    answers_hash = _row_hash(pd.concat([context, data[items]], axis=1))
+    responses = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    names.RESPONSE_ID: key_all.to_numpy(),
+                    "instrument_version": version,
+                    "row_in_export": rows,
+                    "answers_hash": answers_hash,
+                },
+                index=data.index,
+            ),
+            context,
+            data[items].astype(float),
+            extras_frame,
+        ],
+        axis=1,
+    )[usable].reset_index(drop=True)
+    score_cols = [c for c in block.scores.columns if c not in names.CONTEXT_COLUMNS]
+    scores = pd.concat(
+        [
+            responses[[*KEY, *context.columns]],
+            block.scores[score_cols].reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    checked = CheckResult(
+        export,
+        pd.Series(block.quarantine, name="quarantine_reasons"),
+        pd.DataFrame(),
+        pd.DataFrame(),
+    )
+    set_aside = checked.quarantined_rows()
+    quarantine = pd.DataFrame(
+        {
+            "row_in_export": rows[~usable],
+            names.RESPONSE_ID: key_all[~usable].to_numpy(),
+            "instrument_version": version,
+            "answers_hash": answers_hash[~usable],
+            "reasons": set_aside["quarantine_reasons"].to_numpy(),
+            "raw": _json_lines(set_aside.drop(columns=["row", "quarantine_reasons"])),
+        }
+    )
+    same, differs = _classify_rows(con, "responses", responses[[*KEY, "answers_hash"]].copy())
+    q_same, q_differs = _classify_rows(con, "quarantine", quarantine[[*KEY, "answers_hash"]].copy())
+    new = ~same & ~differs
+    _ensure_columns(con, "responses", responses)
+    _ensure_columns(con, "scores", scores)
+    if new.any():
+        for table, frame in (("responses", responses[new]), ("scores", scores[new])):
+            # Through a Parquet file, not a registered Arrow table: DuckDB keeps rows
+            # inserted from Arrow in memory until the commit (1.9 GB at 861k rows), while
+            # from Parquet it writes full row groups to the store file as it goes.
+            staged = stage / f"{table}.parquet"
+            pq.write_table(_arrow(frame, ingest_id), staged, compression="none")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(staged)])
+    con.register("new_quarantine", quarantine[~q_same & ~q_differs])
+    con.execute(
+        "INSERT INTO quarantine BY NAME SELECT ? AS ingest_id, * FROM new_quarantine",
+        [ingest_id],
+    )
+    con.register("new_findings", responses.loc[differs, ["row_in_export", names.RESPONSE_ID]])
+    con.execute(
+        """INSERT INTO findings BY NAME SELECT ? AS ingest_id,
+           'conflicting_duplicate' AS kind, *,
+           'stored before with different answers or context; the stored row is kept'
+           AS reason FROM new_findings""",
+        [ingest_id],
+    )
+    counts["new"] += int(new.sum())
+    counts["same"] += int(same.sum())
+    counts["differs"] += int(differs.sum())
+
+
+def _thresholds_json(thresholds: tuple[Threshold, ...]) -> str:
+    return json.dumps([t.to_dict() for t in thresholds])
+
+
+def _error_json(error: MeasurementError, rows: dict[str, int]) -> str:
     """Per pillar: reliability (alpha), SD and the scored rows, as the alerts pool them."""
-    c = scored.classification
-    if c is None:
-        return None
-    table = scored.scores.scores
     return json.dumps(
         {
             p: {
-                "reliability": _finite(c.error.reliability[p]),
-                "sd": _finite(c.error.sd[p]),
-                "rows": int(table[p].notna().sum()),
+                "reliability": _finite(error.reliability[p]),
+                "sd": _finite(error.sd[p]),
+                "rows": rows[p],
             }
-            for p in c.error.reliability.index
+            for p in error.reliability.index
         }
     )
 

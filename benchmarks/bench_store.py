@@ -4,7 +4,9 @@
 
 For each size, a year of a clinic with 200 clinicians is simulated (`--months 12`, four
 sessions per patient) and written as one CSV export. Measured, each in a fresh process:
-- ingest: read, check, score and store the export (one transaction), sessions per second;
+- ingest: read, check, score and store the export (one transaction), sessions per second, as
+  `alliance ingest` does it (a block of rows at a time), and beside it with the export checked
+  and scored whole before it is written (`ingest_checked`, as `make demo` does);
 - benchmark: `run_benchmark` by clinician (SQL aggregates, three mixed models, funnel,
   percentiles against the store's history, trends);
 - the largest store is then grown `--grow` times by copying its scored sessions under new
@@ -45,21 +47,32 @@ def work(args: list[str]) -> dict[str, Any]:
     from analysis.backends import DuckDBBackend
     from analysis.benchmark import run_benchmark
     from analysis.fileio import file_sha256
-    from analysis.pipeline import Options, read_checked, score
-    from analysis.store import ingest_checked, open_store
+    from analysis.pipeline import Options, block_scoring, read_checked, read_unchecked, score
+    from analysis.store import ingest_checked, ingest_export, open_store
 
     what, export, db = args[0], Path(args[1]), Path(args[2])
     start = time.perf_counter()
-    if what == "ingest":
-        options = Options(max_bytes=100 << 30)
-        read = read_checked(export, options)
-        scored = score(read, options)
+    options = Options(max_bytes=100 << 30)
+    if what == "ingest":  # as `alliance ingest` does it: checked, scored and written by blocks
+        instrument, read = read_unchecked(export, options)
+        with open_store(db, create=True) as con:
+            summary = ingest_export(
+                con,
+                read,
+                instrument,
+                block_scoring(instrument, options),
+                source=export.name,
+                sha256=file_sha256(export),
+            )
+        return {"rows": summary.rows_new, "inner_seconds": time.perf_counter() - start}
+    if what == "ingest-whole":  # the export checked and scored whole, then written
+        checked = read_checked(export, options)
         with open_store(db, create=True) as con:
             summary = ingest_checked(
                 con,
-                read.checked,
-                scored,
-                read.instrument,
+                checked.checked,
+                score(checked, options),
+                checked.instrument,
                 source=export.name,
                 sha256=file_sha256(export),
             )
@@ -132,11 +145,15 @@ def main() -> None:
             sim = simulate(bank, patients, clinicians=200, sessions=4, seed=4, months=12)
             export = write_export(sim, bank, folder / f"export_{target}.csv", "csv")
             db = folder / f"store_{target}.duckdb"
+            whole = in_child(__file__, "ingest-whole", str(export), str(folder / "whole.duckdb"))
+            (folder / "whole.duckdb").unlink()
             ing = in_child(__file__, "ingest", str(export), str(db))
             print(
                 f"ingest {ing['rows']:>10,} sessions: {ing['inner_seconds']:6.1f} s "
                 f"({ing['rows'] / ing['inner_seconds']:,.0f} sessions/s), "
-                f"peak {ing['peak_mb']:,.0f} MB, store {db.stat().st_size / 1e6:,.0f} MB"
+                f"peak {ing['peak_mb']:,.0f} MB, store {db.stat().st_size / 1e6:,.0f} MB; "
+                f"checked and scored whole: {whole['inner_seconds']:.1f} s, "
+                f"peak {whole['peak_mb']:,.0f} MB"
             )
             report(db, folder, opts.no_r)
         if opts.grow > 1:

@@ -15,13 +15,19 @@ import pandas as pd
 from analysis.backends import Backend, DuckDBBackend
 from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, load_norms, run_benchmark
 from analysis.fileio import atomic_write_text, file_sha256
-from analysis.pipeline import Options, read_checked, resolve_instrument, score, thresholds_plan
+from analysis.pipeline import (
+    Options,
+    block_scoring,
+    read_unchecked,
+    resolve_instrument,
+    thresholds_plan,
+)
 from analysis.privacy import pseudonymize
 from analysis.scoring import ThresholdPlan
 from analysis.store import (
     BATCH_ROWS,
     IngestSummary,
-    ingest_checked,
+    ingest_export,
     open_store,
     store_is_empty,
 )
@@ -238,20 +244,20 @@ def _ingest_each(
     as_json: bool,
     summaries: list[IngestSummary],
 ) -> None:
-    """Read, check, score and store each export in turn, each in its own transaction."""
+    """Read, check, score and store each export in turn, each in its own transaction; the
+    checks, scores and writes go a block of ``batch_rows`` rows at a time."""
     for path in exports:
         say(f"reading {path} ...")
-        read = read_checked(path, options, instrument)
-        scored = score(read, options, plan)
+        read_instrument, export = read_unchecked(path, options, instrument)
 
-        def progress(done: int, total: int, name: Path = path) -> None:
-            say(f"  {name.name}: stored {done:,} of {total:,} new responses")
+        def progress(stage: str, done: int, total: int, name: Path = path) -> None:
+            say(f"  {name.name}: {stage} {done:,} of {total:,} rows")
 
-        summary = ingest_checked(
+        summary = ingest_export(
             con,
-            read.checked,
-            scored,
-            read.instrument,
+            export,
+            read_instrument,
+            block_scoring(read_instrument, options, plan),
             source=str(path),
             sha256=file_sha256(path),
             progress=progress,

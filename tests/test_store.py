@@ -235,3 +235,90 @@ def test_an_interrupt_inside_duckdb_is_a_keyboard_interrupt(tmp_path: Path) -> N
     ):
         con.create_function("interrupted", interrupted, [], "BIGINT")
         con.execute("SELECT interrupted()").fetchall()
+
+
+def _tricky_export(year: Path, tmp_path: Path) -> Path:
+    """March with what could tell a block-by-block ingest from a whole one: a repeated row
+    and a changed copy of another, far apart (in different blocks), and two blank lines."""
+    frame = pd.read_csv(monthly(year)[2], dtype=str, keep_default_na=False)
+    repeat = frame.iloc[[3]]
+    changed = frame.iloc[[10]].copy()
+    changed["pb02"] = "1" if changed["pb02"].iloc[0] != "1" else "2"
+    blank = pd.DataFrame([[""] * frame.shape[1]] * 2, columns=frame.columns)
+    tricky = pd.concat([frame.iloc[:40], blank, frame.iloc[40:], repeat, changed])
+    path = tmp_path / "march_tricky.csv"
+    tricky.to_csv(path, index=False)
+    return path
+
+
+def _tables(db: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        out = {}
+        for table in ("responses", "scores", "quarantine", "findings", "ingests"):
+            frame = con.execute(f"SELECT * FROM {table}").fetchdf()
+            out[table] = frame.drop(columns=["ingested_at"], errors="ignore")
+        return out
+
+
+@pytest.mark.parametrize("thresholds", [None, "goals: {method: criterion, outcome: dropout}"])
+def test_an_export_stored_block_by_block_is_stored_as_it_is_whole(
+    year: Path, bank: Instrument, tmp_path: Path, thresholds: str | None
+) -> None:
+    """The ingest checks, scores and writes a block of rows at a time, with the sample's
+    statistics (alpha, SDs, the error correlation, a criterion minimum) from a first pass. The
+    store it leaves must be the store of the whole export checked and scored at once: the
+    same rows, keys, quarantine, conflicts and counts, and the scores within 1e-9."""
+    from analysis.pipeline import block_scoring, read_unchecked
+    from analysis.store import ingest_export
+
+    options = Options()
+    if thresholds is not None:
+        options = Options(thresholds=tmp_path / "minimums.yaml")
+        options.thresholds.write_text(f"thresholds:\n  {thresholds}\n")  # type: ignore[union-attr]
+    tricky = _tricky_export(year, tmp_path)
+    stores = {}
+    for way in ("whole", "blocks"):
+        db = tmp_path / f"{way}.duckdb"
+        with open_store(db, create=True) as con:
+            # A month stored before: its rows are 'already stored' in the tricky export.
+            before = read_checked(monthly(year)[1], options, bank)
+            ingest_checked(
+                con, before.checked, score(before, options), bank, source="feb", sha256="0"
+            )
+            if way == "whole":
+                read = read_checked(tricky, options, bank)
+                summary = ingest_checked(
+                    con, read.checked, score(read, options), bank, source="m", sha256="1"
+                )
+            else:
+                instrument, export = read_unchecked(tricky, options, bank)
+                seen: list[tuple[str, int, int]] = []
+                summary = ingest_export(
+                    con,
+                    export,
+                    instrument,
+                    block_scoring(instrument, options),
+                    source="m",
+                    sha256="1",
+                    batch_rows=97,
+                    progress=lambda *step: seen.append(step),
+                )
+                total = summary.rows_in
+                assert seen[0] == ("checked", 97, total) and seen[-1] == ("stored", total, total)
+        assert summary.rows_conflicting == 1 and summary.rows_already_stored >= 1
+        assert summary.rows_quarantined >= 2
+        stores[way] = _tables(db)
+    error = {}
+    for way, tables in stores.items():  # JSON text: compared as numbers below
+        error[way] = [json.loads(e) for e in tables["ingests"].pop("measurement_error")]
+    for table, whole in stores["whole"].items():
+        blocks = stores["blocks"][table]
+        assert list(blocks.columns) == list(whole.columns), table
+        pd.testing.assert_frame_equal(blocks, whole, check_exact=False, rtol=1e-9, atol=1e-12)
+    for whole, blocks in zip(error["whole"], error["blocks"], strict=True):
+        for pillar, stats in whole.items():
+            assert blocks[pillar] == pytest.approx(stats, rel=1e-12)
+    if thresholds is not None:
+        stored = json.loads(stores["blocks"]["ingests"]["thresholds"].iloc[-1])
+        [goals] = [t for t in stored if t["pillar"] == "goals"]
+        assert goals["method"] == "criterion" and goals["n"] > 100

@@ -74,8 +74,24 @@ def score_export(
     scores.
     """
     scores = score_items(data, instrument, max_missing_share=max_missing_share)
-    context = [c for c in names.CONTEXT_COLUMNS if c in data.columns]
+    note = rule_note(scores, instrument.rule_pillars, thresholds)
+    if note:
+        return ScoreResult(scores_only_table(data, scores), scores, None, note)
     pillars = instrument.rule_pillars
+    plan = thresholds or default_plan(pillars)
+    resolved = resolve_thresholds(
+        plan, scores.scores, scores.scale_range, data, load_reference, instrument.scale_source
+    )
+    error = measurement_error(scores, tuple(t.pillar for t in resolved), plan.error_correlation)
+    decided = classify(scores, resolved, error)
+    return ScoreResult(decided_table(data, decided), scores, decided)
+
+
+def rule_note(
+    scores: SubscaleScores, pillars: tuple[str, ...], thresholds: ThresholdPlan | None
+) -> str:
+    """Why the rule cannot be applied to these scores ('' when it can); an error when
+    minimums were asked for, or a pillar of the rule is missing or has no scale."""
     absent = [p for p in pillars if p not in scores.scores.columns]
     if not pillars or len(absent) == len(pillars):
         note = (
@@ -88,10 +104,7 @@ def score_export(
         )
         if thresholds is not None:
             raise ThresholdError(f"{thresholds.source}: minimums were given, but {note}.")
-        table = pd.concat([data[context], scores.scores], axis=1)
-        table["form"] = scores.form
-        table["scoring_notes"] = scores.notes
-        return ScoreResult(table, scores, None, note)
+        return note
     if absent:
         present = [p for p in pillars if p not in absent]
         raise ThresholdError(
@@ -106,14 +119,20 @@ def score_export(
             f"instrument declares none, the export has no value labels and the answers are not "
             f"whole numbers to take a range from; give --scale LOW-HIGH (e.g. 1-5)."
         )
-    plan = thresholds or default_plan(pillars)
-    resolved = resolve_thresholds(
-        plan, scores.scores, scores.scale_range, data, load_reference, instrument.scale_source
-    )
-    error = measurement_error(scores, tuple(t.pillar for t in resolved), plan.error_correlation)
-    decided = classify(scores, resolved, error)
-    table = pd.concat([data[context], decided.table], axis=1)
-    return ScoreResult(table, scores, decided)
+    return ""
+
+
+def scores_only_table(data: pd.DataFrame, scores: SubscaleScores) -> pd.DataFrame:
+    context = [c for c in names.CONTEXT_COLUMNS if c in data.columns]
+    table = pd.concat([data[context], scores.scores], axis=1)
+    table["form"] = scores.form
+    table["scoring_notes"] = scores.notes
+    return table
+
+
+def decided_table(data: pd.DataFrame, decided: Classification) -> pd.DataFrame:
+    context = [c for c in names.CONTEXT_COLUMNS if c in data.columns]
+    return pd.concat([data[context], decided.table], axis=1)
 
 
 __all__ = [

@@ -82,6 +82,26 @@ def measurement_error(
     """Reliability, SEM and error correlation of the pillars; ``error_correlation`` (one value
     for every pair) replaces the half-score estimate when given."""
     diffs = scores.half_difference[list(pillars)].dropna()
+    return error_model(
+        pd.Series({p: scores.alpha[p] for p in pillars}),
+        pd.Series({p: float(np.nanstd(scores.scores[p].to_numpy(), ddof=1)) for p in pillars}),
+        diffs.corr().to_numpy() if len(pillars) > 1 else np.eye(len(pillars)),
+        len(diffs),
+        error_correlation,
+    )
+
+
+def error_model(
+    reliability: pd.Series,
+    sd: pd.Series,
+    half_correlation: np.ndarray,
+    complete_rows: int,
+    error_correlation: float | None = None,
+) -> MeasurementError:
+    """The measurement-error model from the sample's statistics: per pillar its reliability
+    and SD, and the correlation of the half-score differences over the ``complete_rows``
+    rows that have all of them (``error_correlation`` replaces it when given)."""
+    pillars = list(reliability.index)
     if error_correlation is not None:
         corr = np.full((len(pillars), len(pillars)), float(error_correlation))
         np.fill_diagonal(corr, 1.0)
@@ -90,19 +110,16 @@ def measurement_error(
                 f"'error_correlation' must leave the error correlation matrix positive "
                 f"definite; got {error_correlation!r}."
             )
-    elif len(pillars) > 1 and len(diffs) > len(pillars) + 2:
-        raw = diffs.corr().to_numpy()
-        corr = _nearest_correlation(np.nan_to_num(raw, nan=0.0))
+    elif len(pillars) > 1 and complete_rows > len(pillars) + 2:
+        corr = _nearest_correlation(np.nan_to_num(half_correlation, nan=0.0))
         np.fill_diagonal(corr, 1.0)
     else:
         corr = np.eye(len(pillars))
-    reliability = pd.Series({p: scores.alpha[p] for p in pillars})
-    sd = pd.Series({p: float(np.nanstd(scores.scores[p].to_numpy(), ddof=1)) for p in pillars})
     return MeasurementError(
         reliability=reliability,
         sd=sd,
         sem=sd * np.sqrt(np.clip(1 - reliability, 0, None)),
-        error_correlation=pd.DataFrame(corr, index=list(pillars), columns=list(pillars)),
+        error_correlation=pd.DataFrame(corr, index=pillars, columns=pillars),
     )
 
 

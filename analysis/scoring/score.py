@@ -18,7 +18,7 @@ from instrument import Instrument
 
 from ..choices import DEFAULT_MAX_MISSING_SHARE
 from ..keying import numeric_matrix, reverse_in_place
-from ..reliability import cronbach_alpha
+from ..reliability import PairwiseMoments, alpha_of_covariance
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,9 @@ class SubscaleScores:
     not scored ('' when nothing to say). ``alpha`` (pairwise, as the reliability tables) and
     ``half_difference`` (odd-item minus even-item mean, complete cases, else NaN) are
     computed here, where the
-    keyed answers are at hand, for the measurement-error model of the alliance rule.
+    keyed answers are at hand, for the measurement-error model of the alliance rule;
+    ``moments`` are the keyed items' pairwise moments alpha is taken from, which add over
+    blocks of rows.
     """
 
     scores: pd.DataFrame
@@ -45,6 +47,7 @@ class SubscaleScores:
     max_missing_share: float
     alpha: dict[str, float]
     half_difference: pd.DataFrame
+    moments: dict[str, PairwiseMoments]
 
     def needed(self, subscale: str) -> int:
         return items_needed(len(self.items[subscale]), self.max_missing_share)
@@ -103,6 +106,7 @@ def score_items(
 
     index = data.index
     scores, pomp, answered, alpha, halves = {}, {}, {}, {}, {}
+    moments: dict[str, PairwiseMoments] = {}
     scale_range: dict[str, tuple[int, int]] = {}
     position = {item_id: j for j, item_id in enumerate(present)}
     for subscale, ids in groups.items():
@@ -138,7 +142,8 @@ def score_items(
         pomp[subscale] = (mean - low) / (high - low) * 100 if scale else np.nan * mean
         answered[subscale] = count
         complete = count == len(ids)
-        alpha[subscale] = cronbach_alpha(block)
+        moments[subscale] = PairwiseMoments.of(block)
+        alpha[subscale] = alpha_of(moments[subscale])
         halves[subscale] = _half_difference(filled, complete)
         short = np.flatnonzero(count < need)
         if len(short):
@@ -169,7 +174,13 @@ def score_items(
         max_missing_share=max_missing_share,
         alpha=alpha,
         half_difference=pd.DataFrame(halves, index=index),
+        moments=moments,
     )
+
+
+def alpha_of(moments: PairwiseMoments) -> float:
+    """Pairwise alpha (as ``reliability.cronbach_alpha``) from a subscale's moments."""
+    return alpha_of_covariance(moments.covariance())
 
 
 def _half_difference(filled: np.ndarray, complete: np.ndarray) -> np.ndarray:
