@@ -1,22 +1,24 @@
 """The store's comparisons on each engine: DuckDB on the store, DuckDB on its Parquet copy, and
 Spark (local[2]) on the copy, whole process, as the store grows.
 
-    .venv/bin/python benchmarks/bench_engines.py [--base 100000] [--sizes 1000000 10000000]
+    .venv/bin/python benchmarks/bench_engines.py [--base 1000000] [--exports 10] [--sizes ...]
 
-A year of a clinic (200 clinicians, four sessions per patient) is simulated as one export of
-``--base`` sessions and ingested; the store is then grown to each size by copying its scored
-sessions under new patient and response ids (as bench_store.py does), exported with
-``alliance export-store`` and benchmarked by clinician with ``--json`` on each engine, each on
-a fresh log of released cells. Printed per size and engine: wall seconds, the peak resident
-memory of the alliance process (Spark's JVM, a child of it, is not counted: local mode's driver
-is given 1 GB), and whether the JSON equals the DuckDB store's.
+A year of a clinic (200 clinicians, four sessions per patient) is simulated as ``--exports``
+exports of ``--base`` sessions each (each its own seed, with its patient and response ids
+prefixed so that no two exports share a patient) and each is ingested with `alliance ingest`,
+its time and peak memory printed. The store is then grown to each of ``--sizes`` (default: what
+was ingested) by copying its scored sessions under new patient and response ids (as
+bench_store.py does), exported with ``alliance export-store`` and benchmarked by clinician with
+``--json`` on each engine, each on a fresh log of released cells. Printed per size and engine:
+wall seconds, the peak resident memory of the alliance process (Spark's JVM, a child of it, is
+not counted: local mode's driver is given ``ALLIANCE_SPARK_MEMORY``), and whether the JSON
+equals the DuckDB store's.
 
-What runs where: the group, month and patient sums, the history of group-months and the
+What runs where: the group, month and patient sums, the history of group-months, the alert
+rule (window functions over each patient's sessions, counted per group and month) and the
 candidate cells' session hashes are computed by the engine; the mixed model, the funnel and the
 percentiles run in Python on what comes back (O(groups x months) rows, and one row per patient
-for the mixed model). The alerts still load every session of the window (O(sessions)) to follow
-each patient's course; the differencing guard brings the hashes of the candidate cells'
-sessions to the release log.
+for the mixed model); the agreement brings back the sessions both sides rated.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import duckdb
 from bench_store import grow
 
 from analysis.backends import json_differences
@@ -47,41 +50,70 @@ def run(*args: str) -> tuple[float, float, str]:
     return seconds, peak, done.stdout
 
 
+def simulate_export(folder: Path, sessions: int, seed: int) -> Path:
+    """One export of about ``sessions`` sessions, its ids prefixed by the seed."""
+    raw = folder / f"raw-{seed}.csv"
+    subprocess.run(
+        [
+            ALLIANCE,
+            "simulate",
+            "-n",
+            str(round(sessions / 3.3)),
+            "--clinicians",
+            "200",
+            "--sessions",
+            "4",
+            "--months",
+            "12",
+            "--seed",
+            str(seed),
+            "-o",
+            str(raw),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    export = folder / f"clinic-{seed}.csv"
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT * REPLACE ('E{seed}-' || response_id AS response_id, "
+            f"'E{seed}-' || respondent_id AS respondent_id) "
+            f"FROM read_csv('{raw}', all_varchar = true)) TO '{export}' (HEADER)"
+        )
+    raw.unlink()
+    return export
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", type=int, default=100_000)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--base", type=int, default=1_000_000)
+    parser.add_argument("--exports", type=int, default=1)
+    parser.add_argument("--sizes", type=int, nargs="+", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        export = folder / "clinic.csv"
-        subprocess.run(
-            [
-                ALLIANCE,
-                "simulate",
-                "-n",
-                str(args.base // 4),
-                "--clinicians",
-                "200",
-                "--sessions",
-                "4",
-                "--months",
-                "12",
-                "--seed",
-                "4",
-                "-o",
-                str(export),
-            ],
-            check=True,
-            capture_output=True,
-        )
         base_db = folder / "base.duckdb"
-        seconds, peak, _ = run("ingest", str(export), "--db", str(base_db), "--max-size", "8GB")
-        print(f"ingest of {args.base:,} sessions: {seconds:.1f} s, peak {peak:.0f} MB")
-        for size in args.sizes:
+        started = time.perf_counter()
+        for k in range(args.exports):
+            export = simulate_export(folder, args.base, seed=4 + k)
+            seconds, peak, _ = run(
+                "ingest", str(export), "--db", str(base_db), "--max-size", "8GB", "--json"
+            )
+            print(
+                f"ingest {k + 1} of {args.exports} ({export.stat().st_size / 1e6:,.0f} MB): "
+                f"{seconds:.1f} s, peak {peak:.0f} MB"
+            )
+            export.unlink()
+        with duckdb.connect(str(base_db), read_only=True) as con:
+            ingested = int(con.execute("SELECT count(*) FROM scores").fetchall()[0][0])
+        print(
+            f"{ingested:,} sessions ingested from {args.exports} exports in "
+            f"{time.perf_counter() - started:.0f} s (simulation included)"
+        )
+        for size in args.sizes or [ingested]:
             db = folder / f"clinic-{size}.duckdb"
             shutil.copy(base_db, db)
-            stored = grow(db, max(size // args.base, 1))
+            stored = grow(db, max(round(size / ingested), 1))
             lake = folder / f"lake-{size}"
             seconds, peak, _ = run("export-store", "--db", str(db), "--parquet", str(lake))
             print(f"\n{stored:,} sessions; export-store: {seconds:.1f} s, peak {peak:.0f} MB")

@@ -290,6 +290,79 @@ def test_alert_counts_name_no_patient(store: Path, tmp_path: Path) -> None:
         assert not named(text, _patients(store))
 
 
+def _reference_counts(
+    sessions: pd.DataFrame, alerts: pd.DataFrame, key: str, pillars: list[str]
+) -> pd.DataFrame:
+    """The counts per key from sessions and events in pandas, as the engine should give them."""
+    s, e = sessions[sessions[key].notna()], alerts[alerts[key].notna()]
+    out = pd.DataFrame(
+        {
+            "n_patients": s.groupby(key)["respondent_id"].nunique(),
+            "n_sessions": s.groupby(key).size(),
+        }
+    )
+    for kind, column in (("rupture", "ruptures"), ("repair", "repairs")):
+        out[column] = e[e["event"] == kind].groupby(key).size()
+    out["never_established"] = e[e["event"] == "never_established"].groupby(key).size()
+    ruptured = e[e["event"] == "rupture"]
+    out["patients_with_rupture"] = ruptured.groupby(key)["respondent_id"].nunique()
+    for p in pillars:
+        out[f"{p}_ruptures"] = ruptured[ruptured["pillar"] == p].groupby(key).size()
+    return out.fillna(0).astype("int64")
+
+
+@pytest.mark.parametrize("since", [None, "2026-07-01"])
+def test_the_engine_finds_the_alerts_the_python_rule_finds(store: Path, since: str | None) -> None:
+    """The counts leave the sessions where they are: the rule runs as window functions in the
+    engine's SQL. On a year of sessions with planted ruptures, its events are the pandas
+    rule's, one for one, and so are the counts per clinician and month of a window."""
+    import duckdb
+
+    from analysis.backends import DuckDBBackend, store_pillars
+    from analysis.monitor import alert_counts, load_margins, load_sessions, monitor
+    from analysis.monitor.alerts_sql import StoreRule, event_rows
+    from analysis.monitor.source import ingest_minimums
+
+    window = None if since is None else pd.Timestamp(since).date()
+    with duckdb.connect(str(store), read_only=True) as con:
+        backend = DuckDBBackend(con, store.name)
+        pillars = store_pillars(backend)
+        margins = load_margins(backend, "patient", pillars)
+        sessions = load_sessions(backend, "patient", pillars)
+        most = int(sessions.groupby("respondent_id").size().max())
+        rule = StoreRule("patient", margins, ingest_minimums(backend), 3, most)
+        found = event_rows(backend, rule, window)
+        m = monitor(backend, since=window)
+        assert m.sessions.empty  # nothing per session came back for the counts
+        counts = alert_counts(backend, m, "clinician_id", identifiable=True)
+    expected = find_alerts(sessions, margins)
+    if window is not None:
+        cut = pd.Timestamp(window)
+        expected = expected[pd.to_datetime(expected["date"]) >= cut]
+        sessions = sessions[sessions["date"] >= cut]
+    keys = ["respondent_id", "session", "pillar", "event"]
+    assert {k: int(v) for k, v in expected["event"].value_counts().items()} == {
+        k: int(v) for k, v in found["event"].value_counts().items()
+    }
+    assert (expected["event"] == "rupture").sum() > 50
+    assert (expected["event"] == "repair").sum() > 20
+    assert (expected["event"] == "never_established").sum() > 5
+    pd.testing.assert_frame_equal(
+        found[keys].fillna({"pillar": ""}).reset_index(drop=True),
+        expected[keys]
+        .fillna({"pillar": ""})
+        .astype({"session": found["session"].dtype})
+        .reset_index(drop=True),
+        check_dtype=False,
+    )
+    want = _reference_counts(sessions, expected, "clinician_id", pillars)
+    got = counts.groups.set_index("group")[want.columns]
+    pd.testing.assert_frame_equal(got, want, check_names=False)
+    assert counts.totals is not None
+    assert counts.totals["sessions"] == len(sessions)
+    assert counts.totals["ruptures"] == int((expected["event"] == "rupture").sum())
+
+
 def test_a_clinicians_list_names_their_patients_only(store: Path) -> None:
     done = run_cli("alerts", "--db", str(store), "--clinician", "C01", "--json")
     assert done.returncode == 0, done.stderr

@@ -31,14 +31,12 @@ from ..store import StoreError
 from .agreement import agreement, pair_sessions, unseen_ruptures
 from .alerts import (
     DEFAULT_ESTABLISH_WITHIN,
-    NEVER,
-    REPAIR,
     RULE_TEXT,
-    RUPTURE,
     Margin,
     find_alerts,
 )
-from .source import load_margins, load_sessions
+from .alerts_sql import StoreRule, event_counts
+from .source import history, ingest_minimums, load_margins, load_sessions
 
 PAIRED = (
     " AND EXISTS (SELECT 1 FROM scores c WHERE c.perspective = 'clinician'"
@@ -62,6 +60,8 @@ class Monitor:
     alerts: pd.DataFrame  # the window's events (identifiable likewise)
     pairs: pd.DataFrame  # paired sessions of the window (identifiable likewise)
     notes: list[str] = field(default_factory=list)
+    # The rule as the engine applies it where the sessions are (alerts_sql.py).
+    store_rule: StoreRule | None = None
 
     @property
     def since(self) -> str | None:
@@ -81,17 +81,19 @@ class Monitor:
         }
 
 
-def _latest_minimums(
-    sessions: pd.DataFrame, pillars: list[str]
+def _window_minimums(
+    by_ingest: dict[int, dict[str, float]], ingests: tuple[int, ...], pillars: list[str]
 ) -> tuple[dict[str, float], list[str]]:
+    """Each pillar's minimum as the latest ingest of the window's sessions set it, and a note
+    where the window's sessions were judged by more than one."""
     notes = []
     out = {}
     for p in pillars:
-        values = sessions[f"{p}_minimum"].dropna().unique()
-        out[p] = float(values[-1]) if len(values) else float("nan")
-        if len(values) > 1:
+        values = [by_ingest[i][p] for i in ingests if p in by_ingest.get(i, {})]
+        out[p] = float(values[-1]) if values else float("nan")
+        if len(set(values)) > 1:
             notes.append(
-                f"{p}: the store's exports were judged by {len(values)} different minimums; "
+                f"{p}: the store's exports were judged by {len(set(values))} different minimums; "
                 "each session keeps the one its export was scored with."
             )
     return out, notes
@@ -106,26 +108,41 @@ def monitor(
     min_n: int = 5,
     establish_within: int = DEFAULT_ESTABLISH_WITHIN,
 ) -> Monitor:
-    """Alerts of the perspective's sessions on or after ``since`` (of one clinician's patients
-    when ``clinician`` is given), and the paired clinician ratings of those sessions."""
+    """Alerts of the perspective's sessions on or after ``since``. With ``clinician``, that
+    clinician's patients, their sessions and events, and the paired clinician ratings of those
+    sessions (identifiable). Without, the rule and what the counts need: the sessions stay
+    where they are, and only the paired sessions of the window come back, for the agreement."""
     pillars = store_pillars(backend)
     margins = load_margins(backend, perspective, pillars)
-    history = load_sessions(backend, perspective, pillars, clinician)
-    if clinician is not None and not len(history):
-        raise StoreError(f"no stored {perspective} sessions of clinician {clinician!r}.")
-    if not len(history):
-        raise StoreError(f"the store holds no {perspective} sessions.")
-    events = find_alerts(history, margins, establish_within=establish_within)
-    events[names.DATE] = pd.to_datetime(events[names.DATE])
-    if since is not None:
-        cut = pd.Timestamp(since)
-        history = history[history[names.DATE] >= cut].reset_index(drop=True)
-        events = events[events[names.DATE] >= cut].reset_index(drop=True)
-    minimums, notes = _latest_minimums(history, pillars)
-    pairs = pd.DataFrame()
-    if perspective == "patient":
-        other = load_sessions(backend, "clinician", pillars, clinician)
-        pairs = pair_sessions(history, other) if len(other) else pd.DataFrame()
+    by_ingest = ingest_minimums(backend)
+    sessions, events, pairs = pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    if clinician is None:
+        stored = history(backend, perspective, since)
+        if not stored.sessions:
+            raise StoreError(f"the store holds no {perspective} sessions.")
+        ingests, most = stored.ingests, stored.most_sessions
+        if perspective == "patient":
+            mine = load_sessions(backend, perspective, pillars, since=since, rated_by="clinician")
+            other = load_sessions(backend, "clinician", pillars, rated_by="patient")
+            if len(mine) and len(other):
+                pairs = pair_sessions(mine, other)
+    else:
+        sessions = load_sessions(backend, perspective, pillars, clinician)
+        if not len(sessions):
+            raise StoreError(f"no stored {perspective} sessions of clinician {clinician!r}.")
+        most = int(sessions.groupby(names.RESPONDENT_ID).size().max())
+        events = find_alerts(sessions, margins, establish_within=establish_within)
+        events[names.DATE] = pd.to_datetime(events[names.DATE])
+        if since is not None:
+            cut = pd.Timestamp(since)
+            sessions = sessions[sessions[names.DATE] >= cut].reset_index(drop=True)
+            events = events[events[names.DATE] >= cut].reset_index(drop=True)
+        ingests = tuple(sorted(int(i) for i in sessions["ingest_id"].unique()))
+        if perspective == "patient":
+            other = load_sessions(backend, "clinician", pillars, clinician)
+            if len(other):
+                pairs = pair_sessions(sessions, other)
+    minimums, notes = _window_minimums(by_ingest, ingests, pillars)
     return Monitor(
         pillars=tuple(pillars),
         perspective=perspective,
@@ -134,40 +151,41 @@ def monitor(
         establish_within=establish_within,
         margins=margins,
         minimums=minimums,
-        sessions=history,
+        sessions=sessions,
         alerts=events,
         pairs=pairs,
         notes=notes,
+        store_rule=StoreRule(perspective, margins, by_ingest, establish_within, most),
     )
 
 
-def _counts(m: Monitor, key: pd.Series, events_key: pd.Series) -> pd.DataFrame:
-    """Per value of the key: patients, sessions and event counts."""
-    s = m.sessions
-    base = pd.DataFrame(
-        {
-            "n_patients": s.groupby(key)[names.RESPONDENT_ID].nunique(),
-            "n_sessions": s.groupby(key).size(),
-        }
-    )
-    e = m.alerts
-    for kind, column in ((RUPTURE, "ruptures"), (REPAIR, "repairs"), (NEVER, "never_established")):
-        mask = e["event"] == kind
-        base[column] = e[mask].groupby(events_key[mask]).size()
-    ruptured = e[e["event"] == RUPTURE]
-    base["patients_with_rupture"] = ruptured.groupby(events_key[e["event"] == RUPTURE])[
-        names.RESPONDENT_ID
-    ].nunique()
-    base = base.fillna(0)
-    for column in base.columns:
-        base[column] = base[column].astype("int64")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        base["ruptures_per_100_sessions"] = 100 * base["ruptures"] / base["n_sessions"]
-    for p in m.pillars:
-        part = e[(e["event"] == RUPTURE) & (e["pillar"] == p)]
-        base[f"{p}_ruptures"] = part.groupby(events_key.loc[part.index]).size()
-        base[f"{p}_ruptures"] = base[f"{p}_ruptures"].fillna(0).astype("int64")
-    return base
+COUNT_COLUMNS = (
+    "n_patients",
+    "n_sessions",
+    "ruptures",
+    "repairs",
+    "never_established",
+    "patients_with_rupture",
+    "ruptures_per_100_sessions",
+)
+
+
+def _counts(backend: Backend, m: Monitor, keys: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Per named key (an SQL expression over the sessions) and per value of it: patients,
+    sessions and event counts of the window, computed by the engine in one query; the whole
+    window under ``""``."""
+    if m.store_rule is None:
+        raise ValueError("a Monitor made by monitor() carries its store rule.")
+    found = event_counts(backend, m.store_rule, keys, m.window)
+    out = {}
+    for name, frame in found.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frame["ruptures_per_100_sessions"] = 100 * frame["ruptures"] / frame["n_sessions"]
+        frame = frame.rename(columns={"key": name or "all"})
+        frame[name or "all"] = frame[name or "all"].astype(str)
+        columns = [*COUNT_COLUMNS, *(f"{p}_ruptures" for p in m.pillars)]
+        out[name] = frame[[name or "all", *columns]]
+    return out
 
 
 @dataclass(frozen=True)
@@ -197,12 +215,8 @@ def alert_counts(
     if by not in GROUPINGS:
         raise StoreError(f"--by must be one of {', '.join(GROUPINGS)}; got {by!r}.")
     group = GROUPINGS[by]
-    s, e = m.sessions, m.alerts
-    groups = _counts(m, s[group].astype(str), e[group].astype(str)).rename_axis("group")
-    groups = groups.reset_index()
-    month_of = s[names.DATE].dt.strftime("%Y-%m")
-    months = _counts(m, month_of, e[names.DATE].dt.strftime("%Y-%m")).rename_axis("month")
-    months = months.reset_index()
+    counted = _counts(backend, m, {"group": group, "month": backend.month("date")})
+    groups, months = counted["group"], counted["month"]
     small_g = groups["n_patients"] < m.min_n
     small_m = months["n_patients"] < m.min_n
     groups, months = groups[~small_g], months[~small_m]
@@ -233,16 +247,18 @@ def alert_counts(
             + f" withheld: each would differ from an output released before by fewer than "
             f"{m.min_n} patients."
         )
-    patients = int(s[names.RESPONDENT_ID].nunique())
     totals = None
-    if not totals_withheld and patients >= m.min_n:
-        totals = {
-            "patients": patients,
-            "sessions": len(s),
-            "ruptures": int((e["event"] == RUPTURE).sum()),
-            "repairs": int((e["event"] == REPAIR).sum()),
-            "never_established": int((e["event"] == NEVER).sum()),
-        }
+    if not totals_withheld:
+        whole = counted[""]
+        row = whole.iloc[0] if len(whole) else None
+        if row is not None and row["n_patients"] >= m.min_n:
+            totals = {
+                "patients": int(row["n_patients"]),
+                "sessions": int(row["n_sessions"]),
+                "ruptures": int(row["ruptures"]),
+                "repairs": int(row["repairs"]),
+                "never_established": int(row["never_established"]),
+            }
     return AlertCounts(
         by=group,
         groups=groups[~groups["group"].isin(withheld_g)].reset_index(drop=True),

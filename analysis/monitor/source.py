@@ -5,6 +5,8 @@ every backend speaks (analysis/backends)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,8 @@ SESSION_COLUMNS = (
 )
 
 
-def _minimums(backend: Backend) -> dict[int, dict[str, float]]:
+def ingest_minimums(backend: Backend) -> dict[int, dict[str, float]]:
+    """Per ingest, each pillar's minimum its export was scored with."""
     out: dict[int, dict[str, float]] = {}
     frame = backend.query("SELECT ingest_id, thresholds FROM ingests")
     for ingest_id, text in zip(frame["ingest_id"], frame["thresholds"], strict=True):
@@ -33,32 +36,79 @@ def _minimums(backend: Backend) -> dict[int, dict[str, float]]:
     return out
 
 
+_PERSPECTIVE = "coalesce(perspective, 'patient') = ? AND respondent_id IS NOT NULL"
+# A session the other side rated too: the same patient, session number and clinician.
+_RATED_BY = (
+    " AND EXISTS (SELECT 1 FROM scores o WHERE coalesce(o.perspective, 'patient') = ?"
+    " AND o.respondent_id = scores.respondent_id AND o.session = scores.session"
+    " AND o.clinician_id = scores.clinician_id)"
+)
+
+
 def load_sessions(
     backend: Backend,
     perspective: str,
     pillars: list[str],
     clinician: str | None = None,
+    *,
+    since: date | None = None,
+    rated_by: str | None = None,
 ) -> pd.DataFrame:
-    """Every stored session of the perspective (the whole history: an alert depends on the
-    sessions before it), with each pillar's score, pass and the minimum it was judged by."""
-    clauses = ["coalesce(perspective, 'patient') = ?", "respondent_id IS NOT NULL"]
+    """The stored sessions of the perspective (of one clinician; on or after ``since``; only
+    those the ``rated_by`` side rated too), each with its pillars' scores, passes and the
+    minimums it was judged by, and its ingest."""
+    clauses = [_PERSPECTIVE]
     params: list[Any] = [perspective]
     if clinician is not None:
         clauses.append("clinician_id = ?")
         params.append(clinician)
+    if since is not None:
+        clauses.append("date >= ?")
+        params.append(since)
+    where = " AND ".join(clauses)
+    if rated_by is not None:
+        where += _RATED_BY
+        params.append(rated_by)
     pillar_sql = ", ".join(f"{p}, {p}_pass" for p in pillars)
     frame = backend.query(
         f"SELECT ingest_id, {', '.join(SESSION_COLUMNS)}, {pillar_sql} FROM scores "
-        f"WHERE {' AND '.join(clauses)} "
-        "ORDER BY respondent_id, session, date, response_id",
+        f"WHERE {where} ORDER BY respondent_id, session NULLS LAST, date NULLS LAST, response_id",
         params,
     )
-    minimums = _minimums(backend)
+    minimums = ingest_minimums(backend)
     for p in pillars:
         lookup = {i: m.get(p, np.nan) for i, m in minimums.items()}
         frame[f"{p}_minimum"] = frame["ingest_id"].map(lookup).astype(float)
     frame[names.DATE] = pd.to_datetime(frame[names.DATE])
-    return frame.drop(columns="ingest_id")
+    return frame
+
+
+@dataclass(frozen=True)
+class History:
+    """How much the store holds of a perspective: sessions, and the most any patient has."""
+
+    sessions: int
+    most_sessions: int
+    ingests: tuple[int, ...]  # the ingests of the window's sessions, oldest first
+
+
+def history(backend: Backend, perspective: str, since: date | None = None) -> History:
+    frame = backend.query(
+        "SELECT sum(n) AS sessions, max(n) AS most FROM (SELECT count(*) AS n FROM scores "
+        f"WHERE {_PERSPECTIVE} GROUP BY respondent_id) per_patient",
+        [perspective],
+    )
+    window = " AND date >= ?" if since is not None else ""
+    ingests = backend.query(
+        f"SELECT DISTINCT ingest_id FROM scores WHERE {_PERSPECTIVE}{window} ORDER BY ingest_id",
+        [perspective, *([since] if since is not None else [])],
+    )
+    sessions, most = frame.iloc[0] if len(frame) else (None, None)
+    return History(
+        0 if pd.isna(sessions) else int(sessions),
+        0 if pd.isna(most) else int(most),
+        tuple(int(i) for i in ingests["ingest_id"]),
+    )
 
 
 def load_margins(backend: Backend, perspective: str, pillars: list[str]) -> dict[str, Margin]:
