@@ -33,7 +33,7 @@ RELEASE_TABLES = ("releases", "release_members")
 MONTH = "coalesce(strftime(date, '%Y-%m'), 'none')"
 
 
-def _literal(path: Path) -> str:
+def _literal(path: Path | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
@@ -75,17 +75,32 @@ def _release_log(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(statement)
 
 
+TABLES = ("scores", "responses", "ingests", "meta")
+
+
+def table_path(directory: Path, table: str) -> Path | None:
+    """Where a table of a Parquet copy lies: a folder ``TABLE/`` or ``TABLE.parquet/`` of
+    Parquet files (partitioned by month as `export-store` writes it, by anything else, or not
+    at all: Spark's own layout), or one file ``TABLE.parquet``; None when there is none."""
+    for candidate in (Path(directory) / table, Path(directory) / f"{table}.parquet"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def parquet_files(path: Path) -> str:
+    """What DuckDB's read_parquet is given for a table's path (a glob for a folder)."""
+    return str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+
+
 def check_parquet_copy(directory: Path) -> None:
     """Refuse a folder that does not hold a Parquet copy of a store, naming what is missing."""
-    missing = [
-        name
-        for name in ("scores", "responses", "ingests.parquet", "meta.parquet")
-        if not (Path(directory) / name).exists()
-    ]
+    missing = [name for name in TABLES if table_path(directory, name) is None]
     if missing:
         raise StoreError(
-            f"{directory}: not a Parquet copy of a store (missing {', '.join(missing)}); "
-            "`alliance export-store --db FILE --parquet DIR` writes one."
+            f"{directory}: not a Parquet copy of a store (missing {', '.join(missing)}: a "
+            "folder or a .parquet file each); `alliance export-store --db FILE --parquet DIR` "
+            "writes one."
         )
 
 
@@ -112,17 +127,19 @@ def open_parquet(
         Path(releases) if releases is not None else directory / "releases.duckdb"
     )
     try:
-        for table in PARTITIONED:
-            files = _literal(directory / table / "**" / "*.parquet")
-            con.execute(
-                f"CREATE TEMP VIEW {table} AS SELECT * EXCLUDE (month) FROM "
-                f"read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+        for table in TABLES:
+            path = table_path(directory, table)
+            assert path is not None  # check_parquet_copy above
+            source = (
+                f"read_parquet({_literal(parquet_files(path))}, hive_partitioning = true, "
+                "union_by_name = true)"
             )
-        for table in ("ingests", "meta"):
-            con.execute(
-                f"CREATE TEMP VIEW {table} AS SELECT * FROM "
-                f"read_parquet({_literal(directory / f'{table}.parquet')})"
-            )
+            # The month partition export-store writes is a label, not a column of the table.
+            month = table in PARTITIONED and "month" in {
+                row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            }
+            columns = "* EXCLUDE (month)" if month else "*"
+            con.execute(f"CREATE TEMP VIEW {table} AS SELECT {columns} FROM {source}")
         found = schema_version(con)
         if found != SCHEMA_VERSION:
             raise StoreError(

@@ -69,6 +69,45 @@ def test_benchmark_and_alerts_from_the_copy_equal_the_stores(
     assert (fresh_copy / "releases.duckdb").exists()
 
 
+def relaid(copy: Path, folder: Path) -> Path:
+    """The copy's tables laid out as another tool keeps them: ``scores`` as one file with no
+    month column, ``responses`` partitioned by site, and ``ingests`` and ``meta`` as folders
+    of part files named ``TABLE.parquet`` (as Spark's writer leaves them)."""
+    out = folder / "relaid"
+    out.mkdir()
+    with duckdb.connect() as con:
+
+        def rows(table: str) -> str:
+            if (copy / table).is_dir():
+                source = f"read_parquet('{copy}/{table}/**/*.parquet', hive_partitioning = true)"
+                return f"SELECT * EXCLUDE (month) FROM {source}"
+            return f"SELECT * FROM read_parquet('{copy}/{table}.parquet')"
+
+        con.execute(f"COPY ({rows('scores')}) TO '{out}/scores.parquet' (FORMAT parquet)")
+        con.execute(
+            f"COPY ({rows('responses')}) TO '{out}/responses' "
+            "(FORMAT parquet, PARTITION_BY (site_id))"
+        )
+        for table in ("ingests", "meta"):
+            (out / f"{table}.parquet").mkdir()
+            part = out / f"{table}.parquet" / "part-00000.parquet"
+            con.execute(f"COPY ({rows(table)}) TO '{part}' (FORMAT parquet)")
+    return out
+
+
+def test_a_copy_laid_out_by_another_tool_gives_the_same_answers(
+    lake: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Any Parquet tables with the store's columns will do, however they are laid out."""
+    db, copy = lake
+    fresh_db = tmp_path / "clinic.duckdb"
+    shutil.copy(db, fresh_db)
+    other = relaid(copy, tmp_path)
+    assert not (other / "scores").exists() and (other / "responses" / "site_id=S01").is_dir()
+    for args in (["benchmark", "--by", "clinician_id"], ["alerts", "--by", "site_id"]):
+        assert _as_json(*args, "--parquet", str(other)) == _as_json(*args, "--db", str(fresh_db))
+
+
 def test_differencing_is_withheld_on_the_copy_too(lake: tuple[Path, Path], tmp_path: Path) -> None:
     _, copy = lake
     fresh = tmp_path / "lake"
@@ -91,7 +130,7 @@ def test_a_wrong_source_is_one_line(lake: tuple[Path, Path], tmp_path: Path) -> 
     empty.mkdir()
     wrong = run_cli("benchmark", "--parquet", str(empty))
     assert wrong.returncode == 2
-    assert "not a Parquet copy of a store (missing scores, responses" in wrong.stderr
+    assert "not a Parquet copy of a store (missing scores, responses, ingests, meta" in wrong.stderr
     again = run_cli("export-store", "--db", str(db), "--parquet", str(copy))
     assert again.returncode == 2 and "not empty; export into a new folder" in again.stderr
 

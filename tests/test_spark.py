@@ -15,6 +15,7 @@ from analysis.backends import json_differences
 from analysis.backends.spark import java_found
 
 from .conftest import run_cli
+from .test_lake import relaid
 
 pytestmark = pytest.mark.skipif(
     not java_found(), reason="Spark needs Java; `make test` installs openjdk-17-jre-headless"
@@ -76,6 +77,9 @@ def test_spark_gives_the_duckdb_engines_json(copy: Path, tmp_path: Path) -> None
         for target in (on_duckdb, on_spark):
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(copy, target)
+        if args[0] == "alerts":  # Spark reads the tables as another tool would lay them out
+            on_spark.mkdir(exist_ok=True)
+            on_spark = relaid(copy, on_spark)
         expected = _run(*args, "--parquet", str(on_duckdb))
         got = _run(
             *args, "--engine", "spark", "--spark-master", "local[2]", "--parquet", str(on_spark)
@@ -114,10 +118,13 @@ def test_every_named_aggregate_agrees_in_process(copy: Path, tmp_path: Path) -> 
     import numpy as np
     import pandas as pd
 
-    from analysis.backends import DuckDBBackend
+    from analysis.backends import Backend, DuckDBBackend
     from analysis.backends.spark import SparkBackend
     from analysis.benchmark.compare import _clustered, _history, _patient_summaries, session_filter
     from analysis.lake import open_parquet
+    from analysis.monitor import load_margins
+    from analysis.monitor.alerts_sql import StoreRule, event_counts
+    from analysis.monitor.source import history, ingest_minimums
 
     spark_copy = tmp_path / "spark"
     shutil.copytree(copy, spark_copy)
@@ -127,7 +134,17 @@ def test_every_named_aggregate_agrees_in_process(copy: Path, tmp_path: Path) -> 
     try:
         with open_parquet(copy, releases=tmp_path / "log.duckdb") as con:
             duck = DuckDBBackend(con, "copy")
+            # The alert rule as window functions (analysis/monitor/alerts_sql.py).
+            margins = load_margins(duck, "patient", pillars)
+            most = history(duck, "patient").most_sessions
+            rule = StoreRule("patient", margins, ingest_minimums(duck), 3, most)
+
+            def alerts(b: Backend, key: str) -> pd.DataFrame:
+                return event_counts(b, rule, {"k": key, "month": b.month("date")})["k"]
+
             for name, ask in (
+                ("alerts by clinician", lambda b: alerts(b, "clinician_id")),
+                ("alerts by site", lambda b: alerts(b, "site_id")),
                 ("groups", lambda b: _clustered(b, "clinician_id", where, params, pillars)),
                 (
                     "months",

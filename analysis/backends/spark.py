@@ -36,7 +36,7 @@ class SparkBackend(Backend):
     engine = "spark"
 
     def __init__(self, directory: Path, *, master: str | None = None) -> None:
-        from ..lake import check_parquet_copy, open_release_log
+        from ..lake import PARTITIONED, TABLES, check_parquet_copy, open_release_log, table_path
 
         directory = Path(directory)
         check_parquet_copy(directory)
@@ -57,8 +57,8 @@ class SparkBackend(Backend):
         if master is not None:
             builder = builder.master(master)
         elif "PYSPARK_SUBMIT_ARGS" not in os.environ and not os.environ.get("SPARK_HOME"):
-            # Local mode, configured here: the alerts bring every session of the window back
-            # (O(sessions)), more than Spark's default 1 GB result limit at millions of them.
+            # Local mode, configured here: the mixed model's one row per patient, and the
+            # sessions both sides rated, can pass Spark's default 1 GB result limit.
             builder = (
                 builder.master("local[2]")
                 .config("spark.driver.memory", os.environ.get("ALLIANCE_SPARK_MEMORY", "4g"))
@@ -72,14 +72,16 @@ class SparkBackend(Backend):
             .getOrCreate()
         )
         self.spark.sparkContext.setLogLevel("ERROR")
-        for table in ("scores", "responses"):
-            root = str(directory / table)
-            frame = self.spark.read.option("basePath", root).parquet(root)
-            frame.drop("month").createOrReplaceTempView(table)
-        for table in ("ingests", "meta"):
-            self.spark.read.parquet(str(directory / f"{table}.parquet")).createOrReplaceTempView(
-                table
-            )
+        for table in TABLES:
+            path = table_path(directory, table)
+            assert path is not None  # check_parquet_copy above
+            reader = self.spark.read
+            if path.is_dir():
+                reader = reader.option("basePath", str(path))
+            frame = reader.parquet(str(path))
+            if table in PARTITIONED:
+                frame = frame.drop("month")
+            frame.createOrReplaceTempView(table)
         found = self.query("SELECT value FROM meta WHERE key = 'schema_version'")
         if not len(found) or str(found["value"].iat[0]) != str(SCHEMA_VERSION):
             raise StoreError(
