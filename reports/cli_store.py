@@ -176,7 +176,7 @@ def export_store_command(db: Path, parquet: Path) -> None:
     type=click.IntRange(min=1),
     default=BATCH_ROWS,
     show_default=True,
-    help="Rows written per batch; progress is reported per batch.",
+    help="Rows checked, scored and written per block; progress is reported per block.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one summary per export as JSON.")
 @user_errors
@@ -196,9 +196,12 @@ def ingest_command(
 ) -> None:
     """Append survey exports to the clinic store: checked, scored, each response once.
 
-    Every export is one transaction: interrupted, it leaves the store as it was. A response
-    already stored (same response id and instrument version) is not stored again; if its
-    answers differ, that is recorded as a conflicting duplicate and the stored row kept.
+    Every export is one transaction: interrupted, it leaves the store as it was. It is
+    checked, scored and written a block of --batch-rows rows at a time, in two passes (the
+    first gathers what scoring takes from the whole export), so memory stays near the size
+    of the export as read. A response already stored (same response id and instrument
+    version) is not stored again; if its answers differ, that is recorded as a conflicting
+    duplicate and the stored row kept.
 
     \b
     Examples:

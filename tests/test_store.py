@@ -17,7 +17,13 @@ import pandas as pd
 import pytest
 
 from analysis.pipeline import Options, read_checked, score
-from analysis.store import SCHEMA_VERSION, StoreError, ingest_checked, open_store
+from analysis.store import (
+    SCHEMA_VERSION,
+    IngestSummary,
+    StoreError,
+    ingest_checked,
+    open_store,
+)
 from instrument import Instrument
 
 from .conftest import ALLIANCE, monthly, run_cli
@@ -260,6 +266,61 @@ def _tables(db: Path) -> dict[str, pd.DataFrame]:
         return out
 
 
+def _both_ways(
+    exports: list[Path], options: Options, bank: Instrument, tmp_path: Path, batch_rows: int
+) -> tuple[dict[str, dict[str, pd.DataFrame]], list[IngestSummary]]:
+    """The exports ingested in turn into two stores: checked and scored whole, and block by
+    block as `alliance ingest` does; each store's tables, and the block path's summaries."""
+    from analysis.pipeline import block_scoring, read_unchecked
+    from analysis.store import ingest_export
+
+    stores = {}
+    summaries = []
+    for way in ("whole", "blocks"):
+        db = tmp_path / f"{way}.duckdb"
+        with open_store(db, create=True) as con:
+            for k, path in enumerate(exports):
+                if way == "whole":
+                    read = read_checked(path, options, bank)
+                    ingest_checked(
+                        con, read.checked, score(read, options), read.instrument,
+                        source=path.name, sha256=str(k),
+                    )  # fmt: skip
+                    continue
+                seen: list[tuple[str, int, int]] = []
+                instrument, export = read_unchecked(path, options, bank)
+                summary = ingest_export(
+                    con,
+                    export,
+                    instrument,
+                    block_scoring(instrument, options),
+                    source=path.name,
+                    sha256=str(k),
+                    batch_rows=batch_rows,
+                    progress=lambda *step, into=seen: into.append(step),
+                )
+                n = summary.rows_in
+                assert seen[0] == ("checked", min(batch_rows, n), n)
+                assert seen[-1] == ("stored", n, n)
+                summaries.append(summary)
+        stores[way] = _tables(db)
+    return stores, summaries
+
+
+def _assert_same_stores(stores: dict[str, dict[str, pd.DataFrame]]) -> None:
+    error = {}
+    for way, tables in stores.items():  # JSON text: compared as numbers below
+        error[way] = [json.loads(e) for e in tables["ingests"].pop("measurement_error")]
+    for table, whole in stores["whole"].items():
+        blocks = stores["blocks"][table]
+        assert list(blocks.columns) == list(whole.columns), table
+        assert len(whole) > 0 or table == "findings", table
+        pd.testing.assert_frame_equal(blocks, whole, check_exact=False, rtol=1e-9, atol=1e-12)
+    for whole, blocks in zip(error["whole"], error["blocks"], strict=True):
+        for pillar, stats in whole.items():
+            assert blocks[pillar] == pytest.approx(stats, rel=1e-12)
+
+
 @pytest.mark.parametrize("thresholds", [None, "goals: {method: criterion, outcome: dropout}"])
 def test_an_export_stored_block_by_block_is_stored_as_it_is_whole(
     year: Path, bank: Instrument, tmp_path: Path, thresholds: str | None
@@ -268,57 +329,34 @@ def test_an_export_stored_block_by_block_is_stored_as_it_is_whole(
     statistics (alpha, SDs, the error correlation, a criterion minimum) from a first pass. The
     store it leaves must be the store of the whole export checked and scored at once: the
     same rows, keys, quarantine, conflicts and counts, and the scores within 1e-9."""
-    from analysis.pipeline import block_scoring, read_unchecked
-    from analysis.store import ingest_export
-
     options = Options()
     if thresholds is not None:
         options = Options(thresholds=tmp_path / "minimums.yaml")
         options.thresholds.write_text(f"thresholds:\n  {thresholds}\n")  # type: ignore[union-attr]
-    tricky = _tricky_export(year, tmp_path)
-    stores = {}
-    for way in ("whole", "blocks"):
-        db = tmp_path / f"{way}.duckdb"
-        with open_store(db, create=True) as con:
-            # A month stored before: its rows are 'already stored' in the tricky export.
-            before = read_checked(monthly(year)[1], options, bank)
-            ingest_checked(
-                con, before.checked, score(before, options), bank, source="feb", sha256="0"
-            )
-            if way == "whole":
-                read = read_checked(tricky, options, bank)
-                summary = ingest_checked(
-                    con, read.checked, score(read, options), bank, source="m", sha256="1"
-                )
-            else:
-                instrument, export = read_unchecked(tricky, options, bank)
-                seen: list[tuple[str, int, int]] = []
-                summary = ingest_export(
-                    con,
-                    export,
-                    instrument,
-                    block_scoring(instrument, options),
-                    source="m",
-                    sha256="1",
-                    batch_rows=97,
-                    progress=lambda *step: seen.append(step),
-                )
-                total = summary.rows_in
-                assert seen[0] == ("checked", 97, total) and seen[-1] == ("stored", total, total)
-        assert summary.rows_conflicting == 1 and summary.rows_already_stored >= 1
-        assert summary.rows_quarantined >= 2
-        stores[way] = _tables(db)
-    error = {}
-    for way, tables in stores.items():  # JSON text: compared as numbers below
-        error[way] = [json.loads(e) for e in tables["ingests"].pop("measurement_error")]
-    for table, whole in stores["whole"].items():
-        blocks = stores["blocks"][table]
-        assert list(blocks.columns) == list(whole.columns), table
-        pd.testing.assert_frame_equal(blocks, whole, check_exact=False, rtol=1e-9, atol=1e-12)
-    for whole, blocks in zip(error["whole"], error["blocks"], strict=True):
-        for pillar, stats in whole.items():
-            assert blocks[pillar] == pytest.approx(stats, rel=1e-12)
+    # A month stored before: its rows are 'already stored' in the tricky export.
+    exports = [monthly(year)[1], _tricky_export(year, tmp_path)]
+    stores, summaries = _both_ways(exports, options, bank, tmp_path, batch_rows=97)
+    tricky = summaries[-1]
+    assert tricky.rows_conflicting == 1 and tricky.rows_already_stored >= 1
+    assert tricky.rows_quarantined >= 2
     if thresholds is not None:
         stored = json.loads(stores["blocks"]["ingests"]["thresholds"].iloc[-1])
         [goals] = [t for t in stored if t["pillar"] == "goals"]
         assert goals["method"] == "criterion" and goals["n"] > 100
+    _assert_same_stores(stores)
+
+
+@pytest.mark.parametrize("form", ["export.sav", "redcap.csv"])
+def test_an_spss_or_redcap_export_stored_block_by_block_is_stored_as_it_is_whole(
+    bank: Instrument, tmp_path: Path, form: str
+) -> None:
+    """The same on an SPSS file with value labels, and on a longitudinal REDCap export (its
+    sessions are numbered from the order of its events over the whole file)."""
+    path = tmp_path / form
+    shape = ["--format", "redcap"] if form.startswith("redcap") else []
+    done = run_cli(
+        "simulate", "-n", "150", "--clinicians", "6", "--sessions", "3", *shape, "-o", str(path)
+    )
+    assert done.returncode == 0, done.stderr
+    stores, _ = _both_ways([path], Options(), bank, tmp_path, batch_rows=41)
+    _assert_same_stores(stores)
