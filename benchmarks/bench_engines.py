@@ -10,9 +10,9 @@ its time and peak memory printed. The store is then grown to each of ``--sizes``
 was ingested) by copying its scored sessions under new patient and response ids (as
 bench_store.py does), exported with ``alliance export-store`` and benchmarked by clinician with
 ``--json`` on each engine, each on a fresh log of released cells. Printed per size and engine:
-wall seconds, the peak resident memory of the alliance process (Spark's JVM, a child of it, is
-not counted: local mode's driver is given ``ALLIANCE_SPARK_MEMORY``), and whether the JSON
-equals the DuckDB store's.
+wall seconds, the peak resident memory /usr/bin/time reports (that of the largest process of
+the command, its children included once reaped: on Spark, the JVM that local mode starts, with
+``ALLIANCE_SPARK_MEMORY`` of heap), and whether the JSON equals the DuckDB store's.
 
 What runs where: the group, month and patient sums, the history of group-months, the alert
 rule (window functions over each patient's sessions, counted per group and month) and the
