@@ -320,7 +320,7 @@ def test_the_engine_finds_the_alerts_the_python_rule_finds(store: Path, since: s
 
     from analysis.backends import DuckDBBackend, store_pillars
     from analysis.monitor import alert_counts, load_margins, load_sessions, monitor
-    from analysis.monitor.alerts_sql import StoreRule, event_rows
+    from analysis.monitor.alerts_sql import StoreRule, events_sql
     from analysis.monitor.source import ingest_minimums
 
     window = None if since is None else pd.Timestamp(since).date()
@@ -331,7 +331,13 @@ def test_the_engine_finds_the_alerts_the_python_rule_finds(store: Path, since: s
         sessions = load_sessions(backend, "patient", pillars)
         most = int(sessions.groupby("respondent_id").size().max())
         rule = StoreRule("patient", margins, ingest_minimums(backend), 3, most)
-        found = event_rows(backend, rule, window)
+        ctes, params = events_sql(backend, rule)
+        cut = "" if window is None else " WHERE date >= ?"
+        found = backend.query(
+            f"{ctes} SELECT respondent_id, session, pillar, event FROM ev{cut} "
+            "ORDER BY respondent_id, session NULLS LAST, date NULLS LAST, pillar NULLS LAST",
+            params + ([] if window is None else [window]),
+        )
         m = monitor(backend, since=window)
         assert m.sessions.empty  # nothing per session came back for the counts
         counts = alert_counts(backend, m, "clinician_id", identifiable=True)

@@ -149,22 +149,6 @@ def _window(since: date | None) -> tuple[str, list[Any]]:
     return ("date >= ?", [since]) if since is not None else ("TRUE", [])
 
 
-def event_rows(
-    backend: Backend,
-    rule: StoreRule,
-    since: date | None = None,
-) -> pd.DataFrame:
-    """Every event in the window, one row each, in patient and session order (identifiable:
-    the tests hold it to :func:`analysis.monitor.alerts.find_alerts`)."""
-    ctes, params = events_sql(backend, rule)
-    window, window_params = _window(since)
-    return backend.query(
-        f"{ctes} SELECT respondent_id, session, date, pillar, event FROM ev WHERE {window} "
-        f"ORDER BY respondent_id, {ORDER.replace(', response_id', '')}, pillar NULLS LAST",
-        params + window_params,
-    )
-
-
 def event_counts(
     backend: Backend,
     rule: StoreRule,
