@@ -18,10 +18,12 @@ header { border-bottom: 1px solid #ddd; padding-bottom: .5rem; }
 nav ul { columns: 2; list-style: none; padding-left: 0; }
 h2 { margin-top: 2.5rem; border-top: 2px solid #eee; padding-top: 1rem; }
 .reading { background: #f5f7fa; border-left: 4px solid #2166ac; padding: .6rem 1rem; }
+.table { overflow-x: auto; }
 table { border-collapse: collapse; margin: .8rem 0; font-variant-numeric: tabular-nums; }
 th, td { padding: .25rem .7rem; text-align: left; border-bottom: 1px solid #ddd;
          vertical-align: top; }
 td.num, th.num { text-align: right; }
+tbody td:first-child { white-space: nowrap; }
 thead th { border-bottom: 2px solid #333; }
 caption { caption-side: top; text-align: left; font-style: italic; padding-bottom: .3rem; }
 .note { color: #555; font-size: .9rem; }
@@ -79,9 +81,10 @@ def html_table(frame: pd.DataFrame, caption: str, digits: int = 3) -> str:
         f"<tr><td>{escape(str(index))}</td>" + "".join(cell(v) for v in row) + "</tr>"
         for index, row in zip(frame.index, frame.itertuples(index=False), strict=True)
     )
+    # In a box of its own: a table wider than the page scrolls there, not the whole page.
     return (
-        f"<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
+        f'<div class="table"><table><caption>{escape(caption)}</caption><thead><tr>{head}'
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 

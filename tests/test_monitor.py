@@ -443,6 +443,12 @@ def test_the_benchmark_page_draws_alerts_and_agreement(
     assert section.count() == 2
     assert page.locator("#alerts .plotly-graph-div .heatmaplayer").count() == 3
     assert not named(out.read_text(), _patients(store))
+    # Its tables are wider than the page: each scrolls in its own box, the page does not.
+    widths = page.evaluate(
+        "[document.body.scrollWidth, window.innerWidth,"
+        " Math.max(...[...document.querySelectorAll('table')].map(t => t.scrollWidth))]"
+    )
+    assert widths[2] > widths[1] >= widths[0]
 
 
 def test_differencing_through_since_is_withheld(tmp_path: Path) -> None:
