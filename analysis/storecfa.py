@@ -179,6 +179,13 @@ def fit_store(
                 params,
             ).to_numpy(float)[0]
         answered = [i for k, i in enumerate(present) if counts[k] > 0]
+        if not answered:
+            held = backend.query("SELECT DISTINCT instrument_version FROM ingests ORDER BY 1")
+            raise StoreError(
+                f"no item of instrument '{instrument.name}' has a {perspective} answer in the "
+                f"store, which holds {', '.join(map(repr, held['instrument_version']))}; give "
+                "--instrument with that instrument's YAML file or model string."
+            )
         model, _ = hypothesized_input(pd.DataFrame(columns=answered), instrument, None)
     observed = variables(parse_model(model))[1]
     missing = [v for v in observed if v not in stored]

@@ -165,6 +165,12 @@ def test_four_pillars_apply_the_rule_and_p_adequate(four: Path, folder: Path) ->
     with duckdb.connect(str(db), read_only=True) as con:
         stored = json.loads(con.execute("SELECT thresholds FROM ingests").fetchall()[0][0])
     assert [t["pillar"] for t in stored] == doc["pillars"]
+    # The store's structure check needs the instrument it holds, and says so.
+    done = run_cli("validate", "--db", str(db))
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "store, which holds 'big_five 1'; give --instrument" in done.stderr
+    fit = as_json("validate", "--db", str(db), "--instrument", str(four), "--json")
+    assert fit["n"] == fit["rows_in_window"] - fit["left_out"]["incomplete"] > 2000
     html = folder / "four.html"
     done = run_cli("report", str(DATA / "bfi.csv"), "--instrument", str(four), "-o", str(html))
     assert done.returncode == 0, done.stderr
