@@ -32,7 +32,7 @@ from .cfa.model import partable_for
 from .cfa.partable import variables
 from .cfa.samplestats import from_moments
 from .store import StoreError
-from .validate import HYPOTHESIZED, MODEL_KEYS, hypothesized_input, verdict
+from .validate import HYPOTHESIZED, hypothesized_input, loading_record, model_entry
 
 
 @dataclass(frozen=True)
@@ -66,25 +66,11 @@ class StoreFit:
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result
-        entry: dict[str, Any] = {k: r.fit.get(k) for k in MODEL_KEYS}
-        entry["rmsea_ci"] = [r.fit["rmsea_ci_lower"], r.fit["rmsea_ci_upper"]]
-        entry.update(
-            {
-                "converged": r.converged,
-                "findings": list(r.findings),
-                "verdict": verdict(r.fit, r.findings, r.converged),
-                "model": r.model,
-            }
-        )
+        entry = model_entry(r)
         loadings = [
             {
                 "group": r.groups[int(str(row.group)) - 1] if r.group_column else None,
-                "factor": row.lhs,
-                "item": row.rhs,
-                "est": row.est,
-                "se": row.se,
-                "std": row.std_all,
-                "std_se": row.std_se,
+                **loading_record(row),
             }
             for row in r.estimates[r.estimates["op"] == "=~"].itertuples()
         ]

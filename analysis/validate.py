@@ -143,6 +143,35 @@ def verdict(fit: dict[str, float], findings: tuple[str, ...] = (), converged: bo
     return "falls short of the Hu & Bentler (1999) guidelines on " + ", ".join(misses)
 
 
+def model_entry(result: CFAResult, robust_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A fitted model as the JSON gives it: its fit indices (and ``robust_keys``), the RMSEA
+    interval, convergence, findings, the verdict and the model."""
+    entry: dict[str, Any] = {k: result.fit.get(k) for k in MODEL_KEYS}
+    entry["rmsea_ci"] = [result.fit["rmsea_ci_lower"], result.fit["rmsea_ci_upper"]]
+    entry.update({k: result.fit.get(k) for k in robust_keys})
+    entry.update(
+        {
+            "converged": result.converged,
+            "findings": list(result.findings),
+            "verdict": verdict(result.fit, result.findings, result.converged),
+            "model": result.model,
+        }
+    )
+    return entry
+
+
+def loading_record(row: Any) -> dict[str, Any]:
+    """One loading (a row of a result's ``=~`` estimates) as the JSON gives it."""
+    return {
+        "factor": row.lhs,
+        "item": row.rhs,
+        "est": row.est,
+        "se": row.se,
+        "std": row.std_all,
+        "std_se": row.std_se,
+    }
+
+
 @dataclass(frozen=True)
 class ValidationResult:
     n: int
@@ -167,35 +196,11 @@ class ValidationResult:
     def to_dict(self) -> dict[str, Any]:
         models: dict[str, Any] = {}
         for name, result in self.models.items():
-            entry: dict[str, Any] = {k: result.fit.get(k) for k in MODEL_KEYS}
-            entry["rmsea_ci"] = [result.fit["rmsea_ci_lower"], result.fit["rmsea_ci_upper"]]
-            if self.estimator in ROBUST_KEYS:
-                entry.update({k: result.fit.get(k) for k in ROBUST_KEYS[self.estimator]})
-            entry.update(
-                {
-                    "converged": result.converged,
-                    "findings": list(result.findings),
-                    "verdict": verdict(result.fit, result.findings, result.converged),
-                    "model": result.model,
-                }
-            )
-            models[name] = entry
+            models[name] = model_entry(result, ROBUST_KEYS.get(self.estimator, ()))
         for name, message in self.model_errors.items():
             models[name] = {"error": message}
         hyp = self.hypothesized
-        loadings = []
-        if hyp is not None:
-            for row in hyp.loadings.itertuples():
-                loadings.append(
-                    {
-                        "factor": row.lhs,
-                        "item": row.rhs,
-                        "est": row.est,
-                        "se": row.se,
-                        "std": row.std_all,
-                        "std_se": row.std_se,
-                    }
-                )
+        loadings = [loading_record(row) for row in hyp.loadings.itertuples()] if hyp else []
         grouped: dict[str, Any] = {}
         if hyp is not None and hyp.group_column is not None:
             grouped["groups"] = hyp.summary()["group"]

@@ -122,12 +122,16 @@ def monitor(
             raise StoreError(f"the store holds no {perspective} sessions.")
         ingests, most = stored.ingests, stored.most_sessions
         if perspective == "patient":
-            mine = load_sessions(backend, perspective, pillars, since=since, rated_by="clinician")
-            other = load_sessions(backend, "clinician", pillars, rated_by="patient")
+            mine = load_sessions(
+                backend, perspective, pillars, since=since, rated_by="clinician", minimums=by_ingest
+            )
+            other = load_sessions(
+                backend, "clinician", pillars, rated_by="patient", minimums=by_ingest
+            )
             if len(mine) and len(other):
                 pairs = pair_sessions(mine, other)
     else:
-        sessions = load_sessions(backend, perspective, pillars, clinician)
+        sessions = load_sessions(backend, perspective, pillars, clinician, minimums=by_ingest)
         if not len(sessions):
             raise StoreError(f"no stored {perspective} sessions of clinician {clinician!r}.")
         most = int(sessions.groupby(names.RESPONDENT_ID).size().max())
@@ -139,7 +143,7 @@ def monitor(
             events = events[events[names.DATE] >= cut].reset_index(drop=True)
         ingests = tuple(sorted(int(i) for i in sessions["ingest_id"].unique()))
         if perspective == "patient":
-            other = load_sessions(backend, "clinician", pillars, clinician)
+            other = load_sessions(backend, "clinician", pillars, clinician, minimums=by_ingest)
             if len(other):
                 pairs = pair_sessions(sessions, other)
     minimums, notes = _window_minimums(by_ingest, ingests, pillars)
@@ -177,14 +181,14 @@ def _counts(backend: Backend, m: Monitor, keys: dict[str, str]) -> dict[str, pd.
     if m.store_rule is None:
         raise ValueError("a Monitor made by monitor() carries its store rule.")
     found = event_counts(backend, m.store_rule, keys, m.window)
+    columns = [*COUNT_COLUMNS, *(f"{p}_ruptures" for p in m.pillars)]
     out = {}
     for name, frame in found.items():
         with np.errstate(invalid="ignore", divide="ignore"):
             frame["ruptures_per_100_sessions"] = 100 * frame["ruptures"] / frame["n_sessions"]
-        frame = frame.rename(columns={"key": name or "all"})
-        frame[name or "all"] = frame[name or "all"].astype(str)
-        columns = [*COUNT_COLUMNS, *(f"{p}_ruptures" for p in m.pillars)]
-        out[name] = frame[[name or "all", *columns]]
+        label = name or "all"
+        frame = frame.rename(columns={"key": label}).astype({label: str})
+        out[name] = frame[[label, *columns]]
     return out
 
 

@@ -53,10 +53,12 @@ def load_sessions(
     *,
     since: date | None = None,
     rated_by: str | None = None,
+    minimums: dict[int, dict[str, float]] | None = None,
 ) -> pd.DataFrame:
     """The stored sessions of the perspective (of one clinician; on or after ``since``; only
     those the ``rated_by`` side rated too), each with its pillars' scores, passes and the
-    minimums it was judged by, and its ingest."""
+    minimums it was judged by (``minimums``: :func:`ingest_minimums`, read here when not
+    given), and its ingest."""
     clauses = [_PERSPECTIVE]
     params: list[Any] = [perspective]
     if clinician is not None:
@@ -75,7 +77,8 @@ def load_sessions(
         f"WHERE {where} ORDER BY respondent_id, session NULLS LAST, date NULLS LAST, response_id",
         params,
     )
-    minimums = ingest_minimums(backend)
+    if minimums is None:
+        minimums = ingest_minimums(backend)
     for p in pillars:
         lookup = {i: m.get(p, np.nan) for i, m in minimums.items()}
         frame[f"{p}_minimum"] = frame["ingest_id"].map(lookup).astype(float)
