@@ -3,7 +3,8 @@
 Quarantined (the row is set aside, with why):
 - ``preview``, ``test``, ``spam``: marked so by the platform (Qualtrics ``Status``);
 - ``unfinished``: the platform says the response was not finished (Qualtrics ``Finished``,
-  REDCap form incomplete, LimeSurvey without a submit date);
+  LimeSurvey without a submit date; a REDCap form not marked Complete only when asked, since
+  REDCap's form status is set by hand and often left at Incomplete);
 - ``no_answers``: not one item answered;
 - ``straight_lining``: every answered item has the same answer, with at least 8 answered among
   which both forward- and reverse-keyed items: the same answer to a statement and to its
@@ -118,6 +119,8 @@ class CheckResult:
             "unmatched_columns": list(self.export.unmatched_columns),
             "missing_items": list(self.export.missing_items),
             "declared_missing_answers": self.export.declared_missing,
+            "identifiers_dropped": [d.to_dict() for d in self.export.identifiers],
+            "dictionary": self.export.dictionary,
             "items": self.item_stats.to_dict(orient="index"),
         }
 
@@ -227,7 +230,11 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
     for kind in QUARANTINE_KINDS:
         rows = np.flatnonzero(reasons[kind])
         if len(rows):
-            parts.append(_finding(kind, rows, f"quarantined: {kind.replace('_', ' ')}"))
+            source = export.flag_sources.get(kind)
+            reason = f"quarantined: {kind.replace('_', ' ')}"
+            if source is not None:
+                reason += f" (column '{source}')"
+            parts.append(_finding(kind, rows, reason, source))
     if names.RESPONSE_ID in data:
         # Through factorize codes: Series.duplicated on Arrow text took 0.55 s at 1M rows.
         ids = data[names.RESPONSE_ID]

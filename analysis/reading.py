@@ -21,6 +21,7 @@ from .choices import (
     RowSelection,
 )
 from .ingest import DEFAULT_MAX_BYTES, Export, load_map, read_export, value_labels
+from .ingest.identifiers import IdentifierPolicy
 from .sample import Sample, select_rows
 from .scales import parse_scale, with_label_scales, with_observed_scales, with_option_scale
 
@@ -46,7 +47,13 @@ class Options:
     version of parallel analysis ('components' or 'factors') sets the EFA's factors;
     ``invariance``: the column the report tests measurement invariance across;
     ``calibration``: an item calibration (``alliance calibrate``) whose theta scores, rule on
-    theta and adaptive simulation are added to the scores and the report.
+    theta and adaptive simulation are added to the scores and the report;
+    ``id_column``: the export column that holds the respondent id;
+    ``keep_columns``: columns kept although they look like identifiers (names, e-mail, phone,
+    date of birth: left out by default); ``drop_columns``: more columns to leave out;
+    ``dictionary``: a REDCap data dictionary whose ``Identifier?`` marks are followed
+    (default: one found beside the export); ``carry``: export columns carried into the
+    scores; ``require_complete``: set aside REDCap rows whose form is not marked Complete.
     """
 
     instrument: str = "alliance"
@@ -69,6 +76,18 @@ class Options:
     parallel: ParallelKind = "components"
     invariance: str | None = None
     calibration: Path | None = None  # an item calibration: scores on theta too
+    id_column: str | None = None
+    keep_columns: tuple[str, ...] = ()
+    drop_columns: tuple[str, ...] = ()
+    dictionary: Path | None = None
+    carry: tuple[str, ...] = ()
+    require_complete: bool = False
+
+    @property
+    def identifier_policy(self) -> IdentifierPolicy:
+        return IdentifierPolicy(
+            keep=self.keep_columns, drop=self.drop_columns, dictionary=self.dictionary
+        )
 
 
 @dataclass(frozen=True)
@@ -126,6 +145,9 @@ def read_unchecked(
         column_map=load_map(options.map_file),
         max_bytes=options.max_bytes,
         header_row=options.header_row,
+        identifiers=options.identifier_policy,
+        id_column=options.id_column,
+        require_complete=options.require_complete,
     )
     export = _with_group(export, options.group, path, options.max_bytes)
     if instrument.unscaled_items:

@@ -95,7 +95,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE ingests ADD COLUMN perspective VARCHAR",
         "ALTER TABLE ingests ADD COLUMN measurement_error VARCHAR",
     ),
+    # 4: the columns an ingest left out as identifiers (JSON: column and why). A store made
+    # before this step may hold such columns: opening it for writing purges them
+    # (purge_identifiers).
+    ("ALTER TABLE ingests ADD COLUMN identifiers_dropped VARCHAR",),
 )
+IDENTIFIERS_PURGED_AT = 4
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -210,7 +215,8 @@ def open_store(
         try:
             if not read_only:
                 path.chmod(0o600)
-                migrate(con)
+                if 0 < migrate(con) < IDENTIFIERS_PURGED_AT:
+                    purge_identifiers(con)
             elif schema_version(con) != SCHEMA_VERSION:
                 raise StoreError(
                     f"{path}: schema version {schema_version(con)}, expected {SCHEMA_VERSION}; "
@@ -393,6 +399,7 @@ class _Facts:
     thresholds: str
     perspective: str
     measurement_error: str | None
+    identifiers_dropped: str
 
 
 def _rows_of(export: Export, start: int, stop: int) -> Export:
@@ -459,6 +466,7 @@ def ingest_checked(
             if c is not None
             else None
         ),
+        identifiers_dropped=_identifiers_json(export),
     )
     unique = _respondents_unique(export.data[usable]) if _keyed_by_respondent(export) else None
     return _write(con, instrument, blocks(), facts, unique, progress)
@@ -525,6 +533,7 @@ def ingest_export(
         measurement_error=(
             _error_json(scoring.error, scoring.rows) if scoring.error is not None else None
         ),
+        identifiers_dropped=_identifiers_json(export),
     )
     stored = None if progress is None else (lambda done, total: progress("stored", done, total))
     return _write(con, instrument, blocks(), facts, unique, stored)
@@ -568,7 +577,7 @@ def _write(
             rows_conflicting=counts["differs"],
         )
         con.execute(
-            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ingest_id,
                 facts.source,
@@ -586,6 +595,7 @@ def _write(
                 facts.thresholds,
                 facts.perspective,
                 facts.measurement_error,
+                facts.identifiers_dropped,
             ],
         )
         _INTERRUPTS.raise_if_received()
@@ -709,6 +719,50 @@ def _write_block(
     counts["new"] += int(new.sum())
     counts["same"] += int(same.sum())
     counts["differs"] += int(differs.sum())
+
+
+def _identifiers_json(export: Export) -> str:
+    return json.dumps([d.to_dict() for d in export.identifiers])
+
+
+def purge_identifiers(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Remove what a store written before identifiers were left out may hold of them: the
+    ``extra:`` columns of ``responses`` that are identifiers by their names or values, and
+    those keys of the quarantine's rows as read. Returns the columns removed."""
+    from .ingest.identifiers import name_reason, value_reason
+
+    removed: list[str] = []
+    for column in table_columns(con, "responses"):
+        if not column.startswith(EXTRA_PREFIX):
+            continue
+        name = column[len(EXTRA_PREFIX) :]
+        values = con.execute(
+            f"SELECT DISTINCT {quote(column)} FROM responses WHERE {quote(column)} IS NOT NULL "
+            "LIMIT 2000"
+        ).fetchdf()[column]
+        if name_reason(name) or value_reason(values.astype("string")):
+            con.execute(f"ALTER TABLE responses DROP COLUMN {quote(column)}")
+            removed.append(name)
+    rows = con.execute("SELECT rowid, raw FROM quarantine WHERE raw IS NOT NULL").fetchall()
+    if not rows:
+        return removed
+    parsed = [(rowid, json.loads(raw)) for rowid, raw in rows]
+    keys = {k for _, record in parsed for k in record}
+    identifying = set(removed) | {k for k in keys if name_reason(k)}
+    for key in keys - identifying:
+        values = pd.Series([record.get(key) for _, record in parsed], dtype="string")
+        if value_reason(values):
+            identifying.add(key)
+    if identifying:
+        for rowid, record in parsed:
+            kept = {k: v for k, v in record.items() if k not in identifying}
+            if len(kept) != len(record):
+                con.execute(
+                    "UPDATE quarantine SET raw = ? WHERE rowid = ?",
+                    [json.dumps(kept, ensure_ascii=False), rowid],
+                )
+    removed.extend(sorted(identifying - set(removed)))
+    return removed
 
 
 def _thresholds_json(thresholds: tuple[Threshold, ...]) -> str:

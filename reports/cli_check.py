@@ -9,7 +9,14 @@ import click
 from analysis.check import CheckResult
 from analysis.reading import read_checked
 
-from .cli_common import pipeline_options, read_options, say, show, user_errors
+from .cli_common import (
+    pipeline_options,
+    read_options,
+    say,
+    say_identifiers,
+    show,
+    user_errors,
+)
 from .output import dumps_json, write_table
 
 
@@ -25,6 +32,9 @@ def summary_lines(result: CheckResult) -> list[str]:
     lines.append(f"{len(doc['items_matched'])} items matched")
     if doc["missing_items"]:
         lines.append(f"items with no column: {', '.join(doc['missing_items'])}")
+    if doc["identifiers_dropped"]:
+        left = ", ".join(d["column"] for d in doc["identifiers_dropped"])
+        lines.append(f"identifying columns left out (not kept or written): {left}")
     if doc["unmatched_columns"]:
         lines.append(f"columns matching nothing: {', '.join(doc['unmatched_columns'])}")
     for kind, count in doc["finding_counts"].items():
@@ -87,6 +97,7 @@ def check_command(
       alliance check survey.xlsx --header-row 3 --instrument 'f =~ q1 + q2 + q3' --scale 1-7
     """
     result = read_checked(export_path, pipeline_options(locals())).checked
+    say_identifiers(result.export)
     if quarantine_file is not None:
         write_table(result.quarantined_rows(), quarantine_file)
     if as_json:

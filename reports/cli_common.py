@@ -146,9 +146,96 @@ def _pillars(value: str | None) -> tuple[str, ...] | None:
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
+def _names(value: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in (value or "").split(",") if c.strip())
+
+
+_PRIVACY_PARAMS = ("id_column", "keep_columns", "drop_columns", "dictionary", "require_complete")
+
+
+def _privacy_options(func: F) -> F:
+    """--id, --keep-columns, --drop-columns, --dictionary and --require-complete. They reach
+    `pipeline_options` through the click context, so a command's signature does not list
+    them."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        meta = click.get_current_context().meta
+        for name in _PRIVACY_PARAMS:
+            meta["alliance." + name] = kwargs.pop(name)
+        return func(*args, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(
+        [
+            click.option(
+                "--id",
+                "id_column",
+                default=None,
+                metavar="COLUMN",
+                help="The column holding the respondent id, when its name is not one the "
+                "tool knows (id, patient_id, record_id, ...).",
+            ),
+            click.option(
+                "--keep-columns",
+                "keep_columns",
+                default=None,
+                metavar="A,B",
+                help="Keep these columns although they look like identifiers (names, e-mail, "
+                "phone, date of birth, address), which are otherwise left out as the export "
+                "is read and never stored or written.",
+            ),
+            click.option(
+                "--drop-columns",
+                "drop_columns",
+                default=None,
+                metavar="A,B",
+                help="Leave these columns out too, as identifiers.",
+            ),
+            click.option(
+                "--dictionary",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="A REDCap data dictionary: fields it marks 'Identifier? = y' are left out "
+                "(default: a *dictionary*.csv found beside the export).",
+            ),
+            click.option(
+                "--require-complete",
+                is_flag=True,
+                help="Set aside REDCap rows whose form status is not Complete (by default "
+                "only rows without answers are set aside; the status is a finding).",
+            ),
+        ]
+    ):
+        decorated = option(decorated)
+    return decorated
+
+
+def identifier_note(export: Any) -> str | None:
+    """One line naming the columns left out as identifiers, or None."""
+    dropped = export.identifiers
+    if not dropped:
+        return None
+    shown = "; ".join(f"{d.column} ({d.reason})" for d in dropped)
+    source = f" and the data dictionary {export.dictionary}" if export.dictionary else ""
+    return (
+        f"left out {len(dropped)} identifying column{'s' if len(dropped) != 1 else ''} "
+        f"by their names, labels, values{source}; nothing of them is kept or written: "
+        f"{shown}. Keep one on purpose with --keep-columns."
+    )
+
+
+def say_identifiers(export: Any) -> None:
+    note = identifier_note(export)
+    if note is not None:
+        say(note)
+
+
 def read_options(func: F) -> F:
     """--instrument, --map, --max-size, --header-row, --scale and --pillars: how to read an
-    export and what its instrument is. Shared by every command that reads one."""
+    export and what its instrument is; with the options on identifiers and REDCap's form
+    status. Shared by every command that reads one."""
+    func = _privacy_options(func)
     for option in reversed(
         [
             click.option(
@@ -361,6 +448,14 @@ def pipeline_options(params: dict[str, Any]) -> Options:
     from analysis.reading import Options  # here: reading imports pandas
 
     chosen = {field: params[name] for name, field in _OPTION_NAMES.items() if name in params}
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    if "alliance.id_column" in meta:
+        chosen["id_column"] = meta["alliance.id_column"]
+        chosen["keep_columns"] = _names(meta["alliance.keep_columns"])
+        chosen["drop_columns"] = _names(meta["alliance.drop_columns"])
+        chosen["dictionary"] = meta["alliance.dictionary"]
+        chosen["require_complete"] = meta["alliance.require_complete"]
     if "max_size" in params:
         chosen["max_bytes"] = parse_size(params["max_size"])
     if "pillars" in params:

@@ -41,6 +41,7 @@ from .cli_common import (
     pseudonym_key,
     read_options,
     say,
+    say_identifiers,
     score_options,
     user_errors,
 )
@@ -252,6 +253,7 @@ def _ingest_each(
     for path in exports:
         say(f"reading {path} ...")
         read_instrument, export = read_unchecked(path, options, instrument)
+        say_identifiers(export)
 
         def progress(stage: str, done: int, total: int, name: Path = path) -> None:
             say(f"  {name.name}: {stage} {done:,} of {total:,} rows")

@@ -214,9 +214,21 @@ def test_redcap_label_export(tmp_path: Path, bank: Instrument) -> None:
     export = read_export(write(tmp_path, "redcap_labels.csv", "\n".join(rows) + "\n"), bank)
     assert export.platform == "redcap_labels"
     checked = check_export(export, bank)
+    # REDCap's form status is set by hand: an Incomplete form with its answers is kept, and
+    # the status is a finding that names its column and counts its values.
+    assert checked.usable_data()["respondent_id"].tolist() == ["P0", "P1", "P2", "P9"]
+    status = checked.findings[checked.findings["kind"] == "form_status"]
+    assert status[["column", "value"]].values.tolist() == [
+        ["Complete?", "Complete 3, Incomplete 1"]
+    ]
+    path = tmp_path / "redcap_labels.csv"
+    export = read_export(path, bank, require_complete=True)
+    checked = check_export(export, bank)
     pd.testing.assert_frame_equal(answers(checked.usable_data()), TRUTH.astype(float))
     assert checked.usable_data()["respondent_id"].tolist() == ["P0", "P1", "P2"]
     assert checked.quarantine.iloc[3] == "unfinished"
+    unfinished = checked.findings[checked.findings["kind"] == "unfinished"]
+    assert unfinished["reason"].tolist() == ["quarantined: unfinished (column 'Complete?')"]
 
 
 def test_surveymonkey_export(tmp_path: Path, bank: Instrument) -> None:

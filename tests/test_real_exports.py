@@ -174,3 +174,30 @@ def test_stata_tagged_missing_values_are_declared_missing(tmp_path: Path) -> Non
     assert doc["rows_in"] == 5 and doc["declared_missing_answers"] == 2
     assert doc["items"]["pb03"]["declared_missing"] == 1
     assert doc["finding_counts"].get("not_a_number", 0) == 0
+
+
+def test_a_redcap_repeating_form_left_incomplete_is_scored(tmp_path: Path) -> None:
+    """REDCap's form status is set by hand and often left at 0 (Incomplete) on forms whose
+    answers are all there (the layout of REDCapR's multilevel test project: a patient form,
+    then a repeating appointment form). Only rows without answers are set aside; the status
+    of the form holding the items is a finding naming its column."""
+    values = answers(6, seed=4)
+    rows = []
+    for p, patient in enumerate(("1001", "1002")):
+        rows.append([patient, "", "", "51", "0", *[""] * len(ITEMS), ""])
+        for k in range(3):
+            rows.append([patient, "appointment", str(k + 1), "", "", *values[3 * p + k], "0"])
+    header = ["patient_id", "redcap_repeat_instrument", "redcap_repeat_instance", "county_id"]
+    header += ["patient_complete", *ITEMS, "appointment_complete"]
+    path = tmp_path / "multilevel.csv"
+    pd.DataFrame(rows, columns=header).to_csv(path, index=False)
+    doc = check(path)
+    assert (doc["rows_in"], doc["rows_usable"]) == (8, 6)
+    assert doc["quarantine_reasons"] == {"no_answers": 2}
+    status = [f for f in doc["findings"] if f["kind"] == "form_status"]
+    assert [(f["column"], f["value"]) for f in status] == [
+        ("appointment_complete", "Incomplete 6, blank 2")
+    ]
+    strict = check(path, "--require-complete")
+    assert strict["rows_usable"] == 0
+    assert strict["quarantine_reasons"] == {"unfinished": 8, "no_answers": 2}

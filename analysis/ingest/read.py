@@ -25,6 +25,10 @@ from instrument import Instrument, ResponseScale
 from instrument.exports.qualtrics import qualtrics_columns
 
 from .. import names
+from .identifiers import DroppedColumn, IdentifierPolicy, find_dictionary, find_identifiers
+from .identifiers import name_reason as identifier_name
+from .identifiers import refuse_unknown as refuse_unknown_columns
+from .identifiers import value_reason as identifier_values
 from .mapping import ColumnMap, fold, match_context, match_items
 from .platforms import QUALTRICS_MISSING, QUALTRICS_STATUS, Layout, detect, is_metadata
 from .sniff import DEFAULT_MAX_BYTES, EXCEL_MAX_ROWS, ExportError, Sniffed, sniff
@@ -38,7 +42,9 @@ NA_VALUES = ["", "NA"]
 class Export:
     """A read export. ``data``: context columns then items (floats, NaN when missing);
     ``flags``: per-row platform marks ('preview', 'test', 'spam', 'unfinished' or '');
-    ``findings``: one row per unusable cell; ``raw``: the rows as read, for the quarantine file."""
+    ``findings``: one row per unusable cell; ``raw``: the rows as read, for the quarantine file,
+    less the columns left out as identifiers (``identifiers``, each with why; ``dictionary``:
+    the REDCap data dictionary that was consulted)."""
 
     data: pd.DataFrame
     platform: str
@@ -54,6 +60,9 @@ class Export:
     # Per item: answers given as a missing code (Qualtrics' -99 "seen but unanswered", SPSS
     # user-missing, the mapping's ``missing:``), as distinct from blanks (not shown).
     declared_by_item: dict[str, int] = field(default_factory=dict)
+    identifiers: tuple[DroppedColumn, ...] = ()
+    dictionary: str | None = None
+    flag_sources: dict[str, str] = field(default_factory=dict)  # mark -> the column behind it
 
     @property
     def rows_in(self) -> int:
@@ -193,8 +202,11 @@ def _ragged(s: Sniffed, line: int, saw: int, width: int) -> ExportError:
     )
 
 
-def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float | str]]]:
-    """SPSS, Stata, Excel or Parquet; also the user-missing codes SPSS declares per column."""
+def _read_binary(
+    s: Sniffed,
+) -> tuple[pd.DataFrame, dict[str, list[float | str]], dict[str, str]]:
+    """SPSS, Stata, Excel or Parquet; also the user-missing codes SPSS declares per column,
+    and SPSS's and Stata's variable labels."""
     import pyreadstat  # here: a CSV export does not pay for it
 
     name = s.path.name
@@ -207,7 +219,12 @@ def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float | str]]
                 missing[column] = [r["lo"] for r in ranges if r["lo"] == r["hi"]]
             for column, values in (getattr(meta, "missing_user_values", None) or {}).items():
                 missing.setdefault(column, []).extend(values)
-            return frame, missing
+            labels = {
+                str(k): str(v)
+                for k, v in (getattr(meta, "column_names_to_labels", None) or {}).items()
+                if v
+            }
+            return frame, missing, labels
         if s.kind == "excel":
             return (
                 pd.read_excel(
@@ -220,8 +237,9 @@ def _read_binary(s: Sniffed) -> tuple[pd.DataFrame, dict[str, list[float | str]]
                     nrows=EXCEL_MAX_ROWS,
                 ),
                 {},
+                {},
             )
-        return pd.read_parquet(s.path), {}
+        return pd.read_parquet(s.path), {}, {}
     except (pyreadstat.ReadstatError, ValueError, OSError) as exc:
         raise ExportError(f"{name}: not a readable {s.kind} file ({exc}).") from None
     except Exception as exc:  # pyarrow and openpyxl raise their own types for corrupt files
@@ -302,23 +320,66 @@ def _folded(values: pd.Series) -> pd.Series:
     return pd.Series(folded[codes], index=values.index, dtype=object)  # -1 (missing): ''
 
 
-def _flags(frame: pd.DataFrame, platform: str) -> pd.Series:
+_REDCAP_STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete", "": "blank"}
+
+
+def _form_status_columns(columns: list[str], item_columns: set[str]) -> list[str]:
+    """The REDCap form status columns of the forms holding the items. REDCap lists a form's
+    fields and then its ``<form>_complete`` column, so an item's form status is the first
+    status column after it."""
+    status = [k for k, c in enumerate(columns) if c.endswith(("_complete", "Complete?"))]
+    found: list[str] = []
+    for k, column in enumerate(columns):
+        if column in item_columns:
+            after = [j for j in status if j > k]
+            if after and columns[after[0]] not in found:
+                found.append(columns[after[0]])
+    return found
+
+
+def _flags(
+    frame: pd.DataFrame,
+    platform: str,
+    item_columns: set[str],
+    require_complete: bool,
+) -> tuple[pd.Series, list[tuple[str, int | None, str, str, str]], dict[str, str]]:
+    """Per row, the platform's mark ('' when none); findings about the marks; and the column
+    each kind of mark came from."""
     flags = pd.Series("", index=frame.index, dtype=object)
+    records: list[tuple[str, int | None, str, str, str]] = []
+    sources: dict[str, str] = {}
     if platform == "qualtrics":
         if "Status" in frame:
             status = _folded(frame["Status"])
             flags = status.map(QUALTRICS_STATUS).fillna("").astype(object)
+            sources.update(dict.fromkeys(("preview", "test", "spam"), "Status"))
         if "Finished" in frame:
             finished = _folded(frame["Finished"])
             flags = flags.where(~finished.isin(["0", "false"]) | (flags != ""), "unfinished")
+            sources["unfinished"] = "Finished"
     elif platform in ("redcap", "redcap_labels"):
-        complete = [c for c in frame.columns if c.endswith(("_complete", "Complete?"))]
-        for column in complete:
+        # REDCap's form status is set by hand (0 Incomplete, 1 Unverified, 2 Complete) and
+        # often left at 0 on forms whose answers are all there: it is reported, and sets rows
+        # aside only when asked (require_complete). Rows without answers are set aside anyway.
+        for column in _form_status_columns(list(frame.columns), item_columns):
             value = _folded(frame[column])
-            flags = flags.where(~value.isin(["0", "incomplete"]), "unfinished")
+            named = value.map(lambda v: _REDCAP_STATUS.get(v, v.capitalize()))
+            counts = named.value_counts()
+            shown = ", ".join(f"{label} {count:,}" for label, count in counts.items())
+            if require_complete:
+                flags = flags.where(value.isin(["2", "complete"]) | (flags != ""), "unfinished")
+                sources["unfinished"] = column
+                reason = "REDCap form status; rows not marked Complete are set aside"
+            else:
+                reason = (
+                    "REDCap form status (set by hand); rows are not set aside for it, only "
+                    "for lacking answers (require_complete: set aside rows not Complete)"
+                )
+            records.append(("form_status", None, column, shown, reason))
     elif platform == "limesurvey" and "submitdate" in frame:
         flags = flags.where(frame["submitdate"].notna(), "unfinished")
-    return flags
+        sources["unfinished"] = "submitdate"
+    return flags, records, sources
 
 
 # ---------------------------------------------------------------- answers
@@ -580,12 +641,25 @@ def read_export(
     column_map: ColumnMap | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     header_row: int | None = None,
+    identifiers: IdentifierPolicy | None = None,
+    id_column: str | None = None,
+    require_complete: bool = False,
 ) -> Export:
     """Read ``path`` (any supported format and platform) against ``instrument``;
-    ``header_row`` (1-based) is the row with the column names when rows above it are titles."""
+    ``header_row`` (1-based) is the row with the column names when rows above it are titles.
+
+    Columns that identify a person (names, e-mail, phone, date of birth: see
+    :mod:`analysis.ingest.identifiers`) are left out as the file is read, as ``identifiers``
+    says (default: found and left out); ``id_column`` names the respondent id column."""
     mapping = column_map or ColumnMap()
+    if id_column is not None:
+        mapping = mapping.model_copy(
+            update={"context": {**mapping.context, names.RESPONDENT_ID: id_column}}
+        )
+    policy = identifiers if identifiers is not None else IdentifierPolicy()
     s = sniff(path, max_bytes=max_bytes, header_row=header_row)
     user_missing: dict[str, list[float | str]] = {}
+    variable_labels: dict[str, str] = {}
     encoding = s.encoding
     if s.kind == "text":
         layout = detect(s.head)
@@ -598,7 +672,7 @@ def read_export(
             frame = frame.rename(columns=renamed)
     else:
         layout = Layout(s.kind if s.kind in ("spss", "stata") else "csv")
-        frame, user_missing = _read_binary(s)
+        frame, user_missing, variable_labels = _read_binary(s)
         if s.kind == "excel" and len(frame):
             # An Excel file saved from a platform export keeps the platform's header rows.
             head = (
@@ -630,6 +704,15 @@ def read_export(
     if layout.id_column is not None:
         conventions[names.RESPONDENT_ID] = layout.id_column
     chosen = match_context(columns, mapping.context, conventions)
+    refuse_unknown_columns(policy, columns, name)
+    candidates = [c for c in columns if c not in item_of and c not in chosen.values()]
+    dictionary = policy.dictionary or find_dictionary(s.path, columns)
+    dropped = find_identifiers(
+        frame, candidates, policy, labels=variable_labels, dictionary=dictionary
+    )
+    if dropped:
+        frame = frame.drop(columns=[d.column for d in dropped])
+        columns = list(frame.columns)
     context, chosen = _context(frame, chosen, layout.platform)
 
     missing_codes = {str(m) for m in mapping.missing}
@@ -640,7 +723,7 @@ def read_export(
     # The items start as a view of the columns read (copy-on-write keeps ``raw`` as read);
     # only a column that changes is replaced. Copying them all would cost as much as the read.
     items = frame[[column_of[i] for i in order]].set_axis(order, axis=1)
-    records: list[tuple[str, int, str, str, str]] = []
+    records: list[tuple[str, int | None, str, str, str]] = []
     declared: dict[str, int] = {}
     recode = {fold(k): v for k, v in mapping.recode.items()}
     for item_id in order:
@@ -662,12 +745,20 @@ def read_export(
     # reset above), so no copy is spent re-indexing them.
     data = pd.concat([context, items], axis=1)
     used = set(item_of) | set(chosen.values())
+    flags, flag_findings, flag_sources = _flags(
+        frame, layout.platform, set(item_of), require_complete
+    )
+    records.extend(flag_findings)
+    identifying = _identifying_id(frame, chosen.get(names.RESPONDENT_ID))
+    if identifying is not None:
+        records.append(identifying)
     return Export(
         data=data,
         platform=layout.platform,
         source=name,
         items=tuple(order),
-        flags=_flags(frame, layout.platform),
+        flags=flags,
+        flag_sources=flag_sources,
         findings=pd.DataFrame(records, columns=list(FINDING_COLUMNS)),
         unmatched_columns=tuple(
             c for c in columns if c not in used and not is_metadata(layout.platform, c)
@@ -682,4 +773,25 @@ def read_export(
         delimiter=s.delimiter,
         raw=frame,
         declared_by_item=declared,
+        identifiers=tuple(dropped),
+        dictionary=dictionary.name if dictionary is not None else None,
+    )
+
+
+def _identifying_id(
+    frame: pd.DataFrame, column: str | None
+) -> tuple[str, int | None, str, str, str] | None:
+    """A finding when the respondent id is itself an identifier (e-mail addresses, phone
+    numbers, a medical record number): it is kept, as the key, and should be pseudonymised."""
+    if column is None:
+        return None
+    found = identifier_values(frame[column]) or identifier_name(column)
+    if found is None:
+        return None
+    return (
+        "identifying_id",
+        None,
+        column,
+        found,
+        "the respondent id identifies the patient; pseudonymise it (pseudonymize: a key)",
     )
