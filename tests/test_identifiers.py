@@ -239,3 +239,33 @@ def test_identifier_values_and_what_is_not_one() -> None:
         "c": "it holds dates of birth",
         "note": "it holds e-mail addresses",
     }
+
+
+def test_a_store_written_before_is_purged_of_identifiers_when_opened(
+    redcap: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """A store of schema version 3 kept identifiers as ``extra:`` columns and in the
+    quarantine's rows as read; opening it for writing removes them and keeps the rest."""
+    export, secrets = redcap
+    db = tmp_path / "old.duckdb"
+    assert run_cli("ingest", str(export), "--db", str(db)).returncode == 0
+    with duckdb.connect(str(db)) as con:  # made as the old toolkit wrote it
+        con.execute('ALTER TABLE responses ADD COLUMN "extra:Surname" VARCHAR')
+        con.execute('ALTER TABLE responses ADD COLUMN "extra:contact" VARCHAR')
+        con.execute("UPDATE responses SET \"extra:Surname\" = 'Quennell001'")
+        con.execute("UPDATE responses SET \"extra:contact\" = 'ysolde001.q@example.org'")
+        con.execute(
+            "UPDATE quarantine SET raw = json_object('pb01', '3', 'email', "
+            "'ysolde002.q@example.org', 'age', '41')"
+        )
+        con.execute("ALTER TABLE ingests DROP COLUMN identifiers_dropped")
+        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    assert "Quennell001" in _text_of_store(db)
+    with open_store(db):
+        pass
+    _assert_none_in(_text_of_store(db), secrets, "the purged store")
+    with open_store(db, read_only=True) as con:
+        stored = [r[0] for r in con.execute("DESCRIBE responses").fetchall()]
+        raw = json.loads(con.execute("SELECT raw FROM quarantine LIMIT 1").fetchone()[0])
+    assert "extra:age" in stored and "extra:Surname" not in stored
+    assert raw == {"pb01": "3", "age": "41"}

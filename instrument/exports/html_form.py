@@ -1,8 +1,14 @@
-"""A printable, accessible HTML form: no JavaScript, every radio button bound to its label,
-one fieldset and legend per item, print styles that keep an item on one page."""
+"""A printable, accessible HTML form: every radio button bound to its label, one fieldset and
+legend per item, print styles that keep an item on one page.
+
+It works without JavaScript, for printing and filling in on screen. With JavaScript, a button
+saves the answers as a CSV in the layout `alliance check` and `alliance score` read
+(respondent_id, session, date, clinician_id, then one column per item, its code), in the
+browser: nothing is sent anywhere, and nothing on the page posts or erases the answers."""
 
 from __future__ import annotations
 
+import json
 from html import escape
 
 from ..model import Instrument
@@ -21,13 +27,54 @@ legend { font-weight: 600; padding: 0 .3rem; }
 input[type=radio] { width: 1.1rem; height: 1.1rem; }
 input:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
 .visit label { display: block; margin: .4rem 0; }
+.save { margin-top: 1.5rem; }
+.save button { font: inherit; padding: .4rem 1rem; }
 @media print {
   body { margin: 0; max-width: none; font-size: 12pt; }
   fieldset { break-inside: avoid; page-break-inside: avoid; }
   h2 { break-after: avoid; page-break-after: avoid; }
-  button { display: none; }
+  button, .save { display: none; }
 }
 """.strip()
+
+
+_SCRIPT = """
+function cell(text) {
+  const s = String(text);
+  // A value a spreadsheet would run as a formula is kept as text behind an apostrophe.
+  const safe = /^[=+\\-@\\t\\r]/.test(s) ? "'" + s : s;
+  return /[",\\n\\r]/.test(safe) ? '"' + safe.replace(/"/g, '""') + '"' : safe;
+}
+function value(id) { return document.getElementById(id).value.trim(); }
+function answers() {
+  const header = ["respondent_id", "session", "date", "clinician_id", ...ITEMS];
+  const row = [value("respondent_id"), value("session"), value("visit_date"),
+               value("clinician_id")];
+  for (const id of ITEMS) {
+    const chosen = document.querySelector('input[name="' + CSS.escape(id) + '"]:checked');
+    row.push(chosen ? chosen.value : "");
+  }
+  const text = header.map(cell).join(",") + "\\r\\n" + row.map(cell).join(",") + "\\r\\n";
+  return { text: text, answered: row.slice(4).filter(v => v !== "").length };
+}
+document.getElementById("save").hidden = false;
+document.getElementById("save-button").addEventListener("click", () => {
+  const { text, answered } = answers();
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  link.download = "answers-" + (value("respondent_id") || "patient") + ".csv";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  document.getElementById("saved").textContent =
+    "Saved " + answered + " of " + ITEMS.length + " answers; the page keeps them.";
+});
+""".strip()
+
+
+def _json_list(values: list[str]) -> str:
+    """A JSON array safe inside a <script> element (no '</' can close it)."""
+    return json.dumps(values).replace("</", "<\\/")
 
 
 def page_start(title: str, style: str) -> list[str]:
@@ -62,9 +109,15 @@ def to_html(instrument: Instrument, form: str | None = None) -> str:
         *page_start(title, _STYLE),
     ]
     out += [
-        '<form method="post" action="#">',
+        # Not a <form>: nothing here posts anywhere, so nothing can send the answers away or
+        # clear them; radios are grouped by their names.
+        '<div id="answers">',
         '<fieldset class="visit">',
         "<legend>About this visit</legend>",
+        '<label for="respondent_id">Patient (study id) <input type="text" id="respondent_id" '
+        'name="respondent_id" autocomplete="off"></label>',
+        '<label for="session">Session number <input type="number" id="session" '
+        'name="session" min="1" step="1"></label>',
         '<label for="visit_date">Date of visit <input type="date" id="visit_date" '
         'name="visit_date"></label>',
         '<label for="clinician_id">Clinician <input type="text" id="clinician_id" '
@@ -95,9 +148,14 @@ def to_html(instrument: Instrument, form: str | None = None) -> str:
                 )
             out += ["</div>", "</fieldset>"]
         out.append("</section>")
+    items = [item.id for block in blocks for item in block.items]
     out += [
-        '<p><button type="submit">Submit</button></p>',
-        "</form>",
+        "</div>",
+        '<div class="save" id="save" hidden>',
+        '<p><button type="button" id="save-button">Save the answers (CSV)</button></p>',
+        '<p id="saved" role="status"></p>',
+        "</div>",
+        f"<script>\nconst ITEMS = {_json_list(items)};\n{_SCRIPT}\n</script>",
         "</main>",
         f'<footer><p class="colophon">{e(colophon)}</p></footer>',
         "</body>",
