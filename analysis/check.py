@@ -13,7 +13,8 @@ Quarantined (the row is set aside, with why):
   are a finding (``identical_answers``), not a reason to set the row aside;
 - ``too_fast``: completed in under 2 seconds per item, where a duration exists.
 
-Flagged but kept (findings): duplicate response ids (both rows kept); many missing answers
+Flagged but kept (findings): duplicate response ids (both rows kept); rows that repeat an
+earlier row whole (``duplicate_row``), whatever ids there are; many missing answers
 (over a quarter of the items); multivariate outliers (Mahalanobis distance, p < .001, on
 complete rows); answers that are not codes of the scale (unknown labels, junk, out of range:
 the cell is left empty); items at the ceiling (half or more answers at the top); export
@@ -253,6 +254,16 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
                     ids.iloc[rows].astype(str).tolist(),
                 )
             )
+    repeated = _repeated_rows(data, answered > 0)
+    if repeated.any():
+        rows = np.flatnonzero(repeated)
+        parts.append(
+            _finding(
+                "duplicate_row",
+                rows,
+                "the same answers and context as an earlier row (kept): a row exported twice?",
+            )
+        )
     missing_share = 1 - answered / np.maximum(shown, 1)
     many = (missing_share > MISSING_SHARE_FLAG) & (answered > 0)
     if many.any():
@@ -325,6 +336,14 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
 
 
 _ROWS_PER_BLOCK = 1 << 16
+
+
+def _repeated_rows(data: pd.DataFrame, answered: np.ndarray) -> np.ndarray:
+    """Rows with an answer that repeat an earlier row in every column read (context and
+    answers), whatever ids the export has. A response id that differs makes two responses."""
+    hashed = pd.util.hash_pandas_object(data, index=False).to_numpy()
+    repeated = pd.Series(hashed).duplicated(keep="first").to_numpy()
+    return repeated & answered
 
 
 def _mahalanobis(answers: np.ndarray, usable: np.ndarray) -> pd.DataFrame:

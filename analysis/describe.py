@@ -75,6 +75,44 @@ def item_distribution(data: pd.DataFrame, instrument: Instrument, items: list[st
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+# More distinct answers than an 11-point scale has: not a discrete scale, drawn as a box plot.
+DISCRETE_MAX_POINTS = 11
+
+
+def on_discrete_scale(data: pd.DataFrame, instrument: Instrument, items: list[str]) -> bool:
+    """Whether the items' answers sit on a scale of at most DISCRETE_MAX_POINTS points: the
+    declared one, else the distinct whole-number answers seen."""
+    scale = instrument.scale_of(items[0]) if items else None
+    if scale is not None:
+        return len(scale.codes) <= DISCRETE_MAX_POINTS
+    values = pd.unique(data[items].to_numpy(dtype=float).ravel())
+    values = values[~np.isnan(values)]
+    whole = bool(np.all(values == np.round(values)))
+    return whole and len(values) <= DISCRETE_MAX_POINTS
+
+
+def item_quantiles(data: pd.DataFrame, items: list[str]) -> pd.DataFrame:
+    """Per item: the 5th, 25th, 50th, 75th and 95th percentiles, the mean and the answers."""
+    rows = {}
+    for item_id in items:
+        column = data[item_id].dropna().astype(float)
+        q = (
+            column.quantile([0.05, 0.25, 0.5, 0.75, 0.95]).to_numpy()
+            if len(column)
+            else [np.nan] * 5
+        )
+        rows[item_id] = {
+            "q05": q[0],
+            "q25": q[1],
+            "q50": q[2],
+            "q75": q[3],
+            "q95": q[4],
+            "mean": float(column.mean()) if len(column) else np.nan,
+            "n": len(column),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def histogram(values: pd.Series, low: float, high: float, bins: int = 32) -> pd.DataFrame:
     """Counts in equal bins between ``low`` and ``high`` (for plotting: size stays bounded)."""
     counts, edges = np.histogram(values.dropna(), bins=bins, range=(low, high))

@@ -17,3 +17,6 @@ CONTEXT_COLUMNS = (RESPONSE_ID, RESPONDENT_ID, CLINICIAN_ID, SITE_ID, SESSION, D
 # Further columns the simulator writes: completion time (for too-fast checks) and an outcome
 # (for criterion thresholds).
 EXTRA_COLUMNS = (DURATION, DROPOUT)
+
+# The position of a row in the export it was read from (1 = the first data row).
+ROW_IN_EXPORT = "row_in_export"

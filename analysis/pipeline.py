@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from instrument import Instrument
@@ -28,7 +29,7 @@ from .estimator import resolve
 from .forms import stack_parallel
 from .invariance import InvarianceResult, run_invariance
 from .monitor.course import Course, export_course
-from .names import PERSPECTIVE
+from .names import PERSPECTIVE, ROW_IN_EXPORT
 from .reading import Options, ReadResult, read_checked, read_unchecked, resolve_instrument
 from .sample import Sample
 from .scoring import (
@@ -63,6 +64,7 @@ __all__ = [
     "read_unchecked",
     "resolve_instrument",
     "score",
+    "scores_table",
     "thresholds_plan",
     "validate",
 ]
@@ -137,6 +139,39 @@ def score(
         calibration = calibration_for(read, options.calibration)
     table = pd.concat([result.table, theta_scores(calibration, usable)], axis=1)
     return replace(result, table=table)
+
+
+def scores_table(
+    read: ReadResult, scored: ScoreResult, carry: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The scores as a file holds them: first ``row_in_export`` (1 = the first data row), so
+    every score joins back to its row, then the columns ``carry`` names, as read, then the
+    scores. A column left out as an identifier is carried only when it was kept on purpose
+    (``keep_columns``)."""
+    export = read.checked.export
+    raw = export.raw if export.raw is not None else export.data
+    usable = read.checked.usable
+    picked: dict[str, pd.Series] = {}
+    dropped = {d.column.casefold(): d for d in export.identifiers}
+    for name in carry:
+        match = [c for c in raw.columns if c == name] or [
+            c for c in raw.columns if c.casefold() == name.casefold()
+        ]
+        if not match:
+            if name.casefold() in dropped:
+                raise ValueError(
+                    f"'carry' names {name!r}, which was left out as an identifier "
+                    f"({dropped[name.casefold()].reason}); keep it on purpose with "
+                    f"keep_columns to carry it."
+                )
+            raise ValueError(f"'carry' names {name!r}, which the export does not have.")
+        picked[match[0]] = raw[match[0]][usable].reset_index(drop=True)
+    table = scored.table.reset_index(drop=True)
+    front = pd.DataFrame({ROW_IN_EXPORT: np.flatnonzero(usable) + 1, **picked})
+    clash = [c for c in front.columns if c in table.columns]
+    if clash:
+        raise ValueError(f"'carry' names {clash[0]!r}, which the scores already hold.")
+    return pd.concat([front, table], axis=1)
 
 
 def block_scoring(

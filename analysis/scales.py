@@ -24,6 +24,12 @@ FROM_ANSWERS = "inferred from the lowest and highest answers seen"
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-|\.\.|to)\s*(-?\d+)\s*$")
 
 
+# An inferred scale spans at most this many points (0-100, a visual analogue scale): wider
+# answers are not on a scale, and one stray large number cannot make the scale enumerate
+# every integer up to it.
+MAX_INFERRED_POINTS = 101
+
+
 def numbered_scale(low: int, high: int, name: str | None = None) -> ResponseScale:
     points = tuple((k, str(k)) for k in range(low, high + 1))
     return ResponseScale(name or f"range_{low}_{high}".replace("-", "m"), f"{low}-{high}", points)
@@ -87,6 +93,18 @@ def with_observed_scales(instrument: Instrument, export: Export) -> tuple[Instru
             continue
         low, high = int(values.min()), int(values.max())
         if high <= low:
+            continue
+        if high - low + 1 > MAX_INFERRED_POINTS:
+            rows.append(
+                {
+                    "kind": "scale_not_inferred",
+                    "row": None,
+                    "column": subscale,
+                    "value": f"{low}-{high}",
+                    "reason": f"the answers span more than {MAX_INFERRED_POINTS} points, so "
+                    "they are not taken for a response scale (give --scale LOW-HIGH)",
+                }
+            )
             continue
         scale = numbered_scale(low, high)
         found.update(dict.fromkeys(ids, scale))

@@ -146,7 +146,8 @@ def _pillars(value: str | None) -> tuple[str, ...] | None:
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-def _names(value: str | None) -> tuple[str, ...]:
+def names_list(value: str | None) -> tuple[str, ...]:
+    """Comma-separated names as a tuple ('' and None: none)."""
     return tuple(c.strip() for c in (value or "").split(",") if c.strip())
 
 
@@ -229,6 +230,18 @@ def say_identifiers(export: Any) -> None:
     note = identifier_note(export)
     if note is not None:
         say(note)
+
+
+def stop_if_nothing_usable(checked: Any, what: str) -> None:
+    """Exit 1 with one line when the checks kept no row: there is nothing to ``what``."""
+    if checked.rows_usable:
+        return
+    reasons = ", ".join(f"{n:,} {r}" for r, n in checked.quarantine_reasons().items())
+    say(
+        f"alliance: nothing to {what}: none of the {checked.rows_in:,} rows is usable "
+        f"({reasons}); alliance check lists why."
+    )
+    raise SystemExit(1)
 
 
 def read_options(func: F) -> F:
@@ -452,8 +465,8 @@ def pipeline_options(params: dict[str, Any]) -> Options:
     meta = ctx.meta if ctx is not None else {}
     if "alliance.id_column" in meta:
         chosen["id_column"] = meta["alliance.id_column"]
-        chosen["keep_columns"] = _names(meta["alliance.keep_columns"])
-        chosen["drop_columns"] = _names(meta["alliance.drop_columns"])
+        chosen["keep_columns"] = names_list(meta["alliance.keep_columns"])
+        chosen["drop_columns"] = names_list(meta["alliance.drop_columns"])
         chosen["dictionary"] = meta["alliance.dictionary"]
         chosen["require_complete"] = meta["alliance.require_complete"]
     if "max_size" in params:

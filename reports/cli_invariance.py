@@ -14,6 +14,7 @@ from .cli_common import (
     group_options,
     pipeline_options,
     read_options,
+    say_identifiers,
     show,
     user_errors,
     validate_options,
@@ -124,6 +125,7 @@ def invariance_command(
     options = pipeline_options(locals())
     _, step = progress_printer()
     read = read_checked(export_path, options)
+    say_identifiers(read.checked.export)
     run = invariance(read, options, progress=lambda level: step(f"fitting the {level} model"))  # type: ignore[operator]
     if as_json:
         doc = run.result.to_dict()

@@ -14,6 +14,7 @@ from .cli_common import (
     pipeline_options,
     read_options,
     say,
+    say_identifiers,
     score_options,
     show,
     stop_option,
@@ -86,6 +87,7 @@ def calibrate_command(
     options = pipeline_options(locals())
     say("reading and checking ...")
     read = read_checked(export_path, options)
+    say_identifiers(read.checked.export)
     if read.checked.rows_usable == 0:
         raise InputError(
             f"nothing to calibrate on: none of the {read.checked.rows_in:,} rows is usable "
@@ -160,7 +162,7 @@ def cat_simulate_command(
     else:
         options = pipeline_options(locals())
         read = read_checked(export_path, options)
-
+        say_identifiers(read.checked.export)
         calibration = calibration_for(read, calibration_file)
         result = adaptive_on_export(read, calibration, rule)
     if as_json:

@@ -8,14 +8,16 @@ from pathlib import Path
 import click
 
 from analysis.fileio import atomic_write_text
-from analysis.pipeline import analyse
+from analysis.pipeline import analyse_read, read_checked
 
 from .cli_common import (
     calibration_option,
     pipeline_options,
     read_options,
     say,
+    say_identifiers,
     score_options,
+    stop_if_nothing_usable,
     user_errors,
     validate_options,
 )
@@ -103,7 +105,11 @@ def report_command(
     """
     options = pipeline_options(locals())
     start, step = progress_printer()
-    analysis = analyse(export_path, options, progress=step)  # type: ignore[arg-type]
+    step("reading and checking")  # type: ignore[operator]
+    read = read_checked(export_path, options)
+    say_identifiers(read.checked.export)
+    stop_if_nothing_usable(read.checked, "report")
+    analysis = analyse_read(read, options, progress=step)  # type: ignore[arg-type]
     step("drawing")  # type: ignore[operator]
     html = build_report(analysis, by=by)
     atomic_write_text(output, html)

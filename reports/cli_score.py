@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from analysis import names
-from analysis.pipeline import calibration_for, read_checked
+from analysis.pipeline import calibration_for, read_checked, scores_table
 from analysis.pipeline import score as score_read
 from analysis.privacy import pseudonymize
 from analysis.scoring import ScoreResult
@@ -17,11 +17,14 @@ from .cli_common import (
     InputError,
     calibration_option,
     key_options,
+    names_list,
     pipeline_options,
     pseudonym_key,
     read_options,
     say,
+    say_identifiers,
     score_options,
+    stop_if_nothing_usable,
     user_errors,
 )
 from .output import csv_text, dumps_json, write_table
@@ -103,6 +106,14 @@ def theta_lines(table: Any, calibration: Any, calibration_file: Path) -> list[st
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON (write the table with -o)."
 )
+@click.option(
+    "--keep",
+    "carry",
+    default=None,
+    metavar="A,B",
+    help="Carry these export columns into the scores, after row_in_export (identifiers only "
+    "when kept on purpose with --keep-columns).",
+)
 @key_options
 @user_errors
 def score(
@@ -118,6 +129,7 @@ def score(
     calibration_file: Path | None,
     output: Path | None,
     as_json: bool,
+    carry: str | None,
     key: str | None,
     key_file: Path | None,
 ) -> None:
@@ -149,17 +161,12 @@ def score(
     key = pseudonym_key(key, key_file)
     options = pipeline_options(locals())
     read = read_checked(export_path, options)
+    say_identifiers(read.checked.export)
+    stop_if_nothing_usable(read.checked, "score")
     checked = read.checked
-    if checked.rows_usable == 0:
-        say(
-            f"alliance: nothing to score: none of the {checked.rows_in:,} rows is usable "
-            f"({', '.join(f'{n:,} {r}' for r, n in checked.quarantine_reasons().items())}); "
-            f"alliance check lists why."
-        )
-        raise SystemExit(1)
     calibration = calibration_for(read, calibration_file) if calibration_file is not None else None
     result = score_read(read, options, calibration=calibration)
-    table = result.table
+    table = scores_table(read, result, names_list(carry))
     if key is not None:
         ids = [c for c in (names.RESPONDENT_ID, names.RESPONSE_ID) if c in table]
         table = table.assign(**{col: pseudonymize(table[col], key) for col in ids})

@@ -16,6 +16,7 @@ from .cli_common import (
     group_options,
     pipeline_options,
     read_options,
+    say_identifiers,
     user_errors,
     validate_options,
 )
@@ -206,7 +207,9 @@ def validate_command(
     if export_path is None:
         raise InputError("give an EXPORT to validate, or a store with --db FILE or --parquet DIR.")
     options = pipeline_options(locals())
-    result = validate(read_checked(export_path, options), options)
+    read = read_checked(export_path, options)
+    say_identifiers(read.checked.export)
+    result = validate(read, options)
     if as_json:
         click.echo(dumps_json(result.to_dict()), nl=False)
         return

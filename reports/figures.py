@@ -3,6 +3,7 @@ every user-provided label is HTML-escaped, so it shows as text and runs nothing.
 
 from __future__ import annotations
 
+import textwrap
 from html import escape
 
 import pandas as pd
@@ -22,7 +23,6 @@ def pillar_colour(pillar: str, pillars: list[str]) -> str:
 
 
 STATUS_COLOURS = {"adequate": "#1b7837", "inadequate": "#b2182b", "insufficient_data": "#969696"}
-LIKERT = ["#b2182b", "#ef8a62", "#d9d9d9", "#67a9cf", "#2166ac", "#053061", "#01172f"]
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
@@ -36,55 +36,118 @@ def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     return fig
 
 
+def diverging_colours(k: int) -> list[str]:
+    """Colours for a scale of ``k`` points, lowest first: reds below the middle, blues above,
+    grey for the middle point of an odd scale only (an even scale has no neutral answer)."""
+    half = k // 2
+
+    def ramp(start: str, end: str, n: int) -> list[str]:
+        a = [int(start[i : i + 2], 16) for i in (1, 3, 5)]
+        b = [int(end[i : i + 2], 16) for i in (1, 3, 5)]
+        steps = [t / max(n - 1, 1) for t in range(n)]
+        return [
+            "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
+            for t in steps
+        ]
+
+    low = ramp("#b2182b", "#f4a582", half) if half > 1 else ["#d6604d"] * half
+    high = ramp("#92c5de", "#053061", half) if half > 1 else ["#4393c3"] * half
+    return low + (["#d9d9d9"] if k % 2 else []) + high
+
+
+def _wrapped(label: str, width: int = 46, lines: int = 2) -> str:
+    """An axis label in at most ``lines`` lines (the whole text is in the hover)."""
+    parts = textwrap.wrap(label, width) or [""]
+    if len(parts) > lines:
+        parts = [*parts[: lines - 1], textwrap.shorten(" ".join(parts[lines - 1 :]), width)]
+    return "<br>".join(escape(p) for p in parts)
+
+
 def diverging_items(
     shares: pd.DataFrame, labels: dict[int, str], item_labels: list[str], title: str
 ) -> go.Figure:
     """Diverging stacked bars: answers below the middle of the scale to the left of zero, the
-    middle category split across it. Negative parts stack outwards in trace order, so the
-    traces go: middle (left half), then the lower codes moving out, then the upper ones."""
+    middle category (odd scales only) split across it. Negative parts stack outwards in trace
+    order, so the traces go: middle (left half), then the lower codes moving out, then the
+    upper ones. Item labels wrap; the whole label is in the hover."""
     codes: list[float] = [float(c) for c in shares.columns]
     shares = shares.set_axis(codes, axis=1)
-    middle = (codes[0] + codes[-1]) / 2
-    y = [escape(label) for label in item_labels]
-    below = [c for c in codes if c < middle][::-1]
-    above = [c for c in codes if c > middle]
+    k = len(codes)
+    colours = diverging_colours(k)
+    middle = codes[k // 2] if k % 2 else None
+    y = [_wrapped(label) for label in item_labels]
+    below = codes[: k // 2][::-1]
+    above = codes[(k + 1) // 2 :]
     order: list[tuple[float, float, bool]] = []  # (code, sign and share factor, show legend)
-    if middle in codes:
+    if middle is not None:
         order.append((middle, -0.5, False))
     order += [(c, -1.0, True) for c in below]
-    if middle in codes:
+    if middle is not None:
         order.append((middle, 0.5, True))
     order += [(c, 1.0, True) for c in above]
     fig = go.Figure()
+    full = [escape(label) for label in item_labels]
     for code, factor, legend in order:
         share = shares[code].to_numpy()
-        name = escape(labels.get(int(code), str(code)))
+        name = escape(labels.get(int(code), f"{code:g}"))
         fig.add_bar(
             y=y,
             x=factor * share * 100,
             orientation="h",
             name=name,
-            marker_color=LIKERT[codes.index(code) % len(LIKERT)],
+            marker_color=colours[codes.index(code)],
             legendgroup=str(code),
             showlegend=legend,
-            legendrank=int(code),
-            customdata=share * 100,
-            hovertemplate="%{y}: %{customdata:.0f}%<extra>" + name + "</extra>",
+            legendrank=codes.index(code),
+            customdata=list(zip(share * 100, full, strict=True)),
+            hovertemplate="%{customdata[1]}: %{customdata[0]:.0f}%<extra>" + name + "</extra>",
         )
+    many = k > 5
     fig.update_layout(
         barmode="relative",
         xaxis_title="% of answers",
         yaxis={"autorange": "reversed"},
+        # A long legend goes under the bars, where it cannot cover the title.
         legend={
             "orientation": "h",
-            "yanchor": "bottom",
-            "y": 1.0,
+            "yanchor": "top" if many else "bottom",
+            "y": -0.12 if many else 1.0,
             "xanchor": "right",
             "x": 1,
             "traceorder": "normal",
         },
     )
-    return _layout(fig, title, height=max(300, 26 * len(item_labels) + 140))
+    height = max(300, 34 * len(item_labels) + (200 if many else 140))
+    fig = _layout(fig, title, height=height)
+    if many:
+        fig.update_layout(margin={"b": 110})
+    return fig
+
+
+def item_boxes(quantiles: pd.DataFrame, item_labels: list[str], title: str) -> go.Figure:
+    """Box plots of items whose answers are not on a discrete scale (many distinct values),
+    drawn from their quantiles (``q05, q25, q50, q75, q95, mean, n`` per item)."""
+    fig = go.Figure()
+    y = [_wrapped(label) for label in item_labels]
+    fig.add_box(
+        y=y,
+        q1=quantiles["q25"].tolist(),
+        median=quantiles["q50"].tolist(),
+        q3=quantiles["q75"].tolist(),
+        lowerfence=quantiles["q05"].tolist(),
+        upperfence=quantiles["q95"].tolist(),
+        mean=quantiles["mean"].tolist(),
+        orientation="h",
+        name="answers",
+        marker_color=PALETTE[0],
+        showlegend=False,
+        hoverinfo="x",
+    )
+    fig.update_layout(
+        xaxis_title="answer (whiskers: 5th and 95th percentiles; dashed: mean)",
+        yaxis={"autorange": "reversed"},
+    )
+    return _layout(fig, title, height=max(300, 40 * len(item_labels) + 140))
 
 
 def scree(eigen: list[float], random95: list[float]) -> go.Figure:

@@ -14,7 +14,14 @@ import pandas as pd
 
 from analysis import names
 from analysis.check import CheckResult
-from analysis.describe import group_profiles, histogram, item_distribution
+from analysis.describe import (
+    DISCRETE_MAX_POINTS,
+    group_profiles,
+    histogram,
+    item_distribution,
+    item_quantiles,
+    on_discrete_scale,
+)
 from analysis.monitor.course import Course
 from analysis.pipeline import Analysis, InvarianceRun, IrtRun
 from analysis.scoring import ScoreResult
@@ -119,22 +126,31 @@ def _items_section(usable: pd.DataFrame, instrument: Instrument, items: list[str
             by_scale.setdefault(instrument.item(item_id).scale or "", []).append(item_id)
         for scale_name, scale_ids in by_scale.items():
             scale = instrument.scales.get(scale_name)
-            shares = item_distribution(usable, instrument, scale_ids)
             labels = [
                 f"{instrument.item(i).subscale} - {i}"
                 + (" (reverse-keyed)" if instrument.item(i).reverse else "")
-                + (f": {instrument.item(i).text[:56]}" if instrument.item(i).text else "")
+                + (f": {instrument.item(i).text}" if instrument.item(i).text else "")
                 for i in scale_ids
             ]
-            s.figure(
-                figures.diverging_items(
-                    shares,
-                    dict(scale.points) if scale else {},
-                    labels,
-                    f"Answers to the {construct} items"
-                    if construct != "model"
-                    else f"Answers to the items of {_and(_subscales_of(instrument, scale_ids))}",
+            title = (
+                f"Answers to the {construct} items"
+                if construct != "model"
+                else f"Answers to the items of {_and(_subscales_of(instrument, scale_ids))}"
+            )
+            answered = [i for i in scale_ids if usable[i].notna().any()]
+            if not answered:
+                s.note(f"{title}: no usable row answered these items, so there is nothing to draw.")
+                continue
+            if not on_discrete_scale(usable, instrument, scale_ids):
+                s.note(
+                    f"{title}: the answers take more than {DISCRETE_MAX_POINTS} values, so they "
+                    "are drawn as box plots (the box holds the middle half of the answers)."
                 )
+                s.figure(figures.item_boxes(item_quantiles(usable, scale_ids), labels, title))
+                continue
+            shares = item_distribution(usable, instrument, scale_ids)
+            s.figure(
+                figures.diverging_items(shares, dict(scale.points) if scale else {}, labels, title)
             )
     return s
 

@@ -92,7 +92,9 @@ def test_five_subscales_without_a_rule_go_through_every_command(five: Path, fold
     assert done.returncode == 0, done.stderr
     assert "no rule declared" in done.stderr
     scores = pd.read_csv(out, dtype={"respondent_id": str})
-    assert list(scores.columns[:6]) == ["respondent_id", "perspective", *BFI_SUBSCALES][:6]
+    assert list(scores.columns[:6]) == [
+        "row_in_export", "respondent_id", "perspective", *BFI_SUBSCALES
+    ][:6]  # fmt: skip
     # The id column is carried, so that every scored row joins back to its respondent.
     assert scores["respondent_id"].tolist()[:3] == ["1", "2", "3"]
     assert "alliance_status" not in scores and "p_adequate" not in scores

@@ -14,6 +14,7 @@ from instrument import Instrument
 from .conftest import run_cli
 
 TABLE_COLUMNS = [
+    "row_in_export",  # every score joins back to its row of the export
     "response_id",
     "respondent_id",
     "clinician_id",
@@ -67,6 +68,8 @@ def test_score_writes_one_row_per_response_and_a_summary(export_file: Path, tmp_
     table = pd.read_csv(out)
     assert list(table.columns) == TABLE_COLUMNS
     rows_in = len(pd.read_csv(export_file))
+    assert table["row_in_export"].is_monotonic_increasing
+    assert table["row_in_export"].between(1, rows_in).all()
     set_aside = int(result.stderr.split(" of ")[0].replace(",", ""))
     assert set_aside > 0 and len(table) + set_aside == rows_in  # nothing lost
     assert set(table["alliance_status"]) <= {"adequate", "inadequate", "insufficient_data"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -136,3 +138,63 @@ def test_the_invariance_section_shows_the_planted_item(
     assert figure.locator("rect, path").count() > 0
     assert "the intercept of item 'pg03'" in section.inner_text()
     assert "differs most in 'S01'" in section.inner_text()
+
+
+def _scale_export(path: Path, points: int | None, seed: int = 2) -> None:
+    """Two subscales of four items on a scale of ``points`` points (None: continuous)."""
+    rng = np.random.default_rng(seed)
+    n = 240
+    trait = rng.normal(size=n)
+    columns = {}
+    for name in ("a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"):
+        if points is None:
+            columns[name] = np.round(50 + 15 * trait + rng.normal(scale=10, size=n), 1)
+        else:
+            raw = (points + 1) / 2 + trait * points / 5 + rng.normal(scale=points / 6, size=n)
+            columns[name] = np.clip(np.rint(raw), 1, points).astype(int)
+    frame = pd.DataFrame(columns)
+    frame.insert(0, "id", range(n))
+    frame.to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("points", [4, 5, 7, 11, None])
+def test_item_distributions_on_any_scale(browser: Browser, tmp_path: Path, points: int | None):  # type: ignore[no-untyped-def]
+    """Odd scales have their neutral (grey) answer in the middle, even scales none; answers
+    that take many values are box plots; the legend never covers the title."""
+    export = tmp_path / "export.csv"
+    _scale_export(export, points)
+    model = "f =~ a1 + a2 + a3 + a4; g =~ b1 + b2 + b3 + b4"
+    extra = ["--scale", f"1-{points}"] if points else []
+    out = tmp_path / "report.html"
+    done = run_cli("report", str(export), "--instrument", model, *extra, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    page = open_report(browser, out)
+    assert page.errors == []  # type: ignore[attr-defined]
+    figure = page.locator("section#items .plotly-graph-div").first
+    traces = page.evaluate(
+        "(d) => d.data.map(t => [t.type, t.name, t.marker.color])", figure.element_handle()
+    )
+    if points is None:
+        assert [t[0] for t in traces] == ["box"]
+        return
+    bars = [(name, colour) for kind, name, colour in traces if kind == "bar"]
+    assert [name for name, _ in bars] == [str(c) for c in _trace_order(points)]
+    grey = {name for name, colour in bars if colour == "#d9d9d9"}
+    assert grey == ({str((points + 1) // 2)} if points % 2 else set())
+    overlap = page.evaluate(
+        """(d) => { const t = d.querySelector('.gtitle').getBoundingClientRect();
+                    const l = d.querySelector('.legend').getBoundingClientRect();
+                    return t.left < l.right && l.left < t.right
+                        && t.top < l.bottom && l.top < t.bottom; }""",
+        figure.element_handle(),
+    )
+    assert not overlap
+
+
+def _trace_order(points: int) -> list[int]:
+    """The order the diverging bars are drawn in: the middle first (odd scales), then the
+    lower codes moving out, the middle's other half, then the upper codes."""
+    codes = list(range(1, points + 1))
+    half = points // 2
+    middle = [codes[half]] if points % 2 else []
+    return middle + codes[:half][::-1] + middle + codes[(points + 1) // 2 :]

@@ -12,6 +12,9 @@ unfinished responses; incomplete REDCap forms) are kept in ``flags`` for the che
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import re
 import warnings
 from dataclasses import dataclass, field, replace
@@ -163,7 +166,15 @@ def _read_csv(s: Sniffed, layout: Layout, dtype: dict[str, type[str]]) -> pd.Dat
         if found:
             width, line, saw = map(int, found.groups())
             raise _ragged(s, line, saw, width) from None
-        raise ExportError(f"{s.path.name}: cannot be read as a table ({exc}).") from None
+        if "EOF inside string" in str(exc):
+            raise ExportError(
+                f"{s.path.name}: the file ends inside a quoted cell: it was cut off, or a "
+                f"quote is not closed; export it again."
+            ) from None
+        raise ExportError(
+            f"{s.path.name}: cannot be read as a table (its quoting or line ends are "
+            f"broken); check the delimiter and quoting."
+        ) from None
     except pd.errors.EmptyDataError:
         raise ExportError(f"{s.path.name}: the file has no header row.") from None
     except pd.errors.ParserWarning:
@@ -240,10 +251,22 @@ def _read_binary(
                 {},
             )
         return pd.read_parquet(s.path), {}, {}
-    except (pyreadstat.ReadstatError, ValueError, OSError) as exc:
-        raise ExportError(f"{name}: not a readable {s.kind} file ({exc}).") from None
-    except Exception as exc:  # pyarrow and openpyxl raise their own types for corrupt files
-        raise ExportError(f"{name}: not a readable {s.kind} file ({type(exc).__name__}).") from None
+    except (pyreadstat.ReadstatError, ValueError, OSError):
+        raise _unreadable(name, s.kind) from None
+    except Exception:  # pyarrow and openpyxl raise their own types for corrupt files
+        raise _unreadable(name, s.kind) from None
+
+
+_KIND_NAMES = {"spss": "SPSS", "stata": "Stata", "excel": "Excel", "parquet": "Parquet"}
+
+
+def _unreadable(name: str, kind: str) -> ExportError:
+    """Our words for a file its reader refused: the reader's own message names its options
+    ('specify an engine'), which a user of this tool does not have."""
+    return ExportError(
+        f"{name}: not a readable {_KIND_NAMES.get(kind, kind)} file: it is damaged, or in "
+        f"another format than its name says."
+    )
 
 
 def value_labels(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, Any]:
@@ -258,8 +281,8 @@ def value_labels(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dic
     reader = pyreadstat.read_sav if s.kind == "spss" else pyreadstat.read_dta
     try:
         _, meta = reader(str(s.path), metadataonly=True)
-    except (pyreadstat.ReadstatError, ValueError, OSError) as exc:
-        raise ExportError(f"{s.path.name}: not a readable {s.kind} file ({exc}).") from None
+    except (pyreadstat.ReadstatError, ValueError, OSError):
+        raise _unreadable(s.path.name, s.kind) from None
     return dict(meta.variable_value_labels or {})
 
 
@@ -421,13 +444,33 @@ def _codes(
         for r in np.flatnonzero(labelled)[np.isnan(mapped)]:
             value = text.iloc[r]
             kind = "unknown_label" if re.search(r"[A-Za-z]", value) else "not_a_number"
-            problems.append((int(r), value, kind))
+            problems.append((int(r), _shown(value), kind))
     if scale is not None:
         off = scale.off_scale(values)
         for r in np.flatnonzero(off):
-            problems.append((int(r), text.iloc[r] or f"{values[r]:g}", "out_of_range"))
+            problems.append((int(r), _shown(text.iloc[r]) or f"{values[r]:g}", "out_of_range"))
         values[off] = np.nan
+    else:
+        absurd = _absurd(values)
+        for r in np.flatnonzero(absurd):
+            problems.append((int(r), _shown(text.iloc[r]), "absurd"))
+        values[absurd] = np.nan
     return values, problems, int(declared.sum())
+
+
+# No response scale runs to this: an answer beyond it (or infinite, as a 2,000-digit number
+# reads) is a broken cell, not an answer, whatever the item.
+ABSURD = 1e12
+
+
+def _absurd(values: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(values) & ~(np.abs(values) < ABSURD)
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A cell as a finding shows it: a long one cut, with its length."""
+    return value if len(value) <= limit else f"{value[:limit]}... ({len(value):,} characters)"
 
 
 def _numeric_codes(
@@ -446,6 +489,11 @@ def _numeric_codes(
             off &= ~blank[0]
         problems = [(int(r), f"{values[r]:g}", "out_of_range") for r in np.flatnonzero(off)]
         blank.append(off)
+    elif scale is None:
+        absurd = _absurd(values)
+        if absurd.any():
+            problems = [(int(r), f"{values[r]:g}", "absurd") for r in np.flatnonzero(absurd)]
+            blank.append(absurd)
     if blank:
         values = values.copy()
         for mask in blank:
@@ -481,6 +529,7 @@ _REASONS = {
     "unknown_label": "not a label of the item's scale",
     "not_a_number": "not a number or a label",
     "out_of_range": "outside the item's scale",
+    "absurd": f"not a finite number below {ABSURD:.0e}: no answer, whatever the scale",
 }
 
 
@@ -661,6 +710,7 @@ def read_export(
     user_missing: dict[str, list[float | str]] = {}
     variable_labels: dict[str, str] = {}
     encoding = s.encoding
+    header: list[str] = []
     if s.kind == "text":
         layout = detect(s.head)
         renamed = dict(layout.rename)
@@ -687,6 +737,11 @@ def read_export(
                 frame = frame.drop(index=[k - 1 for k in layout.skip]).reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     name = s.path.name
+    records: list[tuple[str, int | None, str, str, str]] = _duplicate_columns(
+        header if s.kind == "text" else None, list(frame.columns)
+    )
+    if s.kind == "text":
+        records += _text_damage(s, encoding, frame)
     if len(frame) == 0:
         raise ExportError(f"{name}: the file has a header but no data rows.")
     columns = list(frame.columns)
@@ -723,7 +778,6 @@ def read_export(
     # The items start as a view of the columns read (copy-on-write keeps ``raw`` as read);
     # only a column that changes is replaced. Copying them all would cost as much as the read.
     items = frame[[column_of[i] for i in order]].set_axis(order, axis=1)
-    records: list[tuple[str, int | None, str, str, str]] = []
     declared: dict[str, int] = {}
     recode = {fold(k): v for k, v in mapping.recode.items()}
     for item_id in order:
@@ -776,6 +830,111 @@ def read_export(
         identifiers=tuple(dropped),
         dictionary=dictionary.name if dictionary is not None else None,
     )
+
+
+def _text_damage(
+    s: Sniffed, encoding: str | None, frame: pd.DataFrame
+) -> list[tuple[str, int | None, str, str, str]]:
+    """Findings on a text file's damage: NUL bytes in cells (each replaced by U+FFFD, so no
+    store or terminal meets one), a UTF-8 file that had to be read as cp1252, and a last
+    record cut off before its end."""
+    out: list[tuple[str, int | None, str, str, str]] = []
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind not in "OSU" and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        hit = values.astype("string").str.contains("\x00", regex=False).fillna(False)
+        if hit.any():
+            cleaned = values[hit].astype(str).str.replace("\x00", "\ufffd")
+            frame[column] = values.where(~hit, cleaned)
+            reason = "a NUL byte in the cell (shown as \ufffd)"
+            out += [
+                ("nul_byte", int(r) + 1, column, "\\x00", reason)
+                for r in np.flatnonzero(hit.to_numpy())
+            ]
+    if encoding == "cp1252":
+        line = _first_bad_utf8_line(s.path)
+        out.append(
+            (
+                "encoding",
+                None,
+                "",
+                f"line {line}",
+                f"not valid UTF-8 from line {line} on, so the file was read as Windows cp1252; "
+                "if it is UTF-8 with a damaged byte, text near that line may be wrong",
+            )
+        )
+    with s.path.open("rb") as handle:
+        handle.seek(max(0, s.path.stat().st_size - 65536))
+        tail = handle.read()
+    if tail and not tail.endswith((b"\n", b"\r")) and len(frame):
+        last = tail.rsplit(b"\n", 1)[-1].decode(encoding or "utf-8", errors="replace")
+        try:
+            reader = csv.reader(io.StringIO(last, newline=""), delimiter=s.delimiter or ",")
+            fields = next(reader, [])
+        except csv.Error:  # the cut fell inside a quoted field
+            fields = []
+        width = len(s.head[0]) if s.head else len(frame.columns)
+        if len(fields) < width:
+            out.append(
+                (
+                    "cut_off",
+                    len(frame),
+                    "",
+                    f"{len(fields)} of {width} fields",
+                    "the file ends in the middle of this record: its last fields were lost "
+                    "(was the export cut short?)",
+                )
+            )
+    return out
+
+
+def _first_bad_utf8_line(path: Path) -> int:
+    """The line (1 = the header) of a file's first byte that is not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 1
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return lines + block[: exc.start].count(b"\n")
+            lines += block.count(b"\n")
+    return lines
+
+
+def _duplicate_columns(
+    header: list[str] | None, columns: list[str]
+) -> list[tuple[str, int | None, str, str, str]]:
+    """A finding per name that heads more than one column. The first such column is read
+    under the name; pandas reads the others as 'name.1', 'name.2', which match nothing."""
+    out: list[tuple[str, int | None, str, str, str]] = []
+    if header is not None:
+        positions: dict[str, list[int]] = {}
+        for k, column in enumerate(header):
+            positions.setdefault(column, []).append(k + 1)
+        repeated = {c: p for c, p in positions.items() if len(p) > 1}
+    else:  # a workbook: only the names pandas gave the repeats are left
+        present = set(columns)
+        repeated = {}
+        for k, column in enumerate(columns):
+            found = re.fullmatch(r"(.+)\.(\d+)", column)
+            if found and found.group(1) in present:
+                repeated.setdefault(found.group(1), [columns.index(found.group(1)) + 1])
+                repeated[found.group(1)].append(k + 1)
+    for column, where in repeated.items():
+        places = ", ".join(str(p) for p in where)
+        out.append(
+            (
+                "duplicate_column",
+                None,
+                column,
+                f"columns {places}",
+                f"{len(where)} columns are named so; the first (column {where[0]}) is read "
+                f"under the name, the others as '{column}.1' and so on",
+            )
+        )
+    return out
 
 
 def _identifying_id(
