@@ -27,6 +27,12 @@ tbody td:first-child { white-space: nowrap; }
 thead th { border-bottom: 2px solid #333; }
 caption { caption-side: top; text-align: left; font-style: italic; padding-bottom: .3rem; }
 .note { color: #555; font-size: .9rem; }
+@media print {
+  nav { display: none; }
+  .plotly-graph-div, .table, figure { break-inside: avoid; page-break-inside: avoid; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  .table { overflow: visible; }
+}
 """.strip()
 
 
@@ -54,31 +60,52 @@ class Section:
         self.parts.append(f'<p class="note">{escape(text)}</p>')
 
 
-def html_table(frame: pd.DataFrame, caption: str, digits: int = 3) -> str:
-    """An APA-style table: a caption, a ruled header, numbers right-aligned with thousands
-    separators, yes/no for true/false; all text escaped."""
+def header_words(name: object) -> str:
+    """A column name as a table heads it: 'n_patients' as 'patients',
+    'ruptures_per_100_sessions' as 'ruptures per 100 sessions'."""
+    text = str(name)
+    if text.startswith("n_") and len(text) > 2:
+        text = text[2:]
+    return text.replace("_", " ")
 
-    def cell(value: object) -> str:
+
+def _is_count(name: object) -> bool:
+    """Columns of counts (of patients, sessions, rows): shown as whole numbers."""
+    text = str(name)
+    return text.startswith("n_") or text in ("patients", "sessions", "rows", "n")
+
+
+def html_table(frame: pd.DataFrame, caption: str, digits: int = 3) -> str:
+    """An APA-style table: a caption, a ruled header in words, numbers right-aligned with
+    thousands separators (counts as whole numbers), yes/no for true/false; all text
+    escaped."""
+
+    def cell(value: object, count: bool = False) -> str:
         if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
             return "<td></td>"
         if isinstance(value, bool | np.bool_):
             return f"<td>{'yes' if value else 'no'}</td>"
         if isinstance(value, int | np.integer):
             return f'<td class="num">{int(value):,}</td>'
-        if isinstance(value, float | np.floating):
-            return f'<td class="num">{float(value):,.{digits}f}</td>'
+        if isinstance(value, float | np.floating) and count:
+            return f'<td class="num">{round(float(value)):,}</td>'
         return f"<td>{escape(str(value))}</td>"
 
     numeric = [
         pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
         for c in frame.columns
     ]
-    head = f"<th>{escape(str(frame.index.name or ''))}</th>" + "".join(
-        f'<th class="num">{escape(str(c))}</th>' if num else f"<th>{escape(str(c))}</th>"
+    head = f"<th>{escape(header_words(frame.index.name or ''))}</th>" + "".join(
+        f'<th class="num">{escape(header_words(c))}</th>'
+        if num
+        else f"<th>{escape(header_words(c))}</th>"
         for c, num in zip(frame.columns, numeric, strict=True)
     )
+    counts = [_is_count(c) for c in frame.columns]
     rows = "".join(
-        f"<tr><td>{escape(str(index))}</td>" + "".join(cell(v) for v in row) + "</tr>"
+        f"<tr><td>{escape(str(index))}</td>"
+        + "".join(cell(v, c) for v, c in zip(row, counts, strict=True))
+        + "</tr>"
         for index, row in zip(frame.index, frame.itertuples(index=False), strict=True)
     )
     # In a box of its own: a table wider than the page scrolls there, not the whole page.

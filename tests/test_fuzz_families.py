@@ -19,11 +19,14 @@ from hypothesis import strategies as st
 
 from analysis.check import check_export
 from analysis.ingest import ExportError, read_export
+from analysis.reading import Options, read_unchecked
 from analysis.scoring import score_export
 from analysis.store import ingest_checked, migrate
 from instrument import builtin_instrument
 from instrument.yamlsafe import YamlLimitError, load_yaml
 from reports.output import csv_text
+
+from .conftest import run_cli
 
 BANK = builtin_instrument()
 ITEMS = list(BANK.form("patient-short").items)
@@ -143,3 +146,75 @@ def test_bad_bytes_early_keep_a_platform_export_recognised(
         assert export.platform == "qualtrics"
         checked = check_export(export, BANK)
         assert checked.rows_in == checked.rows_usable + checked.rows_quarantined
+
+
+# Cells a damaged or hand-edited export holds: huge whole numbers, numbers too long to be
+# finite, 1e300, text, a NUL byte, negatives; beside ordinary answers.
+odd_cell = st.sampled_from(
+    ["2147483647", "10000000", "9" * 2000, "1e300", "-1e300", "inf", "nan", "lots", "4\x00",
+     "-3", "0", "", "3.5"]
+)  # fmt: skip
+
+
+@given(
+    st.lists(st.lists(st.one_of(st.sampled_from(["1", "2", "3", "4", "5"]), odd_cell),
+                      min_size=6, max_size=6), min_size=1, max_size=25),
+    st.integers(0, 6),
+    st.booleans(),
+)  # fmt: skip
+@SETTINGS
+def test_odd_cells_in_a_model_string_export_are_findings_and_bounded(
+    rows: list[list[str]], repeats: int, cut: bool
+) -> None:
+    """Whatever the cells, a model-string export reads, checks and scores: no scale wider
+    than 101 points, no infinite or absurd score, every row accounted for, and a last record
+    cut off (no line end, fields missing) named as such."""
+    lines = ["id,q1,q2,q3,q4,q5,q6"]
+    lines += [f"P{k}," + ",".join(cells) for k, cells in enumerate(rows)]
+    lines += [lines[1]] * repeats  # rows exported twice
+    text = "\n".join(lines) + "\n"
+    if cut:
+        text = text[: text.rstrip("\n").rfind(",")]  # the file ends inside the last record
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.csv"
+        path.write_bytes(text.encode("utf-8"))
+        try:
+            instrument, export = read_unchecked(path, Options(instrument=MODEL_TEXT))
+        except ExportError as exc:
+            assert "\n" not in str(exc)
+            return
+        for scale in {instrument.scale_of(i) for i in instrument.item_ids} - {None}:
+            assert len(scale.codes) <= 101
+        checked = check_export(export, instrument)
+        assert checked.rows_in == checked.rows_usable + checked.rows_quarantined
+        kinds = set(checked.findings["kind"])
+        if repeats >= (2 if cut else 1):  # a cut changes the last copy
+            assert "duplicate_row" in kinds or checked.rows_usable == 0
+        if cut and "," in lines[-1]:
+            assert "cut_off" in kinds
+        values = export.data[list(export.items)].to_numpy(dtype=float)
+        assert not (np.abs(values) >= 1e12).any()
+        if checked.rows_usable:
+            scored = score_export(checked.usable_data(), instrument)
+            numbers = scored.scores.scores.to_numpy(dtype=float)
+            assert np.isfinite(numbers[~np.isnan(numbers)]).all()
+            assert not (np.abs(numbers) >= 1e12).any()
+
+
+MODEL_TEXT = "f =~ q1 + q2 + q3; g =~ q4 + q5 + q6"
+
+
+def test_report_with_no_usable_row_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """A model-string instrument and item columns that hold text: nothing is usable."""
+    path = tmp_path / "text.csv"
+    path.write_text("id,q1,q2,q3\n1,a lot,some,none\n2,some,,none\n", encoding="utf-8")
+    done = run_cli("report", str(path), "--instrument", "f =~ q1 + q2 + q3", "-o",
+                   str(tmp_path / "r.html"))  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    lines = [x for x in done.stderr.splitlines() if x.startswith("alliance:")]
+    assert lines == [
+        "alliance: nothing to report: none of the 2 rows is usable (2 no_answers); "
+        "alliance check lists why."
+    ]
+    assert not (tmp_path / "r.html").exists()

@@ -21,22 +21,9 @@ import pytest
 
 from analysis.ingest.identifiers import IdentifierPolicy, find_identifiers, name_reason
 from analysis.store import open_store
+from instrument.exports.redcap import REDCAP_COLUMNS
 
 from .conftest import run_cli
-
-DICTIONARY_HEADER = [
-    "Variable / Field Name",
-    "Form Name",
-    "Section Header",
-    "Field Type",
-    "Field Label",
-    "Choices, Calculations, OR Slider Labels",
-    "Field Note",
-    "Text Validation Type OR Show Slider Number",
-    "Text Validation Min",
-    "Text Validation Max",
-    "Identifier?",
-]
 
 
 def _planted(k: int) -> dict[str, str]:
@@ -78,7 +65,9 @@ def redcap(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
         ["contact_note", "demographics", "", "notes", "How to reach", "", "", "", "", "", "y"],
         ["age", "demographics", "", "text", "Age", "", "", "integer", "", "", ""],
     ]
-    pd.DataFrame(rows, columns=DICTIONARY_HEADER).to_csv(
+    width = len(REDCAP_COLUMNS)
+    rows = [row + [""] * (width - len(row)) for row in rows]
+    pd.DataFrame(rows, columns=list(REDCAP_COLUMNS)).to_csv(
         folder / "Clinic_DataDictionary_2026-11-30.csv", index=False
     )
     secrets = [v for p in planted.values() for v in p.values() if v != "fine"]
