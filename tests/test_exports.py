@@ -285,7 +285,8 @@ class FormParser(HTMLParser):
 def test_html_form_binds_every_input_to_a_label(bank: Instrument) -> None:
     page = FormParser()
     page.feed(export(bank, "html", "patient-full"))
-    assert page.html_lang == "en" and page.scripts == 0
+    # One script of ours (saving the answers as CSV); the form works without it.
+    assert page.html_lang == "en" and page.scripts == 1
     ids = [i["id"] for i in page.inputs]
     assert len(ids) == len(set(ids))
     assert sorted(page.labels_for) == sorted(ids)  # one label per control, bound by for/id
@@ -312,7 +313,7 @@ def test_html_form_escapes_wording(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     html = export(load_instrument(path), "html", "f")
-    assert "<script>" not in html
+    assert html.count("<script>") == 1 and "<script>alert" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     assert "&lt;b&gt;F&lt;/b&gt;" in html
 
