@@ -52,8 +52,8 @@ class Options:
     ``keep_columns``: columns kept although they look like identifiers (names, e-mail, phone,
     date of birth: left out by default); ``drop_columns``: more columns to leave out;
     ``dictionary``: a REDCap data dictionary whose ``Identifier?`` marks are followed
-    (default: one found beside the export); ``carry``: export columns carried into the
-    scores; ``require_complete``: set aside REDCap rows whose form is not marked Complete.
+    (default: one found beside the export); ``require_complete``: set aside REDCap rows
+    whose form is not marked Complete.
     """
 
     instrument: str = "alliance"
@@ -80,7 +80,6 @@ class Options:
     keep_columns: tuple[str, ...] = ()
     drop_columns: tuple[str, ...] = ()
     dictionary: Path | None = None
-    carry: tuple[str, ...] = ()
     require_complete: bool = False
 
     @property

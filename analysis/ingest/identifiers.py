@@ -194,8 +194,21 @@ def _name_word(text: str) -> str | None:
     return None
 
 
+def _first_distinct(values: pd.Series, count: int = _SAMPLE, block: int = 20_000) -> pd.Series:
+    """The first ``count`` distinct values, in order of appearance and of the column's dtype,
+    as ``unique()[:count]`` gives them, read a block of rows at a time: a column of ids or
+    timestamps (a value a row) stops after its first block instead of hashing every row."""
+    found = pd.Series(values.iloc[:0].unique())
+    for start in range(0, len(values), block):
+        part = values.iloc[start : start + block].dropna()
+        found = pd.Series(pd.concat([found, part], ignore_index=True).unique())
+        if len(found) >= count:
+            break
+    return found.head(count)
+
+
 def _text_values(values: pd.Series) -> pd.Series:
-    distinct = pd.Series(values.dropna().unique())
+    distinct = _first_distinct(values)
     if distinct.empty:
         return distinct
     if pd.api.types.is_numeric_dtype(distinct.dtype) and not pd.api.types.is_bool_dtype(
