@@ -23,7 +23,7 @@ from analysis.irt.adaptive import StopRule
 from analysis.irt.grm import NODES, WEIGHTS
 from instrument import Instrument
 from instrument.exports import prompt_for
-from instrument.exports.html_form import page_start
+from instrument.exports.html_form import CSV_CELL_SCRIPT, page_start
 
 _STYLE = """
 body { font: 17px/1.5 system-ui, sans-serif; color: #111; max-width: 44rem; margin: 2rem auto;
@@ -159,12 +159,6 @@ function answer() {
   }
   show();
 }
-function csvCell(text) {
-  const s = String(text);
-  // An id that a spreadsheet would run as a formula is quoted behind an apostrophe.
-  const safe = /^[=+\-@\t\r]/.test(s) ? "'" + s : s;
-  return /[",\n\r]/.test(safe) ? '"' + safe.replace(/"/g, '""') + '"' : safe;
-}
 function finish() {
   const header = ["respondent_id", "session", "date", ...bank.columns];
   const row = [$("respondent").value.trim(), $("session").value.trim(), bank.today,
@@ -264,7 +258,7 @@ def adaptive_page(calibration: Calibration, instrument: Instrument, rule: StopRu
             f"{e(rule.text())}.</p>",
             "</main>",
             f'<script type="application/json" id="bank">{bank}</script>',
-            f"<script>{_SCRIPT}</script>",
+            f"<script>{CSV_CELL_SCRIPT}\n{_SCRIPT}</script>",
             "</body>",
             "</html>",
         ]

@@ -38,13 +38,17 @@ input:focus-visible { outline: 3px solid #1a5fb4; outline-offset: 2px; }
 """.strip()
 
 
-_SCRIPT = """
-function cell(text) {
+# A CSV cell as the pages that save answers write it (this form and the adaptive page): a
+# value a spreadsheet would run as a formula is kept as text behind an apostrophe.
+CSV_CELL_SCRIPT = r"""
+function csvCell(text) {
   const s = String(text);
-  // A value a spreadsheet would run as a formula is kept as text behind an apostrophe.
-  const safe = /^[=+\\-@\\t\\r]/.test(s) ? "'" + s : s;
-  return /[",\\n\\r]/.test(safe) ? '"' + safe.replace(/"/g, '""') + '"' : safe;
+  const safe = /^[=+\-@\t\r]/.test(s) ? "'" + s : s;
+  return /[",\n\r]/.test(safe) ? '"' + safe.replace(/"/g, '""') + '"' : safe;
 }
+""".strip()
+
+_SCRIPT = """
 function value(id) { return document.getElementById(id).value.trim(); }
 function answers() {
   const header = ["respondent_id", "session", "date", "clinician_id", ...ITEMS];
@@ -54,7 +58,7 @@ function answers() {
     const chosen = document.querySelector('input[name="' + CSS.escape(id) + '"]:checked');
     row.push(chosen ? chosen.value : "");
   }
-  const text = header.map(cell).join(",") + "\\r\\n" + row.map(cell).join(",") + "\\r\\n";
+  const text = header.map(csvCell).join(",") + "\\r\\n" + row.map(csvCell).join(",") + "\\r\\n";
   return { text: text, answered: row.slice(4).filter(v => v !== "").length };
 }
 document.getElementById("save").hidden = false;
@@ -155,7 +159,7 @@ def to_html(instrument: Instrument, form: str | None = None) -> str:
         '<p><button type="button" id="save-button">Save the answers (CSV)</button></p>',
         '<p id="saved" role="status"></p>',
         "</div>",
-        f"<script>\nconst ITEMS = {_json_list(items)};\n{_SCRIPT}\n</script>",
+        f"<script>\nconst ITEMS = {_json_list(items)};\n{CSV_CELL_SCRIPT}\n{_SCRIPT}\n</script>",
         "</main>",
         f'<footer><p class="colophon">{e(colophon)}</p></footer>',
         "</body>",
