@@ -3,6 +3,8 @@ as HTML, a table of contents; no CDN and no MathJax, so it works offline."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 
@@ -89,6 +91,8 @@ def html_table(frame: pd.DataFrame, caption: str, digits: int = 3) -> str:
             return f'<td class="num">{int(value):,}</td>'
         if isinstance(value, float | np.floating) and count:
             return f'<td class="num">{round(float(value)):,}</td>'
+        if isinstance(value, float | np.floating):
+            return f'<td class="num">{float(value):,.{digits}f}</td>'
         return f"<td>{escape(str(value))}</td>"
 
     numeric = [
@@ -115,12 +119,36 @@ def html_table(frame: pd.DataFrame, caption: str, digits: int = 3) -> str:
     )
 
 
+_TABLE_CAPTION = re.compile(r"<caption>Table (\d+)([a-z]?)\. ")
+
+
+def _numbered_tables(sections: list[Section]) -> list[str]:
+    """Each section's HTML with its tables numbered 1, 2, 3 in the order the page shows them,
+    whichever sections are present: a table keeps its letter (4a, 4b), and the tables of one
+    number in one section keep one number."""
+    numbers: dict[tuple[int, str], int] = {}
+
+    def renumber(k: int) -> Callable[[re.Match[str]], str]:
+        def one(found: re.Match[str]) -> str:
+            key = (k, found.group(1))
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+            return f"<caption>Table {numbers[key]}{found.group(2)}. "
+
+        return one
+
+    return [
+        _TABLE_CAPTION.sub(renumber(k), "".join(section.parts))
+        for k, section in enumerate(sections)
+    ]
+
+
 def assemble(title: str, subtitle: str, sections: list[Section]) -> str:
     toc = "".join(f'<li><a href="#{s.key}">{escape(s.title)}</a></li>' for s in sections)
     body = "".join(
         f'<section id="{s.key}"><h2>{escape(s.title)}</h2>'
-        f'<p class="reading">{escape(s.reading)}</p>{"".join(s.parts)}</section>'
-        for s in sections
+        f'<p class="reading">{escape(s.reading)}</p>{parts}</section>'
+        for s, parts in zip(sections, _numbered_tables(sections), strict=True)
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
