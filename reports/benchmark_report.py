@@ -209,6 +209,13 @@ def _alerts_section(result: BenchmarkResult) -> Section:
         )
         table = result.agreement.set_index("pillar")
         s.table(table, "Table 3. Patient-clinician agreement on the same sessions", 2)
+    else:
+        s.note(
+            f"No patient-clinician agreement is shown: it needs at least {result.min_n} "
+            "patients with a session rated by both them and their clinician in this window "
+            "(clinicians' own ratings, the clinician form, are ingested into the same store), "
+            "and is withheld where showing it would single out patients."
+        )
     if "unseen_ruptures" in g and len(g):
         per_group = g[["group", "paired_sessions", "unseen_ruptures", "unseen_share"]].dropna()
         s.table(

@@ -138,6 +138,9 @@ def test_groups_below_the_minimum_appear_in_no_output(store: Path, tmp_path: Pat
     assert all(t["n_patients"] >= min_n for t in result["trends"])
     page = html.read_text(encoding="utf-8")
     page = page[page.index("</script>") :]  # past the inlined plotly.js library
+    # Only patients rated these sessions: the agreement section says so rather than ending.
+    assert result["agreement"] is None
+    assert "No patient-clinician agreement is shown: it needs at least" in page
     for output in (json.dumps(result), page, csv.read_text(encoding="utf-8"), text):
         found = set(re.findall(r"\bC\d\d\b", output))
         assert found and not found & small
