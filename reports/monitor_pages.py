@@ -109,7 +109,7 @@ def _own_position(result: BenchmarkResult | None, clinician: str) -> Section:
             "colleagues": len(others),
         }
     if rows:
-        table = pd.DataFrame(rows).T
+        table = pd.DataFrame.from_dict(rows, orient="index")  # a column keeps its type
         table.index.name = "pillar"
         s.table(table, "Shrunken pillar estimates: yours and your colleagues' range", 2)
     return s
