@@ -22,6 +22,7 @@ from .choices import (
 )
 from .ingest import DEFAULT_MAX_BYTES, Export, load_map, read_export, value_labels
 from .ingest.identifiers import IdentifierPolicy
+from .names import RESPONDENT_ID, RESPONSE_ID
 from .sample import Sample, select_rows
 from .scales import parse_scale, with_label_scales, with_observed_scales, with_option_scale
 
@@ -53,7 +54,8 @@ class Options:
     date of birth: left out by default); ``drop_columns``: more columns to leave out;
     ``dictionary``: a REDCap data dictionary whose ``Identifier?`` marks are followed
     (default: one found beside the export); ``require_complete``: set aside REDCap rows
-    whose form is not marked Complete.
+    whose form is not marked Complete; ``pseudonym_key``: replace the respondent and response
+    ids by their keyed pseudonyms as the export is read, in the rows as read too.
     """
 
     instrument: str = "alliance"
@@ -81,6 +83,7 @@ class Options:
     drop_columns: tuple[str, ...] = ()
     dictionary: Path | None = None
     require_complete: bool = False
+    pseudonym_key: str | None = None
 
     @property
     def identifier_policy(self) -> IdentifierPolicy:
@@ -148,6 +151,8 @@ def read_unchecked(
         id_column=options.id_column,
         require_complete=options.require_complete,
     )
+    if options.pseudonym_key is not None:
+        export = pseudonymized(export, options.pseudonym_key)
     export = _with_group(export, options.group, path, options.max_bytes)
     if instrument.unscaled_items:
         instrument, inferred = with_observed_scales(instrument, export)
@@ -155,6 +160,25 @@ def read_unchecked(
             found = pd.concat([export.findings, inferred], ignore_index=True)
             export = replace(export, findings=found)
     return instrument, export
+
+
+def pseudonymized(export: Export, key: str) -> Export:
+    """The export with its respondent and response ids replaced by keyed pseudonyms
+    (:func:`analysis.privacy.pseudonymize`), in ``data`` and in the columns of ``raw`` they
+    were read from, so that neither the scores, the store nor the quarantine holds an id. A
+    REDCap response id made of the record id is replaced whole."""
+    from .privacy import pseudonymize
+
+    data = export.data.copy()
+    raw = export.raw.copy() if export.raw is not None else None
+    for column in (RESPONDENT_ID, RESPONSE_ID):
+        if column not in data:
+            continue
+        data[column] = pseudonymize(data[column].astype("string").astype(object), key)
+        source = export.context_sources.get(column)
+        if raw is not None and source in raw and len(raw) == len(data):
+            raw[source] = data[column].to_numpy()
+    return replace(export, data=data, raw=raw)
 
 
 def _with_group(export: Export, group: str | None, path: Path, max_bytes: int) -> Export:

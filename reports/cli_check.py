@@ -10,7 +10,9 @@ from analysis.check import CheckResult
 from analysis.reading import read_checked
 
 from .cli_common import (
+    key_options,
     pipeline_options,
+    pseudonym_key,
     read_options,
     say,
     say_identifiers,
@@ -68,6 +70,7 @@ def summary_lines(result: CheckResult) -> list[str]:
     ".parquet name).",
 )
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any row is quarantined.")
+@key_options
 @user_errors
 def check_command(
     export_path: Path,
@@ -80,6 +83,8 @@ def check_command(
     as_json: bool,
     quarantine_file: Path | None,
     strict: bool,
+    key: str | None,
+    key_file: Path | None,
 ) -> None:
     """Read an export and name every problem in it: nothing is dropped silently.
 
@@ -96,6 +101,7 @@ def check_command(
       alliance check legacy.csv --map columns.yaml --strict
       alliance check survey.xlsx --header-row 3 --instrument 'f =~ q1 + q2 + q3' --scale 1-7
     """
+    key = pseudonym_key(key, key_file)
     result = read_checked(export_path, pipeline_options(locals())).checked
     say_identifiers(result.export)
     if quarantine_file is not None:

@@ -453,6 +453,7 @@ _OPTION_NAMES = {
     "parallel": "parallel",
     "invariance": "invariance",
     "calibration_file": "calibration",
+    "key": "pseudonym_key",  # resolved by pseudonym_key() before Options are built
 }
 
 

@@ -7,10 +7,8 @@ from typing import Any
 
 import click
 
-from analysis import names
 from analysis.pipeline import calibration_for, read_checked, scores_table
 from analysis.pipeline import score as score_read
-from analysis.privacy import pseudonymize
 from analysis.scoring import ScoreResult
 
 from .cli_common import (
@@ -166,10 +164,7 @@ def score(
     checked = read.checked
     calibration = calibration_for(read, calibration_file) if calibration_file is not None else None
     result = score_read(read, options, calibration=calibration)
-    table = scores_table(read, result, names_list(carry))
-    if key is not None:
-        ids = [c for c in (names.RESPONDENT_ID, names.RESPONSE_ID) if c in table]
-        table = table.assign(**{col: pseudonymize(table[col], key) for col in ids})
+    table = scores_table(read, result, names_list(carry))  # ids pseudonymised as read
     if output is None:
         click.echo(csv_text(table), nl=False)
     else:

@@ -180,6 +180,7 @@ def export_store_command(db: Path, parquet: Path) -> None:
     help="Rows checked, scored and written per block; progress is reported per block.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one summary per export as JSON.")
+@key_options
 @user_errors
 def ingest_command(
     exports: tuple[Path, ...],
@@ -194,6 +195,8 @@ def ingest_command(
     max_missing: float,
     batch_rows: int,
     as_json: bool,
+    key: str | None,
+    key_file: Path | None,
 ) -> None:
     """Append survey exports to the clinic store: checked, scored, each response once.
 
@@ -209,7 +212,9 @@ def ingest_command(
       alliance ingest export_2026-03.csv --db clinic.duckdb
       alliance ingest exports/*.csv --db clinic.duckdb --json
       alliance ingest redcap.csv --map redcap_map.yaml --db clinic.duckdb
+      alliance ingest redcap.csv --pseudonymize-key-file key.txt --db clinic.duckdb
     """
+    key = pseudonym_key(key, key_file)
     options = pipeline_options(locals())
     for path in exports:  # before the store is made: a typo must not leave an empty store
         if not path.is_file():

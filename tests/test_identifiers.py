@@ -10,6 +10,7 @@ Parquet file of its copy and every file and page the commands write."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -20,6 +21,7 @@ import pyreadstat
 import pytest
 
 from analysis.ingest.identifiers import IdentifierPolicy, find_identifiers, name_reason
+from analysis.privacy import pseudonymize
 from analysis.store import open_store
 from instrument.exports.redcap import REDCAP_COLUMNS
 
@@ -258,3 +260,32 @@ def test_a_store_written_before_is_purged_of_identifiers_when_opened(
         raw = json.loads(con.execute("SELECT raw FROM quarantine LIMIT 1").fetchone()[0])
     assert "extra:age" in stored and "extra:Surname" not in stored
     assert raw == {"pb01": "3", "age": "41"}
+
+
+def test_ingest_with_a_key_stores_pseudonyms_in_every_table(
+    redcap: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """--pseudonymize at ingest: the record ids (and the REDCap response ids made of them)
+    are keyed pseudonyms in responses, scores and the quarantine's rows as read; the same
+    key gives the same pseudonyms, so a second ingest stores nothing again."""
+    export, _ = redcap
+    key = tmp_path / "key.txt"
+    key.write_text("clinic secret\n", encoding="utf-8")
+    db = tmp_path / "clinic.duckdb"
+    args = ["--pseudonymize-key-file", str(key), "--db", str(db), "--json"]
+    first = run_cli("ingest", str(export), *args)
+    assert first.returncode == 0, first.stderr
+    again = json.loads(run_cli("ingest", str(export), *args).stdout)["ingests"][0]
+    assert again["rows_new"] == 0 and again["rows_already_stored"] > 0
+    records = set(pd.read_csv(export, dtype=str)["record_id"])
+    text = _text_of_store(db)
+    found = {r for r in records if re.search(rf"\b{re.escape(r)}\b", text)}
+    assert not found, f"record ids in the store: {sorted(found)[:3]}"
+    with open_store(db, read_only=True) as con:
+        ids = {r[0] for r in con.execute("SELECT DISTINCT respondent_id FROM scores").fetchall()}
+    expected = set(pseudonymize(pd.Series(sorted(records)), "clinic secret"))
+    assert ids and ids <= expected
+    scores = tmp_path / "scores.csv"
+    done = run_cli("score", str(export), "--pseudonymize-key-file", str(key), "-o", str(scores))
+    assert done.returncode == 0, done.stderr
+    assert set(pd.read_csv(scores, dtype=str)["respondent_id"]) <= expected

@@ -66,6 +66,8 @@ class Export:
     identifiers: tuple[DroppedColumn, ...] = ()
     dictionary: str | None = None
     flag_sources: dict[str, str] = field(default_factory=dict)  # mark -> the column behind it
+    # Context column -> the export column it was read from (respondent_id -> 'record_id').
+    context_sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_in(self) -> int:
@@ -827,6 +829,7 @@ def read_export(
         declared_by_item=declared,
         identifiers=tuple(dropped),
         dictionary=dictionary.name if dictionary is not None else None,
+        context_sources=dict(chosen),
     )
 
 
