@@ -6,6 +6,7 @@ exists in the result, so none can reach the page.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import numpy as np
@@ -110,12 +111,12 @@ def _fairness_section(result: BenchmarkResult) -> Section:
             "var(patient)": m["var_patient"],
             "var(session)": m["var_session"],
             "ICC": m["icc_group"],
-            "patients for .70": m["patients_for_0.70"],
-            "patients for .80": m["patients_for_0.80"],
+            "patients for .70": _whole_patients(m["patients_for_0.70"]),
+            "patients for .80": _whole_patients(m["patients_for_0.80"]),
         }
         for p, m in result.models.items()
     }
-    table = pd.DataFrame(rows).T
+    table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "pillar"
     s.table(table, "Table 1. Variance components (REML) and reliability of a group mean", 3)
     return s
@@ -224,6 +225,14 @@ def _alerts_section(result: BenchmarkResult) -> Section:
             2,
         )
     return s
+
+
+def _whole_patients(needed: float | None) -> int | str | None:
+    """Patients a group needs, as a page shows it: whole patients, rounded up (78.8 needs 79);
+    'never' when the groups do not differ at all."""
+    if needed is None or math.isnan(needed):
+        return None
+    return math.ceil(needed) if math.isfinite(needed) else "never"
 
 
 def build_benchmark_report(result: BenchmarkResult, store: str) -> str:

@@ -41,3 +41,13 @@ def test_headers_in_words_and_counts_whole() -> None:
     html = html_table(frame, "Table 1. Groups")
     assert '<th class="num">patients</th>' in html
     assert '<td class="num">30</td>' in html and '<td class="num">30.096</td>' in html
+
+
+def test_patients_a_group_needs_are_whole_patients() -> None:
+    """The benchmark's 'patients for .70' is a Spearman-Brown count: a page rounds it up."""
+    from reports.benchmark_report import _whole_patients
+
+    assert _whole_patients(78.833) == 79
+    assert _whole_patients(79.0) == 79
+    assert _whole_patients(float("inf")) == "never"
+    assert _whole_patients(float("nan")) is None
