@@ -379,3 +379,32 @@ def test_the_fast_formula_screen_misses_nothing_neutralize_text_would_change() -
     assert safe["mixed"].tolist() == [
         neutralize_text(v) if isinstance(v, str) else v for v in frame["mixed"]
     ]
+
+
+DAMAGED_SAV = Path(__file__).parent / "data" / "damaged_readstat_crash.sav"
+
+
+def test_an_spss_file_that_crashes_its_reader_is_one_line_and_exit_2() -> None:
+    """tests/data/damaged_readstat_crash.sav is a simulated SPSS export with a few bytes
+    changed (a fuzz find): pyreadstat 1.3.8 dies on it with a segmentation fault. Read in a
+    child process, it is refused like any unreadable file, by every command that reads."""
+    for args in (["check"], ["score", "-o", "/dev/null"], ["report", "-o", "/dev/null"]):
+        command = args[0]
+        done = run_cli(command, str(DAMAGED_SAV), *args[1:])
+        assert done.returncode == 2, (command, done.returncode, done.stderr)
+        assert done.stderr.strip().splitlines()[-1] == (
+            "alliance: error: damaged_readstat_crash.sav: not a readable SPSS file: it is "
+            "damaged, or in another format than its name says."
+        )
+
+
+def test_a_reader_that_dies_is_reported_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever ReadStat does in its own process, the caller gets an exception to handle."""
+    from analysis.ingest import readstat
+
+    monkeypatch.setattr(readstat, "_read", lambda *args: os.abort())
+    with pytest.raises(readstat.ReaderCrashed, match="the reader crashed on this file"):
+        readstat.read_readstat(DAMAGED_SAV, "spss")
+    monkeypatch.setattr(readstat, "_read", lambda *args: int("not a number"))
+    with pytest.raises(ValueError, match="invalid literal"):  # the reader's own error, raised
+        readstat.read_readstat(DAMAGED_SAV, "spss")

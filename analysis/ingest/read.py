@@ -34,6 +34,7 @@ from .identifiers import refuse_unknown as refuse_unknown_columns
 from .identifiers import value_reason as identifier_values
 from .mapping import ColumnMap, fold, match_context, match_items
 from .platforms import QUALTRICS_MISSING, QUALTRICS_STATUS, Layout, detect, is_metadata
+from .readstat import read_readstat
 from .sniff import DEFAULT_MAX_BYTES, EXCEL_MAX_ROWS, ExportError, Sniffed, sniff
 
 FINDING_COLUMNS = ("kind", "row", "column", "value", "reason")
@@ -220,13 +221,10 @@ def _read_binary(
 ) -> tuple[pd.DataFrame, dict[str, list[float | str]], dict[str, str]]:
     """SPSS, Stata, Excel or Parquet; also the user-missing codes SPSS declares per column,
     and SPSS's and Stata's variable labels."""
-    import pyreadstat  # here: a CSV export does not pay for it
-
     name = s.path.name
     try:
         if s.kind in ("spss", "stata"):
-            reader = pyreadstat.read_sav if s.kind == "spss" else pyreadstat.read_dta
-            frame, meta = reader(str(s.path), user_missing=True)
+            frame, meta = read_readstat(s.path, s.kind)
             missing: dict[str, list[float | str]] = {}
             for column, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
                 missing[column] = [r["lo"] for r in ranges if r["lo"] == r["hi"]]
@@ -276,12 +274,9 @@ def value_labels(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dic
     s = sniff(path, max_bytes=max_bytes)
     if s.kind not in ("spss", "stata"):
         return {}
-    import pyreadstat
-
-    reader = pyreadstat.read_sav if s.kind == "spss" else pyreadstat.read_dta
     try:
-        _, meta = reader(str(s.path), metadataonly=True)
-    except (pyreadstat.ReadstatError, ValueError, OSError):
+        _, meta = read_readstat(s.path, s.kind, metadata_only=True)
+    except Exception:  # pyreadstat's own errors, and a crash of its process
         raise _unreadable(s.path.name, s.kind) from None
     return dict(meta.variable_value_labels or {})
 

@@ -10,6 +10,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,8 +117,12 @@ def _check_excel(path: Path, max_bytes: int) -> None:
                             f"{path.name}: a sheet declares {int(found.group(1)):,} rows, more "
                             f"than an Excel sheet holds ({EXCEL_MAX_ROWS:,}); save it as CSV."
                         )
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ExportError(f"{path.name}: not a readable Excel file ({exc}).") from None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
+        # Our words, not zipfile's ('Bad magic number for file header').
+        raise ExportError(
+            f"{path.name}: not a readable Excel file: it is damaged, or in another format "
+            f"than its name says."
+        ) from None
 
 
 def sniff(
