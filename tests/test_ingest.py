@@ -637,3 +637,19 @@ def test_blanking_an_answer_leaves_the_rows_as_read(tmp_path: Path, bank: Instru
     export = read_export(write(tmp_path, "nine.csv", "pb01,pb03\n9.0,4.0\n2.0,3.0\n"), bank)
     assert np.isnan(export.data.loc[0, "pb01"]) and export.data.loc[1, "pb01"] == 2
     assert export.raw is not None and export.raw["pb01"].tolist() == [9, 2]
+
+
+def test_dates_in_time_zones_that_differ_between_rows(tmp_path: Path, bank: Instrument) -> None:
+    """A visit timestamp with its own UTC offset per row (an export merged from two servers):
+    each row keeps the day it was written in, and nothing stops the read (pandas refuses to
+    parse such a column in one go)."""
+    path = tmp_path / "zones.csv"
+    path.write_text(
+        "respondent_id,date,pb01,pb03,pb04,pb07\n"
+        "P1,2026-03-01T23:30:00+01:00,4,4,5,4\n"
+        "P2,2026-03-02T00:30:00-05:00,3,4,4,4\n"
+        "P3,2026-03-02,5,5,4,4\n",
+        encoding="utf-8",
+    )
+    export = read_export(path, bank)
+    assert export.data["date"].tolist() == ["2026-03-01", "2026-03-02", "2026-03-02"]

@@ -242,7 +242,8 @@ def value_reason(values: pd.Series, today: date | None = None) -> str | None:
     if len(dated) >= 0.8 * len(text):
         if all(hasattr(v, "year") for v in values.dropna().head(5)):
             return _birth_dates(values.dropna(), today)
-        parsed = pd.to_datetime(dated, errors="coerce", format="mixed")
+        # In UTC: only the year counts, and dates with mixed time zones parse only so.
+        parsed = pd.to_datetime(dated, errors="coerce", format="mixed", utc=True)
         return _birth_dates(parsed.dropna(), today)
     return None
 

@@ -551,7 +551,15 @@ def _dates(values: pd.Series) -> pd.Series:
     try:
         parsed = pd.to_datetime(distinct, errors="raise", format="ISO8601")
     except (ValueError, TypeError):
-        parsed = pd.to_datetime(distinct, errors="coerce", format="mixed")
+        try:
+            parsed = pd.to_datetime(distinct, errors="coerce", format="mixed")
+        except ValueError:  # time zones that differ between rows: each value's own day
+            return pd.Series(
+                pd.Series(_local_days(distinct).to_numpy(dtype=object).take(codes))
+                .where(codes >= 0, None)
+                .to_numpy(),
+                index=values.index,
+            )
     text = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), distinct.astype(object))
     out = text.to_numpy(dtype=object).take(codes)
     out[codes < 0] = None
@@ -574,8 +582,22 @@ def _looks_like_dates(values: pd.Series) -> bool:
     text = distinct.astype(str).head(200)
     if text.str.fullmatch(r"-?\d+(\.\d+)?").all():
         return False
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    # In UTC only to parse: dates whose time zones differ between rows parse only so.
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
     return bool(parsed.notna().mean() >= 0.5)
+
+
+def _local_days(distinct: pd.Series) -> pd.Series:
+    """Each value's day where it was written (its own time zone), as YYYY-MM-DD; a value that
+    is no date stays as given. One value at a time: only for zones that differ between rows."""
+
+    def day(value: object) -> object:
+        try:
+            return pd.Timestamp(str(value)).strftime("%Y-%m-%d")
+        except (ValueError, TypeError):
+            return value
+
+    return distinct.map(day)
 
 
 def _redcap_keys(frame: pd.DataFrame, out: pd.DataFrame) -> None:
