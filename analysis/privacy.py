@@ -10,6 +10,23 @@ import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
+# The fewest patients any released cell (a group, a month, the totals) may show. Enforced
+# here, for every caller, by check_min_n: the command line and Python alike.
+MIN_N_FLOOR = 5
+
+
+def check_min_n(min_n: int, identifiable: bool) -> None:
+    """Refuse a minimum cell size below :data:`MIN_N_FLOOR` unless ``identifiable`` (output
+    that stays with the clinic's own staff), and below 1 in any case."""
+    if min_n < 1:
+        raise ValueError(f"the minimum group size must be at least 1; got {min_n}.")
+    if min_n < MIN_N_FLOOR and not identifiable:
+        raise ValueError(
+            f"the minimum group size is at least {MIN_N_FLOOR} patients; got {min_n}. A "
+            f"smaller one can show a single patient (identifiable output allows it, for "
+            f"output that stays with the clinic's own staff)."
+        )
+
 
 def pseudonymize(values: pd.Series, key: str) -> pd.Series:
     """Replace identifiers by a keyed hash (HMAC-SHA256, 16 hex digits): the same id and key

@@ -159,10 +159,6 @@ def alerts_command(
     key = pseudonym_key(key, key_file)
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".csv", ".parquet"):
         raise InputError(f"-o must end in .html, .csv or .parquet; got {output.name!r}.")
-    if min_n < DEFAULT_MIN_N:
-        raise InputError(
-            f"--min-n is at least {DEFAULT_MIN_N}: a smaller group can show a single patient."
-        )
     since_date = parse_since(since)
     with open_source(db, parquet, engine, spark_master) as backend:
         if clinician is not None:

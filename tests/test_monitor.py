@@ -443,7 +443,9 @@ def test_the_benchmark_page_draws_alerts_and_agreement(
     assert section.count() == 2
     assert page.locator("#alerts .plotly-graph-div .heatmaplayer").count() == 3
     assert not named(out.read_text(), _patients(store))
-    # Its tables are wider than the page: each scrolls in its own box, the page does not.
+    # Its tables are wider than a narrow window: each scrolls in its own box, the page does not.
+    page.set_viewport_size({"width": 600, "height": 900})
+    page.wait_for_timeout(800)  # the figures follow the window (responsive)
     widths = page.evaluate(
         "[document.body.scrollWidth, window.innerWidth,"
         " Math.max(...[...document.querySelectorAll('table')].map(t => t.scrollWidth))]"
@@ -516,3 +518,23 @@ def test_an_exports_course_shows_no_small_session_number(bank: Instrument, tmp_p
 def test_an_export_of_single_sessions_has_no_course(bank: Instrument, tmp_path: Path) -> None:
     _, _, course = _export_course(bank, tmp_path, sessions=1)
     assert course is None
+
+
+def test_the_library_holds_the_privacy_floor(store: Path) -> None:
+    """A Python caller gets the command line's guarantee: counts and agreement with cells of
+    fewer than 5 patients are refused unless the output is declared identifiable."""
+    import duckdb
+
+    from analysis.backends import DuckDBBackend
+    from analysis.monitor import agreement_by_group, alert_counts, monitor
+
+    with duckdb.connect(str(store), read_only=True) as con:
+        backend = DuckDBBackend(con, store.name)
+        m = monitor(backend, min_n=2)
+        for call in (
+            lambda: alert_counts(backend, m, "clinician_id"),
+            lambda: agreement_by_group(backend, m, "clinician_id", []),
+        ):
+            with pytest.raises(ValueError, match="at least 5 patients; got 2"):
+                call()
+        assert len(alert_counts(backend, m, "clinician_id", identifiable=True).groups)

@@ -28,13 +28,14 @@ from scipy.stats import t as student_t
 
 from .. import names
 from ..backends import Backend, store_pillars
+from ..privacy import MIN_N_FLOOR, check_min_n
 from ..store import EXTRA_PREFIX, StoreError
 from .disclosure import Cells, guard_all
 from .funnel import Funnel, funnel
 from .mixed import NestedFit, PatientSummaries, fit_nested
 
 GROUPINGS = {"clinician_id": names.CLINICIAN_ID, "site_id": names.SITE_ID, "site": names.SITE_ID}
-DEFAULT_MIN_N = 5
+DEFAULT_MIN_N = MIN_N_FLOOR
 RELIABILITY_TARGETS = (0.70, 0.80)
 SHARE = "share_adequate"
 
@@ -340,14 +341,7 @@ def run_benchmark(
     """
     if by not in GROUPINGS:
         raise StoreError(f"--by must be one of {', '.join(GROUPINGS)}; got {by!r}.")
-    if min_n < 1:
-        raise StoreError(f"the minimum group size must be at least 1; got {min_n}.")
-    if min_n < DEFAULT_MIN_N and not identifiable:
-        raise StoreError(
-            f"the minimum group size is at least {DEFAULT_MIN_N} patients; got {min_n}. A "
-            f"smaller one can show a single patient (--identifiable allows it, for output that "
-            f"stays with the clinic's own staff)."
-        )
+    check_min_n(min_n, identifiable)
     group = GROUPINGS[by]
     pillars = store_pillars(backend)
     metrics = (*pillars, SHARE)

@@ -27,6 +27,7 @@ from .. import names
 from ..backends import Backend, store_pillars
 from ..benchmark.compare import GROUPINGS, session_filter
 from ..benchmark.disclosure import Cells, guard_all
+from ..privacy import check_min_n
 from ..store import StoreError
 from .agreement import agreement, pair_sessions, unseen_ruptures
 from .alerts import (
@@ -218,6 +219,7 @@ def alert_counts(
     connection must be writable to record what is released."""
     if by not in GROUPINGS:
         raise StoreError(f"--by must be one of {', '.join(GROUPINGS)}; got {by!r}.")
+    check_min_n(m.min_n, identifiable)
     group = GROUPINGS[by]
     counted = _counts(backend, m, {"group": group, "month": backend.month("date")})
     groups, months = counted["group"], counted["month"]
@@ -288,6 +290,7 @@ def agreement_by_group(
     ruptures and the mean difference per pillar; and the agreement of all paired sessions
     (None when too few or withheld). Paired cells are guarded as cells of their own: a
     clinician rating added later changes them while the patient's sessions stay the same."""
+    check_min_n(m.min_n, identifiable)
     notes: list[str] = []
     empty = pd.DataFrame(columns=["group"])
     if not len(m.pairs):
