@@ -6,7 +6,10 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +24,7 @@ from analysis.choices import (
 )
 
 if TYPE_CHECKING:
+    from analysis.backends import Backend
     from analysis.reading import Options
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -475,3 +479,87 @@ def pipeline_options(params: dict[str, Any]) -> Options:
     if "pillars" in params:
         chosen["pillars"] = _pillars(params["pillars"])
     return Options(**chosen)
+
+
+def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--db FILE or --parquet DIR (the store, or its Parquet copy), and the engine that runs
+    the queries (--engine, --spark-master)."""
+    for option in reversed(
+        [
+            click.option(
+                "--db",
+                "db",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                metavar="FILE",
+                help="The clinic store (a DuckDB file).",
+            ),
+            click.option(
+                "--parquet",
+                "parquet",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                metavar="DIR",
+                help="Read a Parquet copy of a store (alliance export-store) instead of --db; "
+                "the log of released cells is kept in DIR/releases.duckdb.",
+            ),
+            click.option(
+                "--engine",
+                type=click.Choice(["duckdb", "spark"]),
+                default="duckdb",
+                show_default=True,
+                help="What runs the queries: DuckDB (embedded), or Apache Spark on --parquet "
+                "(needs Java and PySpark).",
+            ),
+            click.option(
+                "--spark-master",
+                default=None,
+                metavar="URL",
+                help="With --engine spark: the cluster (spark://host:7077, yarn); default: "
+                "the Spark configuration, else local[2].",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@contextmanager
+def open_source(
+    db: Path | None, parquet: Path | None, engine: str = "duckdb", master: str | None = None
+) -> Iterator[Backend]:
+    """The backend of --db or --parquet (exactly one) on the engine asked for
+    (:func:`analysis.backends.open_source`), its errors in the options' words."""
+    from analysis.backends import open_source as open_backend
+
+    if (db is None) == (parquet is None):
+        raise InputError("give the store with --db FILE or its Parquet copy with --parquet DIR.")
+    if engine == "spark":
+        if parquet is None:
+            raise InputError(
+                "--engine spark reads a Parquet copy: write one with alliance export-store "
+                "--db FILE --parquet DIR, then give --parquet DIR."
+            )
+        say(f"starting Spark ({master or 'local[2] unless configured'}) ...")
+    with open_backend(db, parquet, engine=engine, master=master) as backend:
+        yield backend
+
+
+def parse_since(value: str | None) -> date | None:
+    """--since: a date like 2026-03-01."""
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter(f"must be a date like 2026-03-01; got {value!r}.") from None
+
+
+def progress_printer() -> tuple[float, object]:
+    """The start time, and a function that says a step with the seconds since it."""
+    start = time.perf_counter()
+
+    def step(message: str) -> None:
+        say(f"[{time.perf_counter() - start:5.1f} s] {message} ...")
+
+    return start, step

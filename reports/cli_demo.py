@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from analysis.backends import DuckDBBackend
-from analysis.benchmark import DEFAULT_MIN_N, run_benchmark
+from analysis.benchmark import run_benchmark
 from analysis.choices import DEFAULT_STOP
+from analysis.clinic import clinician_view
 from analysis.describe import overview
 from analysis.fileio import atomic_write_text, file_sha256
 from analysis.irt import save_calibration
@@ -24,11 +25,11 @@ from instrument.exports import export
 from .adaptive_page import adaptive_page
 from .benchmark_report import build_benchmark_report
 from .cli_common import say, user_errors
-from .cli_monitor import write_clinician_page
-from .cli_score import summary_lines
 from .irt_text import adaptive_lines
+from .monitor_pages import IDENTIFIABLE, clinician_page
 from .output import write_csv
 from .report import build_report
+from .score_text import score_lines
 
 DEMO_PATIENTS, DEMO_CLINICIANS, DEMO_SESSIONS, DEMO_SEED = 2000, 40, 3, 2026
 
@@ -122,7 +123,7 @@ def demo_command(output_dir: Path) -> None:
     written.append(scores_path)
     click.echo("")
     click.echo("Non-compensatory alliance rule (each pillar at or above its own minimum):")
-    for line in summary_lines(scored):
+    for line in score_lines(scored):
         click.echo(f"  {line}")
     if analysis.irt is not None:
         click.echo("")
@@ -155,15 +156,9 @@ def demo_command(output_dir: Path) -> None:
         busiest = str(compared.groups.sort_values("n_patients", kind="stable")["group"].iat[-1])
         say(f"writing the own page of {busiest}, the clinician with the most patients ...")
         page_path = output_dir / f"clinician_{busiest}.html"
-        write_clinician_page(
-            backend,
-            busiest,
-            page_path,
-            since=None,
-            min_n=DEFAULT_MIN_N,
-            key=None,
-            benchmarked=compared,
-        )
+        view = clinician_view(backend, busiest, benchmarked=compared)
+        atomic_write_text(page_path, clinician_page(view))
+        say(f"wrote {page_path}: {IDENTIFIABLE}")
     written += [store_path, benchmark_path, page_path]
     click.echo(
         f"Clinic store: {stored.rows_new:,} new responses, {stored.rows_already_stored:,} "

@@ -13,13 +13,13 @@ from analysis.pipeline import InvarianceRun, invariance, read_checked
 from .cli_common import (
     group_options,
     pipeline_options,
+    progress_printer,
     read_options,
     say_identifiers,
     show,
     user_errors,
     validate_options,
 )
-from .cli_report import progress_printer
 from .output import dumps_json
 
 

@@ -14,60 +14,28 @@ import pandas as pd
 
 from analysis import names
 from analysis.backends import Backend
-from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, run_benchmark
+from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS
+from analysis.clinic import clinician_view
 from analysis.fileio import atomic_write_text
 from analysis.monitor import (
     DEFAULT_ESTABLISH_WITHIN,
-    Monitor,
     alert_counts,
     monitor,
 )
 from analysis.privacy import pseudonymize
 
-from .cli_common import InputError, key_options, pseudonym_key, say, user_errors
-from .cli_store import open_source, parse_since, source_options
+from .cli_common import (
+    InputError,
+    key_options,
+    open_source,
+    parse_since,
+    pseudonym_key,
+    say,
+    source_options,
+    user_errors,
+)
 from .monitor_pages import IDENTIFIABLE, alerts_page, clinician_page
 from .output import dumps_json, write_table
-
-
-def pseudonymized(m: Monitor, key: str) -> Monitor:
-    """The same monitor with every patient id replaced by its keyed pseudonym."""
-
-    def swap(frame: pd.DataFrame) -> pd.DataFrame:
-        if names.RESPONDENT_ID not in frame:
-            return frame
-        return frame.assign(**{names.RESPONDENT_ID: pseudonymize(frame[names.RESPONDENT_ID], key)})
-
-    return replace(m, sessions=swap(m.sessions), alerts=swap(m.alerts), pairs=swap(m.pairs))
-
-
-def write_clinician_page(
-    backend: Backend,
-    clinician: str,
-    output: Path,
-    *,
-    since: date | None,
-    min_n: int,
-    key: str | None,
-    establish_within: int = DEFAULT_ESTABLISH_WITHIN,
-    benchmarked: BenchmarkResult | None = None,
-) -> Monitor:
-    """A clinician's own page: their patients (identifiable), and colleagues unnamed.
-    ``benchmarked``: the clinicians' benchmark of the same window, when already run."""
-    m = monitor(
-        backend,
-        since=since,
-        clinician=clinician,
-        min_n=min_n,
-        establish_within=establish_within,
-    )
-    result = benchmarked or run_benchmark(backend, "clinician_id", since=since, min_n=min_n)
-    if key is not None:
-        m = pseudonymized(m, key)
-    page = clinician_page(m, clinician, result, result.agreement, backend.name)
-    atomic_write_text(output, page)
-    say(f"wrote {output}: {IDENTIFIABLE}")
-    return m
 
 
 def _records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
@@ -228,15 +196,16 @@ def _clinician_alerts(
     as_json: bool,
 ) -> None:
     if output is not None and output.suffix.lower() in (".html", ".htm"):
-        write_clinician_page(
+        view = clinician_view(
             backend,
             clinician,
-            output,
             since=since,
             min_n=min_n,
             key=key,
             establish_within=establish_within,
         )
+        atomic_write_text(output, clinician_page(view))
+        say(f"wrote {output}: {IDENTIFIABLE}")
         return
     m = monitor(
         backend,
@@ -246,7 +215,7 @@ def _clinician_alerts(
         establish_within=establish_within,
     )
     if key is not None:
-        m = pseudonymized(m, key)
+        m = m.pseudonymized(key)
     say(IDENTIFIABLE)
     if output is not None:
         write_table(m.alerts, output)

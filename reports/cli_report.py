@@ -13,6 +13,7 @@ from analysis.pipeline import analyse_read, read_checked
 from .cli_common import (
     calibration_option,
     pipeline_options,
+    progress_printer,
     read_options,
     say,
     say_identifiers,
@@ -22,15 +23,6 @@ from .cli_common import (
     validate_options,
 )
 from .report import build_report
-
-
-def progress_printer() -> tuple[float, object]:
-    start = time.perf_counter()
-
-    def step(message: str) -> None:
-        say(f"[{time.perf_counter() - start:5.1f} s] {message} ...")
-
-    return start, step
 
 
 @click.command(name="report")

@@ -9,7 +9,6 @@ import click
 
 from analysis.pipeline import calibration_for, read_checked, scores_table
 from analysis.pipeline import score as score_read
-from analysis.scoring import ScoreResult
 
 from .cli_common import (
     InputError,
@@ -26,32 +25,7 @@ from .cli_common import (
     user_errors,
 )
 from .output import csv_text, dumps_json, write_table
-
-
-def summary_lines(result: ScoreResult) -> list[str]:
-    c = result.classification
-    if c is None:
-        return [
-            f"scored {len(result.table):,} responses ({result.scores.form} form) on "
-            f"{', '.join(result.scores.scores.columns)}",
-            result.rule_note,
-        ]
-    counts = c.counts
-    lines = [
-        f"scored {sum(counts.values()):,} responses ({result.scores.form} form): "
-        f"{counts['adequate']:,} adequate, {counts['inadequate']:,} inadequate, "
-        f"{counts['insufficient_data']:,} with too few answers",
-    ]
-    if c.most_failed_pillar:
-        fails = ", ".join(f"{p} {n:,}" for p, n in c.fails_by_pillar.items())
-        lines.append(f"failing pillars: {fails}; most often {c.most_failed_pillar}")
-    lines.append(
-        f"masked ruptures (adequate total, a pillar below its minimum): {c.masked_ruptures:,}"
-    )
-    lines.append(f"classification accuracy {c.accuracy:.3f}, consistency {c.consistency:.3f}")
-    for t in c.thresholds:
-        lines.append(f"minimum {t.pillar} = {t.value:.3g} ({t.method}): {t.provenance}")
-    return lines
+from .score_text import score_lines
 
 
 def theta_summary(table: Any, calibration: Any, calibration_file: Path) -> dict[str, Any]:
@@ -187,7 +161,7 @@ def score(
         f"{checked.rows_quarantined:,} of {checked.rows_in:,} rows set aside by the checks "
         f"(alliance check --quarantine FILE lists them)"
     )
-    for line in summary_lines(result):
+    for line in score_lines(result):
         say(line)
     if calibration_file is not None:
         for line in theta_lines(table, calibration, calibration_file):

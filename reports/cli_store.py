@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 import duckdb
 import pandas as pd
 
-from analysis.backends import Backend, DuckDBBackend
 from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, load_norms, run_benchmark
+from analysis.clinic import clinician_view
 from analysis.fileio import atomic_write_text, file_sha256
 from analysis.pipeline import (
     Options,
@@ -22,7 +18,6 @@ from analysis.pipeline import (
     resolve_instrument,
     thresholds_plan,
 )
-from analysis.privacy import pseudonymize
 from analysis.scoring import ThresholdPlan
 from analysis.store import (
     BATCH_ROWS,
@@ -37,14 +32,18 @@ from .benchmark_report import build_benchmark_report
 from .cli_common import (
     InputError,
     key_options,
+    open_source,
+    parse_since,
     pipeline_options,
     pseudonym_key,
     read_options,
     say,
     say_identifiers,
     score_options,
+    source_options,
     user_errors,
 )
+from .monitor_pages import IDENTIFIABLE, clinician_page
 from .output import dumps_json, write_table
 
 DB_OPTION = click.option(
@@ -55,80 +54,6 @@ DB_OPTION = click.option(
     metavar="FILE",
     help="The clinic store (a DuckDB file).",
 )
-
-
-def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--db FILE or --parquet DIR (the store, or its Parquet copy), and the engine that runs
-    the queries (--engine, --spark-master)."""
-    for option in reversed(
-        [
-            click.option(
-                "--db",
-                "db",
-                type=click.Path(dir_okay=False, path_type=Path),
-                default=None,
-                metavar="FILE",
-                help="The clinic store (a DuckDB file).",
-            ),
-            click.option(
-                "--parquet",
-                "parquet",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=None,
-                metavar="DIR",
-                help="Read a Parquet copy of a store (alliance export-store) instead of --db; "
-                "the log of released cells is kept in DIR/releases.duckdb.",
-            ),
-            click.option(
-                "--engine",
-                type=click.Choice(["duckdb", "spark"]),
-                default="duckdb",
-                show_default=True,
-                help="What runs the queries: DuckDB (embedded), or Apache Spark on --parquet "
-                "(needs Java and PySpark).",
-            ),
-            click.option(
-                "--spark-master",
-                default=None,
-                metavar="URL",
-                help="With --engine spark: the cluster (spark://host:7077, yarn); default: "
-                "the Spark configuration, else local[2].",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-@contextmanager
-def open_source(
-    db: Path | None, parquet: Path | None, engine: str = "duckdb", master: str | None = None
-) -> Iterator[Backend]:
-    """The backend of --db or --parquet (exactly one) on the engine asked for."""
-    if (db is None) == (parquet is None):
-        raise InputError("give the store with --db FILE or its Parquet copy with --parquet DIR.")
-    if engine == "spark":
-        if parquet is None:
-            raise InputError(
-                "--engine spark reads a Parquet copy: write one with alliance export-store "
-                "--db FILE --parquet DIR, then give --parquet DIR."
-            )
-        from analysis.backends.spark import SparkBackend
-
-        say(f"starting Spark ({master or 'local[2] unless configured'}) ...")
-        backend = SparkBackend(parquet, master=master)
-        try:
-            yield backend
-        finally:
-            backend.close()
-    elif db is not None:
-        with open_store(db) as con:
-            yield DuckDBBackend(con, db.name)
-    elif parquet is not None:
-        from analysis.lake import open_parquet
-
-        with open_parquet(parquet) as con:
-            yield DuckDBBackend(con, parquet.name)
 
 
 @click.command(name="export-store")
@@ -283,20 +208,6 @@ def _ingest_each(
             )
 
 
-def parse_since(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise click.BadParameter(f"must be a date like 2026-03-01; got {value!r}.") from None
-
-
-def _pseudonymized(result: BenchmarkResult, key: str) -> BenchmarkResult:
-    groups = result.groups.assign(group=pseudonymize(result.groups["group"], key))
-    return BenchmarkResult(**{**result.__dict__, "groups": groups})
-
-
 def _text_table(result: BenchmarkResult) -> str:
     g = result.groups
     pillars = [p for p in result.pillars if f"{p}_mean" in g]
@@ -426,12 +337,12 @@ def benchmark_command(
             raise InputError(
                 "--clinician writes the clinician's own page: give -o FILE.html (and no --json)."
             )
-        from .cli_monitor import write_clinician_page
-
         with open_source(db, parquet, engine, spark_master) as backend:
-            write_clinician_page(
-                backend, clinician, output, since=parse_since(since), min_n=min_n, key=key
+            view = clinician_view(
+                backend, clinician, since=parse_since(since), min_n=min_n, key=key
             )
+        atomic_write_text(output, clinician_page(view))
+        say(f"wrote {output}: {IDENTIFIABLE}")
         return
     if output is not None and output.suffix.lower() not in (".html", ".htm", ".csv"):
         raise InputError(f"-o must end in .html or .csv; got {output.name!r}.")
@@ -453,7 +364,7 @@ def benchmark_command(
             identifiable=identifiable,
         )
     if key is not None:
-        result = _pseudonymized(result, key)
+        result = result.pseudonymized(key)
     if output is not None:
         if output.suffix.lower() in (".csv", ".parquet"):
             write_table(result.groups, output)

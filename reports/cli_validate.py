@@ -14,13 +14,15 @@ from analysis.validate import ValidationResult
 from .cli_common import (
     InputError,
     group_options,
+    open_source,
+    parse_since,
     pipeline_options,
     read_options,
     say_identifiers,
+    source_options,
     user_errors,
     validate_options,
 )
-from .cli_store import source_options
 from .output import dumps_json
 
 
@@ -232,8 +234,6 @@ def _validate_store(
 ) -> None:
     from analysis.storecfa import fit_store
     from instrument import load_instrument
-
-    from .cli_store import open_source, parse_since
 
     if estimator != "ml":
         raise InputError(

@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis import names
 from analysis.benchmark import BenchmarkResult
+from analysis.clinic import ClinicianView
 from analysis.monitor import (
     NEVER,
     REPAIR,
@@ -115,15 +116,11 @@ def _own_position(result: BenchmarkResult | None, clinician: str) -> Section:
     return s
 
 
-def clinician_page(
-    m: Monitor,
-    clinician: str,
-    result: BenchmarkResult | None,
-    clinic_agreement: pd.DataFrame | None,
-    store: str,
-) -> str:
+def clinician_page(view: ClinicianView) -> str:
     """One clinician's patients: trajectories, alerts, unseen ruptures, agreement and their
     position among colleagues."""
+    m, clinician, result, store = view.patients, view.clinician, view.colleagues, view.source
+    clinic_agreement = result.agreement
     pillars = list(m.pillars)
     window = f" since {m.since}" if m.since else ""
     head = Section(

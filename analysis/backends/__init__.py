@@ -17,5 +17,6 @@ store's own tables, or ``releases.duckdb`` beside a Parquet copy.
 
 from .base import Backend, json_differences, store_pillars
 from .duckdb import DuckDBBackend
+from .source import open_source
 
-__all__ = ["Backend", "DuckDBBackend", "json_differences", "store_pillars"]
+__all__ = ["Backend", "DuckDBBackend", "json_differences", "open_source", "store_pillars"]

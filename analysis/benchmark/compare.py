@@ -17,7 +17,7 @@ this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from scipy.stats import t as student_t
 
 from .. import names
 from ..backends import Backend, store_pillars
-from ..privacy import MIN_N_FLOOR, check_min_n
+from ..privacy import MIN_N_FLOOR, check_min_n, pseudonymize
 from ..store import EXTRA_PREFIX, StoreError
 from .disclosure import Cells, guard_all
 from .funnel import Funnel, funnel
@@ -64,6 +64,12 @@ class BenchmarkResult:
     alert_totals: dict[str, int] | None = None
     agreement: pd.DataFrame | None = None  # per pillar, all paired sessions of the window
     agreement_density: dict[str, Any] = field(default_factory=dict)
+
+    def pseudonymized(self, key: str) -> BenchmarkResult:
+        """The same result with every group (clinician, site) named by its keyed pseudonym."""
+        return replace(
+            self, groups=self.groups.assign(group=pseudonymize(self.groups["group"], key))
+        )
 
     def to_dict(self) -> dict[str, Any]:
         groups = self.groups.replace({np.nan: None}).to_dict(orient="records")

@@ -16,7 +16,7 @@ the sessions in one and not the other: the sessions the differencing guard compa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -27,7 +27,7 @@ from .. import names
 from ..backends import Backend, store_pillars
 from ..benchmark.compare import GROUPINGS, session_filter
 from ..benchmark.disclosure import Cells, guard_all
-from ..privacy import check_min_n
+from ..privacy import check_min_n, pseudonymize
 from ..store import StoreError
 from .agreement import agreement, pair_sessions, unseen_ruptures
 from .alerts import (
@@ -67,6 +67,22 @@ class Monitor:
     @property
     def since(self) -> str | None:
         return self.window.isoformat() if self.window else None
+
+    def pseudonymized(self, key: str) -> Monitor:
+        """The same monitor with every patient id replaced by its keyed pseudonym."""
+
+        def swap(frame: pd.DataFrame) -> pd.DataFrame:
+            if names.RESPONDENT_ID not in frame:
+                return frame
+            ids = frame[names.RESPONDENT_ID]
+            return frame.assign(**{names.RESPONDENT_ID: pseudonymize(ids, key)})
+
+        return replace(
+            self,
+            sessions=swap(self.sessions),
+            alerts=swap(self.alerts),
+            pairs=swap(self.pairs),
+        )
 
     def rule(self) -> dict[str, Any]:
         return {
