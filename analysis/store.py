@@ -80,7 +80,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ingest_id INTEGER NOT NULL, kind VARCHAR, row_in_export BIGINT,
             response_id VARCHAR, reason VARCHAR)""",
     ),
-    # 2: what the benchmark has released (analysis/benchmark/disclosure.py), to withhold the
+    # 2: what the benchmark has released (analysis/disclosure.py), to withhold the
     # cells that subtracting two outputs would open up.
     (
         """CREATE TABLE releases (

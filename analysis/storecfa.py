@@ -26,7 +26,7 @@ from instrument import Instrument
 from instrument.syntax import parse_model
 
 from .backends import Backend
-from .benchmark.compare import GROUPINGS, session_filter
+from .backends.selection import GROUPINGS, session_filter
 from .cfa import CFAResult, fit_cfa
 from .cfa.model import partable_for
 from .cfa.partable import variables

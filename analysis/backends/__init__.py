@@ -11,7 +11,7 @@ candidate cell's sessions reach the release log) is a method of the backend. Two
 - :class:`~analysis.backends.spark.SparkBackend`: Apache Spark over a Parquet copy (local mode,
   or a cluster by its master URL or the standard Spark configuration).
 
-The log of released cells (analysis/benchmark/disclosure.py) is always a DuckDB database: the
+The log of released cells (analysis/disclosure.py) is always a DuckDB database: the
 store's own tables, or ``releases.duckdb`` beside a Parquet copy.
 """
 

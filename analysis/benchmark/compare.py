@@ -26,15 +26,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from .. import names
 from ..backends import Backend, store_pillars
+from ..backends.selection import GROUPINGS, session_filter
+from ..disclosure import Cells, guard_all
 from ..privacy import MIN_N_FLOOR, check_min_n, pseudonymize
 from ..store import EXTRA_PREFIX, StoreError
-from .disclosure import Cells, guard_all
 from .funnel import Funnel, funnel
 from .mixed import NestedFit, PatientSummaries, fit_nested
 
-GROUPINGS = {"clinician_id": names.CLINICIAN_ID, "site_id": names.SITE_ID, "site": names.SITE_ID}
 DEFAULT_MIN_N = MIN_N_FLOOR
 RELIABILITY_TARGETS = (0.70, 0.80)
 SHARE = "share_adequate"
@@ -103,16 +102,6 @@ class BenchmarkResult:
             else self.agreement.replace({np.nan: None}).to_dict(orient="records"),
             "notes": self.notes,
         }
-
-
-def session_filter(since: date | None, perspective: str, alias: str = "") -> tuple[str, list[Any]]:
-    """The SQL condition (and its parameters) for the perspective's sessions since a date."""
-    clauses = [f"coalesce({alias}perspective, 'patient') = ?"]
-    params: list[Any] = [perspective]
-    if since is not None:
-        clauses.append(f"{alias}date >= ?")
-        params.append(since)
-    return " AND ".join(clauses), params
 
 
 def _t_ci(mean: pd.Series, sd: pd.Series, k: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -341,7 +330,7 @@ def run_benchmark(
 
     Groups and months with fewer than ``min_n`` patients are suppressed, and every cell that
     would differ from a cell released before by fewer than ``min_n`` patients is withheld
-    (:mod:`analysis.benchmark.disclosure`); the connection must be writable to record what
+    (:mod:`analysis.disclosure`); the connection must be writable to record what
     is released. ``identifiable`` allows ``min_n`` below :data:`DEFAULT_MIN_N` and skips the
     differencing guard, for output that stays with the clinic's own staff.
     """

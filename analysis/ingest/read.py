@@ -12,9 +12,6 @@ unfinished responses; incomplete REDCap forms) are kept in ``flags`` for the che
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import re
 import warnings
 from dataclasses import dataclass, field, replace
@@ -28,6 +25,7 @@ from instrument import Instrument, ResponseScale
 from instrument.exports.qualtrics import qualtrics_columns
 
 from .. import names
+from .damage import duplicate_columns, text_damage
 from .identifiers import DroppedColumn, IdentifierPolicy, find_dictionary, find_identifiers
 from .identifiers import name_reason as identifier_name
 from .identifiers import refuse_unknown as refuse_unknown_columns
@@ -754,11 +752,11 @@ def read_export(
                 frame = frame.drop(index=[k - 1 for k in layout.skip]).reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     name = s.path.name
-    records: list[tuple[str, int | None, str, str, str]] = _duplicate_columns(
+    records: list[tuple[str, int | None, str, str, str]] = duplicate_columns(
         header if s.kind == "text" else None, list(frame.columns)
     )
     if s.kind == "text":
-        records += _text_damage(s, encoding, frame)
+        records += text_damage(s, encoding, frame)
     if len(frame) == 0:
         raise ExportError(f"{name}: the file has a header but no data rows.")
     columns = list(frame.columns)
@@ -848,121 +846,6 @@ def read_export(
         dictionary=dictionary.name if dictionary is not None else None,
         context_sources=dict(chosen),
     )
-
-
-def _text_damage(
-    s: Sniffed, encoding: str | None, frame: pd.DataFrame
-) -> list[tuple[str, int | None, str, str, str]]:
-    """Findings on a text file's damage: NUL bytes in cells (each replaced by U+FFFD, so no
-    store or terminal meets one), a UTF-8 file that had to be read as cp1252, and a last
-    record cut off before its end."""
-    out: list[tuple[str, int | None, str, str, str]] = []
-    for column in frame.columns if _holds_nul(s.path) else ():
-        values = frame[column]
-        if values.dtype.kind not in "OSU" and not pd.api.types.is_string_dtype(values.dtype):
-            continue
-        hit = values.astype("string").str.contains("\x00", regex=False).fillna(False)
-        if hit.any():
-            cleaned = values[hit].astype(str).str.replace("\x00", "\ufffd")
-            frame[column] = values.where(~hit, cleaned)
-            reason = "a NUL byte in the cell (shown as \ufffd)"
-            out += [
-                ("nul_byte", int(r) + 1, column, "\\x00", reason)
-                for r in np.flatnonzero(hit.to_numpy())
-            ]
-    if encoding == "cp1252":
-        line = _first_bad_utf8_line(s.path)
-        out.append(
-            (
-                "encoding",
-                None,
-                "",
-                f"line {line}",
-                f"not valid UTF-8 from line {line} on, so the file was read as Windows cp1252; "
-                "if it is UTF-8 with a damaged byte, text near that line may be wrong",
-            )
-        )
-    with s.path.open("rb") as handle:
-        handle.seek(max(0, s.path.stat().st_size - 65536))
-        tail = handle.read()
-    if tail and not tail.endswith((b"\n", b"\r")) and len(frame):
-        last = tail.rsplit(b"\n", 1)[-1].decode(encoding or "utf-8", errors="replace")
-        try:
-            reader = csv.reader(io.StringIO(last, newline=""), delimiter=s.delimiter or ",")
-            fields = next(reader, [])
-        except csv.Error:  # the cut fell inside a quoted field
-            fields = []
-        width = len(s.head[0]) if s.head else len(frame.columns)
-        if len(fields) < width:
-            out.append(
-                (
-                    "cut_off",
-                    len(frame),
-                    "",
-                    f"{len(fields)} of {width} fields",
-                    "the file ends in the middle of this record: its last fields were lost "
-                    "(was the export cut short?)",
-                )
-            )
-    return out
-
-
-def _holds_nul(path: Path) -> bool:
-    """Whether the file has a NUL byte anywhere: one pass over its bytes (memchr's speed),
-    so that only a file that does is searched cell by cell."""
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 22):
-            if b"\x00" in block:
-                return True
-    return False
-
-
-def _first_bad_utf8_line(path: Path) -> int:
-    """The line (1 = the header) of a file's first byte that is not UTF-8."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    lines = 1
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                return lines + block[: exc.start].count(b"\n")
-            lines += block.count(b"\n")
-    return lines
-
-
-def _duplicate_columns(
-    header: list[str] | None, columns: list[str]
-) -> list[tuple[str, int | None, str, str, str]]:
-    """A finding per name that heads more than one column. The first such column is read
-    under the name; pandas reads the others as 'name.1', 'name.2', which match nothing."""
-    out: list[tuple[str, int | None, str, str, str]] = []
-    if header is not None:
-        positions: dict[str, list[int]] = {}
-        for k, column in enumerate(header):
-            positions.setdefault(column, []).append(k + 1)
-        repeated = {c: p for c, p in positions.items() if len(p) > 1}
-    else:  # a workbook: only the names pandas gave the repeats are left
-        present = set(columns)
-        repeated = {}
-        for k, column in enumerate(columns):
-            found = re.fullmatch(r"(.+)\.(\d+)", column)
-            if found and found.group(1) in present:
-                repeated.setdefault(found.group(1), [columns.index(found.group(1)) + 1])
-                repeated[found.group(1)].append(k + 1)
-    for column, where in repeated.items():
-        places = ", ".join(str(p) for p in where)
-        out.append(
-            (
-                "duplicate_column",
-                None,
-                column,
-                f"columns {places}",
-                f"{len(where)} columns are named so; the first (column {where[0]}) is read "
-                f"under the name, the others as '{column}.1' and so on",
-            )
-        )
-    return out
 
 
 def _identifying_id(

@@ -7,7 +7,7 @@ Two kinds of output, and only two:
 - **counts** for everyone else: per clinician (or site) and per month, never a patient. A
   group or month with fewer than ``min_n`` patients is suppressed, and a cell that set against
   any output this store released before would single out fewer than ``min_n`` patients is
-  withheld (:mod:`analysis.benchmark.disclosure`).
+  withheld (:mod:`analysis.disclosure`).
 
 Alerts are found on each patient's whole history and then kept to the date window, so an
 alert at a session is the same in every window and the counts of two windows differ only by
@@ -25,8 +25,8 @@ import pandas as pd
 
 from .. import names
 from ..backends import Backend, store_pillars
-from ..benchmark.compare import GROUPINGS, session_filter
-from ..benchmark.disclosure import Cells, guard_all
+from ..backends.selection import GROUPINGS, session_filter
+from ..disclosure import Cells, guard_all
 from ..privacy import check_min_n, pseudonymize
 from ..store import StoreError
 from .agreement import agreement, pair_sessions, unseen_ruptures

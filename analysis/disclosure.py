@@ -39,7 +39,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from ..backends import Backend
+from .backends import Backend
 
 
 @dataclass(frozen=True)
