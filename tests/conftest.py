@@ -6,11 +6,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
 
 from instrument import Instrument, builtin_instrument
+
+if TYPE_CHECKING:  # imported by the browser fixture: a test without a browser never loads it
+    from playwright.sync_api import Browser, Page
 
 ALLIANCE = shutil.which("alliance", path=str(Path(sys.executable).parent)) or "alliance"
 
@@ -44,6 +47,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's chromium, headless, driven by Playwright; `make test` installs it."""
+    from playwright.sync_api import sync_playwright
+
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: run `make test`, which installs Debian's chromium")
     with sync_playwright() as pw:
@@ -87,3 +92,19 @@ def open_report(browser: Browser, path: Path) -> Page:
     page.errors = errors  # type: ignore[attr-defined]
     page.requests = requests  # type: ignore[attr-defined]
     return page
+
+
+# Markers (registered in pyproject.toml), given by what a test uses rather than by hand:
+# `pytest -m "not browser and not spark"` runs the core without Chromium or Java.
+_MODULE_MARKERS = {"test_spark": "spark"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if module in _MODULE_MARKERS:
+            item.add_marker(getattr(pytest.mark, _MODULE_MARKERS[module]))
+        if module.endswith("_reference"):
+            item.add_marker(pytest.mark.reference)

@@ -8,16 +8,18 @@ import json
 import re
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
-from playwright.sync_api import Browser
 
 from .conftest import open_report, run_cli
+
+if TYPE_CHECKING:  # Playwright is imported by the browser fixture, when a test uses it
+    from playwright.sync_api import Browser
 
 DATA = Path(__file__).parent / "reference" / "data"
 REFERENCE = Path(__file__).parent / "reference"

@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
-from playwright.sync_api import Browser
 
 from analysis.benchmark import funnel
 
 from .conftest import monthly, open_report, run_cli
+
+if TYPE_CHECKING:  # Playwright is imported by the browser fixture, when a test uses it
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="module")

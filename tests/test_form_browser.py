@@ -4,14 +4,17 @@ the keyboard moves within an item, every item is a named group, and it prints.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from playwright.sync_api import Browser
 
 from instrument import Instrument
 from instrument.exports import export
 
 from .conftest import run_cli
+
+if TYPE_CHECKING:  # Playwright is imported by the browser fixture, when a test uses it
+    from playwright.sync_api import Browser
 
 
 def open_form(browser: Browser, tmp_path: Path, html: str):  # type: ignore[no-untyped-def]

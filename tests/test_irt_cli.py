@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
-from playwright.sync_api import Browser
 
 from analysis.irt import load_calibration
 from analysis.irt.adaptive import StopRule, run_adaptive
@@ -19,6 +19,9 @@ from analysis.irt.eap import eap
 from instrument import builtin_instrument
 
 from .conftest import open_report, run_cli
+
+if TYPE_CHECKING:  # Playwright is imported by the browser fixture, when a test uses it
+    from playwright.sync_api import Browser
 
 DATA = Path(__file__).parent / "reference" / "data"
 

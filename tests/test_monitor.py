@@ -11,12 +11,12 @@ import itertools
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pingouin
 import pytest
-from playwright.sync_api import Browser
 
 from analysis import pipeline
 from analysis.monitor import Margin, best_factor, find_alerts, icc_a1, rupture_states
@@ -26,6 +26,9 @@ from analysis.simulate import simulate, simulate_perspectives, write_export
 from instrument import Instrument
 
 from .conftest import open_report, run_cli
+
+if TYPE_CHECKING:  # Playwright is imported by the browser fixture, when a test uses it
+    from playwright.sync_api import Browser
 
 MARGINS = {"bond": Margin("bond", 0.85, 0.6, 100), "goals": Margin("goals", 0.85, 0.6, 100)}
 MARGIN = MARGINS["bond"].margin  # 1.96 * sqrt(2) * 0.6 * sqrt(0.15) = 0.644

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
-from playwright.sync_api import Browser, Page
 
 from analysis.simulate import simulate, write_export
 from instrument import Instrument
 
 from .conftest import open_report, run_cli
+
+if TYPE_CHECKING:  # Playwright is imported by the browser fixture, when a test uses it
+    from playwright.sync_api import Browser, Page
 
 EVIL = "<script>window.__pwned = 1</script>"
 
