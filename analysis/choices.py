@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from . import names
+
 Estimator = Literal["ml", "mlr", "wlsmv"]
 ESTIMATORS: tuple[Estimator, ...] = ("ml", "mlr", "wlsmv")
 # What a user may ask for: an estimator, or 'auto' (chosen from the answers).
@@ -54,3 +56,6 @@ DEFAULT_MAX_MISSING_SHARE = 0.25
 # test's stopping rule (PROMIS's SE < 0.3 and at least 4 items; at most 6 of a bank of 8).
 DEFAULT_SHORT_ITEMS = 4
 DEFAULT_STOP = "se=0.3,min=4,max=6"
+
+# What a clinic store's comparisons group by (--by, --group on a store) and the column of each.
+GROUPINGS = {"clinician_id": names.CLINICIAN_ID, "site_id": names.SITE_ID, "site": names.SITE_ID}

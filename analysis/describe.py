@@ -154,3 +154,27 @@ def group_profiles(
     table["n_patients"] = patients.reindex(table.index)
     table["n_sessions"] = frame.groupby(by).size()
     return table.sort_index(), int((patients < min_n).sum()), how
+
+
+@dataclass(frozen=True)
+class GroupProfiles:
+    """Pillar means and share adequate per group of ``by`` (the report's ``--by``): the groups
+    with at least ``min_n`` provable patients, and how many were left out."""
+
+    by: str
+    table: pd.DataFrame  # one row per shown group, indexed by the group
+    suppressed: int
+    counted_as: str  # how patients were counted (provable_patients)
+    min_n: int
+    pillars: tuple[str, ...]
+    minimums: dict[str, float]
+
+
+def profiles_by(
+    scores: pd.DataFrame, by: str, minimums: dict[str, float], min_n: int
+) -> GroupProfiles:
+    """:func:`group_profiles` of a scored table with its rule's minimums."""
+    pillars = list(minimums)
+    table, suppressed, how = group_profiles(scores, by, pillars, min_n)
+    table.index.name = by
+    return GroupProfiles(by, table, suppressed, how, min_n, tuple(pillars), dict(minimums))

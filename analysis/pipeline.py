@@ -23,14 +23,17 @@ import pandas as pd
 from instrument import Instrument
 from instrument.syntax import parse_model
 
+from . import names
 from .cfa.partable import parse_partial, variables
 from .choices import DEFAULT_SHORT_ITEMS, default_missing
+from .describe import GroupProfiles, profiles_by
 from .estimator import resolve
 from .forms import stack_parallel
 from .invariance import InvarianceResult, run_invariance
-from .monitor.course import Course, export_course
 from .names import PERSPECTIVE, ROW_IN_EXPORT
+from .privacy import MIN_N_FLOOR
 from .reading import Options, ReadResult, read_checked, read_unchecked, resolve_instrument
+from .ruptures.course import Course, export_course
 from .sample import Sample
 from .scoring import (
     ScoreResult,
@@ -96,6 +99,7 @@ class Analysis:
     invariance_error: str = ""
     course: Course | None = None  # rupture alerts, when patients have repeated sessions
     irt: IrtRun | None = None  # with options.calibration: theta, information, adaptive testing
+    profiles: GroupProfiles | None = None  # with options.by and a rule: per group
 
     @property
     def instrument(self) -> Instrument:
@@ -356,6 +360,12 @@ def analyse(path: str | Path, options: Options, progress: Progress | None = None
 def analyse_read(read: ReadResult, options: Options, progress: Progress | None = None) -> Analysis:
     """:func:`analyse` for an export already read and checked."""
     say = progress or (lambda _message: None)
+    usable = read.checked.usable_data()
+    if options.by is not None and options.by not in usable.columns:
+        raise ValueError(
+            f"'by' must be a column of the export such as "
+            f"{names.CLINICIAN_ID!r} or {names.SITE_ID!r}; got {options.by!r}."
+        )
     plan = thresholds_plan(read.instrument, options)
     calibration = (
         calibration_for(read, options.calibration) if options.calibration is not None else None
@@ -383,6 +393,14 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
         except ValueError as exc:
             invariance_error = str(exc)
     course = export_course(scored) if scored is not None else None
+    profiles = None
+    if options.by is not None and scored is not None and scored.classification is not None:
+        by = options.by
+        table = scored.table
+        if by not in table:
+            table = table.assign(**{by: usable[by].to_numpy()})
+        minimums = {t.pillar: t.value for t in scored.classification.thresholds}
+        profiles = profiles_by(table, by, minimums, MIN_N_FLOOR)
     irt = None
     if calibration is not None and options.calibration is not None:
         say("simulating adaptive testing on the calibration")
@@ -398,4 +416,5 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
         invariance_error,
         course,
         irt,
+        profiles,
     )

@@ -77,6 +77,7 @@ class Options:
     group_partial: str | None = None
     parallel: ParallelKind = "components"
     invariance: str | None = None
+    by: str | None = None  # the report's group profiles: a column of the export
     calibration: Path | None = None  # an item calibration: scores on theta too
     id_column: str | None = None
     keep_columns: tuple[str, ...] = ()

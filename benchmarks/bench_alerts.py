@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import pipeline
-from analysis.monitor import Margin, find_alerts, rupture_states
+from analysis.ruptures import Margin, find_alerts, rupture_states
 from analysis.simulate import population_for, simulate, write_export
 from analysis.simulate.population import Population, Simulated
 from instrument import builtin_instrument

@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 from bench_store import grow
 
-from analysis.backends import json_differences
+from analysis.store.backends import json_differences
 
 ALLIANCE = str(Path(sys.executable).parent / "alliance")
 

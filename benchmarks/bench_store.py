@@ -7,7 +7,7 @@ sessions per patient) and written as one CSV export. Measured, each in a fresh p
 - ingest: read, check, score and store the export (one transaction), sessions per second, as
   `alliance ingest` does it (a block of rows at a time), and beside it with the export checked
   and scored whole before it is written (`ingest_checked`, as `make demo` does);
-- benchmark: `run_benchmark` by clinician (SQL aggregates, three mixed models, funnel,
+- benchmark: `benchmark` by clinician (SQL aggregates, three mixed models, funnel,
   percentiles against the store's history, trends);
 - the largest store is then grown `--grow` times by copying its scored sessions under new
   patient and response ids in SQL (10 x 1M = 10M sessions), and benchmarked again;
@@ -44,11 +44,12 @@ cat(sprintf('{"seconds": %.3f, "var_group": %.6f, "var_patient": %.6f, "var_sess
 
 
 def work(args: list[str]) -> dict[str, Any]:
-    from analysis.backends import DuckDBBackend
-    from analysis.benchmark import run_benchmark
+    from analysis.clinic import benchmark
     from analysis.fileio import file_sha256
     from analysis.pipeline import Options, block_scoring, read_checked, read_unchecked, score
-    from analysis.store import ingest_checked, ingest_export, open_store
+    from analysis.store.backends import DuckDBBackend
+    from analysis.store.schema import open_store
+    from analysis.store.writer import ingest_checked, ingest_export
 
     what, export, db = args[0], Path(args[1]), Path(args[2])
     start = time.perf_counter()
@@ -80,7 +81,7 @@ def work(args: list[str]) -> dict[str, Any]:
     # Writable: the benchmark logs the cells it releases (the differencing guard). The first
     # run on a store records them; a second run compares with them.
     with open_store(db) as con:
-        result = run_benchmark(DuckDBBackend(con, db.name), "clinician_id")
+        result = benchmark(DuckDBBackend(con, db.name), "clinician_id")
     return {
         "rows": result.sessions,
         "inner_seconds": time.perf_counter() - start,

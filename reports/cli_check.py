@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,9 +11,8 @@ from analysis.check import CheckResult
 from analysis.reading import read_checked
 
 from .cli_common import (
+    builds_options,
     key_options,
-    pipeline_options,
-    pseudonym_key,
     read_options,
     say,
     say_identifiers,
@@ -20,6 +20,9 @@ from .cli_common import (
     user_errors,
 )
 from .output import dumps_json, write_table
+
+if TYPE_CHECKING:
+    from analysis.reading import Options
 
 
 def summary_lines(result: CheckResult) -> list[str]:
@@ -72,19 +75,13 @@ def summary_lines(result: CheckResult) -> list[str]:
 @click.option("--strict", is_flag=True, help="Exit with code 1 when any row is quarantined.")
 @key_options
 @user_errors
+@builds_options
 def check_command(
     export_path: Path,
-    instrument_spec: str,
-    map_file: Path | None,
-    max_size: str,
-    header_row: int | None,
-    scale: str | None,
-    pillars: str | None,
     as_json: bool,
     quarantine_file: Path | None,
     strict: bool,
-    key: str | None,
-    key_file: Path | None,
+    options: Options,
 ) -> None:
     """Read an export and name every problem in it: nothing is dropped silently.
 
@@ -101,8 +98,7 @@ def check_command(
       alliance check legacy.csv --map columns.yaml --strict
       alliance check survey.xlsx --header-row 3 --instrument 'f =~ q1 + q2 + q3' --scale 1-7
     """
-    key = pseudonym_key(key, key_file)
-    result = read_checked(export_path, pipeline_options(locals())).checked
+    result = read_checked(export_path, options).checked
     say_identifiers(result.export)
     if quarantine_file is not None:
         write_table(result.quarantined_rows(), quarantine_file)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import re
 import sys
@@ -24,8 +25,8 @@ from analysis.choices import (
 )
 
 if TYPE_CHECKING:
-    from analysis.backends import Backend
     from analysis.reading import Options
+    from analysis.store.backends import Backend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -456,6 +457,7 @@ _OPTION_NAMES = {
     "group_partial": "group_partial",
     "parallel": "parallel",
     "invariance": "invariance",
+    "by": "by",
     "calibration_file": "calibration",
     "key": "pseudonym_key",  # resolved by pseudonym_key() before Options are built
 }
@@ -479,6 +481,24 @@ def pipeline_options(params: dict[str, Any]) -> Options:
     if "pillars" in params:
         chosen["pillars"] = _pillars(params["pillars"])
     return Options(**chosen)
+
+
+def builds_options(func: F) -> F:
+    """Give the command ``options``: the library's :class:`Options`, built once from the shared
+    flags (read, score, validate, group, privacy) and the pseudonymisation key. A flag the
+    command's own signature does not name is consumed here; one it names (a store path, the
+    key) is passed on as well, the key resolved from its file or the environment."""
+    accepted = inspect.signature(func).parameters
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "key_file" in kwargs:
+            kwargs["key"] = pseudonym_key(kwargs.get("key"), kwargs["key_file"])
+        options = pipeline_options(kwargs)
+        passed = {name: value for name, value in kwargs.items() if name in accepted}
+        return func(*args, options=options, **passed)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def source_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -529,8 +549,8 @@ def open_source(
     db: Path | None, parquet: Path | None, engine: str = "duckdb", master: str | None = None
 ) -> Iterator[Backend]:
     """The backend of --db or --parquet (exactly one) on the engine asked for
-    (:func:`analysis.backends.open_source`), its errors in the options' words."""
-    from analysis.backends import open_source as open_backend
+    (:func:`analysis.store.backends.open_source`), its errors in the options' words."""
+    from analysis.store.backends import open_source as open_backend
 
     if (db is None) == (parquet is None):
         raise InputError("give the store with --db FILE or its Parquet copy with --parquet DIR.")

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import click
 
-from analysis.backends import DuckDBBackend
-from analysis.benchmark import run_benchmark
 from analysis.choices import DEFAULT_STOP
-from analysis.clinic import clinician_view
+from analysis.clinic import benchmark, clinician_view
 from analysis.describe import overview
 from analysis.fileio import atomic_write_text, file_sha256
 from analysis.irt import save_calibration
@@ -18,7 +16,9 @@ from analysis.irt.adaptive import StopRule
 from analysis.irt.theta import theta_columns
 from analysis.pipeline import Options, analyse_read, calibrate, read_checked
 from analysis.simulate import simulate, write_export
-from analysis.store import ingest_checked, open_store
+from analysis.store.backends import DuckDBBackend
+from analysis.store.schema import open_store
+from analysis.store.writer import ingest_checked
 from instrument import load_instrument
 from instrument.exports import export
 
@@ -113,7 +113,7 @@ def demo_command(output_dir: Path) -> None:
         adaptive_page(calibration, read.instrument, StopRule.parse(DEFAULT_STOP)),
     )
     written += [calibration_path, adaptive_path]
-    options = replace(options, calibration=calibration_path)
+    options = replace(options, calibration=calibration_path, by="clinician_id")
     analysis = analyse_read(read, options)
     scored = analysis.scored
     if scored is None:  # the built-in bank declares its rule: this is not expected
@@ -131,7 +131,7 @@ def demo_command(output_dir: Path) -> None:
             click.echo(line)
     say("writing the report ...")
     report_path = output_dir / "report.html"
-    atomic_write_text(report_path, build_report(analysis, by="clinician_id"))
+    atomic_write_text(report_path, build_report(analysis))
     written.append(report_path)
     say("storing the export in a clinic store and benchmarking the clinicians ...")
     store_path = output_dir / "clinic.duckdb"
@@ -150,7 +150,7 @@ def demo_command(output_dir: Path) -> None:
             sha256=file_sha256(export_path),
         )
         backend = DuckDBBackend(con, store_path.name)
-        compared = run_benchmark(backend, "clinician_id")
+        compared = benchmark(backend, "clinician_id")
         benchmark_path = output_dir / "benchmark.html"
         atomic_write_text(benchmark_path, build_benchmark_report(compared, store_path.name))
         busiest = str(compared.groups.sort_values("n_patients", kind="stable")["group"].iat[-1])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,8 +11,8 @@ from analysis.invariance import CHEN_CFI, CHEN_RMSEA
 from analysis.pipeline import InvarianceRun, invariance, read_checked
 
 from .cli_common import (
+    builds_options,
     group_options,
-    pipeline_options,
     progress_printer,
     read_options,
     say_identifiers,
@@ -21,6 +21,9 @@ from .cli_common import (
     validate_options,
 )
 from .output import dumps_json
+
+if TYPE_CHECKING:
+    from analysis.reading import Options
 
 
 def _difference(estimator: str) -> str:
@@ -82,23 +85,13 @@ def summary_lines(run: InvarianceRun) -> list[str]:
 @group_options(equal=False, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
+@builds_options
 def invariance_command(
     export_path: Path,
-    instrument_spec: str,
-    map_file: Path | None,
-    max_size: str,
-    header_row: int | None,
-    scale: str | None,
-    pillars: str | None,
     model: str | None,
-    estimator: str,
-    missing: str | None,
-    ordered: str | None,
-    efa_correlation: str | None,
     rows: str,
-    group: str,
-    group_partial: str | None,
     as_json: bool,
+    options: Options,
 ) -> None:
     """Test whether the instrument measures the same thing in every group of a column.
 
@@ -122,7 +115,6 @@ def invariance_command(
       alliance invariance hs.csv --group school --rows all --model \\
           'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9'
     """
-    options = pipeline_options(locals())
     _, step = progress_printer()
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,8 +11,8 @@ from analysis.choices import DEFAULT_SHORT_ITEMS
 
 from .cli_common import (
     InputError,
+    builds_options,
     calibration_option,
-    pipeline_options,
     read_options,
     say,
     say_identifiers,
@@ -22,6 +23,9 @@ from .cli_common import (
 )
 from .irt_text import adaptive_lines, calibration_lines
 from .output import dumps_json
+
+if TYPE_CHECKING:
+    from analysis.reading import Options
 
 
 @click.command(name="calibrate")
@@ -50,20 +54,14 @@ from .output import dumps_json
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the calibration as JSON too.")
 @user_errors
+@builds_options
 def calibrate_command(
     export_path: Path,
-    instrument_spec: str,
-    map_file: Path | None,
-    max_size: str,
-    header_row: int | None,
-    scale: str | None,
-    pillars: str | None,
-    thresholds_file: Path | None,
-    max_missing: float,
     form: str | None,
     short_items: int,
     output: Path,
     as_json: bool,
+    options: Options,
 ) -> None:
     """Calibrate the item bank on an export: a graded response model per subscale.
 
@@ -84,7 +82,6 @@ def calibrate_command(
     from analysis.irt import save_calibration
     from analysis.pipeline import calibrate, read_checked
 
-    options = pipeline_options(locals())
     say("reading and checking ...")
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
@@ -120,19 +117,15 @@ def calibrate_command(
 @read_options
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @user_errors
+@builds_options
 def cat_simulate_command(
     export_path: Path | None,
     calibration_file: Path,
     stop: str,
     n: int,
     seed: int,
-    instrument_spec: str,
-    map_file: Path | None,
-    max_size: str,
-    header_row: int | None,
-    scale: str | None,
-    pillars: str | None,
     as_json: bool,
+    options: Options,
 ) -> None:
     """Simulate adaptive testing on a calibrated bank against the full bank.
 
@@ -160,7 +153,6 @@ def cat_simulate_command(
         _, answers = simulate_answers(calibration, n, seed)
         result = compare_adaptive(calibration, answers, rule, "simulated")
     else:
-        options = pipeline_options(locals())
         read = read_checked(export_path, options)
         say_identifiers(read.checked.export)
         calibration = calibration_for(read, calibration_file)

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import click
-import numpy as np
-import pandas as pd
 
-from analysis import names
-from analysis.backends import Backend
-from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS
+from analysis.benchmark import DEFAULT_MIN_N
+from analysis.choices import GROUPINGS
 from analysis.clinic import clinician_view
 from analysis.fileio import atomic_write_text
-from analysis.monitor import (
-    DEFAULT_ESTABLISH_WITHIN,
-    alert_counts,
-    monitor,
-)
-from analysis.privacy import pseudonymize
+from analysis.monitor import alert_counts, monitor
+from analysis.ruptures import DEFAULT_ESTABLISH_WITHIN
+from analysis.store.backends import Backend
 
 from .cli_common import (
     InputError,
@@ -36,14 +27,6 @@ from .cli_common import (
 )
 from .monitor_pages import IDENTIFIABLE, alerts_page, clinician_page
 from .output import dumps_json, write_table
-
-
-def _records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].dt.strftime("%Y-%m-%d")
-    return out.replace({np.nan: None}).to_dict(orient="records")
 
 
 @click.command(name="alerts")
@@ -137,52 +120,18 @@ def alerts_command(
         m = monitor(backend, since=since_date, min_n=min_n, establish_within=establish_within)
         counts = alert_counts(backend, m, by)
         name = backend.name
-    groups = counts.groups
     if key is not None:
-        groups = groups.assign(group=pseudonymize(groups["group"], key))
-        counts = replace(counts, groups=groups)
+        counts = counts.pseudonymized(key)
     if output is not None:
         if output.suffix.lower() in (".csv", ".parquet"):
-            write_table(groups, output)
+            write_table(counts.groups, output)
         else:
             atomic_write_text(output, alerts_page(m, counts, name))
         say(f"wrote {output}")
     if as_json:
-        click.echo(
-            dumps_json(
-                {
-                    "rule": m.rule(),
-                    "since": m.since,
-                    "by": counts.by,
-                    "min_n": m.min_n,
-                    "totals": counts.totals,
-                    "groups": _records(groups),
-                    "months": _records(counts.months),
-                    "suppressed_groups": counts.suppressed_groups,
-                    "withheld_groups": counts.withheld_groups,
-                    "suppressed_months": counts.suppressed_months,
-                    "withheld_months": counts.withheld_months,
-                    "notes": counts.notes,
-                }
-            )
-        )
+        click.echo(dumps_json(counts.to_dict()))
     elif output is None:
-        text = groups.to_string(index=False) if len(groups) else "(no group to show)"
-        totals = counts.totals
-        click.echo(
-            (
-                f"{totals['ruptures']:,} rupture alerts, {totals['repairs']:,} repairs and "
-                f"{totals['never_established']:,} never established in {totals['sessions']:,} "
-                f"sessions of {totals['patients']:,} patients\n"
-                if totals
-                else "totals withheld\n"
-            )
-            + f"{len(groups)} groups shown, {counts.suppressed_groups} suppressed (fewer than "
-            f"{m.min_n} patients), {counts.withheld_groups} withheld against differencing\n"
-            + text
-            + "\n"
-            + "".join(f"note: {n}\n" for n in counts.notes)
-        )
+        click.echo(counts.summary())
 
 
 def _clinician_alerts(
@@ -221,30 +170,6 @@ def _clinician_alerts(
         write_table(m.alerts, output)
         say(f"wrote {len(m.alerts):,} alerts of clinician {clinician} to {output}")
     if as_json:
-        click.echo(
-            dumps_json(
-                {
-                    "clinician": clinician,
-                    "identifiable": True,
-                    "rule": m.rule(),
-                    "since": m.since,
-                    "patients": int(m.sessions[names.RESPONDENT_ID].nunique()),
-                    "sessions": len(m.sessions),
-                    "alerts": _records(m.alerts),
-                }
-            )
-        )
+        click.echo(dumps_json(m.to_dict(clinician)))
     elif output is None:
-        shown = m.alerts[
-            [names.RESPONDENT_ID, names.SESSION, names.DATE, "pillar", "event", "reason"]
-        ]
-        click.echo(_records_text(shown))
-
-
-def _records_text(frame: pd.DataFrame) -> str:
-    if not len(frame):
-        return "(no alerts)"
-    out = frame.copy()
-    out[names.DATE] = pd.to_datetime(out[names.DATE]).dt.strftime("%Y-%m-%d")
-    out["pillar"] = out["pillar"].fillna("")
-    return out.to_string(index=False)
+        click.echo(m.summary())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,8 +12,8 @@ from analysis.fileio import atomic_write_text
 from analysis.pipeline import analyse_read, read_checked
 
 from .cli_common import (
+    builds_options,
     calibration_option,
-    pipeline_options,
     progress_printer,
     read_options,
     say,
@@ -23,6 +24,9 @@ from .cli_common import (
     validate_options,
 )
 from .report import build_report
+
+if TYPE_CHECKING:
+    from analysis.reading import Options
 
 
 @click.command(name="report")
@@ -53,26 +57,11 @@ from .report import build_report
     help="The HTML file to write.",
 )
 @user_errors
+@builds_options
 def report_command(
     export_path: Path,
-    instrument_spec: str,
-    map_file: Path | None,
-    max_size: str,
-    header_row: int | None,
-    scale: str | None,
-    pillars: str | None,
-    thresholds_file: Path | None,
-    max_missing: float,
-    model: str | None,
-    estimator: str,
-    missing: str | None,
-    ordered: str | None,
-    efa_correlation: str | None,
-    rows: str,
-    by: str | None,
-    invariance: str | None,
-    calibration_file: Path | None,
     output: Path,
+    options: Options,
 ) -> None:
     """Write the report of an export: data quality, items, reliability, structure, the
     non-compensatory rule, (with --by) group profiles and (with --invariance) measurement
@@ -95,7 +84,6 @@ def report_command(
       alliance report hs.csv --model 'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6' \
           --rows all -o hs.html
     """
-    options = pipeline_options(locals())
     start, step = progress_printer()
     step("reading and checking")  # type: ignore[operator]
     read = read_checked(export_path, options)
@@ -103,7 +91,7 @@ def report_command(
     stop_if_nothing_usable(read.checked, "report")
     analysis = analyse_read(read, options, progress=step)  # type: ignore[arg-type]
     step("drawing")  # type: ignore[operator]
-    html = build_report(analysis, by=by)
+    html = build_report(analysis)
     atomic_write_text(output, html)
     say(
         f"wrote {output} ({len(html.encode('utf-8')) / 1e6:.1f} MB) in "

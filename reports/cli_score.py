@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,11 +12,10 @@ from analysis.pipeline import score as score_read
 
 from .cli_common import (
     InputError,
+    builds_options,
     calibration_option,
     key_options,
     names_list,
-    pipeline_options,
-    pseudonym_key,
     read_options,
     say,
     say_identifiers,
@@ -26,6 +25,9 @@ from .cli_common import (
 )
 from .output import csv_text, dumps_json, write_table
 from .score_text import score_lines
+
+if TYPE_CHECKING:
+    from analysis.reading import Options
 
 
 def theta_summary(table: Any, calibration: Any, calibration_file: Path) -> dict[str, Any]:
@@ -88,22 +90,14 @@ def theta_lines(table: Any, calibration: Any, calibration_file: Path) -> list[st
 )
 @key_options
 @user_errors
+@builds_options
 def score(
     export_path: Path,
-    instrument_spec: str,
-    map_file: Path | None,
-    max_size: str,
-    header_row: int | None,
-    scale: str | None,
-    pillars: str | None,
-    thresholds_file: Path | None,
-    max_missing: float,
     calibration_file: Path | None,
     output: Path | None,
     as_json: bool,
     carry: str | None,
-    key: str | None,
-    key_file: Path | None,
+    options: Options,
 ) -> None:
     """Score an export and apply the non-compensatory alliance rule.
 
@@ -130,8 +124,6 @@ def score(
     """
     if as_json and output is None:
         raise InputError("--json prints the summary on stdout; give -o FILE for the table.")
-    key = pseudonym_key(key, key_file)
-    options = pipeline_options(locals())
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
     stop_if_nothing_usable(read.checked, "score")

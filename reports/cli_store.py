@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import duckdb
 import pandas as pd
 
-from analysis.benchmark import DEFAULT_MIN_N, GROUPINGS, BenchmarkResult, load_norms, run_benchmark
-from analysis.clinic import clinician_view
+from analysis.benchmark import DEFAULT_MIN_N, BenchmarkResult, load_norms
+from analysis.choices import GROUPINGS
+from analysis.clinic import benchmark, clinician_view
 from analysis.fileio import atomic_write_text, file_sha256
 from analysis.pipeline import (
     Options,
@@ -19,22 +21,17 @@ from analysis.pipeline import (
     thresholds_plan,
 )
 from analysis.scoring import ThresholdPlan
-from analysis.store import (
-    BATCH_ROWS,
-    IngestSummary,
-    ingest_export,
-    open_store,
-    store_is_empty,
-)
+from analysis.store.schema import open_store, store_is_empty
+from analysis.store.writer import BATCH_ROWS, IngestSummary, ingest_export
 from instrument import Instrument
 
 from .benchmark_report import build_benchmark_report
 from .cli_common import (
     InputError,
+    builds_options,
     key_options,
     open_source,
     parse_since,
-    pipeline_options,
     pseudonym_key,
     read_options,
     say,
@@ -45,6 +42,9 @@ from .cli_common import (
 )
 from .monitor_pages import IDENTIFIABLE, clinician_page
 from .output import dumps_json, write_table
+
+if TYPE_CHECKING:
+    from analysis.reading import Options
 
 DB_OPTION = click.option(
     "--db",
@@ -80,7 +80,7 @@ def export_store_command(db: Path, parquet: Path) -> None:
       alliance benchmark --parquet lake/clinic --by site_id --json
       alliance benchmark --engine spark --parquet lake/clinic --json
     """
-    from analysis.lake import export_parquet
+    from analysis.store.lake import export_parquet
 
     with open_store(db, read_only=True) as con:
         rows = export_parquet(con, parquet)
@@ -107,21 +107,13 @@ def export_store_command(db: Path, parquet: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one summary per export as JSON.")
 @key_options
 @user_errors
+@builds_options
 def ingest_command(
     exports: tuple[Path, ...],
-    instrument_spec: str,
-    map_file: Path | None,
-    max_size: str,
-    header_row: int | None,
-    scale: str | None,
-    pillars: str | None,
     db: Path,
-    thresholds_file: Path | None,
-    max_missing: float,
     batch_rows: int,
     as_json: bool,
-    key: str | None,
-    key_file: Path | None,
+    options: Options,
 ) -> None:
     """Append survey exports to the clinic store: checked, scored, each response once.
 
@@ -139,8 +131,6 @@ def ingest_command(
       alliance ingest redcap.csv --map redcap_map.yaml --db clinic.duckdb
       alliance ingest redcap.csv --pseudonymize-key-file key.txt --db clinic.duckdb
     """
-    key = pseudonym_key(key, key_file)
-    options = pipeline_options(locals())
     for path in exports:  # before the store is made: a typo must not leave an empty store
         if not path.is_file():
             raise InputError(f"{path}: no such file.")
@@ -352,7 +342,7 @@ def benchmark_command(
     # an earlier one would show fewer than --min-n patients.
     with open_source(db, parquet, engine, spark_master) as backend:
         say(f"benchmarking {backend.name} by {by} ...")
-        result = run_benchmark(
+        result = benchmark(
             backend,
             by,
             since=since_date,

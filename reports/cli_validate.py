@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,10 +13,10 @@ from analysis.validate import ValidationResult
 
 from .cli_common import (
     InputError,
+    builds_options,
     group_options,
     open_source,
     parse_since,
-    pipeline_options,
     read_options,
     say_identifiers,
     source_options,
@@ -24,6 +24,9 @@ from .cli_common import (
     validate_options,
 )
 from .output import dumps_json
+
+if TYPE_CHECKING:
+    from analysis.reading import Options
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -132,24 +135,13 @@ def summary_lines(result: ValidationResult) -> list[str]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
+@builds_options
 def validate_command(
     export_path: Path | None,
     instrument_spec: str,
-    map_file: Path | None,
-    max_size: str,
-    header_row: int | None,
-    scale: str | None,
-    pillars: str | None,
     model: str | None,
     estimator: str,
-    missing: str | None,
-    ordered: str | None,
-    efa_correlation: str | None,
-    rows: str,
     group: str | None,
-    group_equal: tuple[str, ...],
-    group_partial: str | None,
-    parallel: str,
     db: Path | None,
     parquet: Path | None,
     engine: str,
@@ -157,6 +149,7 @@ def validate_command(
     perspective: str,
     since: str | None,
     as_json: bool,
+    options: Options,
 ) -> None:
     """Check the structure of an instrument on an export: reliability, EFA, CFA.
 
@@ -208,7 +201,6 @@ def validate_command(
         return
     if export_path is None:
         raise InputError("give an EXPORT to validate, or a store with --db FILE or --parquet DIR.")
-    options = pipeline_options(locals())
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
     result = validate(read, options)
@@ -232,7 +224,7 @@ def _validate_store(
     estimator: str,
     as_json: bool,
 ) -> None:
-    from analysis.storecfa import fit_store
+    from analysis.clinic.structure import fit_store
     from instrument import load_instrument
 
     if estimator != "ml":

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis import names
-from analysis.monitor import REPAIR, RUPTURE
+from analysis.ruptures import REPAIR, RUPTURE
 
 from .figures import _layout, pillar_colour
 

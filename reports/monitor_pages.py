@@ -11,16 +11,8 @@ import pandas as pd
 from analysis import names
 from analysis.benchmark import BenchmarkResult
 from analysis.clinic import ClinicianView
-from analysis.monitor import (
-    NEVER,
-    REPAIR,
-    RUPTURE,
-    AlertCounts,
-    Monitor,
-    agreement,
-    margin_table,
-)
-from analysis.monitor.agreement import unseen_ruptures
+from analysis.monitor import AlertCounts, Monitor
+from analysis.ruptures import NEVER, REPAIR, RUPTURE, margin_table
 
 from . import figures, monitor_figures
 from .html import Section, assemble
@@ -96,22 +88,8 @@ def _own_position(result: BenchmarkResult | None, clinician: str) -> Section:
             name="you",
         )
         s.figure(fig)
-    rows = {}
-    for p in result.pillars:
-        column = f"{p}_shrunken"
-        if column not in g:
-            continue
-        others = g.loc[~own, column].dropna()
-        rows[p] = {
-            "you": float(g.loc[own, column].to_numpy(float)[0]) if own.any() else np.nan,
-            "colleagues: lowest": float(others.min()) if len(others) else np.nan,
-            "median": float(others.median()) if len(others) else np.nan,
-            "highest": float(others.max()) if len(others) else np.nan,
-            "colleagues": len(others),
-        }
-    if rows:
-        table = pd.DataFrame.from_dict(rows, orient="index")  # a column keeps its type
-        table.index.name = "pillar"
+    table = result.position(clinician)
+    if len(table):
         s.table(table, "Shrunken pillar estimates: yours and your colleagues' range", 2)
     return s
 
@@ -180,28 +158,13 @@ def _agreement_section(m: Monitor, clinic: pd.DataFrame | None) -> Section:
         s.note("No session was rated by both you and your patient in this window.")
         return s
     pillars = list(m.pillars)
-    own = agreement(m.pairs, pillars)
+    own = m.own_agreement()
     s.figure(monitor_figures.bland_altman(m.pairs, pillars, own, clinic))
     table = own.set_index("pillar")[
         ["paired_sessions", "mean_difference", "loa_low", "loa_high", "icc_a1", "unseen_ruptures"]
     ]
     s.table(table, "Agreement with your patients, per pillar (ICC(A,1): absolute agreement)", 2)
-    unseen = []
-    for p in pillars:
-        mask = unseen_ruptures(m.pairs, p)
-        part = m.pairs[mask]
-        unseen.append(
-            pd.DataFrame(
-                {
-                    names.RESPONDENT_ID: part[names.RESPONDENT_ID],
-                    names.SESSION: part[names.SESSION],
-                    "pillar": p,
-                    "patient's rating": part[f"{p}_patient"],
-                    "your rating": part[f"{p}_clinician"],
-                }
-            )
-        )
-    listed = pd.concat(unseen).sort_values([names.RESPONDENT_ID, names.SESSION])
+    listed = m.unseen()
     if len(listed):
         s.table(listed.set_index(names.RESPONDENT_ID), "Unseen ruptures", 2)
     return s

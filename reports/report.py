@@ -12,26 +12,23 @@ from datetime import date
 
 import pandas as pd
 
-from analysis import names
 from analysis.check import CheckResult
 from analysis.describe import (
     DISCRETE_MAX_POINTS,
-    group_profiles,
+    GroupProfiles,
     histogram,
     item_distribution,
     item_quantiles,
     on_discrete_scale,
 )
-from analysis.monitor.course import Course
 from analysis.pipeline import Analysis, InvarianceRun, IrtRun
+from analysis.ruptures.course import Course
 from analysis.scoring import ScoreResult
 from analysis.validate import ValidationResult
 from instrument import Instrument
 
 from . import figures, monitor_figures
 from .html import Section, assemble
-
-MIN_GROUP = 5
 
 
 def _and(words: list[str]) -> str:
@@ -327,25 +324,8 @@ def _rule_section(scored: ScoreResult, instrument: Instrument) -> Section:
         figures.pillar_histograms({p: histogram(table[p], *ranges[p]) for p in pillars}, minimums)
     )
     s.figure(figures.status_bars(c.counts, "Alliance status"))
-    weakest = pd.DataFrame(
-        {
-            "weakest pillar": table["weakest_pillar"].value_counts().reindex(pillars, fill_value=0),
-            "below its minimum": pd.Series(c.fails_by_pillar),
-            "the only pillar below": pd.Series(c.sole_failure_by_pillar),
-        }
-    )
-    weakest.index.name = "pillar"
-    s.table(weakest, "Table 9. Which pillar is weakest, and which fails", digits=0)
-    contrast = pd.crosstab(
-        table["compensatory_adequate"]
-        .astype("object")
-        .map({True: "yes", False: "no"})
-        .fillna("no data"),
-        table["alliance_status"].astype("object"),
-    )
-    contrast.index = pd.Index(
-        [str(i) for i in contrast.index], name="compensatory rule says adequate"
-    )
+    s.table(c.weakest_table(), "Table 9. Which pillar is weakest, and which fails", digits=0)
+    contrast = c.contrast_table()
     s.table(contrast, "Table 10. Compensatory total against the non-compensatory rule", digits=0)
     s.figure(figures.probability_histogram(histogram(table["p_adequate"], 0.0, 1.0, 20)))
     s.note(
@@ -367,26 +347,21 @@ def _rule_section(scored: ScoreResult, instrument: Instrument) -> Section:
     return s
 
 
-def _group_section(scored: ScoreResult, by: str) -> Section:
-    table = scored.table
-    thresholds = scored.classification.thresholds if scored.classification else ()
-    pillars = [t.pillar for t in thresholds]
-    minimums = {t.pillar: t.value for t in thresholds}
-    profiles, suppressed, how = group_profiles(table, by, pillars, MIN_GROUP)
-    profiles.index.name = by
+def _group_section(g: GroupProfiles) -> Section:
+    by = g.by
     s = Section(
         "groups",
         f"6. By {by}",
         (
             f"Mean pillar scores per {by}, with the share of adequate alliances. Groups with fewer "
-            f"than {MIN_GROUP} patients are not shown ({suppressed} suppressed), so no one patient "
-            f"can be recognised; patients are counted as {how}. Differences between small "
-            "groups are mostly noise."
+            f"than {g.min_n} patients are not shown ({g.suppressed} suppressed), so no one "
+            f"patient can be recognised; patients are counted as {g.counted_as}. Differences "
+            "between small groups are mostly noise."
         ),
     )
-    if len(profiles):
-        s.figure(figures.group_profiles(profiles, pillars, by, minimums))
-        s.table(profiles, f"Table 12. Pillar means by {by}", digits=2)
+    if len(g.table):
+        s.figure(figures.group_profiles(g.table, list(g.pillars), by, g.minimums))
+        s.table(g.table, f"Table 12. Pillar means by {by}", digits=2)
     return s
 
 
@@ -565,16 +540,11 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
     return s
 
 
-def build_report(analysis: Analysis, *, by: str | None = None) -> str:
+def build_report(analysis: Analysis) -> str:
     """The whole report as HTML text, drawn from an analysis computed once."""
     checked = analysis.read.checked
     instrument = analysis.instrument
     usable = checked.usable_data()
-    if by is not None and by not in usable.columns:
-        raise ValueError(
-            f"'by' must be a column of the export such as "
-            f"{names.CLINICIAN_ID!r} or {names.SITE_ID!r}; got {by!r}."
-        )
     sections = [_data_section(checked)]
     sections.append(_items_section(usable, instrument, list(checked.export.items)))
     validation = analysis.validation
@@ -594,15 +564,8 @@ def build_report(analysis: Analysis, *, by: str | None = None) -> str:
         sections.append(_no_rule_section(analysis.rule_error))
     else:
         sections.append(_rule_section(scored, instrument))
-    if by is not None and scored is not None and scored.classification is not None:
-        scored_by = (
-            scored.table.assign(**{by: usable[by].to_numpy()})
-            if by not in scored.table
-            else scored.table
-        )
-        sections.append(
-            _group_section(ScoreResult(scored_by, scored.scores, scored.classification), by)
-        )
+    if analysis.profiles is not None:
+        sections.append(_group_section(analysis.profiles))
     if analysis.course is not None:
         sections.append(_course_section(analysis.course, len(sections) + 1))
     if analysis.irt is not None:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.disclosure import _too_close
+from analysis.store.disclosure import _too_close
 
 from .conftest import run_cli
 

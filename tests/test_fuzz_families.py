@@ -21,7 +21,8 @@ from analysis.check import check_export
 from analysis.ingest import ExportError, read_export
 from analysis.reading import Options, read_unchecked
 from analysis.scoring import score_export
-from analysis.store import ingest_checked, migrate
+from analysis.store.schema import migrate
+from analysis.store.writer import ingest_checked
 from instrument import builtin_instrument
 from instrument.yamlsafe import YamlLimitError, load_yaml
 from reports.output import csv_text

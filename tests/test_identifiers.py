@@ -22,7 +22,7 @@ import pytest
 
 from analysis.ingest.identifiers import IdentifierPolicy, find_identifiers, name_reason
 from analysis.privacy import pseudonymize
-from analysis.store import open_store
+from analysis.store.schema import open_store
 from instrument.exports.redcap import REDCAP_COLUMNS
 
 from .conftest import run_cli

@@ -143,10 +143,10 @@ def test_the_stores_cfa_from_its_moments_is_the_cfa_of_its_complete_rows(
     estimate to 1e-8, in one group and by site."""
     import numpy as np
 
-    from analysis.backends import DuckDBBackend
     from analysis.cfa import fit_cfa
+    from analysis.clinic.structure import fit_store
     from analysis.keying import keyed
-    from analysis.storecfa import fit_store
+    from analysis.store.backends import DuckDBBackend
     from instrument import builtin_instrument
 
     db, _ = lake

@@ -19,8 +19,8 @@ import pingouin
 import pytest
 
 from analysis import pipeline
-from analysis.monitor import Margin, best_factor, find_alerts, icc_a1, rupture_states
-from analysis.monitor.course import Course, export_course
+from analysis.ruptures import Margin, best_factor, find_alerts, icc_a1, rupture_states
+from analysis.ruptures.course import Course, export_course
 from analysis.scoring import ScoreResult
 from analysis.simulate import simulate, simulate_perspectives, write_export
 from instrument import Instrument
@@ -321,10 +321,10 @@ def test_the_engine_finds_the_alerts_the_python_rule_finds(store: Path, since: s
     rule's, one for one, and so are the counts per clinician and month of a window."""
     import duckdb
 
-    from analysis.backends import DuckDBBackend, store_pillars
-    from analysis.monitor import alert_counts, load_margins, load_sessions, monitor
-    from analysis.monitor.alerts_sql import StoreRule, events_sql
-    from analysis.monitor.source import ingest_minimums
+    from analysis.monitor import alert_counts, monitor
+    from analysis.store.backends import DuckDBBackend, store_pillars
+    from analysis.store.queries.events import StoreRule, events_sql
+    from analysis.store.queries.sessions import ingest_minimums, load_margins, load_sessions
 
     window = None if since is None else pd.Timestamp(since).date()
     with duckdb.connect(str(store), read_only=True) as con:
@@ -528,8 +528,8 @@ def test_the_library_holds_the_privacy_floor(store: Path) -> None:
     fewer than 5 patients are refused unless the output is declared identifiable."""
     import duckdb
 
-    from analysis.backends import DuckDBBackend
     from analysis.monitor import agreement_by_group, alert_counts, monitor
+    from analysis.store.backends import DuckDBBackend
 
     with duckdb.connect(str(store), read_only=True) as con:
         backend = DuckDBBackend(con, store.name)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.backends import json_differences
-from analysis.backends.spark import java_found
+from analysis.store.backends import json_differences
+from analysis.store.backends.spark import java_found
 
 from .conftest import run_cli
 from .test_lake import relaid
@@ -118,13 +118,17 @@ def test_every_named_aggregate_agrees_in_process(copy: Path, tmp_path: Path) -> 
     import numpy as np
     import pandas as pd
 
-    from analysis.backends import Backend, DuckDBBackend
-    from analysis.backends.spark import SparkBackend
-    from analysis.benchmark.compare import _clustered, _history, _patient_summaries, session_filter
-    from analysis.lake import open_parquet
-    from analysis.monitor import load_margins
-    from analysis.monitor.alerts_sql import StoreRule, event_counts
-    from analysis.monitor.source import history, ingest_minimums
+    from analysis.benchmark.compare import _clustered, _history, _patient_summaries
+    from analysis.store.backends import Backend, DuckDBBackend
+    from analysis.store.backends.spark import SparkBackend
+    from analysis.store.lake import open_parquet
+    from analysis.store.queries.events import StoreRule, event_counts
+    from analysis.store.queries.sessions import (
+        history,
+        ingest_minimums,
+        load_margins,
+        session_filter,
+    )
 
     spark_copy = tmp_path / "spark"
     shutil.copytree(copy, spark_copy)
@@ -134,7 +138,7 @@ def test_every_named_aggregate_agrees_in_process(copy: Path, tmp_path: Path) -> 
     try:
         with open_parquet(copy, releases=tmp_path / "log.duckdb") as con:
             duck = DuckDBBackend(con, "copy")
-            # The alert rule as window functions (analysis/monitor/alerts_sql.py).
+            # The alert rule as window functions (analysis/store/queries/events.py).
             margins = load_margins(duck, "patient", pillars)
             most = history(duck, "patient").most_sessions
             rule = StoreRule("patient", margins, ingest_minimums(duck), 3, most)

@@ -17,13 +17,8 @@ import pandas as pd
 import pytest
 
 from analysis.pipeline import Options, read_checked, score
-from analysis.store import (
-    SCHEMA_VERSION,
-    IngestSummary,
-    StoreError,
-    ingest_checked,
-    open_store,
-)
+from analysis.store.schema import SCHEMA_VERSION, StoreError, open_store
+from analysis.store.writer import IngestSummary, ingest_checked
 from instrument import Instrument
 
 from .conftest import ALLIANCE, monthly, run_cli
@@ -272,7 +267,7 @@ def _both_ways(
     """The exports ingested in turn into two stores: checked and scored whole, and block by
     block as `alliance ingest` does; each store's tables, and the block path's summaries."""
     from analysis.pipeline import block_scoring, read_unchecked
-    from analysis.store import ingest_export
+    from analysis.store.writer import ingest_export
 
     stores = {}
     summaries = []

@@ -1,5 +1,5 @@
 """Benchmark groups (clinicians or sites) from the clinic store, fairly and without exposing
-anyone: aggregates are queries a backend answers (analysis/backends: DuckDB or Spark); the
+anyone: aggregates are queries a backend answers (analysis/store/backends: DuckDB or Spark); the
 mixed model is fitted from one row per patient.
 
 Per group: patients, sessions, pillar means with 95% CIs (patients as clusters), the share of
@@ -17,6 +17,7 @@ this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -26,17 +27,38 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from ..backends import Backend, store_pillars
-from ..backends.selection import GROUPINGS, session_filter
-from ..disclosure import Cells, guard_all
+from ..choices import GROUPINGS
 from ..privacy import MIN_N_FLOOR, check_min_n, pseudonymize
-from ..store import EXTRA_PREFIX, StoreError
+from ..store.backends import Backend, store_pillars
+from ..store.disclosure import Cells, guard_all
+from ..store.queries.groups import group_months, group_sums, patient_rows, session_totals
+from ..store.queries.sessions import ALL, session_filter
+from ..store.schema import StoreError
 from .funnel import Funnel, funnel
 from .mixed import NestedFit, PatientSummaries, fit_nested
 
 DEFAULT_MIN_N = MIN_N_FLOOR
 RELIABILITY_TARGETS = (0.70, 0.80)
 SHARE = "share_adequate"
+
+
+@dataclass(frozen=True)
+class GroupExtras:
+    """What the clinic's monitor adds to a benchmark (analysis.clinic.benchmark): the alert
+    rule and totals, per shown group its alert counts and agreement, and the overall
+    agreement, each already guarded as the benchmark's own cells are."""
+
+    rule: dict[str, Any]
+    totals: dict[str, int] | None
+    counts: pd.DataFrame  # per shown group: alert counts
+    pairs: pd.DataFrame  # per shown group with enough paired patients: agreement
+    overall: pd.DataFrame | None
+    density: dict[str, Any]
+    notes: list[str]
+
+
+# Given the group column and the groups a benchmark shows, what to add to them (or None).
+ExtrasFor = Callable[[str, list[str]], GroupExtras | None]
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,28 @@ class BenchmarkResult:
         return replace(
             self, groups=self.groups.assign(group=pseudonymize(self.groups["group"], key))
         )
+
+    def position(self, group: str) -> pd.DataFrame:
+        """Per pillar: the group's shrunken (empirical-Bayes) estimate beside the other shown
+        groups' lowest, median and highest, and how many they are."""
+        own = self.groups["group"].astype(str) == group
+        rows = {}
+        for p in self.pillars:
+            column = f"{p}_shrunken"
+            if column not in self.groups:
+                continue
+            others = self.groups.loc[~own, column].dropna()
+            mine = self.groups.loc[own, column].to_numpy(float)
+            rows[p] = {
+                "you": float(mine[0]) if own.any() else np.nan,
+                "colleagues: lowest": float(others.min()) if len(others) else np.nan,
+                "median": float(others.median()) if len(others) else np.nan,
+                "highest": float(others.max()) if len(others) else np.nan,
+                "colleagues": len(others),
+            }
+        table = pd.DataFrame.from_dict(rows, orient="index")  # a column keeps its type
+        table.index.name = "pillar"
+        return table
 
     def to_dict(self) -> dict[str, Any]:
         groups = self.groups.replace({np.nan: None}).to_dict(orient="records")
@@ -124,20 +168,6 @@ def _ratio_ci(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return p, np.clip(p - half, 0, 1), np.clip(p + half, 0, 1)
 
 
-def _steady(backend: Backend, sql: str, params: list[Any]) -> pd.DataFrame:
-    """A query's result with its floating-point columns rounded to 1e-9. An engine sums in
-    parallel, in an order that varies with the load on the machine (and differs from one
-    engine to another), so a mean can differ in its last bit from one run to the next; where
-    the mixed model's optimum is flat (a variance at its bound) that moves the estimates.
-    Rounded far below any score's precision, the same store gives the same numbers every
-    time, on every engine, as the release log's differencing check needs."""
-    frame = backend.query(sql, params)
-    for column in frame.columns:
-        if pd.api.types.is_float_dtype(frame[column]):
-            frame[column] = frame[column].round(9)
-    return frame
-
-
 def _clustered(
     backend: Backend,
     key: str,
@@ -149,29 +179,7 @@ def _clustered(
     """Per value of ``key`` (a group column, a month): patients, sessions, pillar means with
     CIs and the share adequate with its CI, patients as clusters; and per pillar how many
     sessions fail it. Keys with fewer than ``min_patients`` patients are not returned."""
-    pillar_stats = ", ".join(
-        f"avg({p}) AS {p}_mean, stddev_samp({p}) AS {p}_sd, count({p}) AS {p}_k" for p in pillars
-    )
-    fails = ", ".join(f"sum(CASE WHEN NOT {p}_pass THEN 1 ELSE 0 END) AS {p}_fail" for p in pillars)
-    sql = f"""
-        WITH patients AS (
-            SELECT {key} AS key, respondent_id, count(*) AS sessions,
-                   {", ".join(f"avg({p}) AS {p}" for p in pillars)},
-                   sum(CASE WHEN alliance_status = 'adequate' THEN 1 ELSE 0 END) AS a,
-                   sum(CASE WHEN alliance_status IN ('adequate', 'inadequate') THEN 1 ELSE 0
-                       END) AS d,
-                   {fails}
-            FROM scores WHERE {where} AND {key} IS NOT NULL
-            GROUP BY {key}, respondent_id
-        )
-        SELECT key, count(*) AS n_patients, sum(sessions) AS n_sessions,
-               {pillar_stats},
-               sum(a) AS sum_a, sum(d) AS sum_n, sum(a * a) AS sum_aa, sum(a * d) AS sum_an,
-               sum(d * d) AS sum_nn, sum(CASE WHEN d > 0 THEN 1 ELSE 0 END) AS k,
-               {", ".join(f"sum({p}_fail) AS {p}_fail" for p in pillars)}
-        FROM patients GROUP BY key HAVING count(*) >= {int(min_patients)} ORDER BY key
-    """
-    table = _steady(backend, sql, params)
+    table = group_sums(backend, key, where, params, pillars, min_patients)
     out = table[["key", "n_patients"]].copy()
     out["n_sessions"] = table["n_sessions"].astype("int64")
     for p in pillars:
@@ -203,33 +211,7 @@ def _patient_summaries(
     """One row per patient of a pillar: group, sessions, mean, within sum of squares, and the
     patient's mean of each case-mix covariate (centred, so the intercept is an average
     patient)."""
-    stored = backend.columns("responses")
-    for name in adjust:
-        if EXTRA_PREFIX + name not in stored:
-            raise StoreError(
-                f"case-mix column '{name}' is not in the store; the ingested exports did not "
-                "carry it."
-            )
-    covariates = "".join(
-        f", avg(TRY_CAST(r.{backend.quote(EXTRA_PREFIX + c)} AS DOUBLE)) AS cov{i}"
-        for i, c in enumerate(adjust)
-    )
-    join = (
-        "JOIN responses r USING (response_id, instrument_version)"
-        if adjust
-        else ""  # no covariates: the scores table alone
-    )
-    where, params = session_filter(since, perspective, "s.")
-    sql = f"""
-        SELECT s.{group} AS grp, count(s.{pillar}) AS n, avg(s.{pillar}) AS mean,
-               coalesce(var_pop(s.{pillar}) * count(s.{pillar}), 0) AS within_ss {covariates}
-        FROM scores s {join}
-        WHERE {where} AND s.{group} IS NOT NULL AND s.{pillar} IS NOT NULL
-        GROUP BY s.{group}, s.respondent_id
-        ORDER BY grp, s.respondent_id  -- engines group in parallel, in no fixed order; the
-                                       -- fit's sums (and a flat optimum) must not depend on it
-    """
-    frame = _steady(backend, sql, params)
+    frame = patient_rows(backend, group, since, perspective, pillar, adjust)
     x = np.ones((len(frame), 1 + len(adjust)))
     for i, name in enumerate(adjust):
         values = frame[f"cov{i}"].to_numpy(float)
@@ -267,18 +249,7 @@ def _history(
     min_n: int,
 ) -> pd.DataFrame:
     """Every group-month with at least ``min_n`` patients: the store's own reference."""
-    sql = f"""
-        SELECT {group} AS grp, date_trunc('month', date) AS month,
-               {", ".join(f"avg({p}) AS {p}" for p in pillars)},
-               avg(CASE WHEN alliance_status = 'adequate' THEN CAST(1 AS DOUBLE)
-                        WHEN alliance_status = 'inadequate' THEN CAST(0 AS DOUBLE)
-                        END) AS share_adequate
-        FROM scores WHERE {where} AND {group} IS NOT NULL AND date IS NOT NULL
-        GROUP BY {group}, date_trunc('month', date)
-        HAVING count(DISTINCT respondent_id) >= {int(min_n)}
-        ORDER BY grp, month
-    """
-    return _steady(backend, sql, params)
+    return group_months(backend, group, where, params, pillars, min_n)
 
 
 def _percentile(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -325,12 +296,15 @@ def run_benchmark(
     adjust: tuple[str, ...] = (),
     perspective: str = "patient",
     identifiable: bool = False,
+    extras: ExtrasFor | None = None,
 ) -> BenchmarkResult:
-    """Benchmark the store's groups (``by``: clinician_id or site_id).
+    """Benchmark the store's groups (``by``: clinician_id or site_id); ``extras`` adds what
+    the clinic's monitor knows of the shown groups (:func:`analysis.clinic.benchmark` passes
+    the alerts and the agreement).
 
     Groups and months with fewer than ``min_n`` patients are suppressed, and every cell that
     would differ from a cell released before by fewer than ``min_n`` patients is withheld
-    (:mod:`analysis.disclosure`); the connection must be writable to record what
+    (:mod:`analysis.store.disclosure`); the connection must be writable to record what
     is released. ``identifiable`` allows ``min_n`` below :data:`DEFAULT_MIN_N` and skips the
     differencing guard, for output that stays with the clinic's own staff.
     """
@@ -346,12 +320,7 @@ def run_benchmark(
             f"column named {', '.join(metrics)}; found {', '.join(map(str, norms.columns))}."
         )
     where, params = session_filter(since, perspective)
-    counted = backend.query(
-        f"SELECT count(DISTINCT respondent_id) AS patients, count(*) AS sessions FROM scores "
-        f"WHERE {where}",
-        params,
-    )
-    totals = tuple(int(v) for v in counted[["patients", "sessions"]].to_numpy()[0])
+    totals = session_totals(backend, where, params)
     if not totals[1]:
         raise StoreError(
             "no stored sessions match"
@@ -375,7 +344,7 @@ def run_benchmark(
             [
                 Cells(f"group:{group}", group, tuple(groups.loc[shown, "group"])),
                 Cells("month", month, tuple(trends["month"])),
-                Cells("total", "'all'", ("all",)),
+                Cells("total", ALL, ("all",)),
             ],
             where,
             params,
@@ -433,9 +402,7 @@ def run_benchmark(
         fun = funnel(groups["adequate_sessions"].to_numpy(float), decided)
         groups["funnel_z"] = fun.z
         groups["funnel_flag"] = fun.outside
-    alerts = _alerts_and_agreement(
-        backend, group, since, perspective, min_n, identifiable, list(groups["group"])
-    )
+    alerts = None if extras is None else extras(group, list(groups["group"]))
     if alerts is not None:
         for table in (alerts.counts, alerts.pairs):
             if len(table):
@@ -474,53 +441,4 @@ def run_benchmark(
         alert_totals=None if alerts is None else alerts.totals,
         agreement=None if alerts is None else alerts.overall,
         agreement_density={} if alerts is None else alerts.density,
-    )
-
-
-@dataclass(frozen=True)
-class _Extras:
-    rule: dict[str, Any]
-    totals: dict[str, int] | None
-    counts: pd.DataFrame  # per shown group: alert counts
-    pairs: pd.DataFrame  # per shown group with enough paired patients: agreement
-    overall: pd.DataFrame | None
-    density: dict[str, Any]
-    notes: list[str]
-
-
-ALERT_COLUMNS = (
-    "ruptures",
-    "patients_with_rupture",
-    "repairs",
-    "never_established",
-    "ruptures_per_100_sessions",
-)
-
-
-def _alerts_and_agreement(
-    backend: Backend,
-    group: str,
-    since: date | None,
-    perspective: str,
-    min_n: int,
-    identifiable: bool,
-    shown: list[str],
-) -> _Extras | None:
-    """Alert counts and patient-clinician agreement of the shown groups, each cell under the
-    same small-cell and differencing rules as the rest of the benchmark."""
-    from ..monitor import agreement_by_group, agreement_density, alert_counts, monitor
-
-    try:
-        m = monitor(backend, since=since, perspective=perspective, min_n=min_n)
-    except StoreError:
-        return None
-    counts = alert_counts(backend, m, group, identifiable=identifiable)
-    per_group = counts.groups[counts.groups["group"].isin(shown)]
-    per_group = per_group[["group", *ALERT_COLUMNS, *(f"{p}_ruptures" for p in m.pillars)]]
-    pairs, overall, notes = agreement_by_group(backend, m, group, shown, identifiable=identifiable)
-    density = {}
-    if overall is not None:
-        density = agreement_density(m.pairs, list(m.pillars), min_n)
-    return _Extras(
-        m.rule(), counts.totals, per_group, pairs, overall, density, counts.notes + notes
     )

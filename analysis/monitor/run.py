@@ -7,7 +7,7 @@ Two kinds of output, and only two:
 - **counts** for everyone else: per clinician (or site) and per month, never a patient. A
   group or month with fewer than ``min_n`` patients is suppressed, and a cell that set against
   any output this store released before would single out fewer than ``min_n`` patients is
-  withheld (:mod:`analysis.disclosure`).
+  withheld (:mod:`analysis.store.disclosure`).
 
 Alerts are found on each patient's whole history and then kept to the date window, so an
 alert at a session is the same in every window and the counts of two windows differ only by
@@ -16,6 +16,7 @@ the sessions in one and not the other: the sessions the differencing guard compa
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -24,26 +25,39 @@ import numpy as np
 import pandas as pd
 
 from .. import names
-from ..backends import Backend, store_pillars
-from ..backends.selection import GROUPINGS, session_filter
-from ..disclosure import Cells, guard_all
-from ..privacy import check_min_n, pseudonymize
-from ..store import StoreError
-from .agreement import agreement, pair_sessions, unseen_ruptures
-from .alerts import (
+from ..choices import GROUPINGS
+from ..privacy import MIN_N_FLOOR, check_min_n, pseudonymize
+from ..ruptures import (
     DEFAULT_ESTABLISH_WITHIN,
     RULE_TEXT,
     Margin,
+    agreement,
     find_alerts,
+    pair_sessions,
+    unseen_ruptures,
 )
-from .alerts_sql import StoreRule, event_counts
-from .source import history, ingest_minimums, load_margins, load_sessions
+from ..store.backends import Backend, store_pillars
+from ..store.disclosure import Cells, guard_all
+from ..store.queries.events import StoreRule, event_counts
+from ..store.queries.sessions import (
+    ALL,
+    history,
+    ingest_minimums,
+    load_margins,
+    load_sessions,
+    paired_filter,
+    session_filter,
+)
+from ..store.schema import StoreError
 
-PAIRED = (
-    " AND EXISTS (SELECT 1 FROM scores c WHERE c.perspective = 'clinician'"
-    " AND c.respondent_id = scores.respondent_id AND c.session = scores.session"
-    " AND c.clinician_id = scores.clinician_id)"
-)
+
+def records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
+    """A frame as JSON records: dates as YYYY-MM-DD, missing values as None."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d")
+    return out.replace({np.nan: None}).to_dict(orient="records")
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ class Monitor:
     alerts: pd.DataFrame  # the window's events (identifiable likewise)
     pairs: pd.DataFrame  # paired sessions of the window (identifiable likewise)
     notes: list[str] = field(default_factory=list)
-    # The rule as the engine applies it where the sessions are (alerts_sql.py).
+    # The rule as the engine applies it where the sessions are (store/queries/events.py).
     store_rule: StoreRule | None = None
 
     @property
@@ -83,6 +97,51 @@ class Monitor:
             alerts=swap(self.alerts),
             pairs=swap(self.pairs),
         )
+
+    def to_dict(self, clinician: str) -> dict[str, Any]:
+        """A clinician's own list as JSON (identifiable: for the treating clinician)."""
+        return {
+            "clinician": clinician,
+            "identifiable": True,
+            "rule": self.rule(),
+            "since": self.since,
+            "patients": int(self.sessions[names.RESPONDENT_ID].nunique()),
+            "sessions": len(self.sessions),
+            "alerts": records(self.alerts),
+        }
+
+    def own_agreement(self) -> pd.DataFrame:
+        """Agreement per pillar on the paired sessions of this list (ICC(A,1), bias, limits)."""
+        return agreement(self.pairs, list(self.pillars))
+
+    def unseen(self) -> pd.DataFrame:
+        """The paired sessions where the clinician's rating of a pillar clears its minimum and
+        the patient's does not: patient, session, pillar and both ratings."""
+        parts = []
+        for p in self.pillars:
+            part = self.pairs[unseen_ruptures(self.pairs, p)]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        names.RESPONDENT_ID: part[names.RESPONDENT_ID],
+                        names.SESSION: part[names.SESSION],
+                        "pillar": p,
+                        "patient's rating": part[f"{p}_patient"],
+                        "your rating": part[f"{p}_clinician"],
+                    }
+                )
+            )
+        return pd.concat(parts).sort_values([names.RESPONDENT_ID, names.SESSION])
+
+    def summary(self) -> str:
+        """The alerts of a clinician's own list, one line each."""
+        if not len(self.alerts):
+            return "(no alerts)"
+        columns = [names.RESPONDENT_ID, names.SESSION, names.DATE, "pillar", "event", "reason"]
+        out = self.alerts[columns].copy()
+        out[names.DATE] = pd.to_datetime(out[names.DATE]).dt.strftime("%Y-%m-%d")
+        out["pillar"] = out["pillar"].fillna("")
+        return str(out.to_string(index=False))
 
     def rule(self) -> dict[str, Any]:
         return {
@@ -122,7 +181,7 @@ def monitor(
     since: date | None = None,
     clinician: str | None = None,
     perspective: str = "patient",
-    min_n: int = 5,
+    min_n: int = MIN_N_FLOOR,
     establish_within: int = DEFAULT_ESTABLISH_WITHIN,
 ) -> Monitor:
     """Alerts of the perspective's sessions on or after ``since``. With ``clinician``, that
@@ -222,6 +281,48 @@ class AlertCounts:
     suppressed_months: int
     withheld_months: int
     notes: list[str]
+    rule: dict[str, Any] = field(default_factory=dict)  # Monitor.rule() of the window
+    since: str | None = None
+    min_n: int = MIN_N_FLOOR
+
+    def pseudonymized(self, key: str) -> AlertCounts:
+        """The same counts with every group (clinician, site) named by its keyed pseudonym."""
+        return replace(
+            self, groups=self.groups.assign(group=pseudonymize(self.groups["group"], key))
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "since": self.since,
+            "by": self.by,
+            "min_n": self.min_n,
+            "totals": self.totals,
+            "groups": records(self.groups),
+            "months": records(self.months),
+            "suppressed_groups": self.suppressed_groups,
+            "withheld_groups": self.withheld_groups,
+            "suppressed_months": self.suppressed_months,
+            "withheld_months": self.withheld_months,
+            "notes": self.notes,
+        }
+
+    def summary(self) -> str:
+        """The totals, what was shown, suppressed and withheld, the groups' table and notes."""
+        text = self.groups.to_string(index=False) if len(self.groups) else "(no group to show)"
+        totals = self.totals
+        return (
+            (
+                f"{totals['ruptures']:,} rupture alerts, {totals['repairs']:,} repairs and "
+                f"{totals['never_established']:,} never established in {totals['sessions']:,} "
+                f"sessions of {totals['patients']:,} patients\n"
+                if totals
+                else "totals withheld\n"
+            )
+            + f"{len(self.groups)} groups shown, {self.suppressed_groups} suppressed (fewer "
+            f"than {self.min_n} patients), {self.withheld_groups} withheld against "
+            "differencing\n" + text + "\n" + "".join(f"note: {n}\n" for n in self.notes)
+        )
 
 
 def alert_counts(
@@ -253,7 +354,7 @@ def alert_counts(
             [
                 Cells(f"group:{group}", group, tuple(groups["group"])),
                 Cells("month", backend.month("date"), tuple(months["month"])),
-                Cells("total", "'all'", ("all",)),
+                Cells("total", ALL, ("all",)),
             ],
             where,
             params,
@@ -291,6 +392,9 @@ def alert_counts(
         suppressed_months=int(small_m.sum()),
         withheld_months=len(withheld_m),
         notes=notes,
+        rule=m.rule(),
+        since=m.since,
+        min_n=m.min_n,
     )
 
 
@@ -331,8 +435,7 @@ def agreement_by_group(
         row["unseen_share"] = float(any_unseen.mean())
         rows.append(row)
     table = pd.DataFrame(rows) if rows else empty
-    where, params = session_filter(m.window, m.perspective)
-    where += PAIRED
+    where, params = paired_filter(m.window, m.perspective)
     request = f"agreement by={group} since={m.since} min_n={m.min_n}"
     withheld: set[str] = set()
     withheld_total: set[str] = set()
@@ -341,7 +444,7 @@ def agreement_by_group(
             backend,
             [
                 Cells(f"paired:{group}", group, tuple(table["group"])),
-                Cells("paired:total", "'all'", ("all",)),
+                Cells("paired:total", ALL, ("all",)),
             ],
             where,
             params,

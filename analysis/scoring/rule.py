@@ -180,6 +180,34 @@ class Classification:
             return None
         return max(self.fails_by_pillar, key=lambda p: self.fails_by_pillar[p])
 
+    def weakest_table(self) -> pd.DataFrame:
+        """Per pillar: how often it is the weakest, below its minimum, and the only one below."""
+        pillars = [t.pillar for t in self.thresholds]
+        weakest = self.table["weakest_pillar"].value_counts().reindex(pillars, fill_value=0)
+        out = pd.DataFrame(
+            {
+                "weakest pillar": weakest,
+                "below its minimum": pd.Series(self.fails_by_pillar),
+                "the only pillar below": pd.Series(self.sole_failure_by_pillar),
+            }
+        )
+        out.index.name = "pillar"
+        return out
+
+    def contrast_table(self) -> pd.DataFrame:
+        """The compensatory total's verdict (rows) against the non-compensatory rule's."""
+        contrast = pd.crosstab(
+            self.table["compensatory_adequate"]
+            .astype("object")
+            .map({True: "yes", False: "no"})
+            .fillna("no data"),
+            self.table["alliance_status"].astype("object"),
+        )
+        contrast.index = pd.Index(
+            [str(i) for i in contrast.index], name="compensatory rule says adequate"
+        )
+        return contrast
+
     def summary(self) -> dict[str, object]:
         usable = self.counts[ADEQUATE] + self.counts[INADEQUATE]
         return {

@@ -1,4 +1,4 @@
-"""The alert rule of :mod:`analysis.monitor.alerts`, run where the sessions are.
+"""The alert rule of :mod:`analysis.ruptures.rule`, run where the sessions are.
 
 The counts of alerts per group and month need every patient's course, but not in Python: each
 comparison the rule makes looks at the patient's earlier sessions only, so it is a window
@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...ruptures.rule import NEVER, REPAIR, RUPTURE, Margin, best_factors
 from ..backends import Backend
-from .alerts import NEVER, REPAIR, RUPTURE, Margin, best_factors
 
 ORDER = "session NULLS LAST, date NULLS LAST, response_id"
 

@@ -1,7 +1,7 @@
 """The structure check on a whole clinic store, from its aggregated moments.
 
 Under ML the sufficient statistics of a CFA are each group's number of complete rows, item
-means and covariance matrix. A backend (analysis/backends: DuckDB on the store or its Parquet
+means and covariance matrix. A backend (analysis/store/backends: DuckDB on the store or its Parquet
 copy, or Spark) computes the sums and cross-products of the model's items over the complete
 rows where the data live, per group, in one query; only those ``groups x (p + p(p + 1) / 2)``
 numbers come back, and the engine (analysis/cfa) fits them. Millions of sessions are never
@@ -25,14 +25,16 @@ import pandas as pd
 from instrument import Instrument
 from instrument.syntax import parse_model
 
-from .backends import Backend
-from .backends.selection import GROUPINGS, session_filter
-from .cfa import CFAResult, fit_cfa
-from .cfa.model import partable_for
-from .cfa.partable import variables
-from .cfa.samplestats import from_moments
-from .store import StoreError
-from .validate import HYPOTHESIZED, hypothesized_input, loading_record, model_entry
+from ..cfa import CFAResult, fit_cfa
+from ..cfa.model import partable_for
+from ..cfa.partable import variables
+from ..cfa.samplestats import from_moments
+from ..choices import GROUPINGS
+from ..store.backends import Backend
+from ..store.queries.moments import answered_counts, item_moments, stored_instruments
+from ..store.queries.sessions import session_filter
+from ..store.schema import StoreError
+from ..validate import HYPOTHESIZED, hypothesized_input, loading_record, model_entry
 
 
 @dataclass(frozen=True)
@@ -92,49 +94,6 @@ class StoreFit:
         }
 
 
-def item_moments(
-    backend: Backend, items: list[str], where: str, params: list[Any], group: str | None
-) -> tuple[list[tuple[str, int, np.ndarray, np.ndarray]], int, int]:
-    """Per group: label, complete rows, means and covariance (denominator n) of ``items``;
-    and the rows of the window left out for a missing answer and for no group value."""
-    q = [backend.quote(i) for i in items]
-    complete = " AND ".join(f"{c} IS NOT NULL" for c in q)
-    sums = ", ".join(f"sum({c}) AS s{k}" for k, c in enumerate(q))
-    products = ", ".join(
-        f"sum({q[a]} * {q[b]}) AS p{a}_{b}" for a in range(len(q)) for b in range(a, len(q))
-    )
-    key = group if group is not None else "''"  # one group, unlabelled as in the engine
-    frame = backend.query(
-        f"SELECT CAST({key} AS STRING) AS grp, count(*) AS n, {sums}, {products} "
-        f"FROM responses WHERE {where} AND {complete} GROUP BY {key} ORDER BY grp",
-        params,
-    )
-    counted = backend.query(
-        f"SELECT count(*) AS total, sum(CASE WHEN {complete} THEN 1 ELSE 0 END) AS complete "
-        f"FROM responses WHERE {where}",
-        params,
-    )
-    total = int(counted["total"].to_numpy()[0])
-    n_complete = int(np.nan_to_num(counted["complete"].to_numpy(float))[0])
-    p = len(items)
-    out = []
-    ungrouped = 0
-    for row in frame.to_dict("records"):
-        n = int(row["n"])
-        if row["grp"] is None or (isinstance(row["grp"], float) and np.isnan(row["grp"])):
-            ungrouped += n
-            continue
-        total_sums = np.array([float(row[f"s{k}"]) for k in range(p)])
-        cross = np.zeros((p, p))
-        for a in range(p):
-            for b in range(a, p):
-                cross[a, b] = cross[b, a] = float(row[f"p{a}_{b}"])
-        mean = total_sums / n
-        cov = cross / n - np.outer(mean, mean)
-        out.append((str(row["grp"]), n, mean, cov))
-    return out, total - n_complete, ungrouped
-
-
 def fit_store(
     backend: Backend,
     instrument: Instrument,
@@ -156,20 +115,13 @@ def fit_store(
     stored = set(backend.columns("responses"))
     present = [i.id for i in instrument.items if i.id in stored and i.perspective == perspective]
     if model is None:
-        counts = np.zeros(len(present))
-        if present:
-            counts = backend.query(
-                "SELECT "
-                + ", ".join(f"count({backend.quote(i)}) AS c{k}" for k, i in enumerate(present))
-                + f" FROM responses WHERE {where}",
-                params,
-            ).to_numpy(float)[0]
+        counts = answered_counts(backend, present, where, params)
         answered = [i for k, i in enumerate(present) if counts[k] > 0]
         if not answered:
-            held = backend.query("SELECT DISTINCT instrument_version FROM ingests ORDER BY 1")
+            held = stored_instruments(backend)
             raise StoreError(
                 f"no item of instrument '{instrument.name}' has a {perspective} answer in the "
-                f"store, which holds {', '.join(map(repr, held['instrument_version']))}; give "
+                f"store, which holds {', '.join(map(repr, held))}; give "
                 "--instrument with that instrument's YAML file or model string."
             )
         model, _ = hypothesized_input(pd.DataFrame(columns=answered), instrument, None)

@@ -1,6 +1,6 @@
-"""What the alerts and the agreement read from the clinic store: sessions with each pillar's
-minimum, and the pillars' measurement error. The queries live here, in one place, in the SQL
-every backend speaks (analysis/backends)."""
+"""What the alerts, the agreement and every comparison select from the clinic store: the
+sessions of a perspective since a date, sessions with each pillar's minimum, and the pillars'
+measurement error, in the SQL every backend speaks (analysis/store/backends)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,52 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import names
+from ... import names
+from ...ruptures.rule import Margin
 from ..backends import Backend
-from ..store import StoreError
-from .alerts import Margin
+from ..schema import StoreError
+
+
+def session_filter(since: date | None, perspective: str, alias: str = "") -> tuple[str, list[Any]]:
+    """The SQL condition (and its parameters) for the perspective's sessions since a date."""
+    clauses = [f"coalesce({alias}perspective, 'patient') = ?"]
+    params: list[Any] = [perspective]
+    if since is not None:
+        clauses.append(f"{alias}date >= ?")
+        params.append(since)
+    return " AND ".join(clauses), params
+
+
+# A session the treating clinician rated too: the same patient, session number and clinician.
+_PAIRED = (
+    " AND EXISTS (SELECT 1 FROM scores c WHERE c.perspective = 'clinician'"
+    " AND c.respondent_id = scores.respondent_id AND c.session = scores.session"
+    " AND c.clinician_id = scores.clinician_id)"
+)
+
+
+def paired_filter(since: date | None, perspective: str) -> tuple[str, list[Any]]:
+    """The condition for the perspective's sessions since a date that the clinician rated too."""
+    where, params = session_filter(since, perspective)
+    return where + _PAIRED, params
+
+
+ALL = "'all'"  # the key of a cell that holds every session of the window (the totals)
+
+
+def steady(backend: Backend, sql: str, params: list[Any]) -> pd.DataFrame:
+    """A query's result with its floating-point columns rounded to 1e-9. An engine sums in
+    parallel, in an order that varies with the load on the machine (and differs from one
+    engine to another), so a mean can differ in its last bit from one run to the next; where
+    the mixed model's optimum is flat (a variance at its bound) that moves the estimates.
+    Rounded far below any score's precision, the same store gives the same numbers every
+    time, on every engine, as the release log's differencing check needs."""
+    frame = backend.query(sql, params)
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column]):
+            frame[column] = frame[column].round(9)
+    return frame
+
 
 SESSION_COLUMNS = (
     names.RESPONDENT_ID,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import SCHEMA_VERSION, StoreError
+from ..schema import SCHEMA_VERSION, StoreError
 from .base import Backend
 
 

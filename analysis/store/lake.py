@@ -12,7 +12,7 @@
 stay in the store: they hold patient text the comparisons never need.
 
 ``open_parquet`` reads such a folder (or any folder laid out the same way) as a store: DuckDB
-views over the files, and the log of released cells (analysis/disclosure.py) in a
+views over the files, and the log of released cells (analysis/store/disclosure.py) in a
 DuckDB file of its own (``DIR/releases.duckdb`` unless told otherwise), so that the defence
 against differencing holds across runs on the Parquet copy as it does on the store.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from .store import MIGRATIONS, SCHEMA_VERSION, StoreError, schema_version
+from .schema import MIGRATIONS, SCHEMA_VERSION, StoreError, schema_version
 
 PARTITIONED = ("scores", "responses")
 RELEASE_TABLES = ("releases", "release_members")

@@ -1,5 +1,5 @@
 """The one way to open the clinic store's data for its comparisons: the store file, or its
-Parquet copy on DuckDB or on Spark, as a :class:`~analysis.backends.base.Backend`."""
+Parquet copy on DuckDB or on Spark, as a :class:`~analysis.store.backends.base.Backend`."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def open_source(
         finally:
             backend.close()
     elif db is not None:
-        from ..store import open_store
+        from ..schema import open_store
 
         with open_store(db) as con:
             yield DuckDBBackend(con, db.name)

@@ -1,4 +1,4 @@
-"""DuckDB: the clinic store itself, or a Parquet copy read through views (analysis/lake.py)."""
+"""DuckDB: the clinic store itself, or a Parquet copy read through views (../lake.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from ..store import quote, table_columns
+from ..schema import quote, table_columns
 from .base import Backend
 
 

@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ..store import StoreError
+from ..schema import StoreError
 
 # The candidate cells of the differencing guard, as the release log's SQL reads them.
 CANDIDATE_COLUMNS = ("label", "member", "patient")

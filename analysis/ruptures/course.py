@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import names
 from ..scoring import ScoreResult
-from .alerts import (
+from .rule import (
     DEFAULT_ESTABLISH_WITHIN,
     NEVER,
     REPAIR,

@@ -1,16 +1,16 @@
 """A clinician's own view of the store: their patients' alerts (identifiable) beside where
-they sit among colleagues (unnamed). It asks both the alerts (analysis.monitor) and the
-benchmark (analysis.benchmark), which know nothing of each other; the command line and the
-demo take it from here."""
+they sit among colleagues (unnamed); the command line and the demo take it from here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from .backends import Backend
-from .benchmark import DEFAULT_MIN_N, BenchmarkResult, run_benchmark
-from .monitor import DEFAULT_ESTABLISH_WITHIN, Monitor, monitor
+from ..benchmark import DEFAULT_MIN_N, BenchmarkResult
+from ..monitor import Monitor, monitor
+from ..ruptures import DEFAULT_ESTABLISH_WITHIN
+from ..store.backends import Backend
+from .compare import benchmark
 
 __all__ = ["ClinicianView", "clinician_view"]
 
@@ -46,7 +46,7 @@ def clinician_view(
         min_n=min_n,
         establish_within=establish_within,
     )
-    colleagues = benchmarked or run_benchmark(backend, "clinician_id", since=since, min_n=min_n)
+    colleagues = benchmarked or benchmark(backend, "clinician_id", since=since, min_n=min_n)
     if key is not None:
         patients = patients.pseudonymized(key)
     return ClinicianView(clinician, patients, colleagues, backend.name)
