@@ -24,12 +24,11 @@ from instrument import Instrument
 from instrument.syntax import parse_model
 
 from . import names
-from .cfa.partable import parse_partial, variables
-from .choices import DEFAULT_SHORT_ITEMS, default_missing
+from .cfa.invariance import InvarianceResult, run_invariance
+from .cfa.partable import variables
+from .choices import DEFAULT_SHORT_ITEMS
 from .describe import GroupProfiles, profiles_by
-from .estimator import resolve
 from .forms import stack_parallel
-from .invariance import InvarianceResult, run_invariance
 from .names import PERSPECTIVE, ROW_IN_EXPORT
 from .privacy import MIN_N_FLOOR
 from .reading import Options, ReadResult, read_checked, read_unchecked, resolve_instrument
@@ -279,15 +278,10 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
     return validate_structure(
         data,
         read.instrument,
+        fit=options.fit_request(),
         model=options.model,
-        estimator=options.estimator,
         sample=sample,
-        group=options.group,
-        group_equal=options.group_equal,
-        group_partial=parse_partial(options.group_partial or ()),
         parallel_kind=options.parallel,
-        missing=options.missing,
-        ordered=options.ordered,
         efa_correlation=options.efa_correlation,
     )
 
@@ -325,22 +319,14 @@ def invariance(
         grouped, read.instrument, options.model, keep=(options.group,)
     )
     items = list(variables(parse_model(model))[1])
-    resolved = resolve(options.estimator, options.ordered, source, items)
-    estimator, choice = resolved.estimator, resolved.choice
-    if resolved.ordered is not None:
+    spec = options.fit_request().resolve(source, items)
+    if spec.ordered is not None:
         raise ValueError(
             "invariance with some items ordinal and others continuous is not available; "
             "treat them all as ordinal (--ordered all) or all as continuous."
         )
-    result = run_invariance(
-        source,
-        model,
-        options.group,
-        estimator=estimator,
-        group_partial=parse_partial(options.group_partial or ()),
-        progress=progress,
-        missing=default_missing(estimator, options.missing),
-    )
+    result = run_invariance(source, model, spec, progress=progress)
+    choice = spec.choice
     if choice is not None:
         result = replace(result, findings=(choice.reason, *result.findings))
     stacked = grouped is not data

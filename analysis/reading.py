@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
@@ -25,6 +25,9 @@ from .ingest.identifiers import IdentifierPolicy
 from .names import RESPONDENT_ID, RESPONSE_ID
 from .sample import Sample, select_rows
 from .scales import parse_scale, with_label_scales, with_observed_scales, with_option_scale
+
+if TYPE_CHECKING:
+    from .cfa.spec import FitRequest
 
 __all__ = ["Options", "ReadResult", "read_checked", "read_unchecked", "resolve_instrument"]
 
@@ -85,6 +88,21 @@ class Options:
     dictionary: Path | None = None
     require_complete: bool = False
     pseudonym_key: str | None = None
+
+    def fit_request(self) -> FitRequest:
+        """How the CFA models are to be fitted, as these options ask: decided here once, for
+        validate, invariance and the report alike."""
+        from .cfa.partable import parse_partial
+        from .cfa.spec import FitRequest  # here: the engine is not needed to read an export
+
+        return FitRequest(
+            estimator=self.estimator,
+            missing=self.missing,
+            ordered=self.ordered,
+            group=self.group,
+            group_equal=self.group_equal,
+            group_partial=tuple(parse_partial(self.group_partial or ())),
+        )
 
     @property
     def identifier_policy(self) -> IdentifierPolicy:

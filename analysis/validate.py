@@ -23,13 +23,13 @@ import pandas as pd
 from instrument import Instrument
 from instrument.syntax import parse_model
 
-from .cfa import CFAResult, ModelError, fit_cfa
+from .cfa import CFAResult, FitRequest, ModelError, fit_model
+from .cfa.auto import EstimatorChoice
 from .cfa.compare import chisq_difference
-from .cfa.model import Estimator, MissingMethod
-from .cfa.partable import Key, variables
-from .choices import EstimatorRequest, default_missing
+from .cfa.fitkeys import BESIDE, HEADLINE
+from .cfa.partable import variables
+from .choices import Estimator
 from .efa import Correlation, EFAResult, ParallelKind, run_efa
-from .estimator import EstimatorChoice, resolve
 from .keying import ceiling_shares, keyed
 from .sample import Sample
 from .validity import (
@@ -45,38 +45,6 @@ HYPOTHESIZED = "hypothesized"
 HTMT_GUIDELINE = 0.85  # Henseler, Ringle & Sarstedt (2015): above it, two constructs blur
 # Hu & Bentler (1999) cut-offs, reported as guidelines rather than rules.
 GUIDELINES = (("cfi", ">=", 0.95), ("tli", ">=", 0.95), ("rmsea", "<=", 0.06), ("srmr", "<=", 0.08))
-MODEL_KEYS = (
-    "chisq",
-    "df",
-    "pvalue",
-    "cfi",
-    "tli",
-    "rmsea",
-    "srmr",
-    "aic",
-    "bic",
-    "loglik",
-    "npar",
-    "baseline_chisq",
-    "baseline_df",
-    "rmsea_pvalue",
-)
-# Beside the headline (scaled) values: the unscaled ones, the scaling, and WLSMV's robust CFI,
-# TLI and RMSEA (Savalei's catML).
-ROBUST_KEYS = {
-    "mlr": ("chisq_ml", "scaling_factor", "cfi_ml", "tli_ml", "rmsea_ml"),
-    "wlsmv": (
-        "chisq_dwls",
-        "scaling_factor",
-        "shift",
-        "cfi_dwls",
-        "tli_dwls",
-        "rmsea_dwls",
-        "cfi_robust",
-        "tli_robust",
-        "rmsea_robust",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -146,7 +114,7 @@ def verdict(fit: dict[str, float], findings: tuple[str, ...] = (), converged: bo
 def model_entry(result: CFAResult, robust_keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """A fitted model as the JSON gives it: its fit indices (and ``robust_keys``), the RMSEA
     interval, convergence, findings, the verdict and the model."""
-    entry: dict[str, Any] = {k: result.fit.get(k) for k in MODEL_KEYS}
+    entry: dict[str, Any] = {k: result.fit.get(k) for k in HEADLINE}
     entry["rmsea_ci"] = [result.fit["rmsea_ci_lower"], result.fit["rmsea_ci_upper"]]
     entry.update({k: result.fit.get(k) for k in robust_keys})
     entry.update(
@@ -196,7 +164,7 @@ class ValidationResult:
     def to_dict(self) -> dict[str, Any]:
         models: dict[str, Any] = {}
         for name, result in self.models.items():
-            models[name] = model_entry(result, ROBUST_KEYS.get(self.estimator, ()))
+            models[name] = model_entry(result, BESIDE.get(self.estimator, ()))
         for name, message in self.model_errors.items():
             models[name] = {"error": message}
         hyp = self.hypothesized
@@ -294,40 +262,40 @@ def hypothesized_input(
     return "\n".join(_line(f, ids) for f, ids in groups.items()), source
 
 
+# The library's request when none is given: lavaan's cfa() defaults (ML on complete rows).
+LAVAAN = FitRequest(missing="listwise")
+
+
 def validate(
     data: pd.DataFrame,
     instrument: Instrument,
     *,
+    fit: FitRequest = LAVAAN,
     model: str | None = None,
-    estimator: EstimatorRequest = "ml",
     subscales: list[str] | None = None,
     sample: Sample | None = None,
-    group: str | None = None,
-    group_equal: tuple[str, ...] = (),
-    group_partial: tuple[Key, ...] = (),
     parallel_kind: ParallelKind = "components",
-    missing: MissingMethod | None = "listwise",
-    ordered: str | None = None,
     efa_correlation: Correlation | None = None,
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
 
-    ``estimator``: ``ml``, ``mlr``, ``wlsmv`` (ordinal items) or ``auto``
-    (:mod:`analysis.estimator`, whose reason becomes a finding); ``ordered``: 'all' or the
-    items, for WLSMV. ``efa_correlation``: the EFA's and parallel analysis's correlations
-    (default: polychoric under WLSMV, else Pearson). ``missing``: how the CFA models treat
-    missing answers, ``listwise``, ``fiml`` or, for WLSMV, ``pairwise`` (None: FIML for ML
-    and MLR, pairwise for WLSMV, as the command line does; see :func:`analysis.cfa.fit_cfa`).
+    ``fit``: how the models are fitted (:class:`analysis.cfa.FitRequest`): the estimator
+    (``ml``, ``mlr``, ``wlsmv`` for ordinal items, or ``auto``, whose reason becomes a
+    finding), the missing-data method, the ordinal items, and the group. It is resolved once,
+    against the answers, and every model is fitted to the same :class:`analysis.cfa.FitSpec`.
+    ``efa_correlation``: the EFA's and parallel analysis's correlations (default: polychoric
+    under WLSMV, else Pearson).
 
-    With ``group`` (a column), the hypothesized model is fitted in every group at once, with
-    ``group_equal`` and ``group_partial`` as lavaan's (:func:`analysis.cfa.fit_cfa`); the
-    competing models, which compare structures in one sample, are then left out.
+    With a group, the hypothesized model is fitted in every group at once, with the request's
+    ``group_equal`` and ``group_partial`` as lavaan's; the competing models, which compare
+    structures in one sample, are then left out.
 
     ``subscales`` limits the analysis (default: the rule's pillars when the instrument
     declares a rule and the data holds them all, else every subscale in the data); ``model``
     replaces the hypothesized model with the user's syntax; ``sample`` records how ``data``
     was selected from the export (default: all of it).
     """
+    group, group_equal = fit.group, fit.group_equal
     groups_all, groups = subscale_groups(data, instrument, subscales)
     items = [i for ids in groups.values() for i in ids]
     answers = keyed(data, instrument, items)
@@ -353,11 +321,10 @@ def validate(
     )
     source = data if model is not None else answers
     observed = list(variables(parse_model(model))[1]) if model is not None else items
-    resolved = resolve(estimator, ordered, source, observed)
-    chosen, choice = resolved.estimator, resolved.choice
+    spec = fit.resolve(source, observed)
+    chosen, choice = spec.estimator, spec.choice
     if choice is not None:
         findings.append(choice.reason)
-    method = default_missing(chosen, missing)
     if group is not None:
         if group not in data.columns:
             raise ModelError(f"the data have no group column {group!r}.")
@@ -371,30 +338,25 @@ def validate(
         )
     fitted: dict[str, CFAResult] = {}
     errors: dict[str, str] = {}
-    for spec in specs:
+    for candidate in specs:
         try:
-            fitted[spec.name] = fit_cfa(
+            fitted[candidate.name] = fit_model(
                 source,
-                spec.syntax,
-                estimator=chosen,
-                std_lv=spec.std_lv,
-                orthogonal=spec.orthogonal,
-                group=group,
-                group_equal=group_equal,
-                group_partial=group_partial,
-                missing=method,
-                ordered=resolved.ordered,
+                candidate.syntax,
+                spec,
+                std_lv=candidate.std_lv,
+                orthogonal=candidate.orthogonal,
             )
         except ModelError as exc:
-            if spec.name == HYPOTHESIZED:
+            if candidate.name == HYPOTHESIZED:
                 raise
-            errors[spec.name] = str(exc)
+            errors[candidate.name] = str(exc)
 
     hyp = fitted[HYPOTHESIZED]
     per_factor = (
         factor_reliability(hyp) if _simple_structure(hyp) and hyp.group_column is None else {}
     )
-    if per_factor and chosen == "wlsmv" and resolved.ordered is not None:
+    if per_factor and chosen == "wlsmv" and spec.ordered is not None:
         findings.append(
             "ordinal and continuous items: omega, CR and AVE are on the scale of the latent "
             "responses (a categorical omega needs every item ordinal)"

@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from analysis.invariance import run_invariance
+from analysis.cfa import FitSpec
+from analysis.cfa.invariance import run_invariance
 from analysis.simulate import Dif, simulate
 from analysis.validate import hypothesized_input
 from instrument import builtin_instrument
@@ -59,7 +60,7 @@ cat(fitMeasures(fits[[3]], "chisq"), "\n")
 
 OURS_FIT = """
 import sys, time, pandas as pd
-from analysis.cfa import fit_cfa
+from analysis.cfa import fit_cfa, FitSpec
 data = pd.read_csv(sys.argv[1])
 start = time.perf_counter()
 fit = fit_cfa(data, sys.argv[2], group="site_id", group_equal=("loadings", "intercepts"),
@@ -85,7 +86,7 @@ def accuracy(seeds: int) -> None:
             )
             model, source = hypothesized_input(sim.data, bank, None, keep=("site_id",))
             start = time.perf_counter()
-            result = run_invariance(source, model, "site_id")
+            result = run_invariance(source, model, FitSpec(group="site_id"))
             seconds += time.perf_counter() - start
             freed = [(f.item, f.op, f.group) for f in result.freed]
             if planted:

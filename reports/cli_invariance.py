@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from analysis.invariance import CHEN_CFI, CHEN_RMSEA
+from analysis.cfa.invariance import CHEN_CFI, CHEN_RMSEA
 from analysis.pipeline import InvarianceRun, invariance, read_checked
 
 from .cli_common import (

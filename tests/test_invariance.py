@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.invariance import InvarianceResult, run_invariance
+from analysis.cfa import FitSpec
+from analysis.cfa.invariance import InvarianceResult, run_invariance
 from analysis.simulate import Dif, simulate
 from analysis.validate import hypothesized_input
 from instrument import builtin_instrument
@@ -26,7 +27,7 @@ def by_site(seed: int, *dif: Dif) -> InvarianceResult:
     bank = builtin_instrument()
     sim = simulate(bank, 1500, form="patient", clinicians=24, sessions=1, seed=seed, dif=dif)
     model, source = hypothesized_input(sim.data, bank, None, keep=("site_id",))
-    return run_invariance(source, model, "site_id")
+    return run_invariance(source, model, FitSpec(group="site_id"))
 
 
 def test_a_planted_intercept_is_freed_and_no_other_parameter() -> None:
@@ -136,6 +137,7 @@ def test_the_json_contract_of_invariance() -> None:
     assert scalar["comparison"]["delta_df"] == 4
 
 
+@pytest.mark.slow
 def test_a_group_column_that_is_not_a_context_column_is_carried(tmp_path: Path) -> None:
     """A gender column beside the items (not one of the toolkit's context columns)."""
     bank = builtin_instrument()

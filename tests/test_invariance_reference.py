@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from analysis.cfa import ModelError, fit_cfa, parse_partial
+from analysis.cfa import FitSpec, ModelError, fit_cfa, parse_partial
 from analysis.cfa.compare import chisq_difference
+from analysis.cfa.invariance import LEVELS, run_invariance
 from analysis.cfa.scoretest import score_tests
 from analysis.efa import parallel_analyses, random_correlations, reduced_eigenvalues
-from analysis.invariance import LEVELS, run_invariance
 from analysis.validate import verdict
 from analysis.validity import factor_reliability
 
@@ -179,7 +179,7 @@ def test_partial_invariance_frees_the_intercepts_the_score_tests_point_at() -> N
     """On HS the scalar level fails in full (ΔCFI -.038); the score tests free x3's and then
     x7's intercept, and the partial model is lavaan's with group.partial."""
     ref = reference()["hs"]
-    result = run_invariance(dataset("hs"), ref["model"], "school")
+    result = run_invariance(dataset("hs"), ref["model"], FitSpec(group="school"))
     scalar = next(lv for lv in result.levels if lv.name == "scalar")
     assert result.first_failure == "scalar"
     assert [(f.item, f.op, f.group) for f in scalar.freed] == [
@@ -279,7 +279,9 @@ def test_parallel_analysis_of_factors_is_psychs() -> None:
 
 
 def test_without_the_partial_step_the_sequence_stops_at_the_first_failure() -> None:
-    result = run_invariance(dataset("hs"), reference()["hs"]["model"], "school", partial=False)
+    result = run_invariance(
+        dataset("hs"), reference()["hs"]["model"], FitSpec(group="school"), partial=False
+    )
     assert [(lv.name, lv.holds) for lv in result.levels] == [
         ("configural", True),
         ("metric", True),
@@ -288,7 +290,7 @@ def test_without_the_partial_step_the_sequence_stops_at_the_first_failure() -> N
     assert result.conclusion() == (
         "scalar invariance fails; metric invariance is the highest level reached"
     )
-    full = run_invariance(dataset("hs"), reference()["hs"]["model"], "school")
+    full = run_invariance(dataset("hs"), reference()["hs"]["model"], FitSpec(group="school"))
     assert full.conclusion() == (
         "scalar invariance fails in full and holds in part once 2 parameters are freed; "
         "partial strict invariance holds (every level tested)"

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 from analysis.cfa import ModelError, fit_cfa
+from analysis.cfa.auto import choose_estimator
 from analysis.cfa.ordinal import bvn_cdf, ordinal_sample
-from analysis.estimator import choose_estimator
 from analysis.validity import ordinal_reliability
 
 from .conftest import run_cli

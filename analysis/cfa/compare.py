@@ -6,7 +6,7 @@ import math
 
 from scipy import special
 
-from .model import CFAResult
+from .result import CFAResult
 
 
 def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:

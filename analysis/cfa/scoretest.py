@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from .families import family_for
 from .matrices import Representation
-from .model import CFAResult, objective
+from .result import CFAResult
 
 COLUMNS = ["lhs", "op", "rhs", "group_a", "group_b", "row_a", "row_b", "X2", "df", "pvalue"]
 
@@ -32,7 +33,7 @@ class _Lagrange:
         rep = Representation.of(table)
         loose = Representation.of(table.unconstrained())
         spread = np.array([theta[k] for k in rep.free_index if k >= 0])
-        ml = objective(loose, stats)
+        ml = family_for(result.spec).objective(loose, stats)
         self.score = -ml.gradient(spread) / 2
         self.info = ml.hessian(spread) / 2
         self.q = loose.n_free

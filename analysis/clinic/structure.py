@@ -26,7 +26,7 @@ from instrument import Instrument
 from instrument.syntax import parse_model
 
 from ..cfa import CFAResult, fit_cfa
-from ..cfa.model import partable_for
+from ..cfa.driver import partable_for
 from ..cfa.partable import variables
 from ..cfa.samplestats import from_moments
 from ..choices import GROUPINGS

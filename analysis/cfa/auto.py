@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .choices import Estimator
+from ..choices import Estimator
 
 FEW_CATEGORIES = 5
 MANY_CATEGORIES = 8
@@ -82,37 +82,3 @@ def choose_estimator(data: pd.DataFrame, items: list[str]) -> EstimatorChoice:
         )
     reason = f"estimator auto chose {estimator.upper()}: {why} ({SOURCE})"
     return EstimatorChoice(estimator, reason, fewest, asym, item)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """What a fit uses: its estimator, the ordinal items when only some are (None: all, under
-    WLSMV), and the automatic choice when it was asked for."""
-
-    estimator: Estimator
-    ordered: tuple[str, ...] | None = None
-    choice: EstimatorChoice | None = None
-
-
-def resolve(request: str, ordered: str | None, data: pd.DataFrame, items: list[str]) -> Resolved:
-    """The estimator a fit uses: the one asked for, WLSMV when ``ordered`` names items ('all'
-    or a comma-separated list; the others are then continuous), or the automatic choice with
-    its reason."""
-    if ordered:
-        named = items if ordered.strip() == "all" else [w.strip() for w in ordered.split(",")]
-        unknown = [w for w in named if w not in items]
-        if unknown:
-            raise ValueError(
-                f"--ordered names {', '.join(map(repr, unknown))}, not an item of the model."
-            )
-        if request == "mlr":
-            raise ValueError("--ordered items are fitted by WLSMV, not MLR.")
-        subset = None if set(named) == set(items) else tuple(i for i in items if i in named)
-        return Resolved("wlsmv", subset)
-    if request == "auto":
-        choice = choose_estimator(data, items)
-        return Resolved(choice.estimator, None, choice)
-    if request not in ("ml", "mlr", "wlsmv"):
-        raise ValueError(f"'estimator' must be ml, mlr, wlsmv or auto; got {request!r}.")
-    estimator: Estimator = request  # type: ignore[assignment]
-    return Resolved(estimator)

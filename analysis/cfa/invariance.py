@@ -24,17 +24,20 @@ comparisons are between nested models of one sample.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .cfa import CFAResult, ModelError, fit_cfa, prepare
-from .cfa.compare import chisq_difference
-from .cfa.model import Estimator, MissingMethod
-from .cfa.partable import Key, build_partable, describe, item_of
-from .cfa.scoretest import release_tests
+from ..choices import Estimator
+from .compare import chisq_difference
+from .driver import fit_model, prepare
+from .fitkeys import STEP
+from .partable import Key, ModelError, build_partable, describe, item_of
+from .result import CFAResult
+from .scoretest import release_tests
+from .spec import FitSpec
 
 LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("configural", ()),
@@ -157,7 +160,7 @@ class Level:
             "equal": list(self.equal),
             "holds": self.holds,
             "partial": bool(self.freed),
-            "fit": {k: fit.get(k) for k in FIT_KEYS},
+            "fit": {k: fit.get(k) for k in STEP},
             "converged": self.result.converged,
             "comparison": self.comparison,
             "freed": [f.to_dict() for f in self.freed],
@@ -165,25 +168,10 @@ class Level:
         }
         if self.full is not None:
             out["full"] = {
-                "fit": {k: self.full.fit.get(k) for k in FIT_KEYS},
+                "fit": {k: self.full.fit.get(k) for k in STEP},
                 "comparison": self.full_comparison,
             }
         return out
-
-
-FIT_KEYS = (
-    "chisq",
-    "df",
-    "pvalue",
-    "cfi",
-    "tli",
-    "rmsea",
-    "rmsea_ci_lower",
-    "rmsea_ci_upper",
-    "srmr",
-    "scaling_factor",
-    "chisq_ml",
-)
 
 
 @dataclass(frozen=True)
@@ -351,24 +339,25 @@ def holds(comparison: dict[str, float]) -> bool:
 def run_invariance(
     data: pd.DataFrame,
     model: str,
-    group: str,
+    spec: FitSpec,
     *,
-    estimator: Estimator = "ml",
     levels: Sequence[str] = LEVEL_NAMES,
     partial: bool = True,
-    group_partial: Sequence[Key] = (),
     progress: Any = None,
-    missing: MissingMethod = "listwise",
 ) -> InvarianceResult:
-    """Fit the levels in order; stop at a level that fails even in part. ``missing``:
-    ``listwise`` or ``fiml`` (``pairwise`` for WLSMV), as :func:`analysis.cfa.fit_cfa`; every
-    level is fitted to the same rows. Under WLSMV the levels are :data:`ORDINAL_LEVELS`."""
-    ordered = estimator == "wlsmv"
+    """Fit the levels in order across ``spec.group``; stop at a level that fails even in part.
+    Every level is fitted to the same rows, as ``spec`` says (its estimator and missing-data
+    method; ``spec.group_partial``: parameters free from the start). Under WLSMV the levels
+    are :data:`ORDINAL_LEVELS`."""
+    if spec.group is None:
+        raise ModelError("invariance needs a group column.")
+    group = spec.group
+    ordered = spec.estimator == "wlsmv"
     sequence = ORDINAL_LEVELS if ordered else LEVELS
     wanted = [(name, equal) for name, equal in sequence if name in levels]
     if not wanted or wanted[0][0] != "configural":
         raise ModelError("the sequence starts at the configural level.")
-    _, stats = prepare(data, model, group=group, missing=missing, ordered=ordered)
+    _, stats = prepare(data, model, replace(spec, group_equal=(), group_partial=()))
     thresholds = None
     if ordered:
         first_group = stats.groups[0].ordinal
@@ -384,22 +373,15 @@ def run_invariance(
             groups=stats.labels,
             group_equal=equal,
             group_partial=released,
-            meanstructure=True if missing == "fiml" else None,
+            meanstructure=True if spec.missing == "fiml" else None,
             thresholds=thresholds,
         )
-        return fit_cfa(
-            data,
-            model,
-            estimator=estimator,
-            group=group,
-            table=table,
-            stats=stats,
-            modindices=False,
-        )
+        step = replace(spec, group_equal=equal, group_partial=released)
+        return fit_model(data, model, step, table=table, stats=stats, modindices=False)
 
     out: list[Level] = []
     findings: list[str] = [ORDINAL_NOTE] if ordered else []
-    released: tuple[Key, ...] = tuple(group_partial)
+    released: tuple[Key, ...] = tuple(spec.group_partial)
     first_failure: str | None = None
     previous: CFAResult | None = None
     for name, equal in wanted:
@@ -437,7 +419,7 @@ def run_invariance(
         group=group,
         groups=first.groups,
         group_n=first.group_n,
-        estimator=estimator,
+        estimator=spec.estimator,
         levels=tuple(out),
         first_failure=first_failure,
         left_out=dict(first.left_out),

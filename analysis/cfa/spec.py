@@ -1,0 +1,132 @@
+"""How a model is fitted, decided once: the estimator, the missing-data method, the ordinal
+items, the groups and what is held equal across them, the clusters and the bootstrap.
+
+A user asks with a :class:`FitRequest` (``estimator='auto'``, ``missing=None`` for the
+estimator's own method, ``ordered='all'`` or a list in words); :meth:`FitRequest.resolve`
+turns it, against the data it will fit, into a :class:`FitSpec`, which every stage of the
+engine takes as it is and which holds no choice still open. The command line, the pipeline and
+Python callers build their request in one place (``Options.fit_request``), so an option means
+the same wherever it is given. The defaults of :class:`FitSpec` are lavaan's ``cfa()``'s:
+ML, complete rows, every indicator continuous, one group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..choices import (
+    ESTIMATOR_REQUESTS,
+    ESTIMATORS,
+    MISSING_METHODS,
+    Estimator,
+    EstimatorRequest,
+    MissingMethod,
+    default_missing,
+)
+from .auto import EstimatorChoice, choose_estimator
+from .partable import Key, ModelError
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """A fit with every choice made. ``ordered``: under WLSMV, the ordinal indicators when not
+    all are (None: all of them, or none under ML and MLR)."""
+
+    estimator: Estimator = "ml"
+    missing: MissingMethod = "listwise"
+    ordered: tuple[str, ...] | None = None
+    group: str | None = None
+    group_equal: tuple[str, ...] = ()
+    group_partial: tuple[Key, ...] = ()
+    cluster: str | None = None
+    bootstrap: int = 0
+    choice: EstimatorChoice | None = field(default=None, compare=False)  # 'auto' and its reason
+
+    def __post_init__(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(
+                f"'estimator' must be one of {', '.join(map(repr, ESTIMATORS))}; got "
+                f"{self.estimator!r}."
+            )
+        if self.missing not in MISSING_METHODS:
+            raise ValueError(
+                f"'missing' must be one of {', '.join(map(repr, MISSING_METHODS))}; got "
+                f"{self.missing!r}."
+            )
+        if self.ordered is not None and self.estimator != "wlsmv":
+            raise ModelError("ordinal indicators ('ordered') are fitted by WLSMV.")
+        if self.estimator == "wlsmv" and self.missing == "fiml":
+            raise ModelError(
+                "WLSMV handles missing answers pairwise or listwise; FIML is for ML and MLR."
+            )
+        if self.cluster is not None:
+            raise ModelError("cluster-robust inference ('cluster') is not available yet.")
+        if self.bootstrap:
+            raise ModelError("bootstrap intervals ('bootstrap') are not available yet.")
+
+    @property
+    def ordinal(self) -> bool | tuple[str, ...]:
+        """What the sample statistics treat as ordinal: every indicator, those named, or
+        none."""
+        if self.estimator != "wlsmv":
+            return False
+        return self.ordered if self.ordered is not None else True
+
+
+DEFAULT = FitSpec()
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """What a user asked for, before the data are seen: ``estimator`` may be ``'auto'``,
+    ``missing`` None (FIML for ML and MLR, pairwise for WLSMV), ``ordered`` ``'all'`` or a
+    comma-separated list of items (fitted by WLSMV)."""
+
+    estimator: EstimatorRequest = "ml"
+    missing: MissingMethod | None = None
+    ordered: str | None = None
+    group: str | None = None
+    group_equal: tuple[str, ...] = ()
+    group_partial: tuple[Key, ...] = ()
+
+    def resolve(self, data: pd.DataFrame, items: Sequence[str]) -> FitSpec:
+        """The fit of ``items`` in ``data``: the estimator asked for, WLSMV when ``ordered``
+        names items (the others then continuous), or the automatic choice with its reason."""
+        items = list(items)
+        choice = None
+        ordered: tuple[str, ...] | None = None
+        if self.ordered:
+            text = self.ordered.strip()
+            named = items if text == "all" else [w.strip() for w in self.ordered.split(",")]
+            unknown = [w for w in named if w not in items]
+            if unknown:
+                raise ValueError(
+                    f"--ordered names {', '.join(map(repr, unknown))}, not an item of the model."
+                )
+            if self.estimator == "mlr":
+                raise ValueError("--ordered items are fitted by WLSMV, not MLR.")
+            estimator: Estimator = "wlsmv"
+            if set(named) != set(items):
+                ordered = tuple(i for i in items if i in named)
+        elif self.estimator == "auto":
+            choice = choose_estimator(data, items)
+            estimator = choice.estimator
+        elif self.estimator in ESTIMATORS:
+            estimator = self.estimator
+        else:
+            raise ValueError(
+                f"'estimator' must be {', '.join(ESTIMATOR_REQUESTS[:-1])} or auto; got "
+                f"{self.estimator!r}."
+            )
+        return FitSpec(
+            estimator=estimator,
+            missing=default_missing(estimator, self.missing),
+            ordered=ordered,
+            group=self.group,
+            group_equal=self.group_equal,
+            group_partial=self.group_partial,
+            choice=choice,
+        )
