@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from instrument import Instrument, ResponseScale
-from instrument.exports.qualtrics import qualtrics_columns
 
 from .. import names
 from .damage import duplicate_columns, text_damage
@@ -31,7 +30,7 @@ from .identifiers import name_reason as identifier_name
 from .identifiers import refuse_unknown as refuse_unknown_columns
 from .identifiers import value_reason as identifier_values
 from .mapping import ColumnMap, fold, match_context, match_items
-from .platforms import QUALTRICS_MISSING, QUALTRICS_STATUS, Layout, detect, is_metadata
+from .platforms import Finding, Layout, Platform, detect, platform_of
 from .readstat import read_readstat
 from .sniff import DEFAULT_MAX_BYTES, EXCEL_MAX_ROWS, ExportError, Sniffed, sniff
 
@@ -279,125 +278,6 @@ def value_labels(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dic
     return dict(meta.variable_value_labels or {})
 
 
-# ---------------------------------------------------------------- platform conventions
-def _qualtrics_layout(columns: list[str], instrument: Instrument) -> dict[str, str]:
-    """Our survey's column names (``bond_3``) for the form that fits the export best: the most
-    columns present, then the fewest of its columns absent (the short form's ``bond_1..4`` also
-    fit the full form, whose ``bond_2`` is another item)."""
-    best: dict[str, str] = {}
-    best_key = (0, 0)
-    for form in (*instrument.forms, None):
-        try:
-            candidate = qualtrics_columns(instrument, form)
-        except ValueError:
-            continue
-        present = {c: i for c, i in candidate.items() if c in columns}
-        key = (len(present), -(len(candidate) - len(present)))
-        if present and key > best_key:
-            best, best_key = present, key
-    return best
-
-
-def _limesurvey_layout(columns: list[str], instrument: Instrument) -> dict[str, str]:
-    ids = {fold(i): i for i in instrument.item_ids}
-    out = {}
-    for column in columns:
-        found = re.fullmatch(r".*\[(.+)\]", column)
-        if found and fold(found.group(1)) in ids:
-            out[column] = ids[fold(found.group(1))]
-    return out
-
-
-CONVENTIONS: dict[str, dict[str, str | tuple[str, ...]]] = {
-    "qualtrics": {
-        names.RESPONSE_ID: ("ResponseId", "ResponseID"),
-        names.DURATION: "Duration (in seconds)",
-        names.DATE: "RecordedDate",
-    },
-    "surveymonkey": {names.RESPONSE_ID: "Respondent ID", names.DATE: "End Date"},
-    "redcap": {names.DATE: "visit_date"},
-    "redcap_labels": {
-        names.RESPONDENT_ID: "Record ID",
-        names.SESSION: "Repeat Instance",
-        names.DATE: "Date of visit",
-        names.CLINICIAN_ID: "Clinician ID",
-        names.SITE_ID: "Site",
-    },
-    "limesurvey": {names.RESPONSE_ID: "id", names.DATE: "submitdate"},
-}
-
-
-def _folded(values: pd.Series) -> pd.Series:
-    """Values as trimmed, case-folded text ('' when missing; 0.0 as '0', as a column of codes
-    with a blank reads), worked out once per distinct value: a status column holds a few."""
-    codes, uniques = pd.factorize(values)
-    text = [str(int(u)) if isinstance(u, float) and u.is_integer() else str(u) for u in uniques]
-    folded = np.array([t.strip().casefold() for t in text] + [""], dtype=object)
-    return pd.Series(folded[codes], index=values.index, dtype=object)  # -1 (missing): ''
-
-
-_REDCAP_STATUS = {"0": "Incomplete", "1": "Unverified", "2": "Complete", "": "blank"}
-
-
-def _form_status_columns(columns: list[str], item_columns: set[str]) -> list[str]:
-    """The REDCap form status columns of the forms holding the items. REDCap lists a form's
-    fields and then its ``<form>_complete`` column, so an item's form status is the first
-    status column after it."""
-    status = [k for k, c in enumerate(columns) if c.endswith(("_complete", "Complete?"))]
-    found: list[str] = []
-    for k, column in enumerate(columns):
-        if column in item_columns:
-            after = [j for j in status if j > k]
-            if after and columns[after[0]] not in found:
-                found.append(columns[after[0]])
-    return found
-
-
-def _flags(
-    frame: pd.DataFrame,
-    platform: str,
-    item_columns: set[str],
-    require_complete: bool,
-) -> tuple[pd.Series, list[tuple[str, int | None, str, str, str]], dict[str, str]]:
-    """Per row, the platform's mark ('' when none); findings about the marks; and the column
-    each kind of mark came from."""
-    flags = pd.Series("", index=frame.index, dtype=object)
-    records: list[tuple[str, int | None, str, str, str]] = []
-    sources: dict[str, str] = {}
-    if platform == "qualtrics":
-        if "Status" in frame:
-            status = _folded(frame["Status"])
-            flags = status.map(QUALTRICS_STATUS).fillna("").astype(object)
-            sources.update(dict.fromkeys(("preview", "test", "spam"), "Status"))
-        if "Finished" in frame:
-            finished = _folded(frame["Finished"])
-            flags = flags.where(~finished.isin(["0", "false"]) | (flags != ""), "unfinished")
-            sources["unfinished"] = "Finished"
-    elif platform in ("redcap", "redcap_labels"):
-        # REDCap's form status is set by hand (0 Incomplete, 1 Unverified, 2 Complete) and
-        # often left at 0 on forms whose answers are all there: it is reported, and sets rows
-        # aside only when asked (require_complete). Rows without answers are set aside anyway.
-        for column in _form_status_columns(list(frame.columns), item_columns):
-            value = _folded(frame[column])
-            named = value.map(lambda v: _REDCAP_STATUS.get(v, v.capitalize()))
-            counts = named.value_counts()
-            shown = ", ".join(f"{label} {count:,}" for label, count in counts.items())
-            if require_complete:
-                flags = flags.where(value.isin(["2", "complete"]) | (flags != ""), "unfinished")
-                sources["unfinished"] = column
-                reason = "REDCap form status; rows not marked Complete are set aside"
-            else:
-                reason = (
-                    "REDCap form status (set by hand); rows are not set aside for it, only "
-                    "for lacking answers (require_complete: set aside rows not Complete)"
-                )
-            records.append(("form_status", None, column, shown, reason))
-    elif platform == "limesurvey" and "submitdate" in frame:
-        flags = flags.where(frame["submitdate"].notna(), "unfinished")
-        sources["unfinished"] = "submitdate"
-    return flags, records, sources
-
-
 # ---------------------------------------------------------------- answers
 def _codes(
     column: pd.Series,
@@ -405,7 +285,7 @@ def _codes(
     instrument: Instrument,
     recode: dict[str, float],
     missing: set[str],
-    platform: str,
+    platform: Platform,
 ) -> tuple[np.ndarray, list[tuple[int, str, str]], int]:
     """Numbers for one item's answers, (row, value, kind) for every unusable answer, and how
     many answers were declared-missing codes."""
@@ -427,9 +307,8 @@ def _codes(
             code = recode.get(fold(label))
             if code is None and scale is not None:
                 code = scale.code_of(label)
-            if code is None and platform == "limesurvey":
-                found = re.fullmatch(r"[Aa](\d+)", label)
-                code = float(found.group(1)) if found else None
+            if code is None:
+                code = platform.code_of(label)
             if code is not None:
                 lookup[label] = float(code)
         mapped = text[labelled].map(lookup).to_numpy(dtype=float)
@@ -598,50 +477,8 @@ def _local_days(distinct: pd.Series) -> pd.Series:
     return distinct.map(day)
 
 
-def _redcap_keys(frame: pd.DataFrame, out: pd.DataFrame) -> None:
-    """REDCap's keys: a response per record, event and repeat instance. The record's base row
-    (no repeat instrument) is its own response, apart from repeat instance 1; a longitudinal
-    export's events become sessions in the order the export lists them."""
-    record = out[names.RESPONDENT_ID].astype(str)
-    parts: list[pd.Series] = [record]
-    session: pd.Series | None = None
-    if "redcap_event_name" in frame:
-        event = frame["redcap_event_name"].astype(object).where(frame["redcap_event_name"].notna())
-        order = {e: k + 1 for k, e in enumerate(pd.unique(event.dropna()))}
-        parts.append(event.fillna("").astype(str))
-        session = event.map(order).astype(float)
-    if "redcap_repeat_instance" in frame:
-        instance = pd.to_numeric(frame["redcap_repeat_instance"], errors="coerce")
-        repeat = frame.get("redcap_repeat_instrument")
-        label = (
-            repeat.astype(object).where(repeat.notna(), "").astype(str)
-            if repeat is not None
-            else pd.Series("", index=frame.index)
-        )
-        tagged = instance.notna()
-        parts.append(
-            pd.Series(
-                np.where(tagged, label + "#" + instance.fillna(0).astype(int).astype(str), ""),
-                index=frame.index,
-            )
-        )
-        if session is None:
-            # Base rows hold the record's non-repeating forms: their session is unknown
-            # unless the export has no repeat instances at all.
-            session = instance if tagged.any() else pd.Series(1.0, index=frame.index)
-    key = parts[0]
-    for part in parts[1:]:
-        key = key + np.where(part != "", "_" + part, "")
-    if names.RESPONSE_ID not in out:
-        out[names.RESPONSE_ID] = key
-    if names.SESSION not in out and session is not None:
-        out[names.SESSION] = session
-    elif names.SESSION not in out:
-        out[names.SESSION] = 1.0
-
-
 def _context(
-    frame: pd.DataFrame, chosen: dict[str, str], platform: str
+    frame: pd.DataFrame, chosen: dict[str, str], platform: Platform
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """The context columns, and which export column each one came from (a column named
     ``date`` that holds no dates is not taken for the date)."""
@@ -668,13 +505,7 @@ def _context(
             out[name] = text
         else:
             out[name] = values if values.dtype != object else values.astype("str")
-    if platform == "redcap" and names.RESPONDENT_ID in out:
-        _redcap_keys(frame, out)
-    elif names.RESPONSE_ID not in out and platform == "redcap_labels":
-        session = out.get(names.SESSION, pd.Series(1, index=frame.index)).fillna(1)
-        out[names.RESPONSE_ID] = (
-            out[names.RESPONDENT_ID].astype(str) + "_" + session.astype(int).astype(str)
-        )
+    platform.keys(frame, out)
     ordered = [c for c in (*names.CONTEXT_COLUMNS, *names.EXTRA_COLUMNS) if c in out]
     return out[ordered], used
 
@@ -683,18 +514,17 @@ def _item_columns(
     columns: list[str],
     instrument: Instrument,
     mapping: ColumnMap,
-    layout: Layout,
+    platform: Platform,
     labels: dict[str, str] | None,
 ) -> dict[str, str]:
-    platform_map = {}
-    if layout.platform == "qualtrics":
-        platform_map = _qualtrics_layout(columns, instrument)
-    elif layout.platform == "limesurvey":
-        platform_map = _limesurvey_layout(columns, instrument)
-    elif layout.platform == "redcap_labels":
+    if platform.labels_are_headers():
         labels = {c: c for c in columns}
     return match_items(
-        columns, instrument, explicit=mapping.columns, layout=platform_map, labels=labels
+        columns,
+        instrument,
+        explicit=mapping.columns,
+        layout=platform.item_columns(columns, instrument),
+        labels=labels,
     )
 
 
@@ -731,7 +561,7 @@ def read_export(
         renamed = dict(layout.rename)
         header = [renamed.get(h, h) for h in s.head[0]] if s.head else []
         labels = dict(zip(header, layout.labels, strict=False)) if layout.labels else None
-        expected = _item_columns(header, instrument, mapping, layout, labels)
+        expected = _item_columns(header, instrument, mapping, platform_of(layout), labels)
         frame, encoding = _read_text(s, layout, set(expected))
         if renamed:
             frame = frame.rename(columns=renamed)
@@ -752,7 +582,7 @@ def read_export(
                 frame = frame.drop(index=[k - 1 for k in layout.skip]).reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
     name = s.path.name
-    records: list[tuple[str, int | None, str, str, str]] = duplicate_columns(
+    records: list[Finding] = duplicate_columns(
         header if s.kind == "text" else None, list(frame.columns)
     )
     if s.kind == "text":
@@ -760,8 +590,9 @@ def read_export(
     if len(frame) == 0:
         raise ExportError(f"{name}: the file has a header but no data rows.")
     columns = list(frame.columns)
+    platform = platform_of(layout)
     labels = dict(zip(columns, layout.labels, strict=False)) if layout.labels else None
-    item_of = _item_columns(columns, instrument, mapping, layout, labels)
+    item_of = _item_columns(columns, instrument, mapping, platform, labels)
     if not item_of:
         shown = ", ".join(repr(c) for c in columns[:8]) + (" ..." if len(columns) > 8 else "")
         hint = " (one column only: is the delimiter right?)" if len(columns) == 1 else ""
@@ -770,7 +601,7 @@ def read_export(
             f"columns: {shown}. Is this an export of another instrument? A mapping file "
             f"(--map) can name the columns."
         )
-    conventions = dict(CONVENTIONS.get(layout.platform, {}))
+    conventions = dict(platform.conventions)
     if layout.id_column is not None:
         conventions[names.RESPONDENT_ID] = layout.id_column
     chosen = match_context(columns, mapping.context, conventions)
@@ -783,11 +614,9 @@ def read_export(
     if dropped:
         frame = frame.drop(columns=[d.column for d in dropped])
         columns = list(frame.columns)
-    context, chosen = _context(frame, chosen, layout.platform)
+    context, chosen = _context(frame, chosen, platform)
 
-    missing_codes = {str(m) for m in mapping.missing}
-    if layout.platform == "qualtrics":
-        missing_codes |= set(QUALTRICS_MISSING)
+    missing_codes = {str(m) for m in mapping.missing} | set(platform.missing_codes)
     order = [i for i in instrument.item_ids if i in item_of.values()]
     column_of = {i: c for c, i in item_of.items()}
     # The items start as a view of the columns read (copy-on-write keeps ``raw`` as read);
@@ -799,9 +628,7 @@ def read_export(
         col = column_of[item_id]
         codes = missing_codes | {_code_text(v) for v in user_missing.get(col, [])}
         column = frame[col]
-        values, problems, n_declared = _codes(
-            column, item_id, instrument, recode, codes, layout.platform
-        )
+        values, problems, n_declared = _codes(column, item_id, instrument, recode, codes, platform)
         declared[item_id] = n_declared
         if column.dtype != np.float64 or not np.shares_memory(values, column.to_numpy()):
             items[item_id] = values
@@ -814,10 +641,8 @@ def read_export(
     # reset above), so no copy is spent re-indexing them.
     data = pd.concat([context, items], axis=1)
     used = set(item_of) | set(chosen.values())
-    flags, flag_findings, flag_sources = _flags(
-        frame, layout.platform, set(item_of), require_complete
-    )
-    records.extend(flag_findings)
+    marks = platform.marks(frame, set(item_of), require_complete)
+    records.extend(marks.findings)
     identifying = _identifying_id(frame, chosen.get(names.RESPONDENT_ID))
     if identifying is not None:
         records.append(identifying)
@@ -826,11 +651,11 @@ def read_export(
         platform=layout.platform,
         source=name,
         items=tuple(order),
-        flags=flags,
-        flag_sources=flag_sources,
+        flags=marks.flags,
+        flag_sources=dict(marks.sources),
         findings=pd.DataFrame(records, columns=list(FINDING_COLUMNS)),
         unmatched_columns=tuple(
-            c for c in columns if c not in used and not is_metadata(layout.platform, c)
+            c for c in columns if c not in used and not platform.is_metadata(c)
         ),
         missing_items=tuple(
             i
@@ -848,9 +673,7 @@ def read_export(
     )
 
 
-def _identifying_id(
-    frame: pd.DataFrame, column: str | None
-) -> tuple[str, int | None, str, str, str] | None:
+def _identifying_id(frame: pd.DataFrame, column: str | None) -> Finding | None:
     """A finding when the respondent id is itself an identifier (e-mail addresses, phone
     numbers, a medical record number): it is kept, as the key, and should be pseudonymised."""
     if column is None:
