@@ -11,6 +11,7 @@ import pandas as pd
 from instrument import Instrument
 
 from . import names
+from .privacy import MIN_N_FLOOR
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def provable_patients(scores: pd.DataFrame, by: str) -> tuple[pd.Series, str]:
 
 
 def group_profiles(
-    scores: pd.DataFrame, by: str, pillars: list[str], min_n: int = 5
+    scores: pd.DataFrame, by: str, pillars: list[str], min_n: int = MIN_N_FLOOR
 ) -> tuple[pd.DataFrame, int, str]:
     """Mean pillar scores and share adequate per group, with the number of patients; groups
     with fewer than ``min_n`` patients (as far as the data prove, :func:`provable_patients`)

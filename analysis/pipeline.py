@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -199,6 +199,62 @@ def _reference_loader(instrument: Instrument, options: Options) -> Callable[[Pat
     return reference
 
 
+@dataclass(frozen=True)
+class ScoreRun:
+    """A scored export as `alliance score` gives it: the table (ids as read, pseudonymised
+    when asked), the scoring, and the calibration its theta columns come from."""
+
+    read: ReadResult
+    result: ScoreResult
+    table: pd.DataFrame
+    calibration: Calibration | None = None
+    calibration_source: Path | None = None
+
+    def to_dict(self, output: Path | None = None) -> dict[str, object]:
+        checked = self.read.checked
+        doc: dict[str, object] = {
+            "export": str(self.read.path),
+            "platform": checked.export.platform,
+            "output": str(output),
+            "rows_in": checked.rows_in,
+            "rows_quarantined": checked.rows_quarantined,
+            "rows_scored": len(self.table),
+            **self.result.summary(),
+        }
+        if self.calibration is not None and self.calibration_source is not None:
+            from .irt.theta import theta_summary
+
+            doc["theta"] = theta_summary(self.table, self.calibration, str(self.calibration_source))
+        return doc
+
+    def summary_lines(self) -> list[str]:
+        checked = self.read.checked
+        lines = [
+            f"{checked.rows_quarantined:,} of {checked.rows_in:,} rows set aside by the checks "
+            f"(alliance check --quarantine FILE lists them)",
+            *self.result.lines(),
+        ]
+        if self.calibration is not None and self.calibration_source is not None:
+            from .irt.theta import theta_lines
+
+            lines += theta_lines(self.table, self.calibration, self.calibration_source.name)
+        return lines
+
+
+def score_run(
+    read: ReadResult,
+    options: Options,
+    carry: tuple[str, ...] = (),
+    calibration: Path | None = None,
+) -> ScoreRun:
+    """Score a read export as ``options`` say, with theta columns from the calibration at
+    ``calibration`` when given, and the ``carry`` columns of the export beside the scores."""
+    calibrated = calibration_for(read, calibration) if calibration is not None else None
+    result = score(read, options, calibration=calibrated)
+    table = scores_table(read, result, carry)
+    return ScoreRun(read, result, table, calibrated, calibration)
+
+
 def calibration_for(read: ReadResult, path: Path) -> Calibration:
     """The calibration file, checked against the instrument the export is read as."""
     from .irt import load_calibration
@@ -305,6 +361,13 @@ class InvarianceRun:
     result: InvarianceResult
     sample: Sample
     stacked: bool  # patient and clinician forms fitted on common item names
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sequence as JSON, with the rows it was fitted on."""
+        doc = self.result.to_dict()
+        doc["sample"]["rows"] = self.sample.to_dict()
+        doc["sample"]["stacked_forms"] = self.stacked
+        return doc
 
 
 def invariance(

@@ -29,7 +29,6 @@ from .irt_text import adaptive_lines
 from .monitor_pages import IDENTIFIABLE, clinician_page
 from .output import write_csv
 from .report import build_report
-from .score_text import score_lines
 
 DEMO_PATIENTS, DEMO_CLINICIANS, DEMO_SESSIONS, DEMO_SEED = 2000, 40, 3, 2026
 
@@ -123,7 +122,7 @@ def demo_command(output_dir: Path) -> None:
     written.append(scores_path)
     click.echo("")
     click.echo("Non-compensatory alliance rule (each pillar at or above its own minimum):")
-    for line in score_lines(scored):
+    for line in scored.lines():
         click.echo(f"  {line}")
     if analysis.irt is not None:
         click.echo("")

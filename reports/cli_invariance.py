@@ -120,10 +120,7 @@ def invariance_command(
     say_identifiers(read.checked.export)
     run = invariance(read, options, progress=lambda level: step(f"fitting the {level} model"))  # type: ignore[operator]
     if as_json:
-        doc = run.result.to_dict()
-        doc["sample"]["rows"] = run.sample.to_dict()
-        doc["sample"]["stacked_forms"] = run.stacked
-        click.echo(dumps_json(doc), nl=False)
+        click.echo(dumps_json(run.to_dict()), nl=False)
         return
     for line in summary_lines(run):
         show(line)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from analysis.pipeline import calibration_for, read_checked, scores_table
-from analysis.pipeline import score as score_read
+from analysis.pipeline import read_checked, score_run
 
 from .cli_common import (
     InputError,
@@ -24,44 +23,9 @@ from .cli_common import (
     user_errors,
 )
 from .output import csv_text, dumps_json, write_table
-from .score_text import score_lines
 
 if TYPE_CHECKING:
     from analysis.reading import Options
-
-
-def theta_summary(table: Any, calibration: Any, calibration_file: Path) -> dict[str, Any]:
-    """The calibration's minimums on theta and the counts of the rule there."""
-    from analysis.irt.theta import minimum_lines
-
-    counts = table["theta_status"].value_counts().to_dict() if "theta_status" in table else {}
-    return {
-        "calibration": str(calibration_file),
-        "scales": list(calibration.scales),
-        "minimums": {
-            p: {"item_mean": s.minimum, "theta": s.theta_minimum}
-            for p, s in calibration.scales.items()
-            if p in calibration.pillars
-        },
-        "minimums_text": minimum_lines(calibration),
-        "status_counts": {str(k): int(v) for k, v in counts.items()},
-    }
-
-
-def theta_lines(table: Any, calibration: Any, calibration_file: Path) -> list[str]:
-    doc = theta_summary(table, calibration, calibration_file)
-    counts = doc["status_counts"]
-    lines = [
-        f"on theta ({calibration_file.name}): "
-        + ", ".join(
-            f"{counts.get(k, 0):,} {k.replace('_', ' ')}"
-            for k in ("adequate", "inadequate", "insufficient_data")
-        )
-        if counts
-        else f"on theta ({calibration_file.name}): scores only, no rule"
-    ]
-    lines.extend(f"  {line}" for line in doc["minimums_text"])
-    return lines
 
 
 @click.command()
@@ -127,36 +91,15 @@ def score(
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
     stop_if_nothing_usable(read.checked, "score")
-    checked = read.checked
-    calibration = calibration_for(read, calibration_file) if calibration_file is not None else None
-    result = score_read(read, options, calibration=calibration)
-    table = scores_table(read, result, names_list(carry))  # ids pseudonymised as read
+    run = score_run(read, options, names_list(carry), calibration_file)
     if output is None:
-        click.echo(csv_text(table), nl=False)
+        click.echo(csv_text(run.table), nl=False)
     else:
-        write_table(table, output)
+        write_table(run.table, output)
     if as_json:
-        doc = {
-            "export": str(export_path),
-            "platform": checked.export.platform,
-            "output": str(output),
-            "rows_in": checked.rows_in,
-            "rows_quarantined": checked.rows_quarantined,
-            "rows_scored": len(table),
-        }
-        summary = result.summary()
-        if calibration_file is not None:
-            summary["theta"] = theta_summary(table, calibration, calibration_file)
-        click.echo(dumps_json({**doc, **summary}), nl=False)
+        click.echo(dumps_json(run.to_dict(output)), nl=False)
         return
-    say(
-        f"{checked.rows_quarantined:,} of {checked.rows_in:,} rows set aside by the checks "
-        f"(alliance check --quarantine FILE lists them)"
-    )
-    for line in score_lines(result):
+    for line in run.summary_lines():
         say(line)
-    if calibration_file is not None:
-        for line in theta_lines(table, calibration, calibration_file):
-            say(line)
     if output is not None:
-        say(f"wrote {len(table):,} rows to {output}")
+        say(f"wrote {len(run.table):,} rows to {output}")

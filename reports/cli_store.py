@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 import duckdb
-import pandas as pd
 
-from analysis.benchmark import DEFAULT_MIN_N, BenchmarkResult, load_norms
+from analysis.benchmark import DEFAULT_MIN_N, load_norms
 from analysis.choices import GROUPINGS
 from analysis.clinic import benchmark, clinician_view
 from analysis.fileio import atomic_write_text, file_sha256
@@ -198,33 +197,6 @@ def _ingest_each(
             )
 
 
-def _text_table(result: BenchmarkResult) -> str:
-    g = result.groups
-    pillars = [p for p in result.pillars if f"{p}_mean" in g]
-    columns = {"group": g["group"], "patients": g["n_patients"], "sessions": g["n_sessions"]}
-    for p in pillars:
-        columns[p] = g[f"{p}_mean"].round(2)
-        if f"{p}_shrunken" in g:
-            columns[f"{p}_eb"] = g[f"{p}_shrunken"].round(2)
-    columns["adequate"] = (100 * g["share_adequate"]).round(0)
-    columns["fails_most"] = g["most_failed_pillar"].fillna("")
-    if "funnel_flag" in g:
-        columns["funnel"] = g["funnel_flag"]
-    text = pd.DataFrame(columns).to_string(index=False) if len(g) else "(no group to show)"
-    return (
-        (
-            f"{result.sessions:,} sessions, {result.patients:,} patients"
-            if result.sessions is not None and result.patients is not None
-            else "totals withheld"
-        )
-        + f"; {len(g)} groups shown, {result.suppressed_groups} suppressed (fewer than "
-        f"{result.min_n} patients), {result.withheld_groups} withheld against differencing\n"
-        f"{text}\n"
-        + "".join(f"note: {n}\n" for n in result.notes)
-        + "eb: empirical-Bayes (shrunken) estimate; adequate: % of decided sessions.\n"
-    )
-
-
 @click.command(name="benchmark")
 @source_options
 @click.option(
@@ -364,4 +336,4 @@ def benchmark_command(
     if as_json:
         click.echo(dumps_json(result.to_dict()))
     elif output is None:
-        click.echo(_text_table(result), nl=False)
+        click.echo(result.summary(), nl=False)

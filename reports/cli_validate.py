@@ -245,19 +245,5 @@ def _validate_store(
     if as_json:
         click.echo(dumps_json(fitted.to_dict()), nl=False)
         return
-    doc = fitted.to_dict()
-    m = doc["models"]["hypothesized"]
-    click.echo(fitted.sentence())
-    if doc["groups"]:
-        click.echo(
-            f"groups of {doc['group']!r}: "
-            + ", ".join(f"{g['group']} {g['n']:,}" for g in doc["groups"])
-        )
-    ci = f"[{_number(m['rmsea_ci'][0])}, {_number(m['rmsea_ci'][1])}]"
-    click.echo(
-        f"hypothesized: chisq {_number(m['chisq'])} on {m['df']} df, CFI {_number(m['cfi'])}, "
-        f"TLI {_number(m['tli'])}, RMSEA {_number(m['rmsea'])} {ci}, SRMR {_number(m['srmr'])}"
-    )
-    click.echo(f"hypothesized: {m['verdict']}")
-    for finding in m["findings"]:
-        click.echo(f"  finding: {finding}")
+    for line in fitted.summary_lines():
+        click.echo(line)

@@ -114,6 +114,34 @@ class BenchmarkResult:
         table.index.name = "pillar"
         return table
 
+    def summary(self) -> str:
+        """The benchmark in plain text: totals, what was shown, suppressed and withheld, one
+        row per group, and the notes."""
+        g = self.groups
+        pillars = [p for p in self.pillars if f"{p}_mean" in g]
+        columns = {"group": g["group"], "patients": g["n_patients"], "sessions": g["n_sessions"]}
+        for p in pillars:
+            columns[p] = g[f"{p}_mean"].round(2)
+            if f"{p}_shrunken" in g:
+                columns[f"{p}_eb"] = g[f"{p}_shrunken"].round(2)
+        columns["adequate"] = (100 * g["share_adequate"]).round(0)
+        columns["fails_most"] = g["most_failed_pillar"].fillna("")
+        if "funnel_flag" in g:
+            columns["funnel"] = g["funnel_flag"]
+        text = pd.DataFrame(columns).to_string(index=False) if len(g) else "(no group to show)"
+        return (
+            (
+                f"{self.sessions:,} sessions, {self.patients:,} patients"
+                if self.sessions is not None and self.patients is not None
+                else "totals withheld"
+            )
+            + f"; {len(g)} groups shown, {self.suppressed_groups} suppressed (fewer than "
+            f"{self.min_n} patients), {self.withheld_groups} withheld against differencing\n"
+            f"{text}\n"
+            + "".join(f"note: {n}\n" for n in self.notes)
+            + "eb: empirical-Bayes (shrunken) estimate; adequate: % of decided sessions.\n"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         groups = self.groups.replace({np.nan: None}).to_dict(orient="records")
         return {

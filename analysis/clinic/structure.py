@@ -66,6 +66,27 @@ class StoreFit:
             + "; fitted from the aggregated moments (ML)"
         )
 
+    def summary_lines(self) -> list[str]:
+        """The fit in plain text: what was fitted on, the groups, the hypothesized model's fit
+        and verdict, and its findings."""
+        doc = self.to_dict()
+        m = doc["models"][HYPOTHESIZED]
+        lines = [self.sentence()]
+        if doc["groups"]:
+            lines.append(
+                f"groups of {doc['group']!r}: "
+                + ", ".join(f"{g['group']} {g['n']:,}" for g in doc["groups"])
+            )
+        ci = f"[{_number(m['rmsea_ci'][0])}, {_number(m['rmsea_ci'][1])}]"
+        lines.append(
+            f"hypothesized: chisq {_number(m['chisq'])} on {m['df']} df, CFI "
+            f"{_number(m['cfi'])}, TLI {_number(m['tli'])}, RMSEA {_number(m['rmsea'])} {ci}, "
+            f"SRMR {_number(m['srmr'])}"
+        )
+        lines.append(f"hypothesized: {m['verdict']}")
+        lines.extend(f"  finding: {finding}" for finding in m["findings"])
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         r = self.result
         entry = model_entry(r)
@@ -163,3 +184,10 @@ def _scale_ends(instrument: Instrument, item: str) -> float:
     """low + high of the item's response scale (0 for an item without one)."""
     scale = instrument.scale_of(item) if item in instrument.item_ids else None
     return float(scale.minimum + scale.maximum) if scale is not None else 0.0
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return "-"

@@ -70,3 +70,37 @@ def minimum_lines(calibration: Calibration) -> list[str]:
             f"item mean of its {len(s.items)} calibrated items equals it"
         )
     return lines
+
+
+def theta_summary(table: pd.DataFrame, calibration: Calibration, source: str) -> dict[str, object]:
+    """The calibration's minimums on theta and the counts of the rule there, for a scores
+    table with theta columns (``source``: where the calibration was read from)."""
+    counts = table["theta_status"].value_counts().to_dict() if "theta_status" in table else {}
+    return {
+        "calibration": source,
+        "scales": list(calibration.scales),
+        "minimums": {
+            p: {"item_mean": s.minimum, "theta": s.theta_minimum}
+            for p, s in calibration.scales.items()
+            if p in calibration.pillars
+        },
+        "minimums_text": minimum_lines(calibration),
+        "status_counts": {str(k): int(v) for k, v in counts.items()},
+    }
+
+
+def theta_lines(table: pd.DataFrame, calibration: Calibration, name: str) -> list[str]:
+    """The rule on theta in words: its counts, then how each minimum was carried."""
+    counts = theta_summary(table, calibration, name)["status_counts"]
+    assert isinstance(counts, dict)
+    lines = [
+        f"on theta ({name}): "
+        + ", ".join(
+            f"{counts.get(k, 0):,} {k.replace('_', ' ')}"
+            for k in ("adequate", "inadequate", "insufficient_data")
+        )
+        if counts
+        else f"on theta ({name}): scores only, no rule"
+    ]
+    lines.extend(f"  {line}" for line in minimum_lines(calibration))
+    return lines

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .. import names
+from ..privacy import MIN_N_FLOOR
 from ..scoring import ScoreResult
 from .rule import (
     DEFAULT_ESTABLISH_WITHIN,
@@ -49,7 +50,7 @@ class Course:
 def export_course(
     scored: ScoreResult,
     *,
-    min_n: int = 5,
+    min_n: int = MIN_N_FLOOR,
     establish_within: int = DEFAULT_ESTABLISH_WITHIN,
 ) -> Course | None:
     """The alerts of an export with repeated sessions; None when it has no patient with two
