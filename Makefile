@@ -8,7 +8,7 @@ DEMO_DIR ?= demo-output
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck unit install browser java reference clean
+.PHONY: demo test core lint typecheck unit install browser java reference clean
 
 demo: $(STAMP)
 	$(BIN)/alliance demo -o $(DEMO_DIR)
@@ -46,6 +46,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	ALLIANCE_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+
+# The fast core while working: no slow test, no browser, no Spark (`make test` runs them all).
+core: $(STAMP)
+	$(BIN)/pytest -q -m "not slow and not browser and not spark"
 
 # Regenerate the R reference values (needs Debian's r-cran-lavaan, -psych, -semtools,
 # -gparotation, -lme4, -jsonlite); CI uses the committed JSON and does not need R.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,11 +24,29 @@ def bank() -> Instrument:
     return builtin_instrument()
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed `alliance` console script, as a user would."""
-    env = {**os.environ, "COLUMNS": "100"}
-    return subprocess.run(
-        [ALLIANCE, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+def run_cli(
+    *args: str, cwd: Path | None = None, process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `alliance` with these arguments, as a user would: through the click entry point in
+    this process (stdout and stderr apart, the exit code as the shell sees it), or with
+    ``process`` as the installed console script in a fresh process, where a test needs one
+    (signals, import costs, the environment at start-up). An exception the command line lets
+    escape is raised here, so a test fails where a user would see a traceback."""
+    if process:
+        env = {**os.environ, "COLUMNS": "100"}
+        return subprocess.run(
+            [ALLIANCE, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+        )
+    from click.testing import CliRunner
+
+    from reports.cli import cli
+
+    with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+        result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "100"}, prog_name="alliance")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(
+        [ALLIANCE, *args], result.exit_code, result.stdout, result.stderr
     )
 
 

@@ -84,6 +84,7 @@ def as_json(*args: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- five subscales, no rule
+@pytest.mark.slow
 def test_five_subscales_without_a_rule_go_through_every_command(five: Path, folder: Path) -> None:
     export = str(DATA / "bfi.csv")
     check = as_json("check", export, "--instrument", str(five), "--json")
@@ -140,6 +141,7 @@ def test_the_report_of_another_instrument_reads_in_its_own_words(
 
 
 # ---------------------------------------------------------------- four pillars with a rule
+@pytest.mark.slow
 def test_four_pillars_apply_the_rule_and_p_adequate(four: Path, folder: Path) -> None:
     out = folder / "four.csv"
     doc = as_json(
@@ -354,6 +356,7 @@ def test_zero_usable_rows_score_says_so_and_exits_1(folder: Path) -> None:
     assert not (folder / "none.csv").exists()
 
 
+@pytest.mark.slow
 def test_report_and_ingest_take_the_same_thresholds_as_score(folder: Path, bank: Any) -> None:
     """A normative minimum whose reference is an export: read, checked and scored by the same
     pipeline in score, report and ingest (ingest crashed on it before)."""

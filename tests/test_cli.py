@@ -90,6 +90,7 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert "No such command 'frobnicate'" in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_writes_the_survey_and_an_export_and_summarises_it(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = run_cli("demo", "-o", str(out))

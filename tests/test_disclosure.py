@@ -124,6 +124,7 @@ def test_a_smaller_minimum_needs_to_say_it_may_identify(store: Path) -> None:
     assert "C02" in groups(shown)
 
 
+@pytest.mark.slow
 @given(
     st.lists(st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(0, 9)), max_size=60),
     st.lists(st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(0, 9)), max_size=60),

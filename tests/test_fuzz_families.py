@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +69,7 @@ def nested(depth: int, fan: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow
 @given(st.integers(1, 14), st.integers(1, 12), st.integers(1, 3000))
 @SETTINGS
 def test_yaml_aliases_and_depth_are_bounded(depth: int, fan: int, brackets: int) -> None:
@@ -85,6 +87,7 @@ def write(table: pd.DataFrame, blank_after: list[int]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+@pytest.mark.slow
 @given(
     st.integers(3, 20),
     st.lists(st.integers(1, 25), max_size=5),

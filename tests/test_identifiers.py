@@ -96,6 +96,7 @@ def _assert_none_in(text: str, secrets: list[str], where: str) -> None:
     assert not found, f"{where} holds {len(found)} planted identifiers, e.g. {found[:3]}"
 
 
+@pytest.mark.slow
 def test_a_redcap_export_with_identifiers_leaves_none_in_the_store_pages_or_files(
     redcap: tuple[Path, list[str]], tmp_path: Path
 ) -> None:

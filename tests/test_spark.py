@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def spark_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """A command in a process of its own, as a user runs it: a command on Spark starts and
+    stops its own session of the JVM, which this test process keeps for its own queries."""
+    return run_cli(*args, process=True)
+
+
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A year of two-perspective monthly exports in a store, and its Parquet copy."""
     folder = tmp_path_factory.mktemp("spark")
     (folder / "exports").mkdir()
-    done = run_cli(
+    done = spark_cli(
         "simulate",
         "-n",
         "500",
@@ -49,9 +56,9 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stderr
     exports = sorted(str(p) for p in (folder / "exports").glob("*.csv"))
-    done = run_cli("ingest", *exports, "--db", str(folder / "clinic.duckdb"))
+    done = spark_cli("ingest", *exports, "--db", str(folder / "clinic.duckdb"))
     assert done.returncode == 0, done.stderr
-    done = run_cli(
+    done = spark_cli(
         "export-store", "--db", str(folder / "clinic.duckdb"), "--parquet", str(folder / "lake")
     )
     assert done.returncode == 0, done.stderr
@@ -59,7 +66,7 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(*args: str) -> dict[str, object]:
-    done = run_cli(*args, "--json")
+    done = spark_cli(*args, "--json")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     doc: dict[str, object] = json.loads(done.stdout)
@@ -105,10 +112,10 @@ def test_spark_keeps_the_release_log_and_withholds_differencing(copy: Path, tmp_
 
 
 def test_spark_needs_a_parquet_copy(tmp_path: Path) -> None:
-    done = run_cli("benchmark", "--engine", "spark", "--db", str(tmp_path / "clinic.duckdb"))
+    done = spark_cli("benchmark", "--engine", "spark", "--db", str(tmp_path / "clinic.duckdb"))
     assert done.returncode == 2
     assert "--engine spark reads a Parquet copy" in done.stderr
-    done = run_cli("alerts", "--engine", "spark", "--parquet", str(tmp_path))
+    done = spark_cli("alerts", "--engine", "spark", "--parquet", str(tmp_path))
     assert done.returncode == 2 and "not a Parquet copy of a store" in done.stderr
 
 

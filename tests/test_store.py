@@ -87,6 +87,7 @@ def kill_midway(db: Path, export: Path, sig: int) -> subprocess.CompletedProcess
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+@pytest.mark.slow
 def test_a_year_ingested_twice_overlapping_and_killed_holds_each_response_once(
     year: Path, bank: Instrument, tmp_path: Path
 ) -> None:
