@@ -66,6 +66,7 @@ reference: $(STAMP)
 	$(BIN)/alliance simulate -n 3000 --sessions 1 --form patient-short --seed 15 \
 	  -o tests/reference/data/alliance_short.csv
 	Rscript tests/reference/make_ordinal_reference.R tests/reference
+	Rscript tests/reference/make_cluster_reference.R tests/reference
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -334,7 +334,7 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
     return validate_structure(
         data,
         read.instrument,
-        fit=options.fit_request(),
+        fit=options.fit_request(data),
         model=options.model,
         sample=sample,
         parallel_kind=options.parallel,
@@ -378,11 +378,11 @@ def invariance(
         raise ValueError("invariance needs a group column (--group).")
     data, sample = read.selected(options.rows)
     grouped = _grouped(data, read.instrument, options.group)
-    model, source = hypothesized_input(
-        grouped, read.instrument, options.model, keep=(options.group,)
-    )
+    request = options.fit_request(grouped)
+    keep = (options.group, *([request.cluster] if request.cluster is not None else []))
+    model, source = hypothesized_input(grouped, read.instrument, options.model, keep=keep)
     items = list(variables(parse_model(model))[1])
-    spec = options.fit_request().resolve(source, items)
+    spec = request.resolve(source, items)
     if spec.ordered is not None:
         raise ValueError(
             "invariance with some items ordinal and others continuous is not available; "

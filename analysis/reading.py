@@ -81,6 +81,7 @@ class Options:
     parallel: ParallelKind = "components"
     invariance: str | None = None
     by: str | None = None  # the report's group profiles: a column of the export
+    cluster: str | None = None  # clusters of rows; None: by respondent when sessions repeat
     calibration: Path | None = None  # an item calibration: scores on theta too
     id_column: str | None = None
     keep_columns: tuple[str, ...] = ()
@@ -89,12 +90,19 @@ class Options:
     require_complete: bool = False
     pseudonym_key: str | None = None
 
-    def fit_request(self) -> FitRequest:
+    def fit_request(self, data: pd.DataFrame | None = None) -> FitRequest:
         """How the CFA models are to be fitted, as these options ask: decided here once, for
-        validate, invariance and the report alike."""
+        validate, invariance and the report alike. With the ``data`` to fit, the clusters: the
+        column ``cluster`` names ('none': no clusters), or by default the respondent, when
+        respondents have more than one row (their sessions)."""
         from .cfa.partable import parse_partial
         from .cfa.spec import FitRequest  # here: the engine is not needed to read an export
 
+        repeated = _repeated_respondents(data)
+        cluster = None if self.cluster == "none" else self.cluster
+        by_default = self.cluster is None and repeated > 0
+        if by_default:
+            cluster = RESPONDENT_ID
         return FitRequest(
             estimator=self.estimator,
             missing=self.missing,
@@ -102,6 +110,9 @@ class Options:
             group=self.group,
             group_equal=self.group_equal,
             group_partial=tuple(parse_partial(self.group_partial or ())),
+            cluster=cluster,
+            cluster_by_default=by_default,
+            repeated=repeated if self.cluster in (None, "none") else 0,
         )
 
     @property
@@ -122,6 +133,14 @@ class ReadResult:
 
     def selected(self, rows: RowSelection) -> tuple[pd.DataFrame, Sample]:
         return select_rows(self.checked, rows)
+
+
+def _repeated_respondents(data: pd.DataFrame | None) -> int:
+    """How many respondents have more than one row."""
+    if data is None or RESPONDENT_ID not in data:
+        return 0
+    counts = data[RESPONDENT_ID].dropna().value_counts()
+    return int((counts > 1).sum())
 
 
 def resolve_instrument(options: Options) -> Instrument:

@@ -35,6 +35,8 @@ class FittedRows(Protocol):
 
     def missing_data(self) -> dict[str, Any]: ...
 
+    def nesting(self) -> str: ...
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -52,6 +54,7 @@ class Sample:
     # items of a pair (lavaan warns below 10%)
     patterns: int | None = None
     lowest_coverage: float | None = None
+    nesting: str = ""  # how rows that are not independent were treated, in words
 
     def used(
         self,
@@ -78,14 +81,17 @@ class Sample:
             excluded["without_a_group_value"] = fit.left_out.get("no_group", 0)
         if "no_answer" in fit.left_out:
             excluded["without_an_answer_to_the_model"] = fit.left_out["no_answer"]
+        if fit.left_out.get("no_cluster"):
+            excluded["without_a_cluster_value"] = fit.left_out["no_cluster"]
         missing = fit.missing_data()
-        return self.used(
+        used = self.used(
             fit.n,
             str(missing["method"]),
             excluded,
             missing.get("patterns"),
             missing.get("lowest_coverage"),
         )
+        return replace(used, nesting=fit.nesting())
 
     @property
     def incomplete(self) -> int:
@@ -106,6 +112,7 @@ class Sample:
             "missing_method": self.method,
             "missing_patterns": self.patterns,
             "lowest_coverage": self.lowest_coverage,
+            "nesting": self.nesting or None,
         }
 
     def sentence(self) -> str:
@@ -128,7 +135,8 @@ class Sample:
                 "; pairwise: each polychoric correlation from the rows that answered both "
                 f"items, lowest coverage {self.lowest_coverage:.1%}"
             )
-        return f"n = {n:,} of {self.rows_in:,} rows (rows: {self.rows}){why}{fiml}"
+        nested = f"; {self.nesting}" if self.nesting else ""
+        return f"n = {n:,} of {self.rows_in:,} rows (rows: {self.rows}){why}{fiml}{nested}"
 
 
 def select_rows(checked: CheckResult, rows: RowSelection = "usable") -> tuple[pd.DataFrame, Sample]:

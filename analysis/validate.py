@@ -336,6 +336,11 @@ def validate(
             + (f", with equal {', '.join(group_equal)}" if group_equal else "")
             + "; the competing models compare structures within one sample and are left out"
         )
+    if spec.cluster is not None:
+        if spec.cluster not in data.columns:
+            raise ModelError(f"the data have no cluster column {spec.cluster!r}.")
+        if spec.cluster not in source.columns:
+            source = source.assign(**{spec.cluster: data[spec.cluster].to_numpy()})
     fitted: dict[str, CFAResult] = {}
     errors: dict[str, str] = {}
     for candidate in specs:

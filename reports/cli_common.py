@@ -344,7 +344,16 @@ def stop_option(help: str) -> Callable[[F], F]:
 
 
 def validate_options(func: F) -> F:
-    """--model, --estimator, --missing and --rows: what is fitted, how, and on which rows."""
+    """--model, --estimator, --missing, --cluster and --rows: what is fitted, how, and on which
+    rows."""
+    func = click.option(
+        "--cluster",
+        default=None,
+        metavar="COLUMN|none",
+        help="Rows that are not independent (a patient's sessions): cluster-robust standard "
+        "errors and scaled test by MLR, as lavaan's cluster=. Default: the respondent, when "
+        "respondents have several rows; none: every row independent.",
+    )(func)
     func = click.option(
         "--rows",
         type=click.Choice(ROW_SELECTIONS),
@@ -458,6 +467,7 @@ _OPTION_NAMES = {
     "parallel": "parallel",
     "invariance": "invariance",
     "by": "by",
+    "cluster": "cluster",
     "calibration_file": "calibration",
     "key": "pseudonym_key",  # resolved by pseudonym_key() before Options are built
 }

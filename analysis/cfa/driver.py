@@ -61,6 +61,7 @@ def fit_cfa(
     modindices: bool = True,
     missing: MissingMethod = DEFAULT.missing,
     ordered: Sequence[str] | None = DEFAULT.ordered,
+    cluster: str | None = DEFAULT.cluster,
 ) -> CFAResult:
     """Fit a confirmatory factor model.
 
@@ -91,6 +92,9 @@ def fit_cfa(
         ``residuals``, ``residual.covariances``, ``lv.variances``, ``lv.covariances``.
     group_partial : sequence of (lhs, op, rhs)
         Parameters exempt from ``group_equal`` (see :func:`.partable.parse_partial`).
+    cluster : str, optional
+        A column whose values are clusters of rows (the sessions of one patient): under MLR,
+        cluster-robust standard errors and test, as lavaan's ``cluster =`` (:mod:`.cluster`).
     table, stats : optional
         A parameter table and sample statistics already built (by :func:`prepare`, or changed
         from another fit's), to skip the first stages.
@@ -105,6 +109,7 @@ def fit_cfa(
         group=group,
         group_equal=tuple(group_equal),
         group_partial=tuple(group_partial),
+        cluster=cluster,
     )
     return fit_model(
         data,
@@ -212,7 +217,9 @@ def prepare(
     as ``spec`` asks (its missing-data method, its ordinal items, its groups)."""
     # The observed variables are known from the syntax before the groups are.
     observed = variables(parse_model(model))[1]
-    stats = sample_stats(data, observed, spec.group, group_order, spec.missing, spec.ordinal)
+    stats = sample_stats(
+        data, observed, spec.group, group_order, spec.missing, spec.ordinal, spec.cluster
+    )
     return partable_for(
         model,
         stats,
@@ -262,7 +269,9 @@ def partable_for(
         group_equal=group_equal,
         group_partial=group_partial,
         meanstructure=(
-            True if missing == "fiml" or mixed else (False if ordered and not group else None)
+            True
+            if missing == "fiml" or mixed or stats.cluster is not None
+            else (False if ordered and not group else None)
         ),
         thresholds=thresholds,
     )
@@ -291,6 +300,8 @@ def _left_out(stats: SampleStats) -> dict[str, int]:
     out = {"incomplete": stats.incomplete, "no_group": stats.ungrouped}
     if stats.missing in ("fiml", "pairwise"):
         out = {"no_answer": stats.empty, "no_group": stats.ungrouped}
+    if stats.cluster is not None:
+        out["no_cluster"] = stats.unclustered
     return out
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import fitmeasures as fm
 from . import se as standard
+from .cluster import ClusteredFIML, ClusteredML
 from .dwls import DWLS
 from .fiml import FIML
 from .matrices import Representation
@@ -122,10 +123,25 @@ class DiagonallyWeighted:
         return Assessment(*wlsmv_fit(rep, objective, theta, df))
 
 
+@dataclass(frozen=True)
+class ClusterRobust(MaximumLikelihood):
+    """MLR with clustered rows (lavaan's ``cluster =``): ML or FIML estimates, the casewise
+    scores summed within clusters in every sandwich (:mod:`.cluster`)."""
+
+    robust: bool = True
+    fiml: bool = False
+    name: str = "mlr-cluster"
+
+    def objective(self, rep: Representation, stats: SampleStats) -> ML | DWLS:
+        return ClusteredFIML(rep, stats) if self.fiml else ClusteredML(rep, stats)
+
+
 def family_for(spec: FitSpec) -> Family:
     """The estimator family a fit uses, from its specification."""
     if spec.estimator == "wlsmv":
         return DiagonallyWeighted()
+    if spec.cluster is not None:
+        return ClusterRobust(fiml=spec.missing == "fiml")
     robust = spec.estimator == "mlr"
     return FullInformation(robust) if spec.missing == "fiml" else MaximumLikelihood(robust)
 

@@ -20,7 +20,7 @@ from .ml import ML, GroupState, moment_score_products
 from .samplestats import SampleStats
 
 
-def _embed(inner: np.ndarray, index: np.ndarray, p: int) -> np.ndarray:
+def embed(inner: np.ndarray, index: np.ndarray, p: int) -> np.ndarray:
     out = np.zeros((p, p))
     out[np.ix_(index, index)] = inner
     return out
@@ -121,7 +121,7 @@ def pattern_score_products(
     total = np.zeros((p + len(vech[0]), p + len(vech[0])))
     for pat in found:
         o = pat.index
-        inv = _embed(np.linalg.inv(sigma[pat.block]), o, p)
+        inv = embed(np.linalg.inv(sigma[pat.block]), o, p)
         dev = np.zeros((pat.n, p))
         dev[:, o] = pat.rows - mu[o]
         total += moment_score_products(inv, dev, vech, True)

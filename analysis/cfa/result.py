@@ -78,6 +78,19 @@ class CFAResult:
             "lowest_coverage_items": [stats.observed[r], stats.observed[c]],
         }
 
+    def nesting(self) -> str:
+        """How the fit treated rows that are not independent, in words ('' when nothing was
+        nested or said of it)."""
+        parts = list(self.spec.notes)
+        stats = self.stats
+        if stats is not None and stats.cluster is not None:
+            parts.insert(
+                0,
+                f"clustered by {stats.cluster} ({stats.n:,} rows in {stats.n_clusters:,} "
+                "clusters): cluster-robust standard errors and scaled test",
+            )
+        return "; ".join(parts)
+
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model,

@@ -20,7 +20,7 @@ the whole sample, so that thresholds line up across groups.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ class GroupSample:
     h1: H1 | None = None  # FIML only: the unrestricted model fitted by EM
     coverage: np.ndarray | None = None  # FIML, pairwise: share of rows answering both of a pair
     ordinal: OrdinalSample | None = None  # ordinal items: thresholds, polychorics, their gamma
+    clusters: np.ndarray | None = None  # per row used, its cluster (0, 1, ...), when clustered
 
     @property
     def centered(self) -> np.ndarray:
@@ -64,6 +65,12 @@ class SampleStats:
     ungrouped: int = 0  # rows left out for a missing group value
     missing: MissingMethod = "listwise"
     empty: int = 0  # rows left out for not answering any indicator (FIML)
+    cluster: str | None = None  # the column whose values are the clusters
+    unclustered: int = 0  # rows left out for a missing cluster value
+
+    @property
+    def n_clusters(self) -> int:
+        return sum(int(g.clusters.max()) + 1 for g in self.groups if g.clusters is not None)
 
     @property
     def ordinal(self) -> bool:
@@ -110,13 +117,17 @@ def sample_stats(
     order: tuple[str, ...] | None = None,
     missing: MissingMethod = "listwise",
     ordered: bool | Sequence[str] = False,
+    cluster: str | None = None,
 ) -> SampleStats:
     """Per-group moments of the model's indicators.
 
     ``order`` fixes the group order (default: order of first appearance, as lavaan).
     ``missing``: ``listwise`` keeps complete rows; ``fiml`` and ``pairwise`` every row with an
     answer. ``ordered``: the indicators are ordinal (thresholds and polychoric correlations):
-    all of them (True), or those named, the others continuous (lavaan's mixed case)."""
+    all of them (True), or those named, the others continuous (lavaan's mixed case).
+    ``cluster``: a column whose values are clusters of rows (the sessions of one patient):
+    each group's rows carry their cluster, for cluster-robust inference; a row without a
+    cluster value is left out and counted."""
     if ordered and missing == "fiml":
         raise ModelError("ordinal items are fitted listwise or pairwise, not by FIML.")
     if missing == "pairwise" and not ordered:
@@ -126,6 +137,8 @@ def sample_stats(
         raise ModelError(f"the data have no column for {', '.join(map(repr, absent_columns))}.")
     if group is not None and group not in data.columns:
         raise ModelError(f"the data have no group column {group!r}.")
+    if cluster is not None and cluster not in data.columns:
+        raise ModelError(f"the data have no cluster column {cluster!r}.")
     x = data[list(observed)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     answered = ~np.isnan(x)
     if missing in ("fiml", "pairwise"):
@@ -142,6 +155,13 @@ def sample_stats(
         has = np.array([v is not None for v in labels], dtype=bool)
         ungrouped = int((~has & complete).sum())
         complete &= has
+    unclustered = 0
+    cluster_of = None
+    if cluster is not None:
+        cluster_of = group_values(data[cluster]).to_numpy(dtype=object)
+        named_cluster = np.array([v is not None for v in cluster_of], dtype=bool)
+        unclustered = int((~named_cluster & complete).sum())
+        complete &= named_cluster
     found = tuple(dict.fromkeys(labels[complete]))
     if order is not None:
         absent = [g for g in order if g not in found]
@@ -156,7 +176,8 @@ def sample_stats(
     )
     groups = []
     for label in found:
-        rows = x[complete & (labels == label)]
+        chosen = complete & (labels == label)
+        rows = x[chosen]
         what = f" in group {label!r}" if group is not None else ""
         if len(rows) <= p:
             raise ModelError(
@@ -175,10 +196,22 @@ def sample_stats(
                 f"item {constant[0]!r} has the same answer in every {_usable(missing)} row"
                 f"{what}; a constant item cannot be modelled: leave it out of the model."
             )
+        if cluster_of is not None:
+            codes, _ = pd.factorize(cluster_of[chosen])
+            sample = replace(sample, clusters=codes.astype(np.int64))
         groups.append(sample)
     if not groups:
         raise ModelError(f"no {_usable(missing)} rows for the model's indicators.")
-    return SampleStats(tuple(observed), tuple(groups), incomplete, ungrouped, missing, empty)
+    return SampleStats(
+        tuple(observed),
+        tuple(groups),
+        incomplete,
+        ungrouped,
+        missing,
+        empty,
+        cluster,
+        unclustered,
+    )
 
 
 def _ordinal(

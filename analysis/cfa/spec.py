@@ -44,6 +44,7 @@ class FitSpec:
     cluster: str | None = None
     bootstrap: int = 0
     choice: EstimatorChoice | None = field(default=None, compare=False)  # 'auto' and its reason
+    notes: tuple[str, ...] = field(default=(), compare=False)  # what the request was made into
 
     def __post_init__(self) -> None:
         if self.estimator not in ESTIMATORS:
@@ -62,8 +63,16 @@ class FitSpec:
             raise ModelError(
                 "WLSMV handles missing answers pairwise or listwise; FIML is for ML and MLR."
             )
-        if self.cluster is not None:
-            raise ModelError("cluster-robust inference ('cluster') is not available yet.")
+        if self.cluster is not None and self.estimator == "wlsmv":
+            raise ModelError(
+                "cluster-robust inference under WLSMV is not available yet (lavaan has none to "
+                "check it against); fit by MLR with the cluster, or by WLSMV without it."
+            )
+        if self.cluster is not None and self.estimator == "ml":
+            raise ModelError(
+                "a clustered fit is MLR's, as lavaan's cluster= is: robust standard errors and "
+                "the scaled test (estimator 'mlr')."
+            )
         if self.bootstrap:
             raise ModelError("bootstrap intervals ('bootstrap') are not available yet.")
 
@@ -91,6 +100,12 @@ class FitRequest:
     group: str | None = None
     group_equal: tuple[str, ...] = ()
     group_partial: tuple[Key, ...] = ()
+    cluster: str | None = None
+    # How the rows nest when the request was made from an export: the cluster was chosen by
+    # default (the respondent of repeated sessions), and how many respondents have more than
+    # one row (0: none, or not known).
+    cluster_by_default: bool = False
+    repeated: int = 0
 
     def resolve(self, data: pd.DataFrame, items: Sequence[str]) -> FitSpec:
         """The fit of ``items`` in ``data``: the estimator asked for, WLSMV when ``ordered``
@@ -121,6 +136,22 @@ class FitRequest:
                 f"'estimator' must be {', '.join(ESTIMATOR_REQUESTS[:-1])} or auto; got "
                 f"{self.estimator!r}."
             )
+        notes: tuple[str, ...] = ()
+        cluster = self.cluster
+        if cluster is not None and estimator == "wlsmv" and self.cluster_by_default:
+            cluster = None
+            notes = (
+                f"{self.repeated:,} respondents have several rows (sessions), not accounted "
+                "for under WLSMV (no cluster-robust WLSMV yet): standard errors are too small",
+            )
+        elif cluster is None and self.repeated:
+            notes = (
+                f"rows treated as independent (cluster: none), though {self.repeated:,} "
+                "respondents have several: standard errors are too small",
+            )
+        elif cluster is not None and estimator == "ml":
+            estimator = "mlr"
+            notes = ("ML with clusters is fitted by MLR, as lavaan's cluster= does",)
         return FitSpec(
             estimator=estimator,
             missing=default_missing(estimator, self.missing),
@@ -128,5 +159,7 @@ class FitRequest:
             group=self.group,
             group_equal=self.group_equal,
             group_partial=self.group_partial,
+            cluster=cluster,
             choice=choice,
+            notes=notes,
         )

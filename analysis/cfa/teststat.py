@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .cluster import cluster_products, moment_cluster_products, pattern_cluster_products
 from .dwls import DWLS
 from .fiml import h1_observed_information, pattern_score_products
 from .matrices import Representation
 from .ml import ML, moment_information, moment_score_products, vech_information
-from .samplestats import SampleStats
+from .samplestats import GroupSample, SampleStats
 
 H1_INFORMATION = h1_observed_information  # as lavaan: the observed, unstructured h1 information
 
@@ -41,13 +42,28 @@ def saturated_trace(stats: SampleStats, means: bool) -> float:
     for g in stats.groups:
         if g.h1 is not None:  # FIML: the unrestricted model's information over the patterns
             info = H1_INFORMATION(g.patterns, g.mean, g.cov, vech, g.n)
-            products = pattern_score_products(g.patterns, g.mean, g.cov, vech)
+            products = _pattern_products(g, g.mean, g.cov, vech)
             total += robust_trace(info, products, g.n)
             continue
         inv = np.linalg.inv(g.cov)
         info = moment_information(inv, vech, means)
-        total += robust_trace(info, moment_score_products(inv, g.centered, vech, means), g.n)
+        centered = g.centered
+        if g.clusters is not None:  # summed within clusters (analysis/cfa/cluster.py)
+            products = moment_cluster_products(inv, centered, vech, means, g.clusters)
+        else:
+            products = moment_score_products(inv, centered, vech, means)
+        total += robust_trace(info, products, g.n)
     return total
+
+
+def _pattern_products(
+    g: GroupSample, mu: np.ndarray, sigma: np.ndarray, vech: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Under FIML, the unrestricted model's casewise score products (summed within clusters
+    when the rows are clustered)."""
+    if g.clusters is not None:
+        return pattern_cluster_products(g.patterns, mu, sigma, vech, g.clusters)
+    return pattern_score_products(g.patterns, mu, sigma, vech)
 
 
 def independence(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -67,7 +83,17 @@ def baseline_trace(stats: SampleStats, means: bool) -> float:
         mean, var, answered = independence(g.rows)
         info = np.diag(answered / len(g.rows) * 0.5 / var**2)
         scores = np.nan_to_num(0.5 * ((g.rows - mean) ** 2 / var**2 - 1 / var))
-        total += robust_trace(info, scores.T @ scores, len(scores)) + (len(var) if means else 0)
+        if g.clusters is None:
+            total += robust_trace(info, scores.T @ scores, len(scores))
+            total += len(var) if means else 0
+            continue
+        # Clustered: the independence model's scores summed within clusters; its means no
+        # longer add exactly p.
+        if means:
+            info = np.diag(np.concatenate([answered / len(g.rows) / var, np.diag(info)]))
+            scores = np.hstack([np.nan_to_num((g.rows - mean) / var), scores])
+        products = cluster_products(scores, g.clusters)
+        total += robust_trace(info, products, len(scores))
     return total
 
 
@@ -113,7 +139,7 @@ def fiml_corrected(
     for g, sample in enumerate(stats.groups):
         share = sample.n / n
         wm = H1_INFORMATION(sample.patterns, sample.mean, sample.cov, vech, sample.n)
-        products = pattern_score_products(sample.patterns, sample.mean, sample.cov, vech)
+        products = _pattern_products(sample, sample.mean, sample.cov, vech)
         wmi = np.linalg.inv(wm)
         w_m.append(share * wm)
         w_mi.append(wmi / share)
