@@ -1,0 +1,106 @@
+"""Cluster-robust MLR against lavaan's cluster= on the same files: fit alone and whole process.
+
+    .venv/bin/python benchmarks/bench_cluster.py [--sessions 10000 100000] [--per-patient 4]
+
+The patient short form (12 items, three pillars) drawn by the simulator for patients seen up
+to ``per-patient`` sessions each, complete rows only, clustered by patient. Each fit runs in a
+fresh process (interpreter start, imports, reading the CSV), best of 2:
+
+- ours: ``fit_cfa(..., estimator="mlr", cluster="respondent_id")``, every fit measure;
+- lavaan: ``cfa(..., estimator = "MLR", cluster = "respondent_id")`` and ``fitMeasures(fit)``.
+
+Target (issue of nested data): at most half of lavaan's time, whole process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from analysis.simulate import simulate
+from analysis.validate import hypothesized_input
+from instrument import builtin_instrument
+
+R_FIT = r"""
+suppressPackageStartupMessages(library(lavaan))
+args <- commandArgs(trailingOnly = TRUE)
+data <- read.csv(args[1])
+model <- gsub(";", "\n", args[2])
+seconds <- system.time({
+  fit <- cfa(model, data = data, estimator = "MLR", cluster = "respondent_id")
+  measures <- fitMeasures(fit)
+})[["elapsed"]]
+cat(seconds, measures[["chisq.scaled"]], measures[["cfi.robust"]], "\n")
+"""
+
+OURS_FIT = """
+import sys, time, pandas as pd
+from analysis.cfa import fit_cfa
+data = pd.read_csv(sys.argv[1])
+start = time.perf_counter()
+fit = fit_cfa(data, sys.argv[2], estimator="mlr", cluster="respondent_id", modindices=False)
+print(time.perf_counter() - start, fit.fit["chisq"], fit.fit["cfi"])
+"""
+
+
+def timed(command: list[str], runs: int = 2) -> tuple[float, list[str]]:
+    """Best whole-process wall time and what that run printed."""
+    best, printed = float("inf"), [""]
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        seconds = time.perf_counter() - start
+        if seconds < best:
+            best, printed = seconds, out.split()
+    return best, printed
+
+
+def nested(sessions: int, per_patient: int, seed: int) -> tuple[str, object, int]:
+    """The short form's model, about ``sessions`` complete rows of patients seen up to
+    ``per_patient`` times (keyed answers and the patient id), and the patients."""
+    bank = builtin_instrument()
+    groups = bank.subscale_items("patient-short")
+    model = "; ".join(f"{f} =~ {' + '.join(ids)}" for f, ids in groups.items())
+    items = [i for ids in groups.values() for i in ids]
+    patients = sessions * 5 // (4 * per_patient) + 1
+    sim = simulate(
+        bank, patients, form="patient-short", clinicians=40, seed=seed, sessions=per_patient
+    )
+    _, source = hypothesized_input(sim.data, bank, None, keep=("respondent_id",))
+    data = source[[*items, "respondent_id"]].dropna().head(sessions).reset_index(drop=True)
+    return model, data, int(data["respondent_id"].nunique())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--per-patient", type=int, default=4)
+    opts = parser.parse_args()
+    print(
+        f"{'sessions':>9} {'patients':>9} {'ours':>7} {'lavaan':>7} {'ratio':>6}"
+        f"   {'fit alone':>9} {'lavaan':>7} {'ratio':>6}   scaled chisq ours / lavaan"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "fit.R").write_text(R_FIT)
+        (folder / "fit.py").write_text(OURS_FIT)
+        for n in opts.sessions:
+            model, data, patients = nested(n, opts.per_patient, seed=9)
+            path = folder / f"cluster_{n}.csv"
+            data.to_csv(path, index=False)  # type: ignore[attr-defined]
+            ours, o = timed([sys.executable, str(folder / "fit.py"), str(path), model])
+            lav, r = timed(["Rscript", str(folder / "fit.R"), str(path), model])
+            alone, lav_alone = float(o[0]), float(r[0])
+            print(
+                f"{n:>9,} {patients:>9,} {ours:>7.2f} {lav:>7.2f} {ours / lav:>6.2f}   "
+                f"{alone:>9.2f} {lav_alone:>7.2f} {alone / lav_alone:>6.2f}   "
+                f"{float(o[1]):.3f} / {float(r[1]):.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
