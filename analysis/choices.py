@@ -19,14 +19,6 @@ MissingMethod = Literal["listwise", "fiml", "pairwise"]
 MISSING_METHODS: tuple[MissingMethod, ...] = ("listwise", "fiml", "pairwise")
 
 
-def default_missing(estimator: str, missing: MissingMethod | None) -> MissingMethod:
-    """The missing-data method when none is asked for: FIML for ML and MLR, pairwise for
-    WLSMV."""
-    if missing is not None:
-        return missing
-    return "pairwise" if estimator == "wlsmv" else "fiml"
-
-
 RowSelection = Literal["usable", "all"]
 ROW_SELECTIONS: tuple[RowSelection, ...] = ("usable", "all")
 

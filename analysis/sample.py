@@ -130,6 +130,8 @@ class Sample:
             fiml = f"; FIML over {self.patterns:,} missing-data patterns"
             if self.lowest_coverage is not None:
                 fiml += f", lowest coverage of an item pair {self.lowest_coverage:.1%}"
+        if self.method == "listwise" and self.rows_used is not None and not self.incomplete:
+            fiml = "; no answer missing (complete rows)"
         if self.method == "pairwise" and self.lowest_coverage is not None:
             fiml = (
                 "; pairwise: each polychoric correlation from the rows that answered both "

@@ -262,15 +262,16 @@ def hypothesized_input(
     return "\n".join(_line(f, ids) for f, ids in groups.items()), source
 
 
-# The library's request when none is given: lavaan's cfa() defaults (ML on complete rows).
-LAVAAN = FitRequest(missing="listwise")
+# The request when none is given: the command line's, so that the same file gives the same
+# numbers from Python (ML; FIML only when an answer is missing).
+DEFAULT_REQUEST = FitRequest()
 
 
 def validate(
     data: pd.DataFrame,
     instrument: Instrument,
     *,
-    fit: FitRequest = LAVAAN,
+    fit: FitRequest = DEFAULT_REQUEST,
     model: str | None = None,
     subscales: list[str] | None = None,
     sample: Sample | None = None,

@@ -367,9 +367,10 @@ def validate_options(func: F) -> F:
         type=click.Choice(MISSING_METHODS),
         default=None,
         help='fiml: every answer counts (full-information ML, lavaan\'s missing = "ml"; the '
-        "default for ml and mlr); pairwise: each polychoric correlation from the rows that "
-        "answered both items (the default for wlsmv); listwise: only rows that answered every "
-        "item of the model.",
+        "default for ml and mlr when an answer is missing); pairwise: each polychoric "
+        "correlation from the rows that answered both items (the default for wlsmv); "
+        "listwise: only rows that answered every item of the model (the default for ml and "
+        "mlr when none is missing, as lavaan's).",
     )(func)
     func = click.option(
         "--efa-correlation",

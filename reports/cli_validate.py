@@ -158,9 +158,9 @@ def validate_command(
     instrument declares: for the alliance, bond vs goals + tasks) side by side with chi-square
     difference tests; HTMT. Numbers agree with R's lavaan, psych and semTools. The first line
     says how many rows were used and why any were left out; --rows all fits every answered
-    row, as R would read the file. Missing answers: FIML by default, so a patient who
-    skipped an item still counts (--missing listwise keeps complete rows only, lavaan's
-    default). --group fits the hypothesized model in every group of a column at once (a
+    row, as R would read the file. Missing answers: FIML when any is missing, so a patient
+    who skipped an item still counts, else complete rows as lavaan (--missing listwise or
+    fiml asks for one). --group fits the hypothesized model in every group of a column at once (a
     multi-group CFA), with --group-equal and --group-partial as lavaan's group.equal and
     group.partial; `alliance invariance` runs the whole sequence.
 

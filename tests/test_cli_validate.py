@@ -95,9 +95,10 @@ def test_bad_models_exit_2_with_a_located_message() -> None:
     assert result.stderr == "alliance: error: model: line 2, position 7: unknown operator '=-'\n"
     result = run_cli("validate", str(DATA / "hs.csv"), "--model", "f =~ x1 + x2")
     assert result.returncode == 2
-    # FIML (the default) has a mean structure: 2 means beside 3 covariance moments.
-    assert result.stderr.startswith(
-        "alliance: error: the model is not identified: 6 free parameters but only 5 sample"
+    # No answer is missing, so no mean structure (lavaan's default): 3 covariance moments.
+    assert result.stderr == (
+        "alliance: error: the model is not identified: 4 free parameters but only 3 sample "
+        "moments (df = -1).\n"
     )
 
 

@@ -79,7 +79,8 @@ def test_a_clustered_fit_is_mlr_and_wlsmv_is_refused() -> None:
         FitSpec(estimator="wlsmv", cluster="respondent_id")
     data = dataset("demo_twolevel")
     spec = FitRequest(cluster="cluster").resolve(data, ["y1", "y2", "y3"])
-    assert (spec.estimator, spec.missing, spec.cluster) == ("mlr", "fiml", "cluster")
+    # Demo.twolevel is complete: complete rows, as lavaan's default.
+    assert (spec.estimator, spec.missing, spec.cluster) == ("mlr", "listwise", "cluster")
     assert spec.notes == ("ML with clusters is fitted by MLR, as lavaan's cluster= does",)
 
 

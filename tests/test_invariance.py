@@ -83,7 +83,7 @@ def test_the_command_prints_the_sequence_and_the_freed_intercepts() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == (
-        "n = 301 of 301 rows (rows: all); none left out; no answer missing (FIML is ML); "
+        "n = 301 of 301 rows (rows: all); none left out; no answer missing (complete rows); "
         "estimator ML"
     )
     assert lines[1] == "groups of 'school': Pasteur 156, Grant-White 145"

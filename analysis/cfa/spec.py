@@ -1,8 +1,9 @@
 """How a model is fitted, decided once: the estimator, the missing-data method, the ordinal
 items, the groups and what is held equal across them, the clusters and the bootstrap.
 
-A user asks with a :class:`FitRequest` (``estimator='auto'``, ``missing=None`` for the
-estimator's own method, ``ordered='all'`` or a list in words); :meth:`FitRequest.resolve`
+A user asks with a :class:`FitRequest` (``estimator='auto'``, ``missing=None`` for what the
+data need: FIML when an answer is missing, complete rows when none is; ``ordered='all'`` or a
+list in words); :meth:`FitRequest.resolve`
 turns it, against the data it will fit, into a :class:`FitSpec`, which every stage of the
 engine takes as it is and which holds no choice still open. The command line, the pipeline and
 Python callers build their request in one place (``Options.fit_request``), so an option means
@@ -24,7 +25,6 @@ from ..choices import (
     Estimator,
     EstimatorRequest,
     MissingMethod,
-    default_missing,
 )
 from .auto import EstimatorChoice, choose_estimator
 from .partable import Key, ModelError
@@ -91,7 +91,8 @@ DEFAULT = FitSpec()
 @dataclass(frozen=True)
 class FitRequest:
     """What a user asked for, before the data are seen: ``estimator`` may be ``'auto'``,
-    ``missing`` None (FIML for ML and MLR, pairwise for WLSMV), ``ordered`` ``'all'`` or a
+    ``missing`` None (for ML and MLR, FIML when an answer is missing and complete rows when
+    none is, lavaan's default; pairwise for WLSMV), ``ordered`` ``'all'`` or a
     comma-separated list of items (fitted by WLSMV)."""
 
     estimator: EstimatorRequest = "ml"
@@ -106,6 +107,18 @@ class FitRequest:
     # one row (0: none, or not known).
     cluster_by_default: bool = False
     repeated: int = 0
+
+    def _missing(self, estimator: Estimator, data: pd.DataFrame, items: list[str]) -> MissingMethod:
+        """The missing-data method asked for; else pairwise for WLSMV, and for ML and MLR
+        FIML when an answer to the model's items is missing, complete rows (lavaan's
+        default, with no mean structure) when none is."""
+        if self.missing is not None:
+            return self.missing
+        if estimator == "wlsmv":
+            return "pairwise"
+        present = [i for i in items if i in data.columns]
+        answers = data[present].apply(pd.to_numeric, errors="coerce")
+        return "fiml" if answers.isna().to_numpy().any() else "listwise"
 
     def resolve(self, data: pd.DataFrame, items: Sequence[str]) -> FitSpec:
         """The fit of ``items`` in ``data``: the estimator asked for, WLSMV when ``ordered``
@@ -154,7 +167,7 @@ class FitRequest:
             notes = ("ML with clusters is fitted by MLR, as lavaan's cluster= does",)
         return FitSpec(
             estimator=estimator,
-            missing=default_missing(estimator, self.missing),
+            missing=self._missing(estimator, data, items),
             ordered=ordered,
             group=self.group,
             group_equal=self.group_equal,
