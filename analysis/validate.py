@@ -205,6 +205,7 @@ class ValidationResult:
             "modification_indices": (
                 hyp.modindices.head(10).to_dict(orient="records") if hyp is not None else []
             ),
+            "parameters": hyp.parameters().to_dict(orient="records") if hyp is not None else [],
         }
 
 

@@ -20,7 +20,7 @@ from .cli_common import (
     user_errors,
     validate_options,
 )
-from .output import dumps_json
+from .output import dumps_json, p_text
 
 if TYPE_CHECKING:
     from analysis.reading import Options
@@ -46,7 +46,7 @@ def _row(name: str, fit: dict[str, Any], comparison: dict[str, Any] | None, verd
     return (
         f"{name:<27}{_n(fit['chisq']):>10}{int(fit['df']):>5}{_n(fit['cfi']):>7}"
         f"{_n(fit['tli']):>7}{_n(fit['rmsea']):>7}{ci:>16}{_n(fit['srmr']):>7}"
-        f"{_n(c.get('delta_chisq')):>10}{c.get('delta_df', '-'):>5}{_n(c.get('p')):>7}"
+        f"{_n(c.get('delta_chisq')):>10}{c.get('delta_df', '-'):>5}{p_text(c.get('p')):>7}"
         f"{_n(c.get('delta_cfi')):>8}{_n(c.get('delta_rmsea')):>8}  {verdict}"
     )
 

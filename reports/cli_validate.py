@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import pandas as pd
 
 from analysis.efa import PARALLEL_KINDS
 from analysis.pipeline import read_checked, validate
@@ -23,7 +24,7 @@ from .cli_common import (
     user_errors,
     validate_options,
 )
-from .output import dumps_json
+from .output import dumps_json, p_text
 
 if TYPE_CHECKING:
     from analysis.reading import Options
@@ -34,6 +35,19 @@ def _number(value: Any, digits: int = 3) -> str:
         return f"{float(value):.{digits}f}"
     except (TypeError, ValueError):
         return "-"
+
+
+def parameter_text(table: pd.DataFrame) -> str:
+    """A parameter table as lavaan prints one: three decimals, p below .001 as '< .001', a
+    fixed parameter's SE, z and p blank."""
+    shown = table.copy()
+    for column in ("est", "se", "z", "ci_lower", "ci_upper", "std_all"):
+        shown[column] = [
+            "" if v != v else f"{v:.3f}"  # NaN: a fixed parameter's SE, z and interval
+            for v in shown[column].to_numpy(float)
+        ]
+    shown["pvalue"] = ["" if v != v else p_text(v) for v in table["pvalue"].to_numpy(float)]
+    return str(shown.to_string(index=False))
 
 
 def summary_lines(result: ValidationResult) -> list[str]:
@@ -70,7 +84,7 @@ def summary_lines(result: ValidationResult) -> list[str]:
             lines.append(
                 f"{row['model_a']} vs {row['model_b']}: delta chisq "
                 f"{_number(row['delta_chisq'])} on {row['delta_df']} df, "
-                f"p = {row['p']:.3g}"
+                f"p {'' if p_text(row['p']).startswith('<') else '= '}{p_text(row['p'])}"
             )
     lines.append("")
     # Widths leave room for a sign: a subscale with reverse-keyed items left unreversed has a
@@ -133,6 +147,13 @@ def summary_lines(result: ValidationResult) -> list[str]:
 @click.option(
     "--since", default=None, metavar="DATE", help="With --db or --parquet: sessions on or after."
 )
+@click.option(
+    "--parameters",
+    "show_parameters",
+    is_flag=True,
+    help="Also print the hypothesized model's parameter table (estimate, SE, z, p, 95% CI, "
+    "std.all), as lavaan's parameterEstimates; the JSON always has it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 @builds_options
@@ -148,6 +169,7 @@ def validate_command(
     spark_master: str | None,
     perspective: str,
     since: str | None,
+    show_parameters: bool,
     as_json: bool,
     options: Options,
 ) -> None:
@@ -209,6 +231,10 @@ def validate_command(
         return
     for line in summary_lines(result):
         click.echo(line)
+    if show_parameters and result.hypothesized is not None:
+        click.echo("")
+        click.echo("parameters of the hypothesized model")
+        click.echo(parameter_text(result.hypothesized.parameters()))
 
 
 def _validate_store(

@@ -29,6 +29,7 @@ from instrument import Instrument
 
 from . import figures, monitor_figures
 from .html import Section, assemble
+from .output import p_text
 
 
 def _and(words: list[str]) -> str:
@@ -513,7 +514,7 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
                 "SRMR": fit["srmr"],
                 "Δ chi-square": c.get("delta_chisq"),
                 "Δ df": None if comparison is None else int(c["delta_df"]),
-                "p": c.get("p"),
+                "p": p_text(c.get("p")) if comparison is not None else None,
                 "Δ CFI": c.get("delta_cfi"),
                 "Δ RMSEA": c.get("delta_rmsea"),
                 "holds": "" if comparison is None else ("yes" if ok else "no"),

@@ -78,7 +78,7 @@ def test_the_alliance_models_side_by_side_in_plain_text() -> None:
     table = [ln.split()[0] for ln in lines[3:7]]
     assert table == ["one_factor", "two_factor", "hypothesized", "bifactor"]
     assert any(
-        re.match(r"one_factor vs two_factor: delta chisq \d+\.\d{3} on 1 df, p = ", ln)
+        re.match(r"one_factor vs two_factor: delta chisq \d+\.\d{3} on 1 df, p (= |< \.001)", ln)
         for ln in lines
     )
     assert (
@@ -148,3 +148,47 @@ def test_parallel_analysis_says_which_version() -> None:
     )
     assert doc["efa"]["parallel_analysis_kind"] == "factors"
     assert set(doc["efa"]["parallel_analysis"]) == {"components", "factors"}
+
+
+def test_the_anchor_by_default_is_lavaans_default_and_says_so() -> None:
+    """No answer missing: complete rows without a mean structure, lavaan's cfa() default, so
+    the SRMR and AIC are the tutorial's without --missing."""
+    result = run_cli("validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--json")
+    doc = json.loads(result.stdout)
+    m = doc["models"]["hypothesized"]
+    assert [round(m[k], 3) for k in ("srmr", "aic", "bic")] == [0.065, 7517.490, 7595.339]
+    text = run_cli("validate", str(DATA / "hs.csv"), "--model", HS_MODEL).stdout
+    assert text.splitlines()[0].endswith("no answer missing (complete rows); estimator ML")
+
+
+def test_the_parameter_table_in_text_and_json() -> None:
+    """lavaan's tutorial table: visual =~ x2 is 0.554 (SE 0.100, z 5.554, p < .001)."""
+    text = run_cli("validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--parameters").stdout
+    assert "parameters of the hypothesized model" in text
+    row = next(line for line in text.splitlines() if re.match(r"\s*visual =~\s+x2 ", line))
+    assert row.split() == ["visual", "=~", "x2", "0.554", "0.100", "5.554", "<", ".001",
+                           "0.358", "0.749", "0.424"]  # fmt: skip
+    marker = next(line for line in text.splitlines() if re.match(r"\s*visual =~\s+x1 ", line))
+    assert marker.split() == ["visual", "=~", "x1", "1.000", "0.772"]  # fixed: no SE
+    doc = json.loads(
+        run_cli("validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--json").stdout
+    )
+    x2 = next(
+        p for p in doc["parameters"] if (p["lhs"], p["op"], p["rhs"]) == ("visual", "=~", "x2")
+    )
+    assert round(x2["z"], 3) == 5.554 and x2["pvalue"] < 0.001
+    assert x2["z"] == x2["est"] / x2["se"]
+
+
+def test_p_values_read_as_a_person_reads_them() -> None:
+    from reports.output import p_text
+
+    assert [p_text(v) for v in (0.0, 0.0004, 0.001, 0.0342, 1.0, float("nan"), None)] == [
+        "< .001",
+        "< .001",
+        "0.001",
+        "0.034",
+        "1.000",
+        "-",
+        "-",
+    ]

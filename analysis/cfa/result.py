@@ -78,6 +78,24 @@ class CFAResult:
             "lowest_coverage_items": [stats.observed[r], stats.observed[c]],
         }
 
+    def parameters(self) -> pd.DataFrame:
+        """The parameter table as lavaan's ``parameterEstimates(fit, standardized = TRUE)``
+        gives it: one row per parameter (and group): estimate, SE, z, p, the 95% interval and
+        the completely standardized estimate. Fixed parameters have no SE."""
+        e = self.estimates
+        out = e[["lhs", "op", "rhs"]].copy()
+        if self.group_column is not None:
+            out["group"] = [self.groups[g - 1] for g in e["group"].astype(int)]
+        out["label"] = e["label"]
+        out["est"] = e["est"]
+        out["se"] = e["se"]
+        out["z"] = e["z"]
+        out["pvalue"] = e["pvalue"]
+        out["ci_lower"] = e["est"] - 1.959964 * e["se"]
+        out["ci_upper"] = e["est"] + 1.959964 * e["se"]
+        out["std_all"] = e["std_all"]
+        return out
+
     def nesting(self) -> str:
         """How the fit treated rows that are not independent, in words ('' when nothing was
         nested or said of it)."""
