@@ -67,6 +67,7 @@ reference: $(STAMP)
 	  -o tests/reference/data/alliance_short.csv
 	Rscript tests/reference/make_ordinal_reference.R tests/reference
 	Rscript tests/reference/make_cluster_reference.R tests/reference
+	Rscript tests/reference/make_mlm_reference.R tests/reference
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,11 +7,11 @@ from typing import Literal
 
 from . import names
 
-Estimator = Literal["ml", "mlr", "wlsmv"]
-ESTIMATORS: tuple[Estimator, ...] = ("ml", "mlr", "wlsmv")
+Estimator = Literal["ml", "mlr", "mlm", "wlsmv"]
+ESTIMATORS: tuple[Estimator, ...] = ("ml", "mlr", "mlm", "wlsmv")
 # What a user may ask for: an estimator, or 'auto' (chosen from the answers).
-EstimatorRequest = Literal["ml", "mlr", "wlsmv", "auto"]
-ESTIMATOR_REQUESTS: tuple[EstimatorRequest, ...] = ("ml", "mlr", "wlsmv", "auto")
+EstimatorRequest = Literal["ml", "mlr", "mlm", "wlsmv", "auto"]
+ESTIMATOR_REQUESTS: tuple[EstimatorRequest, ...] = ("ml", "mlr", "mlm", "wlsmv", "auto")
 
 # Missing answers in the CFA: complete rows only; every answer by full-information ML; or, for
 # ordinal items, each statistic from the rows that answered its items (pairwise).

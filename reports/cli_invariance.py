@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def _difference(estimator: str) -> str:
-    if estimator == "mlr":
+    if estimator in ("mlr", "mlm"):
         return "scaled (Satorra-Bentler 2001)"
     return "DWLS, untested (WLSMV)" if estimator == "wlsmv" else "ML"
 

@@ -1,4 +1,4 @@
-"""Comparing nested models: the chi-square difference test, scaled under MLR."""
+"""Comparing nested models: the chi-square difference test, scaled under MLR and MLM."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .result import CFAResult
 
 
 def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
-    """Nested models, ``a`` the more restricted. Under MLR the Satorra-Bentler (2001) scaled
+    """Nested models, ``a`` the more restricted. Under MLR and MLM the Satorra-Bentler (2001) scaled
     difference: ``cd = (df_a c_a - df_b c_b) / (df_a - df_b)``, ``T = (T_a - T_b) / cd`` with
     T the unscaled statistics (lavaan's lavTestLRT default for MLR). Under WLSMV the unscaled
     DWLS difference, untested."""
@@ -21,7 +21,7 @@ def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
         # Satorra's (2000) difference test is not implemented: the DWLS difference, no p.
         delta = a.fit["chisq_dwls"] - b.fit["chisq_dwls"]
         return {"delta_chisq": float(delta), "delta_df": delta_df, "p": float("nan")}
-    if a.estimator == "mlr":
+    if a.estimator in ("mlr", "mlm"):
         t_a, t_b = a.fit["chisq_ml"], b.fit["chisq_ml"]
 
         def weighted(fit: dict[str, float]) -> float:

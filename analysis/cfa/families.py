@@ -29,6 +29,7 @@ from .fiml import FIML
 from .matrices import Representation
 from .ml import ML
 from .samplestats import SampleStats
+from .satorra import mlm_fit
 from .spec import FitSpec
 from .teststat import (
     catml,
@@ -136,12 +137,32 @@ class ClusterRobust(MaximumLikelihood):
         return ClusteredFIML(rep, stats) if self.fiml else ClusteredML(rep, stats)
 
 
+@dataclass(frozen=True)
+class SatorraBentler:
+    """MLM: ML estimates on complete rows, robust.sem standard errors (expected information)
+    and the Satorra-Bentler scaled test (:mod:`.satorra`)."""
+
+    name: str = "mlm"
+
+    def objective(self, rep: Representation, stats: SampleStats) -> ML | DWLS:
+        return ML(rep, stats)
+
+    def assess(
+        self, rep: Representation, objective: ML | DWLS, theta: np.ndarray, fmin: float, df: int
+    ) -> Assessment:
+        assert isinstance(objective, ML)
+        fit, _, singular = normal_theory_fit(rep, objective, theta, fmin, df)
+        return Assessment(*mlm_fit(rep, objective, theta, fit, df, singular))
+
+
 def family_for(spec: FitSpec) -> Family:
     """The estimator family a fit uses, from its specification."""
     if spec.estimator == "wlsmv":
         return DiagonallyWeighted()
     if spec.cluster is not None:
         return ClusterRobust(fiml=spec.missing == "fiml")
+    if spec.estimator == "mlm":
+        return SatorraBentler()
     robust = spec.estimator == "mlr"
     return FullInformation(robust) if spec.missing == "fiml" else MaximumLikelihood(robust)
 
@@ -215,8 +236,7 @@ def robust_fit(
     kept with an ``_ml`` suffix."""
     stats = ml.stats
     n, n_groups = stats.n, len(stats.groups)
-    chisq = fit["chisq"]
-    base, base_df = fit["baseline_chisq"], int(fit["baseline_df"])
+    chisq, base_df = fit["chisq"], int(fit["baseline_df"])
     fit = dict(fit)
     h_obs = ml.observed_hessian(theta)
     products = ml.score_products(theta)
@@ -244,22 +264,7 @@ def robust_fit(
             fit[key] = nan
         return fit, vcov, True
     scaling = yuan_bentler(stats, rep.meanstructure, h_obs, products, df, base_df)
-    c, base_c = scaling.c, scaling.baseline_c
-    scaled = chisq / c
-    fit.update(
-        {
-            "scaling_factor": c,
-            "chisq": scaled,
-            "pvalue": fm.chisq_pvalue(scaled, df),
-            "baseline_chisq_scaled": base / base_c,
-            "baseline_scaling_factor": base_c,
-            "cfi": fm.robust_cfi(chisq, df, c, base, base_df, base_c),
-            "tli": fm.robust_tli(chisq, df, c, base, base_df, base_c),
-            "rmsea": fm.rmsea(chisq, df, n, n_groups, c),
-            "rmsea_pvalue": fm.rmsea_pclose(scaled, df, n, n_groups, c),
-        }
-    )
-    fit["rmsea_ci_lower"], fit["rmsea_ci_upper"] = fm.rmsea_ci(scaled, df, n, groups=n_groups, c=c)
+    fit.update(fm.scaled(fit, df, n, n_groups, scaling.c, scaling.baseline_c))
     if stats.missing == "fiml":
         fit.update(_fiml_robust(rep, stats, theta, df, base_df))
     return fit, vcov, singular

@@ -26,6 +26,7 @@ HEADLINE = (
 # TLI and RMSEA (Savalei's catML).
 BESIDE = {
     "mlr": ("chisq_ml", "scaling_factor", "cfi_ml", "tli_ml", "rmsea_ml"),
+    "mlm": ("chisq_ml", "scaling_factor", "cfi_ml", "tli_ml", "rmsea_ml"),
     "wlsmv": (
         "chisq_dwls",
         "scaling_factor",

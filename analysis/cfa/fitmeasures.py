@@ -111,3 +111,27 @@ def robust_tli(
     if df <= 0 or base_df <= 0:
         return float("nan")
     return 1.0 - ((chisq - c * df) / df) / ((base - base_c * base_df) / base_df)
+
+
+def scaled(
+    fit: dict[str, float], df: int, n: int, groups: int, c: float, baseline_c: float
+) -> dict[str, float]:
+    """The scaled statistic and the robust CFI, TLI and RMSEA (Brosseau-Liard and Savalei)
+    from a fit's unscaled ``chisq`` and ``baseline_chisq`` and the two scaling factors: the
+    values MLR and MLM report under lavaan's plain names."""
+    chisq, base, base_df = fit["chisq"], fit["baseline_chisq"], int(fit["baseline_df"])
+    statistic = chisq / c
+    low, high = rmsea_ci(statistic, df, n, groups=groups, c=c)
+    return {
+        "scaling_factor": c,
+        "chisq": statistic,
+        "pvalue": chisq_pvalue(statistic, df),
+        "baseline_chisq_scaled": base / baseline_c,
+        "baseline_scaling_factor": baseline_c,
+        "cfi": robust_cfi(chisq, df, c, base, base_df, baseline_c),
+        "tli": robust_tli(chisq, df, c, base, base_df, baseline_c),
+        "rmsea": rmsea(chisq, df, n, groups, c),
+        "rmsea_pvalue": rmsea_pclose(statistic, df, n, groups, c),
+        "rmsea_ci_lower": low,
+        "rmsea_ci_upper": high,
+    }

@@ -68,6 +68,13 @@ class FitSpec:
                 "cluster-robust inference under WLSMV is not available yet (lavaan has none to "
                 "check it against); fit by MLR with the cluster, or by WLSMV without it."
             )
+        if self.estimator == "mlm" and self.missing != "listwise":
+            raise ModelError(
+                "MLM needs complete rows (lavaan's MLM is listwise); fit MLR for full-"
+                "information ML under missing answers."
+            )
+        if self.estimator == "mlm" and self.cluster is not None:
+            raise ModelError("MLM with clusters is not available yet; fit MLR with them.")
         if self.cluster is not None and self.estimator == "ml":
             raise ModelError(
                 "a clustered fit is MLR's, as lavaan's cluster= is: robust standard errors and "
@@ -116,6 +123,8 @@ class FitRequest:
             return self.missing
         if estimator == "wlsmv":
             return "pairwise"
+        if estimator == "mlm":
+            return "listwise"  # lavaan's MLM: complete rows
         present = [i for i in items if i in data.columns]
         answers = data[present].apply(pd.to_numeric, errors="coerce")
         return "fiml" if answers.isna().to_numpy().any() else "listwise"
@@ -151,11 +160,12 @@ class FitRequest:
             )
         notes: tuple[str, ...] = ()
         cluster = self.cluster
-        if cluster is not None and estimator == "wlsmv" and self.cluster_by_default:
+        if cluster is not None and estimator in ("wlsmv", "mlm") and self.cluster_by_default:
             cluster = None
+            name = estimator.upper()
             notes = (
                 f"{self.repeated:,} respondents have several rows (sessions), not accounted "
-                "for under WLSMV (no cluster-robust WLSMV yet): standard errors are too small",
+                f"for under {name} (no cluster-robust {name} yet): standard errors are too small",
             )
         elif cluster is None and self.repeated:
             notes = (

@@ -160,7 +160,7 @@ def fiml_corrected(
             - p
             + np.sum(d * d / var)
         )
-    wm_all, wmi_all, wc_all, gamma_all = (_bdiag(m) for m in (w_m, w_mi, w_c, gamma))
+    wm_all, wmi_all, wc_all, gamma_all = (bdiag(m) for m in (w_m, w_mi, w_c, gamma))
     middle = wmi_all @ wc_all @ wmi_all
 
     def trace(delta: np.ndarray) -> float:
@@ -169,11 +169,11 @@ def fiml_corrected(
         return float(np.trace(u @ middle @ u @ gamma_all))
 
     c = trace(np.vstack(deltas)) / df
-    base_c = trace(_bdiag(deltas_b)) / baseline_df
+    base_c = trace(bdiag(deltas_b)) / baseline_df
     return Corrected(chisq, c, base_chisq, base_c)
 
 
-def _bdiag(blocks: list[np.ndarray]) -> np.ndarray:
+def bdiag(blocks: list[np.ndarray]) -> np.ndarray:
     rows = sum(b.shape[0] for b in blocks)
     cols = sum(b.shape[1] for b in blocks)
     out = np.zeros((rows, cols))
@@ -213,7 +213,7 @@ def _stacked(
         weights.append(f * np.diag(s.weights[keep]))
         gammas.append(s.gamma[keep, keep] / f)
         jacobians.append(dwls.jacobian(theta, g)[keep])
-    return _bdiag(weights), _bdiag(gammas), np.vstack(jacobians)
+    return bdiag(weights), bdiag(gammas), np.vstack(jacobians)
 
 
 def dwls_traces(dwls: DWLS, theta: np.ndarray) -> tuple[float, float]:
@@ -289,5 +289,5 @@ def catml(dwls: DWLS, theta: np.ndarray, df: int, baseline_df: int) -> CatML | N
     full_w, _, full_jac = _stacked(dwls, theta)
     e_inv = np.linalg.pinv(full_jac.T @ full_w @ full_jac)
     wiu = np.eye(len(w)) - jac @ e_inv @ jac.T @ w
-    ks = float(np.trace(wiu.T @ _bdiag(v_blocks) @ wiu @ gamma))
+    ks = float(np.trace(wiu.T @ bdiag(v_blocks) @ wiu @ gamma))
     return CatML(chisq, ks / df, base, float(np.trace(gamma)) / baseline_df)
