@@ -7,11 +7,13 @@ from typing import Literal
 
 from . import names
 
-Estimator = Literal["ml", "mlr", "mlm", "wlsmv"]
-ESTIMATORS: tuple[Estimator, ...] = ("ml", "mlr", "mlm", "wlsmv")
+Estimator = Literal["ml", "mlr", "mlm", "wlsmv", "ulsmv"]
+ESTIMATORS: tuple[Estimator, ...] = ("ml", "mlr", "mlm", "wlsmv", "ulsmv")
+# The estimators of ordinal items (thresholds and polychoric correlations): DWLS and ULS.
+ORDINAL_ESTIMATORS: tuple[Estimator, ...] = ("wlsmv", "ulsmv")
 # What a user may ask for: an estimator, or 'auto' (chosen from the answers).
-EstimatorRequest = Literal["ml", "mlr", "mlm", "wlsmv", "auto"]
-ESTIMATOR_REQUESTS: tuple[EstimatorRequest, ...] = ("ml", "mlr", "mlm", "wlsmv", "auto")
+EstimatorRequest = Literal["ml", "mlr", "mlm", "wlsmv", "ulsmv", "auto"]
+ESTIMATOR_REQUESTS: tuple[EstimatorRequest, ...] = ("ml", "mlr", "mlm", "wlsmv", "ulsmv", "auto")
 
 # Missing answers in the CFA: complete rows only; every answer by full-information ML; or, for
 # ordinal items, each statistic from the rows that answered its items (pairwise).

@@ -28,7 +28,7 @@ from .cfa.auto import EstimatorChoice
 from .cfa.compare import chisq_difference
 from .cfa.fitkeys import BESIDE, HEADLINE
 from .cfa.partable import variables
-from .choices import Estimator
+from .choices import ORDINAL_ESTIMATORS, Estimator
 from .efa import Correlation, EFAResult, ParallelKind, run_efa
 from .keying import ceiling_shares, keyed
 from .sample import Sample
@@ -363,12 +363,12 @@ def validate(
     per_factor = (
         factor_reliability(hyp) if _simple_structure(hyp) and hyp.group_column is None else {}
     )
-    if per_factor and chosen == "wlsmv" and spec.ordered is not None:
+    if per_factor and chosen in ORDINAL_ESTIMATORS and spec.ordered is not None:
         findings.append(
             "ordinal and continuous items: omega, CR and AVE are on the scale of the latent "
             "responses (a categorical omega needs every item ordinal)"
         )
-    elif per_factor and chosen == "wlsmv":
+    elif per_factor and chosen in ORDINAL_ESTIMATORS:
         for factor, values in ordinal_reliability(hyp).items():
             per_factor[factor].update(values)
         findings.append(
@@ -415,7 +415,8 @@ def validate(
             source[list(hyp.observed)],
             len(hyp.latent),
             parallel_kind=parallel_kind,
-            correlation=efa_correlation or ("polychoric" if chosen == "wlsmv" else "pearson"),
+            correlation=efa_correlation
+            or ("polychoric" if chosen in ORDINAL_ESTIMATORS else "pearson"),
         )
     selected = sample or Sample(len(data), "all", len(data))
     return ValidationResult(

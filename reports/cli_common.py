@@ -392,10 +392,10 @@ def validate_options(func: F) -> F:
         default="ml",
         show_default=True,
         help="ml; mlr for robust standard errors and the scaled chi-square; mlm for "
-        "Satorra-Bentler's (expected information, complete rows); wlsmv for "
-        "ordinal items (thresholds and polychoric correlations, lavaan's ordered = TRUE); "
-        "auto: wlsmv or mlr from the number of categories and the asymmetry of the "
-        "thresholds, saying why.",
+        "Satorra-Bentler's (expected information, complete rows); wlsmv for ordinal items "
+        "(thresholds and polychoric correlations, lavaan's ordered = TRUE), ulsmv the same "
+        "unweighted; auto: wlsmv or mlr from the number of categories and the asymmetry of "
+        "the thresholds, saying why.",
     )(func)
     return click.option(
         "--model",

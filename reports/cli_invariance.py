@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 def _difference(estimator: str) -> str:
     if estimator in ("mlr", "mlm"):
         return "scaled (Satorra-Bentler 2001)"
-    return "DWLS, untested (WLSMV)" if estimator == "wlsmv" else "ML"
+    if estimator in ("wlsmv", "ulsmv"):
+        return f"{'ULS' if estimator == 'ulsmv' else 'DWLS'}, untested ({estimator.upper()})"
+    return "ML"
 
 
 def _n(value: Any, digits: int = 3) -> str:

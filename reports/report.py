@@ -154,7 +154,7 @@ def _items_section(usable: pd.DataFrame, instrument: Instrument, items: list[str
 
 
 def _compare_by(estimator: str) -> str:
-    if estimator == "wlsmv":
+    if estimator in ("wlsmv", "ulsmv"):
         return (
             "the answers are treated as ordinal (WLSMV), which has no likelihood and so no AIC "
             "or BIC: compare the models' CFI and RMSEA"
@@ -485,7 +485,7 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
     steps = (
         "the thresholds and loadings (metric), then the intercepts (scalar; for ordinal "
         "answers, fitted by WLSMV, they are fixed at 0, so this adds nothing)"
-        if result.estimator == "wlsmv"
+        if result.estimator in ("wlsmv", "ulsmv")
         else "the loadings (metric), then the items' intercepts (scalar), then their residual "
         "variances (strict)"
     )
@@ -531,7 +531,9 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
             values, f"Item {kind.split(',')[0]}s in each group of {group}", kind, marked
         )
     )
-    shaded = "" if result.estimator == "wlsmv" else " Shaded: freed in the partial model."
+    shaded = (
+        "" if result.estimator in ("wlsmv", "ulsmv") else " Shaded: freed in the partial model."
+    )
     s.note(
         f"Each marker is one group's {kind}; where an item's markers part from each other, "
         f"it works differently in those groups.{shaded}"

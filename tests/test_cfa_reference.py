@@ -315,7 +315,8 @@ def test_models_that_cannot_be_fitted_say_why() -> None:
     with pytest.raises(ModelError, match="factor 'f' has no scale"):
         fit_cfa(data, "f =~ NA*x1 + x2 + x3")
     with pytest.raises(
-        ValueError, match="'estimator' must be one of 'ml', 'mlr', 'mlm', 'wlsmv'; got 'wls'"
+        ValueError,
+        match="'estimator' must be one of 'ml', 'mlr', 'mlm', 'wlsmv', 'ulsmv'; got 'wls'",
     ):
         fit_cfa(data, "f =~ x1 + x2 + x3", estimator="wls")  # type: ignore[arg-type]
 

@@ -6,6 +6,7 @@ import math
 
 from scipy import special
 
+from ..choices import ORDINAL_ESTIMATORS
 from .result import CFAResult
 
 
@@ -16,7 +17,7 @@ def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
     DWLS difference, untested."""
     df_a, df_b = a.fit["df"], b.fit["df"]
     delta_df = int(df_a - df_b)
-    if a.estimator == "wlsmv":
+    if a.estimator in ORDINAL_ESTIMATORS:
         # The difference of scaled-and-shifted statistics is not chi-square distributed and
         # Satorra's (2000) difference test is not implemented: the DWLS difference, no p.
         delta = a.fit["chisq_dwls"] - b.fit["chisq_dwls"]

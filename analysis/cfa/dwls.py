@@ -16,9 +16,12 @@ Standard errors are the sandwich ``(D'WD)^-1 D'W Gamma W D (D'WD)^-1 / (N - G)``
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from .matrices import Representation
+from .ordinal import OrdinalSample
 from .samplestats import SampleStats
 
 
@@ -153,3 +156,24 @@ class DWLS:
     def vcov(self, theta: np.ndarray) -> np.ndarray:
         inv = np.linalg.pinv(self.bread(theta))
         return inv @ self.meat(theta) @ inv / (self.stats.n - len(self.samples))
+
+
+class UnitWeighted(OrdinalSample):
+    """An ordinal sample whose statistics are weighted equally (ULS): weights of 1."""
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.ones(len(self.statistics))
+
+
+class ULS(DWLS):
+    """Unweighted least squares on the same statistics (the estimator of ULSMV): the DWLS
+    objective, sandwich and traces with every weight 1."""
+
+    name = "uls"
+
+    def __init__(self, rep: Representation, stats: SampleStats) -> None:
+        super().__init__(rep, stats)
+        self.samples = [
+            UnitWeighted(**{f.name: getattr(s, f.name) for f in fields(s)}) for s in self.samples
+        ]

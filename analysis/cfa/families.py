@@ -21,10 +21,11 @@ from typing import Protocol
 
 import numpy as np
 
+from ..choices import ORDINAL_ESTIMATORS
 from . import fitmeasures as fm
 from . import se as standard
 from .cluster import ClusteredFIML, ClusteredML
-from .dwls import DWLS
+from .dwls import DWLS, ULS
 from .fiml import FIML
 from .matrices import Representation
 from .ml import ML
@@ -110,12 +111,15 @@ class FullInformation(MaximumLikelihood):
 
 @dataclass(frozen=True)
 class DiagonallyWeighted:
-    """WLSMV: DWLS on the thresholds and polychoric correlations of ordinal items."""
+    """WLSMV: DWLS on the thresholds and polychoric correlations of ordinal items; with
+    ``uls``, ULSMV: every statistic weighted equally, the same robust standard errors and
+    scaled-and-shifted test."""
 
+    uls: bool = False
     name: str = "wlsmv"
 
     def objective(self, rep: Representation, stats: SampleStats) -> ML | DWLS:
-        return DWLS(rep, stats)
+        return ULS(rep, stats) if self.uls else DWLS(rep, stats)
 
     def assess(
         self, rep: Representation, objective: ML | DWLS, theta: np.ndarray, fmin: float, df: int
@@ -157,8 +161,8 @@ class SatorraBentler:
 
 def family_for(spec: FitSpec) -> Family:
     """The estimator family a fit uses, from its specification."""
-    if spec.estimator == "wlsmv":
-        return DiagonallyWeighted()
+    if spec.estimator in ORDINAL_ESTIMATORS:
+        return DiagonallyWeighted(uls=spec.estimator == "ulsmv")
     if spec.cluster is not None:
         return ClusterRobust(fiml=spec.missing == "fiml")
     if spec.estimator == "mlm":

@@ -22,22 +22,24 @@ HEADLINE = (
     "baseline_df",
     "rmsea_pvalue",
 )
+ORDINAL_BESIDE = (
+    "chisq_dwls",
+    "scaling_factor",
+    "shift",
+    "cfi_dwls",
+    "tli_dwls",
+    "rmsea_dwls",
+    "cfi_robust",
+    "tli_robust",
+    "rmsea_robust",
+)
 # Beside the headline (scaled) values: the unscaled ones, the scaling, and WLSMV's robust CFI,
 # TLI and RMSEA (Savalei's catML).
 BESIDE = {
     "mlr": ("chisq_ml", "scaling_factor", "cfi_ml", "tli_ml", "rmsea_ml"),
     "mlm": ("chisq_ml", "scaling_factor", "cfi_ml", "tli_ml", "rmsea_ml"),
-    "wlsmv": (
-        "chisq_dwls",
-        "scaling_factor",
-        "shift",
-        "cfi_dwls",
-        "tli_dwls",
-        "rmsea_dwls",
-        "cfi_robust",
-        "tli_robust",
-        "rmsea_robust",
-    ),
+    "wlsmv": ORDINAL_BESIDE,
+    "ulsmv": ORDINAL_BESIDE,
 }
 STEP = (
     "chisq",

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..choices import Estimator
+from ..choices import ORDINAL_ESTIMATORS, Estimator
 from .compare import chisq_difference
 from .driver import fit_model, prepare
 from .fitkeys import STEP
@@ -219,7 +219,7 @@ class InvarianceResult:
         out; loadings come from the configural model, residual variances from the scalar.
         Under WLSMV: every threshold (``item|tK``) in the configural model, where each group
         has its own."""
-        if self.estimator == "wlsmv":
+        if self.estimator in ORDINAL_ESTIMATORS:
             e = self.levels[0].result.estimates
             rows = e[e["op"] == "|"].assign(key=lambda f: f["lhs"] + "|" + f["rhs"])
             values = rows.pivot_table(index="key", columns="group", values="est", sort=False)
@@ -352,7 +352,7 @@ def run_invariance(
     if spec.group is None:
         raise ModelError("invariance needs a group column.")
     group = spec.group
-    ordered = spec.estimator == "wlsmv"
+    ordered = spec.estimator in ORDINAL_ESTIMATORS
     sequence = ORDINAL_LEVELS if ordered else LEVELS
     wanted = [(name, equal) for name, equal in sequence if name in levels]
     if not wanted or wanted[0][0] != "configural":

@@ -22,6 +22,7 @@ from ..choices import (
     ESTIMATOR_REQUESTS,
     ESTIMATORS,
     MISSING_METHODS,
+    ORDINAL_ESTIMATORS,
     Estimator,
     EstimatorRequest,
     MissingMethod,
@@ -57,13 +58,13 @@ class FitSpec:
                 f"'missing' must be one of {', '.join(map(repr, MISSING_METHODS))}; got "
                 f"{self.missing!r}."
             )
-        if self.ordered is not None and self.estimator != "wlsmv":
-            raise ModelError("ordinal indicators ('ordered') are fitted by WLSMV.")
-        if self.estimator == "wlsmv" and self.missing == "fiml":
+        if self.ordered is not None and self.estimator not in ORDINAL_ESTIMATORS:
+            raise ModelError("ordinal indicators ('ordered') are fitted by WLSMV or ULSMV.")
+        if self.estimator in ORDINAL_ESTIMATORS and self.missing == "fiml":
             raise ModelError(
                 "WLSMV handles missing answers pairwise or listwise; FIML is for ML and MLR."
             )
-        if self.cluster is not None and self.estimator == "wlsmv":
+        if self.cluster is not None and self.estimator in ORDINAL_ESTIMATORS:
             raise ModelError(
                 "cluster-robust inference under WLSMV is not available yet (lavaan has none to "
                 "check it against); fit by MLR with the cluster, or by WLSMV without it."
@@ -87,7 +88,7 @@ class FitSpec:
     def ordinal(self) -> bool | tuple[str, ...]:
         """What the sample statistics treat as ordinal: every indicator, those named, or
         none."""
-        if self.estimator != "wlsmv":
+        if self.estimator not in ORDINAL_ESTIMATORS:
             return False
         return self.ordered if self.ordered is not None else True
 
@@ -121,7 +122,7 @@ class FitRequest:
         default, with no mean structure) when none is."""
         if self.missing is not None:
             return self.missing
-        if estimator == "wlsmv":
+        if estimator in ORDINAL_ESTIMATORS:
             return "pairwise"
         if estimator == "mlm":
             return "listwise"  # lavaan's MLM: complete rows
@@ -145,7 +146,7 @@ class FitRequest:
                 )
             if self.estimator == "mlr":
                 raise ValueError("--ordered items are fitted by WLSMV, not MLR.")
-            estimator: Estimator = "wlsmv"
+            estimator: Estimator = "ulsmv" if self.estimator == "ulsmv" else "wlsmv"
             if set(named) != set(items):
                 ordered = tuple(i for i in items if i in named)
         elif self.estimator == "auto":
@@ -160,7 +161,11 @@ class FitRequest:
             )
         notes: tuple[str, ...] = ()
         cluster = self.cluster
-        if cluster is not None and estimator in ("wlsmv", "mlm") and self.cluster_by_default:
+        if (
+            cluster is not None
+            and estimator in ("wlsmv", "ulsmv", "mlm")
+            and self.cluster_by_default
+        ):
             cluster = None
             name = estimator.upper()
             notes = (

@@ -17,8 +17,7 @@ suppressPackageStartupMessages({
 args <- commandArgs(trailingOnly = TRUE)
 here <- if (length(args)) args[1] else "tests/reference"
 data_dir <- file.path(here, "data")
-
-versions <- list(R = R.version.string, lavaan = as.character(packageVersion("lavaan")))
+source(file.path(here, "describe.R"))
 
 FIT <- c("npar", "ntotal", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "cfi",
          "tli", "rmsea", "srmr", "logl", "aic", "bic", "chisq.scaled", "pvalue.scaled",
@@ -26,17 +25,7 @@ FIT <- c("npar", "ntotal", "chisq", "df", "pvalue", "baseline.chisq", "baseline.
          "cfi.scaled", "tli.scaled", "rmsea.scaled", "cfi.robust", "tli.robust",
          "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust")
 
-describe <- function(fit) {
-  pe <- parameterEstimates(fit, standardized = TRUE)
-  list(
-    fit = lapply(as.list(fitMeasures(fit, FIT)), unname),
-    nobs = unlist(lavInspect(fit, "nobs")),
-    estimates = data.frame(lhs = pe$lhs, op = pe$op, rhs = pe$rhs,
-                           group = if (is.null(pe$group)) 1L else pe$group,
-                           est = pe$est, se = pe$se, std_all = pe$std.all,
-                           stringsAsFactors = FALSE)
-  )
-}
+describe_fit <- function(fit) describe(fit, FIT)
 
 # ---------------------------------------------------------------- lavaan's Demo.twolevel:
 # 2,500 rows in 200 clusters; y1-y6 measured within
@@ -45,8 +34,8 @@ write.csv(demo, file.path(data_dir, "demo_twolevel.csv"), row.names = FALSE)
 demo_model <- "fw1 =~ y1 + y2 + y3\nfw2 =~ y4 + y5 + y6"
 demo_out <- list(
   model = demo_model,
-  mlr_cluster = describe(cfa(demo_model, data = demo, cluster = "cluster", estimator = "MLR")),
-  mlr = describe(cfa(demo_model, data = demo, estimator = "MLR", meanstructure = TRUE))
+  mlr_cluster = describe_fit(cfa(demo_model, data = demo, cluster = "cluster", estimator = "MLR")),
+  mlr = describe_fit(cfa(demo_model, data = demo, estimator = "MLR", meanstructure = TRUE))
 )
 
 # The same with answers missing completely at random (each of y2, y3, y5, y6 with p = .12),
@@ -56,7 +45,7 @@ mcar <- demo
 for (v in c("y2", "y3", "y5", "y6")) mcar[[v]][runif(nrow(mcar)) < 0.12] <- NA
 write.csv(mcar, file.path(data_dir, "demo_twolevel_mcar.csv"), row.names = FALSE, na = "")
 mcar <- read.csv(file.path(data_dir, "demo_twolevel_mcar.csv"))
-demo_out$fiml_cluster <- describe(cfa(demo_model, data = mcar, cluster = "cluster",
+demo_out$fiml_cluster <- describe_fit(cfa(demo_model, data = mcar, cluster = "cluster",
                                       estimator = "MLR", missing = "ml"))
 
 # ---------------------------------------------------------------- a simulated clinic export:
@@ -69,7 +58,7 @@ clinic_model <- paste(sapply(unique(pillar), function(p)
 # reverse-keyed items as the export gives them: the model is fitted to the columns as they are
 clinic_out <- list(
   model = clinic_model,
-  mlr_cluster = describe(cfa(clinic_model, data = clinic, cluster = "respondent_id",
+  mlr_cluster = describe_fit(cfa(clinic_model, data = clinic, cluster = "respondent_id",
                              estimator = "MLR", missing = "ml"))
 )
 

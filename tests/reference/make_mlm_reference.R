@@ -15,8 +15,7 @@ suppressPackageStartupMessages({
 args <- commandArgs(trailingOnly = TRUE)
 here <- if (length(args)) args[1] else "tests/reference"
 data_dir <- file.path(here, "data")
-
-versions <- list(R = R.version.string, lavaan = as.character(packageVersion("lavaan")))
+source(file.path(here, "describe.R"))
 
 FIT <- c("npar", "ntotal", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "cfi",
          "tli", "rmsea", "srmr", "logl", "aic", "bic", "chisq.scaled", "pvalue.scaled",
@@ -24,25 +23,15 @@ FIT <- c("npar", "ntotal", "chisq", "df", "pvalue", "baseline.chisq", "baseline.
          "cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.lower.robust",
          "rmsea.ci.upper.robust")
 
-describe <- function(fit) {
-  pe <- parameterEstimates(fit, standardized = TRUE)
-  list(
-    fit = lapply(as.list(fitMeasures(fit, FIT)), unname),
-    nobs = unlist(lavInspect(fit, "nobs")),
-    estimates = data.frame(lhs = pe$lhs, op = pe$op, rhs = pe$rhs,
-                           group = if (is.null(pe$group)) 1L else pe$group,
-                           est = pe$est, se = pe$se, std_all = pe$std.all,
-                           stringsAsFactors = FALSE)
-  )
-}
+describe_fit <- function(fit) describe(fit, FIT)
 
 hs <- read.csv(file.path(data_dir, "hs.csv"))
 model <- "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
 out <- list(
   model = model,
-  one_group = describe(cfa(model, data = hs, estimator = "MLM")),
-  configural = describe(cfa(model, data = hs, estimator = "MLM", group = "school")),
-  scalar = describe(cfa(model, data = hs, estimator = "MLM", group = "school",
+  one_group = describe_fit(cfa(model, data = hs, estimator = "MLM")),
+  configural = describe_fit(cfa(model, data = hs, estimator = "MLM", group = "school")),
+  scalar = describe_fit(cfa(model, data = hs, estimator = "MLM", group = "school",
                         group.equal = c("loadings", "intercepts")))
 )
 configural <- cfa(model, data = hs, estimator = "MLM", group = "school")
