@@ -91,13 +91,13 @@ def cronbach_alpha(values: np.ndarray, missing: MissingPolicy = "pairwise") -> f
 
 def feldt_interval(alpha: float, n: int, k: int, level: float = 0.95) -> tuple[float, float]:
     """Feldt's confidence interval of alpha for ``n`` respondents and ``k`` items, from the
-    F distribution with ``n - 1`` and ``(n - 1)(k - 1)`` degrees of freedom, rounded to three
-    decimals as pingouin's ``cronbach_alpha`` gives it (tests/test_scoring.py holds the two
-    together; pingouin itself costs 2 s to import, for these three lines)."""
+    F distribution with ``n - 1`` and ``(n - 1)(k - 1)`` degrees of freedom, at full
+    precision (pingouin's ``cronbach_alpha`` rounds it to three decimals; tests/test_scoring.py
+    holds the two together; pingouin itself costs 2 s to import, for these three lines)."""
     from scipy import special
 
     tail = (1 - level) / 2
     df1, df2 = n - 1, (n - 1) * (k - 1)
     lower = 1 - (1 - alpha) * special.fdtri(df1, df2, 1 - tail)
     upper = 1 - (1 - alpha) * special.fdtri(df1, df2, tail)
-    return round(float(lower), 3), round(float(upper), 3)
+    return float(lower), float(upper)

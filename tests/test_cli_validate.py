@@ -192,3 +192,21 @@ def test_p_values_read_as_a_person_reads_them() -> None:
         "-",
         "-",
     ]
+
+
+def test_the_baseline_chi_square_is_named_as_lavaan_names_it() -> None:
+    """baseline_chisq is lavaan's baseline.chisq (unscaled) and baseline_chisq_scaled its
+    baseline.chisq.scaled, under MLR and under WLSMV alike."""
+    reference = Path(__file__).parent / "reference"
+    for estimator, data, where in (
+        ("mlr", "hs.csv", ("hs.json", "mlr")),
+        ("wlsmv", "hs_ordinal.csv", ("ordinal.json", "wlsmv")),
+    ):
+        done = run_cli("validate", str(DATA / data), "--rows", "all", "--model", HS_MODEL,
+                       "--estimator", estimator, "--json")  # fmt: skip
+        model = json.loads(done.stdout)["models"]["hypothesized"]
+        doc = json.loads((reference / where[0]).read_text())
+        node = doc[where[1]] if where[0] == "hs.json" else doc["hs"][where[1]]
+        assert round(model["baseline_chisq"], 3) == round(node["fit"]["baseline.chisq"], 3)
+        want = node["fit"]["baseline.chisq.scaled"]
+        assert round(model["baseline_chisq_scaled"], 3) == round(want, 3)

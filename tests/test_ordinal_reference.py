@@ -38,7 +38,7 @@ FIT = {
     "chisq.scaling.factor": "scaling_factor",
     "chisq.shift.parameters": "shift",
     "baseline.chisq": "baseline_chisq_dwls",
-    "baseline.chisq.scaled": "baseline_chisq",
+    "baseline.chisq.scaled": "baseline_chisq_scaled",
     "baseline.chisq.scaling.factor": "baseline_scaling_factor",
     "cfi": "cfi_dwls",
     "tli": "tli_dwls",

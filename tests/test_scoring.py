@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pingouin as pg
 import pytest
+from scipy.stats import f as f_dist
 from scipy.stats import multivariate_normal, norm
 
 from analysis.reliability import cronbach_alpha
@@ -178,7 +179,11 @@ def test_alpha_matches_pingouin(sample: pd.DataFrame, bank: Instrument) -> None:
         table = item_reliability(keyed)
         assert table.alpha == pytest.approx(pairwise, abs=1e-12)
         assert table.alpha_missing == "pairwise"
-        assert table.alpha_ci == tuple(interval)  # Feldt's interval, computed without pingouin
+        # Feldt's interval, computed without pingouin (which rounds it to three decimals)
+        assert table.alpha_ci == pytest.approx(tuple(interval), abs=5e-4)
+        n, k = len(keyed), keyed.shape[1]
+        low = 1 - (1 - table.alpha) * f_dist.ppf(0.975, n - 1, (n - 1) * (k - 1))
+        assert table.alpha_ci[0] == pytest.approx(low, abs=1e-12)
 
 
 def test_alpha_of_duplicated_items_is_one() -> None:

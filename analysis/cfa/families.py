@@ -336,7 +336,9 @@ def wlsmv_fit(
     base_scaled = scaled_shifted(base.chisq, base_df, base.trace, base.trace2)
     fit.update(
         {
-            "baseline_chisq": base_scaled.chisq,
+            # as lavaan names them: baseline.chisq the unscaled, .scaled the scaled
+            "baseline_chisq": base.chisq,
+            "baseline_chisq_scaled": base_scaled.chisq,
             "baseline_scaling_factor": base_scaled.scaling_factor,
             "baseline_shift": base_scaled.shift,
         }

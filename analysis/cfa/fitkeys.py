@@ -18,7 +18,8 @@ HEADLINE = (
     "bic",
     "loglik",
     "npar",
-    "baseline_chisq",
+    "baseline_chisq",  # unscaled, as lavaan's baseline.chisq, whatever the estimator
+    "baseline_chisq_scaled",  # scaled (MLR, MLM, WLSMV, ULSMV), as baseline.chisq.scaled
     "baseline_df",
     "rmsea_pvalue",
 )
