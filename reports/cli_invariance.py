@@ -30,7 +30,7 @@ def _difference(estimator: str) -> str:
     if estimator in ("mlr", "mlm"):
         return "scaled (Satorra-Bentler 2001)"
     if estimator in ("wlsmv", "ulsmv"):
-        return f"{'ULS' if estimator == 'ulsmv' else 'DWLS'}, untested ({estimator.upper()})"
+        return "scaled and shifted (Satorra 2000)"
     return "ML"
 
 

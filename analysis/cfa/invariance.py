@@ -59,8 +59,9 @@ ORDINAL_NOTE = (
     "ordinal items (WLSMV): metric invariance holds thresholds and loadings equal, as lavaan's "
     "group.equal = c('thresholds', 'loadings'); scalar adds intercepts, which are fixed at 0 "
     "for ordinal items, so its fit is metric's; strict is not tested, and a level that fails "
-    "is not freed in part (score tests are ML's); the chi-square differences are the unscaled "
-    "DWLS ones, without a p-value, and the decision rests on the changes in CFI and RMSEA"
+    "is not freed in part (score tests are ML's); the chi-square differences are Satorra's "
+    "(2000) scaled and shifted ones, as lavTestLRT, and the decision rests on the changes in "
+    "CFI and RMSEA"
 )
 CHEN_CFI = 0.010
 CHEN_RMSEA = 0.015
