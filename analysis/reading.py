@@ -191,7 +191,8 @@ def read_unchecked(
     )
     if options.pseudonym_key is not None:
         export = pseudonymized(export, options.pseudonym_key)
-    export = _with_group(export, options.group, path, options.max_bytes)
+    for column in dict.fromkeys((options.group, options.invariance, options.by)):
+        export = _with_group(export, column, path, options.max_bytes)
     if instrument.unscaled_items:
         instrument, inferred = with_observed_scales(instrument, export)
         if len(inferred):

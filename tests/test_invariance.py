@@ -260,3 +260,16 @@ def test_an_spss_export_names_its_groups_by_value_label(tmp_path: Path) -> None:
     configural = reference["ml"]["levels"]["configural"]["fit"]
     assert doc["levels"][0]["fit"]["chisq"] == pytest.approx(configural["chisq"], rel=1e-6)
     assert doc["sample"]["rows"]["left_out_incomplete"] == 364
+
+
+def test_the_report_tests_invariance_across_a_column_that_is_not_context() -> None:
+    """report --invariance school: a column that is neither an item nor a context column is
+    carried, as it is for --group."""
+    from analysis.pipeline import analyse
+    from analysis.reading import Options
+
+    options = Options(model=HS_MODEL, rows="all", invariance="school", instrument=HS_MODEL)
+    analysis = analyse(DATA / "hs.csv", options)
+    assert analysis.invariance_error == ""
+    assert analysis.invariance is not None
+    assert analysis.invariance.result.groups == ("Pasteur", "Grant-White")
