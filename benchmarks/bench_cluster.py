@@ -15,11 +15,11 @@ Target (issue of nested data): at most half of lavaan's time, whole process.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from measure import timed
 
 from analysis.simulate import simulate
 from analysis.validate import hypothesized_input
@@ -45,18 +45,6 @@ start = time.perf_counter()
 fit = fit_cfa(data, sys.argv[2], estimator="mlr", cluster="respondent_id", modindices=False)
 print(time.perf_counter() - start, fit.fit["chisq"], fit.fit["cfi"])
 """
-
-
-def timed(command: list[str], runs: int = 2) -> tuple[float, list[str]]:
-    """Best whole-process wall time and what that run printed."""
-    best, printed = float("inf"), [""]
-    for _ in range(runs):
-        start = time.perf_counter()
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        seconds = time.perf_counter() - start
-        if seconds < best:
-            best, printed = seconds, out.split()
-    return best, printed
 
 
 def nested(sessions: int, per_patient: int, seed: int) -> tuple[str, object, int]:

@@ -18,14 +18,13 @@ Target (docs/design.md, "Performance targets"): at most half of lavaan's time, w
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from measure import timed
 
 from analysis.simulate import simulate
 from analysis.validate import hypothesized_input
@@ -52,18 +51,6 @@ fit = fit_cfa(data, sys.argv[2], estimator=sys.argv[3], missing="fiml", modindic
 print(time.perf_counter() - start, fit.fit["chisq_ml" if sys.argv[3] == "mlr" else "chisq"],
       fit.fit["cfi_ml" if sys.argv[3] == "mlr" else "cfi"])
 """
-
-
-def timed(command: list[str], runs: int = 2) -> tuple[float, list[str]]:
-    """Best whole-process wall time and what that run printed."""
-    best, printed = float("inf"), [""]
-    for _ in range(runs):
-        start = time.perf_counter()
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        seconds = time.perf_counter() - start
-        if seconds < best:
-            best, printed = seconds, out.split()
-    return best, printed
 
 
 def short_form(n: int, seed: int) -> tuple[str, Any, dict[str, list[str]]]:

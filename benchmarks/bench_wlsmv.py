@@ -23,7 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_fiml import short_form, timed
+from bench_fiml import short_form
+from measure import timed
 
 R_FIT = r"""
 suppressPackageStartupMessages(library(lavaan))

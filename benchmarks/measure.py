@@ -42,3 +42,16 @@ def in_child(script: str, *args: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def timed(command: list[str], runs: int = 2) -> tuple[float, list[str]]:
+    """Best whole-process wall time of ``command`` over ``runs`` runs, and what that run
+    printed (split on whitespace)."""
+    best, printed = float("inf"), [""]
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        seconds = time.perf_counter() - start
+        if seconds < best:
+            best, printed = seconds, out.split()
+    return best, printed
