@@ -195,6 +195,10 @@ def test_validate_a_store_on_the_command_line(lake: tuple[Path, Path]) -> None:
         r"[\d,]+ with a missing answer \(listwise\); fitted from the aggregated moments \(ML\)",
         text.stdout,
     )
+    assert text.stdout.splitlines()[0].endswith(
+        "; a patient's sessions treated as independent, as the moments carry no clusters: "
+        "standard errors are too small"
+    )
     for args, message in (
         (["--db", str(db), "--estimator", "mlr"], "fitted by ML from its moments"),
         (["--db", str(db), "--group", "gender"], "--group must be one of"),

@@ -63,7 +63,8 @@ class StoreFit:
             + (f" since {self.since}" if self.since else "")
             + f" ({self.source}, {self.engine}); "
             + ("left out: " + ", ".join(left) if left else "none left out")
-            + "; fitted from the aggregated moments (ML)"
+            + "; fitted from the aggregated moments (ML); a patient's sessions treated as "
+            "independent, as the moments carry no clusters: standard errors are too small"
         )
 
     def summary_lines(self) -> list[str]:
