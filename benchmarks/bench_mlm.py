@@ -1,0 +1,74 @@
+"""MLM against lavaan's estimator = "MLM" on the same files: fit alone and whole process.
+
+    .venv/bin/python benchmarks/bench_mlm.py [--sizes 10000 100000]
+
+The patient short form (12 items, three pillars) drawn by the simulator, complete rows. Each
+fit runs in a fresh process (interpreter start, imports, reading the CSV), best of 2:
+
+- ours: ``fit_cfa(..., estimator="mlm")``, every fit measure;
+- lavaan: ``cfa(..., estimator = "MLM")`` and ``fitMeasures(fit)``.
+
+Target (issue: the rest of a researcher's lavaan day): at most half of lavaan's time, whole
+process, at n = 100,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_fiml import short_form
+from measure import timed
+
+R_FIT = r"""
+suppressPackageStartupMessages(library(lavaan))
+args <- commandArgs(trailingOnly = TRUE)
+data <- read.csv(args[1])
+model <- gsub(";", "\n", args[2])
+seconds <- system.time({
+  fit <- cfa(model, data = data, estimator = "MLM")
+  measures <- fitMeasures(fit)
+})[["elapsed"]]
+cat(seconds, measures[["chisq.scaled"]], measures[["cfi.robust"]], "\n")
+"""
+
+OURS_FIT = """
+import sys, time, pandas as pd
+from analysis.cfa import fit_cfa
+data = pd.read_csv(sys.argv[1])
+start = time.perf_counter()
+fit = fit_cfa(data, sys.argv[2], estimator="mlm", modindices=False)
+print(time.perf_counter() - start, fit.fit["chisq"], fit.fit["cfi"])
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    opts = parser.parse_args()
+    print(
+        f"{'n':>8} {'ours':>7} {'lavaan':>7} {'ratio':>6}   {'fit alone':>9} {'lavaan':>7} "
+        f"{'ratio':>6}   scaled chisq ours / lavaan"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "fit.R").write_text(R_FIT)
+        (folder / "fit.py").write_text(OURS_FIT)
+        for n in opts.sizes:
+            model, data, _ = short_form(n, seed=5)
+            path = folder / f"mlm_{n}.csv"
+            data.to_csv(path, index=False)  # type: ignore[attr-defined]
+            ours, o = timed([sys.executable, str(folder / "fit.py"), str(path), model])
+            lav, r = timed(["Rscript", str(folder / "fit.R"), str(path), model])
+            alone, lav_alone = float(o[0]), float(r[0])
+            print(
+                f"{n:>8,} {ours:>7.2f} {lav:>7.2f} {ours / lav:>6.2f}   {alone:>9.2f} "
+                f"{lav_alone:>7.2f} {alone / lav_alone:>6.2f}   "
+                f"{float(o[1]):.3f} / {float(r[1]):.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
