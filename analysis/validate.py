@@ -175,7 +175,7 @@ class ValidationResult:
             e = hyp.estimates.assign(
                 group=[hyp.groups[g - 1] for g in hyp.estimates["group"].astype(int)]
             )
-            columns = ["lhs", "op", "rhs", "group", "label", "est", "se", "std_all"]
+            columns = ["lhs", "op", "rhs", "group", "label", "est", "se", "std_all", "std_se"]
             grouped["estimates"] = (
                 e[columns].rename(columns={"std_all": "std"}).to_dict(orient="records")
             )

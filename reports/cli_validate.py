@@ -41,7 +41,7 @@ def parameter_text(table: pd.DataFrame) -> str:
     """A parameter table as lavaan prints one: three decimals, p below .001 as '< .001', a
     fixed parameter's SE, z and p blank."""
     shown = table.copy()
-    for column in ("est", "se", "z", "ci_lower", "ci_upper", "std_all"):
+    for column in ("est", "se", "z", "ci_lower", "ci_upper", "std_all", "std_all_se"):
         shown[column] = [
             "" if v != v else f"{v:.3f}"  # NaN: a fixed parameter's SE, z and interval
             for v in shown[column].to_numpy(float)
@@ -152,7 +152,8 @@ def summary_lines(result: ValidationResult) -> list[str]:
     "show_parameters",
     is_flag=True,
     help="Also print the hypothesized model's parameter table (estimate, SE, z, p, 95% CI, "
-    "std.all), as lavaan's parameterEstimates; the JSON always has it.",
+    "std.all and its SE), as lavaan's parameterEstimates and standardizedSolution, in every "
+    "group; the JSON always has it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors

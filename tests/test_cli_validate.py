@@ -162,14 +162,16 @@ def test_the_anchor_by_default_is_lavaans_default_and_says_so() -> None:
 
 
 def test_the_parameter_table_in_text_and_json() -> None:
-    """lavaan's tutorial table: visual =~ x2 is 0.554 (SE 0.100, z 5.554, p < .001)."""
+    """lavaan's tutorial table: visual =~ x2 is 0.554 (SE 0.100, z 5.554, p < .001), std.all
+    0.424 with standardizedSolution's SE 0.060."""
     text = run_cli("validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--parameters").stdout
     assert "parameters of the hypothesized model" in text
     row = next(line for line in text.splitlines() if re.match(r"\s*visual =~\s+x2 ", line))
     assert row.split() == ["visual", "=~", "x2", "0.554", "0.100", "5.554", "<", ".001",
-                           "0.358", "0.749", "0.424"]  # fmt: skip
+                           "0.358", "0.749", "0.424", "0.060"]  # fmt: skip
     marker = next(line for line in text.splitlines() if re.match(r"\s*visual =~\s+x1 ", line))
-    assert marker.split() == ["visual", "=~", "x1", "1.000", "0.772"]  # fixed: no SE
+    # fixed: no SE of its own; its standardized estimate has one (0.055, as lavaan's)
+    assert marker.split() == ["visual", "=~", "x1", "1.000", "0.772", "0.055"]
     doc = json.loads(
         run_cli("validate", str(DATA / "hs.csv"), "--model", HS_MODEL, "--json").stdout
     )
@@ -210,3 +212,23 @@ def test_the_baseline_chi_square_is_named_as_lavaan_names_it() -> None:
         assert round(model["baseline_chisq"], 3) == round(node["fit"]["baseline.chisq"], 3)
         want = node["fit"]["baseline.chisq.scaled"]
         assert round(model["baseline_chisq_scaled"], 3) == round(want, 3)
+
+
+def test_standardized_ses_in_every_group_match_lavaan() -> None:
+    """validate --group school: the standardized estimates' SEs of the second group too, as
+    lavaan's standardizedSolution (tests/reference/make_invariance_reference.R)."""
+    done = run_cli("validate", str(DATA / "hs.csv"), "--rows", "all", "--model", HS_MODEL,
+                   "--group", "school", "--missing", "listwise", "--json")  # fmt: skip
+    doc = json.loads(done.stdout)
+    ref = json.loads((DATA.parent / "invariance.json").read_text())["hs"]["ml"]["levels"]
+    configural = pd.DataFrame(ref["configural"]["estimates"])
+    labels = dict(enumerate(ref["configural"]["groups"], start=1))
+    configural["group"] = configural["group"].map(labels)
+    ours = pd.DataFrame(doc["parameters"])
+    merged = ours.merge(configural, on=["lhs", "op", "rhs", "group"], suffixes=("", "_r"))
+    second = merged[(merged["group"] == "Grant-White") & (merged["op"] == "=~")]
+    assert len(second) == 9
+    assert second["std_all_se"].notna().sum() == 9
+    assert (second["std_all_se"] - second["std_se"]).abs().max() < 1e-4
+    grouped = pd.DataFrame(doc["estimates"])
+    assert grouped.loc[grouped["group"] == "Grant-White", "std_se"].notna().any()

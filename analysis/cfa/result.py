@@ -80,8 +80,9 @@ class CFAResult:
 
     def parameters(self) -> pd.DataFrame:
         """The parameter table as lavaan's ``parameterEstimates(fit, standardized = TRUE)``
-        gives it: one row per parameter (and group): estimate, SE, z, p, the 95% interval and
-        the completely standardized estimate. Fixed parameters have no SE."""
+        gives it: one row per parameter (and group): estimate, SE, z, p, the 95% interval, the
+        completely standardized estimate and its SE (``standardizedSolution``), in every group.
+        Fixed parameters have no SE."""
         e = self.estimates
         out = e[["lhs", "op", "rhs"]].copy()
         if self.group_column is not None:
@@ -94,6 +95,7 @@ class CFAResult:
         out["ci_lower"] = e["est"] - 1.959964 * e["se"]
         out["ci_upper"] = e["est"] + 1.959964 * e["se"]
         out["std_all"] = e["std_all"]
+        out["std_all_se"] = e["std_se"]  # lavaan's standardizedSolution() se, every group
         return out
 
     def nesting(self) -> str:
