@@ -90,3 +90,9 @@ def test_rows_without_a_cluster_are_counted_as_left_out() -> None:
     result = fit_cfa(data, reference()["demo"]["model"], estimator="mlr", cluster="cluster")
     assert result.n == len(data) - 10
     assert result.left_out["no_cluster"] == 10
+
+
+def test_one_cluster_is_refused_in_one_line() -> None:
+    data = dataset("demo_twolevel").assign(cluster=1)
+    with pytest.raises(ModelError, match="are one cluster of 'cluster'; cluster-robust"):
+        fit_cfa(data, reference()["demo"]["model"], estimator="mlr", cluster="cluster")

@@ -198,6 +198,11 @@ def sample_stats(
             )
         if cluster_of is not None:
             codes, _ = pd.factorize(cluster_of[chosen])
+            if codes.max() < 1:
+                raise ModelError(
+                    f"the rows used{what} are one cluster of {cluster!r}; cluster-robust "
+                    "inference needs two clusters or more."
+                )
             sample = replace(sample, clusters=codes.astype(np.int64))
         groups.append(sample)
     if not groups:
