@@ -251,6 +251,8 @@ def simulate_command(
             ruptures=ruptures,
         )
         sims = {f"-{side}": both[side] for side in sides}
+    if per_month:  # a folder of monthly files: made when it is not there yet
+        output.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix, sim in sims.items():
         side = suffix.lstrip("-") or sim.data["perspective"].iloc[0] if len(sim.data) else ""

@@ -254,3 +254,16 @@ def test_simulating_a_users_instrument(tmp_path: Path) -> None:
     back = read_export(out, inst)
     assert back.items == inst.item_ids
     assert back.data[list(inst.item_ids)].max().max() <= 7
+
+
+def test_monthly_files_go_into_a_folder_made_for_them(tmp_path: Path) -> None:
+    """The README's `simulate --per-month -o exports/clinic.csv` works where exports/ is not
+    there yet; a single file still needs its folder (a typo is not made into a folder)."""
+    out = tmp_path / "exports" / "clinic.csv"
+    done = run_cli("simulate", "-n", "60", "--months", "2", "--per-month", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert len(list(out.parent.glob("clinic-*.csv"))) == 2  # one file a month
+    single = tmp_path / "missing" / "one.csv"
+    done = run_cli("simulate", "-n", "20", "-o", str(single))
+    assert done.returncode == 2
+    assert "no such directory" in done.stderr
