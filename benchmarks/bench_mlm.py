@@ -15,12 +15,11 @@ process, at n = 100,000.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 from bench_fiml import short_form
-from measure import timed
+from measure import RATIO_HEADER, beside_lavaan
 
 R_FIT = r"""
 suppressPackageStartupMessages(library(lavaan))
@@ -48,26 +47,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     opts = parser.parse_args()
-    print(
-        f"{'n':>8} {'ours':>7} {'lavaan':>7} {'ratio':>6}   {'fit alone':>9} {'lavaan':>7} "
-        f"{'ratio':>6}   scaled chisq ours / lavaan"
-    )
+    print(f"{'n':>8} {RATIO_HEADER}   scaled chisq ours / lavaan")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "fit.R").write_text(R_FIT)
         (folder / "fit.py").write_text(OURS_FIT)
         for n in opts.sizes:
             model, data, _ = short_form(n, seed=5)
-            path = folder / f"mlm_{n}.csv"
-            data.to_csv(path, index=False)  # type: ignore[attr-defined]
-            ours, o = timed([sys.executable, str(folder / "fit.py"), str(path), model])
-            lav, r = timed(["Rscript", str(folder / "fit.R"), str(path), model])
-            alone, lav_alone = float(o[0]), float(r[0])
-            print(
-                f"{n:>8,} {ours:>7.2f} {lav:>7.2f} {ours / lav:>6.2f}   {alone:>9.2f} "
-                f"{lav_alone:>7.2f} {alone / lav_alone:>6.2f}   "
-                f"{float(o[1]):.3f} / {float(r[1]):.3f}"
-            )
+            cells, o, r = beside_lavaan(folder, data, f"mlm_{n}.csv", model)
+            print(f"{n:>8,} {cells}   {float(o[0]):.3f} / {float(r[0]):.3f}")
 
 
 if __name__ == "__main__":

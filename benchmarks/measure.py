@@ -55,3 +55,27 @@ def timed(command: list[str], runs: int = 2) -> tuple[float, list[str]]:
         if seconds < best:
             best, printed = seconds, out.split()
     return best, printed
+
+
+def beside_lavaan(
+    folder: Path, data: Any, name: str, model: str, *extra: str
+) -> tuple[str, list[str], list[str]]:
+    """Write ``data`` as ``folder/name`` and time ``folder/fit.py`` (ours) and ``folder/fit.R``
+    (lavaan) on it, each given the file, ``model`` and ``extra``: the ratio columns (whole
+    process, then the fit alone, as each script prints its own seconds first) and what each
+    printed after its seconds."""
+    path = folder / name
+    data.to_csv(path, index=False)
+    ours, o = timed([sys.executable, str(folder / "fit.py"), str(path), model, *extra])
+    lav, r = timed(["Rscript", str(folder / "fit.R"), str(path), model, *extra])
+    alone, lav_alone = float(o[0]), float(r[0])
+    cells = (
+        f"{ours:>7.2f} {lav:>7.2f} {ours / lav:>6.2f}   "
+        f"{alone:>9.2f} {lav_alone:>7.2f} {alone / lav_alone:>6.2f}"
+    )
+    return cells, o[1:], r[1:]
+
+
+RATIO_HEADER = (
+    f"{'ours':>7} {'lavaan':>7} {'ratio':>6}   {'fit alone':>9} {'lavaan':>7} {'ratio':>6}"
+)
