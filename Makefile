@@ -70,6 +70,7 @@ reference: $(STAMP)
 	Rscript tests/reference/make_mlm_reference.R tests/reference
 	Rscript tests/reference/make_ulsmv_reference.R tests/reference
 	Rscript tests/reference/make_ordinal_lrt_reference.R tests/reference
+	Rscript tests/reference/make_twolevel_reference.R tests/reference
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

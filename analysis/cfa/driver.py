@@ -166,7 +166,7 @@ def fit_model(
                 "the robust (scaled) chi-square and fit indices cannot be computed with a "
                 "singular information matrix; only the unscaled ML values (_ml) are given"
             )
-    estimates = _estimates(rep, est.theta, vcov)
+    estimates = estimates_frame(rep, est.theta, vcov)
     findings += _heywood(rep, estimates["est"].to_numpy(), estimates["std_all"].to_numpy())
     findings += _missing_findings(stats)
     implied, samples, resid = _moment_frames(rep, stats, est.theta)
@@ -351,7 +351,7 @@ def _estimate(rep: Representation, ml: ML | DWLS, stats: SampleStats) -> Estimat
     return minimize(ml, rep.start(diagonal))
 
 
-def _estimates(rep: Representation, theta: np.ndarray, vcov: np.ndarray) -> pd.DataFrame:
+def estimates_frame(rep: Representation, theta: np.ndarray, vcov: np.ndarray) -> pd.DataFrame:
     """One row per parameter and group: estimate, standard error, z, p, standardized."""
     values = rep.values(theta)
     se = standard.standard_errors(vcov, rep.free_index)

@@ -17,6 +17,7 @@ import numpy as np
 from .matrices import Representation
 from .missing import Pattern, pattern_loglik
 from .ml import ML, GroupState, moment_score_products
+from .optimize import central_jacobian
 from .samplestats import SampleStats
 
 
@@ -79,13 +80,11 @@ class FIML(ML):
                 sample.patterns, state.mu, state.sigma, self.rep.vech, sample.n
             )
             f = self.moment_gradient(state, g)
-            curvature = np.empty((q, q))
-            for k in range(q):
-                h = 1e-5 * max(1.0, abs(theta[k]))
-                up, down = theta.copy(), theta.copy()
-                up[k] += h
-                down[k] -= h
-                curvature[:, k] = (self.rep.delta(up, g) - self.rep.delta(down, g)).T @ f / (2 * h)
+
+            def pulled(t: np.ndarray, g: int = g, f: np.ndarray = f) -> np.ndarray:
+                return self.rep.delta(t, g).T @ f
+
+            curvature = central_jacobian(pulled, theta)
             part = 2 * delta.T @ w @ delta + (curvature + curvature.T) / 2
             total += self.weights[g] * part
         return total

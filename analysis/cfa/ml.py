@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .matrices import Representation
+from .optimize import central_jacobian
 from .samplestats import GroupSample, SampleStats
 
 
@@ -167,14 +168,7 @@ class ML:
 
     def observed_hessian(self, theta: np.ndarray) -> np.ndarray:
         """The Hessian of F at ``theta``, by central differences of the analytic gradient."""
-        q = len(theta)
-        out = np.empty((q, q))
-        for k in range(q):
-            h = 1e-5 * max(1.0, abs(theta[k]))
-            up, down = theta.copy(), theta.copy()
-            up[k] += h
-            down[k] -= h
-            out[:, k] = (self.gradient(up) - self.gradient(down)) / (2 * h)
+        out = central_jacobian(self.gradient, theta)
         return (out + out.T) / 2
 
     def moment_products(self, state: GroupState, g: int) -> np.ndarray:

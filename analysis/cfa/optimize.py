@@ -8,6 +8,7 @@ failed one, so a singular H (an empirically under-identified model) cannot stall
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -72,3 +73,16 @@ def minimize(
             return Estimate(theta, f, iteration, True, "converged")
     converged = bool(np.max(np.abs(g), initial=0.0) < 1e-5)
     return Estimate(theta, f, MAX_ITERATIONS, converged, "iteration limit reached")
+
+
+def central_jacobian(function: Callable[[np.ndarray], np.ndarray], theta: np.ndarray) -> np.ndarray:
+    """``d function / d theta`` by central differences, a column per parameter (steps of 1e-5,
+    relative beyond 1): an observed Hessian from an analytic gradient."""
+    columns = []
+    for k in range(len(theta)):
+        h = 1e-5 * max(1.0, abs(theta[k]))
+        up, down = theta.copy(), theta.copy()
+        up[k] += h
+        down[k] -= h
+        columns.append((function(up) - function(down)) / (2 * h))
+    return np.column_stack(columns) if columns else np.zeros((0, 0))

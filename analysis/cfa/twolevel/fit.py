@@ -1,0 +1,189 @@
+"""Fit a two-level CFA by ML, with the fit measures lavaan gives a two-level model.
+
+The chi-square is twice the log-likelihood distance to the unrestricted two-level model (every
+within and between covariance free, and the means), the baseline the independence model at both
+levels; RMSEA, AIC and BIC count the N rows; SRMR is lavaan's: the root mean square of the
+differences between the unrestricted and the implied correlations, within and between, summed.
+The ICC of an item is its between variance over its total in the unrestricted model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import fitmeasures as fm
+from .. import se as standard
+from ..driver import estimates_frame
+from ..matrices import Representation
+from ..optimize import Estimate, minimize
+from ..partable import ParTable
+from .em import em_unrestricted
+from .likelihood import BETWEEN, WITHIN, LevelMoments, TwoLevelML
+from .moments import ClusterMoments
+from .tables import independence_table, model_table
+
+
+def fit_levels(table: ParTable, stats: ClusterMoments) -> tuple[TwoLevelML, Estimate]:
+    """Minimise ``-log L / N`` from starting values taken from the two levels' moments."""
+    rep = Representation.of(table)
+    objective = TwoLevelML(rep, stats)
+    start = _start(rep, stats)
+    return objective, minimize(objective, start)
+
+
+def unrestricted(stats: ClusterMoments) -> tuple[LevelMoments, float]:
+    """The unrestricted model's moments (lavaan's h1) and its log-likelihood, by EM."""
+    return em_unrestricted(stats)
+
+
+def fit_measures(
+    objective: TwoLevelML,
+    theta: np.ndarray,
+    h1: LevelMoments,
+    h1_loglik: float,
+    stats: ClusterMoments,
+) -> dict[str, float]:
+    p = stats.p
+    q = objective.rep.n_free
+    df = p + p * (p + 1) - q
+    logl = objective.loglik(theta)
+    chisq = max(2 * (h1_loglik - logl), 0.0)
+    base_objective, base = fit_levels(independence_table(objective.rep.table.observed), stats)
+    base_df = p + p * (p + 1) - base_objective.rep.n_free
+    base_chisq = 2 * (h1_loglik - base_objective.loglik(base.theta))
+    implied = objective.moments(theta)
+    within = _srmr(h1.within, implied.within)
+    between = _srmr(h1.between, _force_pd(implied.between))
+    lower, upper = fm.rmsea_ci(chisq, df, stats.n)
+    return {
+        "npar": float(q),
+        "ntotal": float(stats.n),
+        "clusters": float(stats.clusters),
+        "chisq": chisq,
+        "df": float(df),
+        "pvalue": fm.chisq_pvalue(chisq, df),
+        "baseline_chisq": base_chisq,
+        "baseline_df": float(base_df),
+        "cfi": fm.cfi(chisq, df, base_chisq, base_df),
+        "tli": fm.tli(chisq, df, base_chisq, base_df),
+        "rmsea": fm.rmsea(chisq, df, stats.n),
+        "rmsea_ci_lower": lower,
+        "rmsea_ci_upper": upper,
+        "srmr": within + between,
+        "srmr_within": within,
+        "srmr_between": between,
+        "logl": logl,
+        "unrestricted_logl": h1_loglik,
+        "aic": -2 * logl + 2 * q,
+        "bic": -2 * logl + q * np.log(stats.n),
+    }
+
+
+def estimates(objective: TwoLevelML, theta: np.ndarray) -> tuple[pd.DataFrame, bool]:
+    """The parameter table, one row per parameter and level (``level`` 1 within, 2 between),
+    with standard errors from the observed information; whether that was singular."""
+    info = objective.observed_information(theta)
+    singular = standard.is_singular(info)
+    vcov = np.full_like(info, np.nan) if singular else np.linalg.inv(info)
+    frame = estimates_frame(objective.rep, theta, vcov).rename(columns={"group": "level"})
+    return frame, singular
+
+
+def icc(h1: LevelMoments) -> np.ndarray:
+    """Each item's share of variance between patients, in the unrestricted model."""
+    b, w = np.diag(h1.between), np.diag(h1.within)
+    return b / (b + w)
+
+
+def _srmr(observed: np.ndarray, implied: np.ndarray) -> float:
+    def cor(m: np.ndarray) -> np.ndarray:
+        sd = np.sqrt(np.diag(m))
+        return m / np.outer(sd, sd)
+
+    rows, cols = np.tril_indices(len(observed))
+    resid = (cor(observed) - cor(implied))[rows, cols]
+    return float(np.sqrt(np.mean(resid**2)))
+
+
+def _force_pd(m: np.ndarray) -> np.ndarray:
+    """lavaan's ``lav_matrix_symmetric_force_pd`` on the implied between covariance: eigenvalues
+    below 1e-6 of the largest raised to that."""
+    values, vectors = np.linalg.eigh(m)
+    floor = 1e-6 * abs(values[-1])
+    if values.min() >= floor:
+        return m
+    return (vectors * np.maximum(values, floor)) @ vectors.T
+
+
+def _start(rep: Representation, stats: ClusterMoments) -> np.ndarray:
+    """Starting values: the within level from the pooled within covariance, the between level
+    from the covariance of the patient means less the share of within variance they carry
+    (eigenvalues kept positive), the intercepts at the mean of the patient means; loadings from
+    covariances with the marker, half of each variance for factor and residual variances."""
+    w = stats.within
+    b = stats.between - w * float(np.mean(1.0 / stats.cluster_sizes))
+    values, vectors = np.linalg.eigh(b)
+    floor = 0.05 * float(np.mean(np.diag(w)))
+    b = (vectors * np.maximum(values, floor)) @ vectors.T
+    covs = {WITHIN: w, BETWEEN: b}
+    theta = np.full(rep.n_free, np.nan)
+    table = rep.table
+    saturated = not table.latent
+    for k, param in enumerate(table.parameters):
+        i = rep.free_index[k]
+        if i < 0 or not np.isnan(theta[i]):
+            continue
+        name, r, c = rep.cells[k]
+        s = covs[param.group]
+        if not np.isnan(param.value):
+            theta[i] = param.value
+        elif name == "nu":
+            theta[i] = stats.grand_mean[r]
+        elif name == "theta":
+            theta[i] = s[r, c] if saturated else (0.5 * s[r, r] if r == c else 0.0)
+        elif name == "lambda":
+            theta[i] = _marker_ratio(rep, k, s)
+        elif name == "psi":
+            theta[i] = _factor_start(rep, c, param.group, s) if r == c else 0.0
+        else:
+            theta[i] = 0.0
+    return theta
+
+
+def _indicators(rep: Representation, factor: int, level: int) -> list[tuple[int, bool, float]]:
+    """The factor's indicators at the level: (item position, loading free, fixed value)."""
+    out = []
+    for k in rep.blocks[level]:
+        name, r, c = rep.cells[k]
+        if name == "lambda" and c == factor:
+            out.append((r, rep.free_index[k] >= 0, rep.table.parameters[k].value))
+    return out
+
+
+def _marker(rep: Representation, factor: int, level: int) -> int | None:
+    for r, free, value in _indicators(rep, factor, level):
+        if not free and value != 0:
+            return r
+    return None
+
+
+def _factor_start(rep: Representation, factor: int, level: int, s: np.ndarray) -> float:
+    marker = _marker(rep, factor, level)
+    if marker is None:
+        return 1.0  # std_lv
+    return 0.5 * float(s[marker, marker])
+
+
+def _marker_ratio(rep: Representation, k: int, s: np.ndarray) -> float:
+    """A free loading's start: its item's covariance with the factor's marker over the marker's
+    half variance (the factor variance's start), or 1 without a marker."""
+    param = rep.table.parameters[k]
+    _, r, c = rep.cells[k]
+    marker = _marker(rep, c, param.group)
+    if marker is None or marker == r:
+        return 1.0
+    return float(s[r, marker] / (0.5 * s[marker, marker]))
+
+
+__all__ = ["estimates", "fit_levels", "fit_measures", "icc", "model_table", "unrestricted"]

@@ -1,0 +1,131 @@
+"""Two-level CFA against lavaan 0.6 and semTools (tests/reference/make_twolevel_reference.R):
+lavaan's Demo.twolevel (a shared and a configural between structure) and a simulated clinic
+export (sessions within patients, the pillars at both levels)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.cfa import ModelError
+from analysis.cfa.matrices import Representation
+from analysis.cfa.twolevel import fit_twolevel, split_levels
+from analysis.cfa.twolevel.likelihood import TwoLevelML
+from analysis.cfa.twolevel.moments import cluster_moments
+from analysis.cfa.twolevel.tables import model_table
+
+HERE = Path(__file__).parent / "reference"
+REF = json.loads((HERE / "twolevel.json").read_text())
+DEMO = pd.read_csv(HERE / "data" / "demo_twolevel.csv")
+CLINIC = pd.read_csv(HERE / "data" / "clinic.csv")
+
+CASES = {
+    "demo-shared": (DEMO, "cluster", REF["demo"]["shared"]),
+    "demo-config": (DEMO, "cluster", REF["demo"]["config"]),
+    "clinic-config": (CLINIC, "respondent_id", REF["clinic"]["config"]),
+    "clinic-shared": (CLINIC, "respondent_id", REF["clinic"]["shared"]),
+}
+FIT_KEYS = ("cfi", "tli", "rmsea", "srmr", "srmr_within", "srmr_between")
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def case(request: pytest.FixtureRequest) -> tuple:
+    data, cluster, ref = CASES[request.param]
+    return fit_twolevel(data, ref["model"], cluster), ref
+
+
+def test_fit_measures_equal_lavaan(case: tuple) -> None:
+    result, ref = case
+    fit = ref["fit"]
+    for key in ("npar", "ntotal", "df", "baseline.df"):
+        assert result.fit[key.replace(".", "_")] == fit[key]
+    for key in ("chisq", "baseline.chisq", "logl", "unrestricted.logl", "aic", "bic"):
+        assert result.fit[key.replace(".", "_")] == pytest.approx(fit[key], rel=1e-6)
+    for key in FIT_KEYS:
+        assert result.fit[key] == pytest.approx(fit[key], abs=1e-3), key
+    assert result.clusters == ref["clusters"]
+
+
+def test_estimates_and_standardized_per_level_equal_lavaan(case: tuple) -> None:
+    result, ref = case
+    theirs = pd.DataFrame(ref["estimates"])
+    both = result.estimates.merge(theirs, on=["lhs", "op", "rhs", "level"], suffixes=("", "_r"))
+    # lavaan lists the within intercepts and latent means, fixed at 0, which this table omits
+    assert len(both) == len(result.estimates)
+    assert set(both["level"]) == {1, 2}
+    for column in ("est", "se", "std_all"):
+        ours, ref_values = both[column].to_numpy(), both[f"{column}_r"].to_numpy()
+        if column == "se":  # a fixed parameter: no SE here, 0 in lavaan's table
+            ours = np.nan_to_num(ours)
+        assert np.allclose(ours, ref_values, atol=1e-3, equal_nan=True), column
+
+
+def test_icc_of_every_item_equals_lavaan(case: tuple) -> None:
+    result, ref = case
+    assert result.icc.to_dict() == pytest.approx(ref["icc"], abs=1e-6)
+
+
+def test_reliability_per_level_equals_compRelSEM(case: tuple) -> None:
+    result, ref = case
+    table = result.reliability.set_index("factor")
+    for factor, values in ref["reliability"].items():
+        for key, value in values.items():
+            assert table.loc[factor, key] == pytest.approx(value, abs=1e-3), (factor, key)
+
+
+def test_gradient_is_the_derivative_of_the_likelihood() -> None:
+    table = model_table(REF["demo"]["shared"]["model"])
+    codes = pd.factorize(DEMO["cluster"])[0]
+    stats = cluster_moments(DEMO[list(table.observed)].to_numpy(float), codes)
+    objective = TwoLevelML(Representation.of(table), stats)
+    rng = np.random.default_rng(3)
+    theta = np.abs(rng.normal(0.6, 0.1, objective.rep.n_free))
+    numeric = np.empty_like(theta)
+    for k in range(len(theta)):
+        step = np.zeros_like(theta)
+        step[k] = 1e-6
+        numeric[k] = (objective.value(theta + step) - objective.value(theta - step)) / 2e-6
+    assert np.allclose(objective.gradient(theta), numeric, atol=1e-6)
+
+
+def test_rows_with_a_missing_answer_are_left_out_and_counted() -> None:
+    model = REF["clinic"]["shared"]["model"]
+    result = fit_twolevel(CLINIC, model, "respondent_id")
+    complete = CLINIC.dropna(subset=list(result.observed))
+    assert result.n == len(complete)
+    assert result.left_out == len(CLINIC) - len(complete) > 0
+    assert f"{result.left_out:,} rows with a missing answer left out" in result.nesting()
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("level: 3\nf =~ y1 + y2 + y3", "level '3'"),
+        ("f =~ y1 + y2 + y3\nlevel: 1\nf =~ y1 + y2 + y3", "line 1: a two-level model starts"),
+        ("level: 1\nf =~ y1 + y2 + y3\nlevel: 2\ny1 ~~ y2", "level 2 has no measurement line"),
+        ("level: 1\nf =~ y1 + y2 + y3\nlevel: 1\nf =~ y1 + y2", "line 3: level 1 is given twice"),
+        ("level: 1\nf =~ y1 + y2 + y3\nlevel: 2\ng =~ y1 + y2 + y4", "y3, y4: every item"),
+    ],
+)
+def test_a_malformed_level_model_is_refused_by_line(model: str, message: str) -> None:
+    with pytest.raises(ModelError, match=message):
+        fit_twolevel(DEMO, model, "cluster")
+
+
+def test_a_syntax_error_names_the_line_of_the_whole_model() -> None:
+    model = "level: 1\nf =~ y1 + y2 + y3\nlevel: 2\ng =~ y1 + y2 + y3\ny1 =- y2"
+    assert split_levels(model).between.splitlines()[4] == "y1 =- y2"
+    with pytest.raises(ValueError, match="line 5"):
+        fit_twolevel(DEMO, model, "cluster")
+
+
+def test_one_cluster_or_no_cluster_column_is_refused() -> None:
+    model = REF["demo"]["shared"]["model"]
+    with pytest.raises(ModelError, match="no column 'clinic'"):
+        fit_twolevel(DEMO, model, "clinic")
+    with pytest.raises(ModelError, match="at least two clusters"):
+        fit_twolevel(DEMO.assign(cluster=1), model, "cluster")
