@@ -21,6 +21,12 @@ MissingMethod = Literal["listwise", "fiml", "pairwise"]
 MISSING_METHODS: tuple[MissingMethod, ...] = ("listwise", "fiml", "pairwise")
 
 
+# A two-level model of a nested export (sessions within patients): the pillars within clusters
+# and, between clusters, each pillar as a factor of its own ('pillars') or one factor ('one');
+# 'none': no two-level model.
+LevelStructure = Literal["pillars", "one", "none"]
+LEVEL_STRUCTURES: tuple[LevelStructure, ...] = ("pillars", "one", "none")
+
 RowSelection = Literal["usable", "all"]
 ROW_SELECTIONS: tuple[RowSelection, ...] = ("usable", "all")
 

@@ -339,6 +339,7 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
         sample=sample,
         parallel_kind=options.parallel,
         efa_correlation=options.efa_correlation,
+        levels=options.levels,
     )
 
 

@@ -16,6 +16,7 @@ from .check import CheckResult, check_export
 from .choices import (
     DEFAULT_MAX_MISSING_SHARE,
     EstimatorRequest,
+    LevelStructure,
     MissingMethod,
     ParallelKind,
     RowSelection,
@@ -52,6 +53,9 @@ class Options:
     ``invariance``: the column the report tests measurement invariance across;
     ``calibration``: an item calibration (``alliance calibrate``) whose theta scores, rule on
     theta and adaptive simulation are added to the scores and the report;
+    ``cluster``: the column whose rows are not independent (a patient's sessions; 'none': every
+    row independent); ``levels``: the two-level model of clustered rows, 'pillars' (the
+    default when clustered), 'one' or 'none';
     ``id_column``: the export column that holds the respondent id;
     ``keep_columns``: columns kept although they look like identifiers (names, e-mail, phone,
     date of birth: left out by default); ``drop_columns``: more columns to leave out;
@@ -82,6 +86,7 @@ class Options:
     invariance: str | None = None
     by: str | None = None  # the report's group profiles: a column of the export
     cluster: str | None = None  # clusters of rows; None: by respondent when sessions repeat
+    levels: LevelStructure | None = None  # the two-level model; None: 'pillars' when clustered
     calibration: Path | None = None  # an item calibration: scores on theta too
     id_column: str | None = None
     keep_columns: tuple[str, ...] = ()
@@ -191,7 +196,8 @@ def read_unchecked(
     )
     if options.pseudonym_key is not None:
         export = pseudonymized(export, options.pseudonym_key)
-    for column in dict.fromkeys((options.group, options.invariance, options.by)):
+    cluster = None if options.cluster == "none" else options.cluster
+    for column in dict.fromkeys((options.group, options.invariance, options.by, cluster)):
         export = _with_group(export, column, path, options.max_bytes)
     if instrument.unscaled_items:
         instrument, inferred = with_observed_scales(instrument, export)

@@ -21,14 +21,15 @@ import numpy as np
 import pandas as pd
 
 from instrument import Instrument
-from instrument.syntax import parse_model
+from instrument.syntax import has_levels, parse_model, split_levels
 
 from .cfa import CFAResult, FitRequest, ModelError, fit_model
 from .cfa.auto import EstimatorChoice
 from .cfa.compare import chisq_difference
 from .cfa.fitkeys import BESIDE, HEADLINE
 from .cfa.partable import variables
-from .choices import ORDINAL_ESTIMATORS, Estimator
+from .cfa.twolevel import TwoLevelResult, fit_twolevel
+from .choices import ORDINAL_ESTIMATORS, Estimator, LevelStructure
 from .efa import Correlation, EFAResult, ParallelKind, run_efa
 from .keying import ceiling_shares, keyed
 from .sample import Sample
@@ -42,6 +43,8 @@ from .validity import (
 )
 
 HYPOTHESIZED = "hypothesized"
+BETWEEN_SUFFIX = "_between"  # a pillar's factor between clusters, in the built-in level models
+ONE_BETWEEN = "overall"  # the one factor between clusters (levels='one')
 HTMT_GUIDELINE = 0.85  # Henseler, Ringle & Sarstedt (2015): above it, two constructs blur
 # Hu & Bentler (1999) cut-offs, reported as guidelines rather than rules.
 GUIDELINES = (("cfi", ">=", 0.95), ("tli", ">=", 0.95), ("rmsea", "<=", 0.06), ("srmr", "<=", 0.08))
@@ -156,6 +159,8 @@ class ValidationResult:
     omega_hierarchical: float | None
     trust_htmt: pd.DataFrame | None = None
     estimator_choice: EstimatorChoice | None = None  # when asked for 'auto'
+    two_level: TwoLevelResult | None = None  # nested rows: the model with both levels
+    two_level_error: str | None = None  # why the default two-level model could not be fitted
 
     @property
     def hypothesized(self) -> CFAResult | None:
@@ -206,6 +211,13 @@ class ValidationResult:
                 hyp.modindices.head(10).to_dict(orient="records") if hyp is not None else []
             ),
             "parameters": hyp.parameters().to_dict(orient="records") if hyp is not None else [],
+            "two_level": (
+                self.two_level.to_dict()
+                if self.two_level is not None
+                else {"error": self.two_level_error}
+                if self.two_level_error is not None
+                else None
+            ),
         }
 
 
@@ -263,6 +275,46 @@ def hypothesized_input(
     return "\n".join(_line(f, ids) for f, ids in groups.items()), source
 
 
+def level_model(groups: Mapping[str, list[str]], structure: LevelStructure) -> str:
+    """The built-in two-level model: each subscale a factor within clusters; between clusters
+    each subscale a factor of its own (``pillars``, named with :data:`BETWEEN_SUFFIX`) or one
+    factor of every item (``one``)."""
+    within = [_line(f, ids) for f, ids in groups.items()]
+    if structure == "pillars":
+        between = [_line(f + BETWEEN_SUFFIX, ids) for f, ids in groups.items()]
+    else:
+        between = [_line(ONE_BETWEEN, [i for ids in groups.values() for i in ids])]
+    return "\n".join(["level: 1", *within, "level: 2", *between])
+
+
+def two_level_fit(
+    source: pd.DataFrame,
+    groups: Mapping[str, list[str]],
+    user_model: str | None,
+    levels: LevelStructure | None,
+    cluster: str | None,
+) -> tuple[TwoLevelResult | None, str | None]:
+    """The two-level model, and why it is missing where it was not asked for and failed: the
+    user's level blocks, or ``levels``; by default the pillars at both levels whenever the rows
+    are clustered. Asked for without clusters, it is refused."""
+    asked = user_model is not None or levels in ("pillars", "one")
+    if levels == "none" or (not asked and cluster is None):
+        return None, None
+    if cluster is None:
+        raise ModelError(
+            "a two-level model needs the rows' clusters: name the column with 'cluster' (a "
+            "patient's sessions cluster by the respondent by default, and this export has one "
+            "row per respondent)."
+        )
+    syntax = user_model if user_model is not None else level_model(groups, levels or "pillars")
+    try:
+        return fit_twolevel(source, syntax, cluster), None
+    except (ModelError, np.linalg.LinAlgError) as exc:
+        if asked:
+            raise
+        return None, f"the two-level model could not be fitted: {exc}"
+
+
 # The request when none is given: the command line's, so that the same file gives the same
 # numbers from Python (ML; FIML only when an answer is missing).
 DEFAULT_REQUEST = FitRequest()
@@ -278,6 +330,7 @@ def validate(
     sample: Sample | None = None,
     parallel_kind: ParallelKind = "components",
     efa_correlation: Correlation | None = None,
+    levels: LevelStructure | None = None,
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
 
@@ -296,7 +349,15 @@ def validate(
     declares a rule and the data holds them all, else every subscale in the data); ``model``
     replaces the hypothesized model with the user's syntax; ``sample`` records how ``data``
     was selected from the export (default: all of it).
+
+    Nested rows (the request's ``cluster``, by default the respondent when sessions repeat)
+    also get a two-level model by ML (:func:`two_level_fit`): ``levels`` 'pillars' (the default
+    when clustered), 'one', or 'none'; a ``model`` with ``level: 1`` / ``level: 2`` blocks is
+    that model, and its level-1 block the hypothesized single-level model.
     """
+    user_levels = None
+    if model is not None and has_levels(model):
+        user_levels, model = model, split_levels(model).within
     group, group_equal = fit.group, fit.group_equal
     groups_all, groups = subscale_groups(data, instrument, subscales)
     items = [i for ids in groups.values() for i in ids]
@@ -419,6 +480,15 @@ def validate(
             or ("polychoric" if chosen in ORDINAL_ESTIMATORS else "pearson"),
         )
     selected = sample or Sample(len(data), "all", len(data))
+    cluster = fit.cluster
+    level_source = source
+    if cluster is not None and cluster in data.columns and cluster not in source.columns:
+        level_source = source.assign(**{cluster: data[cluster].to_numpy()})
+    two_level, two_level_error = two_level_fit(
+        level_source, groups, user_levels, levels if group is None else "none", cluster
+    )
+    if two_level_error is not None:
+        findings.append(two_level_error)
     return ValidationResult(
         n=hyp.n,
         sample=selected.used_by(hyp, grouped=group is not None),
@@ -444,6 +514,8 @@ def validate(
         fornell_larcker=fornell_larcker(hyp, per_factor) if per_factor else None,
         efa=efa,
         omega_hierarchical=omega_h,
+        two_level=two_level,
+        two_level_error=two_level_error,
         trust_htmt=trust_htmt,
     )
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .model import Form, Instrument, Item, Perspective, ResponseScale, Subscale
 from .schema import BankFile, ItemSpec
-from .syntax import ModelSyntaxError, parse_model
+from .syntax import ModelSyntaxError, has_levels, parse_model, split_levels
 from .yamlsafe import MAX_BYTES, YamlLimitError, load_yaml
 
 BUILTIN_NAME = "alliance"
@@ -311,10 +311,11 @@ def instrument_from_model(model: str) -> Instrument:
     (an item on several lines belongs to the one with the fewest items).
 
     Only measurement lines (``=~``) define the instrument; other lines (``~~``, fixed values) are
-    for the CFA and ignored here. Items have no wording or scale; keying is ``+``.
+    for the CFA and ignored here. Items have no wording or scale; keying is ``+``. Of a
+    two-level model (``level: 1`` / ``level: 2``) the within level's factors are the subscales.
     """
     try:
-        statements = parse_model(model)
+        statements = parse_model(split_levels(model).within if has_levels(model) else model)
     except ModelSyntaxError as exc:
         raise BankError(f"model: {exc}") from None
     factors = [s for s in statements if s.op == "=~"]

@@ -332,3 +332,68 @@ def parse_model(text: str) -> list[Statement]:
     if not statements:
         raise ModelSyntaxError(1, 1, "the model is empty")
     return statements
+
+
+_LEVEL = re.compile(r"^\s*level\s*:\s*(\S+)\s*$", re.IGNORECASE)
+_LEVEL_NAMES = {"1": 1, "within": 1, "2": 2, "between": 2}
+
+
+@dataclass(frozen=True)
+class Levels:
+    """lavaan's level blocks: ``level: 1`` (or ``within``), the model of the sessions'
+    deviations from their cluster's mean, and ``level: 2`` (or ``between``), the model of the
+    cluster means. Each is the whole text with the other level's lines blanked, so that an
+    error names the line of the model as written."""
+
+    within: str
+    between: str
+
+
+def has_levels(text: str) -> bool:
+    return any(_LEVEL.match(line) for line in text.splitlines())
+
+
+def split_levels(text: str) -> Levels:
+    """The two blocks of a two-level model. A level other than 1 and 2, a level given twice, a
+    line before the first level or a level without a measurement line is refused by line."""
+    lines = text.splitlines()
+    level_of: list[int] = []
+    header = {1: 0, 2: 0}
+    current = 0
+    for number, line in enumerate(lines, start=1):
+        match = _LEVEL.match(line)
+        if match:
+            name = match.group(1).lower()
+            if name not in _LEVEL_NAMES:
+                raise ModelSyntaxError(
+                    number,
+                    1,
+                    f"level {match.group(1)!r}: a two-level model has 'level: 1' (within "
+                    "clusters) and 'level: 2' (between clusters)",
+                )
+            current = _LEVEL_NAMES[name]
+            if header[current]:
+                raise ModelSyntaxError(number, 1, f"level {current} is given twice")
+            header[current] = number
+            level_of.append(0)
+            continue
+        if current == 0 and re.split(r"[#!]", line)[0].strip():
+            raise ModelSyntaxError(
+                number, 1, "a two-level model starts with 'level: 1'; this line comes before it"
+            )
+        level_of.append(current)
+
+    def block(level: int) -> str:
+        return "\n".join(
+            line if where == level else "" for line, where in zip(lines, level_of, strict=True)
+        )
+
+    blocks = {level: block(level) for level in (1, 2)}
+    for level, body in blocks.items():
+        if "=~" not in body:
+            raise ModelSyntaxError(
+                header[level] or len(lines),
+                1,
+                f"level {level} has no measurement line ('factor =~ item1 + item2 + ...')",
+            )
+    return Levels(blocks[1], blocks[2])

@@ -20,6 +20,7 @@ from analysis.choices import (
     DEFAULT_MAX_MISSING_SHARE,
     ESTIMATOR_REQUESTS,
     GROUP_EQUAL,
+    LEVEL_STRUCTURES,
     MISSING_METHODS,
     ROW_SELECTIONS,
 )
@@ -344,8 +345,8 @@ def stop_option(help: str) -> Callable[[F], F]:
 
 
 def validate_options(func: F) -> F:
-    """--model, --estimator, --missing, --cluster and --rows: what is fitted, how, and on which
-    rows."""
+    """--model, --estimator, --missing, --cluster, --levels and --rows: what is fitted, how,
+    and on which rows."""
     func = click.option(
         "--cluster",
         default=None,
@@ -353,6 +354,15 @@ def validate_options(func: F) -> F:
         help="Rows that are not independent (a patient's sessions): cluster-robust standard "
         "errors and scaled test by MLR, as lavaan's cluster=. Default: the respondent, when "
         "respondents have several rows; none: every row independent.",
+    )(func)
+    func = click.option(
+        "--levels",
+        type=click.Choice(LEVEL_STRUCTURES),
+        default=None,
+        help="The two-level model of clustered rows, fitted by ML beside the others (lavaan's "
+        "level: 1 / level: 2): the pillars within clusters and, between clusters, each pillar "
+        "(pillars, the default when the rows are clustered) or one factor (one); none: no "
+        "two-level model. A --model with level blocks is fitted as written.",
     )(func)
     func = click.option(
         "--rows",
@@ -470,6 +480,7 @@ _OPTION_NAMES = {
     "invariance": "invariance",
     "by": "by",
     "cluster": "cluster",
+    "levels": "levels",
     "calibration_file": "calibration",
     "key": "pseudonym_key",  # resolved by pseudonym_key() before Options are built
 }

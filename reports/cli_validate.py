@@ -119,6 +119,9 @@ def summary_lines(result: ValidationResult) -> list[str]:
             f"KMO {e.kmo:.3f}; Bartlett chisq {e.bartlett_chisq:.2f} on {e.bartlett_df} df; "
             f"{e.parallel_sentence()}"
         )
+    if result.two_level is not None:
+        lines.append("")
+        lines.extend(result.two_level.summary_lines())
     return lines
 
 

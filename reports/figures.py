@@ -224,6 +224,27 @@ def status_bars(counts: dict[str, int], title: str) -> go.Figure:
     return _layout(fig, title, height=360)
 
 
+def icc_bars(icc: pd.Series, labels: list[str], groups: list[str], title: str) -> go.Figure:
+    """Each item's share of variance between clusters (its ICC), one bar per item coloured by
+    its subscale (``groups``), the item's wording on hover."""
+    order = list(dict.fromkeys(groups))
+    fig = go.Figure(
+        go.Bar(
+            x=list(icc.to_numpy(float)),
+            y=[escape(str(i)) for i in icc.index],
+            orientation="h",
+            marker_color=[pillar_colour(g, order) for g in groups],
+            hovertext=[escape(_wrapped(label)) for label in labels],
+            hovertemplate="%{y}: %{x:.2f}<br>%{hovertext}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis={"title": "share of the item's variance between clusters (ICC)", "range": [0, 1]},
+        yaxis={"autorange": "reversed"},
+    )
+    return _layout(fig, title, height=max(300, 18 * len(icc) + 120))
+
+
 def probability_histogram(table: pd.DataFrame) -> go.Figure:
     centres = (table["left"] + table["right"]) / 2
     fig = go.Figure(

@@ -9,9 +9,11 @@ from the instrument's own names. Nothing is computed here beyond arranging the r
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
+from analysis.cfa.twolevel import TwoLevelResult
 from analysis.check import CheckResult
 from analysis.describe import (
     DISCRETE_MAX_POINTS,
@@ -24,7 +26,7 @@ from analysis.describe import (
 from analysis.pipeline import Analysis, InvarianceRun, IrtRun
 from analysis.ruptures.course import Course
 from analysis.scoring import ScoreResult
-from analysis.validate import ValidationResult
+from analysis.validate import BETWEEN_SUFFIX, ValidationResult
 from instrument import Instrument
 
 from . import figures, monitor_figures
@@ -162,7 +164,7 @@ def _compare_by(estimator: str) -> str:
     return "lower AIC and BIC are better"
 
 
-def _reliability_section(v: ValidationResult) -> Section:
+def _reliability_section(v: ValidationResult, instrument: Instrument) -> Section:
     rows = {}
     for name, r in v.reliability.items():
         rows[name] = {
@@ -199,7 +201,56 @@ def _reliability_section(v: ValidationResult) -> Section:
         f"Table 4. Reliability per subscale (alpha, {omega}, composite reliability, average "
         "variance extracted)",
     )
+    if v.two_level is not None:
+        _levels_part(s, v.two_level, instrument)
+    elif v.two_level_error is not None:
+        s.note(f"Reliability per level is not available: {v.two_level_error}.")
     return s
+
+
+def _levels_part(s: Section, fit: TwoLevelResult, instrument: Instrument) -> None:
+    """Nested rows: each subscale's ICC and omega within and between clusters, and every item's
+    ICC, from the two-level model."""
+    s.note(
+        f"The rows are nested ({fit.nesting()}). Omega within says how well a subscale tracks "
+        "one patient's change from session to session; omega between, how well a patient's "
+        "mean over their sessions tells patients apart; the ICC is the share of the "
+        "subscale's variance that lies between patients."
+    )
+    rows: dict[str, dict[str, Any]] = {}
+    for record in fit.reliability.to_dict(orient="records"):
+        name = str(record["factor"])
+        pillar = name.removesuffix(BETWEEN_SUFFIX)
+        row = rows.setdefault(pillar, {})
+        if record["construct"] == "shared":
+            row.update({"omega between": record["omega_B"], "IRR": record["IRR"]})
+            row.setdefault("ICC", record["icc"])
+        else:
+            row.update({"ICC": record["icc"], "omega within": record["omega_W"]})
+            if record["construct"] == "configural":
+                row["omega two-level"] = record["omega_2L"]
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "subscale"
+    s.table(
+        table,
+        "Table 15. Reliability per level (two-level model by ML; semTools' compRelSEM: omega "
+        "within and two-level for a factor at both levels, omega between and IRR for a factor "
+        "between clusters only)",
+    )
+    known = {item.id: item for item in instrument.items}
+    items = [known.get(str(i)) for i in fit.icc.index]
+    labels = [
+        item.text if item and item.text else str(i)
+        for i, item in zip(fit.icc.index, items, strict=True)
+    ]
+    groups = [item.subscale if item else "" for item in items]
+    s.figure(
+        figures.icc_bars(
+            fit.icc, labels, groups, "Each item's ICC: its share of variance between patients"
+        )
+    )
+    if fit.findings:
+        s.note("Two-level model: " + "; ".join(fit.findings) + ".")
 
 
 def _structure_section(v: ValidationResult, instrument: Instrument) -> Section:
@@ -552,7 +603,7 @@ def build_report(analysis: Analysis) -> str:
     sections.append(_items_section(usable, instrument, list(checked.export.items)))
     validation = analysis.validation
     if validation is not None:
-        sections.append(_reliability_section(validation))
+        sections.append(_reliability_section(validation, instrument))
         sections.append(_structure_section(validation, instrument))
     else:
         sections.append(

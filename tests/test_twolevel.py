@@ -18,6 +18,8 @@ from analysis.cfa.twolevel.likelihood import TwoLevelML
 from analysis.cfa.twolevel.moments import cluster_moments
 from analysis.cfa.twolevel.tables import model_table
 
+from .conftest import run_cli
+
 HERE = Path(__file__).parent / "reference"
 REF = json.loads((HERE / "twolevel.json").read_text())
 DEMO = pd.read_csv(HERE / "data" / "demo_twolevel.csv")
@@ -104,10 +106,16 @@ def test_rows_with_a_missing_answer_are_left_out_and_counted() -> None:
 @pytest.mark.parametrize(
     ("model", "message"),
     [
-        ("level: 3\nf =~ y1 + y2 + y3", "level '3'"),
-        ("f =~ y1 + y2 + y3\nlevel: 1\nf =~ y1 + y2 + y3", "line 1: a two-level model starts"),
+        ("level: 3\nf =~ y1 + y2 + y3", "line 1, position 1: level '3'"),
+        (
+            "f =~ y1 + y2 + y3\nlevel: 1\nf =~ y1 + y2 + y3",
+            "line 1, position 1: a two-level model starts",
+        ),
         ("level: 1\nf =~ y1 + y2 + y3\nlevel: 2\ny1 ~~ y2", "level 2 has no measurement line"),
-        ("level: 1\nf =~ y1 + y2 + y3\nlevel: 1\nf =~ y1 + y2", "line 3: level 1 is given twice"),
+        (
+            "level: 1\nf =~ y1 + y2 + y3\nlevel: 1\nf =~ y1 + y2",
+            "line 3, position 1: level 1 is given twice",
+        ),
         ("level: 1\nf =~ y1 + y2 + y3\nlevel: 2\ng =~ y1 + y2 + y4", "y3, y4: every item"),
     ],
 )
@@ -129,3 +137,50 @@ def test_one_cluster_or_no_cluster_column_is_refused() -> None:
         fit_twolevel(DEMO, model, "clinic")
     with pytest.raises(ModelError, match="at least two clusters"):
         fit_twolevel(DEMO.assign(cluster=1), model, "cluster")
+
+
+# ---------------------------------------------------------------- as a user runs it
+
+
+def test_validate_fits_a_level_model_as_lavaan_does() -> None:
+    ref = REF["demo"]["shared"]
+    done = run_cli(
+        "validate", str(HERE / "data" / "demo_twolevel.csv"), "--rows", "all",
+        "--model", ref["model"], "--cluster", "cluster", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    two = doc["two_level"]
+    assert two["nesting"].startswith("two-level model by ML: 2,500 rows within 200 clusters")
+    assert two["fit"]["chisq"] == pytest.approx(ref["fit"]["chisq"], rel=1e-6)
+    assert two["fit"]["srmr_between"] == pytest.approx(ref["fit"]["srmr_between"], abs=1e-3)
+    assert two["icc"] == pytest.approx(ref["icc"], abs=1e-6)
+    # the level-1 block is the single-level hypothesized model, cluster-robust
+    assert (
+        doc["models"]["hypothesized"]["model"].split() == split_levels(ref["model"]).within.split()
+    )
+    assert "clustered by cluster" in doc["sample"]["nesting"]
+
+
+def test_validate_gives_a_clinic_export_its_pillars_at_both_levels() -> None:
+    path = str(HERE / "data" / "clinic.csv")
+    done = run_cli("validate", path, "--json")
+    doc = json.loads(done.stdout)
+    two = doc["two_level"]
+    assert two["cluster"] == "respondent_id"
+    rows = {r["factor"]: r for r in two["reliability"]}
+    assert set(rows) == {"bond", "goals", "tasks", "bond_between", "goals_between", "tasks_between"}
+    assert 0 < rows["bond"]["omega_W"] < 1 and 0 < rows["bond_between"]["omega_B"] < 1
+    assert f"{two['left_out']:,} rows with a missing answer left out" in two["nesting"]
+    text = run_cli("validate", path).stdout
+    assert "Two-level CFA (two-level model by ML:" in text
+    assert "bond: omega within" in text
+    assert run_cli("validate", path, "--levels", "none", "--json").stdout.count('"two_level": null')
+
+
+def test_a_two_level_model_without_clusters_is_refused_in_one_line() -> None:
+    path = str(HERE / "data" / "clinic.csv")
+    done = run_cli("validate", path, "--cluster", "none", "--levels", "pillars")
+    assert done.returncode != 0
+    assert "a two-level model needs the rows' clusters" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,20 +1,22 @@
 """Two-level CFA (lavaan's ``level: 1`` / ``level: 2`` blocks with ``cluster =``), a stage of
-its own beside ML, FIML and DWLS: its sample statistics (:mod:`.moments`: within and between
-moments per cluster size), its likelihood (:mod:`.likelihood`), the unrestricted model by EM
-(:mod:`.em`), the fit measures and estimates (:mod:`.fit`), the reliability per level
-(:mod:`.reliability`) and the result (:mod:`.result`)."""
+its own beside ML, FIML and DWLS: its parameter tables (:mod:`.tables`), its sample statistics
+(:mod:`.moments`: within and between moments per cluster size), its likelihood
+(:mod:`.likelihood`), the unrestricted model by EM (:mod:`.em`), the fit measures and
+estimates (:mod:`.fit`), the reliability per level (:mod:`.reliability`) and the result
+(:mod:`.result`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from instrument.syntax import has_levels, split_levels
+
 from ..partable import ModelError
 from .fit import estimates, fit_levels, fit_measures, icc, unrestricted
 from .moments import cluster_moments
 from .reliability import level_reliability
 from .result import TwoLevelResult
-from .syntax import has_levels, split_levels
 from .tables import model_table
 
 

@@ -8,7 +8,10 @@ unrestricted within and between covariances, lavaan's h1):
 - a factor at level 2 only (a shared construct): ``omega_B`` = its common variance over the
   variance of a patient's mean sum score, ``sum(Sigma_W) E(1/n_j) + sum(Sigma_B)``: how well the
   pillar tells patients apart; ``IRR`` the same with all the between variance counted;
-- a factor at level 1 only: ``omega_W``.
+- a factor at level 1 only: ``omega_W``;
+
+and beside them ``icc``, the share of the factor's item sum's variance that lies between
+clusters (unrestricted covariances).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from ..matrices import Representation
 from .likelihood import BETWEEN, WITHIN, LevelMoments
 from .moments import ClusterMoments
 
-COLUMNS = ("factor", "construct", "omega_W", "omega_2L", "omega_B", "IRR")
+COLUMNS = ("factor", "construct", "icc", "omega_W", "omega_2L", "omega_B", "IRR")
 
 
 def level_reliability(
@@ -34,17 +37,18 @@ def level_reliability(
         indicators = {level: _items(rep, name, level) for level in (WITHIN, BETWEEN)}
         at = [level for level in (WITHIN, BETWEEN) if indicators[level].size]
         row: dict[str, object] = {"factor": name}
+        items = indicators[at[0]]
+        between = _sum(covs[BETWEEN], items)
+        row["icc"] = between / (between + _sum(covs[WITHIN], items))
         common = {
             level: _common(mats[level].lam, mats[level].psi, f, indicators[level]) for level in at
         }
         if at == [WITHIN, BETWEEN]:
-            items = indicators[WITHIN]
             total = {level: _sum(covs[level], items) for level in at}
             row["construct"] = "configural"
             row["omega_W"] = common[WITHIN] / total[WITHIN]
             row["omega_2L"] = (common[WITHIN] + common[BETWEEN]) / (total[WITHIN] + total[BETWEEN])
         elif at == [BETWEEN]:
-            items = indicators[BETWEEN]
             den = _sum(covs[WITHIN], items) * scale + _sum(covs[BETWEEN], items)
             row["construct"] = "shared"
             row["omega_B"] = common[BETWEEN] / den

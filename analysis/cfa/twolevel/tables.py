@@ -9,14 +9,18 @@ from dataclasses import replace
 
 import numpy as np
 
+from instrument.syntax import ModelSyntaxError, split_levels
+
 from ..partable import ModelError, Parameter, ParTable, build_partable
-from .syntax import split_levels
 
 LEVELS = ("within", "between")
 
 
 def model_table(model: str) -> ParTable:
-    levels = split_levels(model)
+    try:
+        levels = split_levels(model)
+    except ModelSyntaxError as exc:
+        raise ModelError(str(exc)) from None
     within = build_partable(levels.within, meanstructure=False)
     between = build_partable(levels.between, meanstructure=True)
     only = set(within.observed) ^ set(between.observed)
