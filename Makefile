@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 DEMO_DIR ?= demo-output
+# Exports that `make reference` simulates and scores, kept out of the repository.
+REFTMP ?= .reference-tmp
 
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -54,6 +56,7 @@ core: $(STAMP)
 # Regenerate the R reference values (needs Debian's r-cran-lavaan, -psych, -semtools,
 # -gparotation, -lme4, -jsonlite); CI uses the committed JSON and does not need R.
 reference: $(STAMP)
+	mkdir -p $(REFTMP)
 	$(BIN)/alliance simulate -n 500 --clinicians 20 --sessions 1 --form patient --seed 7 \
 	  -o tests/reference/data/alliance.csv
 	Rscript tests/reference/make_reference.R tests/reference
@@ -71,6 +74,12 @@ reference: $(STAMP)
 	Rscript tests/reference/make_ulsmv_reference.R tests/reference
 	Rscript tests/reference/make_ordinal_lrt_reference.R tests/reference
 	Rscript tests/reference/make_twolevel_reference.R tests/reference
+	$(BIN)/alliance simulate -n 150 --clinicians 10 --sessions 4 --perspectives patient,clinician \
+	  --seed 31 -o $(REFTMP)/agreement.csv
+	$(BIN)/alliance score $(REFTMP)/agreement-patient.csv -o tests/reference/data/agreement_patient.csv
+	$(BIN)/alliance score $(REFTMP)/agreement-clinician.csv \
+	  -o tests/reference/data/agreement_clinician.csv
+	Rscript tests/reference/make_agreement_reference.R tests/reference
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_DIR) $(REFTMP) .pytest_cache .mypy_cache .ruff_cache .hypothesis

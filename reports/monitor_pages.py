@@ -12,7 +12,7 @@ from analysis import names
 from analysis.benchmark import BenchmarkResult
 from analysis.clinic import ClinicianView
 from analysis.monitor import AlertCounts, Monitor
-from analysis.ruptures import NEVER, REPAIR, RUPTURE, margin_table
+from analysis.ruptures import LOA_Z, NEVER, REPAIR, RUPTURE, margin_table
 
 from . import figures, monitor_figures
 from .html import Section, assemble
@@ -161,9 +161,26 @@ def _agreement_section(m: Monitor, clinic: pd.DataFrame | None) -> Section:
     own = m.own_agreement()
     s.figure(monitor_figures.bland_altman(m.pairs, pillars, own, clinic))
     table = own.set_index("pillar")[
-        ["paired_sessions", "mean_difference", "loa_low", "loa_high", "icc_a1", "unseen_ruptures"]
-    ]
-    s.table(table, "Agreement with your patients, per pillar (ICC(A,1): absolute agreement)", 2)
+        ["paired_sessions", "patients", "mean_difference", "loa_low", "loa_high", "icc_a1"]
+    ].copy()
+    low = own["mean_difference"] - LOA_Z * own["mean_difference_se"]
+    high = own["mean_difference"] + LOA_Z * own["mean_difference_se"]
+    table.insert(
+        3,
+        "mean difference 95% CI",
+        [
+            "" if np.isnan(a) else f"[{a:.2f}, {b:.2f}]"
+            for a, b in zip(low.to_numpy(float), high.to_numpy(float), strict=True)
+        ],
+    )
+    table["unseen_ruptures"] = own.set_index("pillar")["unseen_ruptures"]
+    s.table(
+        table,
+        "Agreement with your patients, per pillar (your rating minus theirs; the sessions of one "
+        "patient as a cluster: a model with a random patient effect; ICC(A,1): absolute "
+        "agreement)",
+        2,
+    )
     listed = m.unseen()
     if len(listed):
         s.table(listed.set_index(names.RESPONDENT_ID), "Unseen ruptures", 2)

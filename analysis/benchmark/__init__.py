@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ..mixed import NestedFit, PatientSummaries, fit_nested
 from .compare import (
     DEFAULT_MIN_N,
     BenchmarkResult,
@@ -12,7 +13,6 @@ from .compare import (
     run_benchmark,
 )
 from .funnel import Funnel, funnel
-from .mixed import NestedFit, PatientSummaries, fit_nested
 
 __all__ = [
     "DEFAULT_MIN_N",

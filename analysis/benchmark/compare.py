@@ -28,6 +28,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from ..choices import GROUPINGS
+from ..mixed import NestedFit, PatientSummaries, fit_nested
 from ..privacy import MIN_N_FLOOR, check_min_n, pseudonymize
 from ..store.backends import Backend, store_pillars
 from ..store.disclosure import Cells, guard_all
@@ -35,7 +36,6 @@ from ..store.queries.groups import group_months, group_sums, patient_rows, sessi
 from ..store.queries.sessions import ALL, session_filter
 from ..store.schema import StoreError
 from .funnel import Funnel, funnel
-from .mixed import NestedFit, PatientSummaries, fit_nested
 
 DEFAULT_MIN_N = MIN_N_FLOOR
 RELIABILITY_TARGETS = (0.70, 0.80)
@@ -255,6 +255,8 @@ def _patient_summaries(
 
 def _fit_pillar(frame: pd.DataFrame, x: np.ndarray) -> tuple[NestedFit, pd.Index, np.ndarray]:
     codes, uniques = pd.factorize(frame["grp"].astype(str))
+    if len(uniques) < 2:
+        raise ValueError("the mixed model needs at least 3 patients in at least 2 groups.")
     summaries = PatientSummaries(
         group=codes.astype(np.int64),
         n=frame["n"].to_numpy(float),

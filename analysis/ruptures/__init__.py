@@ -4,7 +4,14 @@ agreement (:mod:`.agreement`). Nothing here reads a file or a store: the export 
 it on the frames it has, and the clinic's monitor (analysis.monitor) on the frames the store
 returns, so neither loads the other's machinery."""
 
-from .agreement import agreement, agreement_density, icc_a1, pair_sessions, unseen_ruptures
+from .agreement import (
+    LOA_Z,
+    agreement,
+    agreement_density,
+    icc_a1,
+    pair_sessions,
+    unseen_ruptures,
+)
 from .rule import (
     DEFAULT_ESTABLISH_WITHIN,
     EVENTS,
@@ -24,6 +31,7 @@ from .rule import (
 __all__ = [
     "DEFAULT_ESTABLISH_WITHIN",
     "EVENTS",
+    "LOA_Z",
     "NEVER",
     "RCI_Z",
     "REPAIR",

@@ -13,7 +13,9 @@ needs: m_ij has variance tau2_patient + sigma2 / n_ij, and W_ij / sigma2 is chi-
 n_ij - 1 degrees of freedom. Within a group the patient means share u_j, so their covariance
 is diag(d) + tau2_group * 11' and Sherman-Morrison gives its inverse and determinant in closed
 form. The fit is REML, the criterion statsmodels' MixedLM maximises by default for the same
-model (``vc_formula`` for patients within ``groups``), and the estimates agree with it.
+model (``vc_formula`` for patients within ``groups``), and the estimates agree with it and with
+lme4. With one group it is the model with a random patient effect alone, ``y ~ 1 + (1 |
+patient)``, as the patient-clinician agreement fits it (:func:`patient_model`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 
 _LOG_FLOOR = -30.0  # log-variance bound: a component this small is zero for every purpose
@@ -42,6 +45,7 @@ class PatientSummaries:
 @dataclass(frozen=True)
 class NestedFit:
     beta: np.ndarray
+    beta_se: np.ndarray  # sqrt diag (X' V^-1 X)^-1 at the REML variances
     tau2_group: float
     tau2_patient: float
     sigma2: float
@@ -122,7 +126,8 @@ def _cells(s: PatientSummaries) -> _Cells:
 def _parts(
     c: _Cells, log_var: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """REML criterion (to minimise) and the pieces the BLUPs reuse."""
+    """REML criterion (to minimise), and the pieces the BLUPs and the fixed effects' standard
+    errors reuse."""
     tau_g, tau_p, sigma2 = np.exp(log_var)
     d = tau_p + sigma2 / c.n
     w = 1.0 / d
@@ -150,19 +155,23 @@ def _parts(
     within = c.within_df * np.log(sigma2) + c.within_ss / sigma2
     _, logdet_x = np.linalg.slogdet(xtvx)
     criterion = 0.5 * (logdet + quad + within + logdet_x)
-    return criterion, beta, gr, shrink, np.exp(log_var)
+    return criterion, beta, gr, shrink, xtvx
 
 
 def fit_nested(s: PatientSummaries) -> NestedFit:
-    """REML fit of the nested random-intercept model from per-patient summaries."""
-    if len(s.n) < 3 or s.n_groups < 2:
-        raise ValueError("the mixed model needs at least 3 patients in at least 2 groups.")
+    """REML fit of the nested random-intercept model from per-patient summaries; with one
+    group, of the model with a random patient effect alone."""
+    if len(s.n) < 3 or s.n_groups < 1:
+        raise ValueError("the mixed model needs at least 3 patients.")
     pooled = float(np.var(s.mean)) or 1.0
     within_df = float(np.sum(s.n - 1.0))
     sigma0 = float(np.sum(s.within_ss)) / within_df if within_df > 0 else pooled / 2
     start = np.log([0.1 * pooled, 0.5 * pooled, max(sigma0, 1e-6 * pooled)])
     upper = np.log(100 * pooled + 100 * max(sigma0, 0))
     bounds = [(_LOG_FLOOR, upper)] * 3
+    if s.n_groups == 1:  # no group level: its variance held at zero
+        start[0] = _LOG_FLOOR
+        bounds[0] = (_LOG_FLOOR, _LOG_FLOOR)
     if within_df <= 0:  # one session per patient: sigma2 and tau2_patient are not separable
         bounds[2] = (float(start[2]), float(start[2]))
     cells = _cells(s)
@@ -173,13 +182,33 @@ def fit_nested(s: PatientSummaries) -> NestedFit:
         bounds=bounds,
         options={"ftol": 1e-13},
     )
-    _, beta, gr, shrink, (tau_g, tau_p, sigma2) = _parts(cells, result.x)
+    _, beta, gr, shrink, xtvx = _parts(cells, result.x)
+    tau_g, tau_p, sigma2 = np.exp(result.x)
     return NestedFit(
         beta=beta,
+        beta_se=np.sqrt(np.diag(np.linalg.inv(xtvx))),
         tau2_group=float(tau_g) if result.x[0] > _LOG_FLOOR + 1 else 0.0,
         tau2_patient=float(tau_p) if result.x[1] > _LOG_FLOOR + 1 else 0.0,
         sigma2=float(sigma2),
         group_effect=shrink * gr,
         group_effect_se=np.sqrt(shrink),
         converged=bool(result.success),
+    )
+
+
+def patient_model(values: np.ndarray, patients: np.ndarray) -> NestedFit:
+    """``y ~ 1 + (1 | patient)`` by REML, from one value per session and its patient."""
+    codes, uniques = pd.factorize(patients)
+    n = np.bincount(codes).astype(float)
+    mean = np.bincount(codes, weights=values) / n
+    within = np.bincount(codes, weights=(values - mean[codes]) ** 2)
+    return fit_nested(
+        PatientSummaries(
+            group=np.zeros(len(uniques), np.int64),
+            n=n,
+            mean=mean,
+            within_ss=within,
+            covariates=np.ones((len(uniques), 1)),
+            n_groups=1,
+        )
     )
