@@ -174,6 +174,9 @@ def _agreement_section(m: Monitor, clinic: pd.DataFrame | None) -> Section:
         ],
     )
     table["unseen_ruptures"] = own.set_index("pillar")["unseen_ruptures"]
+    table = table.rename(
+        columns={"loa_low": "lower limit", "loa_high": "upper limit", "icc_a1": "ICC(A,1)"}
+    )
     s.table(
         table,
         "Agreement with your patients, per pillar (your rating minus theirs; the sessions of one "
