@@ -25,6 +25,7 @@ from instrument.syntax import parse_model
 
 from . import names
 from .cfa.invariance import InvarianceResult, run_invariance
+from .cfa.longitudinal import run_over_sessions, wide_name, widen
 from .cfa.partable import variables
 from .choices import DEFAULT_SHORT_ITEMS
 from .describe import GroupProfiles, profiles_by
@@ -357,6 +358,44 @@ def _grouped(data: pd.DataFrame, instrument: Instrument, group: str | None) -> p
     return data
 
 
+SESSIONS_BY_DEFAULT = 3  # invariance over sessions: the first three, unless asked
+
+
+def _over_sessions(
+    read: ReadResult, options: Options, progress: Progress | None = None
+) -> InvarianceRun:
+    """The same patients' sessions as one longitudinal model (:mod:`analysis.cfa.longitudinal`),
+    the instrument's subscales (or the factors of ``options.model``) at every session."""
+    if options.group is not None:
+        raise ValueError("invariance over sessions compares a patient's sessions; give no group.")
+    data, sample = read.selected(options.rows)
+    if names.SESSION not in data.columns:
+        raise ValueError("invariance over sessions needs a session column; the export has none.")
+    cluster = None if options.cluster in (None, "none", names.RESPONDENT_ID) else options.cluster
+    keep = (names.RESPONDENT_ID, names.SESSION, *([cluster] if cluster else []))
+    model, source = hypothesized_input(data, read.instrument, options.model, keep=keep)
+    factors = {s.lhs: [t.name for t in s.rhs] for s in parse_model(model) if s.op == "=~"}
+    items = list(variables(parse_model(model))[1])
+    present = sorted(pd.to_numeric(data[names.SESSION], errors="coerce").dropna().unique())
+    sessions = options.sessions or tuple(int(s) for s in present[:SESSIONS_BY_DEFAULT])
+    if len(sessions) < 2:
+        raise ValueError("invariance over sessions needs at least two sessions.")
+    widened = widen(source, items, sessions, names.RESPONDENT_ID, names.SESSION, keep=keep[2:])
+    request = replace(options.fit_request(None), cluster=cluster)
+    spec = request.resolve(widened.wide, [wide_name(i, s) for s in sessions for i in items])
+    result = run_over_sessions(widened, factors, spec, progress=progress)
+    nesting = (
+        f"clustered by {cluster}"
+        if cluster
+        else "patients treated as independent of their clinicians"
+    )
+    notes = []
+    if widened.repeated:
+        notes.append(f"{widened.repeated} repeated rows of one patient's session left out")
+    result = replace(result, nesting=nesting, findings=(*notes, *result.findings))
+    return InvarianceRun(result, sample, stacked=False)
+
+
 @dataclass(frozen=True)
 class InvarianceRun:
     result: InvarianceResult
@@ -374,9 +413,12 @@ class InvarianceRun:
 def invariance(
     read: ReadResult, options: Options, progress: Progress | None = None
 ) -> InvarianceRun:
-    """Configural to strict invariance of the hypothesized model across ``options.group``."""
+    """Configural to strict invariance of the hypothesized model across ``options.group``, or
+    over a patient's sessions (``options.over``)."""
+    if options.over == "session":
+        return _over_sessions(read, options, progress)
     if options.group is None:
-        raise ValueError("invariance needs a group column (--group).")
+        raise ValueError("invariance needs a group column (--group) or --over session.")
     data, sample = read.selected(options.rows)
     grouped = _grouped(data, read.instrument, options.group)
     request = options.fit_request(grouped)
@@ -439,7 +481,13 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
     if options.invariance is not None:
         say(f"testing measurement invariance across {options.invariance}")
         try:
-            tested = invariance(read, replace(options, group=options.invariance))
+            over = options.invariance == names.SESSION
+            tested = invariance(
+                read,
+                replace(options, over="session")
+                if over
+                else replace(options, group=options.invariance),
+            )
         except ValueError as exc:
             invariance_error = str(exc)
     course = export_course(scored) if scored is not None else None

@@ -55,7 +55,8 @@ class Options:
     theta and adaptive simulation are added to the scores and the report;
     ``cluster``: the column whose rows are not independent (a patient's sessions; 'none': every
     row independent); ``levels``: the two-level model of clustered rows, 'pillars' (the
-    default when clustered), 'one' or 'none';
+    default when clustered), 'one' or 'none'; ``over``: 'session' tests invariance over the
+    same patients' ``sessions`` (default the first three) instead of across a group;
     ``id_column``: the export column that holds the respondent id;
     ``keep_columns``: columns kept although they look like identifiers (names, e-mail, phone,
     date of birth: left out by default); ``drop_columns``: more columns to leave out;
@@ -87,6 +88,8 @@ class Options:
     by: str | None = None  # the report's group profiles: a column of the export
     cluster: str | None = None  # clusters of rows; None: by respondent when sessions repeat
     levels: LevelStructure | None = None  # the two-level model; None: 'pillars' when clustered
+    over: Literal["session"] | None = None  # invariance over a patient's sessions
+    sessions: tuple[int, ...] | None = None  # which sessions (None: the first three)
     calibration: Path | None = None  # an item calibration: scores on theta too
     id_column: str | None = None
     keep_columns: tuple[str, ...] = ()

@@ -70,7 +70,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "invariance": (
         "reports.cli_invariance",
         "invariance_command",
-        "Test whether the instrument measures the same thing in every group of a column.",
+        "Test whether the items measure the same in every group, or at every session.",
     ),
     "items": (
         "reports.cli_bank",

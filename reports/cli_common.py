@@ -481,6 +481,8 @@ _OPTION_NAMES = {
     "by": "by",
     "cluster": "cluster",
     "levels": "levels",
+    "over": "over",
+    "sessions": "sessions",
     "calibration_file": "calibration",
     "key": "pseudonym_key",  # resolved by pseudonym_key() before Options are built
 }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from analysis.cfa.invariance import CHEN_CFI, CHEN_RMSEA
+from analysis.cfa.longitudinal import LongitudinalResult
 from analysis.pipeline import InvarianceRun, invariance, read_checked
 
 from .cli_common import (
@@ -53,13 +54,33 @@ def _row(name: str, fit: dict[str, Any], comparison: dict[str, Any] | None, verd
     )
 
 
+def _sessions(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        found = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: session numbers separated by commas, e.g. 1,2,3."
+        ) from None
+    if len(found) < 2 or len(set(found)) != len(found):
+        raise click.BadParameter(f"{value!r}: at least two different sessions, e.g. 1,2,3.")
+    return found
+
+
 def summary_lines(run: InvarianceRun) -> list[str]:
     result = run.result
     doc = result.to_dict()
     lines = [f"{run.sample.sentence()}; estimator {result.estimator.upper()}"]
-    groups = ", ".join(f"{g} {n:,}" for g, n in zip(result.groups, result.group_n, strict=True))
-    side = " (patient and clinician forms on common item names)" if run.stacked else ""
-    lines.append(f"groups of {result.group!r}{side}: {groups}")
+    if isinstance(result, LongitudinalResult):
+        lines[0] = (
+            f"{run.sample.sentence()}; over sessions: {result.sentence()}; estimator "
+            f"{result.estimator.upper()}"
+        )
+    else:
+        groups = ", ".join(f"{g} {n:,}" for g, n in zip(result.groups, result.group_n, strict=True))
+        side = " (patient and clinician forms on common item names)" if run.stacked else ""
+        lines.append(f"groups of {result.group!r}{side}: {groups}")
     lines.append("")
     lines.append(
         f"{'level':<27}{'chisq':>10}{'df':>5}{'CFI':>7}{'TLI':>7}{'RMSEA':>7}{'90% CI':>16}"
@@ -84,7 +105,22 @@ def summary_lines(run: InvarianceRun) -> list[str]:
 @click.argument("export_path", metavar="EXPORT", type=click.Path(path_type=Path))
 @read_options
 @validate_options
-@group_options(equal=False, required=True)
+@group_options(equal=False)
+@click.option(
+    "--over",
+    type=click.Choice(["session"]),
+    default=None,
+    help="Instead of across a group: over the same patients' sessions, as one longitudinal "
+    "model (a factor per pillar per session, each item's residuals correlated across "
+    "sessions, missed sessions by FIML).",
+)
+@click.option(
+    "--sessions",
+    default=None,
+    callback=lambda _ctx, _param, value: _sessions(value),
+    metavar="LIST",
+    help="With --over session: which sessions, e.g. 1,2,3 (default: the first three).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 @builds_options
@@ -95,7 +131,10 @@ def invariance_command(
     as_json: bool,
     options: Options,
 ) -> None:
-    """Test whether the instrument measures the same thing in every group of a column.
+    """Test whether the items measure the same in every group, or at every session.
+
+    Across the groups of a column (--group), or over the same patients' sessions (--over
+    session).
 
     Fits the hypothesized model (the instrument's subscales, or --model) configural, then with
     equal loadings (metric), item intercepts (scalar) and residual variances (strict). Each
@@ -107,6 +146,8 @@ def invariance_command(
     listwise. With --estimator wlsmv (or auto choosing it) the items are ordinal: metric
     holds thresholds and loadings equal, scalar adds intercepts (fixed at 0 for ordinal
     items, so nothing changes), strict and partial freeing are left out, as the output says.
+    --over session fits the same patients' sessions side by side (semTools' measEq.syntax with
+    longFacNames, lavaan's missing = "ml"): one row per patient, each item once per session.
 
     \b
     Examples:
@@ -114,6 +155,7 @@ def invariance_command(
       alliance invariance export.csv --group site_id
       alliance invariance export.csv --group gender --estimator mlr --json
       alliance invariance both_forms.csv --group perspective
+      alliance invariance clinic.csv --over session --sessions 1,2,3
       alliance invariance hs.csv --group school --rows all --model \\
           'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9'
     """

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.cfa.longitudinal import LongitudinalResult
 from analysis.cfa.twolevel import TwoLevelResult
 from analysis.check import CheckResult
 from analysis.describe import (
@@ -540,16 +541,25 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
         else "the loadings (metric), then the items' intercepts (scalar), then their residual "
         "variances (strict)"
     )
+    over = isinstance(result, LongitudinalResult)
     s = Section(
         "invariance",
-        f"{number}. Measurement invariance across {group}",
+        f"{number}. Measurement invariance " + ("over sessions" if over else f"across {group}"),
         (
-            f"Do the items measure the same thing in every group of {group}{side}? Only then "
-            f"can the groups' scores be compared. The model is fitted with ever more held "
-            f"equal across the groups: {steps}. A level holds when fit drops "
-            f"by no more than Chen's (2007) limits (CFI by .010, RMSEA up by .015). "
-            f"Result: {doc['conclusion']}. Fitted by {result.estimator.upper()} on "
-            f"{run.sample.sentence()}."
+            (
+                "Do the items mean the same at every session of one patient? Only then can a "
+                "trajectory, or a rupture alert, compare a patient's sessions. The same "
+                "patients' sessions are fitted as one model, a factor per pillar per session, "
+                f"with ever more held equal across the sessions: {steps}. "
+                if over
+                else f"Do the items measure the same thing in every group of {group}{side}? "
+                "Only then can the groups' scores be compared. The model is fitted with ever "
+                f"more held equal across the groups: {steps}. "
+            )
+            + "A level holds when fit drops by no more than Chen's (2007) limits (CFI by .010, "
+            f"RMSEA up by .015). Result: {doc['conclusion']}. Fitted by "
+            f"{result.estimator.upper()} on {run.sample.sentence()}"
+            + (f"; {result.sentence()}." if over else ".")
         ),
     )
     rows = []
@@ -577,17 +587,15 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
     kind, values = result.item_parameters()
     op = {"loading": "=~", "residual variance": "~~"}.get(kind, "~1")
     marked = [f.item for f in result.freed if f.op == op]
-    s.figure(
-        figures.group_parameters(
-            values, f"Item {kind.split(',')[0]}s in each group of {group}", kind, marked
-        )
-    )
+    where = "at each session" if over else f"in each group of {group}"
+    s.figure(figures.group_parameters(values, f"Item {kind.split(',')[0]}s {where}", kind, marked))
     shaded = (
         "" if result.estimator in ("wlsmv", "ulsmv") else " Shaded: freed in the partial model."
     )
     s.note(
-        f"Each marker is one group's {kind}; where an item's markers part from each other, "
-        f"it works differently in those groups.{shaded}"
+        f"Each marker is one {'session' if over else 'group'}'s {kind}; where an item's "
+        f"markers part from each other, it works differently in those "
+        f"{'sessions' if over else 'groups'}.{shaded}"
     )
     for finding in result.findings:
         s.note(f"Finding: {finding}.")

@@ -51,7 +51,7 @@ def test_top_level_help_imports_no_command_dependencies() -> None:
     heavy = ("pandas", "scipy", "statsmodels", "duckdb", "plotly", "pingouin", "numpy")
     output, loaded = loaded_by(["--help"], heavy)
     assert loaded == []
-    assert re.search(r"\n  invariance +Test whether the instrument measures", output)
+    assert re.search(r"\n  invariance +Test whether the items measure the same", output)
     assert re.search(r"\n  cat-simulate +Simulate adaptive testing on a calibrated bank", output)
 
 

@@ -23,7 +23,7 @@ comparisons are between nested models of one sample.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -380,40 +380,33 @@ def run_invariance(
         step = replace(spec, group_equal=equal, group_partial=released)
         return fit_model(data, model, step, table=table, stats=stats, modindices=False)
 
-    out: list[Level] = []
-    findings: list[str] = [ORDINAL_NOTE] if ordered else []
-    released: tuple[Key, ...] = tuple(spec.group_partial)
-    first_failure: str | None = None
-    previous: CFAResult | None = None
-    for name, equal in wanted:
-        if progress is not None:
-            progress(name)
-        result = fit(equal, released)
-        if previous is None:
-            out.append(Level(name, equal, result, holds=result.converged))
-            previous = result
-            if not result.converged:
-                findings.append("the configural model did not converge; the sequence stops")
-                first_failure = name
-                break
-            continue
-        comparison = compare(result, previous)
-        if holds(comparison) and result.converged:
-            largest = None if ordered else _largest(equal[-1], result)
-            out.append(Level(name, equal, result, comparison, largest=largest))
-            previous = result
-            continue
-        first_failure = first_failure or name
-        if not partial:
-            out.append(Level(name, equal, result, comparison, holds=False))
-            break
-        level = _partial(name, equal, result, comparison, previous, released, fit)
-        out.append(level)
-        findings += [f.sentence(group) for f in level.freed]
-        if not level.holds:
-            break
-        released += tuple(f.key for f in level.freed)
-        previous = level.result
+    def release(level: str, best: pd.Series) -> tuple[Key, Callable[[CFAResult], Freed]]:
+        key: Key = (str(best["lhs"]), str(best["op"]), str(best["rhs"]))
+
+        def freed(result: CFAResult) -> Freed:
+            e = result.estimates
+            row = e[(e["lhs"] == key[0]) & (e["op"] == key[1]) & (e["rhs"] == key[2])]
+            estimates = {
+                result.groups[int(g) - 1]: float(v)
+                for g, v in zip(row["group"], row["est"], strict=True)
+            }
+            x2, df, p = float(best["X2"]), int(best["df"]), float(best["pvalue"])
+            return Freed(level, *key, x2, df, p, estimates)
+
+        return key, freed
+
+    out, findings, first_failure = run_sequence(
+        wanted,
+        fit,
+        release,
+        lambda f: f.sentence(group),
+        released=tuple(spec.group_partial),
+        partial=partial,
+        largest=not ordered,
+        progress=progress,
+    )
+    if ordered:
+        findings.insert(0, ORDINAL_NOTE)
     first = out[0].result
     return InvarianceResult(
         model=model,
@@ -435,13 +428,13 @@ def _tests(result: CFAResult, kind: str) -> pd.DataFrame:
     return tests[tests["kind"] == kind].sort_values("X2", ascending=False)
 
 
-def _significant(result: CFAResult, kind: str) -> pd.DataFrame:
+def significant_tests(result: CFAResult, kind: str) -> pd.DataFrame:
     """Those significant after Bonferroni over the parameters tested, largest first."""
     tests = _tests(result, kind)
     return tests[tests["pvalue"] < ALPHA / len(tests)] if len(tests) else tests
 
 
-def _largest(kind: str, result: CFAResult) -> dict[str, Any] | None:
+def largest_test(kind: str, result: CFAResult) -> dict[str, Any] | None:
     tests = _tests(result, kind)
     if tests.empty:
         return None
@@ -457,42 +450,92 @@ def _largest(kind: str, result: CFAResult) -> dict[str, Any] | None:
     }
 
 
+Release = Callable[[str, pd.Series], tuple[Any, Callable[[CFAResult], Freed]]]
+
+
+def run_sequence(
+    wanted: Sequence[tuple[str, tuple[str, ...]]],
+    fit: Callable[[tuple[str, ...], tuple[Any, ...]], CFAResult],
+    release: Release,
+    sentence: Callable[[Freed], str],
+    *,
+    released: tuple[Any, ...] = (),
+    partial: bool = True,
+    largest: bool = True,
+    progress: Any = None,
+) -> tuple[list[Level], list[str], str | None]:
+    """Fit the levels in order and stop at one that fails even in part: the levels, the
+    findings (each freed parameter's sentence) and the first level that failed in full.
+    ``fit(equal, released)`` fits a level with the ``released`` parameters free; ``release``
+    turns a score test's row into what to release and how to describe it once refitted."""
+    out: list[Level] = []
+    findings: list[str] = []
+    first_failure: str | None = None
+    previous: CFAResult | None = None
+    for name, equal in wanted:
+        if progress is not None:
+            progress(name)
+        result = fit(equal, released)
+        if previous is None:
+            out.append(Level(name, equal, result, holds=result.converged))
+            previous = result
+            if not result.converged:
+                findings.append("the configural model did not converge; the sequence stops")
+                first_failure = name
+                break
+            continue
+        comparison = compare(result, previous)
+        if holds(comparison) and result.converged:
+            top = largest_test(equal[-1], result) if largest else None
+            out.append(Level(name, equal, result, comparison, largest=top))
+            previous = result
+            continue
+        first_failure = first_failure or name
+        if not partial:
+            out.append(Level(name, equal, result, comparison, holds=False))
+            break
+        level, keys = _partial(name, equal, result, comparison, previous, released, fit, release)
+        out.append(level)
+        findings += [sentence(f) for f in level.freed]
+        if not level.holds:
+            break
+        released += keys
+        previous = level.result
+    return out, findings, first_failure
+
+
 def _partial(
     name: str,
     equal: tuple[str, ...],
     full: CFAResult,
     full_comparison: dict[str, float],
     previous: CFAResult,
-    released: tuple[Key, ...],
-    fit: Any,
-) -> Level:
+    released: tuple[Any, ...],
+    fit: Callable[[tuple[str, ...], tuple[Any, ...]], CFAResult],
+    release: Release,
+) -> tuple[Level, tuple[Any, ...]]:
     """Free, one at a time, the parameter of this level whose equality constraints' score
-    test (all groups at once) is largest, until the level holds or none is significant."""
+    test (all groups at once) is largest, until the level holds or none is significant; the
+    level and what it released."""
     new_kind = equal[-1]
     freed: list[Freed] = []
+    keys: tuple[Any, ...] = ()
     result, comparison = full, full_comparison
-    loose = tuple(released)
     while True:
-        hits = _significant(result, new_kind)
+        hits = significant_tests(result, new_kind)
         if hits.empty:
             break
-        best = hits.iloc[0]
-        key: Key = (str(best["lhs"]), str(best["op"]), str(best["rhs"]))
-        loose += (key,)
-        result = fit(equal, loose)
-        e = result.estimates
-        row = e[(e["lhs"] == key[0]) & (e["op"] == key[1]) & (e["rhs"] == key[2])]
-        estimates = {
-            result.groups[int(g) - 1]: float(v)
-            for g, v in zip(row["group"], row["est"], strict=True)
-        }
-        freed.append(
-            Freed(name, *key, float(best["X2"]), int(best["df"]), float(best["pvalue"]), estimates)
-        )
+        key, describe_freed = release(name, hits.iloc[0])
+        keys += (key,)
+        result = fit(equal, released + keys)
+        freed.append(describe_freed(result))
         comparison = compare(result, previous)
         if holds(comparison) and result.converged:
-            return Level(name, equal, result, comparison, True, tuple(freed), full, full_comparison)
-    return Level(
+            level = Level(
+                name, equal, result, comparison, True, tuple(freed), full, full_comparison
+            )
+            return level, keys
+    level = Level(
         name,
         equal,
         result,
@@ -502,3 +545,4 @@ def _partial(
         full if freed else None,
         full_comparison if freed else None,
     )
+    return level, keys

@@ -73,8 +73,8 @@ def fit_measures(
         "srmr": within + between,
         "srmr_within": within,
         "srmr_between": between,
-        "logl": logl,
-        "unrestricted_logl": h1_loglik,
+        "loglik": logl,
+        "unrestricted_loglik": h1_loglik,
         "aic": -2 * logl + 2 * q,
         "bic": -2 * logl + q * np.log(stats.n),
     }
