@@ -81,9 +81,17 @@ def summary_lines(result: ValidationResult) -> list[str]:
     if doc["model_comparison"]:
         lines.append("")
         for row in doc["model_comparison"]:
+            delta = row["delta_chisq"]
+            if delta is None or delta != delta:  # lavaan's NA: a negative scaling factor
+                lines.append(
+                    f"{row['model_a']} vs {row['model_b']}: no scaled difference test (its "
+                    "scaling factor is negative, as lavaan's lavTestLRT warns); compare AIC and "
+                    "BIC"
+                )
+                continue
             lines.append(
                 f"{row['model_a']} vs {row['model_b']}: delta chisq "
-                f"{_number(row['delta_chisq'])} on {row['delta_df']} df, "
+                f"{_number(delta)} on {row['delta_df']} df, "
                 f"p {'' if p_text(row['p']).startswith('<') else '= '}{p_text(row['p'])}"
             )
     lines.append("")

@@ -167,6 +167,22 @@ def test_chisq_difference_tests_match_lavtestlrt(estimator: str) -> None:
         assert got["delta_chisq"] == pytest.approx(row["delta_chisq"], rel=1e-5)
 
 
+def test_a_negative_scaling_factor_gives_no_difference_test_as_lavaan() -> None:
+    """lavaan's lavTestLRT warns and returns NA when the Satorra-Bentler (2001) factor
+    ``(df_a c_a - df_b c_b) / (df_a - df_b)`` is negative; a negative chi-square is no answer."""
+    from types import SimpleNamespace
+
+    def fit(chisq: float, df: int, c: float) -> SimpleNamespace:
+        return SimpleNamespace(
+            estimator="mlr", fit={"chisq_ml": chisq, "df": df, "scaling_factor": c}
+        )
+
+    got = chisq_difference(fit(900.0, 10, 1.0), fit(500.0, 9, 2.0))  # type: ignore[arg-type]
+    assert got["delta_df"] == 1 and np.isnan(got["delta_chisq"]) and np.isnan(got["p"])
+    fine = chisq_difference(fit(900.0, 10, 2.0), fit(500.0, 9, 1.5))  # type: ignore[arg-type]
+    assert fine["delta_chisq"] == pytest.approx(400.0 / 6.5)
+
+
 def test_an_unidentified_bifactor_model_is_reported_not_hidden() -> None:
     spec = reference("alliance")["models_ml"]["models"]["bifactor"]
     # lavaan could not invert the information matrix either: no standard errors there.

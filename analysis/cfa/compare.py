@@ -16,7 +16,8 @@ from .teststat import bdiag
 def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
     """Nested models, ``a`` the more restricted. Under MLR and MLM the Satorra-Bentler (2001)
     scaled difference: ``cd = (df_a c_a - df_b c_b) / (df_a - df_b)``, ``T = (T_a - T_b) / cd`` with
-    T the unscaled statistics (lavaan's lavTestLRT default for MLR). Under WLSMV and ULSMV
+    T the unscaled statistics (lavaan's lavTestLRT default for MLR; no test, NaN, when ``cd`` is
+    negative, as lavaan). Under WLSMV and ULSMV
     Satorra's (2000) scaled-and-shifted difference (:func:`satorra_2000`)."""
     df_a, df_b = a.fit["df"], b.fit["df"]
     delta_df = int(df_a - df_b)
@@ -29,7 +30,8 @@ def chisq_difference(a: CFAResult, b: CFAResult) -> dict[str, float]:
             return 0.0 if fit["df"] == 0 else fit["df"] * fit["scaling_factor"]
 
         cd = (weighted(a.fit) - weighted(b.fit)) / delta_df if delta_df else math.nan
-        delta = (t_a - t_b) / cd
+        # A negative scaling factor gives no test: lavaan warns and returns NA, and so does this.
+        delta = (t_a - t_b) / cd if cd > 0 else math.nan
     else:
         delta = a.fit["chisq"] - b.fit["chisq"]
     return {
