@@ -176,7 +176,10 @@ def test_patients_and_clinicians_are_compared_on_the_parallel_items(tmp_path: Pa
 
 def test_invariance_errors_are_one_line() -> None:
     result = run_cli("invariance", str(DATA / "hs.csv"), "--rows", "all", "--model", HS_MODEL)
-    assert result.returncode == 2 and "invariance needs a group column (--group) or --over session" in result.stderr
+    assert (
+        result.returncode == 2
+        and "invariance needs a group column (--group) or --over session" in result.stderr
+    )
     result = run_cli(
         "invariance",
         str(DATA / "hs.csv"),

@@ -61,7 +61,14 @@ _FIRST_VISIT = np.datetime64("2026-01-05")
 
 @dataclass(frozen=True)
 class Population:
-    """Parameters of the data-generating model, labelled by subscale and item id."""
+    """Parameters of the data-generating model, labelled by subscale and item id.
+
+    How the rows nest: a pillar's latent score of one session is a clinician effect (variance
+    ``clinician_share``), the patient's own level (``1 - clinician_share - session_share``) and
+    the session's deviation (``session_share``), each correlated across subscales as
+    ``correlation``; plus ``growth_per_session`` a session, and in the answers a rater's mood
+    (``halo_sd``, shared by every item of a response) and each item's own error.
+    """
 
     correlation: pd.DataFrame
     loadings: pd.Series

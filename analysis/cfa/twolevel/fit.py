@@ -84,7 +84,9 @@ def estimates(objective: TwoLevelML, theta: np.ndarray) -> tuple[pd.DataFrame, b
     """The parameter table, one row per parameter and level (``level`` 1 within, 2 between),
     with standard errors from the observed information; whether that was singular."""
     info = objective.observed_information(theta)
-    singular = standard.is_singular(info)
+    # Not finite where a step of the differences leaves a covariance not positive definite:
+    # an estimate on the boundary, whose standard errors are not available.
+    singular = not np.isfinite(info).all() or standard.is_singular(info)
     vcov = np.full_like(info, np.nan) if singular else np.linalg.inv(info)
     frame = estimates_frame(objective.rep, theta, vcov).rename(columns={"group": "level"})
     return frame, singular
