@@ -322,7 +322,7 @@ def adaptive_on_export(
     return compare_adaptive(calibration, answers, rule or StopRule(), "export")
 
 
-def validate(read: ReadResult, options: Options) -> ValidationResult:
+def validate(read: ReadResult, options: Options, *, level_errors: bool = True) -> ValidationResult:
     """Reliability, EFA and the CFA models on the rows ``options.rows`` selects; the result
     says how many rows it used and why any were left out."""
     data, sample = read.selected(options.rows)
@@ -341,6 +341,7 @@ def validate(read: ReadResult, options: Options) -> ValidationResult:
         parallel_kind=options.parallel,
         efa_correlation=options.efa_correlation,
         levels=options.levels,
+        level_errors=level_errors,
     )
 
 
@@ -474,7 +475,7 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
     say("validating the structure")
     validation, validation_error = None, ""
     try:
-        validation = validate(read, options)
+        validation = validate(read, options, level_errors=False)  # the page shows no SEs
     except ValueError as exc:
         validation_error = str(exc)
     tested, invariance_error = None, ""

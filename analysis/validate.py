@@ -29,7 +29,7 @@ from .cfa.compare import chisq_difference
 from .cfa.fitkeys import BESIDE, HEADLINE
 from .cfa.partable import variables
 from .cfa.twolevel import TwoLevelResult, fit_twolevel
-from .choices import ORDINAL_ESTIMATORS, Estimator, LevelStructure
+from .choices import ORDINAL_ESTIMATORS, Estimator, LevelStructure, MissingMethod
 from .efa import Correlation, EFAResult, ParallelKind, run_efa
 from .keying import ceiling_shares, keyed
 from .sample import Sample
@@ -293,6 +293,8 @@ def two_level_fit(
     user_model: str | None,
     levels: LevelStructure | None,
     cluster: str | None,
+    missing: MissingMethod = "fiml",
+    standard_errors: bool = True,
 ) -> tuple[TwoLevelResult | None, str | None]:
     """The two-level model, and why it is missing where it was not asked for and failed: the
     user's level blocks, or ``levels``; by default the pillars at both levels whenever the rows
@@ -308,7 +310,8 @@ def two_level_fit(
         )
     syntax = user_model if user_model is not None else level_model(groups, levels or "pillars")
     try:
-        return fit_twolevel(source, syntax, cluster), None
+        fitted = fit_twolevel(source, syntax, cluster, missing, standard_errors=standard_errors)
+        return fitted, None
     except (ModelError, np.linalg.LinAlgError) as exc:
         if asked:
             raise
@@ -331,6 +334,7 @@ def validate(
     parallel_kind: ParallelKind = "components",
     efa_correlation: Correlation | None = None,
     levels: LevelStructure | None = None,
+    level_errors: bool = True,
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
 
@@ -353,7 +357,8 @@ def validate(
     Nested rows (the request's ``cluster``, by default the respondent when sessions repeat)
     also get a two-level model by ML (:func:`two_level_fit`): ``levels`` 'pillars' (the default
     when clustered), 'one', or 'none'; a ``model`` with ``level: 1`` / ``level: 2`` blocks is
-    that model, and its level-1 block the hypothesized single-level model.
+    that model, and its level-1 block the hypothesized single-level model; ``level_errors``
+    False leaves its standard errors out (the report shows none).
     """
     user_levels = None
     if model is not None and has_levels(model):
@@ -485,7 +490,13 @@ def validate(
     if cluster is not None and cluster in data.columns and cluster not in source.columns:
         level_source = source.assign(**{cluster: data[cluster].to_numpy()})
     two_level, two_level_error = two_level_fit(
-        level_source, groups, user_levels, levels if group is None else "none", cluster
+        level_source,
+        groups,
+        user_levels,
+        levels if group is None else "none",
+        cluster,
+        "listwise" if fit.missing == "listwise" else "fiml",
+        level_errors,
     )
     if two_level_error is not None:
         findings.append(two_level_error)

@@ -36,9 +36,13 @@ class Estimate:
 
 
 def minimize(
-    objective: Objective, start: np.ndarray, fallback: np.ndarray | None = None
+    objective: Objective,
+    start: np.ndarray,
+    fallback: np.ndarray | None = None,
+    max_iterations: int = MAX_ITERATIONS,
 ) -> Estimate:
-    """Minimise from ``start`` (or ``fallback`` when the objective is not finite there)."""
+    """Minimise from ``start`` (or ``fallback`` when the objective is not finite there), in at
+    most ``max_iterations`` steps."""
     theta = start.copy()
     f = objective.value(theta)
     if not np.isfinite(f) and fallback is not None:
@@ -46,7 +50,7 @@ def minimize(
         f = objective.value(theta)
     mu = 0.0
     g = objective.gradient(theta)
-    for iteration in range(1, MAX_ITERATIONS + 1):
+    for iteration in range(1, max_iterations + 1):
         h = objective.hessian(theta)
         scale = float(np.mean(np.diag(h))) or 1.0
         while True:
@@ -72,7 +76,7 @@ def minimize(
         ):
             return Estimate(theta, f, iteration, True, "converged")
     converged = bool(np.max(np.abs(g), initial=0.0) < 1e-5)
-    return Estimate(theta, f, MAX_ITERATIONS, converged, "iteration limit reached")
+    return Estimate(theta, f, max_iterations, converged, "iteration limit reached")
 
 
 def central_jacobian(function: Callable[[np.ndarray], np.ndarray], theta: np.ndarray) -> np.ndarray:

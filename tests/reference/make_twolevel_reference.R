@@ -1,6 +1,6 @@
 # Reference values for two-level CFA (lavaan's `level: 1` / `level: 2` blocks, fitted by ML with
-# cluster =), the ICC of every item, and reliability per level (semTools' compRelSEM on the
-# two-level model).
+# cluster =, on complete rows and by two-level FIML with missing = "ml"), the ICC of every item,
+# and reliability per level (semTools' compRelSEM on the two-level model).
 #
 #   make reference      # runs this after the other reference scripts
 #
@@ -58,7 +58,12 @@ shared <- sem(shared_model, data = demo, cluster = "cluster")
 config_model <- paste("level: 1", "fw1 =~ y1 + y2 + y3", "fw2 =~ y4 + y5 + y6",
                       "level: 2", "fw1 =~ y1 + y2 + y3", "fw2 =~ y4 + y5 + y6", sep = "\n")
 config <- sem(config_model, data = demo, cluster = "cluster")
+# the same with answers missing at random (data/demo_twolevel_mcar.csv), by two-level FIML
+mcar <- read.csv(file.path(data_dir, "demo_twolevel_mcar.csv"))
+shared_fiml <- sem(shared_model, data = mcar, cluster = "cluster", missing = "ml")
 demo_out <- list(
+  shared_fiml = c(list(model = shared_model), describe_twolevel(shared_fiml),
+                  list(reliability = omega(compRelSEM(shared_fiml, shared = "fb")$shared))),
   shared = c(list(model = shared_model), describe_twolevel(shared),
              list(reliability = omega(compRelSEM(shared, shared = "fb")$shared))),
   config = c(list(model = config_model), describe_twolevel(config),
@@ -88,7 +93,11 @@ omega_within <- function(fit, factor) {
   lam <- est$lambda[ind, factor]
   sum(lam)^2 * est$psi[factor, factor] / sum(lavInspect(fit, "h1")$within$cov[ind, ind])
 }
+# every row, missing answers by two-level FIML
+everyone <- read.csv(file.path(data_dir, "clinic.csv"))[, c("respondent_id", items)]
+shared_fiml <- sem(shared_model, data = everyone, cluster = "respondent_id", missing = "ml")
 clinic_out <- list(
+  shared_fiml = c(list(model = shared_model), describe_twolevel(shared_fiml)),
   config = c(list(model = config_model), describe_twolevel(config_fit),
              list(reliability = omega(suppressWarnings(
                compRelSEM(config_fit, config = c("bond", "goals", "tasks"))$config)))),

@@ -12,18 +12,32 @@ import pandas as pd
 
 from instrument.syntax import has_levels, split_levels
 
+from ...choices import MissingMethod
 from ..partable import ModelError
-from .fit import estimates, fit_levels, fit_measures, icc, unrestricted
+from .fit import LevelData, estimates, fit_levels, fit_measures, icc, unrestricted
+from .missing import cluster_rows
 from .moments import cluster_moments
 from .reliability import level_reliability
 from .result import TwoLevelResult
 from .tables import model_table
 
 
-def fit_twolevel(data: pd.DataFrame, model: str, cluster: str) -> TwoLevelResult:
+def fit_twolevel(
+    data: pd.DataFrame,
+    model: str,
+    cluster: str,
+    missing: MissingMethod = "fiml",
+    *,
+    standard_errors: bool = True,
+) -> TwoLevelResult:
     """Fit a two-level ``model`` to ``data`` by ML, the rows nested in the clusters of column
-    ``cluster``. Rows with a missing answer to a model item are left out and counted (two-level
-    FIML is not available yet); a row without a cluster is refused."""
+    ``cluster``. Missing answers by two-level FIML (``missing='fiml'``, lavaan's ``missing =
+    "ml"``: every answer counts; a row with no answer is left out and counted) or complete rows
+    only (``'listwise'``); a row without a cluster is refused. ``standard_errors=False`` skips
+    the observed information (the costliest step under FIML) where only the fit, the ICCs and
+    the reliability are wanted."""
+    if missing not in ("fiml", "listwise"):
+        raise ModelError(f"a two-level model takes missing 'fiml' or 'listwise'; got {missing!r}.")
     table = model_table(model)
     items = list(table.observed)
     absent = [c for c in [*items, cluster] if c not in data.columns]
@@ -32,42 +46,48 @@ def fit_twolevel(data: pd.DataFrame, model: str, cluster: str) -> TwoLevelResult
     if data[cluster].isna().any():
         raise ModelError(f"{int(data[cluster].isna().sum())} rows have no {cluster}.")
     answers = data[items].apply(pd.to_numeric, errors="coerce")
-    complete = answers.notna().all(axis=1).to_numpy()
-    rows = answers.to_numpy(float)[complete]
-    codes = pd.factorize(data[cluster].to_numpy()[complete])[0]
+    keep = answers.notna().all(axis=1) if missing == "listwise" else answers.notna().any(axis=1)
+    keep = keep.to_numpy()
+    rows = answers.to_numpy(float)[keep]
+    codes = pd.factorize(data[cluster].to_numpy()[keep])[0]
     if len(rows) == 0 or codes.max(initial=-1) < 1:
         raise ModelError(
-            f"a two-level model needs at least two clusters of {cluster} with complete rows."
+            f"a two-level model needs at least two clusters of {cluster} with answers."
         )
-    stats = cluster_moments(rows, codes)
-    if stats.n - stats.clusters <= len(items):
+    incomplete = int(np.isnan(rows).any(axis=1).sum())
+    filled = np.where(np.isnan(rows), np.nanmean(rows, axis=0), rows)
+    moments = cluster_moments(filled, codes)
+    if moments.n - moments.clusters <= len(items):
         raise ModelError(
-            f"{stats.n:,} rows in {stats.clusters:,} clusters leave too few sessions within "
+            f"{moments.n:,} rows in {moments.clusters:,} clusters leave too few sessions within "
             f"clusters for {len(items)} items."
         )
-    h1, h1_loglik = unrestricted(stats)
-    objective, est = fit_levels(table, stats)
+    sample = LevelData(moments, cluster_rows(rows, codes) if incomplete else None)
+    h1, h1_loglik = unrestricted(sample)
+    objective, est = fit_levels(table, sample)
     findings = []
     if not est.converged:
         findings.append(f"the estimation did not converge ({est.message})")
-    frame, singular = estimates(objective, est.theta)
-    if singular:
+    frame, singular = estimates(objective, est.theta, standard_errors)
+    if singular and standard_errors:
         findings.append("the information matrix is singular: standard errors are not available")
     findings += _negative_variances(frame)
     return TwoLevelResult(
         model=model,
         cluster=cluster,
-        n=stats.n,
-        clusters=stats.clusters,
+        n=moments.n,
+        clusters=moments.clusters,
         observed=table.observed,
         estimates=frame,
-        fit=fit_measures(objective, est.theta, h1, h1_loglik, stats),
+        fit=fit_measures(objective, est.theta, h1, h1_loglik, sample),
         icc=pd.Series(icc(h1), index=list(table.observed)),
-        reliability=level_reliability(objective.rep, est.theta, h1, stats),
+        reliability=level_reliability(objective.rep, est.theta, h1, moments),
         converged=est.converged,
         iterations=est.iterations,
         findings=tuple(findings),
-        left_out=int(np.sum(~complete)),
+        left_out=int(np.sum(~keep)),
+        incomplete=incomplete,
+        missing=missing,
     )
 
 

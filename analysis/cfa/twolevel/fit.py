@@ -5,9 +5,16 @@ within and between covariance free, and the means), the baseline the independenc
 levels; RMSEA, AIC and BIC count the N rows; SRMR is lavaan's: the root mean square of the
 differences between the unrestricted and the implied correlations, within and between, summed.
 The ICC of an item is its between variance over its total in the unrestricted model.
+
+On complete rows the sample statistics are the moments per cluster size and the unrestricted
+model is lavaan's EM (:mod:`.em`); with missing answers every answer counts (:mod:`.missing`,
+lavaan's ``missing = "ml"``), and the unrestricted model is fitted by the same likelihood from
+the EM solution of the rows with their missing answers filled by the item means.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,21 +27,58 @@ from ..optimize import Estimate, minimize
 from ..partable import ParTable
 from .em import em_unrestricted
 from .likelihood import BETWEEN, WITHIN, LevelMoments, TwoLevelML
+from .missing import CholeskyUnrestricted, ClusterRows, TwoLevelFIML
 from .moments import ClusterMoments
 from .tables import independence_table, model_table
 
+# The unrestricted model under FIML converges slowly where the between covariance meets its
+# boundary; so many steps leave it within a few tenths of its maximum log-likelihood on the
+# committed references, nearer than lavaan's own optimiser stops (tests/test_twolevel.py).
+H1_ITERATIONS = 40
 
-def fit_levels(table: ParTable, stats: ClusterMoments) -> tuple[TwoLevelML, Estimate]:
+
+@dataclass(frozen=True)
+class LevelData:
+    """What a two-level fit reads: the complete rows' moments per cluster size, or (FIML) the
+    rows as answered, with the moments of the rows filled by the item means for starting
+    values."""
+
+    moments: ClusterMoments
+    rows: ClusterRows | None = None
+
+    @property
+    def n(self) -> int:
+        return self.moments.n
+
+    @property
+    def clusters(self) -> int:
+        return self.moments.clusters
+
+    @property
+    def cluster_sizes(self) -> np.ndarray:
+        return self.moments.cluster_sizes
+
+    def objective(self, rep: Representation) -> TwoLevelML:
+        return TwoLevelML(rep, self.moments) if self.rows is None else TwoLevelFIML(rep, self.rows)
+
+
+def fit_levels(table: ParTable, data: LevelData) -> tuple[TwoLevelML, Estimate]:
     """Minimise ``-log L / N`` from starting values taken from the two levels' moments."""
     rep = Representation.of(table)
-    objective = TwoLevelML(rep, stats)
-    start = _start(rep, stats)
-    return objective, minimize(objective, start)
+    objective = data.objective(rep)
+    return objective, minimize(objective, _start(rep, data.moments))
 
 
-def unrestricted(stats: ClusterMoments) -> tuple[LevelMoments, float]:
-    """The unrestricted model's moments (lavaan's h1) and its log-likelihood, by EM."""
-    return em_unrestricted(stats)
+def unrestricted(data: LevelData) -> tuple[LevelMoments, float]:
+    """The unrestricted model's moments (lavaan's h1) and its log-likelihood: by lavaan's EM
+    on complete rows; under FIML by the likelihood with each covariance as ``L L'`` (the between
+    one semi-definite, as lavaan holds it), from EM's solution on the filled rows."""
+    em, em_loglik = em_unrestricted(data.moments)
+    if data.rows is None:
+        return em, em_loglik
+    objective = CholeskyUnrestricted(data.rows)
+    est = minimize(objective, objective.start(em), max_iterations=H1_ITERATIONS)
+    return objective.moments(est.theta), objective.loglik(est.theta)
 
 
 def fit_measures(
@@ -42,9 +86,9 @@ def fit_measures(
     theta: np.ndarray,
     h1: LevelMoments,
     h1_loglik: float,
-    stats: ClusterMoments,
+    stats: LevelData,
 ) -> dict[str, float]:
-    p = stats.p
+    p = stats.moments.p
     q = objective.rep.n_free
     df = p + p * (p + 1) - q
     logl = objective.loglik(theta)
@@ -80,9 +124,15 @@ def fit_measures(
     }
 
 
-def estimates(objective: TwoLevelML, theta: np.ndarray) -> tuple[pd.DataFrame, bool]:
+def estimates(
+    objective: TwoLevelML, theta: np.ndarray, standard_errors: bool = True
+) -> tuple[pd.DataFrame, bool]:
     """The parameter table, one row per parameter and level (``level`` 1 within, 2 between),
-    with standard errors from the observed information; whether that was singular."""
+    with standard errors from the observed information (none unless ``standard_errors``);
+    whether that was singular."""
+    if not standard_errors:
+        none = np.full((objective.rep.n_free, objective.rep.n_free), np.nan)
+        return estimates_frame(objective.rep, theta, none).rename(columns={"group": "level"}), True
     info = objective.observed_information(theta)
     # Not finite where a step of the differences leaves a covariance not positive definite:
     # an estimate on the boundary, whose standard errors are not available.

@@ -93,30 +93,7 @@ class TwoLevelML:
     def information(self, theta: np.ndarray) -> np.ndarray:
         """The expected information of ``[mu_W, vech Sigma_W, mu_B, vech Sigma_B]`` (the
         within means are not parameters: their rows are zero)."""
-        s = self.stats
-        p = s.p
-        m = self.moments(theta)
-        parts = _parts(m, s)
-        assert parts is not None
-        rows, cols = self.rep.vech
-        k = p + len(rows)
-        info = np.zeros((2 * k, 2 * k))
-        ww = (s.n - s.clusters) * vech_information(parts.within_inv, rows, cols)
-        wb = np.zeros_like(ww)
-        bb = np.zeros_like(ww)
-        mm = np.zeros((p, p))
-        for group, inv in zip(s.sizes, parts.inverses, strict=True):
-            v = group.count * vech_information(inv, rows, cols)
-            ww += v
-            wb += group.size * v
-            bb += group.size**2 * v
-            mm += group.count * group.size * inv
-        info[p:k, p:k] = ww
-        info[p:k, k + p :] = wb
-        info[k + p :, p:k] = wb.T
-        info[k + p :, k + p :] = bb
-        info[k : k + p, k : k + p] = mm
-        return info
+        return expected_information(self.moments(theta), self.stats, self.rep.vech)
 
     def delta(self, theta: np.ndarray) -> np.ndarray:
         return np.vstack([self.rep.delta(theta, WITHIN), self.rep.delta(theta, BETWEEN)])
@@ -129,6 +106,35 @@ class TwoLevelML:
         """The Hessian of ``-log L`` at ``theta``: central differences of the gradient."""
         out = central_jacobian(self.gradient, theta)
         return self.stats.n * (out + out.T) / 2
+
+
+def expected_information(
+    m: LevelMoments, stats: ClusterMoments, vech: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """The expected information of complete data with these cluster sizes in the moments
+    ``[mu_W, vech Sigma_W, mu_B, vech Sigma_B]`` (rows of the within means zero)."""
+    p = stats.p
+    parts = _parts(m, stats)
+    assert parts is not None
+    rows, cols = vech
+    k = p + len(rows)
+    info = np.zeros((2 * k, 2 * k))
+    ww = (stats.n - stats.clusters) * vech_information(parts.within_inv, rows, cols)
+    wb = np.zeros_like(ww)
+    bb = np.zeros_like(ww)
+    mm = np.zeros((p, p))
+    for group, inv in zip(stats.sizes, parts.inverses, strict=True):
+        v = group.count * vech_information(inv, rows, cols)
+        ww += v
+        wb += group.size * v
+        bb += group.size**2 * v
+        mm += group.count * group.size * inv
+    info[p:k, p:k] = ww
+    info[p:k, k + p :] = wb
+    info[k + p :, p:k] = wb.T
+    info[k + p :, k + p :] = bb
+    info[k : k + p, k : k + p] = mm
+    return info
 
 
 @dataclass(frozen=True)

@@ -26,14 +26,21 @@ class TwoLevelResult:
     converged: bool
     iterations: int
     findings: tuple[str, ...] = field(default=())
-    left_out: int = 0  # rows without an answer to every item (complete rows only)
+    left_out: int = 0  # rows left out (no answer; listwise: a missing answer)
+    incomplete: int = 0  # rows used with a missing answer (FIML)
+    missing: str = "fiml"
 
     def nesting(self) -> str:
-        return (
+        out = (
             f"two-level model by ML: {self.n:,} rows within {self.clusters:,} clusters of "
             f"{self.cluster}"
-            + (f"; {self.left_out:,} rows with a missing answer left out" if self.left_out else "")
         )
+        if self.incomplete:
+            out += f"; missing answers of {self.incomplete:,} rows by two-level FIML"
+        if self.left_out:
+            why = "a missing answer" if self.missing == "listwise" else "no answer"
+            out += f"; {self.left_out:,} rows with {why} left out"
+        return out
 
     def parameters(self) -> pd.DataFrame:
         """lavaan's ``parameterEstimates(fit, standardized = TRUE)`` with its ``level``."""
@@ -56,6 +63,8 @@ class TwoLevelResult:
             "n": self.n,
             "clusters": self.clusters,
             "left_out": self.left_out,
+            "incomplete": self.incomplete,
+            "missing": self.missing,
             "converged": self.converged,
             "fit": dict(self.fit),
             "icc": {k: float(v) for k, v in self.icc.items()},
