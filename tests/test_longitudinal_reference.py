@@ -99,3 +99,24 @@ def test_bad_requests_are_refused_in_one_line(args: list[str], message: str) -> 
     assert done.returncode != 0
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_an_item_that_drifts_at_one_session_is_found_and_freed_alone() -> None:
+    """Plant a drop of one point in one item's answers at session 3: scalar invariance fails
+    in full, the score tests free that item's intercept and nothing else, and it holds in part."""
+    data = pd.read_csv(EXPORT)
+    third = data["session"] == 3
+    data.loc[third, "pg03"] = (data.loc[third, "pg03"] - 1).clip(lower=1)
+    items = [c for c in data.columns if c[:2] in ("pb", "pg", "pt")]
+    wide = widen(data, items, REF["sessions"], "respondent_id", "session")
+    result = run_over_sessions(wide, _groups(items), FitSpec(estimator="ml", missing="fiml"))
+    scalar = result.level("scalar")
+    assert scalar is not None and scalar.holds and scalar.full is not None
+    assert [(f.item, f.kind) for f in result.freed] == [("pg03", "intercept")]
+    assert result.freed[0].group == "session 3"
+    assert "partial strict invariance holds" in result.conclusion()
+    kind, values = result.item_parameters()
+    assert kind == "intercept, factor mean taken out"
+    gaps = values["session 3"] - values["session 1"]
+    assert gaps.idxmin() == "pg03" and gaps["pg03"] < -0.5
