@@ -38,6 +38,7 @@ CASES = {  # name -> (data, where in the reference, cluster column, missing)
     "demo": ("demo_twolevel", ("demo", "mlr_cluster"), "cluster", "listwise"),
     "demo_fiml": ("demo_twolevel_mcar", ("demo", "fiml_cluster"), "cluster", "fiml"),
     "clinic": ("clinic", ("clinic", "mlr_cluster"), "respondent_id", "fiml"),
+    "clinic_clinician": ("clinic", ("clinic", "mlr_clinician"), "clinician_id", "fiml"),
 }
 
 
@@ -55,6 +56,21 @@ def test_cluster_robust_mlr_matches_lavaan(case: str) -> None:
     assert result.n == expected["nobs"]
     check_fit(result.fit, expected["fit"], robust=True)
     check_estimates(result.estimates, expected["estimates"])
+
+
+def test_fewer_clusters_than_parameters_is_said() -> None:
+    result = fit_cfa(
+        dataset("clinic"),
+        reference()["clinic"]["model"],
+        estimator="mlr",
+        missing="fiml",
+        cluster="clinician_id",
+    )
+    assert any("20 clusters for 75 parameters" in f for f in result.findings)
+    few = fit_cfa(
+        dataset("demo_twolevel"), reference()["demo"]["model"], estimator="mlr", cluster="cluster"
+    )
+    assert not any("clusters for" in f for f in few.findings)  # 200 clusters, 19 parameters
 
 
 def test_without_the_clusters_the_standard_errors_are_too_small() -> None:

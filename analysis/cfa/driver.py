@@ -166,6 +166,12 @@ def fit_model(
                 "the robust (scaled) chi-square and fit indices cannot be computed with a "
                 "singular information matrix; only the unscaled ML values (_ml) are given"
             )
+    if stats.cluster is not None and stats.n_clusters <= rep.n_free:
+        findings.append(
+            f"{stats.n_clusters} clusters for {rep.n_free} parameters: the cluster-robust "
+            f"covariance has rank at most {stats.n_clusters - 1}, so its standard errors and "
+            "scaled test rest on too few clusters (lavaan warns the same)"
+        )
     estimates = estimates_frame(rep, est.theta, vcov)
     findings += _heywood(rep, estimates["est"].to_numpy(), estimates["std_all"].to_numpy())
     findings += _missing_findings(stats)

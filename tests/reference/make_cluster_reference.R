@@ -59,7 +59,10 @@ clinic_model <- paste(sapply(unique(pillar), function(p)
 clinic_out <- list(
   model = clinic_model,
   mlr_cluster = describe_fit(cfa(clinic_model, data = clinic, cluster = "respondent_id",
-                             estimator = "MLR", missing = "ml"))
+                             estimator = "MLR", missing = "ml")),
+  # the same export's sessions nested in its 20 clinicians
+  mlr_clinician = describe_fit(cfa(clinic_model, data = clinic, cluster = "clinician_id",
+                               estimator = "MLR", missing = "ml"))
 )
 
 write_json(list(versions = versions, demo = demo_out, clinic = clinic_out),
