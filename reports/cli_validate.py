@@ -247,6 +247,10 @@ def validate_command(
         click.echo("")
         click.echo("parameters of the hypothesized model")
         click.echo(parameter_text(result.hypothesized.parameters()))
+    if show_parameters and result.two_level is not None:
+        click.echo("")
+        click.echo("parameters of the two-level model, per level")
+        click.echo(parameter_text(result.two_level.parameters()))
 
 
 def _validate_store(
