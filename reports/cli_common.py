@@ -428,6 +428,31 @@ def _group_equal(ctx: click.Context, param: click.Parameter, value: str | None) 
     return words
 
 
+def _sessions(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        found = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: session numbers separated by commas, e.g. 1,2,3."
+        ) from None
+    if len(found) < 2 or len(set(found)) != len(found):
+        raise click.BadParameter(f"{value!r}: at least two different sessions, e.g. 1,2,3.")
+    return found
+
+
+def sessions_option(when: str) -> Callable[[F], F]:
+    """--sessions LIST: which of a patient's sessions invariance over sessions compares."""
+    return click.option(
+        "--sessions",
+        default=None,
+        callback=lambda _ctx, _param, value: _sessions(value),
+        metavar="LIST",
+        help=f"{when}: which sessions, e.g. 1,2,3 (default: the first three).",
+    )
+
+
 def group_options(equal: bool = True, required: bool = False) -> Callable[[F], F]:
     """--group, --group-equal and --group-partial: a multi-group model."""
 

@@ -17,6 +17,7 @@ from .cli_common import (
     progress_printer,
     read_options,
     say_identifiers,
+    sessions_option,
     show,
     user_errors,
     validate_options,
@@ -52,20 +53,6 @@ def _row(name: str, fit: dict[str, Any], comparison: dict[str, Any] | None, verd
         f"{_n(c.get('delta_chisq')):>10}{c.get('delta_df', '-'):>5}{p_text(c.get('p')):>7}"
         f"{_n(c.get('delta_cfi')):>8}{_n(c.get('delta_rmsea')):>8}  {verdict}"
     )
-
-
-def _sessions(value: str | None) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    try:
-        found = tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r}: session numbers separated by commas, e.g. 1,2,3."
-        ) from None
-    if len(found) < 2 or len(set(found)) != len(found):
-        raise click.BadParameter(f"{value!r}: at least two different sessions, e.g. 1,2,3.")
-    return found
 
 
 def summary_lines(run: InvarianceRun) -> list[str]:
@@ -114,13 +101,7 @@ def summary_lines(run: InvarianceRun) -> list[str]:
     "model (a factor per pillar per session, each item's residuals correlated across "
     "sessions, missed sessions by FIML).",
 )
-@click.option(
-    "--sessions",
-    default=None,
-    callback=lambda _ctx, _param, value: _sessions(value),
-    metavar="LIST",
-    help="With --over session: which sessions, e.g. 1,2,3 (default: the first three).",
-)
+@sessions_option("With --over session")
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 @builds_options

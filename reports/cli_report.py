@@ -19,6 +19,7 @@ from .cli_common import (
     say,
     say_identifiers,
     score_options,
+    sessions_option,
     stop_if_nothing_usable,
     user_errors,
     validate_options,
@@ -46,8 +47,10 @@ if TYPE_CHECKING:
     default=None,
     metavar="COLUMN",
     help="Add a section testing measurement invariance across the groups of this column "
-    "(site_id, a context column such as gender, or 'perspective').",
+    "(site_id, a context column such as gender, or 'perspective'), or 'session' over the "
+    "same patients' sessions.",
 )
+@sessions_option("With --invariance session")
 @calibration_option()
 @click.option(
     "-o",

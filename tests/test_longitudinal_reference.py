@@ -84,6 +84,20 @@ def test_the_command_line_gives_the_same_sequence_and_says_how_rows_nest() -> No
     assert "over sessions: 600 patients with their sessions side by side" in text.splitlines()[0]
 
 
+def test_the_report_draws_the_sessions_asked_for(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    done = run_cli(
+        "report", str(EXPORT), "--rows", "all", "--invariance", "session", "--sessions", "1,3",
+        "-o", str(page),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert "Measurement invariance over sessions" in html
+    assert "patients with their sessions side by side (session 1 600, session 3 453)" in html
+    bad = run_cli("report", str(EXPORT), "--invariance", "session", "--sessions", "2", "-o", "x")
+    assert bad.returncode == 2 and "at least two different sessions" in bad.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
