@@ -16,6 +16,8 @@ from functools import cached_property
 
 import numpy as np
 
+from .linalg import positive_inverse
+
 EM_TOLERANCE = 1e-10  # largest change of a mean or covariance between two EM steps
 EM_MAX_ITERATIONS = 10_000
 LOW_COVERAGE = 0.10  # lavaan warns below this share of rows answering both items of a pair
@@ -80,10 +82,10 @@ def pattern_loglik(found: Sequence[Pattern], mu: np.ndarray, sigma: np.ndarray) 
     total = 0.0
     for pat in found:
         o = pat.index
-        sign, logdet = np.linalg.slogdet(sigma[pat.block])
-        if sign <= 0:
+        block = positive_inverse(sigma[pat.block])
+        if block is None:
             return -np.inf
-        inv = np.linalg.inv(sigma[pat.block])
+        inv, logdet = block
         d = pat.mean - mu[o]
         quad = float(np.sum(inv * pat.cov) + d @ inv @ d)
         total += -pat.n / 2 * (len(o) * np.log(2 * np.pi) + logdet + quad)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .linalg import positive_inverse
 from .matrices import Representation
 from .optimize import central_jacobian
 from .samplestats import GroupSample, SampleStats
@@ -97,14 +98,11 @@ class ML:
         """The group's implied moments, or None where Sigma is not positive definite."""
         mats = self.rep.matrices(theta, g)
         sigma = mats.sigma
-        sign, logdet = np.linalg.slogdet(sigma)
-        if sign <= 0:
+        found = positive_inverse(sigma)
+        if found is None:
             return None
-        try:
-            inv = np.linalg.inv(sigma)
-        except np.linalg.LinAlgError:
-            return None
-        return GroupState(sigma, inv, float(logdet), mats.mu if self.rep.meanstructure else None)
+        mu = mats.mu if self.rep.meanstructure else None
+        return GroupState(sigma, found[0], found[1], mu)
 
     def _d(self, state: GroupState, sample: GroupSample) -> np.ndarray:
         return np.zeros(len(sample.mean)) if state.mu is None else sample.mean - state.mu

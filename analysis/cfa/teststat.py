@@ -17,6 +17,7 @@ import numpy as np
 from .cluster import cluster_products, moment_cluster_products, pattern_cluster_products
 from .dwls import DWLS
 from .fiml import h1_observed_information, pattern_score_products
+from .linalg import positive_inverse
 from .matrices import Representation
 from .ml import ML, moment_information, moment_score_products, vech_information
 from .samplestats import GroupSample, SampleStats
@@ -275,10 +276,10 @@ def catml(dwls: DWLS, theta: np.ndarray, df: int, baseline_df: int) -> CatML | N
         if eig.min() < np.sqrt(np.finfo(float).eps):
             return None
         sigma = dwls.correlations(theta, g)
-        sign, logdet = np.linalg.slogdet(sigma)
-        if sign <= 0:
+        found = positive_inverse(sigma)
+        if found is None:
             return None
-        inv = np.linalg.inv(sigma)
+        inv, logdet = found
         logdet_r = float(np.linalg.slogdet(r)[1])
         p = len(r)
         chisq += sample.n * (logdet + float(np.sum(r * inv)) - logdet_r - p)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..linalg import positive_inverse
 from ..matrices import Representation
 from ..ml import vech_information
 from ..optimize import central_jacobian
@@ -150,28 +151,18 @@ def _parts(m: LevelMoments, stats: ClusterMoments) -> _Parts | None:
     """The inverses and log-determinants the likelihood needs, or None where a covariance is not
     positive definite (by Cholesky: a determinant's sign would pass an even number of negative
     eigenvalues)."""
-    within = _inverse(m.within)
+    within = positive_inverse(m.within)
     if within is None:
         return None
     inverses, logdets, deviations = [], [], []
     for group in stats.sizes:
-        found = _inverse(m.within + group.size * m.between)
+        found = positive_inverse(m.within + group.size * m.between)
         if found is None:
             return None
         inverses.append(found[0])
         logdets.append(found[1])
         deviations.append(group.mean - m.mu)
     return _Parts(within[0], within[1], tuple(inverses), tuple(logdets), tuple(deviations))
-
-
-def _inverse(sigma: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """``Sigma^-1`` and ``log|Sigma|``, or None when Sigma is not positive definite."""
-    try:
-        factor = np.linalg.cholesky(sigma)
-    except np.linalg.LinAlgError:
-        return None
-    inv_factor = np.linalg.inv(factor)
-    return inv_factor.T @ inv_factor, 2.0 * float(np.sum(np.log(np.diag(factor))))
 
 
 def loglik(m: LevelMoments, stats: ClusterMoments) -> float:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..linalg import positive_inverse
 from ..matrices import Representation
 from .likelihood import LevelMoments, TwoLevelML, expected_information
 from .moments import ClusterMoments, SizeGroup
@@ -95,13 +96,10 @@ def _terms(m: LevelMoments, data: ClusterRows) -> _Terms | None:
     logdet_w = np.zeros(k)
     for j, answered in enumerate(data.patterns):
         where = np.flatnonzero(answered)
-        try:
-            factor = np.linalg.cholesky(m.within[np.ix_(where, where)])
-        except np.linalg.LinAlgError:
+        found = positive_inverse(m.within[np.ix_(where, where)])
+        if found is None:
             return None
-        inv_factor = np.linalg.inv(factor)
-        blocks[j][np.ix_(where, where)] = inv_factor.T @ inv_factor
-        logdet_w[j] = 2.0 * np.sum(np.log(np.diag(factor)))
+        blocks[j][np.ix_(where, where)], logdet_w[j] = found
     r = np.where(np.isnan(data.rows), 0.0, data.rows - m.mu)
     u = np.empty_like(r)
     for j, at in enumerate(data.members):
