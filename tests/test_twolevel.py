@@ -236,3 +236,16 @@ def test_a_two_level_model_without_clusters_is_refused_in_one_line() -> None:
     assert done.returncode != 0
     assert "a two-level model needs the rows' clusters" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_an_omega_above_one_is_a_finding_that_says_the_model_misfits() -> None:
+    """One factor between patients cannot carry the pillars' own between covariance; the
+    within factors take it up, and omega within passes 1 on the clinic export."""
+    path = str(HERE / "data" / "clinic.csv")
+    doc = json.loads(run_cli("validate", path, "--levels", "one", "--json").stdout)
+    within = [r["omega_W"] for r in doc["two_level"]["reliability"] if r["construct"] == "within"]
+    assert max(within) > 1
+    assert any("omega within above 1" in f for f in doc["two_level"]["findings"])
+    pillars = json.loads(run_cli("validate", path, "--json").stdout)["two_level"]
+    assert not any("above 1" in f for f in pillars["findings"])

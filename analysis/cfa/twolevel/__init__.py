@@ -72,6 +72,8 @@ def fit_twolevel(
     if singular and standard_errors:
         findings.append("the information matrix is singular: standard errors are not available")
     findings += _negative_variances(frame)
+    reliability = level_reliability(objective.rep, est.theta, h1, moments)
+    findings += _impossible_omegas(reliability)
     return TwoLevelResult(
         model=model,
         cluster=cluster,
@@ -81,7 +83,7 @@ def fit_twolevel(
         estimates=frame,
         fit=fit_measures(objective, est.theta, h1, h1_loglik, sample),
         icc=pd.Series(icc(h1), index=list(table.observed)),
-        reliability=level_reliability(objective.rep, est.theta, h1, moments),
+        reliability=reliability,
         converged=est.converged,
         iterations=est.iterations,
         findings=tuple(findings),
@@ -89,6 +91,24 @@ def fit_twolevel(
         incomplete=incomplete,
         missing=missing,
     )
+
+
+def _impossible_omegas(reliability: pd.DataFrame) -> list[str]:
+    """An omega above 1: the model's common variance of a sum exceeds the sum's observed
+    variance at that level, a sign that the model does not fit that level."""
+    out = []
+    for column, level in (("omega_W", "within"), ("omega_B", "between")):
+        over = reliability[reliability[column] > 1]
+        if len(over):
+            names = ", ".join(
+                f"{f} {v:.2f}" for f, v in zip(over["factor"], over[column], strict=True)
+            )
+            out.append(
+                f"omega {level} above 1 ({names}): the model's common variance exceeds the "
+                f"observed {level} variance of the items' sum, so the model misfits; read "
+                "omega from one that fits (SRMR within and between)"
+            )
+    return out
 
 
 def _negative_variances(frame: pd.DataFrame) -> list[str]:
