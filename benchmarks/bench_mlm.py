@@ -15,17 +15,11 @@ process, at n = 100,000.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 from bench_fiml import short_form
-from measure import RATIO_HEADER, beside_lavaan
+from measure import RATIO_HEADER, beside_lavaan, fit_scripts
 
 R_FIT = r"""
-suppressPackageStartupMessages(library(lavaan))
-args <- commandArgs(trailingOnly = TRUE)
-data <- read.csv(args[1])
-model <- gsub(";", "\n", args[2])
 seconds <- system.time({
   fit <- cfa(model, data = data, estimator = "MLM")
   measures <- fitMeasures(fit)
@@ -48,10 +42,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     opts = parser.parse_args()
     print(f"{'n':>8} {RATIO_HEADER}   scaled chisq ours / lavaan")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        (folder / "fit.R").write_text(R_FIT)
-        (folder / "fit.py").write_text(OURS_FIT)
+    with fit_scripts(R_FIT, OURS_FIT) as folder:
         for n in opts.sizes:
             model, data, _ = short_form(n, seed=5)
             cells, o, r = beside_lavaan(folder, data, f"mlm_{n}.csv", model)

@@ -18,17 +18,11 @@ Target (issue of nested data): at most half of lavaan's time, whole process.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 from bench_cluster import nested
-from measure import RATIO_HEADER, beside_lavaan
+from measure import RATIO_HEADER, beside_lavaan, fit_scripts
 
 R_FIT = r"""
-suppressPackageStartupMessages(library(lavaan))
-args <- commandArgs(trailingOnly = TRUE)
-data <- read.csv(args[1])
-model <- gsub(";", "\n", args[2])
 seconds <- system.time({
   fit <- sem(model, data = data, cluster = "respondent_id")
   measures <- fitMeasures(fit)
@@ -62,10 +56,7 @@ def main() -> None:
     parser.add_argument("--per-patient", type=int, default=4)
     opts = parser.parse_args()
     print(f"{'sessions':>9} {'patients':>9} {RATIO_HEADER}   chisq ours / lavaan; lavaan's time")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        (folder / "fit.R").write_text(R_FIT)
-        (folder / "fit.py").write_text(OURS_FIT)
+    with fit_scripts(R_FIT, OURS_FIT) as folder:
         for n in opts.sessions:
             model, data, patients = nested(n, opts.per_patient, seed=9)
             cells, o, r = beside_lavaan(folder, data, f"twolevel_{n}.csv", level_model(model))

@@ -7,8 +7,10 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,27 @@ def timed(command: list[str], runs: int = 2) -> tuple[float, list[str]]:
         if seconds < best:
             best, printed = seconds, out.split()
     return best, printed
+
+
+# What every side-by-side R script starts with: lavaan, and the file and the model it is given
+# (statements joined by ";", as a command line passes them).
+R_READ = r"""
+suppressPackageStartupMessages(library(lavaan))
+args <- commandArgs(trailingOnly = TRUE)
+data <- read.csv(args[1])
+model <- gsub(";", "\n", args[2])
+"""
+
+
+@contextmanager
+def fit_scripts(r_fit: str, ours_fit: str) -> Iterator[Path]:
+    """A temporary folder holding ``fit.R`` (``R_READ`` then ``r_fit``) and ``fit.py``, the two
+    scripts :func:`beside_lavaan` times."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "fit.R").write_text(R_READ + r_fit)
+        (folder / "fit.py").write_text(ours_fit)
+        yield folder
 
 
 def beside_lavaan(
