@@ -261,6 +261,8 @@ def _marker_covariances(
     out = {}
     for f in range(rep.m):
         rows = _indicators(rep, f, group)
+        if not rows:  # a factor of another block (a two-level model's other level)
+            continue
         marker = rows[0][0]
         scale = 0.5 * s[marker, marker]
         for r, _ in rows:

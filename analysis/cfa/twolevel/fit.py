@@ -25,8 +25,9 @@ from ..driver import estimates_frame
 from ..matrices import Representation
 from ..optimize import Estimate, minimize
 from ..partable import ParTable
+from ..samplestats import GroupSample, SampleStats
 from .em import em_unrestricted
-from .likelihood import BETWEEN, WITHIN, LevelMoments, TwoLevelML
+from .likelihood import LevelMoments, TwoLevelML
 from .missing import CholeskyUnrestricted, ClusterRows, TwoLevelFIML
 from .moments import ClusterMoments
 from .tables import independence_table, model_table
@@ -169,73 +170,21 @@ def _force_pd(m: np.ndarray) -> np.ndarray:
 
 
 def _start(rep: Representation, stats: ClusterMoments) -> np.ndarray:
-    """Starting values: the within level from the pooled within covariance, the between level
-    from the covariance of the patient means less the share of within variance they carry
-    (eigenvalues kept positive), the intercepts at the mean of the patient means; loadings from
-    covariances with the marker, half of each variance for factor and residual variances."""
+    """Starting values as any model's (:meth:`Representation.start`), each level's from its own
+    moments: the within level's from the pooled within covariance, the between level's from the
+    covariance of the patient means less the share of within variance they carry (eigenvalues
+    kept positive) and the mean of the patient means."""
     w = stats.within
     b = stats.between - w * float(np.mean(1.0 / stats.cluster_sizes))
     values, vectors = np.linalg.eigh(b)
     floor = 0.05 * float(np.mean(np.diag(w)))
     b = (vectors * np.maximum(values, floor)) @ vectors.T
-    covs = {WITHIN: w, BETWEEN: b}
-    theta = np.full(rep.n_free, np.nan)
-    table = rep.table
-    saturated = not table.latent
-    for k, param in enumerate(table.parameters):
-        i = rep.free_index[k]
-        if i < 0 or not np.isnan(theta[i]):
-            continue
-        name, r, c = rep.cells[k]
-        s = covs[param.group]
-        if not np.isnan(param.value):
-            theta[i] = param.value
-        elif name == "nu":
-            theta[i] = stats.grand_mean[r]
-        elif name == "theta":
-            theta[i] = s[r, c] if saturated else (0.5 * s[r, r] if r == c else 0.0)
-        elif name == "lambda":
-            theta[i] = _marker_ratio(rep, k, s)
-        elif name == "psi":
-            theta[i] = _factor_start(rep, c, param.group, s) if r == c else 0.0
-        else:
-            theta[i] = 0.0
-    return theta
-
-
-def _indicators(rep: Representation, factor: int, level: int) -> list[tuple[int, bool, float]]:
-    """The factor's indicators at the level: (item position, loading free, fixed value)."""
-    out = []
-    for k in rep.blocks[level]:
-        name, r, c = rep.cells[k]
-        if name == "lambda" and c == factor:
-            out.append((r, rep.free_index[k] >= 0, rep.table.parameters[k].value))
-    return out
-
-
-def _marker(rep: Representation, factor: int, level: int) -> int | None:
-    for r, free, value in _indicators(rep, factor, level):
-        if not free and value != 0:
-            return r
-    return None
-
-
-def _factor_start(rep: Representation, factor: int, level: int, s: np.ndarray) -> float:
-    marker = _marker(rep, factor, level)
-    if marker is None:
-        return 1.0  # std_lv
-    return 0.5 * float(s[marker, marker])
-
-
-def _marker_ratio(rep: Representation, k: int, s: np.ndarray) -> float:
-    """A free loading's start: its item's covariance with the factor's marker over the marker's
-    half variance (the factor variance's start), or 1 without a marker."""
-    param = rep.table.parameters[k]
-    _, r, c = rep.cells[k]
-    marker = _marker(rep, c, param.group)
-    if marker is None or marker == r:
-        return 1.0
-    return float(s[r, marker] / (0.5 * s[marker, marker]))
+    empty = np.empty((0, stats.p))
+    levels = (
+        GroupSample("within", stats.n, np.zeros(stats.p), w, empty),
+        GroupSample("between", stats.clusters, stats.grand_mean, b, empty),
+    )
+    return rep.start(SampleStats(rep.table.observed, levels))
 
 
 __all__ = ["estimates", "fit_levels", "fit_measures", "icc", "model_table", "unrestricted"]
