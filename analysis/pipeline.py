@@ -375,8 +375,9 @@ def _over_sessions(
     cluster = None if options.cluster in (None, "none", names.RESPONDENT_ID) else options.cluster
     keep = (names.RESPONDENT_ID, names.SESSION, *([cluster] if cluster else []))
     model, source = hypothesized_input(data, read.instrument, options.model, keep=keep)
-    factors = {s.lhs: [t.name for t in s.rhs] for s in parse_model(model) if s.op == "=~"}
-    items = list(variables(parse_model(model))[1])
+    statements = parse_model(model)
+    factors = {s.lhs: [t.name for t in s.rhs] for s in statements if s.op == "=~"}
+    items = list(variables(statements)[1])
     present = sorted(pd.to_numeric(data[names.SESSION], errors="coerce").dropna().unique())
     sessions = options.sessions or tuple(int(s) for s in present[:SESSIONS_BY_DEFAULT])
     if len(sessions) < 2:

@@ -211,6 +211,13 @@ class InvarianceResult:
     def level(self, name: str) -> Level | None:
         return next((lv for lv in self.levels if lv.name == name), None)
 
+    def shown_level(self) -> tuple[str, Level]:
+        """The level a picture of the items' parameters is about (the first that failed, else
+        scalar), and the fitted level before it, where those parameters are still free."""
+        name = self.first_failure if self.first_failure in ("metric", "strict") else "scalar"
+        sources = {"metric": "configural", "scalar": "metric", "strict": "scalar"}
+        return name, self.level(sources[name]) or self.levels[0]
+
     def item_parameters(self) -> tuple[str, pd.DataFrame]:
         """The parameter a picture should show per item and group, and its values (items x
         groups): for the level that failed first (else the scalar level), the parameters it
@@ -226,9 +233,7 @@ class InvarianceResult:
             values = rows.pivot_table(index="key", columns="group", values="est", sort=False)
             values.columns = [self.groups[int(g) - 1] for g in values.columns]
             return "threshold, configural model", values
-        name = self.first_failure if self.first_failure in ("metric", "strict") else "scalar"
-        sources = {"metric": "configural", "scalar": "metric", "strict": "scalar"}
-        source = self.level(sources[name]) or self.levels[0]
+        name, source = self.shown_level()
         e = source.result.estimates
         observed = list(source.result.observed)
         if name == "metric":

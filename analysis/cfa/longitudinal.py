@@ -146,9 +146,7 @@ class LongitudinalResult(InvarianceResult):
     def item_parameters(self) -> tuple[str, pd.DataFrame]:
         """Per item and session, the parameter of the level that failed first (else the
         intercepts), from the level before it, as across groups."""
-        name = self.first_failure if self.first_failure in ("metric", "strict") else "scalar"
-        sources = {"metric": "configural", "scalar": "metric", "strict": "scalar"}
-        source = self.level(sources[name]) or self.levels[0]
+        name, source = self.shown_level()
         e = source.result.estimates
         kind, op = {
             "metric": ("loading", "=~"),
