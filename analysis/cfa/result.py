@@ -14,6 +14,25 @@ from .samplestats import SampleStats
 from .spec import DEFAULT, FitSpec
 
 
+def parameter_table(
+    estimates: pd.DataFrame, block: tuple[str, list[str]] | None = None
+) -> pd.DataFrame:
+    """The estimates as lavaan's ``parameterEstimates(fit, standardized = TRUE)`` gives them:
+    estimate, SE, z, p, the 95% interval, the completely standardized estimate and its SE
+    (``standardizedSolution``); ``block`` names each row's group or level (column, labels)."""
+    e = estimates
+    out = e[["lhs", "op", "rhs"]].copy()
+    if block is not None:
+        out[block[0]] = block[1]
+    for column in ("label", "est", "se", "z", "pvalue"):
+        out[column] = e[column]
+    out["ci_lower"] = e["est"] - 1.959964 * e["se"]
+    out["ci_upper"] = e["est"] + 1.959964 * e["se"]
+    out["std_all"] = e["std_all"]
+    out["std_all_se"] = e["std_se"]
+    return out
+
+
 @dataclass(frozen=True)
 class CFAResult:
     """Everything about one fitted model. ``estimates`` has one row per parameter and group."""
@@ -84,19 +103,10 @@ class CFAResult:
         completely standardized estimate and its SE (``standardizedSolution``), in every group.
         Fixed parameters have no SE."""
         e = self.estimates
-        out = e[["lhs", "op", "rhs"]].copy()
+        block = None
         if self.group_column is not None:
-            out["group"] = [self.groups[g - 1] for g in e["group"].astype(int)]
-        out["label"] = e["label"]
-        out["est"] = e["est"]
-        out["se"] = e["se"]
-        out["z"] = e["z"]
-        out["pvalue"] = e["pvalue"]
-        out["ci_lower"] = e["est"] - 1.959964 * e["se"]
-        out["ci_upper"] = e["est"] + 1.959964 * e["se"]
-        out["std_all"] = e["std_all"]
-        out["std_all_se"] = e["std_se"]  # lavaan's standardizedSolution() se, every group
-        return out
+            block = ("group", [self.groups[g - 1] for g in e["group"].astype(int)])
+        return parameter_table(e, block)
 
     def nesting(self) -> str:
         """How the fit treated rows that are not independent, in words ('' when nothing was

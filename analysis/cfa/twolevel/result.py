@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..result import parameter_table
 from .tables import LEVELS
 
 
@@ -45,14 +46,8 @@ class TwoLevelResult:
     def parameters(self) -> pd.DataFrame:
         """lavaan's ``parameterEstimates(fit, standardized = TRUE)`` with its ``level``."""
         e = self.estimates
-        out = e[["lhs", "op", "rhs"]].copy()
+        out = parameter_table(e)
         out.insert(0, "level", [LEVELS[int(k) - 1] for k in e["level"]])
-        for column in ("label", "est", "se", "z", "pvalue"):
-            out[column] = e[column]
-        out["ci_lower"] = e["est"] - 1.959964 * e["se"]
-        out["ci_upper"] = e["est"] + 1.959964 * e["se"]
-        out["std_all"] = e["std_all"]
-        out["std_all_se"] = e["std_se"]
         return out
 
     def to_dict(self) -> dict[str, Any]:
