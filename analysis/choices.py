@@ -27,6 +27,13 @@ MISSING_METHODS: tuple[MissingMethod, ...] = ("listwise", "fiml", "pairwise")
 LevelStructure = Literal["pillars", "one", "none"]
 LEVEL_STRUCTURES: tuple[LevelStructure, ...] = ("pillars", "one", "none")
 
+# Factor scores (lavaan's lavPredict): the regression (empirical Bayes) or Bartlett scores of a
+# continuous model, the posterior mean (EAP) of an ordinal one; 'auto' takes EAP under WLSMV
+# and ULSMV, else regression.
+FactorMethod = Literal["regression", "bartlett", "eap"]
+FACTOR_METHODS: tuple[FactorMethod, ...] = ("regression", "bartlett", "eap")
+FACTOR_METHOD_REQUESTS = (*FACTOR_METHODS, "auto")
+
 RowSelection = Literal["usable", "all"]
 ROW_SELECTIONS: tuple[RowSelection, ...] = ("usable", "all")
 

@@ -47,6 +47,8 @@ from .validate import ValidationResult, hypothesized_input
 from .validate import validate as validate_structure
 
 if TYPE_CHECKING:  # the item calibration's modules load scipy: imported where they are used
+    from .cfa import CFAResult
+    from .cfa.scores import FactorScores
     from .irt import Calibration
     from .irt.adaptive import AdaptiveResult, StopRule
 
@@ -62,6 +64,7 @@ __all__ = [
     "block_scoring",
     "calibrate",
     "calibration_for",
+    "factor_scores",
     "invariance",
     "read_checked",
     "read_unchecked",
@@ -210,6 +213,7 @@ class ScoreRun:
     table: pd.DataFrame
     calibration: Calibration | None = None
     calibration_source: Path | None = None
+    factor_scores: FactorScoreRun | None = None
 
     def to_dict(self, output: Path | None = None) -> dict[str, object]:
         checked = self.read.checked
@@ -226,6 +230,8 @@ class ScoreRun:
             from .irt.theta import theta_summary
 
             doc["theta"] = theta_summary(self.table, self.calibration, str(self.calibration_source))
+        if self.factor_scores is not None:
+            doc["factor_scores"] = self.factor_scores.to_dict()
         return doc
 
     def summary_lines(self) -> list[str]:
@@ -239,7 +245,54 @@ class ScoreRun:
             from .irt.theta import theta_lines
 
             lines += theta_lines(self.table, self.calibration, self.calibration_source.name)
+        if self.factor_scores is not None:
+            lines += self.factor_scores.lines()
         return lines
+
+
+@dataclass(frozen=True)
+class FactorScoreRun:
+    """Factor scores of an export's usable rows (the rows of its score table, in order), and
+    the model they come from."""
+
+    scores: FactorScores
+    fit: CFAResult
+    repeated: int  # respondents with more than one row
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            **self.scores.to_dict(),
+            "model": self.fit.model,
+            "estimator": self.fit.estimator,
+            "fit": {k: self.fit.fit[k] for k in ("chisq", "df", "cfi", "rmsea", "srmr")},
+            "respondents_with_several_rows": self.repeated,
+        }
+
+    def lines(self) -> list[str]:
+        first, *rest = self.scores.lines()
+        fit = self.fit.fit
+        model = (
+            f"model: {len(self.fit.latent)} factors by {self.fit.estimator.upper()}, CFI "
+            f"{fit['cfi']:.3f}, RMSEA {fit['rmsea']:.3f}, SRMR {fit['srmr']:.3f}"
+        )
+        if self.repeated:
+            model += (
+                f"; {self.repeated:,} respondents have several rows (sessions), each scored on "
+                "its own from one model of all rows"
+            )
+        return [first, model, *rest]
+
+
+def factor_scores(read: ReadResult, options: Options, method: str = "auto") -> FactorScoreRun:
+    """Factor scores of the usable rows, from the instrument's subscales as correlated factors
+    (or ``options.model``), fitted with ``options``' estimator and missing-data method."""
+    from .cfa.scores import factor_scores as score_factors
+    from .validate import factor_score_fit
+
+    data = read.checked.usable_data()
+    request = options.fit_request(data)
+    fit, source = factor_score_fit(data, read.instrument, request, options.model)
+    return FactorScoreRun(score_factors(fit, source, method), fit, request.repeated)
 
 
 def score_run(
@@ -247,13 +300,23 @@ def score_run(
     options: Options,
     carry: tuple[str, ...] = (),
     calibration: Path | None = None,
+    factor_method: str | None = None,
 ) -> ScoreRun:
     """Score a read export as ``options`` say, with theta columns from the calibration at
-    ``calibration`` when given, and the ``carry`` columns of the export beside the scores."""
+    ``calibration`` when given, the ``carry`` columns of the export beside the scores, and
+    factor scores by ``factor_method`` ('auto', 'regression', 'bartlett', 'eap') when given."""
     calibrated = calibration_for(read, calibration) if calibration is not None else None
     result = score(read, options, calibration=calibrated)
     table = scores_table(read, result, carry)
-    return ScoreRun(read, result, table, calibrated, calibration)
+    factors = None
+    if factor_method is not None:
+        factors = factor_scores(read, options, factor_method)
+        columns = factors.scores.table.reset_index(drop=True)
+        clash = [c for c in columns.columns if c in table.columns]
+        if clash:
+            raise ValueError(f"the factor score column {clash[0]!r} is already in the scores.")
+        table = pd.concat([table, columns], axis=1)
+    return ScoreRun(read, result, table, calibrated, calibration, factors)
 
 
 def calibration_for(read: ReadResult, path: Path) -> Calibration:

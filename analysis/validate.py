@@ -14,7 +14,7 @@ string, which is fitted to the columns as they are.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -273,6 +273,25 @@ def hypothesized_input(
     for column in keep:
         source[column] = data[column].to_numpy()
     return "\n".join(_line(f, ids) for f, ids in groups.items()), source
+
+
+def factor_score_fit(
+    data: pd.DataFrame, instrument: Instrument, fit: FitRequest, model: str | None = None
+) -> tuple[CFAResult, pd.DataFrame]:
+    """The model whose factor scores are wanted, fitted as ``fit`` asks, and the frame it was
+    fitted to (the data's rows, in order): the user's single-level ``model``, or the
+    correlated subscales that :func:`validate` calls the hypothesized model. The scores do
+    not depend on the clusters (only the standard errors of the estimates would), so none is
+    fitted."""
+    if model is not None and has_levels(model):
+        raise ModelError(
+            "factor scores come from a single-level model: give the model without 'level:' blocks."
+        )
+    syntax, source = hypothesized_input(data, instrument, model)
+    observed = list(variables(parse_model(syntax))[1])
+    request = replace(fit, cluster=None, cluster_by_default=False, repeated=0)
+    spec = request.resolve(source, observed)
+    return fit_model(source, syntax, spec, modindices=False), source
 
 
 def level_model(groups: Mapping[str, list[str]], structure: LevelStructure) -> str:

@@ -345,8 +345,8 @@ def stop_option(help: str) -> Callable[[F], F]:
 
 
 def validate_options(func: F) -> F:
-    """--model, --estimator, --missing, --cluster, --levels and --rows: what is fitted, how,
-    and on which rows."""
+    """--model, --estimator, --missing, --ordered (:func:`fit_options`), and --cluster,
+    --levels, --rows and --efa-correlation: what is fitted, how, and on which rows."""
     func = click.option(
         "--cluster",
         default=None,
@@ -373,6 +373,18 @@ def validate_options(func: F) -> F:
         "the file.",
     )(func)
     func = click.option(
+        "--efa-correlation",
+        type=click.Choice(["pearson", "polychoric"]),
+        default=None,
+        help="The correlations of the EFA and parallel analysis (as psych's cor = 'poly'); "
+        "default: polychoric under wlsmv, else pearson.",
+    )(func)
+    return fit_options(func)
+
+
+def fit_options(func: F) -> F:
+    """--model, --estimator, --missing and --ordered: the model and how it is fitted."""
+    func = click.option(
         "--missing",
         type=click.Choice(MISSING_METHODS),
         default=None,
@@ -381,13 +393,6 @@ def validate_options(func: F) -> F:
         "correlation from the rows that answered both items (the default for wlsmv); "
         "listwise: only rows that answered every item of the model (the default for ml and "
         "mlr when none is missing, as lavaan's).",
-    )(func)
-    func = click.option(
-        "--efa-correlation",
-        type=click.Choice(["pearson", "polychoric"]),
-        default=None,
-        help="The correlations of the EFA and parallel analysis (as psych's cor = 'poly'); "
-        "default: polychoric under wlsmv, else pearson.",
     )(func)
     func = click.option(
         "--ordered",
@@ -411,8 +416,9 @@ def validate_options(func: F) -> F:
         "--model",
         default=None,
         metavar="SYNTAX",
-        help="lavaan-style model to test instead of the instrument's competing models, "
-        "e.g. 'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6'.",
+        help="lavaan-style model to fit instead of the instrument's (its competing models; "
+        "for factor scores, its subscales), e.g. 'visual =~ x1 + x2 + x3; textual =~ x4 + "
+        "x5 + x6'.",
     )(func)
 
 

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from analysis.choices import FACTOR_METHOD_REQUESTS
 from analysis.pipeline import read_checked, score_run
 
 from .cli_common import (
     InputError,
     builds_options,
     calibration_option,
+    fit_options,
     key_options,
     names_list,
     read_options,
@@ -52,6 +54,20 @@ if TYPE_CHECKING:
     help="Carry these export columns into the scores, after row_in_export (identifiers only "
     "when kept on purpose with --keep-columns).",
 )
+@click.option(
+    "--factor-scores",
+    "factor_method",
+    type=click.Choice(FACTOR_METHOD_REQUESTS),
+    is_flag=False,
+    flag_value="auto",
+    default=None,
+    help="Add each row's factor scores and their SEs (<factor>_fs, <factor>_fs_se), as "
+    "lavaan's lavPredict, from the subscales as correlated factors (or --model): regression "
+    "or bartlett for continuous items, eap for ordinal ones (--estimator wlsmv); alone: eap "
+    "under wlsmv and ulsmv, else regression. Under FIML, incomplete rows are scored from what "
+    "they answered.",
+)
+@fit_options
 @key_options
 @user_errors
 @builds_options
@@ -61,6 +77,7 @@ def score(
     output: Path | None,
     as_json: bool,
     carry: str | None,
+    factor_method: str | None,
     options: Options,
 ) -> None:
     """Score an export and apply the non-compensatory alliance rule.
@@ -74,12 +91,16 @@ def score(
     With --calibration, each calibrated subscale also gets <scale>_theta (EAP from whichever
     of its items were answered), <scale>_theta_se and <scale>_t (T-score), and the rule is
     applied on theta too (<pillar>_theta_pass, theta_status), the minimums carried over.
+    With --factor-scores, each row's factor scores, their standard errors and the
+    reliability of the scores, from the subscales as correlated factors (or --model).
 
     \b
     Examples:
       alliance score export.csv -o scores.csv
       alliance score export.csv --thresholds thresholds.yaml -o scores.csv --json
       alliance score export.csv --calibration calibration.yaml -o scores.csv
+      alliance score export.csv --factor-scores -o scores.csv
+      alliance score export.csv --factor-scores eap --estimator wlsmv -o scores.csv
       ALLIANCE_PSEUDONYM_KEY=... alliance score export.csv -o scores_for_sharing.csv
       alliance score export.csv --pseudonymize-key-file key.txt -o scores_for_sharing.csv
       alliance score five.sav --instrument five_factors.yaml --pillars a,b,c,d -o scores.csv
@@ -91,7 +112,7 @@ def score(
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
     stop_if_nothing_usable(read.checked, "score")
-    run = score_run(read, options, names_list(carry), calibration_file)
+    run = score_run(read, options, names_list(carry), calibration_file, factor_method)
     if output is None:
         click.echo(csv_text(run.table), nl=False)
     else:
