@@ -30,6 +30,17 @@ if TYPE_CHECKING:
     from analysis.reading import Options
 
 
+# Which omega is which: semTools' compRelSEM gives both, by its obs.var argument.
+RELIABILITY_NOTE = (
+    "omega: the factor's share of the model-implied variance of the sum (compRelSEM, "
+    "obs.var = FALSE); CR: of its observed variance (compRelSEM's default); AVE: semTools' AVE"
+)
+RELIABILITY_NOTE_ORDINAL = (
+    "omega: Green & Yang's categorical omega on the sum of the answers (compRelSEM's default "
+    "for ordinal items); CR and AVE: on the latent responses' observed variance"
+)
+
+
 def _number(value: Any, digits: int = 3) -> str:
     try:
         return f"{float(value):.{digits}f}"
@@ -111,6 +122,7 @@ def summary_lines(result: ValidationResult) -> list[str]:
             f"{_number(omega):>8}{_number(r.get('composite_reliability')):>8}"
             f"{_number(r.get('ave')):>8}"
         )
+    lines.append(RELIABILITY_NOTE_ORDINAL if ordinal else RELIABILITY_NOTE)
     if result.trust_htmt is not None:
         t = result.trust_htmt
         lines.append("")

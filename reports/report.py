@@ -195,12 +195,13 @@ def _reliability_section(v: ValidationResult, instrument: Instrument) -> Section
         "ordinal alpha on the polychoric correlations, Green & Yang's categorical omega on "
         "the scale of the sum score (the answers are ordinal, fitted by WLSMV)"
         if ordinal
-        else "McDonald's omega"
+        else "McDonald's omega over the model-implied variance of the sum (semTools' "
+        "compRelSEM with obs.var = FALSE)"
     )
     s.table(
         table,
-        f"Table 4. Reliability per subscale (alpha, {omega}, composite reliability, average "
-        "variance extracted)",
+        f"Table 4. Reliability per subscale (alpha, {omega}, composite reliability over the "
+        "observed variance of the sum (compRelSEM's default), average variance extracted)",
     )
     if v.two_level is not None:
         _levels_part(s, v.two_level, instrument)

@@ -87,6 +87,8 @@ def test_the_alliance_models_side_by_side_in_plain_text() -> None:
     )
     assert any("finding: the information matrix is singular" in ln for ln in lines)
     assert any(ln.startswith("bond ") for ln in lines)
+    # which omega is which, as semTools' compRelSEM names them
+    assert any("omega:" in ln and "obs.var = FALSE" in ln and "CR:" in ln for ln in lines)
 
 
 def test_bad_models_exit_2_with_a_located_message() -> None:
