@@ -152,11 +152,14 @@ class ML:
         return out
 
     def information(self, theta: np.ndarray) -> list[np.ndarray]:
-        """Per group, the expected per-case information of the parameters."""
+        """Per group, the expected per-case information of the parameters (NaN where the
+        implied covariance is not positive definite: a fit that ended outside the space)."""
         out = []
         for g in range(len(self.stats.groups)):
             state = self.state(theta, g)
-            assert state is not None
+            if state is None:
+                out.append(np.full((self.rep.n_free, self.rep.n_free), np.nan))
+                continue
             delta = self.rep.delta(theta, g)
             out.append(delta.T @ self.moment_weight(state, g) @ delta)
         return out
