@@ -24,6 +24,7 @@ from instrument import Instrument
 from instrument.syntax import parse_model
 
 from . import names
+from .bootstrap import Bootstrap
 from .cfa.invariance import InvarianceResult, run_invariance
 from .cfa.longitudinal import run_over_sessions, wide_name, widen
 from .cfa.partable import variables
@@ -385,9 +386,16 @@ def adaptive_on_export(
     return compare_adaptive(calibration, answers, rule or StopRule(), "export")
 
 
-def validate(read: ReadResult, options: Options, *, level_errors: bool = True) -> ValidationResult:
+def validate(
+    read: ReadResult,
+    options: Options,
+    *,
+    level_errors: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> ValidationResult:
     """Reliability, EFA and the CFA models on the rows ``options.rows`` selects; the result
-    says how many rows it used and why any were left out."""
+    says how many rows it used and why any were left out. With ``options.bootstrap`` draws,
+    percentile intervals too, ``progress`` told the draws done."""
     data, sample = read.selected(options.rows)
     if sample.rows_selected == 0:
         raise ValueError(
@@ -405,6 +413,8 @@ def validate(read: ReadResult, options: Options, *, level_errors: bool = True) -
         efa_correlation=options.efa_correlation,
         levels=options.levels,
         level_errors=level_errors,
+        bootstrap=Bootstrap(options.bootstrap, options.seed) if options.bootstrap else None,
+        progress=progress,
     )
 
 

@@ -91,6 +91,8 @@ class Options:
     over: Literal["session"] | None = None  # invariance over a patient's sessions
     sessions: tuple[int, ...] | None = None  # which sessions (None: the first three)
     calibration: Path | None = None  # an item calibration: scores on theta too
+    bootstrap: int = 0  # draws for percentile intervals of omega, CR, AVE and HTMT (0: none)
+    seed: int | None = None  # the bootstrap's seed (None: one is chosen and reported)
     id_column: str | None = None
     keep_columns: tuple[str, ...] = ()
     drop_columns: tuple[str, ...] = ()

@@ -23,6 +23,8 @@ import pandas as pd
 from instrument import Instrument
 from instrument.syntax import has_levels, parse_model, split_levels
 
+from .bootstrap import Bootstrap, BootstrapIntervals, run_bootstrap
+from .bootstrap import Progress as BootstrapProgress
 from .cfa import CFAResult, FitRequest, ModelError, fit_model
 from .cfa.auto import EstimatorChoice
 from .cfa.compare import chisq_difference
@@ -161,6 +163,7 @@ class ValidationResult:
     estimator_choice: EstimatorChoice | None = None  # when asked for 'auto'
     two_level: TwoLevelResult | None = None  # nested rows: the model with both levels
     two_level_error: str | None = None  # why the default two-level model could not be fitted
+    bootstrap: BootstrapIntervals | None = None  # percentile intervals, when asked for
 
     @property
     def hypothesized(self) -> CFAResult | None:
@@ -211,6 +214,7 @@ class ValidationResult:
                 hyp.modindices.head(10).to_dict(orient="records") if hyp is not None else []
             ),
             "parameters": hyp.parameters().to_dict(orient="records") if hyp is not None else [],
+            "bootstrap": self.bootstrap.to_dict() if self.bootstrap is not None else None,
             "two_level": (
                 self.two_level.to_dict()
                 if self.two_level is not None
@@ -354,6 +358,8 @@ def validate(
     efa_correlation: Correlation | None = None,
     levels: LevelStructure | None = None,
     level_errors: bool = True,
+    bootstrap: Bootstrap | None = None,
+    progress: BootstrapProgress | None = None,
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
 
@@ -378,6 +384,10 @@ def validate(
     when clustered), 'one', or 'none'; a ``model`` with ``level: 1`` / ``level: 2`` blocks is
     that model, and its level-1 block the hypothesized single-level model; ``level_errors``
     False leaves its standard errors out (the report shows none).
+
+    ``bootstrap``: percentile intervals for omega, CR, AVE and HTMT of the hypothesized model
+    (:mod:`analysis.bootstrap`), resampling the clusters whole when rows nest; ``progress`` is
+    told the draws done.
     """
     user_levels = None
     if model is not None and has_levels(model):
@@ -519,6 +529,23 @@ def validate(
     )
     if two_level_error is not None:
         findings.append(two_level_error)
+    intervals = None
+    if bootstrap is not None:
+        if not per_factor:
+            raise ModelError(
+                "bootstrap intervals are for a model of one group with each item on one factor"
+                + (f"; leave out the group {group!r}" if group is not None else "")
+                + "."
+            )
+        nest = fit.cluster if fit.cluster is not None and fit.cluster in data.columns else None
+        intervals = run_bootstrap(
+            hyp,
+            source,
+            bootstrap,
+            clusters=data[nest].to_numpy() if nest is not None else None,
+            cluster_name=nest,
+            progress=progress,
+        )
     return ValidationResult(
         n=hyp.n,
         sample=selected.used_by(hyp, grouped=group is not None),
@@ -547,6 +574,7 @@ def validate(
         two_level=two_level,
         two_level_error=two_level_error,
         trust_htmt=trust_htmt,
+        bootstrap=intervals,
     )
 
 

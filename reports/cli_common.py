@@ -515,6 +515,8 @@ _OPTION_NAMES = {
     "over": "over",
     "sessions": "sessions",
     "calibration_file": "calibration",
+    "bootstrap": "bootstrap",
+    "seed": "seed",
     "key": "pseudonym_key",  # resolved by pseudonym_key() before Options are built
 }
 
@@ -629,6 +631,26 @@ def parse_since(value: str | None) -> date | None:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise click.BadParameter(f"must be a date like 2026-03-01; got {value!r}.") from None
+
+
+@contextmanager
+def draw_bar(total: int, label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for ``total`` steps of long work, fed (done, total); None
+    when there is nothing to count."""
+    if not total:
+        yield None
+        return
+    with click.progressbar(
+        length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True
+    ) as bar:
+        shown = 0
+
+        def step(done: int, _total: int) -> None:
+            nonlocal shown
+            bar.update(done - shown)
+            shown = done
+
+        yield step
 
 
 def progress_printer() -> tuple[float, object]:

@@ -15,6 +15,7 @@ from analysis.validate import ValidationResult
 from .cli_common import (
     InputError,
     builds_options,
+    draw_bar,
     group_options,
     open_source,
     parse_since,
@@ -123,6 +124,8 @@ def summary_lines(result: ValidationResult) -> list[str]:
             f"{_number(r.get('ave')):>8}"
         )
     lines.append(RELIABILITY_NOTE_ORDINAL if ordinal else RELIABILITY_NOTE)
+    if result.bootstrap is not None:
+        lines.extend(result.bootstrap.lines())
     if result.trust_htmt is not None:
         t = result.trust_htmt
         lines.append("")
@@ -178,6 +181,21 @@ def summary_lines(result: ValidationResult) -> list[str]:
     "std.all and its SE), as lavaan's parameterEstimates and standardizedSolution, in every "
     "group; the JSON always has it.",
 )
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Percentile 95%% intervals for omega, CR, AVE and HTMT from N bootstrap draws (1000 "
+    "is usual), resampling whole patients when sessions repeat; on both cores, with a "
+    "progress bar; draws that do not converge are counted and left out.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="The bootstrap's seed, to repeat a run (default: one is chosen and printed).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 @builds_options
@@ -208,12 +226,14 @@ def validate_command(
     who skipped an item still counts, else complete rows as lavaan (--missing listwise or
     fiml asks for one). --group fits the hypothesized model in every group of a column at once (a
     multi-group CFA), with --group-equal and --group-partial as lavaan's group.equal and
-    group.partial; `alliance invariance` runs the whole sequence.
+    group.partial; `alliance invariance` runs the whole sequence. --bootstrap N adds
+    percentile intervals for omega, CR, AVE and HTMT.
 
     \b
     Examples:
       alliance validate export.csv
       alliance validate export.csv --estimator mlr --json
+      alliance validate export.csv --bootstrap 1000 --seed 7
       alliance validate bfi.csv --rows all --missing listwise --model 'agree =~ A1 + A2 + A3'
       alliance validate hs.csv --rows all --model \
           'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9'
@@ -231,6 +251,11 @@ def validate_command(
     if db is not None or parquet is not None:
         if export_path is not None:
             raise InputError("give EXPORT or a store (--db, --parquet), not both.")
+        if options.bootstrap:
+            raise InputError(
+                "--bootstrap resamples an export's rows; a store is fitted from "
+                "its moments: give an EXPORT."
+            )
         _validate_store(
             db,
             parquet,
@@ -249,7 +274,8 @@ def validate_command(
         raise InputError("give an EXPORT to validate, or a store with --db FILE or --parquet DIR.")
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
-    result = validate(read, options)
+    with draw_bar(options.bootstrap, "bootstrap draws") as progress:
+        result = validate(read, options, progress=progress)
     if as_json:
         click.echo(dumps_json(result.to_dict()), nl=False)
         return

@@ -135,11 +135,13 @@ def fit_model(
     table: ParTable | None = None,
     stats: SampleStats | None = None,
     modindices: bool = True,
+    assess: bool = True,
 ) -> CFAResult:
     """Fit ``model`` to ``data`` as ``spec`` says: the stages in order, the estimator's family
     (:func:`.families.family_for`) choosing the objective, the information and the tests.
     ``table`` and ``stats``, when given, were built for this ``spec`` (by :func:`prepare`, or
-    changed from another fit's) and skip the first stages."""
+    changed from another fit's) and skip the first stages. ``assess`` False stops after the
+    estimates: no fit measures, standard errors or modification indices (a bootstrap draw)."""
     if table is None or stats is None:
         table, stats = prepare(
             data, model, spec, std_lv=std_lv, orthogonal=orthogonal, group_order=group_order
@@ -154,8 +156,11 @@ def fit_model(
         findings.append(
             f"the estimation did not converge ({est.message}); numbers are not trustworthy"
         )
-    assessed = family.assess(rep, ml, est.theta, est.fmin, df)
-    fit, vcov, singular = assessed.fit, assessed.vcov, assessed.singular
+    if assess:
+        assessed = family.assess(rep, ml, est.theta, est.fmin, df)
+        fit, vcov, singular = assessed.fit, assessed.vcov, assessed.singular
+    else:
+        fit, vcov, singular = {}, np.full((rep.n_free, rep.n_free), np.nan), False
     if singular:
         findings.append(
             "the information matrix is singular: some parameters are not "
@@ -172,13 +177,13 @@ def fit_model(
             f"covariance has rank at most {stats.n_clusters - 1}, so its standard errors and "
             "scaled test rest on too few clusters (lavaan warns the same)"
         )
-    estimates = estimates_frame(rep, est.theta, vcov)
+    estimates = estimates_frame(rep, est.theta, vcov, standard_errors=assess)
     findings += _heywood(rep, estimates["est"].to_numpy(), estimates["std_all"].to_numpy())
     findings += _missing_findings(stats)
     implied, samples, resid = _moment_frames(rep, stats, est.theta)
     mi = (
         modification_indices(rep, ml, est.theta)
-        if modindices and not singular and isinstance(ml, ML)
+        if modindices and assess and not singular and isinstance(ml, ML)
         else pd.DataFrame(columns=MI_COLUMNS)
     )
     grouped = len(stats.groups) > 1 or spec.group is not None
@@ -357,8 +362,11 @@ def _estimate(rep: Representation, ml: ML | DWLS, stats: SampleStats) -> Estimat
     return minimize(ml, rep.start(diagonal))
 
 
-def estimates_frame(rep: Representation, theta: np.ndarray, vcov: np.ndarray) -> pd.DataFrame:
-    """One row per parameter and group: estimate, standard error, z, p, standardized."""
+def estimates_frame(
+    rep: Representation, theta: np.ndarray, vcov: np.ndarray, *, standard_errors: bool = True
+) -> pd.DataFrame:
+    """One row per parameter and group: estimate, standard error, z, p, standardized (the
+    standardized estimates' SEs only with ``standard_errors``)."""
     values = rep.values(theta)
     se = standard.standard_errors(vcov, rep.free_index)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -377,7 +385,11 @@ def estimates_frame(rep: Representation, theta: np.ndarray, vcov: np.ndarray) ->
             "z": z,
             "pvalue": 2 * special.ndtr(-np.abs(z)),
             "std_all": standardize(rep, theta),
-            "std_se": standardized_se(rep, theta, vcov),
+            "std_se": (
+                standardized_se(rep, theta, vcov)
+                if standard_errors
+                else np.full(len(params), np.nan)
+            ),
         }
     )
 

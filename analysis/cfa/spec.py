@@ -1,5 +1,5 @@
 """How a model is fitted, decided once: the estimator, the missing-data method, the ordinal
-items, the groups and what is held equal across them, the clusters and the bootstrap.
+items, the groups and what is held equal across them, and the clusters.
 
 A user asks with a :class:`FitRequest` (``estimator='auto'``, ``missing=None`` for what the
 data need: FIML when an answer is missing, complete rows when none is; ``ordered='all'`` or a
@@ -43,7 +43,6 @@ class FitSpec:
     group_equal: tuple[str, ...] = ()
     group_partial: tuple[Key, ...] = ()
     cluster: str | None = None
-    bootstrap: int = 0
     choice: EstimatorChoice | None = field(default=None, compare=False)  # 'auto' and its reason
     notes: tuple[str, ...] = field(default=(), compare=False)  # what the request was made into
 
@@ -81,8 +80,6 @@ class FitSpec:
                 "a clustered fit is MLR's, as lavaan's cluster= is: robust standard errors and "
                 "the scaled test (estimator 'mlr')."
             )
-        if self.bootstrap:
-            raise ModelError("bootstrap intervals ('bootstrap') are not available yet.")
 
     @property
     def ordinal(self) -> bool | tuple[str, ...]:
