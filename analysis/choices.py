@@ -15,6 +15,12 @@ ORDINAL_ESTIMATORS: tuple[Estimator, ...] = ("wlsmv", "ulsmv")
 EstimatorRequest = Literal["ml", "mlr", "mlm", "wlsmv", "ulsmv", "auto"]
 ESTIMATOR_REQUESTS: tuple[EstimatorRequest, ...] = ("ml", "mlr", "mlm", "wlsmv", "ulsmv", "auto")
 
+# How ordinal items' latent responses are identified (lavaan's parameterization): their total
+# variance 1 ('delta', the default; the residual variance follows) or their residual variance
+# 1 ('theta', in which residual variances can be held equal across groups: strict invariance).
+Parameterization = Literal["delta", "theta"]
+PARAMETERIZATIONS: tuple[Parameterization, ...] = ("delta", "theta")
+
 # Missing answers in the CFA: complete rows only; every answer by full-information ML; or, for
 # ordinal items, each statistic from the rows that answered its items (pairwise).
 MissingMethod = Literal["listwise", "fiml", "pairwise"]

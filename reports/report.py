@@ -537,7 +537,9 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
     side = " (patients and clinicians on the parallel items)" if run.stacked else ""
     steps = (
         "the thresholds and loadings (metric), then the intercepts (scalar; for ordinal "
-        "answers, fitted by WLSMV, they are fixed at 0, so this adds nothing)"
+        "answers, fitted by WLSMV, they are fixed at 0, so this adds nothing), then the "
+        "residual variances of the answers' latent responses (strict, in lavaan's theta "
+        "parameterization)"
         if result.estimator in ("wlsmv", "ulsmv")
         else "the loadings (metric), then the items' intercepts (scalar), then their residual "
         "variances (strict)"

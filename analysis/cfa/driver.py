@@ -28,7 +28,7 @@ from scipy import special
 
 from instrument.syntax import parse_model
 
-from ..choices import Estimator, MissingMethod
+from ..choices import Estimator, MissingMethod, Parameterization
 from . import se as standard
 from .dwls import DWLS
 from .families import family_for
@@ -62,6 +62,7 @@ def fit_cfa(
     missing: MissingMethod = DEFAULT.missing,
     ordered: Sequence[str] | None = DEFAULT.ordered,
     cluster: str | None = DEFAULT.cluster,
+    parameterization: Parameterization = DEFAULT.parameterization,
 ) -> CFAResult:
     """Fit a confirmatory factor model.
 
@@ -95,6 +96,9 @@ def fit_cfa(
     cluster : str, optional
         A column whose values are clusters of rows (the sessions of one patient): under MLR,
         cluster-robust standard errors and test, as lavaan's ``cluster =`` (:mod:`.cluster`).
+    parameterization : {'delta', 'theta'}, default 'delta'
+        How ordinal items' latent responses are identified, as lavaan's: total variance 1, or
+        residual variance 1 (which allows residual variances held equal across groups).
     table, stats : optional
         A parameter table and sample statistics already built (by :func:`prepare`, or changed
         from another fit's), to skip the first stages.
@@ -110,6 +114,7 @@ def fit_cfa(
         group_equal=tuple(group_equal),
         group_partial=tuple(group_partial),
         cluster=cluster,
+        parameterization=parameterization,
     )
     return fit_model(
         data,
@@ -183,7 +188,7 @@ def fit_model(
     implied, samples, resid = _moment_frames(rep, stats, est.theta)
     mi = (
         modification_indices(rep, ml, est.theta)
-        if modindices and assess and not singular and isinstance(ml, ML)
+        if modindices and assess and not singular
         else pd.DataFrame(columns=MI_COLUMNS)
     )
     grouped = len(stats.groups) > 1 or spec.group is not None
@@ -239,6 +244,7 @@ def prepare(
         orthogonal=orthogonal,
         group_equal=spec.group_equal,
         group_partial=spec.group_partial,
+        parameterization=spec.parameterization,
     ), stats
 
 
@@ -251,6 +257,7 @@ def partable_for(
     orthogonal: bool = False,
     group_equal: Sequence[str] = (),
     group_partial: Sequence[Key] = (),
+    parameterization: Parameterization = "delta",
 ) -> ParTable:
     """The parameter table of ``model`` for sample statistics already at hand (from data by
     :func:`prepare`, or from a store's moments by :func:`.samplestats.from_moments`)."""
@@ -285,6 +292,7 @@ def partable_for(
             else (False if ordered and not group else None)
         ),
         thresholds=thresholds,
+        parameterization=parameterization,
     )
 
 

@@ -58,8 +58,13 @@ class DWLS:
             ]
         ).astype(int)
         self.unit = [self._threshold_columns(g) for g in range(len(stats.groups))]
-        # With scale factors or a mean structure (groups) the Jacobian is taken numerically.
-        self.analytic = not rep.meanstructure and not any(c[0] == "delta" for c in rep.cells)
+        # With scale factors (free, or following from the theta parameterization) or a mean
+        # structure (groups) the Jacobian is taken numerically.
+        self.analytic = (
+            not rep.meanstructure
+            and not any(c[0] == "delta" for c in rep.cells)
+            and rep.table.parameterization == "delta"
+        )
 
     def _threshold_columns(self, g: int) -> np.ndarray:
         """d tau / d theta: 1 where a free parameter is the group's threshold."""

@@ -34,7 +34,7 @@ from ..choices import ORDINAL_ESTIMATORS, Estimator
 from .compare import chisq_difference
 from .driver import fit_model, prepare
 from .fitkeys import STEP
-from .partable import Key, ModelError, build_partable, describe, item_of
+from .partable import ALL_THRESHOLDS, Key, ModelError, build_partable, describe, item_of
 from .result import CFAResult
 from .scoretest import release_tests
 from .spec import FitSpec
@@ -46,22 +46,25 @@ LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("strict", ("loadings", "intercepts", "residuals")),
 )
 LEVEL_NAMES = tuple(level[0] for level in LEVELS)
-# Ordinal items (WLSMV), lavaan's default delta identification: thresholds enter with the
-# loadings (scale factors and latent means are then free in every group but the first), and
-# intercepts, fixed at 0 for ordinal items, add no constraint: scalar is metric's model. Strict
-# invariance (equal residual variances, through the scale factors) is not tested.
+# Ordinal items (WLSMV, ULSMV), in lavaan's theta parameterization (each latent response's
+# residual variance 1 in the first group), where residual variances can be held equal: the
+# thresholds enter with the loadings (residual variances and latent means are then free in
+# every group but the first), intercepts, fixed at 0 for ordinal items, add no constraint
+# (scalar is metric's model), and strict holds the residual variances at the first group's.
 ORDINAL_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("configural", ()),
     ("metric", ("thresholds", "loadings")),
     ("scalar", ("thresholds", "loadings", "intercepts")),
+    ("strict", ("thresholds", "loadings", "intercepts", "residuals")),
 )
 ORDINAL_NOTE = (
-    "ordinal items (WLSMV): metric invariance holds thresholds and loadings equal, as lavaan's "
-    "group.equal = c('thresholds', 'loadings'); scalar adds intercepts, which are fixed at 0 "
-    "for ordinal items, so its fit is metric's; strict is not tested, and a level that fails "
-    "is not freed in part (score tests are ML's); the chi-square differences are Satorra's "
-    "(2000) scaled and shifted ones, as lavTestLRT, and the decision rests on the changes in "
-    "CFI and RMSEA"
+    "ordinal items: fitted in lavaan's theta parameterization (parameterization = 'theta'); "
+    "metric invariance holds thresholds and loadings equal, as lavaan's group.equal = "
+    "c('thresholds', 'loadings'); scalar adds intercepts, which are fixed at 0 for ordinal "
+    "items, so its fit is metric's; strict holds the latent responses' residual variances at "
+    "the first group's; a level that fails is freed in part by score tests (as lavTestScore); "
+    "the chi-square differences are Satorra's (2000) scaled and shifted ones, as lavTestLRT, "
+    "and the decision rests on the changes in CFI and RMSEA"
 )
 CHEN_CFI = 0.010
 CHEN_RMSEA = 0.015
@@ -106,24 +109,36 @@ class Freed:
 
     @property
     def kind(self) -> str:
-        return {"=~": "loading", "~1": "intercept", "~~": "residual variance"}[self.op]
+        return {"=~": "loading", "~1": "intercept", "~~": "residual variance", "|": "threshold"}[
+            self.op
+        ]
 
     def sentence(self, column: str) -> str:
-        kind = self.kind
+        together = self.rhs == ALL_THRESHOLDS
         others = {g: v for g, v in self.estimates.items() if g != self.group}
+        it = "its first threshold" if together else "it"
         if len(self.estimates) == 2:
             (a, va), (b, vb) = self.estimates.items()
-            where = f"it is {va:.2f} in {a!r} and {vb:.2f} in {b!r}"
+            where = f"{it} is {va:.2f} in {a!r} and {vb:.2f} in {b!r}"
         else:
             low, high = min(others.values()), max(others.values())
             where = (
-                f"it differs most in {self.group!r} ({self.estimates[self.group]:.2f}, against "
-                f"{low:.2f} to {high:.2f} elsewhere)"
+                f"{it} differs most in {self.group!r} ({self.estimates[self.group]:.2f}, "
+                f"against {low:.2f} to {high:.2f} elsewhere)"
             )
+        what = (
+            f"the thresholds of item {self.item!r} ({self.parameter}) are"
+            if together
+            else f"the {self.kind} of item {self.item!r} ({self.parameter}) is"
+        )
+        freed = (
+            "freed in every group, its latent response's scale held at the first group's"
+            if together
+            else "freed in every group"
+        )
         return (
-            f"{self.level} invariance: the {kind} of item {self.item!r} ({self.parameter}) is "
-            f"not equal across the groups of {column!r} (score test X2 = {self.x2:.2f} on "
-            f"{self.df} df, {_p(self.p)}); {where}; freed in every group"
+            f"{self.level} invariance: {what} not equal across the groups of {column!r} (score "
+            f"test X2 = {self.x2:.2f} on {self.df} df, {_p(self.p)}); {where}; {freed}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -353,13 +368,15 @@ def run_invariance(
 ) -> InvarianceResult:
     """Fit the levels in order across ``spec.group``; stop at a level that fails even in part.
     Every level is fitted to the same rows, as ``spec`` says (its estimator and missing-data
-    method; ``spec.group_partial``: parameters free from the start). Under WLSMV the levels
-    are :data:`ORDINAL_LEVELS`."""
+    method; ``spec.group_partial``: parameters free from the start). Under WLSMV and ULSMV the
+    levels are :data:`ORDINAL_LEVELS`, in the theta parameterization."""
     if spec.group is None:
         raise ModelError("invariance needs a group column.")
     group = spec.group
     ordered = spec.estimator in ORDINAL_ESTIMATORS
     sequence = ORDINAL_LEVELS if ordered else LEVELS
+    if ordered:
+        spec = replace(spec, parameterization="theta")
     wanted = [(name, equal) for name, equal in sequence if name in levels]
     if not wanted or wanted[0][0] != "configural":
         raise ModelError("the sequence starts at the configural level.")
@@ -371,7 +388,6 @@ def run_invariance(
         thresholds = {
             v: len(t) for v, t in zip(stats.observed, first_group.thresholds, strict=True)
         }
-        partial = False
 
     def fit(equal: tuple[str, ...], released: tuple[Key, ...]) -> CFAResult:
         table = build_partable(
@@ -381,6 +397,7 @@ def run_invariance(
             group_partial=released,
             meanstructure=True if spec.missing == "fiml" else None,
             thresholds=thresholds,
+            parameterization=spec.parameterization,
         )
         step = replace(spec, group_equal=equal, group_partial=released)
         return fit_model(data, model, step, table=table, stats=stats, modindices=False)
@@ -390,7 +407,8 @@ def run_invariance(
 
         def freed(result: CFAResult) -> Freed:
             e = result.estimates
-            row = e[(e["lhs"] == key[0]) & (e["op"] == key[1]) & (e["rhs"] == key[2])]
+            shown = "t1" if key[2] == ALL_THRESHOLDS else key[2]  # an item's thresholds: its first
+            row = e[(e["lhs"] == key[0]) & (e["op"] == key[1]) & (e["rhs"] == shown)]
             estimates = {
                 result.groups[int(g) - 1]: float(v)
                 for g, v in zip(row["group"], row["est"], strict=True)
@@ -407,7 +425,6 @@ def run_invariance(
         lambda f: f.sentence(group),
         released=tuple(spec.group_partial),
         partial=partial,
-        largest=not ordered,
         progress=progress,
     )
     if ordered:
@@ -427,20 +444,25 @@ def run_invariance(
     )
 
 
-def _tests(result: CFAResult, kind: str) -> pd.DataFrame:
-    """The score tests of ``kind``'s equality constraints, largest first."""
+def _tests(result: CFAResult, kinds: Sequence[str]) -> pd.DataFrame:
+    """The score tests of the equality constraints of ``kinds``, largest first."""
     tests = release_tests(result)
-    return tests[tests["kind"] == kind].sort_values("X2", ascending=False)
+    return tests[tests["kind"].isin(list(kinds))].sort_values("X2", ascending=False)
 
 
-def significant_tests(result: CFAResult, kind: str) -> pd.DataFrame:
+def significant_tests(result: CFAResult, kinds: Sequence[str]) -> pd.DataFrame:
     """Those significant after Bonferroni over the parameters tested, largest first."""
-    tests = _tests(result, kind)
+    tests = _tests(result, kinds)
     return tests[tests["pvalue"] < ALPHA / len(tests)] if len(tests) else tests
 
 
-def largest_test(kind: str, result: CFAResult) -> dict[str, Any] | None:
-    tests = _tests(result, kind)
+def new_kinds(equal: tuple[str, ...], before: tuple[str, ...]) -> tuple[str, ...]:
+    """What a level holds equal that the level before it did not."""
+    return tuple(k for k in equal if k not in before) or equal[-1:]
+
+
+def largest_test(kinds: Sequence[str], result: CFAResult) -> dict[str, Any] | None:
+    tests = _tests(result, kinds)
     if tests.empty:
         return None
     top = tests.iloc[0]
@@ -477,10 +499,13 @@ def run_sequence(
     findings: list[str] = []
     first_failure: str | None = None
     previous: CFAResult | None = None
+    before: tuple[str, ...] = ()
     for name, equal in wanted:
         if progress is not None:
             progress(name)
         result = fit(equal, released)
+        kinds = new_kinds(equal, before)
+        before = equal
         if previous is None:
             out.append(Level(name, equal, result, holds=result.converged))
             previous = result
@@ -491,7 +516,7 @@ def run_sequence(
             continue
         comparison = compare(result, previous)
         if holds(comparison) and result.converged:
-            top = largest_test(equal[-1], result) if largest else None
+            top = largest_test(kinds, result) if largest else None
             out.append(Level(name, equal, result, comparison, largest=top))
             previous = result
             continue
@@ -499,7 +524,9 @@ def run_sequence(
         if not partial:
             out.append(Level(name, equal, result, comparison, holds=False))
             break
-        level, keys = _partial(name, equal, result, comparison, previous, released, fit, release)
+        level, keys = _partial(
+            name, equal, kinds, result, comparison, previous, released, fit, release
+        )
         out.append(level)
         findings += [sentence(f) for f in level.freed]
         if not level.holds:
@@ -512,6 +539,7 @@ def run_sequence(
 def _partial(
     name: str,
     equal: tuple[str, ...],
+    kinds: tuple[str, ...],
     full: CFAResult,
     full_comparison: dict[str, float],
     previous: CFAResult,
@@ -522,12 +550,11 @@ def _partial(
     """Free, one at a time, the parameter of this level whose equality constraints' score
     test (all groups at once) is largest, until the level holds or none is significant; the
     level and what it released."""
-    new_kind = equal[-1]
     freed: list[Freed] = []
     keys: tuple[Any, ...] = ()
     result, comparison = full, full_comparison
     while True:
-        hits = significant_tests(result, new_kind)
+        hits = significant_tests(result, kinds)
         if hits.empty:
             break
         key, describe_freed = release(name, hits.iloc[0])

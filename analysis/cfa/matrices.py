@@ -128,12 +128,17 @@ class Representation:
             else:
                 alpha[r] = value
         if self.ordinal.size:
-            # Delta parameterization: each ordinal item's latent response has variance
-            # 1 / delta^2 (1 in one group), so its residual variance is what the factors leave
-            # of that (not a free parameter).
             common = np.einsum("if,fg,ig->i", lam, psi, lam)
             where = self.ordinal
-            th[where, where] = 1.0 / scale[where] ** 2 - common[where]
+            if self.table.parameterization == "theta":
+                # Theta: the residual variance is the parameter; the scale factor is the
+                # inverse standard deviation of the latent response it gives.
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    scale[where] = 1.0 / np.sqrt(common[where] + th[where, where])
+            else:
+                # Delta: each ordinal item's latent response has variance 1 / delta^2 (1 in
+                # one group), so its residual variance is what the factors leave of that.
+                th[where, where] = 1.0 / scale[where] ** 2 - common[where]
         return Matrices(lam, psi, th, nu, alpha, tau, scale)
 
     @cached_property

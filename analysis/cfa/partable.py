@@ -26,7 +26,7 @@ import pandas as pd
 from instrument.syntax import Statement, Term, parse_model
 
 Matrix = Literal["lambda", "psi", "theta", "nu", "alpha", "tau", "delta"]
-from ..choices import GROUP_EQUAL  # noqa: E402 (defined once, there)
+from ..choices import GROUP_EQUAL, Parameterization  # noqa: E402 (defined once, there)
 
 Key = tuple[str, str, str]  # (lhs, op, rhs); an intercept is (name, "~1", "")
 
@@ -66,10 +66,22 @@ class Parameter:
         return "lv.variances" if diagonal else "lv.covariances"
 
 
+ALL_THRESHOLDS = "*"  # an item's thresholds released together: (item, "|", ALL_THRESHOLDS)
+
+
 def describe(key: Key) -> str:
-    """A parameter as lavaan's syntax writes it: ``goals =~ pg03``, ``pg03 ~ 1``."""
+    """A parameter as lavaan's syntax writes it: ``goals =~ pg03``, ``pg03 ~ 1``; a threshold
+    ``pg03 | t2``, all of an item's ``pg03 | t*``."""
     lhs, op, rhs = key
-    return f"{lhs} ~ 1" if op == "~1" else f"{lhs} {op} {rhs}"  # a threshold: ``pg03 | t2``
+    if op == "|" and rhs == ALL_THRESHOLDS:
+        return f"{lhs} | t*"
+    return f"{lhs} ~ 1" if op == "~1" else f"{lhs} {op} {rhs}"
+
+
+def is_released(p: Parameter, partial: set[Key]) -> bool:
+    """Whether ``group_partial`` exempts ``p`` from equality: by its key, or as one of an
+    item's thresholds released together."""
+    return p.key in partial or (p.matrix == "tau" and (p.lhs, "|", ALL_THRESHOLDS) in partial)
 
 
 def item_of(key: Key) -> str:
@@ -85,8 +97,9 @@ class ParTable:
     observed: tuple[str, ...]
     groups: tuple[str, ...] = ("",)
     meanstructure: bool = False
-    ordered: tuple[str, ...] = ()  # ordinal indicators (thresholds; delta parameterization)
+    ordered: tuple[str, ...] = ()  # ordinal indicators (thresholds)
     thresholds: tuple[int, ...] = ()  # how many thresholds each indicator has (0: continuous)
+    parameterization: Parameterization = "delta"  # of the ordinal items' latent responses
 
     @property
     def n_thresholds(self) -> int:
@@ -200,10 +213,12 @@ def build_partable(
     group_partial: Sequence[Key] = (),
     meanstructure: bool | None = None,
     thresholds: Mapping[str, int] | None = None,
+    parameterization: Parameterization = "delta",
 ) -> ParTable:
     """``thresholds`` names the ordinal indicators and how many thresholds each has: they get
-    free thresholds (``item | t1`` ...) and, in the delta parameterization, no free residual
-    variance or intercept."""
+    free thresholds (``item | t1`` ...) and no free intercept; in the delta parameterization
+    no free residual variance, in the theta one a residual variance fixed at 1 (see
+    :func:`_ordinal`)."""
     statements = parse_model(model) if isinstance(model, str) else model
     factors = [s for s in statements if s.op == "=~"]
     if not factors:
@@ -240,7 +255,15 @@ def build_partable(
         )
     ordinal = dict(thresholds or {})
     if ordinal:
-        params = _ordinal(params, observed, ordinal, "thresholds" in group_equal)
+        params = _ordinal(
+            params,
+            observed,
+            ordinal,
+            "thresholds" in group_equal,
+            parameterization,
+            "residuals" in group_equal,
+            set(group_partial),
+        )
     params = _equal_across(params, set(group_equal), set(group_partial))
     table = ParTable(
         tuple(params),
@@ -250,6 +273,7 @@ def build_partable(
         meanstructure,
         tuple(name for name in observed if name in ordinal),
         tuple(ordinal.get(name, 0) for name in observed),
+        parameterization if ordinal else "delta",
     )
     _check_markers(table)
     return table
@@ -374,18 +398,36 @@ def _ordinal(
     observed: tuple[str, ...],
     thresholds: dict[str, int],
     equal_thresholds: bool,
+    parameterization: Parameterization = "delta",
+    equal_residuals: bool = False,
+    partial: set[Key] | None = None,
 ) -> list[Parameter]:
-    """Thresholds after each group's loadings; an ordinal item's residual variance follows from
-    the model (fixed, value to be derived) and its intercept is fixed at 0. With groups, each
-    ordinal item has a scale factor (``x ~*~ x``, the inverse standard deviation of its latent
-    response): 1 in the first group, and free in the others once thresholds are held equal
-    (lavaan's delta parameterization)."""
+    """Thresholds after each group's loadings, and an ordinal item's intercept fixed at 0.
+
+    Delta parameterization (lavaan's default): an ordinal item's residual variance follows from
+    the model (fixed, value to be derived), and with groups each ordinal item has a scale
+    factor (``x ~*~ x``, the inverse standard deviation of its latent response): 1 in the first
+    group, and free in the others once thresholds are held equal.
+    Theta parameterization: the residual variance is the parameter, fixed at 1 in the first
+    group and free in the others once thresholds are held equal, unless residuals are held
+    equal too (strict invariance: 1 in every group, as lavaan's); the scale factors follow."""
     out: list[Parameter] = []
     nan = float("nan")
     groups = 1 + max((p.group for p in params), default=0)
+    theta = parameterization == "theta"
+    released = partial or set()
+    # An item whose thresholds differ across groups keeps its latent response's scale fixed
+    # in every group (its residual variance, or scale factor, at 1): the equal thresholds of
+    # the other items are what let those be free.
+    own_thresholds = {name for name in thresholds if (name, "|", ALL_THRESHOLDS) in released}
     for k, p in enumerate(params):
         if p.matrix == "theta" and p.lhs == p.rhs and p.lhs in thresholds:
-            p = replace(p, free=False, value=nan, label=None)
+            if theta:
+                held = equal_residuals and p.key not in released
+                free = equal_thresholds and p.group > 0 and not held and p.lhs not in own_thresholds
+                p = replace(p, free=free, value=1.0, label=None)
+            else:
+                p = replace(p, free=False, value=nan, label=None)
         elif p.matrix == "nu" and p.lhs in thresholds:
             p = replace(p, free=False, value=0.0, label=None)
         out.append(p)
@@ -395,10 +437,10 @@ def _ordinal(
                 for t in range(1, thresholds.get(name, 0) + 1):
                     out.append(Parameter(name, "|", f"t{t}", "tau", True, nan, group=p.group))
         last_of_group = following is None or following.group != p.group
-        if groups > 1 and last_of_group:
-            free = equal_thresholds and p.group > 0
+        if groups > 1 and last_of_group and not theta:
             for name in observed:
                 if name in thresholds:
+                    free = equal_thresholds and p.group > 0 and name not in own_thresholds
                     out.append(Parameter(name, "~*~", name, "delta", free, 1.0, group=p.group))
     return out
 
@@ -410,7 +452,7 @@ def _equal_across(params: list[Parameter], kinds: set[str], partial: set[Key]) -
         return params
     out = []
     for p in params:
-        if p.free and p.label is None and p.kind in kinds and p.key not in partial:
+        if p.free and p.label is None and p.kind in kinds and not is_released(p, partial):
             if p.kind == "means" and p.group == 0:
                 out.append(p)  # fixed at 0 in the first group by default
                 continue

@@ -11,12 +11,16 @@ r while keeping the others gives ``X2_r = N s' Z_r^+ s``, ``Z_r^+`` the paramete
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from .dwls import DWLS
 from .families import family_for
 from .matrices import Representation
+from .partable import ALL_THRESHOLDS, ParTable
 from .result import CFAResult
 
 COLUMNS = ["lhs", "op", "rhs", "group_a", "group_b", "row_a", "row_b", "X2", "df", "pvalue"]
@@ -29,18 +33,40 @@ class _Lagrange:
         table, stats, theta = result.table, result.stats, result.theta
         assert table is not None and stats is not None and theta is not None
         self.table = table
-        self.pairs = table.constraints()
+        # Equality constraints, and fixed values that stand for one: under the theta
+        # parameterization, strict invariance fixes the ordinal residual variances of every
+        # group at the first group's 1 (a row paired with itself: releasing it frees it).
+        fixed = _held_residuals(table)
+        self.pairs = table.constraints() + [(k, k) for k in fixed]
         rep = Representation.of(table)
-        loose = Representation.of(table.unconstrained())
-        spread = np.array([theta[k] for k in rep.free_index if k >= 0])
+        opened = table.unconstrained()
+        if fixed:
+            opened = replace(
+                opened,
+                parameters=tuple(
+                    replace(p, free=True) if k in fixed else p
+                    for k, p in enumerate(opened.parameters)
+                ),
+            )
+        loose = Representation.of(opened)
+        spread = np.array(
+            [
+                theta[rep.free_index[k]] if rep.free_index[k] >= 0 else p.value
+                for k, p in enumerate(table.parameters)
+                if loose.free_index[k] >= 0
+            ]
+        )
         ml = family_for(result.spec).objective(loose, stats)
         self.score = -ml.gradient(spread) / 2
-        self.info = ml.hessian(spread) / 2
+        # DWLS: lavaan's expected information weighs groups by n_g / N (the sandwich's bread),
+        # while its gradient keeps the discrepancy's (n_g - 1) / N.
+        self.info = ml.bread(spread) if isinstance(ml, DWLS) else ml.hessian(spread) / 2
         self.q = loose.n_free
         self.r = np.zeros((len(self.pairs), self.q))
         for k, (a, b) in enumerate(self.pairs):
             self.r[k, loose.free_index[a]] = 1.0
-            self.r[k, loose.free_index[b]] = -1.0
+            if b != a:
+                self.r[k, loose.free_index[b]] = -1.0
         self.n = stats.n
         # The bordered inverse's parameter block solves J x + K'y = s, K x = 0 (K: the kept
         # constraints). J is singular when the constraints identify the model (latent means
@@ -79,17 +105,43 @@ class _Lagrange:
         return self.released(list(range(len(self.pairs))))
 
 
+def _held_residuals(table: ParTable) -> list[int]:
+    """Rows of ordinal residual variances held at the first group's 1 in the others, once
+    thresholds are equal (the theta parameterization's strict invariance; without equal
+    thresholds the 1 identifies the latent response and is no constraint)."""
+    if table.parameterization != "theta" or table.n_groups < 2:
+        return []
+    ordered = set(table.ordered)
+    # items whose thresholds are held equal, by group (an item with thresholds of its own
+    # keeps its residual variance at 1 to identify it: no constraint either)
+    equal = {(q.lhs, q.group) for q in table.parameters if q.matrix == "tau" and q.label}
+    return [
+        k
+        for k, p in enumerate(table.parameters)
+        if p.matrix == "theta"
+        and p.lhs == p.rhs
+        and p.lhs in ordered
+        and p.group > 0
+        and not p.free
+        and (p.lhs, p.group) in equal
+    ]
+
+
 def release_tests(result: CFAResult) -> pd.DataFrame:
     """One test per constrained parameter: releasing every equality constraint that ties it
-    across the groups at once (df = groups - 1; lavaan's ``lavTestScore(release = ...)``)."""
+    across the groups at once (df = groups - 1; lavaan's ``lavTestScore(release = ...)``).
+    An ordinal item's thresholds are one test, ``(item, '|', '*')``, released together."""
     columns = ["lhs", "op", "rhs", "kind", "X2", "df", "pvalue"]
     assert result.table is not None
-    if not result.table.constraints():
+    if not result.table.constraints() and not _held_residuals(result.table):
         return pd.DataFrame(columns=columns)
     lm = _Lagrange(result)
     by_key: dict[tuple[str, str, str], list[int]] = {}
     for k, (a, _) in enumerate(lm.pairs):
-        by_key.setdefault(lm.table.parameters[a].key, []).append(k)
+        p = lm.table.parameters[a]
+        # an item's thresholds are released together (one alone leaves its scale unidentified)
+        key = (p.lhs, "|", ALL_THRESHOLDS) if p.matrix == "tau" else p.key
+        by_key.setdefault(key, []).append(k)
     rows = []
     for key, constraints in by_key.items():
         x2 = lm.released(constraints)
@@ -113,7 +165,7 @@ def score_tests(result: CFAResult) -> tuple[pd.DataFrame, dict[str, float]]:
     """One row per equality constraint (rows of the parameter table it ties), and the test of
     releasing all of them at once."""
     assert result.table is not None
-    if not result.table.constraints():
+    if not result.table.constraints() and not _held_residuals(result.table):
         return pd.DataFrame(columns=COLUMNS), {"X2": 0.0, "df": 0, "pvalue": float("nan")}
     lm = _Lagrange(result)
     table, pairs = lm.table, lm.pairs

@@ -23,9 +23,11 @@ from ..choices import (
     ESTIMATORS,
     MISSING_METHODS,
     ORDINAL_ESTIMATORS,
+    PARAMETERIZATIONS,
     Estimator,
     EstimatorRequest,
     MissingMethod,
+    Parameterization,
 )
 from .auto import EstimatorChoice, choose_estimator
 from .partable import Key, ModelError
@@ -43,6 +45,7 @@ class FitSpec:
     group_equal: tuple[str, ...] = ()
     group_partial: tuple[Key, ...] = ()
     cluster: str | None = None
+    parameterization: Parameterization = "delta"  # of ordinal items (lavaan's)
     choice: EstimatorChoice | None = field(default=None, compare=False)  # 'auto' and its reason
     notes: tuple[str, ...] = field(default=(), compare=False)  # what the request was made into
 
@@ -56,6 +59,11 @@ class FitSpec:
             raise ValueError(
                 f"'missing' must be one of {', '.join(map(repr, MISSING_METHODS))}; got "
                 f"{self.missing!r}."
+            )
+        if self.parameterization not in PARAMETERIZATIONS:
+            raise ValueError(
+                f"'parameterization' must be one of {', '.join(map(repr, PARAMETERIZATIONS))}; "
+                f"got {self.parameterization!r}."
             )
         if self.ordered is not None and self.estimator not in ORDINAL_ESTIMATORS:
             raise ModelError("ordinal indicators ('ordered') are fitted by WLSMV or ULSMV.")
