@@ -90,20 +90,24 @@ class BootstrapIntervals:
             "htmt": pairs,
         }
 
-    def lines(self) -> list[str]:
+    def sentence(self) -> str:
+        """How the draws were made and how many count, in words."""
         unit = (
             "rows"
             if self.unit == "row"
             else f"clusters of {self.unit} (each one's rows resampled together)"
         )
         used = self.draws - self.failed
-        first = (
-            f"bootstrap: {self.draws:,} draws of the {self.units:,} {unit}, seed {self.seed}; "
-            f"95% percentile intervals from the {used:,} that converged"
+        text = (
+            f"{self.draws:,} draws of the {self.units:,} {unit}, seed {self.seed}; 95% "
+            f"percentile intervals from the {used:,} that converged"
         )
         if self.failed:
-            first += f" ({self.failed:,} did not and are left out)"
-        out = [first]
+            text += f" ({self.failed:,} did not and are left out)"
+        return text
+
+    def lines(self) -> list[str]:
+        out = [f"bootstrap: {self.sentence()}"]
         doc = self.to_dict()
         labels = {
             "omega_ordinal": "omega (ordinal)",

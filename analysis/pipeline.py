@@ -524,8 +524,14 @@ def analyse(path: str | Path, options: Options, progress: Progress | None = None
     return analyse_read(read_checked(path, options), options, progress)
 
 
-def analyse_read(read: ReadResult, options: Options, progress: Progress | None = None) -> Analysis:
-    """:func:`analyse` for an export already read and checked."""
+def analyse_read(
+    read: ReadResult,
+    options: Options,
+    progress: Progress | None = None,
+    draws: Callable[[int, int], None] | None = None,
+) -> Analysis:
+    """:func:`analyse` for an export already read and checked; ``draws`` is told the
+    bootstrap's draws done (with ``options.bootstrap``)."""
     say = progress or (lambda _message: None)
     usable = read.checked.usable_data()
     if options.by is not None and options.by not in usable.columns:
@@ -549,7 +555,8 @@ def analyse_read(read: ReadResult, options: Options, progress: Progress | None =
     say("validating the structure")
     validation, validation_error = None, ""
     try:
-        validation = validate(read, options, level_errors=False)  # the page shows no SEs
+        # the page shows no SEs of the two-level model
+        validation = validate(read, options, level_errors=False, progress=draws)
     except ValueError as exc:
         validation_error = str(exc)
     tested, invariance_error = None, ""

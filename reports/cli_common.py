@@ -422,6 +422,25 @@ def fit_options(func: F) -> F:
     )(func)
 
 
+def bootstrap_options(func: F) -> F:
+    """--bootstrap N and --seed S: percentile intervals for omega, CR, AVE and HTMT."""
+    func = click.option(
+        "--seed",
+        type=int,
+        default=None,
+        help="The bootstrap's seed, to repeat a run (default: one is chosen and printed).",
+    )(func)
+    return click.option(
+        "--bootstrap",
+        type=click.IntRange(min=0),
+        default=0,
+        metavar="N",
+        help="Percentile 95%% intervals for omega, CR, AVE and HTMT from N bootstrap draws "
+        "(1000 is usual), resampling whole patients when sessions repeat; on both cores, with "
+        "a progress bar; draws that do not converge are counted and left out.",
+    )(func)
+
+
 def _group_equal(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
     if not value:
         return ()

@@ -12,8 +12,10 @@ from analysis.fileio import atomic_write_text
 from analysis.pipeline import analyse_read, read_checked
 
 from .cli_common import (
+    bootstrap_options,
     builds_options,
     calibration_option,
+    draw_bar,
     progress_printer,
     read_options,
     say,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 @read_options
 @score_options
 @validate_options
+@bootstrap_options
 @click.option(
     "--by",
     default=None,
@@ -83,6 +86,7 @@ def report_command(
       alliance report export.csv --by clinician_id --thresholds minimums.yaml -o report.html
       alliance report export.csv --invariance site_id -o report.html
       alliance report export.csv --calibration calibration.yaml -o report.html
+      alliance report export.csv --bootstrap 1000 --seed 7 -o report.html
       alliance report five.sav --instrument five_factors.yaml --estimator mlr -o five.html
       alliance report hs.csv --model 'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6' \
           --rows all -o hs.html
@@ -92,7 +96,8 @@ def report_command(
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
     stop_if_nothing_usable(read.checked, "report")
-    analysis = analyse_read(read, options, progress=step)  # type: ignore[arg-type]
+    with draw_bar(options.bootstrap, "bootstrap draws") as draws:
+        analysis = analyse_read(read, options, progress=step, draws=draws)  # type: ignore[arg-type]
     step("drawing")  # type: ignore[operator]
     html = build_report(analysis)
     atomic_write_text(output, html)

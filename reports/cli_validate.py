@@ -14,6 +14,7 @@ from analysis.validate import ValidationResult
 
 from .cli_common import (
     InputError,
+    bootstrap_options,
     builds_options,
     draw_bar,
     group_options,
@@ -181,21 +182,7 @@ def summary_lines(result: ValidationResult) -> list[str]:
     "std.all and its SE), as lavaan's parameterEstimates and standardizedSolution, in every "
     "group; the JSON always has it.",
 )
-@click.option(
-    "--bootstrap",
-    type=click.IntRange(min=0),
-    default=0,
-    metavar="N",
-    help="Percentile 95%% intervals for omega, CR, AVE and HTMT from N bootstrap draws (1000 "
-    "is usual), resampling whole patients when sessions repeat; on both cores, with a "
-    "progress bar; draws that do not converge are counted and left out.",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=None,
-    help="The bootstrap's seed, to repeat a run (default: one is chosen and printed).",
-)
+@bootstrap_options
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 @builds_options

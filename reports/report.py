@@ -174,10 +174,15 @@ def _reliability_section(v: ValidationResult, instrument: Instrument) -> Section
                 f"[{r['alpha_ci'][0]:.2f}, {r['alpha_ci'][1]:.2f}]" if r.get("alpha_ci") else ""
             ),
             **({"ordinal alpha": r["alpha_ordinal"]} if "alpha_ordinal" in r else {}),
-            "omega": r.get("omega_ordinal", r.get("omega_total")),
-            "CR": r.get("composite_reliability"),
-            "AVE": r.get("ave"),
         }
+        which = "omega_ordinal" if "omega_ordinal" in r else "omega_total"
+        for label, kind in (("omega", which), ("CR", "composite_reliability"), ("AVE", "ave")):
+            rows[name][label] = r.get(kind)
+            if v.bootstrap is not None:  # each interval beside its number
+                lower, upper = v.bootstrap.interval(f"{kind}:{name}")
+                rows[name][f"{label} 95% CI"] = (
+                    f"[{lower:.2f}, {upper:.2f}]" if lower == lower else ""
+                )
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "subscale"
     low = [n for n, r in v.reliability.items() if (r.get("alpha") or 1) < 0.7]
@@ -203,6 +208,12 @@ def _reliability_section(v: ValidationResult, instrument: Instrument) -> Section
         f"Table 4. Reliability per subscale (alpha, {omega}, composite reliability over the "
         "observed variance of the sum (compRelSEM's default), average variance extracted)",
     )
+    if v.bootstrap is not None:
+        htmt = [line.strip() for line in v.bootstrap.lines() if line.strip().startswith("HTMT")]
+        s.note(
+            f"The intervals of omega, CR and AVE are the bootstrap's: {v.bootstrap.sentence()}."
+            + (f" Between the subscales: {'; '.join(htmt)}." if htmt else "")
+        )
     if v.two_level is not None:
         _levels_part(s, v.two_level, instrument)
     elif v.two_level_error is not None:

@@ -89,3 +89,17 @@ def test_validate_bootstrap_from_the_command_line() -> None:
         "bootstrap intervals are for a model of one group with each item on one factor; leave "
         "out the group 'school'."
     )
+
+
+def test_the_report_puts_each_interval_beside_its_number(tmp_path: Path) -> None:
+    page = tmp_path / "hs.html"
+    done = run_cli(
+        "report", str(HERE / "data" / "hs.csv"), "--rows", "all", "--model", REF["model"],
+        "--bootstrap", "12", "--seed", "1", "-o", str(page),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    header = html[html.index("omega 95% CI") - 300 : html.index("AVE 95% CI")]
+    assert header.index(">omega<") < header.index("omega 95% CI") < header.index(">CR<")
+    assert "the bootstrap&#x27;s: 12 draws of the 301 rows, seed 1" in html
+    assert "HTMT visual-textual" in html
