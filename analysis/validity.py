@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .cfa import CFAResult
+from .cfa.matrices import Representation
 from .keying import ceiling_share
 from .reliability import MissingPolicy, alpha_of_covariance, feldt_interval, item_covariance
 
@@ -96,26 +97,28 @@ def item_reliability(
 def _factor_parts(
     result: CFAResult, factor: str
 ) -> tuple[np.ndarray, float, np.ndarray, list[str]]:
-    """A factor's loadings, variance, its items' residual covariance matrix and the items."""
-    e = result.estimates[result.estimates["group"] == 1]
-    rows = e[(e["op"] == "=~") & (e["lhs"] == factor)]
-    items = list(rows["rhs"])
-    psi = float(e[(e["op"] == "~~") & (e["lhs"] == factor) & (e["rhs"] == factor)]["est"].iloc[0])
-    where = {item: k for k, item in enumerate(items)}
-    theta = np.zeros((len(items), len(items)))
-    cov = e[(e["op"] == "~~") & e["lhs"].isin(where) & e["rhs"].isin(where)]
-    for lhs, rhs, est in zip(cov["lhs"], cov["rhs"], cov["est"], strict=True):
-        theta[where[lhs], where[rhs]] = theta[where[rhs], where[lhs]] = float(est)
-    return rows["est"].to_numpy(), psi, theta, items
+    """A factor's loadings, variance, its items' residual covariance matrix and the items (the
+    first group's), from the model's matrices."""
+    table, theta = result.table, result.theta
+    assert table is not None and theta is not None
+    mats = Representation.of(table).matrices(theta, 0)
+    k = table.latent.index(factor)
+    items = [
+        p.rhs for p in table.parameters if p.matrix == "lambda" and p.lhs == factor and p.group == 0
+    ]
+    where = [table.observed.index(i) for i in items]
+    return mats.lam[where, k], float(mats.psi[k, k]), mats.theta[np.ix_(where, where)], items
 
 
 def factor_reliability(result: CFAResult) -> dict[str, dict[str, float]]:
     """omega_total, composite_reliability and ave per factor of a simple-structure CFA."""
     out = {}
+    sample = result.sample.to_numpy()
     for factor in result.latent:
         lam, psi, theta, items = _factor_parts(result, factor)
         true = lam.sum() ** 2 * psi
-        observed = result.sample.loc[items, items].to_numpy()
+        where = [result.observed.index(i) for i in items]
+        observed = sample[np.ix_(where, where)]
         squared = float((lam**2).sum() * psi)
         out[factor] = {
             "omega_total": float(true / (true + theta.sum())),
@@ -140,23 +143,26 @@ def htmt(
 ) -> pd.DataFrame:
     """Heterotrait-monotrait ratio of correlations between every pair of item groups."""
     items = [i for ids in groups.values() for i in ids]
-    r = data[items].dropna().corr().abs()
+    x = data[items].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    x = x[~np.isnan(x).any(axis=1)]  # complete rows, as semTools' htmt (listwise)
+    r = np.abs(np.corrcoef(x, rowvar=False))
+    position = {item: k for k, item in enumerate(items)}
     names = list(groups)
+    where = {g: [position[i] for i in ids] for g, ids in groups.items()}
 
     def mean(values: np.ndarray) -> float:
         return float(values.mean()) if classic else float(np.exp(np.log(values).mean()))
 
     mono = {}
-    for g, ids in groups.items():
-        block = r.loc[ids, ids].to_numpy()
+    for g, ids in where.items():
+        block = r[np.ix_(ids, ids)]
         mono[g] = mean(block[np.triu_indices(len(ids), 1)])
-    out = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
+    out = np.eye(len(names))
     for a in range(len(names)):
         for b in range(a + 1, len(names)):
-            hetero = mean(r.loc[groups[names[a]], groups[names[b]]].to_numpy().ravel())
-            value = hetero / np.sqrt(mono[names[a]] * mono[names[b]])
-            out.iloc[a, b] = out.iloc[b, a] = value
-    return out
+            hetero = mean(r[np.ix_(where[names[a]], where[names[b]])].ravel())
+            out[a, b] = out[b, a] = hetero / np.sqrt(mono[names[a]] * mono[names[b]])
+    return pd.DataFrame(out, index=names, columns=names)
 
 
 def fornell_larcker(result: CFAResult, reliability: dict[str, dict[str, float]]) -> pd.DataFrame:
