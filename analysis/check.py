@@ -5,6 +5,9 @@ Quarantined (the row is set aside, with why):
 - ``unfinished``: the platform says the response was not finished (Qualtrics ``Finished``,
   LimeSurvey without a submit date; a REDCap form not marked Complete only when asked, since
   REDCap's form status is set by hand and often left at Incomplete);
+- ``entered_in_error``, ``other_questionnaire``, ``unreadable``: a FHIR QuestionnaireResponse
+  marked entered-in-error, answering another instrument's Questionnaire, or an NDJSON line
+  that is no resource;
 - ``no_answers``: not one item answered;
 - ``straight_lining``: every answered item has the same answer, with at least 8 answered among
   which both forward- and reverse-keyed items: the same answer to a statement and to its
@@ -44,10 +47,15 @@ QUARANTINE_KINDS = (
     "test",
     "spam",
     "unfinished",
+    "entered_in_error",
+    "other_questionnaire",
+    "unreadable",
     "no_answers",
     "straight_lining",
     "too_fast",
 )
+# Rows the platform marks: the kinds above that come from its own columns.
+PLATFORM_MARKS = QUARANTINE_KINDS[:7]
 SECONDS_PER_ITEM_MIN = 2.0
 STRAIGHT_LINE_MIN_ANSWERS = 8
 MISSING_SHARE_FLAG = 0.25
@@ -189,7 +197,7 @@ def _row_checks(export: Export, instrument: Instrument) -> _RowChecks:
     answers = np.ascontiguousarray(data[items].to_numpy(dtype=float))
     reasons: dict[str, np.ndarray] = {}
     flags = export.flags.to_numpy() if len(export.flags) == n else np.full(n, "", dtype=object)
-    for kind in ("preview", "test", "spam", "unfinished"):
+    for kind in PLATFORM_MARKS:
         reasons[kind] = flags == kind
     answered, same = _longest_run(answers)
     reasons["no_answers"] = answered == 0

@@ -60,7 +60,7 @@ ParallelKind = Literal["components", "factors"]
 PARALLEL_KINDS: tuple[ParallelKind, ...] = ("components", "factors")
 
 # Shapes `alliance simulate` writes.
-SIMULATE_FORMATS = ("csv", "qualtrics", "redcap", "sav")
+SIMULATE_FORMATS = ("csv", "qualtrics", "redcap", "sav", "fhir")
 
 # Largest share of a subscale's items that may be unanswered for it to be scored.
 DEFAULT_MAX_MISSING_SHARE = 0.25

@@ -41,8 +41,10 @@ ITEM_FORMATS = (*FORMATS, "adaptive")
     show_default=True,
     help="table and csv list the items; json adds scales, subscales, forms and counts; "
     "redcap is a data dictionary; qualtrics is Advanced Format TXT; html is a "
-    "printable form; adaptive (with --calibration) is an offline page that asks each "
-    "respondent only the items that tell the most and saves the answers as a CSV.",
+    "printable form; fhir is a FHIR R4 Bundle of the Questionnaire and the CodeSystems of its "
+    "answers (for an electronic health record); adaptive (with --calibration) is an offline "
+    "page that asks each respondent only the items that tell the most and saves the answers "
+    "as a CSV.",
 )
 @calibration_option(
     "An item calibration (alliance calibrate): adds its short form, <form>-irt-short, "
@@ -74,6 +76,7 @@ def items_command(
       alliance items --form patient --format redcap -o alliance_dictionary.csv
       alliance items --form patient-full --format qualtrics -o survey.txt
       alliance items --form clinician --format html -o clinician_form.html
+      alliance items --form patient --format fhir -o questionnaire.json
       alliance items --instrument my_scale.yaml --format csv
       alliance items --calibration calibration.yaml --format redcap -o short_dictionary.csv
       alliance items --calibration calibration.yaml --format adaptive -o adaptive.html
@@ -118,7 +121,10 @@ def items_command(
 def _format_for(output: Path, fmt: str | None) -> str:
     if fmt is not None:
         return fmt
-    return "sav" if output.suffix.lower() == ".sav" else "csv"
+    suffix = output.suffix.lower()
+    if suffix in (".json", ".ndjson", ".jsonl"):
+        return "fhir"
+    return "sav" if suffix == ".sav" else "csv"
 
 
 @click.command(name="simulate")
@@ -145,7 +151,8 @@ def _format_for(output: Path, fmt: str | None) -> str:
     "fmt",
     type=click.Choice(SIMULATE_FORMATS),
     default=None,
-    help="Export shape; default from the file name (.sav is SPSS, else csv).",
+    help="Export shape; default from the file name (.sav is SPSS, .json a FHIR Bundle and .ndjson "
+    "a FHIR bulk export of QuestionnaireResponses, else csv).",
 )
 @click.option(
     "--months",

@@ -91,7 +91,7 @@ def test_unknown_format_is_named(bank: Instrument) -> None:
     with pytest.raises(
         ValueError,
         match="'format' must be one of 'table', 'json', 'csv', "
-        "'redcap', 'qualtrics', 'html'; got 'pdf'",
+        "'redcap', 'qualtrics', 'html', 'fhir'; got 'pdf'",
     ):
         export(bank, "pdf")
 

@@ -473,7 +473,11 @@ def test_bad_input_is_one_clear_line_and_exit_2(
 def test_a_missing_file_and_a_directory(tmp_path: Path) -> None:
     for target, message in (
         (tmp_path / "nope.csv", "no such file."),
-        (tmp_path, "is a directory, not an export file."),
+        (
+            tmp_path,
+            "is a directory, not an export file (a folder is read only when it holds "
+            "FHIR .json or .ndjson files).",
+        ),
     ):
         result = run_cli("check", str(target))
         assert result.returncode == 2 and result.stderr.strip().endswith(message)

@@ -142,7 +142,23 @@ CARRIED = {
         names.PERSPECTIVE,
     ],
 }
-PLATFORM = {"csv": "csv", "sav": "spss", "qualtrics": "qualtrics", "redcap": "redcap"}
+# FHIR references name the resource type: Patient/P001, Practitioner/C03 (tests/test_fhir.py
+# compares them); the rest reads back as written.
+CARRIED["fhir"] = [
+    names.RESPONSE_ID,
+    names.SITE_ID,
+    names.SESSION,
+    names.DATE,
+    names.PERSPECTIVE,
+    names.DURATION,
+]
+PLATFORM = {
+    "csv": "csv",
+    "sav": "spss",
+    "qualtrics": "qualtrics",
+    "redcap": "redcap",
+    "fhir": "fhir",
+}
 
 
 @pytest.mark.parametrize("fmt", SIMULATE_FORMATS)

@@ -25,6 +25,7 @@ from instrument import Instrument, ResponseScale
 
 from .. import names
 from .damage import duplicate_columns, text_damage
+from .fhir import read_fhir
 from .identifiers import DroppedColumn, IdentifierPolicy, find_dictionary, find_identifiers
 from .identifiers import name_reason as identifier_name
 from .identifiers import refuse_unknown as refuse_unknown_columns
@@ -553,6 +554,7 @@ def read_export(
     policy = identifiers if identifiers is not None else IdentifierPolicy()
     s = sniff(path, max_bytes=max_bytes, header_row=header_row)
     user_missing: dict[str, list[float | str]] = {}
+    fhir_findings: list[Finding] = []
     variable_labels: dict[str, str] = {}
     encoding = s.encoding
     header: list[str] = []
@@ -565,6 +567,16 @@ def read_export(
         frame, encoding = _read_text(s, layout, set(expected))
         if renamed:
             frame = frame.rename(columns=renamed)
+    elif s.kind == "fhir":
+        layout = Layout("fhir")
+        try:
+            frame, fhir_findings = read_fhir(s.path, instrument)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ExportError(
+                str(exc)
+                if isinstance(exc, ValueError)
+                else (f"{s.path.name}: not UTF-8 text, as FHIR JSON must be.")
+            ) from None
     else:
         layout = Layout(s.kind if s.kind in ("spss", "stata") else "csv")
         frame, user_missing, variable_labels = _read_binary(s)
@@ -587,6 +599,8 @@ def read_export(
     )
     if s.kind == "text":
         records += text_damage(s, encoding, frame)
+    if s.kind == "fhir":
+        records += fhir_findings
     if len(frame) == 0:
         raise ExportError(f"{name}: the file has a header but no data rows.")
     columns = list(frame.columns)

@@ -14,6 +14,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fhir import is_fhir
+
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: about 12 million responses to 36 items as CSV
 BINARY_SUFFIXES = {
     ".sav": "spss",
@@ -42,7 +44,7 @@ class ExportError(ValueError):
 @dataclass(frozen=True)
 class Sniffed:
     path: Path
-    kind: str  # 'text', 'spss', 'stata', 'excel' or 'parquet'
+    kind: str  # 'text', 'spss', 'stata', 'excel', 'parquet' or 'fhir'
     encoding: str | None = None
     delimiter: str | None = None
     head: tuple[tuple[str, ...], ...] = ()  # the first rows from the header on
@@ -137,7 +139,18 @@ def sniff(
     if not path.exists():
         raise ExportError(f"{path}: no such file.")
     if path.is_dir():
-        raise ExportError(f"{path}: is a directory, not an export file.")
+        if is_fhir(path, b""):
+            total = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+            if total > max_bytes:
+                raise ExportError(
+                    f"{path.name}: {_size_text(total)} of files is more than the "
+                    f"{_size_text(max_bytes)} limit for one export; raise it with --max-size."
+                )
+            return Sniffed(path, "fhir")
+        raise ExportError(
+            f"{path}: is a directory, not an export file (a folder is read only when it holds "
+            "FHIR .json or .ndjson files)."
+        )
     size = path.stat().st_size
     if size == 0:
         raise ExportError(f"{path.name}: the file is empty.")
@@ -161,6 +174,8 @@ def sniff(
             if not more:
                 break
             first_line += more
+    if is_fhir(path, start):
+        return Sniffed(path, "fhir")
     if start.startswith(b"$FL2") or start.startswith(b"$FL3"):
         return Sniffed(path, "spss")
     if start.startswith(b"PK\x03\x04"):

@@ -8,6 +8,8 @@
 - ``redcap``: REDCap's raw record export of a repeating instrument: ``record_id``,
   ``redcap_repeat_instrument``, ``redcap_repeat_instance``, the fields of our data dictionary,
   and ``<form>_complete``.
+- ``fhir``: HL7 FHIR R4 QuestionnaireResponses answering the form's Questionnaire, as an
+  NDJSON bulk export (a name ending .ndjson) or a Bundle.
 - ``sav``: SPSS with variable labels (item wording), value labels (scale labels) and -9 declared
   as a user-missing "No answer" code.
 
@@ -17,6 +19,7 @@ Files are written to a temporary name and moved into place, so a failed write le
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -26,6 +29,8 @@ import pandas as pd
 import pyreadstat
 
 from instrument import Instrument
+from instrument.exports.fhir import COMPLETION_SECONDS, SITE, questionnaire_url, scale_system
+from instrument.exports.layout import layout as fhir_layout
 from instrument.exports.qualtrics import (
     EMBEDDED_FIELDS,
     qualtrics_columns,
@@ -201,11 +206,85 @@ def _write_sav(sim: Simulated, instrument: Instrument, path: Path) -> None:
     )
 
 
+def _write_fhir(sim: Simulated, instrument: Instrument, path: Path) -> None:
+    """One QuestionnaireResponse per response, answering the form's Questionnaire
+    (instrument/exports/fhir.py): an NDJSON bulk-export file when the name ends .ndjson,
+    else a Bundle (type collection). The patient is the subject, the clinician the author."""
+    blocks = fhir_layout(instrument, sim.form)
+    url = questionnaire_url(instrument, sim.form)
+    data = sim.data
+    columns = {c: data[c].to_numpy() for c in data.columns}
+    resources = []
+    for r in range(len(data)):
+        groups = []
+        for block in blocks:
+            system = scale_system(instrument, block.scale)
+            answered = []
+            for item in block.items:
+                if item.id not in columns:
+                    continue
+                value = columns[item.id][r]
+                if value != value:  # NaN: not answered
+                    continue
+                code = int(value)
+                answered.append(
+                    {
+                        "linkId": item.id,
+                        "answer": [
+                            {
+                                "valueCoding": {
+                                    "system": system,
+                                    "code": str(code),
+                                    "display": block.scale.label_of(code),
+                                }
+                            }
+                        ],
+                    }
+                )
+            if answered:
+                groups.append({"linkId": f"group-{block.key}", "item": answered})
+        response = str(columns[names.RESPONSE_ID][r])
+        resource: dict[str, object] = {
+            "resourceType": "QuestionnaireResponse",
+            # a FHIR id allows letters, digits, '-' and '.': the response id itself is kept as
+            # the business identifier, which the reader takes first
+            "id": re.sub(r"[^A-Za-z0-9.-]", "-", response)[:64],
+            "identifier": {"value": response},
+            "questionnaire": url,
+            "status": "completed",
+            "subject": {"reference": f"Patient/{columns[names.RESPONDENT_ID][r]}"},
+            "authored": str(columns[names.DATE][r])[:10],
+            "item": groups,
+        }
+        if names.CLINICIAN_ID in columns:
+            resource["author"] = {"reference": f"Practitioner/{columns[names.CLINICIAN_ID][r]}"}
+        extensions = []
+        if names.DURATION in columns and columns[names.DURATION][r] == columns[names.DURATION][r]:
+            seconds = float(columns[names.DURATION][r])
+            extensions.append({"url": COMPLETION_SECONDS, "valueDecimal": seconds})
+        if names.SITE_ID in columns:
+            extensions.append({"url": SITE, "valueString": str(columns[names.SITE_ID][r])})
+        if extensions:
+            resource["extension"] = extensions
+        resources.append(resource)
+    if ".ndjson" in path.name.lower() or ".jsonl" in path.name.lower():  # also its temp name
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in resources)
+    else:
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in resources],
+        }
+        text = json.dumps(bundle, ensure_ascii=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
 _WRITERS: dict[str, Callable[[Simulated, Instrument, Path], None]] = {
     "csv": _write_csv,
     "qualtrics": _write_qualtrics,
     "redcap": _write_redcap,
     "sav": _write_sav,
+    "fhir": _write_fhir,
 }
 
 

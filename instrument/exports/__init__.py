@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..model import Instrument
+from .fhir import to_fhir
 from .html_form import to_html
 from .layout import Block, layout, prompt_for
 from .qualtrics import qualtrics_columns, to_qualtrics
@@ -20,6 +21,7 @@ EXPORTERS: dict[str, Exporter] = {
     "redcap": to_redcap,
     "qualtrics": to_qualtrics,
     "html": to_html,
+    "fhir": to_fhir,
 }
 FORMATS = tuple(EXPORTERS)
 
@@ -44,6 +46,7 @@ __all__ = [
     "qualtrics_columns",
     "redcap_rows",
     "to_csv",
+    "to_fhir",
     "to_html",
     "to_json",
     "to_qualtrics",

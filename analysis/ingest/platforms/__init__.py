@@ -15,6 +15,7 @@ platform and knows no platform's name.
 from __future__ import annotations
 
 from .base import Finding, Head, Layout, Marks, Platform
+from .fhir import FHIR
 from .limesurvey import LimeSurvey
 from .qualtrics import Qualtrics
 from .redcap import REDCap, REDCapLabels
@@ -30,7 +31,8 @@ PLATFORMS: tuple[Platform, ...] = (
     REDCapLabels(),
     LimeSurvey(),
 )
-_BY_NAME = {p.name: p for p in PLATFORMS}
+# FHIR is read from JSON, never recognised from a table's first rows.
+_BY_NAME = {p.name: p for p in (*PLATFORMS, FHIR())}
 
 
 def detect(head: Head) -> Layout:

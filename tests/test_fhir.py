@@ -1,0 +1,171 @@
+"""HL7 FHIR: the bank as a Questionnaire, QuestionnaireResponses read as one more platform (a
+Bundle, an NDJSON bulk export, a folder), and the simulator writing them. Every resource written
+and every fixture read parses with fhir.resources; the numbers equal the CSV path's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codesystem import CodeSystem
+from fhir.resources.R4B.questionnaire import Questionnaire
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+from analysis.ingest import read_export
+from instrument import Instrument
+
+from .conftest import run_cli
+
+FIXTURES = Path(__file__).parent / "data" / "fhir"
+MODELS = {
+    "Questionnaire": Questionnaire,
+    "CodeSystem": CodeSystem,
+    "QuestionnaireResponse": QuestionnaireResponse,
+}
+
+
+def _valid(resource: dict) -> None:
+    kind = resource["resourceType"]
+    if kind in MODELS:
+        MODELS[kind].model_validate(resource)
+
+
+def test_the_questionnaire_and_its_code_systems_parse_and_carry_the_bank(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    out = tmp_path / "q.json"
+    done = run_cli("items", "--form", "patient", "--format", "fhir", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    bundle = json.loads(out.read_text())
+    Bundle.model_validate(bundle)
+    resources = [e["resource"] for e in bundle["entry"]]
+    for resource in resources:
+        _valid(resource)
+    q = resources[0]
+    assert q["url"].endswith("/Questionnaire/alliance-patient") and q["version"] == bank.version
+    assert [e["valueCode"] for e in q["extension"]] == list(bank.rule_pillars)
+    items = [i for g in q["item"] for i in g["item"]]
+    assert [i["linkId"] for i in items] == [i.id for i in bank.select("patient")]
+    links = [g["linkId"] for g in q["item"]] + [i["linkId"] for i in items]
+    assert len(links) == len(set(links))
+    for entry in items:
+        item = bank.item(entry["linkId"])
+        scale = bank.scale_of(item)
+        assert scale is not None
+        codes = [int(o["valueCoding"]["code"]) for o in entry["answerOption"]]
+        assert codes == list(scale.codes)
+        assert entry["extension"][0]["valueCode"] == ("-" if item.reverse else "+")
+    systems = {r["url"]: r for r in resources if r["resourceType"] == "CodeSystem"}
+    for entry in items:
+        assert entry["answerOption"][0]["valueCoding"]["system"] in systems
+    # what a respondent sees names no construct
+    assert all(g["text"].startswith("Part ") for g in q["item"])
+
+
+@pytest.mark.parametrize("name", ["sim.ndjson", "sim.json"])
+def test_simulated_responses_parse_and_score_as_the_csv_does(tmp_path: Path, name: str) -> None:
+    fhir, csv = tmp_path / name, tmp_path / "sim.csv"
+    for path in (fhir, csv):
+        done = run_cli("simulate", "-n", "120", "--sessions", "3", "--seed", "8", "-o", str(path))
+        assert done.returncode == 0, done.stderr
+    text = fhir.read_text()
+    resources = (
+        [json.loads(line) for line in text.splitlines()]
+        if name.endswith(".ndjson")
+        else [e["resource"] for e in json.loads(text)["entry"]]
+    )
+    for resource in resources[:200]:
+        _valid(resource)
+    scores = {}
+    for path in (fhir, csv):
+        out = tmp_path / f"{path.name}.scores.csv"
+        done = run_cli("score", str(path), "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        scores[path.suffix] = pd.read_csv(out)
+    a, b = scores[fhir.suffix], scores[".csv"]
+    a["respondent_id"] = a["respondent_id"].str.removeprefix("Patient/")
+    a["clinician_id"] = a["clinician_id"].str.removeprefix("Practitioner/")
+    merged = a.merge(b, on="response_id", suffixes=("", "_csv"))
+    assert len(a) == len(b) == len(merged)
+    for column in ("respondent_id", "clinician_id", "site_id", "session", "alliance_status"):
+        assert (merged[column] == merged[f"{column}_csv"]).all(), column
+    for column in ("bond", "goals", "tasks", "p_adequate"):
+        pd.testing.assert_series_equal(
+            merged[column], merged[f"{column}_csv"], check_names=False, atol=1e-12
+        )
+
+
+def test_a_bundle_shaped_as_public_examples_is_read_with_every_problem_a_finding(
+    bank: Instrument,
+) -> None:
+    bundle = json.loads((FIXTURES / "responses_bundle.json").read_text())
+    for entry in bundle["entry"]:
+        _valid(entry["resource"])
+    export = read_export(FIXTURES / "responses_bundle.json", bank)
+    data = export.data.set_index("response_id")
+    assert export.platform == "fhir" and len(data) == 5  # the Patient resource is no row
+    assert data.loc["qr-1", "respondent_id"] == "Patient/p-1"
+    assert data.loc["qr-1", "clinician_id"] == "Practitioner/dr-7"
+    assert pd.isna(data.loc["qr-2", "clinician_id"])  # the patient wrote it: no clinician
+    assert (data.loc["qr-1", ["pb01", "pb03", "pg01"]] == [4, 5, 3]).all()  # code, integer
+    # sessions follow authored: qr-1 (March 2), qr-5 (March 9), qr-2 (March 16)
+    assert data.loc[["qr-1", "qr-5", "qr-2"], "session"].tolist() == [1, 2, 3]
+    flags = dict(zip(export.data["response_id"], export.flags, strict=True))
+    assert flags["qr-3"] == "entered_in_error" and flags["qr-4"] == "other_questionnaire"
+    assert flags["qr-1"] == flags["qr-2"] == flags["qr-5"] == ""
+    kinds = export.findings.groupby("kind")["value"].apply(list).to_dict()
+    assert kinds["unknown_link"] == ["1 answers"]
+    assert kinds["other_questionnaire"] == ["http://loinc.org/q/44249-1"]
+    assert kinds["other_resource"] == ["Patient"]
+    assert sorted(kinds["fhir_status"]) == ["amended", "entered-in-error", "in-progress"]
+    text = export.data.to_csv() + export.findings.to_csv()
+    for word in ("Quayle", "Robin", "555-", "Moreno", "Robbie"):
+        assert word not in text
+
+
+def test_a_bulk_export_with_one_bad_line_loses_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "sim.ndjson"
+    done = run_cli("simulate", "-n", "4000", "--sessions", "3", "--seed", "2", "-o", str(source))
+    assert done.returncode == 0, done.stderr
+    lines = source.read_text().splitlines()[:10_000]
+    assert len(lines) == 10_000
+    lines[4_999] = lines[4_999][:-40]  # cut short mid-resource
+    broken = tmp_path / "bulk.ndjson"
+    broken.write_text("\n".join(lines) + "\n")
+    done = run_cli("check", str(broken), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["rows_in"] == 10_000
+    assert doc["rows_usable"] + doc["rows_quarantined"] == 10_000
+    bad = [f for f in doc["findings"] if f["kind"] == "unreadable_line"]
+    assert len(bad) == 1 and bad[0]["value"] == "line 5000"
+    assert "not JSON" in bad[0]["reason"]
+
+
+def test_a_folder_of_files_is_one_export_and_other_input_one_line_errors(tmp_path: Path) -> None:
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    for seed in (1, 2):
+        path = folder / f"part{seed}.ndjson"
+        done = run_cli(
+            "simulate", "-n", "30", "--sessions", "2", "--seed", str(seed), "-o", str(path)
+        )
+        assert done.returncode == 0, done.stderr
+    done = run_cli("check", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    total = sum(len(p.read_text().splitlines()) for p in folder.iterdir())
+    assert json.loads(done.stdout)["rows_in"] == total
+    patients = tmp_path / "patients.ndjson"
+    patients.write_text('{"resourceType": "Patient", "id": "1"}\n')
+    done = run_cli("check", str(patients))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "alliance: error: patients.ndjson: no QuestionnaireResponse in it (found Patient 1)."
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = run_cli("check", str(empty))
+    assert done.returncode == 2 and "a folder is read only when it holds FHIR" in done.stderr
