@@ -86,8 +86,6 @@ def test_simulated_responses_parse_and_score_as_the_csv_does(tmp_path: Path, nam
         assert done.returncode == 0, done.stderr
         scores[path.suffix] = pd.read_csv(out)
     a, b = scores[fhir.suffix], scores[".csv"]
-    a["respondent_id"] = a["respondent_id"].str.removeprefix("Patient/")
-    a["clinician_id"] = a["clinician_id"].str.removeprefix("Practitioner/")
     merged = a.merge(b, on="response_id", suffixes=("", "_csv"))
     assert len(a) == len(b) == len(merged)
     for column in ("respondent_id", "clinician_id", "site_id", "session", "alliance_status"):
@@ -107,8 +105,8 @@ def test_a_bundle_shaped_as_public_examples_is_read_with_every_problem_a_finding
     export = read_export(FIXTURES / "responses_bundle.json", bank)
     data = export.data.set_index("response_id")
     assert export.platform == "fhir" and len(data) == 5  # the Patient resource is no row
-    assert data.loc["qr-1", "respondent_id"] == "Patient/p-1"
-    assert data.loc["qr-1", "clinician_id"] == "Practitioner/dr-7"
+    assert data.loc["qr-1", "respondent_id"] == "p-1"  # the reference's id
+    assert data.loc["qr-1", "clinician_id"] == "dr-7"
     assert pd.isna(data.loc["qr-2", "clinician_id"])  # the patient wrote it: no clinician
     assert (data.loc["qr-1", ["pb01", "pb03", "pg01"]] == [4, 5, 3]).all()  # code, integer
     # sessions follow authored: qr-1 (March 2), qr-5 (March 9), qr-2 (March 16)
@@ -169,3 +167,25 @@ def test_a_folder_of_files_is_one_export_and_other_input_one_line_errors(tmp_pat
     empty.mkdir()
     done = run_cli("check", str(empty))
     assert done.returncode == 2 and "a folder is read only when it holds FHIR" in done.stderr
+
+
+def test_the_store_gives_the_same_numbers_from_fhir_as_from_csv(tmp_path: Path) -> None:
+    docs = []
+    for name in ("sim.ndjson", "sim.csv"):
+        path, db = tmp_path / name, tmp_path / f"{name}.duckdb"
+        assert (
+            run_cli(
+                "simulate", "-n", "150", "--sessions", "3", "--seed", "5", "-o", str(path)
+            ).returncode
+            == 0
+        )
+        done = run_cli("ingest", str(path), "--db", str(db))
+        assert done.returncode == 0, done.stderr
+        done = run_cli("benchmark", "--db", str(db), "--json")
+        assert done.returncode == 0, done.stderr
+        docs.append(json.loads(done.stdout))
+    fhir, csv = docs
+    for doc in docs:
+        doc.pop("store", None)
+        doc.pop("generated", None)
+    assert fhir["groups"] == csv["groups"]

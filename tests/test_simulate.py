@@ -142,10 +142,10 @@ CARRIED = {
         names.PERSPECTIVE,
     ],
 }
-# FHIR references name the resource type: Patient/P001, Practitioner/C03 (tests/test_fhir.py
-# compares them); the rest reads back as written.
 CARRIED["fhir"] = [
     names.RESPONSE_ID,
+    names.RESPONDENT_ID,
+    names.CLINICIAN_ID,
     names.SITE_ID,
     names.SESSION,
     names.DATE,

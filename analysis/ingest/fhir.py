@@ -6,9 +6,9 @@ One row per QuestionnaireResponse, or per line of an NDJSON file that is not one
 line is a row without answers, set aside with its line number: nothing is lost):
 
 - ``response_id``: the response's business ``identifier`` where it has one, else its ``id``;
-- ``respondent_id``: its ``subject`` reference (``Patient/123``), pseudonymised on request as any
-  id;
-- ``clinician_id``: its ``author`` when that is a Practitioner (or PractitionerRole);
+- ``respondent_id``: the id its ``subject`` reference names (``123`` of ``Patient/123``, or of a
+  full URL), pseudonymised on request as any id;
+- ``clinician_id``: the id of its ``author`` when that is a Practitioner (or PractitionerRole);
 - ``date``: ``authored``; ``session``: the response's order among the same subject's by
   ``authored`` (and its ``encounter`` kept beside it);
 - ``status``: ``completed`` is read as it is, ``in-progress`` and ``amended`` are findings, and
@@ -109,15 +109,21 @@ def _resources(path: Path, read: _Read) -> Iterator[dict[str, Any]]:
         )
 
 
-def _reference(value: Any) -> str | None:
+def _reference(value: Any) -> tuple[str | None, str | None]:
+    """A reference's resource type and id (``Patient/123`` or a full URL ending so), or its
+    identifier's value."""
     if isinstance(value, dict):
         ref = value.get("reference")
-        if isinstance(ref, str):
-            return ref
+        if isinstance(ref, str) and ref:
+            parts = ref.rstrip("/").split("/")
+            if "_history" in parts:
+                parts = parts[: parts.index("_history")]
+            kind = parts[-2] if len(parts) >= 2 else None
+            return kind, parts[-1]
         ident = value.get("identifier")
         if isinstance(ident, dict) and ident.get("value") is not None:
-            return str(ident["value"])
-    return None
+            return value.get("type"), str(ident["value"])
+    return None, None
 
 
 def _answers(items: Any, out: dict[str, Any], unknown: list[str], known: set[str]) -> None:
@@ -165,9 +171,9 @@ def read_fhir(path: Path, instrument: Instrument) -> tuple[pd.DataFrame, list[Fi
             business = identifier.get("value") if isinstance(identifier, dict) else None
             row: dict[str, Any] = {
                 names.RESPONSE_ID: business if business is not None else resource.get("id"),
-                names.RESPONDENT_ID: _reference(resource.get("subject")),
+                names.RESPONDENT_ID: _reference(resource.get("subject"))[1],
                 names.DATE: resource.get("authored"),
-                ENCOUNTER: _reference(resource.get("encounter")),
+                ENCOUNTER: _reference(resource.get("encounter"))[1],
                 STATUS: resource.get("status"),
                 QUESTIONNAIRE: resource.get("questionnaire"),
             }
@@ -178,8 +184,8 @@ def read_fhir(path: Path, instrument: Instrument) -> tuple[pd.DataFrame, list[Fi
                     row[names.DURATION] = extension.get("valueDecimal")
                 elif extension.get("url") == SITE:
                     row[names.SITE_ID] = extension.get("valueString")
-            author = _reference(resource.get("author"))
-            if author is not None and author.split("/")[0] in ("Practitioner", "PractitionerRole"):
+            kind, author = _reference(resource.get("author"))
+            if author is not None and kind in ("Practitioner", "PractitionerRole"):
                 row[names.CLINICIAN_ID] = author
             unknown: list[str] = []
             _answers(resource.get("item"), row, unknown, known)
