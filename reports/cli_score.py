@@ -44,6 +44,14 @@ if TYPE_CHECKING:
     "for large exports); default: CSV on stdout.",
 )
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet", "fhir"]),
+    default=None,
+    help="What -o holds: csv, parquet, or fhir (one FHIR R4 Observation per response, NDJSON, "
+    "for the health record); default from the name (.parquet, .ndjson), else csv.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as JSON (write the table with -o)."
 )
 @click.option(
@@ -75,6 +83,7 @@ def score(
     export_path: Path,
     calibration_file: Path | None,
     output: Path | None,
+    fmt: str | None,
     as_json: bool,
     carry: str | None,
     factor_method: str | None,
@@ -99,6 +108,7 @@ def score(
       alliance score export.csv -o scores.csv
       alliance score export.csv --thresholds thresholds.yaml -o scores.csv --json
       alliance score export.csv --calibration calibration.yaml -o scores.csv
+      alliance score export.ndjson --format fhir -o observations.ndjson
       alliance score export.csv --factor-scores -o scores.csv
       alliance score export.csv --factor-scores eap --estimator wlsmv -o scores.csv
       ALLIANCE_PSEUDONYM_KEY=... alliance score export.csv -o scores_for_sharing.csv
@@ -113,14 +123,30 @@ def score(
     say_identifiers(read.checked.export)
     stop_if_nothing_usable(read.checked, "score")
     run = score_run(read, options, names_list(carry), calibration_file, factor_method)
-    if output is None:
+    shape = fmt or _shape(output)
+    if shape == "fhir":
+        from analysis.fileio import atomic_write_text
+        from analysis.scoring.observations import observations_ndjson
+
+        text = observations_ndjson(run.table, read.instrument, options.pseudonym_key is not None)
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            atomic_write_text(output, text)
+    elif output is None:
         click.echo(csv_text(run.table), nl=False)
     else:
-        write_table(run.table, output)
+        write_table(run.table, output, parquet=shape == "parquet")
     if as_json:
         click.echo(dumps_json(run.to_dict(output)), nl=False)
         return
     for line in run.summary_lines():
         say(line)
     if output is not None:
-        say(f"wrote {len(run.table):,} rows to {output}")
+        what = "Observations" if shape == "fhir" else "rows"
+        say(f"wrote {len(run.table):,} {what} to {output}")
+
+
+def _shape(output: Path | None) -> str:
+    suffix = output.suffix.lower() if output is not None else ""
+    return {".parquet": "parquet", ".ndjson": "fhir", ".jsonl": "fhir"}.get(suffix, "csv")

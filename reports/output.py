@@ -84,11 +84,13 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         _write_arrow_csv(frame, str(tmp))
 
 
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """A table as its file name asks: Parquet for ``.parquet`` (columnar, typed, written at
-    the speed of the format; a spreadsheet does not run its text, so it is kept as it is),
-    else CSV through :func:`write_csv`."""
-    if path.suffix.lower() != ".parquet":
+def write_table(frame: pd.DataFrame, path: Path, *, parquet: bool | None = None) -> None:
+    """A table as its file name asks (or ``parquet`` says): Parquet for ``.parquet``
+    (columnar, typed, written at the speed of the format; a spreadsheet does not run its text,
+    so it is kept as it is), else CSV through :func:`write_csv`."""
+    if parquet is None:
+        parquet = path.suffix.lower() == ".parquet"
+    if not parquet:
         write_csv(frame, path)
         return
     import pyarrow.parquet as pq

@@ -189,3 +189,38 @@ def test_the_store_gives_the_same_numbers_from_fhir_as_from_csv(tmp_path: Path) 
         doc.pop("store", None)
         doc.pop("generated", None)
     assert fhir["groups"] == csv["groups"]
+
+
+def test_scores_go_back_as_observations_that_parse_and_hold_the_scores(tmp_path: Path) -> None:
+    from fhir.resources.R4B.observation import Observation
+
+    export, table, observed = (tmp_path / n for n in ("sim.ndjson", "s.csv", "obs.ndjson"))
+    assert run_cli("simulate", "-n", "60", "--sessions", "2", "-o", str(export)).returncode == 0
+    assert run_cli("score", str(export), "-o", str(table)).returncode == 0
+    done = run_cli("score", str(export), "--format", "fhir", "-o", str(observed))
+    assert done.returncode == 0, done.stderr
+    scores = pd.read_csv(table).set_index("response_id")
+    resources = [json.loads(line) for line in observed.read_text().splitlines()]
+    assert len(resources) == len(scores)
+    for resource in resources:
+        Observation.model_validate(resource)
+        response = resource["derivedFrom"][0]["identifier"]["value"]
+        row = scores.loc[response]
+        assert resource["subject"]["reference"] == f"Patient/{row['respondent_id']}"
+        assert resource["effectiveDateTime"] == row["date"]
+        assert resource["valueCodeableConcept"]["coding"][0]["code"] == (
+            f"status-{row['alliance_status']}"
+        )
+        parts = {c["code"]["coding"][0]["code"]: c for c in resource["component"]}
+        assert parts["subscale-goals"]["valueQuantity"]["value"] == pytest.approx(
+            row["goals"], abs=1e-4
+        )
+        assert parts["bond-pass"]["valueBoolean"] == bool(row["bond_pass"])
+    hidden = tmp_path / "hidden.ndjson"
+    done = run_cli(
+        "score", str(export), "--format", "fhir", "--pseudonymize", "k", "-o", str(hidden)
+    )
+    assert done.returncode == 0, done.stderr
+    first = json.loads(hidden.read_text().splitlines()[0])
+    assert "reference" not in first["subject"]
+    assert first["subject"]["identifier"]["value"].startswith("anon_")

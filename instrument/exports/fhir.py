@@ -142,6 +142,10 @@ def code_systems(instrument: Instrument, form: str | None = None) -> list[dict[s
     for name, subscale in instrument.subscales.items():
         concepts.append({"code": f"subscale-{name}", "display": subscale.label or name})
     concepts += [{"code": f"status-{code}", "display": text} for code, text in STATUS_CODES]
+    concepts += [
+        {"code": f"{p}-pass", "display": f"{p} at or above its minimum"}
+        for p in instrument.rule_pillars
+    ]
     out.append(
         {
             "resourceType": "CodeSystem",
