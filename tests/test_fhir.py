@@ -224,3 +224,14 @@ def test_scores_go_back_as_observations_that_parse_and_hold_the_scores(tmp_path:
     first = json.loads(hidden.read_text().splitlines()[0])
     assert "reference" not in first["subject"]
     assert first["subject"]["identifier"]["value"].startswith("anon_")
+
+
+def test_a_broken_bundle_is_one_line_naming_where(tmp_path: Path) -> None:
+    text = (FIXTURES / "responses_bundle.json").read_text()
+    broken = tmp_path / "broken.json"
+    broken.write_text(text.replace('"status": "amended",', '"status": "amended"', 1))
+    done = run_cli("check", str(broken))
+    assert done.returncode == 2
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith("alliance: error: broken.json: not valid JSON (Expecting ',' ")
+    assert "at line 77, column 9" in message  # where the comma is missing

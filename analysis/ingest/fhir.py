@@ -78,8 +78,18 @@ def _resources(path: Path, read: _Read) -> Iterator[dict[str, Any]]:
     stripped = text.strip()
     try:
         whole = json.loads(stripped)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
         whole = None
+        first = stripped.split("\n", 1)[0]
+        try:
+            json.loads(first)
+        except json.JSONDecodeError:
+            # not NDJSON either (its first line is no resource): one broken JSON document
+            raise ValueError(
+                f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                f"{exc.colno}); a Bundle or resource must be one JSON object, a bulk export "
+                "one per line."
+            ) from None
     if isinstance(whole, dict):
         if whole.get("resourceType") == "Bundle":
             for entry in whole.get("entry") or []:
