@@ -142,16 +142,8 @@ CARRIED = {
         names.PERSPECTIVE,
     ],
 }
-CARRIED["fhir"] = [
-    names.RESPONSE_ID,
-    names.RESPONDENT_ID,
-    names.CLINICIAN_ID,
-    names.SITE_ID,
-    names.SESSION,
-    names.DATE,
-    names.PERSPECTIVE,
-    names.DURATION,
-]
+# A QuestionnaireResponse carries what a Qualtrics row does (site and duration in extensions).
+CARRIED["fhir"] = CARRIED["qualtrics"]
 PLATFORM = {
     "csv": "csv",
     "sav": "spss",
