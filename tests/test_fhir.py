@@ -235,3 +235,31 @@ def test_a_broken_bundle_is_one_line_naming_where(tmp_path: Path) -> None:
     message = done.stderr.strip().splitlines()[-1]
     assert message.startswith("alliance: error: broken.json: not valid JSON (Expecting ',' ")
     assert "at line 77, column 9" in message  # where the comma is missing
+
+
+def test_answers_coded_by_label_are_read_and_others_named(tmp_path: Path, bank: Instrument) -> None:
+    scale = bank.scale_of("pb01")
+    assert scale is not None
+    response = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "qr-9",
+        "status": "completed",
+        "subject": {"reference": "https://hospital.example/fhir/Patient/p-9/_history/2"},
+        "authored": "2026-04-01",
+        "item": [
+            {
+                "linkId": "pb01",
+                "answer": [{"valueCoding": {"code": "LA-x", "display": scale.labels[3]}}],
+            },
+            {"linkId": "pb02", "answer": [{"valueCoding": {"code": "LA-y", "display": "Perhaps"}}]},
+        ],
+    }
+    QuestionnaireResponse.model_validate(response)
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(response, indent=2))
+    export = read_export(path, bank)
+    row = export.data.iloc[0]
+    assert row["respondent_id"] == "p-9"  # a full URL with its version, read as the id
+    assert row["pb01"] == scale.codes[3] and pd.isna(row["pb02"])
+    found = export.findings.set_index("kind")
+    assert found.loc["uncoded_answer", "column"] == "pb02"

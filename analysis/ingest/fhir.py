@@ -23,8 +23,6 @@ line is a row without answers, set aside with its line number: nothing is lost):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +56,189 @@ def is_fhir(path: Path, start: bytes) -> bool:
     return start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
-@dataclass
-class _Read:
-    rows: list[dict[str, Any]]
-    findings: list[Finding]
-    unreadable: list[bool]
+CHUNK = 65_536  # rows a block of answers holds: the reader keeps arrays, not dicts per row
+CONTEXT = (
+    names.RESPONSE_ID,
+    names.RESPONDENT_ID,
+    names.CLINICIAN_ID,
+    names.SITE_ID,
+    names.DATE,
+    names.DURATION,
+    ENCOUNTER,
+    STATUS,
+    QUESTIONNAIRE,
+)
+
+
+class _Collector:
+    """The rows read so far, column by column: each context field a list, the answers blocks
+    of a float array (one column per item of the instrument), and the counts findings need."""
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.items = instrument.item_ids
+        self.index = {item: k for k, item in enumerate(self.items)}
+        self.context: dict[str, list[Any]] = {c: [] for c in CONTEXT}
+        self.unreadable: list[bool] = []
+        self.other: list[bool] = []
+        self.blocks: list[np.ndarray] = []
+        self.seen = np.zeros(len(self.items), dtype=bool)  # items some response holds
+        self.block = np.full((CHUNK, len(self.items)), np.nan)
+        self.filled = 0
+        self.ours = questionnaire_url(instrument, None).rsplit("-", 1)[0] + "-"
+        self.findings: list[Finding] = []
+        self.others: dict[str, int] = {}
+        self.unknown: dict[str, int] = {}
+        self.uncoded: dict[str, int] = {}
+        self.skipped: dict[str, int] = {}
+
+    @property
+    def rows(self) -> int:
+        return len(self.unreadable)
+
+    def _next_row(self) -> np.ndarray:
+        if self.filled == CHUNK:
+            self.blocks.append(self.block)
+            self.block = np.full((CHUNK, len(self.items)), np.nan)
+            self.filled = 0
+        row = self.block[self.filled]
+        self.filled += 1
+        return row
+
+    def unreadable_line(self, file: str, number: int, reason: str) -> None:
+        self._next_row()
+        for column in CONTEXT:
+            self.context[column].append(None)
+        self.unreadable.append(True)
+        self.other.append(False)
+        self.findings.append(
+            ("unreadable_line", self.rows, file, f"line {number}", f"{reason}; set aside")
+        )
+
+    def add(self, resource: dict[str, Any]) -> None:
+        kind = resource.get("resourceType")
+        if kind == "Bundle":  # a Bundle on one line, or one line of Bundles
+            for entry in resource.get("entry") or []:
+                inner = entry.get("resource") if isinstance(entry, dict) else None
+                if isinstance(inner, dict):
+                    self.add(inner)
+            return
+        if kind != "QuestionnaireResponse":
+            self.skipped[str(kind)] = self.skipped.get(str(kind), 0) + 1
+            return
+        answers = self._next_row()
+        identifier = resource.get("identifier")
+        business = identifier.get("value") if isinstance(identifier, dict) else None
+        values: dict[str, Any] = {
+            names.RESPONSE_ID: business if business is not None else resource.get("id"),
+            names.RESPONDENT_ID: _reference(resource.get("subject"))[1],
+            names.DATE: resource.get("authored"),
+            ENCOUNTER: _reference(resource.get("encounter"))[1],
+            STATUS: resource.get("status"),
+            QUESTIONNAIRE: resource.get("questionnaire"),
+        }
+        for extension in resource.get("extension") or []:
+            if isinstance(extension, dict):
+                if extension.get("url") == COMPLETION_SECONDS:
+                    values[names.DURATION] = extension.get("valueDecimal")
+                elif extension.get("url") == SITE:
+                    values[names.SITE_ID] = extension.get("valueString")
+        kind_of_author, author = _reference(resource.get("author"))
+        if author is not None and kind_of_author in ("Practitioner", "PractitionerRole"):
+            values[names.CLINICIAN_ID] = author
+        for column in CONTEXT:
+            self.context[column].append(values.get(column))
+        self._answers(resource.get("item"), answers)
+        url = values[QUESTIONNAIRE]
+        other = isinstance(url, str) and not url.split("|")[0].startswith(self.ours)
+        if other:
+            self.others[url] = self.others.get(url, 0) + 1
+        self.unreadable.append(False)
+        self.other.append(other)
+
+    def _answers(self, items: Any, row: np.ndarray) -> None:
+        for item in items or []:
+            if not isinstance(item, dict):
+                continue
+            link = item.get("linkId")
+            position = self.index.get(link) if isinstance(link, str) else None
+            for answer in item.get("answer") or []:
+                if not isinstance(answer, dict):
+                    continue
+                if position is not None:
+                    row[position] = self._value(answer, link)
+                    self.seen[position] = True
+                elif isinstance(link, str):
+                    self.unknown[link] = self.unknown.get(link, 0) + 1
+                self._answers(answer.get("item"), row)
+            self._answers(item.get("item"), row)
+
+    def _value(self, answer: dict[str, Any], link: Any) -> float:
+        """The answer's code: ``valueCoding.code`` (or its display, a scale label), or an
+        integer or decimal value; NaN (counted) for what is no code of the scale."""
+        coding = answer.get("valueCoding")
+        if isinstance(coding, dict):
+            code = coding.get("code")
+            try:
+                return float(str(code))
+            except ValueError:
+                scale = (
+                    self.instrument.scale_of(link)
+                    if isinstance(link, str) and link in self.index
+                    else None
+                )
+                label = coding.get("display") or code
+                found = scale.code_of(str(label)) if scale is not None and label else None
+                if found is not None:
+                    return float(found)
+        else:
+            for key in ("valueInteger", "valueDecimal"):
+                if isinstance(answer.get(key), (int, float)):
+                    return float(answer[key])
+        if isinstance(link, str) and link in self.index:
+            self.uncoded[link] = self.uncoded.get(link, 0) + 1
+        return float("nan")
+
+    def frame(self, name: str) -> tuple[pd.DataFrame, list[Finding]]:
+        if not self.rows:
+            found = ", ".join(f"{k} {v:,}" for k, v in self.skipped.items()) or "nothing"
+            raise ValueError(f"{name}: no QuestionnaireResponse in it (found {found}).")
+        answers = np.vstack([*self.blocks, self.block[: self.filled]])
+        frame = pd.DataFrame({c: self.context[c] for c in CONTEXT})
+        frame[UNREADABLE] = np.array(self.unreadable, dtype=bool)
+        frame[OTHER] = np.array(self.other, dtype=bool)
+        frame[names.SESSION] = _sessions(frame)
+        items = [i for k, i in enumerate(self.items) if self.seen[k]]
+        frame = pd.concat([frame, pd.DataFrame(answers[:, self.seen], columns=items)], axis=1)
+        empty = [c for c in (names.CLINICIAN_ID, names.SITE_ID, names.DURATION, ENCOUNTER)
+                 if frame[c].isna().all()]  # fmt: skip
+        return frame.drop(columns=empty), self.findings + self._findings()
+
+    def _findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        name = self.instrument.name
+        for link, count in self.unknown.items():
+            out.append(
+                ("unknown_link", None, link, f"{count:,} answers", "a linkId that is no item of "
+                 f"instrument '{name}'; its answers are not read")
+            )  # fmt: skip
+        for link, count in self.uncoded.items():
+            out.append(
+                ("uncoded_answer", None, link, f"{count:,} answers", "an answer that is no "
+                 "code or label of the item's scale; left empty")
+            )  # fmt: skip
+        for url, count in self.others.items():
+            out.append(
+                ("other_questionnaire", None, QUESTIONNAIRE, url,
+                 f"{count:,} responses to a Questionnaire of another instrument (ours start "
+                 f"{self.ours}); set aside")
+            )  # fmt: skip
+        for kind, count in self.skipped.items():
+            out.append(
+                ("other_resource", None, "resourceType", kind, f"{count:,} resources that are "
+                 "not QuestionnaireResponses are passed over")
+            )  # fmt: skip
+        return out
 
 
 def _files(path: Path) -> list[Path]:
@@ -71,52 +247,59 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def _resources(path: Path, read: _Read) -> Iterator[dict[str, Any]]:
-    """Every resource of a file: a Bundle's entries, a lone resource, or NDJSON lines (a line
-    that is not a JSON object becomes an unreadable row)."""
-    text = path.read_text(encoding="utf-8-sig")
-    stripped = text.strip()
-    try:
-        whole = json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        whole = None
-        first = stripped.split("\n", 1)[0]
-        try:
-            json.loads(first)
-        except json.JSONDecodeError:
-            # not NDJSON either (its first line is no resource): one broken JSON document
-            raise ValueError(
-                f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno}, column "
-                f"{exc.colno}); a Bundle or resource must be one JSON object, a bulk export "
-                "one per line."
-            ) from None
-    if isinstance(whole, dict):
-        if whole.get("resourceType") == "Bundle":
-            for entry in whole.get("entry") or []:
-                resource = entry.get("resource") if isinstance(entry, dict) else None
-                if isinstance(resource, dict):
-                    yield resource
-        else:
-            yield whole
+def _read_file(path: Path, rows: _Collector) -> None:
+    """A Bundle, a lone resource, or NDJSON read line by line (a line that is no JSON object
+    becomes an unreadable row)."""
+    with path.open("r", encoding="utf-8-sig") as handle:
+        first = handle.readline()
+        rest = handle.readline()
+    one_line = json_line(first)
+    if one_line is not None and (rest.strip() == "" or json_line(rest) is not None):
+        _read_lines(path, rows)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            resource = json.loads(line)
-        except json.JSONDecodeError as exc:
-            resource = None
-            reason = f"not JSON ({exc.msg} at column {exc.colno})"
-        else:
-            reason = "not a JSON object"
-        if isinstance(resource, dict):
-            yield resource
-            continue
-        read.rows.append({})
-        read.unreadable.append(True)
-        read.findings.append(
-            ("unreadable_line", len(read.rows), path.name, f"line {number}", f"{reason}; set aside")
-        )
+    text = path.read_text(encoding="utf-8-sig").strip()
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if one_line is not None:  # NDJSON whose second line is broken
+            _read_lines(path, rows)
+            return
+        raise ValueError(
+            f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno}, column "
+            f"{exc.colno}); a Bundle or resource must be one JSON object, a bulk export "
+            "one per line."
+        ) from None
+    if isinstance(whole, dict):
+        rows.add(whole)
+    else:
+        raise ValueError(f"{path.name}: not a FHIR resource (a JSON object with resourceType).")
+
+
+def json_line(line: str) -> dict[str, Any] | None:
+    """A line that is a whole JSON object, or None."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _read_lines(path: Path, rows: _Collector) -> None:
+    with path.open("r", encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                resource = json.loads(line)
+            except json.JSONDecodeError as exc:
+                rows.unreadable_line(
+                    path.name, number, f"not JSON ({exc.msg} at column {exc.colno})"
+                )
+                continue
+            if isinstance(resource, dict):
+                rows.add(resource)
+            else:
+                rows.unreadable_line(path.name, number, "not a JSON object")
 
 
 def _reference(value: Any) -> tuple[str | None, str | None]:
@@ -136,106 +319,13 @@ def _reference(value: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _answers(items: Any, out: dict[str, Any], unknown: list[str], known: set[str]) -> None:
-    for item in items or []:
-        if not isinstance(item, dict):
-            continue
-        link = item.get("linkId")
-        for answer in item.get("answer") or []:
-            if not isinstance(answer, dict):
-                continue
-            value: Any = None
-            if isinstance(answer.get("valueCoding"), dict):
-                value = answer["valueCoding"].get("code")
-            elif "valueInteger" in answer:
-                value = answer["valueInteger"]
-            elif "valueDecimal" in answer:
-                value = answer["valueDecimal"]
-            elif "valueString" in answer:
-                value = answer["valueString"]
-            if isinstance(link, str):
-                if link in known:
-                    out[link] = value
-                elif value is not None:
-                    unknown.append(link)
-            _answers(answer.get("item"), out, unknown, known)
-        _answers(item.get("item"), out, unknown, known)
-
-
 def read_fhir(path: Path, instrument: Instrument) -> tuple[pd.DataFrame, list[Finding]]:
     """The QuestionnaireResponses at ``path`` as a table (context columns, then one column per
-    item answered anywhere), and the findings of reading them."""
-    read = _Read([], [], [])
-    known = set(instrument.item_ids)
-    ours = questionnaire_url(instrument, None).rsplit("-", 1)[0] + "-"
-    others: dict[str, int] = {}
-    unknown_links: dict[str, int] = {}
-    skipped: dict[str, int] = {}
+    item some response holds), and the findings of reading them."""
+    rows = _Collector(instrument)
     for file in _files(path):
-        for resource in _resources(file, read):
-            kind = resource.get("resourceType")
-            if kind != "QuestionnaireResponse":
-                skipped[str(kind)] = skipped.get(str(kind), 0) + 1
-                continue
-            identifier = resource.get("identifier")
-            business = identifier.get("value") if isinstance(identifier, dict) else None
-            row: dict[str, Any] = {
-                names.RESPONSE_ID: business if business is not None else resource.get("id"),
-                names.RESPONDENT_ID: _reference(resource.get("subject"))[1],
-                names.DATE: resource.get("authored"),
-                ENCOUNTER: _reference(resource.get("encounter"))[1],
-                STATUS: resource.get("status"),
-                QUESTIONNAIRE: resource.get("questionnaire"),
-            }
-            for extension in resource.get("extension") or []:
-                if not isinstance(extension, dict):
-                    continue
-                if extension.get("url") == COMPLETION_SECONDS:
-                    row[names.DURATION] = extension.get("valueDecimal")
-                elif extension.get("url") == SITE:
-                    row[names.SITE_ID] = extension.get("valueString")
-            kind, author = _reference(resource.get("author"))
-            if author is not None and kind in ("Practitioner", "PractitionerRole"):
-                row[names.CLINICIAN_ID] = author
-            unknown: list[str] = []
-            _answers(resource.get("item"), row, unknown, known)
-            for link in unknown:
-                unknown_links[link] = unknown_links.get(link, 0) + 1
-            url = row[QUESTIONNAIRE]
-            row[OTHER] = isinstance(url, str) and not url.split("|")[0].startswith(ours)
-            if row[OTHER]:
-                others[url] = others.get(url, 0) + 1
-            read.rows.append(row)
-            read.unreadable.append(False)
-    if not read.rows:
-        found = ", ".join(f"{k} {v:,}" for k, v in skipped.items()) or "nothing"
-        raise ValueError(f"{path.name}: no QuestionnaireResponse in it (found {found}).")
-    frame = pd.DataFrame(read.rows)
-    frame[UNREADABLE] = read.unreadable
-    frame[OTHER] = frame[OTHER].fillna(False).astype(bool) if OTHER in frame else False
-    for column in (names.RESPONSE_ID, names.RESPONDENT_ID, names.DATE, STATUS, QUESTIONNAIRE):
-        if column not in frame:
-            frame[column] = None
-    frame[names.SESSION] = _sessions(frame)
-    for link, count in unknown_links.items():
-        read.findings.append(
-            ("unknown_link", None, link, f"{count:,} answers", "a linkId that is no item of "
-             f"instrument '{instrument.name}'; its answers are not read")
-        )  # fmt: skip
-    for url, count in others.items():
-        read.findings.append(
-            ("other_questionnaire", None, QUESTIONNAIRE, url,
-             f"{count:,} responses to a Questionnaire of another instrument (ours start "
-             f"{ours}); set aside")
-        )  # fmt: skip
-    for kind, count in skipped.items():
-        read.findings.append(
-            ("other_resource", None, "resourceType", kind, f"{count:,} resources that are not "
-             "QuestionnaireResponses are passed over")
-        )  # fmt: skip
-    items = [i for i in instrument.item_ids if i in frame.columns]
-    context = [c for c in frame.columns if c not in items]
-    return frame[context + items], read.findings
+        _read_file(file, rows)
+    return rows.frame(path.name)
 
 
 def _sessions(frame: pd.DataFrame) -> pd.Series:

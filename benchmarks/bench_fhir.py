@@ -1,0 +1,72 @@
+"""FHIR bulk export against CSV: `alliance ingest` of the same simulated answers, whole process.
+
+    .venv/bin/python benchmarks/bench_fhir.py [--sizes 100000 1000000]
+
+The simulator writes each size twice from one seed, as a CSV export and as an NDJSON bulk
+export of QuestionnaireResponses (about 2.3 kB a line), and each is ingested into a new
+DuckDB store in a fresh process: wall time and peak resident memory. Target (issue: FHIR):
+NDJSON at most 2x the CSV's time, within the ingest's memory bound (1.5 GB at 1M).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from measure import child_main, in_child
+
+SCRIPT = str(Path(__file__).resolve())
+
+
+def work(args: list[str]) -> dict[str, Any]:
+    from reports.cli import cli
+
+    export, db = args
+    with contextlib.suppress(SystemExit):
+        cli.main(args=["ingest", export, "--db", db], prog_name="alliance")
+    return {}
+
+
+def simulate(n: int, folder: Path) -> tuple[Path, Path]:
+    from analysis.simulate import simulate as draw
+    from analysis.simulate import write_export
+    from instrument import builtin_instrument
+
+    bank = builtin_instrument()
+    sim = draw(bank, max(n // 3, 1), form="patient", sessions=3, seed=11)
+    sim = sim.subset(np.arange(len(sim.data)) < n)
+    csv = write_export(sim, bank, folder / "export.csv", "csv")
+    fhir = write_export(sim, bank, folder / "export.ndjson", "fhir")
+    return csv, fhir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    opts = parser.parse_args()
+    print(f"{'rows':>10} {'CSV s':>8} {'MB':>7} {'NDJSON s':>9} {'MB':>7} {'ratio':>6}  file MB")
+    for n in opts.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            csv, fhir = simulate(n, folder)
+            runs = [
+                in_child(SCRIPT, str(p), str(folder / f"{p.suffix}.duckdb")) for p in (csv, fhir)
+            ]
+            size = fhir.stat().st_size / 1e6
+            a, b = runs
+            print(
+                f"{n:>10,} {a['seconds']:>8.1f} {a['peak_mb']:>7.0f} {b['seconds']:>9.1f} "
+                f"{b['peak_mb']:>7.0f} {b['seconds'] / a['seconds']:>6.2f}  {size:.0f}"
+            )
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        child_main(work)
+    else:
+        main()
