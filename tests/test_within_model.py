@@ -115,3 +115,18 @@ def test_a_later_onset_needs_a_repair_first() -> None:
     filtered = within.filter_sessions(model, pd.concat([sessions, again]), MINIMUMS)
     onsets = within.rupture_onsets(filtered, 0.9)
     assert onsets[:, 1].tolist() == [False, False, False, False, True, False]
+
+
+def test_a_level_sinking_below_its_minimum_is_an_event_of_its_own() -> None:
+    model = truth()
+    rows = [
+        {"respondent_id": "P1", "session": t + 1, **dict.fromkeys(PILLARS, 4.3 if t < 3 else 2.5)}
+        for t in range(10)
+    ]
+    filtered = within.filter_sessions(model, pd.DataFrame(rows), MINIMUMS)
+    in_fall, falls, below, sinks = within.alert_states(filtered, 0.9)
+    assert sinks.any() and not below[:3].any()  # it sank after the first sessions
+    for k in np.flatnonzero(sinks.any(axis=0)):
+        onset = int(np.flatnonzero(sinks[:, k])[0])
+        assert below[onset:, k].all()  # and each pillar stays below once there
+    assert not (falls.any() or in_fall.any())  # every pillar at once: no pillar's own fall

@@ -66,7 +66,6 @@ DEFAULT_DROP = 0.5  # a clinically meaningful fall, in the pillar's true-score S
 DEFAULT_RATE = 25.0  # false alert onsets per 100 patients over 8 sessions, the default target
 SESSIONS = 8  # the horizon the stated rates are per
 SIMULATED = 4_000  # patients drawn from the fitted model to state its rates
-FALL, BELOW = "fall", "below"
 
 
 @dataclass(frozen=True)
