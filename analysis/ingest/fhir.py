@@ -157,21 +157,39 @@ class _Collector:
         self.other.append(other)
 
     def _answers(self, items: Any, row: np.ndarray) -> None:
-        for item in items or []:
+        """The answers of ``items`` into ``row``, through groups and answers' nested items
+        (descended only where there are some: most items are leaves)."""
+        if not isinstance(items, list):
+            return
+        for item in items:
             if not isinstance(item, dict):
                 continue
             link = item.get("linkId")
-            position = self.index.get(link) if isinstance(link, str) else None
-            for answer in item.get("answer") or []:
-                if not isinstance(answer, dict):
-                    continue
-                if position is not None:
-                    row[position] = self._value(answer, link)
-                    self.seen[position] = True
-                elif isinstance(link, str):
-                    self.unknown[link] = self.unknown.get(link, 0) + 1
-                self._answers(answer.get("item"), row)
-            self._answers(item.get("item"), row)
+            answers = item.get("answer")
+            if answers:
+                position = self.index.get(link) if isinstance(link, str) else None
+                for answer in answers:
+                    if not isinstance(answer, dict):
+                        continue
+                    if position is not None:
+                        coding = answer.get("valueCoding")
+                        code = coding.get("code") if isinstance(coding, dict) else None
+                        value = None
+                        if isinstance(code, str):  # the common case, without a call
+                            try:
+                                value = float(code)
+                            except ValueError:
+                                value = None
+                        row[position] = value if value is not None else self._value(answer, link)
+                        self.seen[position] = True
+                    elif isinstance(link, str):
+                        self.unknown[link] = self.unknown.get(link, 0) + 1
+                    nested = answer.get("item")
+                    if nested:
+                        self._answers(nested, row)
+            inner = item.get("item")
+            if inner:
+                self._answers(inner, row)
 
     def _value(self, answer: dict[str, Any], link: Any) -> float:
         """The answer's code: ``valueCoding.code`` (or its display, a scale label), or an
