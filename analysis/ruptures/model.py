@@ -141,8 +141,7 @@ def fit_within(sessions: pd.DataFrame, pillars: list[str], error: dict[str, floa
     y = s[pillars].to_numpy(float)
     keep = ~np.isnan(y).any(axis=1)
     s, y = s[keep].reset_index(drop=True), y[keep]
-    patient = pd.factorize(s[names.RESPONDENT_ID])[0]
-    visit = s.groupby(names.RESPONDENT_ID, sort=False).cumcount().to_numpy()
+    patient, visit = _positions(s)
     counts = np.bincount(patient)
     if counts.max() < 3 or (counts >= 2).sum() < 20:
         raise ValueError(
@@ -203,7 +202,13 @@ class Filtered:
     p_fall: np.ndarray
     p_fall_last: np.ndarray
     p_below: np.ndarray
-    first: np.ndarray  # the patient's first session
+    patient: np.ndarray  # each row's patient (0, 1, ...)
+    visit: np.ndarray  # and its place among the patient's sessions (0: the first)
+
+    @property
+    def first(self) -> np.ndarray:
+        """The patient's first session."""
+        return self.visit == 0
 
 
 def filter_sessions(
@@ -222,12 +227,11 @@ def filter_sessions(
     own_error = None
     if errors is not None:
         own_error = s[[errors[p] for p in pillars]].to_numpy(float) ** 2
-    patient = pd.factorize(s[names.RESPONDENT_ID])[0]
-    visit = s.groupby(names.RESPONDENT_ID, sort=False).cumcount().to_numpy()
+    patient, visit = _positions(s)
     out = _kalman(
         model, y, patient, visit, np.array([minimums[p] for p in pillars]), drop, own_error
     )
-    return Filtered(s, *out, visit == 0)
+    return Filtered(s, *out, patient, visit)
 
 
 def _kalman(
@@ -408,18 +412,19 @@ def rupture_onsets(filtered: Filtered, threshold: float) -> np.ndarray:
 
 
 def _runs_of(filtered: Filtered, p: np.ndarray, threshold: float) -> np.ndarray:
-    patient, visit = _positions(filtered.sessions)
-    return _runs(p, patient, visit, threshold)
+    return _runs(p, filtered.patient, filtered.visit, threshold)
 
 
 def _positions(s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's patient (0, 1, ...) and its place among the patient's sessions, in the
+    order of ``s`` (sorted by :func:`_order`)."""
     patient = pd.factorize(s[names.RESPONDENT_ID])[0]
     return patient, s.groupby(names.RESPONDENT_ID, sort=False).cumcount().to_numpy()
 
 
 def _onsets(filtered: Filtered, state: np.ndarray) -> np.ndarray:
     """The first session of each run, never a patient's first session."""
-    patient, visit = _positions(filtered.sessions)
+    patient, visit = filtered.patient, filtered.visit
     onset = np.zeros_like(state)
     before = np.zeros((int(patient.max()) + 1 if len(patient) else 0, state.shape[1]), bool)
     for t in range(int(visit.max()) + 1 if len(visit) else 0):
