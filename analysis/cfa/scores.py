@@ -286,8 +286,6 @@ def _moments(log_post: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndar
 @dataclass(frozen=True)
 class _Ordinal:
     items: np.ndarray  # positions of the ordinal items
-    lower: np.ndarray  # rows x ordinal items: the answered category's lower threshold
-    upper: np.ndarray  # ... and upper (+-inf at the ends; NaN where not answered)
     category: np.ndarray  # rows x ordinal items: the category answered (0, 1, ...; -1: none)
     cuts: tuple[np.ndarray, ...]  # each ordinal item's thresholds, between -inf and inf
 
@@ -295,13 +293,12 @@ class _Ordinal:
 def _categories(
     x: np.ndarray, rep: Representation, mats: Matrices, levels: tuple[tuple[float, ...], ...]
 ) -> _Ordinal:
-    """Each answer's thresholds on the latent response: below and above its category."""
+    """Each answer's category among its item's (and the item's thresholds, between which the
+    category lies on the latent response)."""
     counts = rep.table.thresholds or tuple(len(v) - 1 if v else 0 for v in levels)
     items = np.array([j for j, c in enumerate(counts) if c > 0], dtype=int)
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    lower = np.full((len(x), len(items)), np.nan)
-    upper = np.full_like(lower, np.nan)
-    category = np.full(lower.shape, -1, dtype=int)
+    category = np.full((len(x), len(items)), -1, dtype=int)
     all_cuts = []
     for k, j in enumerate(items):
         cuts = np.concatenate([[-np.inf], mats.tau[offsets[j] : offsets[j + 1]], [np.inf]])
@@ -310,10 +307,8 @@ def _categories(
         where = np.searchsorted(values, x[:, j])
         known = ~np.isnan(x[:, j]) & (where < len(values))
         known[known] &= values[where[known]] == x[known, j]
-        lower[known, k] = cuts[where[known]]
-        upper[known, k] = cuts[where[known] + 1]
         category[known, k] = where[known]
-    return _Ordinal(items, lower, upper, category, tuple(all_cuts))
+    return _Ordinal(items, category, tuple(all_cuts))
 
 
 def _loglik(
@@ -339,13 +334,14 @@ def _loglik(
             seen = category >= 0
             out[seen] += table[category[seen]]
             continue
-        lower, upper = ordinal.lower[part, k], ordinal.upper[part, k]
-        seen = ~np.isnan(lower)
+        category = ordinal.category[part, k]
+        seen = category >= 0
         if not seen.any():
             continue
+        cuts = ordinal.cuts[k]
         linear = (eta if seen.all() else eta[seen]) @ mats.lam[j] + mats.nu[j]  # rows x nodes
-        a = (upper[seen, None] - linear) / residual_sd[j]
-        b = (lower[seen, None] - linear) / residual_sd[j]
+        a = (cuts[category[seen] + 1, None] - linear) / residual_sd[j]
+        b = (cuts[category[seen], None] - linear) / residual_sd[j]
         out[seen] += _log_interval(a, b)
     for j in np.setdiff1d(np.arange(x.shape[1]), ordinal.items):
         seen = ~np.isnan(x[:, j])
