@@ -72,3 +72,11 @@ DEFAULT_STOP = "se=0.3,min=4,max=6"
 
 # What a clinic store's comparisons group by (--by, --group on a store) and the column of each.
 GROUPINGS = {"clinician_id": names.CLINICIAN_ID, "site_id": names.SITE_ID, "site": names.SITE_ID}
+
+# Rupture alerts (analysis.ruptures): the false alerts per 100 patients over ALERT_SESSIONS
+# sessions a clinic accepts by default, the fall that counts (in a pillar's true-score SDs),
+# and the sessions within which an alliance must first be adequate.
+DEFAULT_ALERT_RATE = 25.0
+DEFAULT_DROP = 0.5
+ALERT_SESSIONS = 8
+DEFAULT_ESTABLISH_WITHIN = 3

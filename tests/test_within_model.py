@@ -95,7 +95,9 @@ def test_the_operating_point_keeps_the_rate_it_was_asked_for() -> None:
     looser = within.operating_point(model, MINIMUMS, threshold=point.threshold - 0.1, patients=2000)
     assert looser.target is None
     assert looser.false_per_100 > point.false_per_100 and looser.caught > point.caught
-    assert "false alerts per 100 patients over 8 sessions (asked for 20)" in point.sentence()
+    assert (
+        "false alerts per 100 patients over 8 sessions (asked for at most 20)" in point.sentence()
+    )
     with pytest.raises(ValueError, match="'rate' must be a positive number"):
         within.operating_point(model, MINIMUMS, rate=0)
     with pytest.raises(ValueError, match=r"'threshold' must be at least 0\.5"):
@@ -130,3 +132,71 @@ def test_a_level_sinking_below_its_minimum_is_an_event_of_its_own() -> None:
         onset = int(np.flatnonzero(sinks[:, k])[0])
         assert below[onset:, k].all()  # and each pillar stays below once there
     assert not (falls.any() or in_fall.any())  # every pillar at once: no pillar's own fall
+
+
+def test_the_scale_of_departures_follows_the_level_where_the_spread_does() -> None:
+    """Drawn with one spread for everyone the fitted scale is one along the scores; where the
+    higher-level half of the patients moves half as much, it falls by about half from the
+    bottom of the scores to the top."""
+    true = truth()
+    even = draw(true, 4000, seed=3)
+    fitted = within.fit_scale(true, even)
+    assert fitted.scale is not None and fitted.scale_at is not None
+    np.testing.assert_allclose(fitted.scale, 1.0, atol=0.12)
+    assert (np.diff(fitted.scale_at, axis=1) > 0).all()
+    # the same patients, each one's departures from their own mean halved above the middle
+    own = even.groupby("respondent_id")[list(PILLARS)].transform("mean")
+    high = (own.mean(axis=1) > own.mean(axis=1).median()).to_numpy()[:, None]
+    calm = even.copy()
+    calm[list(PILLARS)] = np.where(
+        high, own + 0.5 * (even[list(PILLARS)] - own), even[list(PILLARS)]
+    )
+    uneven = within.fit_scale(true, calm)
+    assert uneven.scale is not None
+    assert (uneven.scale[:, -1] < 0.75 * uneven.scale[:, 0]).all()
+    assert "spread runs from" in uneven.notes[-1]
+
+
+def test_the_operating_point_counts_the_alerts_of_the_sessions_it_is_given() -> None:
+    model = truth()
+    sessions = draw(model, 1000, seed=4)
+    data = within.filter_sessions(model, sessions, MINIMUMS)
+    point = within.operating_point(model, MINIMUMS, rate=25, patients=2000, data=data)
+    later = int((~data.first).sum())
+    onsets = within.rupture_onsets(data, point.threshold).sum()
+    assert point.observed_per_100 == pytest.approx(100 * onsets / later * 7)
+    # drawn from the model itself, the two rates agree within their sampling error
+    assert point.observed_per_100 == pytest.approx(point.false_per_100, abs=8)
+    assert "true and false together" in point.sentence()
+
+
+def test_the_moments_in_sql_are_the_moments_in_pandas() -> None:
+    """The engine's aggregates (analysis.store.queries.within) on a DuckDB table of sessions
+    in shuffled rows equal the frame's own, and so fit the same model."""
+    import duckdb
+
+    from analysis.store.backends import DuckDBBackend
+    from analysis.store.queries.within import within_moments_sql
+
+    sessions = draw(truth(0.3), 500, seed=5)
+    sessions.loc[7, "goals"] = np.nan  # an incomplete session is left out of both
+    table = sessions.assign(
+        perspective="patient",
+        date=pd.Timestamp("2026-01-01") + pd.to_timedelta(sessions["session"], "D"),
+        response_id=[f"R{k:05d}" for k in range(len(sessions))],
+        respondent_id=sessions["respondent_id"].map("P{:04d}".format),
+    ).sample(frac=1.0, random_state=1)
+    with duckdb.connect() as con:
+        con.register("frame", table)
+        con.execute("CREATE TABLE scores AS SELECT * FROM frame")
+        found = within_moments_sql(DuckDBBackend(con), "patient", list(PILLARS))
+    expected = within.within_moments(table, list(PILLARS))
+    for name in ("patients", "rows", "most", "followed", "lag_n"):
+        assert getattr(found, name) == getattr(expected, name), name
+    for name in ("sxx", "sxy", "lag_sum", "lag_products", "mean_y", "mean_ty", "mean_yy"):
+        np.testing.assert_allclose(
+            np.asarray(getattr(found, name), float),
+            np.asarray(getattr(expected, name), float),
+            rtol=1e-10,
+            err_msg=name,
+        )
