@@ -572,7 +572,15 @@ def analyse_read(
             )
         except ValueError as exc:
             invariance_error = str(exc)
-    course = export_course(scored) if scored is not None else None
+    course = None
+    if scored is not None:
+        theta_minimums = None
+        if calibration is not None:
+            scales = calibration.scales
+            found = {p: scales[p].theta_minimum if p in scales else None for p in scored.pillars}
+            if all(v is not None for v in found.values()):
+                theta_minimums = {p: float(v) for p, v in found.items()}  # type: ignore[arg-type]
+        course = export_course(scored, settings=options.alerts, theta_minimums=theta_minimums)
     profiles = None
     if options.by is not None and scored is not None and scored.classification is not None:
         by = options.by

@@ -29,6 +29,7 @@ from .scales import parse_scale, with_label_scales, with_observed_scales, with_o
 
 if TYPE_CHECKING:
     from .cfa.spec import FitRequest
+    from .ruptures.alerts import AlertSettings
 
 __all__ = ["Options", "ReadResult", "read_checked", "read_unchecked", "resolve_instrument"]
 
@@ -93,6 +94,7 @@ class Options:
     calibration: Path | None = None  # an item calibration: scores on theta too
     bootstrap: int = 0  # draws for percentile intervals of omega, CR, AVE and HTMT (0: none)
     seed: int | None = None  # the bootstrap's seed (None: one is chosen and reported)
+    alerts: AlertSettings | None = None  # the report's rupture alerts (None: the defaults)
     id_column: str | None = None
     keep_columns: tuple[str, ...] = ()
     drop_columns: tuple[str, ...] = ()

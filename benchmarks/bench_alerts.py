@@ -15,7 +15,8 @@ Rules, each traced over its own knob:
 
 - **model (theta)**: analysis.ruptures.model on each pillar's EAP theta and its own SE (the
   ceiling in the error), over the alert threshold;
-- **model (means)**: the same on item means with alpha's SEM;
+- **model (means)**: the same on item means with alpha's SEM, and the spread of the
+  departures fitted along the scale, as the commands fit it;
 - **today's rule**: below the minimum, or beyond c x SEM from the previous or best session
   (analysis.ruptures.rule), its margins scaled by a factor;
 - **PCOMS-style**: the total below the SRS cut-off carried over (90% of the range) or a drop
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -156,7 +158,11 @@ def model_curve(
         if theta
         else {p: planted.margins[p].sem ** 2 for p in PILLARS}
     )
+    # as the commands fit it: the model, then on item means the spread of its departures
+    # along the scale (theta's own SEs already carry the ceiling)
     fitted = within.fit_within(frame(planted), list(PILLARS), error)
+    if not theta:
+        fitted = within.fit_scale(fitted, frame(planted))
     hit = within.filter_sessions(fitted, frame(planted), minimums, errors=errors)
     calm = within.filter_sessions(fitted, frame(quiet), minimums, errors=errors)
     curve = []
@@ -294,15 +300,14 @@ def main() -> None:
     figures = {}
     for name, size, n, pop in scenarios(args.sizes, args.sessions):
         curves: dict[str, list[Curve]] = {}
-        points = []
+        points: dict[str, list[dict[str, float]]] = {}
         for seed in range(args.seeds):
             planted, quiet = clinics(args.patients, n, seed, size, pop)
             for theta in (True, False):
                 curve, point = model_curve(planted, quiet, theta, args.patients)
                 label = "model (theta)" if theta else "model (means)"
                 curves.setdefault(label, []).append(curve)
-                if theta:
-                    points.append(point)
+                points.setdefault(label, []).append(point)
             curves.setdefault("today's rule", []).append(today_curve(planted, quiet, args.patients))
             curves.setdefault("PCOMS-style", []).append(pcoms_curve(planted, quiet, args.patients))
             curves.setdefault("oracle", []).append(oracle_curve(planted, quiet, args.patients))
@@ -312,16 +317,22 @@ def main() -> None:
         for label, runs in curves.items():
             cells = ""
             for r in RATES:
-                found = np.nanmean([at(c, r) for c in runs])
-                right = np.nanmean([at(c, r, 2) for c in runs])
+                with warnings.catch_warnings():  # a rule that never gets as few: nan
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    found = np.nanmean([at(c, r) for c in runs])
+                    right = np.nanmean([at(c, r, 2) for c in runs])
                 cells += (
                     f"{found:>7.3f} ({right:.3f})" if label != "PCOMS-style" else f"{found:>14.3f}"
                 )
             print(f"  {label:<16}{cells}{np.mean([area(c) for c in runs]):>13.3f}")
-        frame = pd.DataFrame(points).mean()
-        print("  model (theta) at its default operating point (mean of seeds):")
-        for key, value in frame.items():
-            print(f"    {key:<50} {value:8.3f}")
+        frame = pd.DataFrame({label: pd.DataFrame(p).mean() for label, p in points.items()})
+        print("  the model at its default operating point (mean of seeds):")
+        print(
+            "\n".join(
+                "    " + line
+                for line in frame.to_string(float_format="{:8.3f}".format).splitlines()
+            )
+        )
         figures[name] = curves
     if args.plot is not None:
         _plot(figures, args.plot)
@@ -346,7 +357,9 @@ def _plot(figures: dict[str, dict[str, list[Curve]]], path: Path) -> None:
     for k, name in enumerate(names):
         for label, runs in figures[name].items():
             grid = np.linspace(*SPAN, 60)
-            values = np.nanmean([[at(c, r) for r in grid] for c in runs], axis=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                values = np.nanmean([[at(c, r) for r in grid] for c in runs], axis=0)
             fig.add_trace(
                 go.Scatter(
                     x=grid,

@@ -8,7 +8,9 @@ sessions per patient) and written as one CSV export. Measured, each in a fresh p
   `alliance ingest` does it (a block of rows at a time), and beside it with the export checked
   and scored whole before it is written (`ingest_checked`, as `make demo` does);
 - benchmark: `benchmark` by clinician (SQL aggregates, three mixed models, funnel,
-  percentiles against the store's history, trends);
+  percentiles against the store's history, trends, and the rupture alerts beside them);
+- alerts: `alerts` by clinician alone: the within-patient model from the engine's moments,
+  its operating point, and the filter over every patient, streamed in batches;
 - the largest store is then grown `--grow` times by copying its scored sessions under new
   patient and response ids in SQL (10 x 1M = 10M sessions), and benchmarked again;
 - side by side, R's lme4 fits the same nested model (goals ~ 1 + (1 | clinician/patient),
@@ -78,6 +80,18 @@ def work(args: list[str]) -> dict[str, Any]:
                 sha256=file_sha256(export),
             )
         return {"rows": summary.rows_new, "inner_seconds": time.perf_counter() - start}
+    if what == "alerts":
+        from analysis.monitor import alert_counts, monitor
+
+        with open_store(db) as con:
+            backend = DuckDBBackend(con, db.name)
+            counts = alert_counts(backend, monitor(backend), "clinician_id")
+        assert counts.totals is not None
+        return {
+            "rows": counts.totals["sessions"],
+            "ruptures": counts.totals["ruptures"],
+            "inner_seconds": time.perf_counter() - start,
+        }
     # Writable: the benchmark logs the cells it releases (the differencing guard). The first
     # run on a store records them; a second run compares with them.
     with open_store(db) as con:
@@ -175,6 +189,11 @@ def report(db: Path, folder: Path, no_r: bool) -> None:
             f"MB; goals variances (group, patient, session) "
             f"{ours['var_group']:.5f} {ours['var_patient']:.5f} {ours['var_session']:.5f}"
         )
+    alerts = in_child(__file__, "alerts", "-", str(db))
+    print(
+        f"alerts {alerts['rows']:>18,} sessions: {alerts['inner_seconds']:6.1f} s, "
+        f"peak {alerts['peak_mb']:,.0f} MB, {alerts['ruptures']:,} rupture alerts"
+    )
     r = None if no_r else lme4(db, folder)
     if r is not None:
         print(

@@ -197,6 +197,7 @@ def _alerts_section(result: BenchmarkResult) -> Section:
     if result.alert_rule is None:
         s.note("No alerts: the store holds no measurement error for this perspective.")
         return s
+    s.note("Rupture " + result.alert_rule["first_line"] + ".")
     s.note(result.alert_rule["text"])
     g = result.groups
     pillars = [p for p in result.pillars if f"{p}_ruptures" in g]

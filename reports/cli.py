@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "alerts": (
         "reports.cli_monitor",
         "alerts_command",
-        "Find alliance ruptures: a pillar below its minimum or falling beyond its error.",
+        "Find alliance ruptures: one pillar falling while the others hold.",
     ),
     "benchmark": (
         "reports.cli_store",

@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from analysis.choices import (
+    ALERT_SESSIONS,
+    DEFAULT_ALERT_RATE,
+    DEFAULT_DROP,
+    DEFAULT_ESTABLISH_WITHIN,
     DEFAULT_MAX_MISSING_SHARE,
     ESTIMATOR_REQUESTS,
     GROUP_EQUAL,
@@ -511,6 +515,7 @@ def group_options(equal: bool = True, required: bool = False) -> Callable[[F], F
 
 
 _OPTION_NAMES = {
+    "alerts": "alerts",
     "instrument_spec": "instrument",
     "model": "model",
     "map_file": "map_file",
@@ -680,3 +685,52 @@ def progress_printer() -> tuple[float, object]:
         say(f"[{time.perf_counter() - start:5.1f} s] {message} ...")
 
     return start, step
+
+
+def alert_options(func: F) -> F:
+    """--alert-rate, --drop and --establish-within, given to the command as one
+    ``alerts: AlertSettings``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from analysis.ruptures.alerts import AlertSettings
+
+        kwargs["alerts"] = AlertSettings(
+            rate=kwargs.pop("alert_rate"),
+            drop=kwargs.pop("drop"),
+            establish_within=kwargs.pop("establish_within"),
+        )
+        return func(*args, **kwargs)
+
+    options = [
+        click.option(
+            "--alert-rate",
+            type=click.FloatRange(min=0, min_open=True),
+            default=DEFAULT_ALERT_RATE,
+            show_default=True,
+            metavar="R",
+            help=f"Expected false rupture alerts per 100 patients over {ALERT_SESSIONS} "
+            "sessions; the threshold on the probability of a fall is set from the clinic's own "
+            "fitted model to give at most this many. Lower finds fewer ruptures.",
+        ),
+        click.option(
+            "--drop",
+            type=click.FloatRange(min=0, min_open=True),
+            default=DEFAULT_DROP,
+            show_default=True,
+            metavar="SD",
+            help="The fall that counts as a rupture, in the pillar's true-score SDs.",
+        ),
+        click.option(
+            "--establish-within",
+            type=click.IntRange(min=1),
+            default=DEFAULT_ESTABLISH_WITHIN,
+            show_default=True,
+            metavar="N",
+            help="Flag a patient whose alliance is not adequate in any of the first N sessions.",
+        ),
+    ]
+    decorated: Any = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated

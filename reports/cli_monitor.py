@@ -12,11 +12,12 @@ from analysis.choices import GROUPINGS
 from analysis.clinic import clinician_view
 from analysis.fileio import atomic_write_text
 from analysis.monitor import alert_counts, monitor
-from analysis.ruptures import DEFAULT_ESTABLISH_WITHIN
+from analysis.ruptures.alerts import AlertSettings
 from analysis.store.backends import Backend
 
 from .cli_common import (
     InputError,
+    alert_options,
     key_options,
     open_source,
     parse_since,
@@ -53,14 +54,7 @@ from .output import dumps_json, write_table
     show_default=True,
     help="Groups and months with fewer patients are suppressed; at least 5.",
 )
-@click.option(
-    "--establish-within",
-    type=click.IntRange(min=1),
-    default=DEFAULT_ESTABLISH_WITHIN,
-    show_default=True,
-    metavar="N",
-    help="Flag a patient whose alliance is not adequate in any of the first N sessions.",
-)
+@alert_options
 @key_options
 @click.option(
     "-o",
@@ -80,20 +74,24 @@ def alerts_command(
     clinician: str | None,
     by: str,
     min_n: int,
-    establish_within: int,
+    alerts: AlertSettings,
     key: str | None,
     key_file: Path | None,
     output: Path | None,
     as_json: bool,
 ) -> None:
-    """Find alliance ruptures: a pillar below its minimum or falling beyond its error.
+    """Find alliance ruptures: one pillar falling while the others hold.
 
-    Per patient and pillar, a rupture alert is the first session below the pillar's minimum,
-    more than its reliable-change margin (1.96 x sqrt(2) x SEM, Jacobson and Truax) below the
-    patient's previous session, or more than the best-session margin (c_k x SEM, set so that
-    error alone crosses it as rarely as the first) below the best of the k earlier sessions;
-    a repair is the session it ends; a patient whose alliance is not adequate in any of the
-    first N sessions is flagged as never established.
+    A within-patient model is fitted to the store's sessions (each pillar's level, trend,
+    session-to-session variance and item error) and run over each patient's sessions as a
+    Kalman filter. A rupture alert is the session where the probability that one pillar fell
+    by more than --drop true-score SDs, against what the patient's history and the other
+    pillars predict, rises above a threshold; the repair is the session it falls back below
+    one minus the threshold. The threshold is set so that the fitted model expects at most
+    --alert-rate false alerts per 100 patients over 8 sessions, and every output states it,
+    that rate and the share of one-SD ruptures it catches. A level below a pillar's minimum is
+    reported apart; a patient whose alliance is not adequate in any of the first N sessions is
+    flagged as never established.
 
     With --clinician the output lists that clinician's patients (identifiable, for the
     treating clinician; --pseudonymize replaces their ids). Without it, the output counts
@@ -102,6 +100,7 @@ def alerts_command(
     \b
     Examples:
       alliance alerts --db clinic.duckdb
+      alliance alerts --db clinic.duckdb --alert-rate 10 --drop 0.75
       alliance alerts --db clinic.duckdb --since 2026-06-01 --by site_id -o alerts.html
       alliance alerts --db clinic.duckdb --clinician C07 -o c07-alerts.csv
       alliance alerts --db clinic.duckdb --clinician C07 -o c07.html
@@ -113,11 +112,9 @@ def alerts_command(
     since_date = parse_since(since)
     with open_source(db, parquet, engine, spark_master) as backend:
         if clinician is not None:
-            _clinician_alerts(
-                backend, clinician, since_date, min_n, establish_within, key, output, as_json
-            )
+            _clinician_alerts(backend, clinician, since_date, min_n, alerts, key, output, as_json)
             return
-        m = monitor(backend, since=since_date, min_n=min_n, establish_within=establish_within)
+        m = monitor(backend, since=since_date, min_n=min_n, settings=alerts)
         counts = alert_counts(backend, m, by)
         name = backend.name
     if key is not None:
@@ -139,7 +136,7 @@ def _clinician_alerts(
     clinician: str,
     since: date | None,
     min_n: int,
-    establish_within: int,
+    alerts: AlertSettings,
     key: str | None,
     output: Path | None,
     as_json: bool,
@@ -151,7 +148,7 @@ def _clinician_alerts(
             since=since,
             min_n=min_n,
             key=key,
-            establish_within=establish_within,
+            settings=alerts,
         )
         atomic_write_text(output, clinician_page(view))
         say(f"wrote {output}: {IDENTIFIABLE}")
@@ -161,7 +158,7 @@ def _clinician_alerts(
         since=since,
         clinician=clinician,
         min_n=min_n,
-        establish_within=establish_within,
+        settings=alerts,
     )
     if key is not None:
         m = m.pseudonymized(key)

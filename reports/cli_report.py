@@ -12,6 +12,7 @@ from analysis.fileio import atomic_write_text
 from analysis.pipeline import analyse_read, read_checked
 
 from .cli_common import (
+    alert_options,
     bootstrap_options,
     builds_options,
     calibration_option,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 )
 @sessions_option("With --invariance session")
 @calibration_option()
+@alert_options
 @click.option(
     "-o",
     "--output",
@@ -87,6 +89,7 @@ def report_command(
       alliance report export.csv --invariance site_id -o report.html
       alliance report export.csv --calibration calibration.yaml -o report.html
       alliance report export.csv --bootstrap 1000 --seed 7 -o report.html
+      alliance report sessions.csv --alert-rate 10 -o report.html
       alliance report five.sav --instrument five_factors.yaml --estimator mlr -o five.html
       alliance report hs.csv --model 'visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6' \
           --rows all -o hs.html

@@ -19,6 +19,7 @@ from analysis.pipeline import (
     resolve_instrument,
     thresholds_plan,
 )
+from analysis.ruptures.alerts import AlertSettings
 from analysis.scoring import ThresholdPlan
 from analysis.store.schema import open_store, store_is_empty
 from analysis.store.writer import BATCH_ROWS, IngestSummary, ingest_export
@@ -27,6 +28,7 @@ from instrument import Instrument
 from .benchmark_report import build_benchmark_report
 from .cli_common import (
     InputError,
+    alert_options,
     builds_options,
     key_options,
     open_source,
@@ -256,6 +258,7 @@ def _ingest_each(
     default=None,
     help="Write the report (.html) or the group table (.csv or .parquet).",
 )
+@alert_options
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 @user_errors
 def benchmark_command(
@@ -275,6 +278,7 @@ def benchmark_command(
     key_file: Path | None,
     output: Path | None,
     as_json: bool,
+    alerts: AlertSettings,
 ) -> None:
     """Compare clinicians or sites fairly: shrunken estimates, a funnel plot, trends.
 
@@ -301,7 +305,7 @@ def benchmark_command(
             )
         with open_source(db, parquet, engine, spark_master) as backend:
             view = clinician_view(
-                backend, clinician, since=parse_since(since), min_n=min_n, key=key
+                backend, clinician, since=parse_since(since), min_n=min_n, key=key, settings=alerts
             )
         atomic_write_text(output, clinician_page(view))
         say(f"wrote {output}: {IDENTIFIABLE}")
@@ -324,6 +328,7 @@ def benchmark_command(
             adjust=adjust,
             perspective=perspective,
             identifiable=identifiable,
+            settings=alerts,
         )
     if key is not None:
         result = result.pseudonymized(key)

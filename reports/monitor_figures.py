@@ -20,65 +20,113 @@ _RUPTURE = {"symbol": "x", "size": 11, "color": "#b2182b", "line": {"width": 2}}
 _REPAIR = {"symbol": "circle-open", "size": 11, "color": "#1b7837", "line": {"width": 2}}
 
 
-def trajectories(
+def sparklines(
     sessions: pd.DataFrame,
     alerts: pd.DataFrame,
+    patients: list[str],
     pillars: list[str],
     minimums: dict[str, float],
+    bands: dict[str, float],
+    labels: dict[str, str],
 ) -> go.Figure:
-    """One panel per pillar: each patient's scores over sessions (one legend entry per patient
-    toggles them in every panel), the pillar's minimum as a red line, ruptures as red crosses
-    and repairs as green rings."""
+    """Small multiples: a row per patient (in the order given), a sparkline per pillar of the
+    patient's scores over sessions, with the pillar's minimum (red, dashed) inside its band of
+    measurement uncertainty (``bands``: half-width, shaded), ruptures as red crosses and
+    repairs as green rings. ``labels``: each patient's row title."""
+    k = len(pillars)
     fig = make_subplots(
-        rows=len(pillars), cols=1, shared_xaxes=True, subplot_titles=[escape(p) for p in pillars]
+        rows=len(patients),
+        cols=k,
+        shared_xaxes=True,
+        horizontal_spacing=0.04,
+        vertical_spacing=min(0.02, 0.3 / max(len(patients), 1)),
+        column_titles=[escape(p) for p in pillars],
     )
-    for pid, part in sessions.groupby(names.RESPONDENT_ID, sort=True):
+    by_patient = dict(tuple(sessions.groupby(names.RESPONDENT_ID, sort=False)))
+    marked = alerts[alerts["event"].isin((RUPTURE, REPAIR))]
+    events = dict(tuple(marked.groupby(names.RESPONDENT_ID, sort=False)))
+    scores = sessions[pillars].to_numpy(float)
+    low = float(np.nanmin(scores)) if np.isfinite(scores).any() else 1.0
+    high = float(np.nanmax(scores)) if np.isfinite(scores).any() else 5.0
+    for r, pid in enumerate(patients, start=1):
+        part = by_patient.get(pid, sessions.iloc[:0])
+        mine = events.get(pid, marked.iloc[:0])
         label = escape(str(pid))
-        for r, p in enumerate(pillars, start=1):
+        for c, p in enumerate(pillars, start=1):
+            minimum = minimums.get(p, np.nan)
+            if np.isfinite(minimum):
+                fig.add_hrect(
+                    y0=minimum - bands[p],
+                    y1=minimum + bands[p],
+                    fillcolor="rgba(178,24,43,0.10)",
+                    line_width=0,
+                    row=r,
+                    col=c,
+                    exclude_empty_subplots=False,
+                )
+                fig.add_hline(
+                    y=minimum,
+                    line_color="#b2182b",
+                    line_dash="dash",
+                    line_width=1,
+                    row=r,
+                    col=c,
+                    exclude_empty_subplots=False,
+                )
             fig.add_scatter(
                 x=part[names.SESSION],
                 y=part[p],
                 mode="lines+markers",
-                line={"width": 1.2, "color": "rgba(90,90,90,0.55)"},
+                line={"width": 1.5, "color": pillar_colour(p, pillars)},
                 marker={"size": 4},
-                name=label,
-                legendgroup=label,
-                showlegend=r == 1,
+                showlegend=False,
                 hovertemplate=f"{label}, session %{{x}}: %{{y:.2f}}<extra>{escape(p)}</extra>",
                 row=r,
-                col=1,
+                col=c,
             )
-    for r, p in enumerate(pillars, start=1):
-        if np.isfinite(minimums.get(p, np.nan)):
-            fig.add_hline(
-                y=minimums[p], line_color="#b2182b", line_dash="dash", line_width=1.5, row=r, col=1
-            )
-        for kind, marker in ((RUPTURE, _RUPTURE), (REPAIR, _REPAIR)):
-            e = alerts[(alerts["event"] == kind) & (alerts["pillar"] == p)]
-            fig.add_scatter(
-                x=e[names.SESSION],
-                y=e["score"],
-                mode="markers",
-                marker=marker,
-                name=kind,
-                legendgroup=kind,
-                showlegend=r == 1,
-                text=[
-                    escape(f"{a}: {b}")
-                    for a, b in zip(e[names.RESPONDENT_ID], e["reason"], strict=True)
-                ],
-                hovertemplate="%{text}<extra></extra>",
-                row=r,
-                col=1,
-            )
-        fig.update_yaxes(title_text="score", row=r, col=1)
-    fig.update_xaxes(title_text="session", row=len(pillars), col=1)
-    fig.update_xaxes(dtick=1)  # sessions are whole numbers
-    return _layout(
+            for kind, marker in ((RUPTURE, _RUPTURE), (REPAIR, _REPAIR)):
+                e = mine[(mine["event"] == kind) & (mine["pillar"] == p)]
+                if not len(e):
+                    continue
+                fig.add_scatter(
+                    x=e[names.SESSION],
+                    y=e["score"],
+                    mode="markers",
+                    marker={**marker, "size": 9},
+                    name=kind,
+                    legendgroup=kind,
+                    showlegend=False,
+                    text=[escape(str(t)) for t in e["reason"]],
+                    hovertemplate="%{text}<extra>" + escape(kind) + "</extra>",
+                    row=r,
+                    col=c,
+                )
+    for kind, marker in ((RUPTURE, _RUPTURE), (REPAIR, _REPAIR)):  # one legend entry each
+        fig.add_scatter(x=[None], y=[None], mode="markers", marker=marker, name=kind)
+    fig.update_yaxes(range=[low - 0.2, high + 0.2], showticklabels=False, showgrid=False)
+    fig.update_xaxes(dtick=1, showgrid=False, showticklabels=False)
+    for c in range(1, k + 1):
+        fig.update_xaxes(showticklabels=True, title_text="session", row=len(patients), col=c)
+    for r, pid in enumerate(patients, start=1):  # the patient's label left of their row
+        domain = fig.get_subplot(r, 1).yaxis.domain
+        fig.add_annotation(
+            x=-0.01,
+            xref="paper",
+            y=(domain[0] + domain[1]) / 2,
+            yref="paper",
+            text=escape(labels[pid]),
+            xanchor="right",
+            showarrow=False,
+            font={"size": 11},
+        )
+    _layout(
         fig,
-        "Pillar scores over sessions: minimum (dashed), ruptures (x), repairs (o)",
-        height=260 * len(pillars) + 80,
+        "Each patient's pillars over sessions: minimum (dashed) in its band of measurement "
+        "uncertainty (shaded), ruptures (x), repairs (o)",
+        height=100 * len(patients) + 140,
     )
+    fig.update_layout(margin={"l": 230, "r": 20, "t": 80, "b": 50})
+    return fig
 
 
 def bland_altman(
@@ -216,11 +264,10 @@ def rupture_course(by_session: pd.DataFrame, pillars: list[str]) -> go.Figure:
         )
     fig.update_layout(
         xaxis_title="session",
-        yaxis_title="% of patients below the minimum or in rupture",
+        yaxis_title="% of patients in rupture",
         xaxis={"dtick": 1},
     )
     return _layout(
         fig,
-        "Patients with a pillar below its minimum or fallen beyond its margin, at each session "
-        "(at the first, only the minimum applies)",
+        "Patients with a pillar in rupture at each session (none at the first: no history yet)",
     )

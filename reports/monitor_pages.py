@@ -12,7 +12,8 @@ from analysis import names
 from analysis.benchmark import BenchmarkResult
 from analysis.clinic import ClinicianView
 from analysis.monitor import AlertCounts, Monitor
-from analysis.ruptures import LOA_Z, NEVER, REPAIR, RUPTURE, margin_table
+from analysis.ruptures import LOA_Z, NEVER, REPAIR, RUPTURE
+from analysis.ruptures.alerts import BELOW, next_visit, ranked_ruptures
 
 from . import figures, monitor_figures
 from .html import Section, assemble
@@ -23,30 +24,104 @@ IDENTIFIABLE = (
 )
 
 
+SPARKLINE_PATIENTS = 30  # patients drawn as sparklines, the most urgent first
+
+
 def _rule_section(m: Monitor, key: str, title: str) -> Section:
-    s = Section(key, title, m.rule()["text"])
-    table = margin_table(m.margins)
-    table.insert(0, "minimum", pd.Series(m.minimums))
+    rule = m.alert_rule
+    s = Section(key, title, rule.text())
+    s.note("Rupture " + rule.first_line() + ".")
+    model = rule.model
+    table = pd.DataFrame(
+        {
+            "minimum": pd.Series(m.minimums),
+            "drop": pd.Series(rule.drops()),
+            "true-score SD": model.true_sd,
+            "patient level SD": np.sqrt(np.diag(model.levels)),
+            "session SD": np.sqrt(np.diag(model.sessions)),
+            "item error SD": np.sqrt(model.error),
+            "trend per session": model.trend,
+        },
+        index=pd.Index(list(model.pillars), name="pillar"),
+    )
     s.table(
         table,
-        "Minimums and reliable-change margins: from the previous session 1.96 x sqrt(2) x SEM; "
-        "from the best of 3 or 7 earlier sessions c_k x SEM; after a fall below the minimum, "
-        "back one SEM above it (the repair band)",
+        "The within-patient model, per pillar: the drop that counts as a rupture, and the "
+        "variances it is told from",
         2,
     )
-    s.note(m.rule()["margin_source"] + ".")
-    for note in m.notes:
-        s.note(note)
+    point = rule.point
+    s.table(
+        pd.DataFrame(
+            {
+                "threshold": [f"{point.threshold:.3f}"],
+                "expected false alerts per 100 patients": [point.false_per_100],
+                "alerts per 100 patients in the store, true and false": [point.observed_per_100],
+                "one-SD ruptures caught at onset (%)": [100 * point.caught],
+                "with the right pillar (%)": [100 * point.right_pillar],
+            },
+            index=pd.Index(["over 8 sessions"], name="operating point"),
+        ),
+        "The operating point: expected from patients drawn from the fitted model, and counted "
+        "in the store's own sessions",
+        1,
+    )
+    s.note("Item error: the " + m.rule()["item_error_source"] + ".")
+    for note in [*m.notes, *model.notes]:
+        s.note(note[:1].upper() + note[1:] + ("" if note.endswith(".") else "."))
     return s
 
 
-def _events_table(events: pd.DataFrame) -> pd.DataFrame:
-    table = events[
-        [names.RESPONDENT_ID, names.SESSION, names.DATE, "pillar", "event", "score", "reason"]
+def _ruptures_table(events: pd.DataFrame) -> pd.DataFrame:
+    table = ranked_ruptures(events)[
+        [
+            names.RESPONDENT_ID,
+            "pillar",
+            names.SESSION,
+            names.DATE,
+            "status",
+            "fall",
+            "probability",
+            "score",
+            "minimum",
+        ]
+    ].copy()
+    table[names.DATE] = pd.to_datetime(table[names.DATE]).dt.strftime("%Y-%m-%d")
+    return table.set_index(names.RESPONDENT_ID)
+
+
+def _standing_table(events: pd.DataFrame) -> pd.DataFrame:
+    table = events[events["event"].isin((BELOW, NEVER))][
+        [names.RESPONDENT_ID, names.SESSION, names.DATE, "pillar", "event", "reason"]
     ].copy()
     table[names.DATE] = pd.to_datetime(table[names.DATE]).dt.strftime("%Y-%m-%d")
     table["pillar"] = table["pillar"].fillna("(all)")
     return table.set_index(names.RESPONDENT_ID)
+
+
+def _urgency(m: Monitor) -> tuple[list[str], dict[str, str]]:
+    """The patients in the order the page draws them: open ruptures first (by probability
+    and size), then repaired ones, then levels below a minimum, then the rest; with a label
+    each."""
+    events = m.alerts
+    ranked = ranked_ruptures(events)
+    order: list[str] = []
+    labels: dict[str, str] = {}
+    for pid, status, pillar in zip(
+        ranked[names.RESPONDENT_ID], ranked["status"], ranked["pillar"], strict=True
+    ):
+        if pid not in labels:
+            order.append(pid)
+            labels[pid] = f"{pid}: {pillar} {'open' if status == 'still open' else 'repaired'}"
+    for pid in events.loc[events["event"] == BELOW, names.RESPONDENT_ID]:
+        if pid not in labels:
+            order.append(pid)
+            labels[pid] = f"{pid}: below a minimum"
+    for pid in m.sessions[names.RESPONDENT_ID].drop_duplicates():
+        if pid not in labels:
+            order.append(pid)
+            labels[pid] = str(pid)
+    return order, labels
 
 
 def _own_position(result: BenchmarkResult | None, clinician: str) -> Section:
@@ -111,33 +186,56 @@ def clinician_page(view: ClinicianView) -> str:
         f"{clinician}: {patients:,} patients, {len(m.sessions):,} {m.perspective} sessions"
         f"{window}; {int((m.alerts['event'] == RUPTURE).sum())} rupture alerts, "
         f"{int((m.alerts['event'] == REPAIR).sum())} repairs, "
+        f"{int((m.alerts['event'] == BELOW).sum())} levels below a minimum, "
         f"{int((m.alerts['event'] == NEVER).sum())} never established."
     )
-    trajectory = Section(
-        "trajectories",
-        "1. Your patients' alliance over sessions",
-        (
-            "Each line is one patient (click a name to hide or show them). The dashed red line "
-            "is the pillar's minimum; a red cross marks a rupture alert (below the minimum, or "
-            "a fall beyond measurement error), a green ring the repair that followed."
-        ),
-    )
-    trajectory.figure(monitor_figures.trajectories(m.sessions, m.alerts, pillars, m.minimums))
+    head.note("Rupture " + m.alert_rule.first_line() + ".")
+    head.note(next_visit(m.alerts))
     listing = Section(
         "alerts",
-        "2. Alerts",
+        "1. Ruptures, open first",
         (
-            "Every rupture, repair and never-established alliance, with the reason in words. "
-            "A rupture still open at the last session is the one to raise at the next visit."
+            "Every rupture alert, the ones still open first, ranked by the probability that the "
+            "pillar fell by more than the stated drop and then by the size of the fall (in "
+            "score points, against what the patient's history and other pillars predicted). "
+            "A rupture is repaired at the first session where that probability falls back."
         ),
     )
-    if len(m.alerts):
-        listing.table(_events_table(m.alerts), "Alerts, by patient and session", 2)
+    if (m.alerts["event"] == RUPTURE).any():
+        listing.table(_ruptures_table(m.alerts), "Ruptures: open first, then repaired", 2)
     else:
-        listing.note("No alerts in this window.")
-    sections = [head, trajectory, listing, _agreement_section(m, clinic_agreement)]
+        listing.note("No rupture alert in this window.")
+    if m.alerts["event"].isin((BELOW, NEVER)).any():
+        listing.table(
+            _standing_table(m.alerts),
+            "Where patients stand: levels below a minimum, alliances never established",
+            2,
+        )
+    order, labels = _urgency(m)
+    shown = order[:SPARKLINE_PATIENTS]
+    trajectory = Section(
+        "trajectories",
+        "2. Your patients, the most urgent first",
+        (
+            "One row per patient, one small chart per pillar: the scores over sessions, the "
+            "pillar's minimum (dashed) inside the band where a score cannot be told from it by "
+            "measurement error (shaded), a red cross at a rupture alert and a green ring at its "
+            "repair. Open ruptures come first."
+        ),
+    )
+    model = m.alert_rule.model
+    bands = {p: 1.96 * float(np.sqrt(e)) for p, e in zip(model.pillars, model.error, strict=True)}
+    trajectory.figure(
+        monitor_figures.sparklines(m.sessions, m.alerts, shown, pillars, m.minimums, bands, labels)
+    )
+    if len(order) > len(shown):
+        trajectory.note(
+            f"{len(order) - len(shown)} more patients, with no alert, are not drawn; the "
+            "tables above list every alert."
+        )
+    sections = [head, listing, trajectory, _agreement_section(m, clinic_agreement)]
     sections.append(_own_position(result, clinician))
-    sections.append(_rule_section(m, "rule", "5. The rule and its margins"))
+    sections.append(_rule_section(m, "rule", "5. The rule and the model behind it"))
     subtitle = f"{store}: clinician {clinician}{window}; written {date.today().isoformat()}"
     return assemble(f"Alliance: clinician {clinician}", subtitle, sections)
 
@@ -198,6 +296,7 @@ def alerts_page(m: Monitor, counts: AlertCounts, store: str) -> str:
         "overview",
         "1. Rupture alerts by group",
         (
+            f"Rupture {m.alert_rule.first_line()}. "
             f"Rupture alerts per 100 {m.perspective} sessions{window}, by {counts.by} and by the "
             f"pillar that ruptured. {len(counts.groups)} groups are shown; "
             f"{counts.suppressed_groups} with fewer than {m.min_n} patients are left out, and "

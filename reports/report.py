@@ -432,29 +432,41 @@ def _group_section(g: GroupProfiles) -> Section:
 
 def _course_section(course: Course, number: int) -> Section:
     pillars = list(course.pillars)
+    title = f"{number}. Over sessions: rupture alerts"
+    if course.rule is None:
+        s = Section(
+            "ruptures",
+            title,
+            f"{course.patients:,} patients have two or more scored sessions "
+            f"({course.sessions:,} sessions). {course.unavailable}",
+        )
+        for note in course.notes:
+            s.note(note)
+        return s
     alerts = course.per_pillar["alerts"].astype(int).to_dict()
     total = sum(alerts.values())
     s = Section(
         "ruptures",
-        f"{number}. Over sessions: rupture alerts",
+        title,
         (
+            f"{course.first_line()}. "
             f"{course.patients:,} patients have two or more scored sessions ({course.sessions:,} "
             f"sessions). Following each of them from session to session, {total:,} rupture "
             f"alerts were raised, "
             + ", ".join(f"{alerts[p]:,} on {p}" for p in pillars)
             + f"; {course.never_established:,} patients were not adequate in any of their first "
-            f"{course.establish_within} sessions (never established). {course.rule()} The "
-            "margins come from this export's reliability and SD. Counts only: the clinic store's "
-            "alliance alerts --clinician ID lists a clinician's own patients."
+            f"{course.establish_within} sessions (never established). {course.rule.text()} "
+            "Counts only: the clinic store's alliance alerts --clinician ID lists a clinician's "
+            "own patients."
         ),
     )
     if len(course.by_session):
         s.figure(monitor_figures.rupture_course(course.by_session, pillars))
-    s.table(course.per_pillar, f"Table {number}a. Alerts per pillar", 2)
+    s.table(course.per_pillar, f"Table {number}a. Alerts per pillar, and the model behind them", 2)
     if len(course.by_session):
         s.table(
             course.by_session,
-            f"Table {number}b. Patients below a minimum or in rupture at each session",
+            f"Table {number}b. Patients in rupture at each session",
             1,
         )
     for note in course.notes:

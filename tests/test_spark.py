@@ -126,16 +126,13 @@ def test_every_named_aggregate_agrees_in_process(copy: Path, tmp_path: Path) -> 
     import pandas as pd
 
     from analysis.benchmark.compare import _clustered, _history, _patient_summaries
+    from analysis.monitor.run import store_alert_rule
     from analysis.store.backends import Backend, DuckDBBackend
     from analysis.store.backends.spark import SparkBackend
     from analysis.store.lake import open_parquet
-    from analysis.store.queries.events import StoreRule, event_counts
-    from analysis.store.queries.sessions import (
-        history,
-        ingest_minimums,
-        load_margins,
-        session_filter,
-    )
+    from analysis.store.queries.events import event_counts, store_events
+    from analysis.store.queries.sessions import ingest_minimums, load_margins, session_filter
+    from analysis.store.queries.within import within_moments_sql
 
     spark_copy = tmp_path / "spark"
     shutil.copytree(copy, spark_copy)
@@ -145,13 +142,25 @@ def test_every_named_aggregate_agrees_in_process(copy: Path, tmp_path: Path) -> 
     try:
         with open_parquet(copy, releases=tmp_path / "log.duckdb") as con:
             duck = DuckDBBackend(con, "copy")
-            # The alert rule as window functions (analysis/store/queries/events.py).
+            # The within-patient model's moments, summed by each engine.
+            a, b = (within_moments_sql(x, "patient", pillars) for x in (duck, spark))
+            for field in ("rows", "patients", "sxx", "sxy", "lag_products", "mean_yy"):
+                np.testing.assert_allclose(
+                    np.asarray(getattr(a, field), float),
+                    np.asarray(getattr(b, field), float),
+                    rtol=1e-12,
+                    err_msg=field,
+                )
+            # The alerts: the filter over batches of whole patients, DuckDB's streamed and
+            # Spark's on its executors (mapInPandas), then counted by the engine.
             margins = load_margins(duck, "patient", pillars)
-            most = history(duck, "patient").most_sessions
-            rule = StoreRule("patient", margins, ingest_minimums(duck), 3, most)
+            rule = store_alert_rule(duck, "patient", pillars, margins, dict.fromkeys(pillars, 3.5))
 
             def alerts(b: Backend, key: str) -> pd.DataFrame:
-                return event_counts(b, rule, {"k": key, "month": b.month("date")})["k"]
+                store_events(b, "patient", rule, ingest_minimums(b))
+                return event_counts(b, "patient", pillars, {"k": key, "month": b.month("date")})[
+                    "k"
+                ]
 
             for name, ask in (
                 ("alerts by clinician", lambda b: alerts(b, "clinician_id")),

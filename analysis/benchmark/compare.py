@@ -139,6 +139,7 @@ class BenchmarkResult:
             f"{self.min_n} patients), {self.withheld_groups} withheld against differencing\n"
             f"{text}\n"
             + "".join(f"note: {n}\n" for n in self.notes)
+            + (f"rupture {self.alert_rule['first_line']}\n" if self.alert_rule else "")
             + "eb: empirical-Bayes (shrunken) estimate; adequate: % of decided sessions.\n"
         )
 

@@ -13,6 +13,7 @@ from ..benchmark import DEFAULT_MIN_N, BenchmarkResult, run_benchmark
 from ..benchmark.compare import ExtrasFor, GroupExtras
 from ..monitor import agreement_by_group, alert_counts, monitor
 from ..ruptures import agreement_density
+from ..ruptures.alerts import AlertSettings
 from ..store.backends import Backend
 from ..store.schema import StoreError
 
@@ -20,6 +21,7 @@ ALERT_COLUMNS = (
     "ruptures",
     "patients_with_rupture",
     "repairs",
+    "below_minimum",
     "never_established",
     "ruptures_per_100_sessions",
 )
@@ -31,13 +33,16 @@ def alerts_and_agreement(
     perspective: str,
     min_n: int,
     identifiable: bool,
+    settings: AlertSettings | None = None,
 ) -> ExtrasFor:
     """What adds the alert counts and the patient-clinician agreement to the groups a
     benchmark shows, each cell under the benchmark's small-cell and differencing rules."""
 
     def extras(group: str, shown: list[str]) -> GroupExtras | None:
         try:
-            m = monitor(backend, since=since, perspective=perspective, min_n=min_n)
+            m = monitor(
+                backend, since=since, perspective=perspective, min_n=min_n, settings=settings
+            )
         except StoreError:
             return None
         counts = alert_counts(backend, m, group, identifiable=identifiable)
@@ -67,6 +72,7 @@ def benchmark(
     adjust: tuple[str, ...] = (),
     perspective: str = "patient",
     identifiable: bool = False,
+    settings: AlertSettings | None = None,
 ) -> BenchmarkResult:
     """The store's groups (``by``: clinician_id or site_id) compared, with their alerts and
     agreement: :func:`analysis.benchmark.run_benchmark` with the monitor's counts added."""
@@ -80,5 +86,5 @@ def benchmark(
         adjust=adjust,
         perspective=perspective,
         identifiable=identifiable,
-        extras=alerts_and_agreement(backend, since, perspective, min_n, identifiable),
+        extras=alerts_and_agreement(backend, since, perspective, min_n, identifiable, settings),
     )

@@ -8,7 +8,7 @@ from datetime import date
 
 from ..benchmark import DEFAULT_MIN_N, BenchmarkResult
 from ..monitor import Monitor, monitor
-from ..ruptures import DEFAULT_ESTABLISH_WITHIN
+from ..ruptures.alerts import AlertSettings
 from ..store.backends import Backend
 from .compare import benchmark
 
@@ -33,7 +33,7 @@ def clinician_view(
     since: date | None = None,
     min_n: int = DEFAULT_MIN_N,
     key: str | None = None,
-    establish_within: int = DEFAULT_ESTABLISH_WITHIN,
+    settings: AlertSettings | None = None,
     benchmarked: BenchmarkResult | None = None,
 ) -> ClinicianView:
     """The clinician's patients since ``since``, with patient ids replaced by their keyed
@@ -44,9 +44,11 @@ def clinician_view(
         since=since,
         clinician=clinician,
         min_n=min_n,
-        establish_within=establish_within,
+        settings=settings,
     )
-    colleagues = benchmarked or benchmark(backend, "clinician_id", since=since, min_n=min_n)
+    colleagues = benchmarked or benchmark(
+        backend, "clinician_id", since=since, min_n=min_n, settings=settings
+    )
     if key is not None:
         patients = patients.pseudonymized(key)
     return ClinicianView(clinician, patients, colleagues, backend.name)

@@ -28,26 +28,33 @@ from .. import names
 from ..choices import GROUPINGS
 from ..privacy import MIN_N_FLOOR, check_min_n, pseudonymize
 from ..ruptures import (
-    DEFAULT_ESTABLISH_WITHIN,
-    RULE_TEXT,
     Margin,
     agreement,
-    find_alerts,
     pair_sessions,
     unseen_ruptures,
 )
+from ..ruptures.alerts import (
+    AlertRule,
+    AlertSettings,
+    alert_rule,
+    find_model_alerts,
+)
+from ..ruptures.model import fit_moments
 from ..store.backends import Backend, store_pillars
 from ..store.disclosure import Cells, guard_all
-from ..store.queries.events import StoreRule, event_counts
+from ..store.queries.events import event_counts, store_events
 from ..store.queries.sessions import (
     ALL,
+    SAMPLE_PATIENTS,
     history,
     ingest_minimums,
     load_margins,
     load_sessions,
     paired_filter,
+    sample_patients,
     session_filter,
 )
+from ..store.queries.within import within_moments_sql
 from ..store.schema import StoreError
 
 
@@ -68,15 +75,19 @@ class Monitor:
     perspective: str
     window: date | None  # sessions on or after this date
     min_n: int
-    establish_within: int
-    margins: dict[str, Margin]
+    alert_rule: AlertRule  # the within-patient model and the operating point the alerts run at
+    margins: dict[str, Margin]  # each pillar's measurement error (its SEM is the model's)
     minimums: dict[str, float]
     sessions: pd.DataFrame  # the window's sessions (identifiable: never leaves a clinician page)
     alerts: pd.DataFrame  # the window's events (identifiable likewise)
     pairs: pd.DataFrame  # paired sessions of the window (identifiable likewise)
     notes: list[str] = field(default_factory=list)
-    # The rule as the engine applies it where the sessions are (store/queries/events.py).
-    store_rule: StoreRule | None = None
+    # per ingest, the minimums its sessions were judged by
+    ingest_minimums: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def establish_within(self) -> int:
+        return self.alert_rule.establish_within
 
     @property
     def since(self) -> str | None:
@@ -104,6 +115,7 @@ class Monitor:
             "clinician": clinician,
             "identifiable": True,
             "rule": self.rule(),
+            "operating_point": self.alert_rule.first_line(),
             "since": self.since,
             "patients": int(self.sessions[names.RESPONDENT_ID].nunique()),
             "sessions": len(self.sessions),
@@ -134,23 +146,31 @@ class Monitor:
         return pd.concat(parts).sort_values([names.RESPONDENT_ID, names.SESSION])
 
     def summary(self) -> str:
-        """The alerts of a clinician's own list, one line each."""
+        """The operating point, then the alerts of a clinician's own list, one line each."""
+        head = self.alert_rule.first_line() + "\n"
         if not len(self.alerts):
-            return "(no alerts)"
-        columns = [names.RESPONDENT_ID, names.SESSION, names.DATE, "pillar", "event", "reason"]
+            return head + "(no alerts)"
+        columns = [
+            names.RESPONDENT_ID,
+            names.SESSION,
+            names.DATE,
+            "pillar",
+            "event",
+            "status",
+            "reason",
+        ]
         out = self.alerts[columns].copy()
         out[names.DATE] = pd.to_datetime(out[names.DATE]).dt.strftime("%Y-%m-%d")
-        out["pillar"] = out["pillar"].fillna("")
-        return str(out.to_string(index=False))
+        out[["pillar", "status"]] = out[["pillar", "status"]].fillna("")
+        return head + str(out.to_string(index=False))
 
     def rule(self) -> dict[str, Any]:
         return {
-            "text": RULE_TEXT.format(n=self.establish_within),
-            "establish_within": self.establish_within,
+            **self.alert_rule.to_dict(),
             "perspective": self.perspective,
             "minimums": self.minimums,
-            "margins": [m.to_dict() for m in self.margins.values()],
-            "margin_source": (
+            "item_error": [m.to_dict() for m in self.margins.values()],
+            "item_error_source": (
                 "reliability (coefficient alpha) and SD of each pillar from every ingest of "
                 f"{self.perspective} ratings, weighted by their scored sessions"
             ),
@@ -175,6 +195,32 @@ def _window_minimums(
     return out, notes
 
 
+def store_alert_rule(
+    backend: Backend,
+    perspective: str,
+    pillars: list[str],
+    margins: dict[str, Margin],
+    minimums: dict[str, float],
+    settings: AlertSettings | None = None,
+) -> AlertRule:
+    """The within-patient model of every stored session of the perspective, fitted from
+    moments the engine computes, at the operating point asked for."""
+    moments = within_moments_sql(backend, perspective, pillars)
+    try:
+        model = fit_moments(moments, pillars, {p: m.sem**2 for p, m in margins.items()})
+    except ValueError as exc:
+        raise StoreError(f"the store cannot raise alerts yet: {exc}") from None
+    sample = sample_patients(backend, perspective, pillars, SAMPLE_PATIENTS)
+    return alert_rule(
+        model,
+        minimums,
+        settings,
+        sessions=sample,
+        source=f"the store's {moments.rows:,} {perspective} sessions of {moments.patients:,} "
+        "patients",
+    )
+
+
 def monitor(
     backend: Backend,
     *,
@@ -182,12 +228,14 @@ def monitor(
     clinician: str | None = None,
     perspective: str = "patient",
     min_n: int = MIN_N_FLOOR,
-    establish_within: int = DEFAULT_ESTABLISH_WITHIN,
+    settings: AlertSettings | None = None,
 ) -> Monitor:
-    """Alerts of the perspective's sessions on or after ``since``. With ``clinician``, that
-    clinician's patients, their sessions and events, and the paired clinician ratings of those
-    sessions (identifiable). Without, the rule and what the counts need: the sessions stay
-    where they are, and only the paired sessions of the window come back, for the agreement."""
+    """Alerts of the perspective's sessions on or after ``since``, under the within-patient
+    model of the whole store at the operating point the ``settings`` ask for. With
+    ``clinician``, that clinician's patients, their sessions and events, and the paired
+    clinician ratings of those sessions (identifiable). Without, the rule and what the counts
+    need: the sessions stay where they are, and only the paired sessions of the window come
+    back, for the agreement."""
     pillars = store_pillars(backend)
     margins = load_margins(backend, perspective, pillars)
     by_ingest = ingest_minimums(backend)
@@ -196,7 +244,7 @@ def monitor(
         stored = history(backend, perspective, since)
         if not stored.sessions:
             raise StoreError(f"the store holds no {perspective} sessions.")
-        ingests, most = stored.ingests, stored.most_sessions
+        ingests = stored.ingests
         if perspective == "patient":
             mine = load_sessions(
                 backend, perspective, pillars, since=since, rated_by="clinician", minimums=by_ingest
@@ -210,32 +258,35 @@ def monitor(
         sessions = load_sessions(backend, perspective, pillars, clinician, minimums=by_ingest)
         if not len(sessions):
             raise StoreError(f"no stored {perspective} sessions of clinician {clinician!r}.")
-        most = int(sessions.groupby(names.RESPONDENT_ID).size().max())
-        events = find_alerts(sessions, margins, establish_within=establish_within)
+        ingests = tuple(sorted(int(i) for i in sessions["ingest_id"].unique()))
+    minimums, notes = _window_minimums(by_ingest, ingests, pillars)
+    rule = store_alert_rule(backend, perspective, pillars, margins, minimums, settings)
+    if clinician is not None:
+        events = find_model_alerts(sessions, rule)
         events[names.DATE] = pd.to_datetime(events[names.DATE])
         if since is not None:
             cut = pd.Timestamp(since)
             sessions = sessions[sessions[names.DATE] >= cut].reset_index(drop=True)
             events = events[events[names.DATE] >= cut].reset_index(drop=True)
-        ingests = tuple(sorted(int(i) for i in sessions["ingest_id"].unique()))
+            ingests = tuple(sorted(int(i) for i in sessions["ingest_id"].unique()))
+            minimums, notes = _window_minimums(by_ingest, ingests, pillars)
         if perspective == "patient":
             other = load_sessions(backend, "clinician", pillars, clinician, minimums=by_ingest)
             if len(other):
                 pairs = pair_sessions(sessions, other)
-    minimums, notes = _window_minimums(by_ingest, ingests, pillars)
     return Monitor(
         pillars=tuple(pillars),
         perspective=perspective,
         window=since,
         min_n=min_n,
-        establish_within=establish_within,
+        alert_rule=rule,
         margins=margins,
         minimums=minimums,
         sessions=sessions,
         alerts=events,
         pairs=pairs,
         notes=notes,
-        store_rule=StoreRule(perspective, margins, by_ingest, establish_within, most),
+        ingest_minimums=by_ingest,
     )
 
 
@@ -244,6 +295,7 @@ COUNT_COLUMNS = (
     "n_sessions",
     "ruptures",
     "repairs",
+    "below_minimum",
     "never_established",
     "patients_with_rupture",
     "ruptures_per_100_sessions",
@@ -254,9 +306,8 @@ def _counts(backend: Backend, m: Monitor, keys: dict[str, str]) -> dict[str, pd.
     """Per named key (an SQL expression over the sessions) and per value of it: patients,
     sessions and event counts of the window, computed by the engine in one query; the whole
     window under ``""``."""
-    if m.store_rule is None:
-        raise ValueError("a Monitor made by monitor() carries its store rule.")
-    found = event_counts(backend, m.store_rule, keys, m.window)
+    store_events(backend, m.perspective, m.alert_rule, m.ingest_minimums)
+    found = event_counts(backend, m.perspective, list(m.pillars), keys, m.window)
     columns = [*COUNT_COLUMNS, *(f"{p}_ruptures" for p in m.pillars)]
     out = {}
     for name, frame in found.items():
@@ -282,6 +333,7 @@ class AlertCounts:
     withheld_months: int
     notes: list[str]
     rule: dict[str, Any] = field(default_factory=dict)  # Monitor.rule() of the window
+    operating_point: str = ""  # the rate the alerts run at, in one sentence
     since: str | None = None
     min_n: int = MIN_N_FLOOR
 
@@ -293,6 +345,7 @@ class AlertCounts:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "operating_point": self.operating_point,
             "rule": self.rule,
             "since": self.since,
             "by": self.by,
@@ -312,8 +365,10 @@ class AlertCounts:
         text = self.groups.to_string(index=False) if len(self.groups) else "(no group to show)"
         totals = self.totals
         return (
-            (
-                f"{totals['ruptures']:,} rupture alerts, {totals['repairs']:,} repairs and "
+            (self.operating_point + "\n" if self.operating_point else "")
+            + (
+                f"{totals['ruptures']:,} rupture alerts, {totals['repairs']:,} repairs, "
+                f"{totals['below_minimum']:,} levels below a minimum and "
                 f"{totals['never_established']:,} never established in {totals['sessions']:,} "
                 f"sessions of {totals['patients']:,} patients\n"
                 if totals
@@ -380,6 +435,7 @@ def alert_counts(
                 "sessions": int(row["n_sessions"]),
                 "ruptures": int(row["ruptures"]),
                 "repairs": int(row["repairs"]),
+                "below_minimum": int(row["below_minimum"]),
                 "never_established": int(row["never_established"]),
             }
     return AlertCounts(
@@ -393,6 +449,7 @@ def alert_counts(
         withheld_months=len(withheld_m),
         notes=notes,
         rule=m.rule(),
+        operating_point=m.alert_rule.first_line(),
         since=m.since,
         min_n=m.min_n,
     )

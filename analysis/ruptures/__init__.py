@@ -1,8 +1,10 @@
-"""The alliance over sessions and between the two sides, as pure computation: the rupture rule
-(:mod:`.rule`), a course of alerts in one export (:mod:`.course`) and patient-clinician
-agreement (:mod:`.agreement`). Nothing here reads a file or a store: the export pipeline uses
-it on the frames it has, and the clinic's monitor (analysis.monitor) on the frames the store
-returns, so neither loads the other's machinery."""
+"""The alliance over sessions and between the two sides, as pure computation: the
+within-patient model (:mod:`.model`) and the alerts it raises (:mod:`.alerts`), the
+reliable-change rule it replaced (:mod:`.rule`, the benchmark's comparison), a course of alerts
+in one export (:mod:`.course`) and patient-clinician agreement (:mod:`.agreement`). Nothing
+here reads a file or a store: the export pipeline uses it on the frames it has, and the
+clinic's monitor (analysis.monitor) on the frames the store returns, so neither loads the
+other's machinery."""
 
 from .agreement import (
     LOA_Z,

@@ -1,4 +1,8 @@
-"""Rupture alerts: each pillar checked against its own minimum and its own measurement error.
+"""The reliable-change rupture rule the commands ran before the within-patient model
+(:mod:`.alerts`), kept as ``benchmarks/bench_alerts.py``'s comparison ("today's rule"), and
+for the names both share (the events, the item error of each pillar as :class:`Margin`).
+
+Each pillar is checked against its own minimum and its own measurement error.
 
 Per patient and pillar, over the patient's sessions in order (session number, then date), a
 session is *in rupture* when the pillar is
@@ -44,19 +48,17 @@ import pandas as pd
 from scipy import integrate, optimize, stats
 
 from .. import names
+from ..choices import DEFAULT_ESTABLISH_WITHIN
 
 RCI_Z = 1.959964  # two-sided 5%
 FALSE_RATE = 0.025  # one-sided: a fall beyond the margin by measurement error alone
 REPAIR_BAND = 1.0  # SEMs above the minimum a pillar must reach to repair a fall below it
-DEFAULT_ESTABLISH_WITHIN = 3
 RUPTURE, REPAIR, NEVER = "rupture", "repair", "never_established"
 EVENTS = (RUPTURE, REPAIR, NEVER)
+# The keys of the session an event happened at.
+SESSION_KEYS = (names.RESPONDENT_ID, names.CLINICIAN_ID, names.SITE_ID, names.SESSION, names.DATE)
 ALERT_COLUMNS = (
-    names.RESPONDENT_ID,
-    names.CLINICIAN_ID,
-    names.SITE_ID,
-    names.SESSION,
-    names.DATE,
+    *SESSION_KEYS,
     "pillar",
     "event",
     "score",
@@ -301,7 +303,12 @@ def _reasons(kind: str, at: pd.DataFrame, error: Margin, after_below: np.ndarray
     return texts
 
 
-def _never_established(s: pd.DataFrame, within: int) -> pd.DataFrame:
+def never_established(s: pd.DataFrame, within: int, keys: list[str] | None = None) -> pd.DataFrame:
+    """One event per patient whose alliance was not adequate in any of their first ``within``
+    decided sessions (``s`` sorted by patient and session), at the ``within``-th; with the
+    session's ``keys`` (by default the alert columns ``s`` has)."""
+    if "alliance_status" not in s:
+        return pd.DataFrame()
     decided = s[s["alliance_status"].isin(("adequate", "inadequate"))]
     rank = decided.groupby(names.RESPONDENT_ID, sort=False).cumcount() + 1
     adequate = (
@@ -310,7 +317,9 @@ def _never_established(s: pd.DataFrame, within: int) -> pd.DataFrame:
         .cummax()
     )
     mask = (rank == within) & ~adequate
-    part = decided.loc[mask, [c for c in ALERT_COLUMNS if c in decided.columns]].copy()
+    if keys is None:
+        keys = [c for c in ALERT_COLUMNS if c in decided.columns]
+    part = decided.loc[mask, keys].copy()
     part["pillar"] = None
     part["event"] = NEVER
     part["reason"] = f"not adequate in any of the first {within} scored sessions"
@@ -361,7 +370,7 @@ def find_alerts(
         raise ValueError(f"'establish_within' must be at least 1; got {establish_within}.")
     s = _ordered(sessions)
     parts = [_pillar_events(s, p, m) for p, m in margins.items()]
-    parts.append(_never_established(s, establish_within))
+    parts.append(never_established(s, establish_within))
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=list(ALERT_COLUMNS))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -14,6 +14,30 @@ from ..schema import StoreError
 
 # The candidate cells of the differencing guard, as the release log's SQL reads them.
 CANDIDATE_COLUMNS = ("label", "member", "patient")
+# A patient's sessions in their order, as every per-patient computation reads them.
+PATIENT_ORDER = "respondent_id, session NULLS LAST, date NULLS LAST, response_id"
+BATCH_ROWS = 100_000  # sessions read at a time by a per-patient computation
+
+PerPatient = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def whole_patients(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Batches of rows sorted by patient, regrouped so that no patient is split between two:
+    each batch's last patient is held back and joined to the next."""
+    carry: pd.DataFrame | None = None
+    for batch in batches:
+        if carry is not None and len(carry):
+            batch = pd.concat([carry, batch], ignore_index=True)
+        if not len(batch):
+            continue
+        ids = batch["respondent_id"].to_numpy()
+        others = np.flatnonzero(ids != ids[-1])
+        cut = int(others[-1]) + 1 if len(others) else 0
+        if cut:
+            yield batch.iloc[:cut].reset_index(drop=True)
+        carry = batch.iloc[cut:].reset_index(drop=True)
+    if carry is not None and len(carry):
+        yield carry
 
 
 class Backend(ABC):
@@ -45,6 +69,15 @@ class Backend(ABC):
     @abstractmethod
     def hashed(self, *columns: str) -> str:
         """An expression for a 64-bit hash of the columns."""
+
+    @abstractmethod
+    def per_patient(
+        self, sql: str, params: Sequence[Any], apply: PerPatient, columns: Sequence[str], view: str
+    ) -> None:
+        """Run ``apply`` over the rows of ``sql`` (a SELECT of scores with respondent_id,
+        session, date and response_id), whole patients at a time in :data:`PATIENT_ORDER`,
+        where the rows are, and keep what it returns (text ``columns``) as the temporary table
+        ``view`` for the queries that follow."""
 
     def candidates(self, key: str, labels: Sequence[str], where: str, params: list[Any]) -> None:
         """Put the sessions of the candidate cells (``key``'s value among ``labels``) in the

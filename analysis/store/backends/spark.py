@@ -12,16 +12,18 @@ or by the standard Spark configuration (``spark-defaults.conf``, ``PYSPARK_SUBMI
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..schema import SCHEMA_VERSION, StoreError
-from .base import Backend
+from .base import Backend, PerPatient, whole_patients
 
 
 def java_found() -> bool:
@@ -53,6 +55,9 @@ class SparkBackend(Backend):
             raise StoreError(
                 "the Spark engine needs PySpark: pip install 'alliance[spark]'."
             ) from None
+        # The per-patient step runs Python on the executors: in local mode, this interpreter
+        # (and so this environment's packages); on a cluster, one with alliance installed.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.appName("alliance")
         if master is not None:
             builder = builder.master(master)
@@ -113,6 +118,46 @@ class SparkBackend(Backend):
 
     def columns(self, table: str) -> list[str]:
         return list(self.spark.table(table).columns)
+
+    def per_patient(
+        self, sql: str, params: Sequence[Any], apply: PerPatient, columns: Sequence[str], view: str
+    ) -> None:
+        # Each patient's sessions in one partition, in order; the executors run ``apply`` on
+        # batches of whole patients (mapInPandas) and the result is computed once, here.
+        from pyspark.sql import functions as F
+
+        rows = self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
+        ordered = rows.repartition(
+            self.spark.sparkContext.defaultParallelism, "respondent_id"
+        ).sortWithinPartitions(
+            "respondent_id",
+            F.asc_nulls_last("session"),
+            F.asc_nulls_last("date"),
+            "response_id",
+        )
+        names = list(columns)
+
+        def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            for part in whole_patients(batches):
+                found = apply(part)
+                if len(found):
+                    yield (
+                        found.reindex(columns=names)
+                        .astype(object)
+                        .where(found.reindex(columns=names).notna(), None)
+                        .astype("string")
+                    )
+
+        schema = ", ".join(f"{self.quote(c)} string" for c in names)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+                ordered.mapInPandas(run, schema).localCheckpoint().createOrReplaceTempView(view)
+        except Exception as exc:
+            # The Python error the executor raised, where there is one, not Java's frames.
+            found = re.findall(r"^\s*(\w+(?:Error|Exception): .*)$", str(exc), re.MULTILINE)
+            first = found[0] if found else (str(exc).strip().splitlines() or [""])[0]
+            raise StoreError(f"Spark could not run the per-patient step: {first[:300]}") from None
 
     def quote(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"

@@ -119,8 +119,38 @@ def load_sessions(
         f"WHERE {where} ORDER BY respondent_id, session NULLS LAST, date NULLS LAST, response_id",
         params,
     )
-    if minimums is None:
-        minimums = ingest_minimums(backend)
+    return _judged(frame, pillars, ingest_minimums(backend) if minimums is None else minimums)
+
+
+SAMPLE_PATIENTS = 20_000  # whole patients read to fit what moments cannot give
+
+
+def sample_patients(
+    backend: Backend, perspective: str, pillars: list[str], patients: int = SAMPLE_PATIENTS
+) -> pd.DataFrame:
+    """The sessions of about ``patients`` whole patients of the perspective, picked by a hash
+    of their id (all of them in a smaller store), with each session's minimums."""
+    count = backend.query(
+        f"SELECT count(DISTINCT respondent_id) AS n FROM scores WHERE {_PERSPECTIVE}",
+        [perspective],
+    )
+    total = int(np.nan_to_num(count["n"].to_numpy(float))[0])
+    every = max(1, -(-total // patients))  # one patient in ``every``
+    picked = f" AND abs({backend.hashed('respondent_id')}) % {every} = 0" if every > 1 else ""
+    pillar_sql = ", ".join(f"{p}, {p}_pass" for p in pillars)
+    frame = backend.query(
+        f"SELECT ingest_id, {', '.join(SESSION_COLUMNS)}, {pillar_sql} FROM scores "
+        f"WHERE {_PERSPECTIVE}{picked} "
+        "ORDER BY respondent_id, session NULLS LAST, date NULLS LAST, response_id",
+        [perspective],
+    )
+    return _judged(frame, pillars, ingest_minimums(backend))
+
+
+def _judged(
+    frame: pd.DataFrame, pillars: list[str], minimums: dict[int, dict[str, float]]
+) -> pd.DataFrame:
+    """Sessions with each pillar's minimum as their ingest set it, and dates as dates."""
     for p in pillars:
         lookup = {i: m.get(p, np.nan) for i, m in minimums.items()}
         frame[f"{p}_minimum"] = frame["ingest_id"].map(lookup).astype(float)
