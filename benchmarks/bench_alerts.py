@@ -1,5 +1,5 @@
-"""Rupture alerts: detection at onset against false alerts, for the within-patient model,
-today's rule, a PCOMS-style rule and an oracle, on simulated clinics where the truth is known.
+"""Rupture alerts: detection at onset against false alerts, for the within-patient model, the
+previous rule, a PCOMS-style rule and an oracle, on simulated clinics where the truth is known.
 
     .venv/bin/python benchmarks/bench_alerts.py [--patients 2000] [--seeds 3]
         [--sizes 0.5 1 1.5] [--sessions 4 8] [--plot roc.html]
@@ -17,7 +17,7 @@ Rules, each traced over its own knob:
   ceiling in the error), over the alert threshold;
 - **model (means)**: the same on item means with alpha's SEM, and the spread of the
   departures fitted along the scale, as the commands fit it;
-- **today's rule**: below the minimum, or beyond c x SEM from the previous or best session
+- **previous rule**: below the minimum, or beyond c x SEM from the previous or best session
   (analysis.ruptures.rule), its margins scaled by a factor;
 - **PCOMS-style**: the total below the SRS cut-off carried over (90% of the range) or a drop
   from the previous session, over the drop;
@@ -189,7 +189,7 @@ def model_curve(
     }
 
 
-def today_curve(planted: Clinic, quiet: Clinic, patients: int) -> Curve:
+def previous_curve(planted: Clinic, quiet: Clinic, patients: int) -> Curve:
     curve = []
     for factor in np.geomspace(0.3, 4.0, 30):
         scaled = {p: replace(m, sd=m.sd * factor) for p, m in planted.margins.items()}
@@ -308,7 +308,9 @@ def main() -> None:
                 label = "model (theta)" if theta else "model (means)"
                 curves.setdefault(label, []).append(curve)
                 points.setdefault(label, []).append(point)
-            curves.setdefault("today's rule", []).append(today_curve(planted, quiet, args.patients))
+            curves.setdefault("previous rule", []).append(
+                previous_curve(planted, quiet, args.patients)
+            )
             curves.setdefault("PCOMS-style", []).append(pcoms_curve(planted, quiet, args.patients))
             curves.setdefault("oracle", []).append(oracle_curve(planted, quiet, args.patients))
         print(f"\n{name}")
@@ -350,7 +352,7 @@ def _plot(figures: dict[str, dict[str, list[Curve]]], path: Path) -> None:
     colours = {
         "model (theta)": "#1b7837",
         "model (means)": "#5aae61",
-        "today's rule": "#d6604d",
+        "previous rule": "#d6604d",
         "PCOMS-style": "#878787",
         "oracle": "#2166ac",
     }
