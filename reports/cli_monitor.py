@@ -122,6 +122,7 @@ def alerts_command(
     if output is not None:
         if output.suffix.lower() in (".csv", ".parquet"):
             write_table(counts.groups, output)
+            say(f"rupture {counts.operating_point}")  # a table has no place for it
         else:
             atomic_write_text(output, alerts_page(m, counts, name))
         say(f"wrote {output}")
@@ -165,6 +166,7 @@ def _clinician_alerts(
     say(IDENTIFIABLE)
     if output is not None:
         write_table(m.alerts, output)
+        say(f"rupture {m.alert_rule.first_line()}")
         say(f"wrote {len(m.alerts):,} alerts of clinician {clinician} to {output}")
     if as_json:
         click.echo(dumps_json(m.to_dict(clinician)))

@@ -335,6 +335,8 @@ def benchmark_command(
     if output is not None:
         if output.suffix.lower() in (".csv", ".parquet"):
             write_table(result.groups, output)
+            if result.alert_rule is not None:  # a table has no place for it
+                say(f"rupture {result.alert_rule['first_line']}")
         else:
             atomic_write_text(output, build_benchmark_report(result, backend.name))
         say(f"wrote {output}")
