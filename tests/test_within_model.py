@@ -200,3 +200,22 @@ def test_the_moments_in_sql_are_the_moments_in_pandas() -> None:
             rtol=1e-10,
             err_msg=name,
         )
+
+
+def test_a_session_without_the_pillar_neither_ends_a_rupture_nor_starts_another() -> None:
+    model = replace(truth(), phi=0.0)
+    sessions = patient({"goals": -1.2})
+    low = sessions.iloc[4]["goals"]
+    later = pd.concat(
+        [
+            sessions,
+            sessions.iloc[[4]].assign(session=6, goals=np.nan),  # goals not answered
+            sessions.iloc[[4]].assign(session=7, goals=low),  # still down
+            sessions.iloc[[3]].assign(session=8),  # back where it was
+        ]
+    )
+    filtered = within.filter_sessions(model, later, MINIMUMS)
+    state, onset, repair = within.transitions(filtered, filtered.p_fall, 0.9)
+    assert onset[:, 1].tolist() == [False, False, False, False, True, False, False, False]
+    assert state[6, 1] and not state[5, 1]  # unknown at 6: no state shown, the run goes on
+    assert repair[:, 1].tolist() == [False] * 7 + [True]

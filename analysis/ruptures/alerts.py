@@ -37,6 +37,7 @@ from .model import (
     filter_sessions,
     fit_scale,
     operating_point,
+    transitions,
 )
 from .rule import (
     DEFAULT_ESTABLISH_WITHIN,
@@ -196,7 +197,8 @@ def find_model_alerts(
     repaired. ``carry``: more columns of ``sessions`` each event keeps (a store's row keys)."""
     f = _filtered(sessions, rule)
     s = f.sessions
-    fall, fall_on, _, below_on = alert_states(f, rule.threshold)
+    _, fall_on, repaired = transitions(f, f.p_fall, rule.threshold)
+    _, below_on, _ = transitions(f, f.p_below, rule.threshold)
     pillars = list(rule.model.pillars)
     keys = [c for c in SESSION_KEYS if c in s] + [c for c in carry if c in s]
     parts = []
@@ -206,21 +208,10 @@ def find_model_alerts(
     for j, p in enumerate(pillars):
         score = s[p].to_numpy(float)
         minimum = s[f"{p}_minimum"].to_numpy(float)
-        state = fall[:, j]
-        known = ~np.isnan(f.p_fall[:, j])
-        # a repair: the first session with the pillar known that is out of a run it was in
-        was = np.zeros(len(s), bool)
-        last = np.zeros(int(patient.max()) + 1 if len(s) else 0, bool)
-        for t in range(int(f.visit.max()) + 1 if len(s) else 0):
-            rows = np.flatnonzero(f.visit == t)
-            who = patient[rows]
-            was[rows] = last[who]
-            last[who] = np.where(known[rows], state[rows], last[who])
-        repaired = was & ~state & known
-        status = _status(patient, session, fall_on[:, j], repaired)
+        status = _status(patient, session, fall_on[:, j], repaired[:, j])
         for kind, mask, prob in (
             (RUPTURE, fall_on[:, j], f.p_fall[:, j]),
-            (REPAIR, repaired, f.p_fall[:, j]),
+            (REPAIR, repaired[:, j], f.p_fall[:, j]),
             (BELOW, below_on[:, j], f.p_below[:, j]),
         ):
             if not mask.any():

@@ -441,9 +441,33 @@ def alert_states(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per session and pillar: in rupture (a fall), its onsets (rupture alerts), the level
     below the minimum, and its onsets (``below_minimum`` events)."""
-    fall = _runs_of(filtered, filtered.p_fall, threshold)
-    below = _runs_of(filtered, filtered.p_below, threshold)
-    return fall, _onsets(filtered, fall), below, _onsets(filtered, below)
+    fall, fall_on, _ = transitions(filtered, filtered.p_fall, threshold)
+    below, below_on, _ = transitions(filtered, filtered.p_below, threshold)
+    return fall, fall_on, below, below_on
+
+
+def transitions(
+    filtered: Filtered, p: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per session and pillar, for the probability ``p``: in a run (:func:`_runs`), the run's
+    first session (never a patient's first), and the first session out of it (the repair).
+    A session where ``p`` is unknown neither starts nor ends a run: the next known one is
+    compared with the last known one."""
+    state = _runs_of(filtered, p, threshold)
+    known = ~np.isnan(p)
+    patient, visit = filtered.patient, filtered.visit
+    onset = np.zeros_like(state)
+    offset = np.zeros_like(state)
+    before = np.zeros((int(patient.max()) + 1 if len(patient) else 0, state.shape[1]), bool)
+    for t in range(int(visit.max()) + 1 if len(visit) else 0):
+        rows = np.flatnonzero(visit == t)
+        who = patient[rows]
+        seen = known[rows]
+        if t > 0:
+            onset[rows] = seen & state[rows] & ~before[who]
+            offset[rows] = seen & ~state[rows] & before[who]
+        before[who] = np.where(seen, state[rows], before[who])
+    return state, onset, offset
 
 
 def _runs(p: np.ndarray, patient: np.ndarray, visit: np.ndarray, threshold: float) -> np.ndarray:
@@ -553,7 +577,7 @@ def simulate_model(
 
 def rupture_onsets(filtered: Filtered, threshold: float) -> np.ndarray:
     """Per session and pillar, whether a rupture alert starts there."""
-    return _onsets(filtered, _runs_of(filtered, filtered.p_fall, threshold))
+    return transitions(filtered, filtered.p_fall, threshold)[1]
 
 
 def _runs_of(filtered: Filtered, p: np.ndarray, threshold: float) -> np.ndarray:
@@ -565,20 +589,6 @@ def _positions(s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     order of ``s`` (sorted by :func:`_order`)."""
     patient = pd.factorize(s[names.RESPONDENT_ID])[0]
     return patient, s.groupby(names.RESPONDENT_ID, sort=False).cumcount().to_numpy()
-
-
-def _onsets(filtered: Filtered, state: np.ndarray) -> np.ndarray:
-    """The first session of each run, never a patient's first session."""
-    patient, visit = filtered.patient, filtered.visit
-    onset = np.zeros_like(state)
-    before = np.zeros((int(patient.max()) + 1 if len(patient) else 0, state.shape[1]), bool)
-    for t in range(int(visit.max()) + 1 if len(visit) else 0):
-        rows = np.flatnonzero(visit == t)
-        who = patient[rows]
-        if t > 0:
-            onset[rows] = state[rows] & ~before[who]
-        before[who] = state[rows]
-    return onset
 
 
 THRESHOLDS = np.concatenate([np.linspace(0.5, 0.99, 99), np.linspace(0.991, 0.9999, 90)])
