@@ -249,3 +249,22 @@ def test_an_omega_above_one_is_a_finding_that_says_the_model_misfits() -> None:
     assert any("omega within above 1" in f for f in doc["two_level"]["findings"])
     pillars = json.loads(run_cli("validate", path, "--json").stdout)["two_level"]
     assert not any("above 1" in f for f in pillars["findings"])
+
+
+def test_many_small_clusters_as_groups_are_refused_at_once(tmp_path: Path) -> None:
+    """200 clusters of 5 to 20 rows as groups of a multi-group model: refused in one line
+    before any statistic is computed, pointing to the cluster, not fitted for minutes."""
+    path = tmp_path / "demo.csv"
+    DEMO.to_csv(path, index=False)
+    done = run_cli(
+        "validate", str(path), "--model", "f =~ y1 + y2 + y3", "--group", "cluster", "--json"
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "200 groups, 50 of them with fewer rows than the 9 free parameters" in lines[0]
+    assert "--cluster cluster" in lines[0]
+    from analysis.cfa import fit_cfa
+
+    with pytest.raises(ModelError, match="give it as the cluster instead"):
+        fit_cfa(DEMO, "f =~ y1 + y2 + y3", group="cluster")

@@ -233,6 +233,8 @@ def prepare(
     as ``spec`` asks (its missing-data method, its ordinal items, its groups)."""
     # The observed variables are known from the syntax before the groups are.
     observed = variables(parse_model(model))[1]
+    if spec.group is not None:
+        _refuse_small_groups(data, model, spec.group)
     stats = sample_stats(
         data, observed, spec.group, group_order, spec.missing, spec.ordinal, spec.cluster
     )
@@ -246,6 +248,30 @@ def prepare(
         group_partial=spec.group_partial,
         parameterization=spec.parameterization,
     ), stats
+
+
+def _refuse_small_groups(data: pd.DataFrame, model: str, group: str) -> None:
+    """A group with fewer rows than the model has free parameters in one group cannot be
+    fitted: refuse before any statistic is computed (a column of many small clusters, such as
+    a patient's sessions, is for the cluster-robust or two-level model, not for groups)."""
+    if group not in data.columns:
+        return
+    sizes = data[group].value_counts()
+    if len(sizes) < 2:
+        return
+    try:
+        free = int(max(build_partable(model, meanstructure=True).free_index()) + 1)
+    except ModelError:  # labels per group (c(...)): a model written for a few named groups
+        return
+    small = sizes[sizes < free]
+    if len(small):
+        raise ModelError(
+            f"group column {group!r} has {len(sizes):,} groups, {len(small):,} of them with "
+            f"fewer rows than the {free} free parameters of the model in one group (the "
+            f"smallest has {int(sizes.min())}): a model cannot be fitted in each. For rows "
+            f"nested in {group!r} (sessions within patients), give it as the cluster instead "
+            f"(--cluster {group} on the command line)."
+        )
 
 
 def partable_for(
