@@ -66,6 +66,23 @@ def test_checking_a_csv_imports_neither_scipy_nor_the_binary_readers(tmp_path: P
     assert "rows" in output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["check"], ["score", "-o", "{out}.csv"], ["validate"], ["report", "-o", "{out}.html"]],
+    ids=lambda a: a[0],
+)
+def test_the_export_commands_load_no_store(tmp_path: Path, args: list[str]) -> None:
+    """An export's commands touch no store: neither DuckDB nor pyarrow's dataset layer nor
+    PySpark, nor the store's or the monitor's packages, is imported."""
+    export = tmp_path / "export.csv"
+    done = run_cli("simulate", "-n", "200", "--sessions", "2", "--seed", "3", "-o", str(export))
+    assert done.returncode == 0
+    store = ("duckdb", "pyarrow.dataset", "pyspark", "analysis.store", "analysis.monitor")
+    command = [args[0], str(export), *(a.format(out=tmp_path / "out") for a in args[1:])]
+    _, loaded = loaded_by(command, store)
+    assert loaded == []
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = run_cli(command, "--help")
