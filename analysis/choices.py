@@ -73,6 +73,9 @@ DEFAULT_STOP = "se=0.3,min=4,max=6"
 # What a clinic store's comparisons group by (--by, --group on a store) and the column of each.
 GROUPINGS = {"clinician_id": names.CLINICIAN_ID, "site_id": names.SITE_ID, "site": names.SITE_ID}
 
+# Parallel analysis: random draws of the correlation matrix, psych's fa.parallel default (n.iter).
+PARALLEL_ITERATIONS = 20
+
 # Rupture alerts (analysis.ruptures): the false alerts per 100 patients over ALERT_SESSIONS
 # sessions a clinic accepts by default, the fall that counts (in a pillar's true-score SDs),
 # and the sessions within which an alliance must first be adequate.

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .choices import PARALLEL_KINDS, ParallelKind
+from .choices import PARALLEL_ITERATIONS, PARALLEL_KINDS, ParallelKind
 
 Correlation = Literal["pearson", "polychoric"]
 CORRELATIONS: tuple[Correlation, ...] = ("pearson", "polychoric")
@@ -44,11 +44,13 @@ class ParallelAnalysis:
     random_95: np.ndarray
     n_factors: int
     kind: ParallelKind = "components"
+    iterations: int = PARALLEL_ITERATIONS  # random correlation matrices drawn
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "retained": self.n_factors,
+            "iterations": self.iterations,
             "observed": self.observed.tolist(),
             "random_95": self.random_95.tolist(),
         }
@@ -80,7 +82,7 @@ class EFAResult:
         if self.parallel_other is not None:
             other = self.parallel_other
             out += f" and {other.n_factors} {words[other.kind]}"
-        return out
+        return out + f", against the 95th percentile of {self.parallel.iterations} random draws"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +95,7 @@ class EFAResult:
             },
             "parallel_analysis_factors": self.parallel.n_factors,
             "parallel_analysis_kind": self.parallel.kind,
+            "parallel_analysis_iterations": self.parallel.iterations,
             "eigenvalues": self.parallel.observed.tolist(),
             "random_eigenvalues_95": self.parallel.random_95.tolist(),
             "parallel_analysis": {
@@ -166,14 +169,18 @@ def parallel_analyses(
     data: pd.DataFrame,
     kinds: tuple[ParallelKind, ...] = PARALLEL_KINDS,
     *,
-    iterations: int = 200,
+    iterations: int = PARALLEL_ITERATIONS,
     seed: int = 0,
     correlation: Correlation = "pearson",
 ) -> dict[ParallelKind, ParallelAnalysis]:
-    """Both versions from one set of random draws."""
+    """Both versions from one set of random draws: ``iterations`` correlation matrices of
+    independent normal data of the same size (psych's ``n.iter``, 20 by default), each pair of
+    versions from the same matrix, compared at their 95th percentile (psych's ``quant``)."""
     unknown = [k for k in kinds if k not in PARALLEL_KINDS]
     if unknown:
         raise ValueError(f"'kind' must be one of 'components', 'factors'; got {unknown[0]!r}.")
+    if iterations < 2:
+        raise ValueError(f"'iterations' must be at least 2; got {iterations}.")
     x = data.to_numpy(dtype=float)
     n, p = x.shape
     if n <= p:
@@ -192,7 +199,7 @@ def parallel_analyses(
         line = np.percentile(random[k], 95, axis=0)
         above = observed[k] > line
         retained = int(np.argmin(above)) if not above.all() else p
-        out[k] = ParallelAnalysis(observed[k], line, retained, k)
+        out[k] = ParallelAnalysis(observed[k], line, retained, k, iterations)
     return out
 
 
@@ -211,7 +218,7 @@ def parallel_analysis(
     data: pd.DataFrame,
     *,
     kind: ParallelKind = "components",
-    iterations: int = 200,
+    iterations: int = PARALLEL_ITERATIONS,
     seed: int = 0,
     correlation: Correlation = "pearson",
 ) -> ParallelAnalysis:
@@ -229,6 +236,7 @@ def run_efa(
     seed: int = 0,
     parallel_kind: ParallelKind = "components",
     correlation: Correlation = "pearson",
+    parallel_iterations: int = PARALLEL_ITERATIONS,
 ) -> EFAResult:
     """KMO, Bartlett, parallel analysis (both versions) and an EFA with ``n_factors``
     (default: as many as the ``parallel_kind`` version retains, at least 1) on the complete
@@ -256,7 +264,11 @@ def run_efa(
             )
         other_kind: ParallelKind = "factors" if parallel_kind == "components" else "components"
         both = parallel_analyses(
-            complete, (parallel_kind, other_kind), seed=seed, correlation=correlation
+            complete,
+            (parallel_kind, other_kind),
+            iterations=parallel_iterations,
+            seed=seed,
+            correlation=correlation,
         )
         parallel, other = both[parallel_kind], both[other_kind]
         k = n_factors or max(parallel.n_factors, 1)

@@ -410,6 +410,7 @@ def validate(
         model=options.model,
         sample=sample,
         parallel_kind=options.parallel,
+        parallel_iterations=options.parallel_iterations,
         efa_correlation=options.efa_correlation,
         levels=options.levels,
         level_errors=level_errors,

@@ -15,6 +15,7 @@ from instrument import Instrument, load_instrument
 from .check import CheckResult, check_export
 from .choices import (
     DEFAULT_MAX_MISSING_SHARE,
+    PARALLEL_ITERATIONS,
     EstimatorRequest,
     LevelStructure,
     MissingMethod,
@@ -85,6 +86,7 @@ class Options:
     group_equal: tuple[str, ...] = ()
     group_partial: str | None = None
     parallel: ParallelKind = "components"
+    parallel_iterations: int = PARALLEL_ITERATIONS  # random draws of parallel analysis
     invariance: str | None = None
     by: str | None = None  # the report's group profiles: a column of the export
     cluster: str | None = None  # clusters of rows; None: by respondent when sessions repeat

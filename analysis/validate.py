@@ -31,7 +31,13 @@ from .cfa.compare import chisq_difference
 from .cfa.fitkeys import BESIDE, HEADLINE
 from .cfa.partable import variables
 from .cfa.twolevel import TwoLevelResult, fit_twolevel
-from .choices import ORDINAL_ESTIMATORS, Estimator, LevelStructure, MissingMethod
+from .choices import (
+    ORDINAL_ESTIMATORS,
+    PARALLEL_ITERATIONS,
+    Estimator,
+    LevelStructure,
+    MissingMethod,
+)
 from .efa import Correlation, EFAResult, ParallelKind, run_efa
 from .keying import ceiling_shares, keyed
 from .sample import Sample
@@ -355,6 +361,7 @@ def validate(
     subscales: list[str] | None = None,
     sample: Sample | None = None,
     parallel_kind: ParallelKind = "components",
+    parallel_iterations: int = PARALLEL_ITERATIONS,
     efa_correlation: Correlation | None = None,
     levels: LevelStructure | None = None,
     level_errors: bool = True,
@@ -510,6 +517,7 @@ def validate(
             source[list(hyp.observed)],
             len(hyp.latent),
             parallel_kind=parallel_kind,
+            parallel_iterations=parallel_iterations,
             correlation=efa_correlation
             or ("polychoric" if chosen in ORDINAL_ESTIMATORS else "pearson"),
         )

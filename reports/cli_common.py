@@ -532,6 +532,7 @@ _OPTION_NAMES = {
     "group_equal": "group_equal",
     "group_partial": "group_partial",
     "parallel": "parallel",
+    "parallel_iterations": "parallel_iterations",
     "invariance": "invariance",
     "by": "by",
     "cluster": "cluster",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import pandas as pd
 
+from analysis.choices import PARALLEL_ITERATIONS
 from analysis.efa import PARALLEL_KINDS
 from analysis.pipeline import read_checked, validate
 from analysis.validate import ValidationResult
@@ -162,6 +163,15 @@ def summary_lines(result: ValidationResult) -> list[str]:
     help="Which parallel analysis reports first: components (eigenvalues of the "
     "correlations) or factors (reduced correlations, as psych's fa.parallel fa = 'fa'); "
     "both are printed.",
+)
+@click.option(
+    "--parallel-iterations",
+    type=click.IntRange(min=2),
+    default=PARALLEL_ITERATIONS,
+    show_default=True,
+    metavar="N",
+    help="Random correlation matrices parallel analysis draws (psych's n.iter); more gives a "
+    "steadier 95th percentile.",
 )
 @source_options
 @click.option(

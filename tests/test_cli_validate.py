@@ -150,6 +150,19 @@ def test_parallel_analysis_says_which_version() -> None:
     )
     assert doc["efa"]["parallel_analysis_kind"] == "factors"
     assert set(doc["efa"]["parallel_analysis"]) == {"components", "factors"}
+    # psych's 20 draws unless told otherwise, and the output says how many
+    assert doc["efa"]["parallel_analysis_iterations"] == 20
+    assert "against the 95th percentile of 20 random draws" in result.stdout
+    more = run_cli(
+        "validate", str(DATA / "hs.csv"), "--rows", "all", "--model", HS_MODEL,
+        "--parallel-iterations", "200", "--json",
+    )  # fmt: skip
+    efa = json.loads(more.stdout)["efa"]
+    assert efa["parallel_analysis_iterations"] == 200
+    assert efa["parallel_analysis"]["components"]["iterations"] == 200
+    assert efa["parallel_analysis_factors"] == 3
+    one = run_cli("validate", str(DATA / "hs.csv"), "--parallel-iterations", "1")
+    assert one.returncode == 2 and "--parallel-iterations" in one.stderr
 
 
 def test_the_anchor_by_default_is_lavaans_default_and_says_so() -> None:
