@@ -263,3 +263,48 @@ def test_answers_coded_by_label_are_read_and_others_named(tmp_path: Path, bank: 
     assert row["pb01"] == scale.codes[3] and pd.isna(row["pb02"])
     found = export.findings.set_index("kind")
     assert found.loc["uncoded_answer", "column"] == "pb02"
+
+
+def test_a_response_shaped_as_sdc_test_data_is_read(tmp_path: Path, bank: Instrument) -> None:
+    """As Structured Data Capture forms send them: the SDC profile, the form contained and
+    named by a local reference, answers coded with system and display and carrying an ordinal
+    extension, an answer's own nested item, and a subject known by its identifier only."""
+    ours = "http://alliance.example/fhir/Questionnaire/alliance-patient-short"
+    coding = "http://alliance.example/fhir/CodeSystem/agreement-5"
+    response = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "sdc-1",
+        "meta": {
+            "profile": ["http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaireresponse"]
+        },
+        "contained": [
+            {"resourceType": "Questionnaire", "id": "q", "url": ours, "version": "1.0",
+             "status": "active"}
+        ],
+        "questionnaire": "#q",
+        "status": "completed",
+        "subject": {"identifier": {"system": "urn:clinic:mrn", "value": "MRN-0042"},
+                    "display": "Zelda Quixote"},
+        "authored": "2026-05-04T10:15:00+02:00",
+        "item": [
+            {"linkId": "bond", "text": "Bond", "item": [
+                {"linkId": "pb01", "answer": [{
+                    "valueCoding": {"system": coding, "code": "4", "display": "agree"},
+                    "extension": [{
+                        "url": "http://hl7.org/fhir/StructureDefinition/ordinalValue",
+                        "valueDecimal": 4,
+                    }],
+                    "item": [{"linkId": "pb03", "answer": [{"valueInteger": 5}]}],
+                }]},
+            ]},
+        ],
+    }  # fmt: skip
+    QuestionnaireResponse.model_validate(response)
+    path = tmp_path / "sdc.json"
+    path.write_text(json.dumps(response), encoding="utf-8")
+    export = read_export(path, bank)
+    row = export.data.iloc[0]
+    assert row["respondent_id"] == "MRN-0042" and row["response_id"] == "sdc-1"
+    assert (row[["pb01", "pb03"]] == [4, 5]).all()
+    assert export.flags.tolist() == [""]  # the contained form is ours: no other_questionnaire
+    assert "Zelda" not in export.data.to_csv() + export.findings.to_csv()

@@ -135,7 +135,7 @@ class _Collector:
             names.DATE: resource.get("authored"),
             ENCOUNTER: _reference(resource.get("encounter"))[1],
             STATUS: resource.get("status"),
-            QUESTIONNAIRE: resource.get("questionnaire"),
+            QUESTIONNAIRE: _canonical(resource),
         }
         for extension in resource.get("extension") or []:
             if isinstance(extension, dict):
@@ -318,6 +318,20 @@ def _read_lines(path: Path, rows: _Collector) -> None:
                 rows.add(resource)
             else:
                 rows.unreadable_line(path.name, number, "not a JSON object")
+
+
+def _canonical(resource: dict[str, Any]) -> Any:
+    """The Questionnaire a response answers: its ``questionnaire``, or where that is a local
+    reference (``#q``, as SDC forms filled offline send it) the contained Questionnaire's
+    ``url`` and ``version``."""
+    url = resource.get("questionnaire")
+    if not (isinstance(url, str) and url.startswith("#")):
+        return url
+    for inner in resource.get("contained") or []:
+        if isinstance(inner, dict) and inner.get("id") == url[1:] and inner.get("url"):
+            version = inner.get("version")
+            return f"{inner['url']}|{version}" if version else inner["url"]
+    return url
 
 
 def _reference(value: Any) -> tuple[str | None, str | None]:
