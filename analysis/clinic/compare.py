@@ -13,7 +13,7 @@ from ..benchmark import DEFAULT_MIN_N, BenchmarkResult, run_benchmark
 from ..benchmark.compare import ExtrasFor, GroupExtras
 from ..monitor import agreement_by_group, alert_counts, monitor
 from ..ruptures import agreement_density
-from ..ruptures.alerts import AlertSettings
+from ..ruptures.alerts import AlertRule, AlertSettings
 from ..store.backends import Backend
 from ..store.schema import StoreError
 
@@ -34,6 +34,7 @@ def alerts_and_agreement(
     min_n: int,
     identifiable: bool,
     settings: AlertSettings | None = None,
+    rule: AlertRule | None = None,
 ) -> ExtrasFor:
     """What adds the alert counts and the patient-clinician agreement to the groups a
     benchmark shows, each cell under the benchmark's small-cell and differencing rules."""
@@ -41,7 +42,12 @@ def alerts_and_agreement(
     def extras(group: str, shown: list[str]) -> GroupExtras | None:
         try:
             m = monitor(
-                backend, since=since, perspective=perspective, min_n=min_n, settings=settings
+                backend,
+                since=since,
+                perspective=perspective,
+                min_n=min_n,
+                settings=settings,
+                rule=rule,
             )
         except StoreError:
             return None
@@ -73,6 +79,7 @@ def benchmark(
     perspective: str = "patient",
     identifiable: bool = False,
     settings: AlertSettings | None = None,
+    rule: AlertRule | None = None,
 ) -> BenchmarkResult:
     """The store's groups (``by``: clinician_id or site_id) compared, with their alerts and
     agreement: :func:`analysis.benchmark.run_benchmark` with the monitor's counts added."""
@@ -86,5 +93,7 @@ def benchmark(
         adjust=adjust,
         perspective=perspective,
         identifiable=identifiable,
-        extras=alerts_and_agreement(backend, since, perspective, min_n, identifiable, settings),
+        extras=alerts_and_agreement(
+            backend, since, perspective, min_n, identifiable, settings, rule
+        ),
     )

@@ -47,7 +47,12 @@ def clinician_view(
         settings=settings,
     )
     colleagues = benchmarked or benchmark(
-        backend, "clinician_id", since=since, min_n=min_n, settings=settings
+        backend,
+        "clinician_id",
+        since=since,
+        min_n=min_n,
+        settings=settings,
+        rule=patients.alert_rule,  # the store's, fitted once for both
     )
     if key is not None:
         patients = patients.pseudonymized(key)

@@ -229,13 +229,15 @@ def monitor(
     perspective: str = "patient",
     min_n: int = MIN_N_FLOOR,
     settings: AlertSettings | None = None,
+    rule: AlertRule | None = None,
 ) -> Monitor:
     """Alerts of the perspective's sessions on or after ``since``, under the within-patient
     model of the whole store at the operating point the ``settings`` ask for. With
     ``clinician``, that clinician's patients, their sessions and events, and the paired
     clinician ratings of those sessions (identifiable). Without, the rule and what the counts
     need: the sessions stay where they are, and only the paired sessions of the window come
-    back, for the agreement."""
+    back, for the agreement. ``rule``: the store's rule where the caller has it already (it
+    depends on the settings and the store, not on the window or the clinician)."""
     pillars = store_pillars(backend)
     margins = load_margins(backend, perspective, pillars)
     by_ingest = ingest_minimums(backend)
@@ -260,7 +262,8 @@ def monitor(
             raise StoreError(f"no stored {perspective} sessions of clinician {clinician!r}.")
         ingests = tuple(sorted(int(i) for i in sessions["ingest_id"].unique()))
     minimums, notes = _window_minimums(by_ingest, ingests, pillars)
-    rule = store_alert_rule(backend, perspective, pillars, margins, minimums, settings)
+    if rule is None:
+        rule = store_alert_rule(backend, perspective, pillars, margins, minimums, settings)
     if clinician is not None:
         events = find_model_alerts(sessions, rule)
         events[names.DATE] = pd.to_datetime(events[names.DATE])
