@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -210,11 +210,24 @@ def _write_fhir(sim: Simulated, instrument: Instrument, path: Path) -> None:
     """One QuestionnaireResponse per response, answering the form's Questionnaire
     (instrument/exports/fhir.py): an NDJSON bulk-export file when the name ends .ndjson,
     else a Bundle (type collection). The patient is the subject, the clinician the author."""
+    resources = _fhir_responses(sim, instrument)
+    with path.open("w", encoding="utf-8") as out:  # one resource at a time: 1M fit in memory
+        if ".ndjson" in path.name.lower() or ".jsonl" in path.name.lower():  # its temp name too
+            for resource in resources:
+                out.write(json.dumps(resource, ensure_ascii=False) + "\n")
+            return
+        out.write('{"resourceType": "Bundle", "type": "collection", "entry": [')
+        for k, resource in enumerate(resources):
+            out.write((", " if k else "") + json.dumps({"resource": resource}, ensure_ascii=False))
+        out.write("]}\n")
+
+
+def _fhir_responses(sim: Simulated, instrument: Instrument) -> Iterator[dict[str, object]]:
+    """The QuestionnaireResponses of ``sim``, one at a time."""
     blocks = fhir_layout(instrument, sim.form)
     url = questionnaire_url(instrument, sim.form)
     data = sim.data
     columns = {c: data[c].to_numpy() for c in data.columns}
-    resources = []
     for r in range(len(data)):
         groups = []
         for block in blocks:
@@ -266,17 +279,7 @@ def _write_fhir(sim: Simulated, instrument: Instrument, path: Path) -> None:
             extensions.append({"url": SITE, "valueString": str(columns[names.SITE_ID][r])})
         if extensions:
             resource["extension"] = extensions
-        resources.append(resource)
-    if ".ndjson" in path.name.lower() or ".jsonl" in path.name.lower():  # also its temp name
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in resources)
-    else:
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": r} for r in resources],
-        }
-        text = json.dumps(bundle, ensure_ascii=False) + "\n"
-    path.write_text(text, encoding="utf-8")
+        yield resource
 
 
 _WRITERS: dict[str, Callable[[Simulated, Instrument, Path], None]] = {
