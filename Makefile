@@ -77,6 +77,7 @@ reference: $(STAMP)
 	Rscript tests/reference/make_factor_scores_reference.R tests/reference
 	Rscript tests/reference/make_bootstrap_reference.R tests/reference
 	Rscript tests/reference/make_ordinal_invariance_reference.R tests/reference
+	Rscript tests/reference/make_efa_reference.R tests/reference
 	$(BIN)/alliance simulate -n 150 --clinicians 10 --sessions 4 --perspectives patient,clinician \
 	  --seed 31 -o $(REFTMP)/agreement.csv
 	$(BIN)/alliance score $(REFTMP)/agreement-patient.csv -o tests/reference/data/agreement_patient.csv

@@ -73,6 +73,11 @@ DEFAULT_STOP = "se=0.3,min=4,max=6"
 # What a clinic store's comparisons group by (--by, --group on a store) and the column of each.
 GROUPINGS = {"clinician_id": names.CLINICIAN_ID, "site_id": names.SITE_ID, "site": names.SITE_ID}
 
+# EFA extraction, as psych's fa(fm = ...): minres (psych's default), ml, pa (iterated principal
+# axes).
+EfaMethod = Literal["minres", "ml", "pa"]
+EFA_METHODS: tuple[EfaMethod, ...] = ("minres", "ml", "pa")
+
 # Parallel analysis: random draws of the correlation matrix, psych's fa.parallel default (n.iter).
 PARALLEL_ITERATIONS = 20
 

@@ -30,12 +30,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .choices import PARALLEL_ITERATIONS, PARALLEL_KINDS, ParallelKind
+from .choices import EFA_METHODS, PARALLEL_ITERATIONS, PARALLEL_KINDS, EfaMethod, ParallelKind
 
 Correlation = Literal["pearson", "polychoric"]
 CORRELATIONS: tuple[Correlation, ...] = ("pearson", "polychoric")
 ROTATIONS = ("oblimin", "promax", "varimax")
-METHODS = ("ml", "minres")
+METHODS = EFA_METHODS
+PA_TOLERANCE = 0.001  # psych's min.err: the change in the sum of communalities
+PA_ITERATIONS = 50  # psych's max.iter
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,28 @@ class EFAResult:
             "n": self.n,
             "correlation": self.correlation,
         }
+
+
+def principal_axes(corr: np.ndarray, k: int) -> np.ndarray:
+    """Iterated principal axes, as psych's ``fa(fm = "pa")``: squared multiple correlations on
+    the diagonal, then the first ``k`` eigenvectors' loadings and their communalities in turn,
+    until the sum of communalities moves by at most :data:`PA_TOLERANCE` (at most
+    :data:`PA_ITERATIONS` times). Unrotated loadings, items x factors."""
+    reduced = corr.copy()
+    diagonal = np.diag_indices_from(reduced)
+    reduced[diagonal] = 1 - 1 / np.diag(np.linalg.inv(corr))
+    total = float(np.trace(reduced))
+    loadings = np.zeros((len(corr), k))
+    for _ in range(PA_ITERATIONS):
+        values, vectors = np.linalg.eigh(reduced)
+        top = np.argsort(values)[::-1][:k]
+        loadings = vectors[:, top] * np.sqrt(np.clip(values[top], 0.0, None))
+        communalities = (loadings**2).sum(axis=1)
+        reduced[diagonal] = communalities
+        moved, total = abs(total - float(communalities.sum())), float(communalities.sum())
+        if moved <= PA_TOLERANCE:
+            break
+    return loadings
 
 
 def reduced_eigenvalues(corr: np.ndarray, iterations: int = 500, tol: float = 1e-9) -> np.ndarray:
@@ -231,7 +255,7 @@ def run_efa(
     data: pd.DataFrame,
     n_factors: int | None = None,
     *,
-    method: Literal["ml", "minres"] = "ml",
+    method: EfaMethod = "minres",
     rotation: Literal["oblimin", "promax", "varimax"] = "oblimin",
     seed: int = 0,
     parallel_kind: ParallelKind = "components",
@@ -243,7 +267,7 @@ def run_efa(
     rows of ``data``; parallel analysis and the EFA on the ``correlation`` given (KMO and
     Bartlett on the Pearson correlations)."""
     if method not in METHODS:
-        raise ValueError(f"'method' must be one of 'ml', 'minres'; got {method!r}.")
+        raise ValueError(f"'method' must be one of 'minres', 'ml', 'pa'; got {method!r}.")
     if rotation not in ROTATIONS:
         raise ValueError(
             f"'rotation' must be one of 'oblimin', 'promax', 'varimax'; got {rotation!r}."
@@ -273,19 +297,28 @@ def run_efa(
         parallel, other = both[parallel_kind], both[other_kind]
         k = n_factors or max(parallel.n_factors, 1)
         polychoric = correlation == "polychoric"
-        fa = FactorAnalyzer(
-            n_factors=k,
-            method=method,
-            rotation=rotation if k > 1 else None,
-            is_corr_matrix=polychoric,
-        )
-        if polychoric:
-            fa.fit(correlations(complete.to_numpy(dtype=float), correlation))
+        if method == "pa":
+            matrix = principal_axes(correlations(complete.to_numpy(dtype=float), correlation), k)
+            if k > 1:
+                from factor_analyzer.rotator import Rotator
+
+                matrix = Rotator(method=rotation).fit_transform(matrix)
+                matrix = matrix * np.where(matrix.sum(axis=0) < 0, -1.0, 1.0)
         else:
-            fa.fit(complete)
+            fa = FactorAnalyzer(
+                n_factors=k,
+                method=method,
+                rotation=rotation if k > 1 else None,
+                is_corr_matrix=polychoric,
+            )
+            if polychoric:
+                fa.fit(correlations(complete.to_numpy(dtype=float), correlation))
+            else:
+                fa.fit(complete)
+            matrix = fa.loadings_
     p = complete.shape[1]
     loadings = pd.DataFrame(
-        fa.loadings_, index=list(complete.columns), columns=[f"F{j + 1}" for j in range(k)]
+        matrix, index=list(complete.columns), columns=[f"F{j + 1}" for j in range(k)]
     )
     return EFAResult(
         kmo=float(kmo),

@@ -411,6 +411,7 @@ def validate(
         sample=sample,
         parallel_kind=options.parallel,
         parallel_iterations=options.parallel_iterations,
+        efa_method=options.efa_method,
         efa_correlation=options.efa_correlation,
         levels=options.levels,
         level_errors=level_errors,

@@ -16,6 +16,7 @@ from .check import CheckResult, check_export
 from .choices import (
     DEFAULT_MAX_MISSING_SHARE,
     PARALLEL_ITERATIONS,
+    EfaMethod,
     EstimatorRequest,
     LevelStructure,
     MissingMethod,
@@ -87,6 +88,7 @@ class Options:
     group_partial: str | None = None
     parallel: ParallelKind = "components"
     parallel_iterations: int = PARALLEL_ITERATIONS  # random draws of parallel analysis
+    efa_method: EfaMethod = "minres"  # the EFA's extraction, psych's fm
     invariance: str | None = None
     by: str | None = None  # the report's group profiles: a column of the export
     cluster: str | None = None  # clusters of rows; None: by respondent when sessions repeat

@@ -34,6 +34,7 @@ from .cfa.twolevel import TwoLevelResult, fit_twolevel
 from .choices import (
     ORDINAL_ESTIMATORS,
     PARALLEL_ITERATIONS,
+    EfaMethod,
     Estimator,
     LevelStructure,
     MissingMethod,
@@ -362,6 +363,7 @@ def validate(
     sample: Sample | None = None,
     parallel_kind: ParallelKind = "components",
     parallel_iterations: int = PARALLEL_ITERATIONS,
+    efa_method: EfaMethod = "minres",
     efa_correlation: Correlation | None = None,
     levels: LevelStructure | None = None,
     level_errors: bool = True,
@@ -518,6 +520,7 @@ def validate(
             len(hyp.latent),
             parallel_kind=parallel_kind,
             parallel_iterations=parallel_iterations,
+            method=efa_method,
             correlation=efa_correlation
             or ("polychoric" if chosen in ORDINAL_ESTIMATORS else "pearson"),
         )

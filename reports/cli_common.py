@@ -533,6 +533,7 @@ _OPTION_NAMES = {
     "group_partial": "group_partial",
     "parallel": "parallel",
     "parallel_iterations": "parallel_iterations",
+    "efa_method": "efa_method",
     "invariance": "invariance",
     "by": "by",
     "cluster": "cluster",

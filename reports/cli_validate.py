@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import pandas as pd
 
-from analysis.choices import PARALLEL_ITERATIONS
+from analysis.choices import EFA_METHODS, PARALLEL_ITERATIONS
 from analysis.efa import PARALLEL_KINDS
 from analysis.pipeline import read_checked, validate
 from analysis.validate import ValidationResult
@@ -141,7 +141,8 @@ def summary_lines(result: ValidationResult) -> list[str]:
         e = result.efa
         lines.append("")
         lines.append(
-            f"KMO {e.kmo:.3f}; Bartlett chisq {e.bartlett_chisq:.2f} on {e.bartlett_df} df; "
+            f"EFA ({e.method}, {e.rotation}) on the {e.n:,} complete rows: KMO {e.kmo:.3f}; "
+            f"Bartlett chisq {e.bartlett_chisq:.2f} on {e.bartlett_df} df; "
             f"{e.parallel_sentence()}"
         )
     if result.two_level is not None:
@@ -172,6 +173,14 @@ def summary_lines(result: ValidationResult) -> list[str]:
     metavar="N",
     help="Random correlation matrices parallel analysis draws (psych's n.iter); more gives a "
     "steadier 95th percentile.",
+)
+@click.option(
+    "--efa-method",
+    type=click.Choice(EFA_METHODS),
+    default="minres",
+    show_default=True,
+    help="The EFA's extraction, as psych's fa(fm = ...): minres (psych's default), ml, or pa "
+    "(iterated principal axes).",
 )
 @source_options
 @click.option(

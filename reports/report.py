@@ -290,8 +290,9 @@ def _structure_section(v: ValidationResult, instrument: Instrument) -> Section:
     if v.efa is not None:
         s.figure(figures.scree(v.efa.parallel.observed.tolist(), v.efa.parallel.random_95.tolist()))
         s.note(
-            f"KMO {v.efa.kmo:.3f}; Bartlett chi-square {v.efa.bartlett_chisq:.1f} on "
-            f"{v.efa.bartlett_df} df; {v.efa.parallel_sentence()}."
+            f"EFA ({v.efa.method} extraction, {v.efa.rotation} rotation) on the {v.efa.n:,} "
+            f"complete rows: KMO {v.efa.kmo:.3f}; Bartlett chi-square "
+            f"{v.efa.bartlett_chisq:.1f} on {v.efa.bartlett_df} df; {v.efa.parallel_sentence()}."
         )
     fit = {}
     for name, m in doc["models"].items():

@@ -290,7 +290,9 @@ def test_classic_htmt_is_available() -> None:
 
 def test_efa_loadings_match_psych_up_to_order_and_sign() -> None:
     ref = np.array(reference("hs")["efa_ml_oblimin"]["loadings"])
-    got = run_efa(dataset("hs")[[f"x{k}" for k in range(1, 10)]], 3).loadings.to_numpy()
+    got = run_efa(
+        dataset("hs")[[f"x{k}" for k in range(1, 10)]], 3, method="ml"
+    ).loadings.to_numpy()
     for j in range(3):
         # Match each psych factor to our column with the largest absolute congruence.
         k = int(np.argmax([abs(ref[:, j] @ got[:, c]) for c in range(3)]))

@@ -165,6 +165,19 @@ def test_parallel_analysis_says_which_version() -> None:
     assert one.returncode == 2 and "--parallel-iterations" in one.stderr
 
 
+def test_the_efa_extraction_is_psychs_default_and_can_be_chosen() -> None:
+    base = ["validate", str(DATA / "hs.csv"), "--rows", "all", "--model", HS_MODEL]
+    text = run_cli(*base).stdout
+    assert "EFA (minres, oblimin) on the 301 complete rows: KMO" in text
+    for method in ("ml", "pa"):
+        doc = json.loads(run_cli(*base, "--efa-method", method, "--json").stdout)
+        assert doc["efa"]["method"] == method and doc["efa"]["n"] == 301
+    wrong = run_cli(*base, "--efa-method", "principal")
+    assert (
+        wrong.returncode == 2 and "'principal' is not one of 'minres', 'ml', 'pa'" in wrong.stderr
+    )
+
+
 def test_the_anchor_by_default_is_lavaans_default_and_says_so() -> None:
     """No answer missing: complete rows without a mean structure, lavaan's cfa() default, so
     the SRMR and AIC are the tutorial's without --missing."""
