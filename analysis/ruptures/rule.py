@@ -69,20 +69,6 @@ ALERT_COLUMNS = (
     "best_margin",
     "reason",
 )
-RULE_TEXT = (
-    "A pillar is in rupture at a session when it is below its minimum, more than its "
-    "reliable-change margin below the patient's previous session, or more than its best-session "
-    "margin below the best of the patient's earlier sessions. The margin is 1.96 x sqrt(2) x SEM "
-    "of that pillar (Jacobson & Truax, 1991), SEM = SD x sqrt(1 - reliability); the "
-    "best-session margin is c_k x SEM, with c_k set so that, as for the previous session, "
-    "measurement error alone crosses it in 2.5% of sessions (c_1 = 1.96 x sqrt(2), c_3 = 3.32, "
-    "c_7 = 3.70 for the best of k sessions). After a fall below the minimum the pillar stays in "
-    "rupture until it is back at or above the minimum plus one SEM, so that measurement error "
-    "around the minimum does not raise an alert at every crossing. An alert is the first "
-    "session in rupture after one that was not; a repair is the first session after it that "
-    "is not. A patient whose "
-    "alliance is not adequate in any of the first {n} sessions is flagged as never established."
-)
 
 
 def _best_tail(c: float, k: int) -> float:
@@ -158,27 +144,6 @@ class Margin:
             "repair_band": self.repair_band,
             "rows": self.rows,
         }
-
-
-def margin_table(margins: dict[str, Margin]) -> pd.DataFrame:
-    """The margins and what they rest on, one row per pillar, as pages and reports show them."""
-    table = pd.DataFrame(
-        [
-            {
-                "pillar": p,
-                "reliability": m.reliability,
-                "SD": m.sd,
-                "SEM": m.sem,
-                "margin": m.margin,
-                "best of 3": m.best_margin(3),
-                "best of 7": m.best_margin(7),
-                "repair band": m.repair_band,
-                "sessions": m.rows,
-            }
-            for p, m in margins.items()
-        ]
-    )
-    return table.set_index("pillar")
 
 
 def _ordered(sessions: pd.DataFrame) -> pd.DataFrame:
