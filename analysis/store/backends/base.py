@@ -14,8 +14,10 @@ from ..schema import StoreError
 
 # The candidate cells of the differencing guard, as the release log's SQL reads them.
 CANDIDATE_COLUMNS = ("label", "member", "patient")
-# A patient's sessions in their order, as every per-patient computation reads them.
-PATIENT_ORDER = "respondent_id, session NULLS LAST, date NULLS LAST, response_id"
+# A patient's sessions in their order (within a patient, and patients one after another), as
+# every per-patient computation reads them.
+SESSION_ORDER = "session NULLS LAST, date NULLS LAST, response_id"
+PATIENT_ORDER = f"respondent_id, {SESSION_ORDER}"
 BATCH_ROWS = 100_000  # sessions read at a time by a per-patient computation
 
 PerPatient = Callable[[pd.DataFrame], pd.DataFrame]

@@ -140,13 +140,9 @@ class SparkBackend(Backend):
         def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             for part in whole_patients(batches):
                 found = apply(part)
-                if len(found):
-                    yield (
-                        found.reindex(columns=names)
-                        .astype(object)
-                        .where(found.reindex(columns=names).notna(), None)
-                        .astype("string")
-                    )
+                if len(found):  # text, missing values as nulls, each column one Arrow
+                    # array (PySpark takes no chunked one): through objects, then strings
+                    yield found.reindex(columns=names).astype(object).astype("string")
 
         schema = ", ".join(f"{self.quote(c)} string" for c in names)
         try:

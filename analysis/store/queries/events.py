@@ -23,7 +23,6 @@ from ...ruptures.alerts import BELOW, AlertRule, find_model_alerts
 from ...ruptures.rule import NEVER, REPAIR, RUPTURE
 from ..backends import Backend
 
-ORDER = "session NULLS LAST, date NULLS LAST, response_id"
 EVENTS_VIEW = "alert_events"
 _KEYS = ("response_id", "instrument_version")
 _PERSPECTIVE = "coalesce(perspective, 'patient') = ?"

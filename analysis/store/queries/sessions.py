@@ -15,6 +15,7 @@ import pandas as pd
 from ... import names
 from ...ruptures.rule import Margin
 from ..backends import Backend
+from ..backends.base import PATIENT_ORDER
 from ..schema import StoreError
 
 
@@ -96,11 +97,12 @@ def load_sessions(
     since: date | None = None,
     rated_by: str | None = None,
     minimums: dict[int, dict[str, float]] | None = None,
+    every: int = 1,
 ) -> pd.DataFrame:
     """The stored sessions of the perspective (of one clinician; on or after ``since``; only
-    those the ``rated_by`` side rated too), each with its pillars' scores, passes and the
-    minimums it was judged by (``minimums``: :func:`ingest_minimums`, read here when not
-    given), and its ingest."""
+    those the ``rated_by`` side rated too; of one patient in ``every``, picked by a hash of
+    their id), each with its pillars' scores, passes and the minimums it was judged by
+    (``minimums``: :func:`ingest_minimums`, read here when not given), and its ingest."""
     clauses = [_PERSPECTIVE]
     params: list[Any] = [perspective]
     if clinician is not None:
@@ -109,6 +111,8 @@ def load_sessions(
     if since is not None:
         clauses.append("date >= ?")
         params.append(since)
+    if every > 1:
+        clauses.append(f"abs({backend.hashed('respondent_id')}) % {int(every)} = 0")
     where = " AND ".join(clauses)
     if rated_by is not None:
         where += _RATED_BY
@@ -116,10 +120,16 @@ def load_sessions(
     pillar_sql = ", ".join(f"{p}, {p}_pass" for p in pillars)
     frame = backend.query(
         f"SELECT ingest_id, {', '.join(SESSION_COLUMNS)}, {pillar_sql} FROM scores "
-        f"WHERE {where} ORDER BY respondent_id, session NULLS LAST, date NULLS LAST, response_id",
+        f"WHERE {where} ORDER BY {PATIENT_ORDER}",
         params,
     )
-    return _judged(frame, pillars, ingest_minimums(backend) if minimums is None else minimums)
+    if minimums is None:
+        minimums = ingest_minimums(backend)
+    for p in pillars:
+        lookup = {i: m.get(p, np.nan) for i, m in minimums.items()}
+        frame[f"{p}_minimum"] = frame["ingest_id"].map(lookup).astype(float)
+    frame[names.DATE] = pd.to_datetime(frame[names.DATE])
+    return frame
 
 
 SAMPLE_PATIENTS = 20_000  # whole patients read to fit what moments cannot give
@@ -135,27 +145,7 @@ def sample_patients(
         [perspective],
     )
     total = int(np.nan_to_num(count["n"].to_numpy(float))[0])
-    every = max(1, -(-total // patients))  # one patient in ``every``
-    picked = f" AND abs({backend.hashed('respondent_id')}) % {every} = 0" if every > 1 else ""
-    pillar_sql = ", ".join(f"{p}, {p}_pass" for p in pillars)
-    frame = backend.query(
-        f"SELECT ingest_id, {', '.join(SESSION_COLUMNS)}, {pillar_sql} FROM scores "
-        f"WHERE {_PERSPECTIVE}{picked} "
-        "ORDER BY respondent_id, session NULLS LAST, date NULLS LAST, response_id",
-        [perspective],
-    )
-    return _judged(frame, pillars, ingest_minimums(backend))
-
-
-def _judged(
-    frame: pd.DataFrame, pillars: list[str], minimums: dict[int, dict[str, float]]
-) -> pd.DataFrame:
-    """Sessions with each pillar's minimum as their ingest set it, and dates as dates."""
-    for p in pillars:
-        lookup = {i: m.get(p, np.nan) for i, m in minimums.items()}
-        frame[f"{p}_minimum"] = frame["ingest_id"].map(lookup).astype(float)
-    frame[names.DATE] = pd.to_datetime(frame[names.DATE])
-    return frame
+    return load_sessions(backend, perspective, pillars, every=max(1, -(-total // patients)))
 
 
 @dataclass(frozen=True)

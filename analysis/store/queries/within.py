@@ -9,7 +9,7 @@ import numpy as np
 
 from ...ruptures.model import WithinMoments
 from ..backends import Backend
-from .events import ORDER
+from ..backends.base import SESSION_ORDER
 
 
 def within_moments_sql(backend: Backend, perspective: str, pillars: list[str]) -> WithinMoments:
@@ -20,7 +20,7 @@ def within_moments_sql(backend: Backend, perspective: str, pillars: list[str]) -
     complete = " AND ".join(f"{c} IS NOT NULL" for c in q)
     ordered = f"""s AS (SELECT respondent_id, {
         ", ".join(f"CAST({c} AS DOUBLE) AS y{j}" for j, c in enumerate(q))
-    }, CAST(row_number() OVER (PARTITION BY respondent_id ORDER BY {ORDER})
+    }, CAST(row_number() OVER (PARTITION BY respondent_id ORDER BY {SESSION_ORDER})
         - 1 AS DOUBLE) AS t
         FROM scores WHERE coalesce(perspective, 'patient') = ? AND respondent_id IS NOT NULL
         AND {complete})"""
