@@ -167,16 +167,20 @@ def alert_rule(
     return AlertRule(model, point, s.establish_within, source, errors)
 
 
-def _filtered(sessions: pd.DataFrame, rule: AlertRule) -> Filtered:
+def filtered(sessions: pd.DataFrame, rule: AlertRule) -> Filtered:
+    """The rule's filter over ``sessions`` (each with its ``<p>_minimum``): what
+    :func:`rupture_table` and :func:`find_model_alerts` read, run once for both."""
     return filter_sessions(rule.model, sessions, None, rule.point.drop, rule.errors)
 
 
-def rupture_table(sessions: pd.DataFrame, rule: AlertRule) -> pd.DataFrame:
+def rupture_table(
+    sessions: pd.DataFrame, rule: AlertRule, run: Filtered | None = None
+) -> pd.DataFrame:
     """Per session (patient and session order) and pillar: the probability of a fall
     (``<p>_p_fall``), of a level below the minimum (``<p>_p_below``) and whether the pillar is
     in rupture (``<p>``), with the session's keys. ``sessions`` carry a ``<p>_minimum`` column
-    per pillar."""
-    f = _filtered(sessions, rule)
+    per pillar; ``run``: :func:`filtered` of them, where the caller has it."""
+    f = run if run is not None else filtered(sessions, rule)
     fall, _, _, _ = alert_states(f, rule.threshold)
     keys = [c for c in (names.RESPONDENT_ID, names.SESSION, names.DATE) if c in f.sessions]
     out = f.sessions[keys].copy()
@@ -188,14 +192,18 @@ def rupture_table(sessions: pd.DataFrame, rule: AlertRule) -> pd.DataFrame:
 
 
 def find_model_alerts(
-    sessions: pd.DataFrame, rule: AlertRule, carry: tuple[str, ...] = ()
+    sessions: pd.DataFrame,
+    rule: AlertRule,
+    carry: tuple[str, ...] = (),
+    run: Filtered | None = None,
 ) -> pd.DataFrame:
     """The events of every patient in ``sessions`` (:data:`EVENT_COLUMNS`), in patient and
     session order. ``sessions``: one row per session with respondent_id, session, date (and
     clinician_id, site_id when known), ``alliance_status`` and per pillar ``<p>`` and
     ``<p>_minimum``. A rupture's ``status`` says whether it is still open or when it was
-    repaired. ``carry``: more columns of ``sessions`` each event keeps (a store's row keys)."""
-    f = _filtered(sessions, rule)
+    repaired. ``carry``: more columns of ``sessions`` each event keeps (a store's row keys);
+    ``run``: :func:`filtered` of them, where the caller has it."""
+    f = run if run is not None else filtered(sessions, rule)
     s = f.sessions
     _, fall_on, repaired = transitions(f, f.p_fall, rule.threshold)
     _, below_on, _ = transitions(f, f.p_below, rule.threshold)

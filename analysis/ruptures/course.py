@@ -24,6 +24,7 @@ from .alerts import (
     AlertRule,
     AlertSettings,
     alert_rule,
+    filtered,
     find_model_alerts,
     rupture_table,
 )
@@ -134,7 +135,8 @@ def export_course(
         errors=errors,
         sessions=t,
     )
-    events = find_model_alerts(t, rule)
+    run = filtered(t, rule)  # once, for the events and the states
+    events = find_model_alerts(t, rule, run=run)
     per_pillar = pd.DataFrame(index=pd.Index(pillars, name="pillar"))
 
     def count(kind: str, column: str = "") -> pd.Series:
@@ -162,7 +164,7 @@ def export_course(
             "Scores, minimums and SDs are on theta (the calibration's EAP), each session "
             "with its own SE; the item error SD is the root of the mean squared SE."
         )
-    states = rupture_table(t, rule)
+    states = rupture_table(t, rule, run)
     states["any pillar"] = states[pillars].any(axis=1)
     grouped = states.groupby(names.SESSION)
     by_session = pd.DataFrame({"patients": grouped[names.RESPONDENT_ID].nunique()})

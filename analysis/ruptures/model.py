@@ -53,7 +53,6 @@ onset. Both are stated wherever alerts are raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -634,15 +633,16 @@ def operating_point(
     def false_rate(q: float) -> float:
         return 100 * float(rupture_onsets(calm, q).sum()) / patients
 
-    def seen_rate(q: float) -> float:
-        assert data is not None
-        later = int((~data.first).sum())
-        onsets = float(rupture_onsets(data, q).sum())
-        return 100 * onsets / later * (SESSIONS - 1) if later else float("nan")
-
     if threshold is None:
         assert rate is not None
-        threshold = _first_within(false_rate, rate)
+        rates = np.array([false_rate(q) for q in THRESHOLDS])
+        fits = np.flatnonzero(rates <= rate)
+        threshold = float(THRESHOLDS[fits[0]] if len(fits) else THRESHOLDS[-1])
+    seen = None
+    if data is not None:  # alert onsets per session after a patient's first, times 7
+        later = int((~data.first).sum())
+        onsets_seen = float(rupture_onsets(data, threshold).sum())
+        seen = 100 * onsets_seen / later * (SESSIONS - 1) if later else float("nan")
     onsets = rupture_onsets(hit, threshold)
     s = hit.sessions
     at = (s[names.SESSION].to_numpy() - 1) + s[names.RESPONDENT_ID].to_numpy() * SESSIONS
@@ -658,12 +658,5 @@ def operating_point(
         float(caught.mean()),
         float(right.mean()),
         rate if derived else None,
-        seen_rate(threshold) if data is not None else None,
+        seen,
     )
-
-
-def _first_within(rate_at: Callable[[float], float], rate: float) -> float:
-    """The lowest threshold whose rate is at most ``rate`` (the highest tried when none)."""
-    rates = np.array([rate_at(q) for q in THRESHOLDS])
-    fits = np.flatnonzero(rates <= rate)
-    return float(THRESHOLDS[fits[0]] if len(fits) else THRESHOLDS[-1])
