@@ -41,6 +41,7 @@ from . import names
 from .chisquare import upper_quantile  # not scipy: importing it was a third of `check`
 from .ingest import Export
 from .keying import ceiling_share
+from .results import Reported
 
 QUARANTINE_KINDS = (
     "preview",
@@ -65,7 +66,9 @@ FINDINGS_SHOWN = 200  # per kind in JSON; the counts are complete
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Reported):
+    """Every row of an export usable or quarantined with its reasons, and the findings."""
+
     export: Export
     quarantine: pd.Series  # per row: '' when usable, else reasons joined by '; '
     findings: pd.DataFrame  # kind, row, column, value, reason
@@ -106,6 +109,15 @@ class CheckResult:
             for reason in str(text).split("; "):
                 reasons[reason] = reasons.get(reason, 0) + int(count)
         return dict(sorted(reasons.items(), key=lambda kv: QUARANTINE_KINDS.index(kv[0])))
+
+    def summary_lines(self) -> list[str]:
+        from .summaries import check_lines
+
+        return check_lines(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every finding: kind, row (1 = the first data row), column, value and reason."""
+        return self.findings.reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.findings["kind"].value_counts().to_dict()

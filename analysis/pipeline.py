@@ -34,6 +34,7 @@ from .forms import stack_parallel
 from .names import PERSPECTIVE, ROW_IN_EXPORT
 from .privacy import MIN_N_FLOOR
 from .reading import Options, ReadResult, read_checked, read_unchecked, resolve_instrument
+from .results import Reported
 from .ruptures.course import Course, export_course
 from .sample import Sample
 from .scoring import (
@@ -205,7 +206,7 @@ def _reference_loader(instrument: Instrument, options: Options) -> Callable[[Pat
 
 
 @dataclass(frozen=True)
-class ScoreRun:
+class ScoreRun(Reported):
     """A scored export as `alliance score` gives it: the table (ids as read, pseudonymised
     when asked), the scoring, and the calibration its theta columns come from."""
 
@@ -225,7 +226,7 @@ class ScoreRun:
             "rows_in": checked.rows_in,
             "rows_quarantined": checked.rows_quarantined,
             "rows_scored": len(self.table),
-            **self.result.summary(),
+            **self.result.to_dict(),
         }
         if self.calibration is not None and self.calibration_source is not None:
             from .irt.theta import theta_summary
@@ -234,6 +235,10 @@ class ScoreRun:
         if self.factor_scores is not None:
             doc["factor_scores"] = self.factor_scores.to_dict()
         return doc
+
+    def to_frame(self) -> pd.DataFrame:
+        """The scores as `alliance score` writes them: a row per usable row of the export."""
+        return self.table
 
     def summary_lines(self) -> list[str]:
         checked = self.read.checked
@@ -474,7 +479,9 @@ def _over_sessions(
 
 
 @dataclass(frozen=True)
-class InvarianceRun:
+class InvarianceRun(Reported):
+    """Configural to strict invariance, with the rows every level was fitted on."""
+
     result: InvarianceResult
     sample: Sample
     stacked: bool  # patient and clinician forms fitted on common item names
@@ -485,6 +492,26 @@ class InvarianceRun:
         doc["sample"]["rows"] = self.sample.to_dict()
         doc["sample"]["stacked_forms"] = self.stacked
         return doc
+
+    def summary_lines(self) -> list[str]:
+        from .summaries import invariance_lines
+
+        return invariance_lines(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per level: its fit, the comparison with the level before, and whether
+        it holds."""
+        rows = {}
+        for name, fit, comparison, ok in self.result.rows():
+            row = {k: fit[k] for k in ("chisq", "df", "cfi", "tli", "rmsea", "srmr")}
+            c = comparison or {}
+            row.update({k: c.get(k) for k in ("delta_chisq", "delta_df", "p", "delta_cfi")})
+            row["delta_rmsea"] = c.get("delta_rmsea")
+            row["holds"] = None if comparison is None else bool(ok)
+            rows[name] = row
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index.name = "level"
+        return frame
 
 
 def invariance(

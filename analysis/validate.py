@@ -41,6 +41,7 @@ from .choices import (
 )
 from .efa import Correlation, EFAResult, ParallelKind, run_efa
 from .keying import ceiling_shares, keyed
+from .results import Reported
 from .sample import Sample
 from .validity import (
     factor_reliability,
@@ -153,7 +154,9 @@ def loading_record(row: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class ValidationResult:
+class ValidationResult(Reported):
+    """Reliability, EFA and the CFA models of one export, with the rows they used."""
+
     n: int
     sample: Sample
     findings: tuple[str, ...]
@@ -176,6 +179,21 @@ class ValidationResult:
     def hypothesized(self) -> CFAResult | None:
         return self.models.get(HYPOTHESIZED)
 
+    def summary_lines(self) -> list[str]:
+        from .summaries import validation_lines
+
+        return validation_lines(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The models' fit side by side, one row per model (lavaan's fitMeasures)."""
+        rows = {
+            name: {k: v for k, v in entry.items() if not isinstance(v, list | dict | tuple)}
+            for name, entry in self.to_dict()["models"].items()
+        }
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index.name = "model"
+        return frame
+
     def to_dict(self) -> dict[str, Any]:
         models: dict[str, Any] = {}
         for name, result in self.models.items():
@@ -186,7 +204,7 @@ class ValidationResult:
         loadings = [loading_record(row) for row in hyp.loadings.itertuples()] if hyp else []
         grouped: dict[str, Any] = {}
         if hyp is not None and hyp.group_column is not None:
-            grouped["groups"] = hyp.summary()["group"]
+            grouped["groups"] = hyp.to_dict()["group"]
             e = hyp.estimates.assign(
                 group=[hyp.groups[g - 1] for g in hyp.estimates["group"].astype(int)]
             )

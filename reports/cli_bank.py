@@ -9,7 +9,7 @@ import click
 
 from analysis.choices import SIMULATE_FORMATS
 from analysis.fileio import atomic_write_text
-from instrument import Instrument, load_instrument
+from instrument import load_instrument
 from instrument.exports import FORMATS, export
 
 from .cli_common import (
@@ -118,15 +118,6 @@ def items_command(
         say(f"wrote {count} items ({fmt}{', ' + form if form else ''}) to {output}")
 
 
-def _format_for(output: Path, fmt: str | None) -> str:
-    if fmt is not None:
-        return fmt
-    suffix = output.suffix.lower()
-    if suffix in (".json", ".ndjson", ".jsonl"):
-        return "fhir"
-    return "sav" if suffix == ".sav" else "csv"
-
-
 @click.command(name="simulate")
 @instrument_option
 @click.option("-n", "n", type=click.IntRange(min=1), required=True, help="Number of patients.")
@@ -224,18 +215,26 @@ def simulate_command(
       alliance simulate -n 600 --sessions 8 --perspectives patient,clinician --months 12 \\
           --per-month --ruptures 0.2 -o exports/clinic.csv
     """
-    instrument = load_instrument(instrument_spec)
-    chosen = _format_for(output, fmt)
-    sides = _perspectives(perspectives)
     # Here, not at the top: the simulator imports pandas and scipy, which items does not need.
-    from analysis.simulate import Dif, simulate, simulate_perspectives, write_export
+    from analysis.simulate import (
+        Dif,
+        form_for,
+        format_for,
+        simulate,
+        simulate_perspectives,
+        write_export,
+    )
+
+    instrument = load_instrument(instrument_spec)
+    chosen = format_for(output, fmt)
+    sides = _perspectives(perspectives)
 
     if sides == ("patient",):
         sims = {
             "": simulate(
                 instrument,
                 n,
-                form=_form_for(instrument, form),
+                form=form_for(instrument, form),
                 clinicians=clinicians,
                 sessions=sessions,
                 seed=seed,
@@ -250,7 +249,7 @@ def simulate_command(
         both = simulate_perspectives(
             instrument,
             n,
-            form=_form_for(instrument, form) or form,
+            form=form_for(instrument, form) or form,
             clinicians=clinicians,
             sessions=sessions,
             seed=seed,
@@ -294,13 +293,3 @@ def _perspectives(text: str) -> tuple[str, ...]:
             "the patient's (for a clinician form alone, use --form clinician)."
         )
     return tuple(p for p in _SIDES if p in sides)
-
-
-def _form_for(instrument: Instrument, form: str) -> str | None:
-    """The default form belongs to the built-in bank; other instruments use their own."""
-    if form in instrument.forms:
-        return form
-    if form == "patient-full" and len(instrument.forms) == 1:
-        return next(iter(instrument.forms))
-    instrument.form(form)  # raises the clear error
-    return form

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from analysis.check import CheckResult
 from analysis.reading import read_checked
 
 from .cli_common import (
@@ -23,36 +22,6 @@ from .output import dumps_json, write_table
 
 if TYPE_CHECKING:
     from analysis.reading import Options
-
-
-def summary_lines(result: CheckResult) -> list[str]:
-    doc = result.to_dict()
-    where = doc["platform"] + (f", {doc['encoding']}" if doc["encoding"] else "")
-    lines = [
-        f"{doc['export']} ({where}): {doc['rows_in']:,} rows in, {doc['rows_usable']:,} usable, "
-        f"{doc['rows_quarantined']:,} quarantined",
-    ]
-    for reason, count in doc["quarantine_reasons"].items():
-        lines.append(f"  quarantined for {reason.replace('_', ' ')}: {count:,}")
-    lines.append(f"{len(doc['items_matched'])} items matched")
-    if doc["missing_items"]:
-        lines.append(f"items with no column: {', '.join(doc['missing_items'])}")
-    if doc["identifiers_dropped"]:
-        left = ", ".join(d["column"] for d in doc["identifiers_dropped"])
-        lines.append(f"identifying columns left out (not kept or written): {left}")
-    if doc["unmatched_columns"]:
-        lines.append(f"columns matching nothing: {', '.join(doc['unmatched_columns'])}")
-    for kind, count in doc["finding_counts"].items():
-        lines.append(f"finding {kind.replace('_', ' ')}: {count:,}")
-    for f in doc["findings"][:15]:
-        if f["kind"] in ("ceiling", "unmatched_column", "missing_item"):
-            continue
-        where = f"row {f['row']}" if f["row"] is not None else ""
-        if f["column"]:
-            where += f", column {f['column']}" if where else f"column {f['column']}"
-        value = f" value {f['value']!r}" if f["value"] is not None else ""
-        lines.append(f"  {where}{value}: {f['reason']}")
-    return lines
 
 
 @click.command(name="check")
@@ -105,7 +74,7 @@ def check_command(
     if as_json:
         click.echo(dumps_json(result.to_dict()), nl=False)
     else:
-        for line in summary_lines(result):
+        for line in result.summary_lines():
             show(line)
     if quarantine_file is not None:
         say(f"wrote {result.rows_quarantined:,} quarantined rows to {quarantine_file}")

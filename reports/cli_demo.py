@@ -13,6 +13,7 @@ from analysis.describe import overview
 from analysis.fileio import atomic_write_text, file_sha256
 from analysis.irt import save_calibration
 from analysis.irt.adaptive import StopRule
+from analysis.irt.text import adaptive_lines
 from analysis.irt.theta import theta_columns
 from analysis.pipeline import Options, analyse_read, calibrate, read_checked
 from analysis.simulate import simulate, write_export
@@ -25,7 +26,6 @@ from instrument.exports import export
 from .adaptive_page import adaptive_page
 from .benchmark_report import build_benchmark_report
 from .cli_common import say, user_errors
-from .irt_text import adaptive_lines
 from .monitor_pages import IDENTIFIABLE, clinician_page
 from .output import write_csv
 from .report import build_report

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from analysis.cfa.invariance import CHEN_CFI, CHEN_RMSEA
-from analysis.cfa.longitudinal import LongitudinalResult
-from analysis.pipeline import InvarianceRun, invariance, read_checked
+from analysis.pipeline import invariance, read_checked
 
 from .cli_common import (
     builds_options,
@@ -22,70 +20,10 @@ from .cli_common import (
     user_errors,
     validate_options,
 )
-from .output import dumps_json, p_text
+from .output import dumps_json
 
 if TYPE_CHECKING:
     from analysis.reading import Options
-
-
-def _difference(estimator: str) -> str:
-    if estimator in ("mlr", "mlm"):
-        return "scaled (Satorra-Bentler 2001)"
-    if estimator in ("wlsmv", "ulsmv"):
-        return "scaled and shifted (Satorra 2000)"
-    return "ML"
-
-
-def _n(value: Any, digits: int = 3) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "-"
-    return "-" if number != number else f"{number:.{digits}f}"
-
-
-def _row(name: str, fit: dict[str, Any], comparison: dict[str, Any] | None, verdict: str) -> str:
-    ci = f"[{_n(fit['rmsea_ci_lower'])}, {_n(fit['rmsea_ci_upper'])}]"
-    c = comparison or {}
-    return (
-        f"{name:<27}{_n(fit['chisq']):>10}{int(fit['df']):>5}{_n(fit['cfi']):>7}"
-        f"{_n(fit['tli']):>7}{_n(fit['rmsea']):>7}{ci:>16}{_n(fit['srmr']):>7}"
-        f"{_n(c.get('delta_chisq')):>10}{c.get('delta_df', '-'):>5}{p_text(c.get('p')):>7}"
-        f"{_n(c.get('delta_cfi')):>8}{_n(c.get('delta_rmsea')):>8}  {verdict}"
-    )
-
-
-def summary_lines(run: InvarianceRun) -> list[str]:
-    result = run.result
-    doc = result.to_dict()
-    lines = [f"{run.sample.sentence()}; estimator {result.estimator.upper()}"]
-    if isinstance(result, LongitudinalResult):
-        lines[0] = (
-            f"{run.sample.sentence()}; over sessions: {result.sentence()}; estimator "
-            f"{result.estimator.upper()}"
-        )
-    else:
-        groups = ", ".join(f"{g} {n:,}" for g, n in zip(result.groups, result.group_n, strict=True))
-        side = " (patient and clinician forms on common item names)" if run.stacked else ""
-        lines.append(f"groups of {result.group!r}{side}: {groups}")
-    lines.append("")
-    lines.append(
-        f"{'level':<27}{'chisq':>10}{'df':>5}{'CFI':>7}{'TLI':>7}{'RMSEA':>7}{'90% CI':>16}"
-        f"{'SRMR':>7}{'Δchisq':>10}{'Δdf':>5}{'p':>7}{'ΔCFI':>8}{'ΔRMSEA':>8}"
-    )
-    for name, fit, comparison, ok in result.rows():
-        verdict = "" if comparison is None else ("holds" if ok else "fails")
-        lines.append(_row(name, fit, comparison, verdict))
-    lines.append("")
-    lines.append(
-        f"criteria: ΔCFI >= -{CHEN_CFI:.3f} and ΔRMSEA <= {CHEN_RMSEA:.3f} (Chen, 2007); "
-        f"Δchisq {_difference(result.estimator)}"
-    )
-    lines.append(f"conclusion: {doc['conclusion']}")
-    lines.extend(f"finding: {f}" for f in result.findings)
-    for level in result.levels:
-        lines.extend(f"finding: {level.name}: {f}" for f in level.result.findings)
-    return lines
 
 
 @click.command(name="invariance")
@@ -147,5 +85,5 @@ def invariance_command(
     if as_json:
         click.echo(dumps_json(run.to_dict()), nl=False)
         return
-    for line in summary_lines(run):
+    for line in run.summary_lines():
         show(line)

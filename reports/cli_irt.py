@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from analysis.choices import DEFAULT_SHORT_ITEMS
+from analysis.irt.text import adaptive_lines, calibration_lines
 
 from .cli_common import (
     InputError,
@@ -21,7 +22,6 @@ from .cli_common import (
     stop_option,
     user_errors,
 )
-from .irt_text import adaptive_lines, calibration_lines
 from .output import dumps_json
 
 if TYPE_CHECKING:

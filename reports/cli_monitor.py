@@ -169,6 +169,6 @@ def _clinician_alerts(
         say(f"rupture {m.alert_rule.first_line()}")
         say(f"wrote {len(m.alerts):,} alerts of clinician {clinician} to {output}")
     if as_json:
-        click.echo(dumps_json(m.to_dict(clinician)))
+        click.echo(dumps_json(m.to_dict()))
     elif output is None:
         click.echo(m.summary())

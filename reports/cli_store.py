@@ -6,24 +6,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import duckdb
 
 from analysis.benchmark import DEFAULT_MIN_N, load_norms
 from analysis.choices import GROUPINGS
 from analysis.clinic import benchmark, clinician_view
-from analysis.fileio import atomic_write_text, file_sha256
+from analysis.fileio import atomic_write_text
 from analysis.pipeline import (
     Options,
-    block_scoring,
-    read_unchecked,
-    resolve_instrument,
-    thresholds_plan,
 )
 from analysis.ruptures.alerts import AlertSettings
-from analysis.scoring import ThresholdPlan
-from analysis.store.schema import open_store, store_is_empty
-from analysis.store.writer import BATCH_ROWS, IngestSummary, ingest_export
-from instrument import Instrument
+from analysis.store.schema import open_store
+from analysis.store.writer import BATCH_ROWS
 
 from .benchmark_report import build_benchmark_report
 from .cli_common import (
@@ -132,71 +125,19 @@ def ingest_command(
       alliance ingest redcap.csv --map redcap_map.yaml --db clinic.duckdb
       alliance ingest redcap.csv --pseudonymize-key-file key.txt --db clinic.duckdb
     """
-    for path in exports:  # before the store is made: a typo must not leave an empty store
-        if not path.is_file():
-            raise InputError(f"{path}: no such file.")
-    instrument = resolve_instrument(options)
-    plan = thresholds_plan(instrument, options)  # a bad thresholds file stops here, too
-    summaries: list[IngestSummary] = []
-    empty = False
-    try:
-        with open_store(db, create=True) as con:
-            try:
-                _ingest_each(
-                    con, exports, options, instrument, plan, batch_rows, as_json, summaries
-                )
-            except BaseException:
-                # Judged while this process holds the store: nothing was ever stored in it.
-                empty = not summaries and store_is_empty(con)
-                raise
-    except BaseException:
-        if empty:
-            # A refused first ingest leaves no empty store behind to be mistaken for one.
-            for leftover in (db, db.with_name(db.name + ".wal")):
-                leftover.unlink(missing_ok=True)
-        raise
+    from analysis.store.ingest import ingest_files
+
+    summaries = ingest_files(
+        db,
+        exports,
+        options,
+        batch_rows=batch_rows,
+        say=say,
+        on_read=say_identifiers,
+        on_stored=None if as_json else lambda summary: click.echo(summary.summary()),
+    )
     if as_json:
         click.echo(dumps_json({"store": str(db), "ingests": [s.to_dict() for s in summaries]}))
-
-
-def _ingest_each(
-    con: duckdb.DuckDBPyConnection,
-    exports: tuple[Path, ...],
-    options: Options,
-    instrument: Instrument,
-    plan: ThresholdPlan | None,
-    batch_rows: int,
-    as_json: bool,
-    summaries: list[IngestSummary],
-) -> None:
-    """Read, check, score and store each export in turn, each in its own transaction; the
-    checks, scores and writes go a block of ``batch_rows`` rows at a time."""
-    for path in exports:
-        say(f"reading {path} ...")
-        read_instrument, export = read_unchecked(path, options, instrument)
-        say_identifiers(export)
-
-        def progress(stage: str, done: int, total: int, name: Path = path) -> None:
-            say(f"  {name.name}: {stage} {done:,} of {total:,} rows")
-
-        summary = ingest_export(
-            con,
-            export,
-            read_instrument,
-            block_scoring(read_instrument, options, plan),
-            source=str(path),
-            sha256=file_sha256(path),
-            progress=progress,
-            batch_rows=batch_rows,
-        )
-        summaries.append(summary)
-        if not as_json:
-            click.echo(
-                f"{path}: {summary.rows_in:,} rows; {summary.rows_new:,} new, "
-                f"{summary.rows_already_stored:,} already stored, "
-                f"{summary.rows_conflicting:,} conflicting, "
-                f"{summary.rows_quarantined:,} quarantined"
-            )
 
 
 @click.command(name="benchmark")

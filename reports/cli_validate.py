@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
 from analysis.choices import EFA_METHODS, PARALLEL_ITERATIONS
 from analysis.efa import PARALLEL_KINDS
 from analysis.pipeline import read_checked, validate
-from analysis.validate import ValidationResult
+from analysis.summaries import parameter_text
 
 from .cli_common import (
     InputError,
@@ -27,128 +26,10 @@ from .cli_common import (
     user_errors,
     validate_options,
 )
-from .output import dumps_json, p_text
+from .output import dumps_json
 
 if TYPE_CHECKING:
     from analysis.reading import Options
-
-
-# Which omega is which: semTools' compRelSEM gives both, by its obs.var argument.
-RELIABILITY_NOTE = (
-    "omega: the factor's share of the model-implied variance of the sum (compRelSEM, "
-    "obs.var = FALSE); CR: of its observed variance (compRelSEM's default); AVE: semTools' AVE"
-)
-RELIABILITY_NOTE_ORDINAL = (
-    "omega: Green & Yang's categorical omega on the sum of the answers (compRelSEM's default "
-    "for ordinal items); CR and AVE: on the latent responses' observed variance"
-)
-
-
-def _number(value: Any, digits: int = 3) -> str:
-    try:
-        return f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return "-"
-
-
-def parameter_text(table: pd.DataFrame) -> str:
-    """A parameter table as lavaan prints one: three decimals, p below .001 as '< .001', a
-    fixed parameter's SE, z and p blank."""
-    shown = table.copy()
-    for column in ("est", "se", "z", "ci_lower", "ci_upper", "std_all", "std_all_se"):
-        shown[column] = [
-            "" if v != v else f"{v:.3f}"  # NaN: a fixed parameter's SE, z and interval
-            for v in shown[column].to_numpy(float)
-        ]
-    shown["pvalue"] = ["" if v != v else p_text(v) for v in table["pvalue"].to_numpy(float)]
-    return str(shown.to_string(index=False))
-
-
-def summary_lines(result: ValidationResult) -> list[str]:
-    doc = result.to_dict()
-    lines = [f"{result.sample.sentence()}; estimator {result.estimator.upper()}"]
-    hyp = result.hypothesized
-    if hyp is not None and hyp.group_column is not None:
-        sizes = ", ".join(f"{g} {n:,}" for g, n in zip(hyp.groups, hyp.group_n, strict=True))
-        lines.append(f"groups of {hyp.group_column!r}: {sizes}")
-    lines.extend(f"finding: {f}" for f in result.findings)
-    lines.append("")
-    lines.append(
-        f"{'model':<14}{'chisq':>10}{'df':>5}{'CFI':>7}{'TLI':>7}{'RMSEA':>7}"
-        f"{'90% CI':>15}{'SRMR':>7}{'AIC':>11}{'BIC':>11}"
-    )
-    for name, m in doc["models"].items():
-        if "error" in m:
-            lines.append(f"{name:<14}{m['error']}")
-            continue
-        ci = f"[{_number(m['rmsea_ci'][0])}, {_number(m['rmsea_ci'][1])}]"
-        lines.append(
-            f"{name:<14}{_number(m['chisq']):>10}{m['df']:>5}{_number(m['cfi']):>7}"
-            f"{_number(m['tli']):>7}{_number(m['rmsea']):>7}{ci:>15}"
-            f"{_number(m['srmr']):>7}{_number(m['aic'], 1):>11}{_number(m['bic'], 1):>11}"
-        )
-    lines.append("")
-    for name, m in doc["models"].items():
-        if "error" not in m:
-            lines.append(f"{name}: {m['verdict']}")
-            lines.extend(f"  finding: {f}" for f in m["findings"])
-    if doc["model_comparison"]:
-        lines.append("")
-        for row in doc["model_comparison"]:
-            delta = row["delta_chisq"]
-            if delta is None or delta != delta:  # lavaan's NA: a negative scaling factor
-                lines.append(
-                    f"{row['model_a']} vs {row['model_b']}: no scaled difference test (its "
-                    "scaling factor is negative, as lavaan's lavTestLRT warns); compare AIC and "
-                    "BIC"
-                )
-                continue
-            lines.append(
-                f"{row['model_a']} vs {row['model_b']}: delta chisq "
-                f"{_number(delta)} on {row['delta_df']} df, "
-                f"p {'' if p_text(row['p']).startswith('<') else '= '}{p_text(row['p'])}"
-            )
-    lines.append("")
-    # Widths leave room for a sign: a subscale with reverse-keyed items left unreversed has a
-    # negative alpha, and its columns must still line up.
-    ordinal = any("omega_ordinal" in r for r in doc["reliability"].values())
-    extra = f"{'ord. alpha':>11}" if ordinal else ""
-    lines.append(
-        f"{'subscale':<14}{'alpha':>7}{'95% CI':>18}{extra}{'omega':>8}{'CR':>8}{'AVE':>8}"
-    )
-    for name, r in doc["reliability"].items():
-        ci = f"[{_number(r['alpha_ci'][0])}, {_number(r['alpha_ci'][1])}]"
-        omega = r.get("omega_ordinal", r.get("omega_total"))
-        alpha_ord = f"{_number(r.get('alpha_ordinal')):>11}" if ordinal else ""
-        lines.append(
-            f"{name:<14}{_number(r['alpha']):>7}{ci:>18}{alpha_ord}"
-            f"{_number(omega):>8}{_number(r.get('composite_reliability')):>8}"
-            f"{_number(r.get('ave')):>8}"
-        )
-    lines.append(RELIABILITY_NOTE_ORDINAL if ordinal else RELIABILITY_NOTE)
-    if result.bootstrap is not None:
-        lines.extend(result.bootstrap.lines())
-    if result.trust_htmt is not None:
-        t = result.trust_htmt
-        lines.append("")
-        lines.append(
-            f"HTMT between {', '.join(map(str, t.columns))} (above .85: hard to tell apart)"
-        )
-        lines.append(" " * 12 + "".join(f"{c[:10]:>11}" for c in t.columns))
-        for name, row in t.iterrows():
-            lines.append(f"{str(name)[:12]:<12}" + "".join(f"{v:>11.3f}" for v in row))
-    if result.efa is not None:
-        e = result.efa
-        lines.append("")
-        lines.append(
-            f"EFA ({e.method}, {e.rotation}) on the {e.n:,} complete rows: KMO {e.kmo:.3f}; "
-            f"Bartlett chisq {e.bartlett_chisq:.2f} on {e.bartlett_df} df; "
-            f"{e.parallel_sentence()}"
-        )
-    if result.two_level is not None:
-        lines.append("")
-        lines.extend(result.two_level.summary_lines())
-    return lines
 
 
 @click.command(name="validate")
@@ -285,8 +166,7 @@ def validate_command(
     if as_json:
         click.echo(dumps_json(result.to_dict()), nl=False)
         return
-    for line in summary_lines(result):
-        click.echo(line)
+    click.echo(result.summary())
     if show_parameters and result.hypothesized is not None:
         click.echo("")
         click.echo("parameters of the hypothesized model")

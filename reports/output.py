@@ -34,18 +34,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def p_text(value: Any) -> str:
-    """A p-value as a person reads it: three decimals, '< .001' below that, '-' when there is
-    none. JSON keeps the number itself."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "-"
-    if not math.isfinite(number):
-        return "-"
-    return "< .001" if number < 0.001 else f"{number:.3f}"
-
-
 def dumps_json(value: Any) -> str:
     return json.dumps(plain(value), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 

@@ -27,12 +27,12 @@ from analysis.describe import (
 from analysis.pipeline import Analysis, InvarianceRun, IrtRun
 from analysis.ruptures.course import Course
 from analysis.scoring import ScoreResult
+from analysis.summaries import p_text
 from analysis.validate import BETWEEN_SUFFIX, ValidationResult
 from instrument import Instrument
 
 from . import figures, monitor_figures
 from .html import Section, assemble
-from .output import p_text
 
 
 def _and(words: list[str]) -> str:
@@ -490,9 +490,9 @@ _ADAPTIVE_COLUMNS = {
 
 def _irt_section(run: IrtRun, number: int) -> Section:
     from analysis.irt.calibration import information_curves, parameter_table, summary_table
+    from analysis.irt.text import adaptive_lines
 
     from . import irt_figures
-    from .irt_text import adaptive_lines
 
     cal = run.calibration
     pillars = [p for p in cal.pillars if cal.scales[p].theta_minimum is not None]

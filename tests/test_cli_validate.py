@@ -211,7 +211,7 @@ def test_the_parameter_table_in_text_and_json() -> None:
 
 
 def test_p_values_read_as_a_person_reads_them() -> None:
-    from reports.output import p_text
+    from analysis.summaries import p_text
 
     assert [p_text(v) for v in (0.0, 0.0004, 0.001, 0.0342, 1.0, float("nan"), None)] == [
         "< .001",

@@ -30,6 +30,7 @@ from scipy.stats import t as student_t
 from ..choices import GROUPINGS
 from ..mixed import NestedFit, PatientSummaries, fit_nested
 from ..privacy import MIN_N_FLOOR, check_min_n, pseudonymize
+from ..results import Reported
 from ..store.backends import Backend, store_pillars
 from ..store.disclosure import Cells, guard_all
 from ..store.queries.groups import group_months, group_sums, patient_rows, session_totals
@@ -62,7 +63,7 @@ ExtrasFor = Callable[[str, list[str]], GroupExtras | None]
 
 
 @dataclass(frozen=True)
-class BenchmarkResult:
+class BenchmarkResult(Reported):
     pillars: tuple[str, ...]  # the rule's pillars, as the store's scores hold them
     by: str
     since: str | None
@@ -113,6 +114,10 @@ class BenchmarkResult:
         table = pd.DataFrame.from_dict(rows, orient="index")  # a column keeps its type
         table.index.name = "pillar"
         return table
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per group shown: sizes, pillar means, shrunken estimates and flags."""
+        return self.groups
 
     def summary(self) -> str:
         """The benchmark in plain text: totals, what was shown, suppressed and withheld, one

@@ -121,7 +121,7 @@ class CFAResult:
             )
         return "; ".join(parts)
 
-    def summary(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model,
             "estimator": self.estimator,

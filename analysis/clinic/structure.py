@@ -30,6 +30,7 @@ from ..cfa.driver import partable_for
 from ..cfa.partable import variables
 from ..cfa.samplestats import from_moments
 from ..choices import GROUPINGS
+from ..results import Reported
 from ..store.backends import Backend
 from ..store.queries.moments import answered_counts, item_moments, stored_instruments
 from ..store.queries.sessions import session_filter
@@ -38,7 +39,7 @@ from ..validate import HYPOTHESIZED, hypothesized_input, loading_record, model_e
 
 
 @dataclass(frozen=True)
-class StoreFit:
+class StoreFit(Reported):
     result: CFAResult
     source: str
     engine: str
@@ -87,6 +88,10 @@ class StoreFit:
         lines.append(f"hypothesized: {m['verdict']}")
         lines.extend(f"  finding: {finding}" for finding in m["findings"])
         return lines
+
+    def to_frame(self) -> pd.DataFrame:
+        """The hypothesized model's standardized loadings (per group, when grouped)."""
+        return pd.DataFrame(self.to_dict()["loadings"])
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result

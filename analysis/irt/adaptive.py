@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..results import Reported
 from .calibration import Calibration, ScaleCalibration
 from .eap import eap, posterior_moments
 from .grm import NODES, information, probabilities
@@ -151,7 +152,7 @@ def simulate_answers(
 
 
 @dataclass(frozen=True)
-class AdaptiveResult:
+class AdaptiveResult(Reported):
     """An adaptive simulation's outcome against the full bank and the fixed short forms."""
 
     rule: StopRule
@@ -160,6 +161,15 @@ class AdaptiveResult:
     per_scale: pd.DataFrame  # index scale
     items_used: pd.DataFrame  # index scale, columns 1..max: share of respondents
     classification: dict[str, Any]  # adaptive and short form against the full bank
+
+    def summary_lines(self) -> list[str]:
+        from .text import adaptive_lines
+
+        return adaptive_lines(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per subscale: items used, correlation with the full bank and its SE."""
+        return self.per_scale
 
     def to_dict(self) -> dict[str, Any]:
         return {

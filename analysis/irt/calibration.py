@@ -31,6 +31,7 @@ from instrument import Form, Instrument
 from ..choices import DEFAULT_SHORT_ITEMS
 from ..fileio import atomic_write_text, read_yaml
 from ..keying import keyed
+from ..results import Reported
 from .eap import eap
 from .estimate import collapse, fit_grm
 from .grm import NODES, WEIGHTS, information, probabilities
@@ -217,7 +218,7 @@ class ScaleCalibration:
 
 
 @dataclass(frozen=True)
-class Calibration:
+class Calibration(Reported):
     """A calibrated bank: what was calibrated, on what, when, and each subscale's result."""
 
     instrument: str
@@ -233,6 +234,23 @@ class Calibration:
     notes: tuple[str, ...] = ()
     model: str = MODEL_TEXT
     theta_correlations: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def summary_lines(self) -> list[str]:
+        from .text import calibration_lines
+
+        return calibration_lines(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per item: its subscale, slope a, thresholds b and their SEs, and S-X2 fit."""
+        rows = []
+        for name, s in self.scales.items():
+            for p in s.items:
+                doc = p.to_dict()
+                row = {"scale": name, "item": p.item, "a": p.a, "se_a": p.se_a}
+                row.update({f"b{k + 1}": v for k, v in enumerate(doc["b"])})
+                row.update({k: doc[k] for k in ("s_x2", "s_x2_df", "s_x2_p", "s_x2_rmsea")})
+                rows.append(row)
+        return pd.DataFrame(rows).set_index("item")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -27,6 +27,7 @@ import pandas as pd
 from .. import names
 from ..choices import GROUPINGS
 from ..privacy import MIN_N_FLOOR, check_min_n, pseudonymize
+from ..results import Reported
 from ..ruptures import (
     Margin,
     agreement,
@@ -68,7 +69,7 @@ def records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
 
 
 @dataclass(frozen=True)
-class Monitor:
+class Monitor(Reported):
     """What the store says about ruptures and agreement, for one window."""
 
     pillars: tuple[str, ...]
@@ -84,6 +85,7 @@ class Monitor:
     notes: list[str] = field(default_factory=list)
     # per ingest, the minimums its sessions were judged by
     ingest_minimums: dict[int, dict[str, float]] = field(default_factory=dict)
+    clinician: str | None = None  # whose patients, when the list is one clinician's
 
     @property
     def establish_within(self) -> int:
@@ -109,10 +111,10 @@ class Monitor:
             pairs=swap(self.pairs),
         )
 
-    def to_dict(self, clinician: str) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """A clinician's own list as JSON (identifiable: for the treating clinician)."""
         return {
-            "clinician": clinician,
+            "clinician": self.clinician,
             "identifiable": True,
             "rule": self.rule(),
             "operating_point": self.alert_rule.first_line(),
@@ -144,6 +146,10 @@ class Monitor:
                 )
             )
         return pd.concat(parts).sort_values([names.RESPONDENT_ID, names.SESSION])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The window's events, one row each (identifiable: for the treating clinician)."""
+        return self.alerts
 
     def summary(self) -> str:
         """The operating point, then the alerts of a clinician's own list, one line each."""
@@ -290,6 +296,7 @@ def monitor(
         pairs=pairs,
         notes=notes,
         ingest_minimums=by_ingest,
+        clinician=clinician,
     )
 
 
@@ -323,7 +330,7 @@ def _counts(backend: Backend, m: Monitor, keys: dict[str, str]) -> dict[str, pd.
 
 
 @dataclass(frozen=True)
-class AlertCounts:
+class AlertCounts(Reported):
     """Counts without a patient in them: per group and per month."""
 
     by: str
@@ -362,6 +369,10 @@ class AlertCounts:
             "withheld_months": self.withheld_months,
             "notes": self.notes,
         }
+
+    def to_frame(self) -> pd.DataFrame:
+        """Alerts and events per group shown (small groups suppressed)."""
+        return self.groups
 
     def summary(self) -> str:
         """The totals, what was shown, suppressed and withheld, the groups' table and notes."""

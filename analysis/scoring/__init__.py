@@ -46,7 +46,7 @@ class ScoreResult:
         c = self.classification
         return tuple(t.pillar for t in c.thresholds) if c is not None else ()
 
-    def summary(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         head: dict[str, object] = {
             "form": self.scores.form,
             "perspective": self.scores.perspective,
@@ -55,7 +55,7 @@ class ScoreResult:
         }
         if self.classification is None:
             return {**head, "rows": len(self.table), "rule": None, "rule_note": self.rule_note}
-        return {**head, **self.classification.summary()}
+        return {**head, **self.classification.to_dict()}
 
     def lines(self) -> list[str]:
         """What `alliance score` says of a scoring: the counts of the rule, the failing pillars,

@@ -208,7 +208,7 @@ class Classification:
         )
         return contrast
 
-    def summary(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         usable = self.counts[ADEQUATE] + self.counts[INADEQUATE]
         return {
             "rows": int(sum(self.counts.values())),

@@ -9,13 +9,15 @@ from .population import (
     simulate,
     simulate_perspectives,
 )
-from .writers import SIMULATE_FORMATS, write_export
+from .writers import SIMULATE_FORMATS, form_for, format_for, write_export
 
 __all__ = [
     "SIMULATE_FORMATS",
     "Dif",
     "Population",
     "Simulated",
+    "form_for",
+    "format_for",
     "parallel_form",
     "population_for",
     "simulate",

@@ -300,3 +300,24 @@ def write_export(sim: Simulated, instrument: Instrument, path: str | Path, fmt: 
     with atomic_path(path) as tmp:
         _WRITERS[fmt](sim, instrument, tmp)
     return path
+
+
+def format_for(output: Path, fmt: str | None) -> str:
+    """The format asked for, else the one the file name says (FHIR for .json and .ndjson,
+    SPSS for .sav), else CSV."""
+    if fmt is not None:
+        return fmt
+    suffix = output.suffix.lower()
+    if suffix in (".json", ".ndjson", ".jsonl"):
+        return "fhir"
+    return "sav" if suffix == ".sav" else "csv"
+
+
+def form_for(instrument: Instrument, form: str) -> str | None:
+    """The default form belongs to the built-in bank; other instruments use their own."""
+    if form in instrument.forms:
+        return form
+    if form == "patient-full" and len(instrument.forms) == 1:
+        return next(iter(instrument.forms))
+    instrument.form(form)  # raises the clear error
+    return form

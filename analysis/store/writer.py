@@ -29,6 +29,7 @@ from instrument import Instrument
 from .. import names
 from ..check import CheckResult, quarantine_reasons
 from ..ingest import Export
+from ..results import Reported
 from ..scoring import MeasurementError, ScoreResult, Threshold
 from ..scoring.blocks import BlockScoring
 from .schema import (
@@ -50,7 +51,9 @@ INGEST_MEMORY = "256MB"
 
 # ---------------------------------------------------------------- ingest
 @dataclass(frozen=True)
-class IngestSummary:
+class IngestSummary(Reported):
+    """What one ingest stored: rows in, new, already stored, conflicting, quarantined."""
+
     ingest_id: int
     source: str
     rows_in: int
@@ -62,6 +65,16 @@ class IngestSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def summary_lines(self) -> list[str]:
+        return [
+            f"{self.source}: {self.rows_in:,} rows; {self.rows_new:,} new, "
+            f"{self.rows_already_stored:,} already stored, {self.rows_conflicting:,} "
+            f"conflicting, {self.rows_quarantined:,} quarantined"
+        ]
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([self.to_dict()]).set_index("ingest_id")
 
 
 def instrument_version(instrument: Instrument) -> str:

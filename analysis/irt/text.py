@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analysis.irt import Calibration
-from analysis.irt.adaptive import AdaptiveResult
+from .adaptive import AdaptiveResult
+from .calibration import Calibration
 
 
 def calibration_lines(calibration: Calibration) -> list[str]:
