@@ -47,6 +47,7 @@ from .scoring import (
 from .scoring.blocks import BlockScoring
 from .validate import ValidationResult, hypothesized_input
 from .validate import validate as validate_structure
+from .wording import worded
 
 if TYPE_CHECKING:  # the item calibration's modules load scipy: imported where they are used
     from .cfa import CFAResult
@@ -116,8 +117,10 @@ def thresholds_plan(instrument: Instrument, options: Options) -> ThresholdPlan |
         return None
     if not instrument.rule_pillars:
         raise ThresholdError(
-            f"{options.thresholds.name}: minimums were given, but instrument "
-            f"'{instrument.name}' declares no rule; name its pillars with --pillars a,b,c."
+            worded(
+                f"{options.thresholds.name}: minimums were given, but instrument "
+                f"'{instrument.name}' declares no rule; name its pillars with `pillars` a,b,c."
+            )
         )
     return load_thresholds(options.thresholds, instrument.rule_pillars)
 
@@ -522,7 +525,7 @@ def invariance(
     if options.over == "session":
         return _over_sessions(read, options, progress)
     if options.group is None:
-        raise ValueError("invariance needs a group column (--group) or --over session.")
+        raise ValueError(worded("invariance needs a group column (`group`) or `over` session."))
     data, sample = read.selected(options.rows)
     grouped = _grouped(data, read.instrument, options.group)
     request = options.fit_request(grouped)
@@ -532,8 +535,10 @@ def invariance(
     spec = request.resolve(source, items)
     if spec.ordered is not None:
         raise ValueError(
-            "invariance with some items ordinal and others continuous is not available; "
-            "treat them all as ordinal (--ordered all) or all as continuous."
+            worded(
+                "invariance with some items ordinal and others continuous is not available; "
+                "treat them all as ordinal (`ordered` all) or all as continuous."
+            )
         )
     result = run_invariance(source, model, spec, progress=progress)
     choice = spec.choice

@@ -28,6 +28,7 @@ from analysis.choices import (
     MISSING_METHODS,
     ROW_SELECTIONS,
 )
+from analysis.wording import Worded
 
 if TYPE_CHECKING:
     from analysis.reading import Options
@@ -55,6 +56,21 @@ class InputError(click.ClickException):
         click.echo(f"alliance: error: {one_line}", err=True)
 
 
+# The flags whose names are not the library's parameter names with dashes.
+_FLAGS = {"map_file": "--map", "max_bytes": "--max-size", "pseudonym_key": "--pseudonymize"}
+
+
+def flag(parameter: str) -> str:
+    """The command-line flag of a library parameter: ``header_row`` is ``--header-row``."""
+    return _FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
+
+
+def flag_words(exc: BaseException) -> str:
+    """A library error as the command line says it: options named by their flags."""
+    message = exc.args[0] if exc.args else ""
+    return message.with_flags(flag) if isinstance(message, Worded) else str(exc)
+
+
 def user_errors(func: F) -> F:
     """Turn the library's input errors into a one-line message and exit code 2."""
 
@@ -70,7 +86,7 @@ def user_errors(func: F) -> F:
         # The library's input errors (BankError, ExportError, ThresholdError, ModelError)
         # are all ValueErrors.
         except ValueError as exc:
-            raise InputError(str(exc)) from None
+            raise InputError(flag_words(exc)) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise InputError(f"{where}{exc.strerror or exc}") from None

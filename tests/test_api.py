@@ -105,6 +105,16 @@ def test_results_show_in_a_notebook(workdir: Path, monkeypatch: pytest.MonkeyPat
             "'since' must be a date",
         ),
         (lambda: alliance.Store(), ValueError, "give the store as 'db'"),
+        (
+            lambda: alliance.read("export.csv").invariance(),
+            ValueError,
+            "invariance needs a group column ('group') or 'over' session.",
+        ),
+        (
+            lambda: alliance.read("export.csv").validate(ordered="zz1", estimator="mlr"),
+            ValueError,
+            "'ordered' names 'zz1', not an item of the model.",
+        ),
     ],
 )
 def test_errors_name_parameters(
@@ -122,6 +132,9 @@ def test_errors_name_parameters(
 
 
 def test_importing_alliance_loads_nothing_heavy() -> None:
-    code = "import sys, alliance; print(sorted(m for m in ('pandas', 'numpy', 'scipy', 'duckdb') if m in sys.modules))"
+    code = (
+        "import sys, alliance; "
+        "print(sorted(m for m in ('pandas', 'numpy', 'scipy', 'duckdb') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -263,8 +263,8 @@ def test_many_small_clusters_as_groups_are_refused_at_once(tmp_path: Path) -> No
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert "200 groups, 50 of them with fewer rows than the 9 free parameters" in lines[0]
-    assert "--cluster cluster" in lines[0]
+    assert "give it as --cluster instead" in lines[0]
     from analysis.cfa import fit_cfa
 
-    with pytest.raises(ModelError, match="give it as the cluster instead"):
+    with pytest.raises(ModelError, match="give it as 'cluster' instead"):
         fit_cfa(DEMO, "f =~ y1 + y2 + y3", group="cluster")

@@ -36,6 +36,7 @@ from ..store.disclosure import Cells, guard_all
 from ..store.queries.groups import group_months, group_sums, patient_rows, session_totals
 from ..store.queries.sessions import ALL, session_filter
 from ..store.schema import StoreError
+from ..wording import worded
 from .funnel import Funnel, funnel
 
 DEFAULT_MIN_N = MIN_N_FLOOR
@@ -345,7 +346,7 @@ def run_benchmark(
     differencing guard, for output that stays with the clinic's own staff.
     """
     if by not in GROUPINGS:
-        raise StoreError(f"--by must be one of {', '.join(GROUPINGS)}; got {by!r}.")
+        raise StoreError(worded(f"`by` must be one of {', '.join(GROUPINGS)}; got {by!r}."))
     check_min_n(min_n, identifiable)
     group = GROUPINGS[by]
     pillars = store_pillars(backend)

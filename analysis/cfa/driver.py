@@ -29,6 +29,7 @@ from scipy import special
 from instrument.syntax import parse_model
 
 from ..choices import Estimator, MissingMethod, Parameterization
+from ..wording import worded
 from . import se as standard
 from .dwls import DWLS
 from .families import family_for
@@ -266,11 +267,13 @@ def _refuse_small_groups(data: pd.DataFrame, model: str, group: str) -> None:
     small = sizes[sizes < free]
     if len(small):
         raise ModelError(
-            f"group column {group!r} has {len(sizes):,} groups, {len(small):,} of them with "
-            f"fewer rows than the {free} free parameters of the model in one group (the "
-            f"smallest has {int(sizes.min())}): a model cannot be fitted in each. For rows "
-            f"nested in {group!r} (sessions within patients), give it as the cluster instead "
-            f"(--cluster {group} on the command line)."
+            worded(
+                f"group column {group!r} has {len(sizes):,} groups, {len(small):,} of them "
+                f"with fewer rows than the {free} free parameters of the model in one group "
+                f"(the smallest has {int(sizes.min())}): a model cannot be fitted in each. For "
+                f"rows nested in {group!r} (sessions within patients), give it as `cluster` "
+                "instead."
+            )
         )
 
 

@@ -29,6 +29,7 @@ from ..choices import (
     MissingMethod,
     Parameterization,
 )
+from ..wording import worded
 from .auto import EstimatorChoice, choose_estimator
 from .partable import Key, ModelError
 
@@ -147,10 +148,13 @@ class FitRequest:
             unknown = [w for w in named if w not in items]
             if unknown:
                 raise ValueError(
-                    f"--ordered names {', '.join(map(repr, unknown))}, not an item of the model."
+                    worded(
+                        f"`ordered` names {', '.join(map(repr, unknown))}, not an item of the "
+                        "model."
+                    )
                 )
             if self.estimator == "mlr":
-                raise ValueError("--ordered items are fitted by WLSMV, not MLR.")
+                raise ValueError(worded("`ordered` items are fitted by WLSMV, not MLR."))
             estimator: Estimator = "ulsmv" if self.estimator == "ulsmv" else "wlsmv"
             if set(named) != set(items):
                 ordered = tuple(i for i in items if i in named)

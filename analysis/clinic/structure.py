@@ -36,6 +36,7 @@ from ..store.queries.moments import answered_counts, item_moments, stored_instru
 from ..store.queries.sessions import session_filter
 from ..store.schema import StoreError
 from ..validate import HYPOTHESIZED, hypothesized_input, loading_record, model_entry
+from ..wording import worded
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def fit_store(
     value of ``group`` at once when given."""
     if group is not None and group not in GROUPINGS:
         raise StoreError(
-            f"--group must be one of {', '.join(GROUPINGS)} on a store; got {group!r}."
+            worded(f"`group` must be one of {', '.join(GROUPINGS)} on a store; got {group!r}.")
         )
     column = GROUPINGS[group] if group is not None else None
     where, params = session_filter(since, perspective)
@@ -147,9 +148,11 @@ def fit_store(
         if not answered:
             held = stored_instruments(backend)
             raise StoreError(
-                f"no item of instrument '{instrument.name}' has a {perspective} answer in the "
-                f"store, which holds {', '.join(map(repr, held))}; give "
-                "--instrument with that instrument's YAML file or model string."
+                worded(
+                    f"no item of instrument '{instrument.name}' has a {perspective} answer in "
+                    f"the store, which holds {', '.join(map(repr, held))}; give `instrument` "
+                    "as that instrument's YAML file or model string."
+                )
             )
         model, _ = hypothesized_input(pd.DataFrame(columns=answered), instrument, None)
     observed = variables(parse_model(model))[1]

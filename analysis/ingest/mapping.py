@@ -29,6 +29,7 @@ from instrument import Instrument
 
 from .. import names
 from ..fileio import read_yaml
+from ..wording import worded
 from .sniff import ExportError
 
 CONTEXT_NAMES = (*names.CONTEXT_COLUMNS, *names.EXTRA_COLUMNS)
@@ -74,8 +75,10 @@ def _refuse_duplicates(found: dict[str, str], what: str) -> None:
         if len(columns) > 1:
             listed = ", ".join(repr(c) for c in columns)
             raise ExportError(
-                f"columns {listed} could all be {what} {target!r}; name the right one in a "
-                f"mapping file (--map)."
+                worded(
+                    f"columns {listed} could all be {what} {target!r}; name the right one in a "
+                    "mapping file (`map_file`)."
+                )
             )
 
 
@@ -165,8 +168,10 @@ def match_context(
         if len(alike) > 1:
             listed = ", ".join(repr(c) for c in alike)
             raise ExportError(
-                f"columns {listed} could all be {name!r}; name the right one in a "
-                f"mapping file (--map)."
+                worded(
+                    f"columns {listed} could all be {name!r}; name the right one in a "
+                    "mapping file (`map_file`)."
+                )
             )
         if alike:
             out[name] = alike[0]

@@ -24,6 +24,7 @@ import pandas as pd
 from instrument import Instrument, ResponseScale
 
 from .. import names
+from ..wording import worded
 from .damage import duplicate_columns, text_damage
 from .fhir import read_fhir
 from .identifiers import DroppedColumn, IdentifierPolicy, find_dictionary, find_identifiers
@@ -611,9 +612,11 @@ def read_export(
         shown = ", ".join(repr(c) for c in columns[:8]) + (" ..." if len(columns) > 8 else "")
         hint = " (one column only: is the delimiter right?)" if len(columns) == 1 else ""
         raise ExportError(
-            f"{name}: no column matches an item of instrument '{instrument.name}'{hint}; "
-            f"columns: {shown}. Is this an export of another instrument? A mapping file "
-            f"(--map) can name the columns."
+            worded(
+                f"{name}: no column matches an item of instrument '{instrument.name}'{hint}; "
+                f"columns: {shown}. Is this an export of another instrument? A mapping file "
+                "(`map_file`) can name the columns."
+            )
         )
     conventions = dict(platform.conventions)
     if layout.id_column is not None:

@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..wording import worded
 from .fhir import is_fhir
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: about 12 million responses to 36 items as CSV
@@ -106,9 +107,11 @@ def _check_excel(path: Path, max_bytes: int) -> None:
             expanded = sum(e.file_size for e in entries)
             if expanded > max_bytes:
                 raise ExportError(
-                    f"{path.name}: the workbook expands to {_size_text(expanded)}, more than the "
-                    f"{_size_text(max_bytes)} limit for one export; save it as CSV, or raise "
-                    f"the limit with --max-size."
+                    worded(
+                        f"{path.name}: the workbook expands to {_size_text(expanded)}, more "
+                        f"than the {_size_text(max_bytes)} limit for one export; save it as "
+                        "CSV, or raise the limit with `max_bytes`."
+                    )
                 )
             for entry in entries:
                 if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
@@ -143,8 +146,11 @@ def sniff(
             total = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
             if total > max_bytes:
                 raise ExportError(
-                    f"{path.name}: {_size_text(total)} of files is more than the "
-                    f"{_size_text(max_bytes)} limit for one export; raise it with --max-size."
+                    worded(
+                        f"{path.name}: {_size_text(total)} of files is more than the "
+                        f"{_size_text(max_bytes)} limit for one export; raise it with "
+                        "`max_bytes`."
+                    )
                 )
             return Sniffed(path, "fhir")
         raise ExportError(
@@ -156,13 +162,17 @@ def sniff(
         raise ExportError(f"{path.name}: the file is empty.")
     if size > max_bytes:
         raise ExportError(
-            f"{path.name}: {_size_text(size)} is larger than the {_size_text(max_bytes)} limit "
-            f"for one export; split it, or raise the limit with --max-size."
+            worded(
+                f"{path.name}: {_size_text(size)} is larger than the {_size_text(max_bytes)} "
+                "limit for one export; split it, or raise the limit with `max_bytes`."
+            )
         )
     kind = BINARY_SUFFIXES.get(path.suffix.lower())
     if kind is not None:
         if offset and kind != "excel":
-            raise ExportError(f"{path.name}: --header-row applies to CSV and Excel files only.")
+            raise ExportError(
+                worded(f"{path.name}: `header_row` applies to CSV and Excel files only.")
+            )
         if kind == "excel":
             _check_excel(path, max_bytes)
         return Sniffed(path, kind, offset=offset)

@@ -57,6 +57,7 @@ from ..store.queries.sessions import (
 )
 from ..store.queries.within import within_moments_sql
 from ..store.schema import StoreError
+from ..wording import worded
 
 
 def records(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
@@ -404,7 +405,7 @@ def alert_counts(
     """Counts per group and month with small cells suppressed and differencing withheld; the
     connection must be writable to record what is released."""
     if by not in GROUPINGS:
-        raise StoreError(f"--by must be one of {', '.join(GROUPINGS)}; got {by!r}.")
+        raise StoreError(worded(f"`by` must be one of {', '.join(GROUPINGS)}; got {by!r}."))
     check_min_n(m.min_n, identifiable)
     group = GROUPINGS[by]
     counted = _counts(backend, m, {"group": group, "month": backend.month("date")})

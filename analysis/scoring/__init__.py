@@ -11,6 +11,7 @@ import pandas as pd
 from instrument import Instrument
 
 from .. import names
+from ..wording import worded
 from .rule import STATUSES, Classification, MeasurementError, classify, measurement_error
 from .score import DEFAULT_MAX_MISSING_SHARE, SubscaleScores, items_needed, score_items
 from .thresholds import (
@@ -135,9 +136,11 @@ def rule_note(
     if absent:
         present = [p for p in pillars if p not in absent]
         raise ThresholdError(
-            f"the rule's pillar {absent[0]!r} has no items in this export (scored: "
-            f"{', '.join(scores.scores.columns)}); to apply the rule to the others, give "
-            f"--pillars {','.join(present) or 'A,B'}."
+            worded(
+                f"the rule's pillar {absent[0]!r} has no items in this export (scored: "
+                f"{', '.join(scores.scores.columns)}); to apply the rule to the others, give "
+                f"`pillars` {','.join(present) or 'A,B'}."
+            )
         )
     unscaled = [p for p in pillars if scores.scale_range[p] == (0, 0)]
     if unscaled:

@@ -99,8 +99,7 @@ def check_parquet_copy(directory: Path) -> None:
     if missing:
         raise StoreError(
             f"{directory}: not a Parquet copy of a store (missing {', '.join(missing)}: a "
-            "folder or a .parquet file each); `alliance export-store --db FILE --parquet DIR` "
-            "writes one."
+            "folder or a .parquet file each); the command alliance export-store writes one."
         )
 
 

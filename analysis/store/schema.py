@@ -186,7 +186,7 @@ def open_store(
     that DuckDB reports as an error of its own is raised as KeyboardInterrupt."""
     path = Path(path)
     if not path.exists() and not create:
-        raise StoreError(f"{path}: no such store; `alliance ingest EXPORT --db {path}` makes one.")
+        raise StoreError(f"{path}: no such store; ingest an export into it first.")
     if path.is_dir():
         raise StoreError(f"{path}: is a directory, not a store file.")
     old_mask = os.umask(0o077)

@@ -32,6 +32,7 @@ from ..ingest import Export
 from ..results import Reported
 from ..scoring import MeasurementError, ScoreResult, Threshold
 from ..scoring.blocks import BlockScoring
+from ..wording import worded
 from .schema import (
     EXTRA_PREFIX,
     INTERRUPTS,
@@ -130,9 +131,11 @@ def _keys(data: pd.DataFrame, respondents_unique: bool | None) -> pd.Series:
         return data[names.RESPONDENT_ID].astype(str)
     if names.RESPONDENT_ID not in parts or len(parts) < 2:
         raise StoreError(
-            "the store needs a response id for every row, a respondent id with a session or "
-            "date, or a respondent id that appears once; map one with --map (response_id: "
-            "COLUMN)."
+            worded(
+                "the store needs a response id for every row, a respondent id with a session "
+                "or date, or a respondent id that appears once; map one in a mapping file "
+                "(`map_file`: response_id: COLUMN)."
+            )
         )
     text = data[parts].astype(object)
     derived = text.where(text.notna(), "").astype(str).agg("#".join, axis=1)

@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ...wording import worded
 from ..schema import StoreError
 
 # The candidate cells of the differencing guard, as the release log's SQL reads them.
@@ -114,9 +115,11 @@ def store_pillars(backend: Backend) -> list[str]:
     pillars = [p for p in pillars if p in columns]
     if not pillars:
         raise StoreError(
-            "the store holds no responses scored under a non-compensatory rule yet: ingest an "
-            "export whose instrument declares its rule's pillars (rule: pillars: [...] in its "
-            "YAML), or give alliance ingest --pillars A,B,... for a model-string instrument."
+            worded(
+                "the store holds no responses scored under a non-compensatory rule yet: ingest an "
+                "export whose instrument declares its rule's pillars (rule: pillars: [...] in its "
+                "YAML), or give the ingest `pillars` A,B,... for a model-string instrument."
+            )
         )
     return pillars
 
