@@ -11,6 +11,7 @@ import pandas as pd
 from instrument import Instrument
 
 from . import names
+from .keying import ceiling_share
 from .privacy import MIN_N_FLOOR
 
 
@@ -62,6 +63,41 @@ def overview(data: pd.DataFrame, instrument: Instrument) -> Overview:
         return int(data[col].nunique()) if col in data else 0
 
     return Overview(len(data), count(names.RESPONDENT_ID), count(names.CLINICIAN_ID), table)
+
+
+def item_descriptives(
+    data: pd.DataFrame, instrument: Instrument | None, items: list[str]
+) -> pd.DataFrame:
+    """Per item, what a methods section reports: answered n, mean, SD, skew and excess
+    kurtosis (psych's describe, type 3), the share missing and the share at the favourable end
+    of the scale (its ceiling; the top of the answers seen for an item with no scale).
+
+    Validated against psych::describe on bfi (tests/reference/make_efa_reference.R)."""
+    rows = {}
+    for item in items:
+        column = pd.to_numeric(data[item], errors="coerce")
+        values = column.dropna().to_numpy(float)
+        n = len(values)
+        centred = values - values.mean() if n else values
+        m2 = float((centred**2).mean()) if n else np.nan
+        skew = kurtosis = np.nan
+        if n > 2 and m2 > 0:
+            shrink = 1 - 1 / n  # type 3: b1 and b2, with the sample SD's n - 1
+            skew = float((centred**3).mean() / m2**1.5 * shrink**1.5)
+            kurtosis = float((centred**4).mean() / m2**2 * shrink**2 - 3)
+        end = instrument.favourable_end(item) if instrument is not None else None
+        rows[item] = {
+            "n": n,
+            "mean": float(values.mean()) if n else np.nan,
+            "SD": float(values.std(ddof=1)) if n > 1 else np.nan,
+            "skew": skew,
+            "kurtosis": kurtosis,
+            "missing": float(1 - n / len(column)) if len(column) else np.nan,
+            "ceiling": ceiling_share(column, end),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "item"
+    return table
 
 
 def item_distribution(data: pd.DataFrame, instrument: Instrument, items: list[str]) -> pd.DataFrame:

@@ -72,6 +72,19 @@ class EFAResult:
     n: int
     parallel_other: ParallelAnalysis | None = None  # the other version, for comparison
     correlation: Correlation = "pearson"
+    # per item, the variance the factors explain: diag(L Phi L'), which rotation leaves as
+    # it was (psych's h2)
+    communalities: pd.Series | None = None
+
+    def loadings_table(self) -> pd.DataFrame:
+        """The rotated loadings with each item's communality (h2) and uniqueness (u2), as
+        psych's fa() prints them."""
+        table = self.loadings.copy()
+        if self.communalities is not None:
+            table["h2"] = self.communalities
+            table["u2"] = 1 - self.communalities
+        table.index.name = "item"
+        return table
 
     def parallel_sentence(self) -> str:
         """Which version chose the number of factors, and what the other one says."""
@@ -106,6 +119,9 @@ class EFAResult:
             "method": self.method,
             "rotation": self.rotation,
             "loadings": self.loadings.to_dict(orient="index"),
+            "communalities": (
+                self.communalities.to_dict() if self.communalities is not None else None
+            ),
             "n": self.n,
             "correlation": self.correlation,
         }
@@ -299,23 +315,22 @@ def run_efa(
         polychoric = correlation == "polychoric"
         if method == "pa":
             matrix = principal_axes(correlations(complete.to_numpy(dtype=float), correlation), k)
-            if k > 1:
-                from factor_analyzer.rotator import Rotator
-
-                matrix = Rotator(method=rotation).fit_transform(matrix)
-                matrix = matrix * np.where(matrix.sum(axis=0) < 0, -1.0, 1.0)
         else:
             fa = FactorAnalyzer(
-                n_factors=k,
-                method=method,
-                rotation=rotation if k > 1 else None,
-                is_corr_matrix=polychoric,
+                n_factors=k, method=method, rotation=None, is_corr_matrix=polychoric
             )
             if polychoric:
                 fa.fit(correlations(complete.to_numpy(dtype=float), correlation))
             else:
                 fa.fit(complete)
             matrix = fa.loadings_
+        # Rotation leaves each item's communality as it was: taken before it, as psych's h2.
+        communalities = (matrix**2).sum(axis=1)
+        if k > 1:
+            from factor_analyzer.rotator import Rotator
+
+            matrix = Rotator(method=rotation).fit_transform(matrix)
+            matrix = matrix * np.where(matrix.sum(axis=0) < 0, -1.0, 1.0)
     p = complete.shape[1]
     loadings = pd.DataFrame(
         matrix, index=list(complete.columns), columns=[f"F{j + 1}" for j in range(k)]
@@ -333,4 +348,5 @@ def run_efa(
         n=len(complete),
         parallel_other=other,
         correlation=correlation,
+        communalities=pd.Series(communalities, index=list(complete.columns), name="h2"),
     )

@@ -27,7 +27,9 @@ from .cli_common import (
     user_errors,
     validate_options,
 )
-from .report import build_report
+from .html import render
+from .paper import FIGURE_FORMATS, write_paper
+from .report import report_page
 
 if TYPE_CHECKING:
     from analysis.reading import Options
@@ -64,11 +66,48 @@ if TYPE_CHECKING:
     required=True,
     help="The HTML file to write.",
 )
+@click.option(
+    "--figures",
+    "figures_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Also write every figure as a static file in DIR (fig01-data-1.png, ...), drawn in "
+    "Chromium by kaleido.",
+)
+@click.option(
+    "--figure-format",
+    type=click.Choice(FIGURE_FORMATS),
+    default="png",
+    show_default=True,
+    help="The figures' format with --figures.",
+)
+@click.option(
+    "--docx",
+    "docx_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also write the report's tables (APA style) and figures to a Word document.",
+)
+@click.option(
+    "--latex",
+    "latex_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Also write every table as booktabs LaTeX in DIR (tableN.tex, and tables.tex that "
+    "inputs them all).",
+)
 @user_errors
 @builds_options
 def report_command(
     export_path: Path,
     output: Path,
+    figures_dir: Path | None,
+    figure_format: str,
+    docx_file: Path | None,
+    latex_dir: Path | None,
     options: Options,
 ) -> None:
     """Write the report of an export: data quality, items, reliability, structure, the
@@ -85,6 +124,9 @@ def report_command(
     \b
     Examples:
       alliance report export.csv -o report.html
+      alliance report export.csv -o report.html --figures figures --docx tables.docx
+      alliance report export.csv -o report.html --figures figures --figure-format pdf \\
+          --latex tables
       alliance report export.csv --by clinician_id --thresholds minimums.yaml -o report.html
       alliance report export.csv --invariance site_id -o report.html
       alliance report export.csv --calibration calibration.yaml -o report.html
@@ -102,8 +144,10 @@ def report_command(
     with draw_bar(options.bootstrap, "bootstrap draws") as draws:
         analysis = analyse_read(read, options, progress=step, draws=draws)  # type: ignore[arg-type]
     step("drawing")  # type: ignore[operator]
-    html = build_report(analysis)
+    page = report_page(analysis)
+    html = render(page)
     atomic_write_text(output, html)
+    write_paper(page, figures_dir, figure_format, docx_file, latex_dir, step)  # type: ignore[arg-type]
     say(
         f"wrote {output} ({len(html.encode('utf-8')) / 1e6:.1f} MB) in "
         f"{time.perf_counter() - start:.1f} s"

@@ -4,8 +4,7 @@ as HTML, a table of contents; no CDN and no MathJax, so it works offline."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 
 import numpy as np
@@ -38,16 +37,15 @@ caption { caption-side: top; text-align: left; font-style: italic; padding-botto
 """.strip()
 
 
-@dataclass
-class Section:
-    key: str
-    title: str
-    reading: str  # one plain-language paragraph for a clinician
-    parts: list[str] = field(default_factory=list)
+@dataclass(frozen=True)
+class Figure:
+    """A figure of a page: drawn by plotly.js in the HTML, a static file for a paper."""
 
-    def figure(self, fig: go.Figure) -> None:
-        self.parts.append(
-            fig.to_html(
+    fig: go.Figure
+
+    def html(self) -> str:
+        return str(
+            self.fig.to_html(
                 full_html=False,
                 include_plotlyjs=False,
                 include_mathjax=False,
@@ -55,11 +53,54 @@ class Section:
             )
         )
 
+
+@dataclass(frozen=True)
+class Table:
+    """A table of a page with its caption ('Table 3. ...') and the digits of its numbers."""
+
+    frame: pd.DataFrame
+    caption: str
+    digits: int = 3
+
+    def html(self) -> str:
+        return html_table(self.frame, self.caption, self.digits)
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+
+    def html(self) -> str:
+        return f'<p class="note">{escape(self.text)}</p>'
+
+
+Part = Figure | Table | Note
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    reading: str  # one plain-language paragraph for a clinician
+    parts: list[Part] = field(default_factory=list)
+
+    def figure(self, fig: go.Figure) -> None:
+        self.parts.append(Figure(fig))
+
     def table(self, frame: pd.DataFrame, caption: str, digits: int = 3) -> None:
-        self.parts.append(html_table(frame, caption, digits))
+        self.parts.append(Table(frame, caption, digits))
 
     def note(self, text: str) -> None:
-        self.parts.append(f'<p class="note">{escape(text)}</p>')
+        self.parts.append(Note(text))
+
+
+@dataclass(frozen=True)
+class Page:
+    """A whole page: what the HTML shows, and what a paper's figures and tables come from."""
+
+    title: str
+    subtitle: str
+    sections: list[Section]
 
 
 def header_words(name: object) -> str:
@@ -71,10 +112,33 @@ def header_words(name: object) -> str:
     return text.replace("_", " ")
 
 
-def _is_count(name: object) -> bool:
+def is_count(name: object) -> bool:
     """Columns of counts (of patients, sessions, rows): shown as whole numbers."""
     text = str(name)
     return text.startswith("n_") or text in ("patients", "sessions", "rows", "n")
+
+
+def cell_text(value: object, count: bool = False, digits: int = 3) -> tuple[str, bool]:
+    """A table cell as every output writes it, and whether it is a number (right-aligned):
+    empty for none, yes/no for true/false, counts whole with thousands separators."""
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return "", False
+    if isinstance(value, bool | np.bool_):
+        return ("yes" if value else "no"), False
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}", True
+    if isinstance(value, float | np.floating) and count:
+        return f"{round(float(value)):,}", True
+    if isinstance(value, float | np.floating):
+        return f"{float(value):,.{digits}f}", True
+    return str(value), False
+
+
+def numeric_columns(frame: pd.DataFrame) -> list[bool]:
+    return [
+        pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        for c in frame.columns
+    ]
 
 
 def html_table(frame: pd.DataFrame, caption: str, digits: int = 3) -> str:
@@ -83,29 +147,17 @@ def html_table(frame: pd.DataFrame, caption: str, digits: int = 3) -> str:
     escaped."""
 
     def cell(value: object, count: bool = False) -> str:
-        if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-            return "<td></td>"
-        if isinstance(value, bool | np.bool_):
-            return f"<td>{'yes' if value else 'no'}</td>"
-        if isinstance(value, int | np.integer):
-            return f'<td class="num">{int(value):,}</td>'
-        if isinstance(value, float | np.floating) and count:
-            return f'<td class="num">{round(float(value)):,}</td>'
-        if isinstance(value, float | np.floating):
-            return f'<td class="num">{float(value):,.{digits}f}</td>'
-        return f"<td>{escape(str(value))}</td>"
+        text, number = cell_text(value, count, digits)
+        return f'<td class="num">{text}</td>' if number else f"<td>{escape(text)}</td>"
 
-    numeric = [
-        pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-        for c in frame.columns
-    ]
+    numeric = numeric_columns(frame)
     head = f"<th>{escape(header_words(frame.index.name or ''))}</th>" + "".join(
         f'<th class="num">{escape(header_words(c))}</th>'
         if num
         else f"<th>{escape(header_words(c))}</th>"
         for c, num in zip(frame.columns, numeric, strict=True)
     )
-    counts = [_is_count(c) for c in frame.columns]
+    counts = [is_count(c) for c in frame.columns]
     rows = "".join(
         f"<tr><td>{escape(str(index))}</td>"
         + "".join(cell(v, c) for v, c in zip(row, counts, strict=True))
@@ -119,43 +171,49 @@ def html_table(frame: pd.DataFrame, caption: str, digits: int = 3) -> str:
     )
 
 
-_TABLE_CAPTION = re.compile(r"<caption>Table (\d+)([a-z]?)\. ")
+_TABLE_CAPTION = re.compile(r"^Table (\d+)([a-z]?)\. ")
 
 
-def _numbered_tables(sections: list[Section]) -> list[str]:
-    """Each section's HTML with its tables numbered 1, 2, 3 in the order the page shows them,
+def numbered(sections: list[Section]) -> list[Section]:
+    """The sections with their tables numbered 1, 2, 3 in the order the page shows them,
     whichever sections are present: a table keeps its letter (4a, 4b), and the tables of one
     number in one section keep one number."""
     numbers: dict[tuple[int, str], int] = {}
-
-    def renumber(k: int) -> Callable[[re.Match[str]], str]:
-        def one(found: re.Match[str]) -> str:
-            key = (k, found.group(1))
-            if key not in numbers:
-                numbers[key] = len(numbers) + 1
-            return f"<caption>Table {numbers[key]}{found.group(2)}. "
-
-        return one
-
-    return [
-        _TABLE_CAPTION.sub(renumber(k), "".join(section.parts))
-        for k, section in enumerate(sections)
-    ]
+    out = []
+    for k, section in enumerate(sections):
+        parts: list[Part] = []
+        for part in section.parts:
+            found = _TABLE_CAPTION.match(part.caption) if isinstance(part, Table) else None
+            if isinstance(part, Table) and found is not None:
+                key = (k, found.group(1))
+                numbers.setdefault(key, len(numbers) + 1)
+                caption = f"Table {numbers[key]}{found.group(2)}. " + part.caption[found.end() :]
+                part = replace(part, caption=caption)
+            parts.append(part)
+        out.append(replace(section, parts=parts))
+    return out
 
 
 def assemble(title: str, subtitle: str, sections: list[Section]) -> str:
+    return render(Page(title, subtitle, sections))
+
+
+def render(page: Page) -> str:
+    """The page as one self-contained HTML file."""
+    sections = numbered(page.sections)
     toc = "".join(f'<li><a href="#{s.key}">{escape(s.title)}</a></li>' for s in sections)
     body = "".join(
         f'<section id="{s.key}"><h2>{escape(s.title)}</h2>'
-        f'<p class="reading">{escape(s.reading)}</p>{parts}</section>'
-        for s, parts in zip(sections, _numbered_tables(sections), strict=True)
+        f'<p class="reading">{escape(s.reading)}</p>{"".join(p.html() for p in s.parts)}'
+        "</section>"
+        for s in sections
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style>"
+        f"<title>{escape(page.title)}</title><style>{_STYLE}</style>"
         f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
-        f"<header><h1>{escape(title)}</h1><p>{escape(subtitle)}</p>"
+        f"<header><h1>{escape(page.title)}</h1><p>{escape(page.subtitle)}</p>"
         f'<nav aria-label="Contents"><ul>{toc}</ul></nav></header>'
         f"<main>{body}</main></body></html>\n"
     )

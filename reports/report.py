@@ -20,6 +20,7 @@ from analysis.describe import (
     DISCRETE_MAX_POINTS,
     GroupProfiles,
     histogram,
+    item_descriptives,
     item_distribution,
     item_quantiles,
     on_discrete_scale,
@@ -32,7 +33,7 @@ from analysis.validate import BETWEEN_SUFFIX, ValidationResult
 from instrument import Instrument
 
 from . import figures, monitor_figures
-from .html import Section, assemble
+from .html import Page, Section, render
 
 
 def _and(words: list[str]) -> str:
@@ -50,6 +51,12 @@ def _labels(instrument: Instrument, subscales: list[str]) -> list[str]:
 
 def _subscales_of(instrument: Instrument, items: list[str]) -> list[str]:
     return list(dict.fromkeys(instrument.item(i).subscale for i in items))
+
+
+def _subscale_of(instrument: Instrument, item_id: str) -> str:
+    """An item's subscale, or '' for a column the instrument does not know (stacked forms)."""
+    known = {item.id: item for item in instrument.items}
+    return known[item_id].subscale if item_id in known else ""
 
 
 def _data_section(checked: CheckResult) -> Section:
@@ -153,6 +160,15 @@ def _items_section(usable: pd.DataFrame, instrument: Instrument, items: list[str
             s.figure(
                 figures.diverging_items(shares, dict(scale.points) if scale else {}, labels, title)
             )
+    table = item_descriptives(usable, instrument, items)
+    table.insert(0, "subscale", [instrument.item(i).subscale for i in items])
+    s.table(
+        table,
+        f"Table 4. Item descriptives over the {len(usable):,} usable rows (n answered; skew and "
+        "excess kurtosis as psych's describe; missing and ceiling are shares, the ceiling "
+        "being the favourable end of the scale)",
+        digits=2,
+    )
     return s
 
 
@@ -294,6 +310,15 @@ def _structure_section(v: ValidationResult, instrument: Instrument) -> Section:
             f"complete rows: KMO {v.efa.kmo:.3f}; Bartlett chi-square "
             f"{v.efa.bartlett_chisq:.1f} on {v.efa.bartlett_df} df; {v.efa.parallel_sentence()}."
         )
+        efa = v.efa.loadings_table()
+        efa.insert(0, "subscale", [_subscale_of(instrument, str(i)) for i in efa.index])
+        s.table(
+            efa,
+            f"Table 5a. EFA loadings ({v.efa.method}, {v.efa.rotation} rotation, "
+            f"{v.efa.loadings.shape[1]} factors by parallel analysis) with each item's "
+            "communality (h2) and uniqueness (u2)",
+            digits=2,
+        )
     fit = {}
     for name, m in doc["models"].items():
         if "error" in m:
@@ -313,7 +338,7 @@ def _structure_section(v: ValidationResult, instrument: Instrument) -> Section:
     table.index.name = "model"
     s.table(
         table,
-        "Table 5. Competing CFA models (verdicts against Hu & Bentler's 1999 "
+        "Table 5b. Competing CFA models (verdicts against Hu & Bentler's 1999 "
         "guidelines: CFI and TLI >= .95, RMSEA <= .06, SRMR <= .08)",
     )
     if hyp is not None:
@@ -631,6 +656,11 @@ def _invariance_section(run: InvarianceRun, number: int) -> Section:
 
 def build_report(analysis: Analysis) -> str:
     """The whole report as HTML text, drawn from an analysis computed once."""
+    return render(report_page(analysis))
+
+
+def report_page(analysis: Analysis) -> Page:
+    """The report's sections, figures and tables, drawn from an analysis computed once."""
     checked = analysis.read.checked
     instrument = analysis.instrument
     usable = checked.usable_data()
@@ -680,4 +710,4 @@ def build_report(analysis: Analysis) -> str:
         and all(instrument.subscales[p].construct == "alliance" for p in instrument.rule_pillars)
         else f"Report on {instrument.name}"
     )
-    return assemble(title, subtitle, sections)
+    return Page(title, subtitle, sections)

@@ -37,6 +37,11 @@ def test_loadings_equal_psych(method: str) -> None:
     assert result.n == REFERENCE["n"] and result.method == method
     ours = aligned(result.loadings.to_numpy(), theirs)
     np.testing.assert_allclose(ours, theirs, atol=2e-5)
+    # rotated obliquely, each item's communality is diag(L Phi L'), as psych's h2
+    assert result.communalities is not None
+    np.testing.assert_allclose(result.communalities, ref["communalities"], atol=5e-5)
+    table = result.loadings_table()
+    np.testing.assert_allclose(table["h2"] + table["u2"], 1.0)
 
 
 def test_kmo_is_psychs_on_the_complete_rows() -> None:
@@ -57,3 +62,23 @@ def test_principal_axes_give_psychs_communalities() -> None:
 def test_an_unknown_method_is_named() -> None:
     with pytest.raises(ValueError, match="'method' must be one of 'minres', 'ml', 'pa'"):
         run_efa(BFI[REFERENCE["items"]], 5, method="principal")  # type: ignore[arg-type]
+
+
+def test_item_descriptives_are_psychs_describe() -> None:
+    from analysis.describe import item_descriptives
+
+    ref = REFERENCE["describe"]
+    table = item_descriptives(BFI, None, REFERENCE["items"])
+    assert table["n"].tolist() == ref["n"]
+    for ours, theirs in (
+        ("mean", "mean"),
+        ("SD", "sd"),
+        ("skew", "skew"),
+        ("kurtosis", "kurtosis"),
+    ):
+        np.testing.assert_allclose(table[ours], ref[theirs], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(table["missing"], 1 - np.array(ref["n"]) / len(BFI))
+    # bfi's items run 1-6: with no scale declared, the ceiling is the top answer seen
+    top = BFI[REFERENCE["items"]].max()
+    expected = (BFI[REFERENCE["items"]] == top).sum() / BFI[REFERENCE["items"]].notna().sum()
+    np.testing.assert_allclose(table["ceiling"], expected.to_numpy())

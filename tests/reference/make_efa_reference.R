@@ -1,6 +1,7 @@
 # Reference values for the EFA extraction: psych's fa() on its bfi (the 25 items, complete
 # rows), five factors rotated by oblimin (GPArotation), for each extraction the toolkit offers:
-# minres (psych's default), ml and pa (iterated principal axes); and KMO on those rows.
+# minres (psych's default), ml and pa (iterated principal axes); KMO on those rows; and
+# psych's describe() of every item over all rows (missing answers left out item by item).
 #
 #   make reference      # runs this after the other reference scripts
 #
@@ -32,6 +33,10 @@ out <- list(
   items = names(complete),
   n = nrow(complete),
   kmo = unname(KMO(complete)$MSA),
-  fa = lapply(setNames(nm = c("minres", "ml", "pa")), extraction)
+  fa = lapply(setNames(nm = c("minres", "ml", "pa")), extraction),
+  describe = {
+    d <- describe(items)
+    list(n = d$n, mean = d$mean, sd = d$sd, skew = d$skew, kurtosis = d$kurtosis)
+  }
 )
 write_json(out, file.path(here, "efa.json"), digits = NA, auto_unbox = TRUE, pretty = TRUE)
