@@ -501,6 +501,12 @@ class InvarianceRun(Reported):
 
         return invariance_lines(self)
 
+    def methods(self) -> str:
+        """The methods paragraph of the sequence, with its references."""
+        from .methods import invariance_methods
+
+        return invariance_methods(self)
+
     def to_frame(self) -> pd.DataFrame:
         """One row per level: its fit, the comparison with the level before, and whether
         it holds."""

@@ -184,6 +184,13 @@ class ValidationResult(Reported):
 
         return validation_lines(self)
 
+    def methods(self) -> str:
+        """The methods paragraph a paper needs, every number from this result, with its
+        references (``alliance validate --methods``)."""
+        from .methods import validation_methods
+
+        return validation_methods(self)
+
     def to_frame(self) -> pd.DataFrame:
         """The models' fit side by side, one row per model (lavaan's fitMeasures)."""
         rows = {

@@ -40,6 +40,12 @@ if TYPE_CHECKING:
     "sessions, missed sessions by FIML).",
 )
 @sessions_option("With --over session")
+@click.option(
+    "--methods",
+    "as_methods",
+    is_flag=True,
+    help="Print the methods paragraph of the sequence instead, with references.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 @builds_options
@@ -47,6 +53,7 @@ def invariance_command(
     export_path: Path,
     model: str | None,
     rows: str,
+    as_methods: bool,
     as_json: bool,
     options: Options,
 ) -> None:
@@ -84,6 +91,9 @@ def invariance_command(
     run = invariance(read, options, progress=lambda level: step(f"fitting the {level} model"))  # type: ignore[operator]
     if as_json:
         click.echo(dumps_json(run.to_dict()), nl=False)
+        return
+    if as_methods:
+        click.echo(run.methods())
         return
     for line in run.summary_lines():
         show(line)

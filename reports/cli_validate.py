@@ -83,6 +83,13 @@ if TYPE_CHECKING:
     "group; the JSON always has it.",
 )
 @bootstrap_options
+@click.option(
+    "--methods",
+    "as_methods",
+    is_flag=True,
+    help="Print the methods paragraph a paper needs instead (rows, missing answers, nesting, "
+    "estimator, fit criteria, software), every number from this run, with references.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON on stdout.")
 @user_errors
 @builds_options
@@ -99,6 +106,7 @@ def validate_command(
     perspective: str,
     since: str | None,
     show_parameters: bool,
+    as_methods: bool,
     as_json: bool,
     options: Options,
 ) -> None:
@@ -120,6 +128,7 @@ def validate_command(
     Examples:
       alliance validate export.csv
       alliance validate export.csv --estimator mlr --json
+      alliance validate export.csv --methods
       alliance validate export.csv --bootstrap 1000 --seed 7
       alliance validate bfi.csv --rows all --missing listwise --model 'agree =~ A1 + A2 + A3'
       alliance validate hs.csv --rows all --model \
@@ -135,7 +144,11 @@ def validate_command(
     live, so millions of sessions are never loaded. Complete responses only (listwise), and
     no robust corrections, which need more than the moments; the first line says so.
     """
+    if as_methods and as_json:
+        raise InputError("give --methods or --json, not both.")
     if db is not None or parquet is not None:
+        if as_methods:
+            raise InputError("--methods describes a validation of an EXPORT, not of a store.")
         if export_path is not None:
             raise InputError("give EXPORT or a store (--db, --parquet), not both.")
         if options.bootstrap:
@@ -165,6 +178,9 @@ def validate_command(
         result = validate(read, options, progress=progress)
     if as_json:
         click.echo(dumps_json(result.to_dict()), nl=False)
+        return
+    if as_methods:
+        click.echo(result.methods())
         return
     click.echo(result.summary())
     if show_parameters and result.hypothesized is not None:

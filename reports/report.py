@@ -314,8 +314,8 @@ def _structure_section(v: ValidationResult, instrument: Instrument) -> Section:
         efa.insert(0, "subscale", [_subscale_of(instrument, str(i)) for i in efa.index])
         s.table(
             efa,
-            f"Table 5a. EFA loadings ({v.efa.method}, {v.efa.rotation} rotation, "
-            f"{v.efa.loadings.shape[1]} factors by parallel analysis) with each item's "
+            f"Table 5a. EFA loadings ({v.efa.method}, {v.efa.rotation} rotation, the "
+            f"hypothesized model's {v.efa.loadings.shape[1]} factors) with each item's "
             "communality (h2) and uniqueness (u2)",
             digits=2,
         )
