@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+# The demo needs the toolkit alone; the tests also need the developer tools (pyproject's dev).
+DEV_STAMP = $(VENV)/.installed-dev
 DEMO_DIR ?= demo-output
 # Exports that `make reference` simulates and scores, kept out of the repository.
 REFTMP ?= .reference-tmp
@@ -15,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 demo: $(STAMP)
 	$(BIN)/alliance demo -o $(DEMO_DIR)
 
-test: $(STAMP) browser java lint typecheck unit
+test: $(DEV_STAMP) browser java lint typecheck unit
 
 install: $(STAMP)
 
@@ -23,6 +25,10 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "alliance needs Python 3.11 or newer; found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(DEV_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
@@ -39,23 +45,23 @@ java:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 	@command -v java >/dev/null 2>&1 || { echo "java is still missing"; exit 1; }
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(DEV_STAMP)
 	ALLIANCE_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 
 # The fast core while working: no slow test, no browser, no Spark (`make test` runs them all).
-core: $(STAMP)
+core: $(DEV_STAMP)
 	$(BIN)/pytest -q -m "not slow and not browser and not spark"
 
 # Regenerate the R reference values (needs Debian's r-cran-lavaan, -psych, -semtools,
 # -gparotation, -lme4, -jsonlite); CI uses the committed JSON and does not need R.
-reference: $(STAMP)
+reference: $(DEV_STAMP)
 	mkdir -p $(REFTMP)
 	$(BIN)/alliance simulate -n 500 --clinicians 20 --sessions 1 --form patient --seed 7 \
 	  -o tests/reference/data/alliance.csv

@@ -217,7 +217,14 @@ def check(source: str | Path | Survey, **options: Any) -> CheckResult:
 
 
 def score(source: str | Path | Survey, **options: Any) -> ScoreRun:
-    """:meth:`Survey.score` of an export given by its path (or a :class:`Survey`)."""
+    """:meth:`Survey.score` of an export given by its path (or a :class:`Survey`).
+
+    Examples
+    --------
+    >>> scores = alliance.score("export.csv", carry=("duration_seconds",))
+    >>> list(scores.to_frame().columns[:3])
+    ['row_in_export', 'duration_seconds', 'response_id']
+    """
     reading = {k: v for k, v in options.items() if k not in ("carry", "calibration")}
     reading.pop("factor_scores", None)
     steps = {k: options[k] for k in ("carry", "calibration", "factor_scores") if k in options}
@@ -225,15 +232,38 @@ def score(source: str | Path | Survey, **options: Any) -> ScoreRun:
 
 
 def validate(source: str | Path | Survey, **options: Any) -> ValidationResult:
-    """:meth:`Survey.validate` of an export given by its path (or a :class:`Survey`)."""
+    """:meth:`Survey.validate` of an export given by its path (or a :class:`Survey`).
+
+    Examples
+    --------
+    >>> result = alliance.validate("export.csv", cluster="none")
+    >>> result.estimator, result.to_dict()["sample"]["rows_used"]
+    ('ml', 732)
+    """
     return _survey(source, "validate", options).validate()
 
 
 def invariance(source: str | Path | Survey, **options: Any) -> InvarianceRun:
-    """:meth:`Survey.invariance` of an export given by its path (or a :class:`Survey`)."""
+    """:meth:`Survey.invariance` of an export given by its path (or a :class:`Survey`).
+
+    Examples
+    --------
+    >>> run = alliance.invariance("export.csv", group="site_id")
+    >>> run.to_dict()["conclusion"]  # doctest: +ELLIPSIS
+    '... invariance holds...'
+    """
     return _survey(source, "invariance", options).invariance()
 
 
 def calibrate(source: str | Path | Survey, *, form: str | None = None, **options: Any) -> Any:
-    """:meth:`Survey.calibrate` of an export given by its path (or a :class:`Survey`)."""
+    """:meth:`Survey.calibrate` of an export given by its path (or a :class:`Survey`).
+
+    Examples
+    --------
+    >>> calibration = alliance.calibrate("export.csv", form="patient")
+    >>> sorted(calibration.scales)
+    ['bond', 'goals', 'tasks']
+    >>> alliance.save_calibration(calibration, "calibration.yaml").name
+    'calibration.yaml'
+    """
     return _survey(source, "calibrate", options).calibrate(form=form)

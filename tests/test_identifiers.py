@@ -290,3 +290,40 @@ def test_ingest_with_a_key_stores_pseudonyms_in_every_table(
     done = run_cli("score", str(export), "--pseudonymize-key-file", str(key), "-o", str(scores))
     assert done.returncode == 0, done.stderr
     assert set(pd.read_csv(scores, dtype=str)["respondent_id"]) <= expected
+
+
+@pytest.mark.slow
+@pytest.mark.browser  # the Word document's figures are drawn by kaleido in chromium
+def test_the_python_api_and_a_papers_outputs_hold_no_identifier(
+    redcap: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    import zipfile
+
+    import alliance
+
+    export, secrets = redcap
+    survey = alliance.read(export)
+    checked, scored = survey.checked, survey.score()
+    validated = survey.validate()
+    shown = {
+        "check": checked.summary() + checked._repr_html_() + checked.to_frame().to_csv(),
+        "scores": scored.summary() + scored._repr_html_() + scored.to_frame().to_csv(),
+        "validate": validated.summary() + validated._repr_html_() + validated.methods(),
+    }
+    for where, text in shown.items():
+        _assert_none_in(text, secrets, where)
+    alliance.report(
+        survey,
+        tmp_path / "r.html",
+        figures=tmp_path / "figures",
+        figure_format="svg",
+        docx=tmp_path / "paper.docx",
+        latex=tmp_path / "tables",
+    )
+    with zipfile.ZipFile(tmp_path / "paper.docx") as word:
+        inside = "".join(word.read(name).decode("utf-8", "replace") for name in word.namelist())
+    _assert_none_in(inside, secrets, "the Word document")
+    for folder in ("figures", "tables"):
+        files = sorted((tmp_path / folder).iterdir())
+        assert files
+        _assert_none_in("".join(f.read_text() for f in files), secrets, folder)

@@ -523,14 +523,14 @@ __all__ = [
 ]
 
 
-def save_calibration(calibration: Calibration, path: Path) -> Path:
-    """Write the calibration as YAML (atomically)."""
+def save_calibration(calibration: Calibration, path: str | Path) -> Path:
+    """Write the calibration as YAML (atomically); returns its path."""
     header = (
         f"# Item calibration of {calibration.instrument} {calibration.version}, written by "
         "alliance calibrate. Item parameters in the slope-intercept form (a, d); b = -d / a.\n"
     )
     text = header + yaml.safe_dump(calibration.to_dict(), sort_keys=False, allow_unicode=True)
-    return atomic_write_text(path, text)
+    return atomic_write_text(Path(path), text)
 
 
 def load_calibration(path: Path) -> Calibration:
