@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import platform
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .pipeline import InvarianceRun
-    from .validate import ValidationResult
+from .results import Reported  # what the paragraph reads of a result is its to_dict()
 
 REFERENCES = {
     "chen": "Chen, F. F. (2007). Sensitivity of goodness of fit indexes to lack of measurement "
@@ -205,7 +203,7 @@ def _references(cited: set[str]) -> list[str]:
     return ["References", *(REFERENCES[key] for key in sorted(cited))]
 
 
-def validation_methods(result: ValidationResult) -> str:
+def validation_methods(result: Reported) -> str:
     """The methods paragraph of a validation, then its references."""
     doc = result.to_dict()
     cited: set[str] = set()
@@ -224,7 +222,7 @@ def validation_methods(result: ValidationResult) -> str:
     return "\n".join([paragraph, "", *_references(cited)])
 
 
-def invariance_methods(run: InvarianceRun) -> str:
+def invariance_methods(run: Reported) -> str:
     """The methods paragraph of an invariance sequence, then its references."""
     doc = run.to_dict()
     cited = {"chen"}

@@ -5,14 +5,12 @@ only lays them out."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-if TYPE_CHECKING:
-    from .check import CheckResult
-    from .pipeline import InvarianceRun
-    from .validate import ValidationResult
+# The results these functions lay out are typed Any: the result modules import this one to
+# give their summary(), and an import back, even for types, would make the two one part.
 
 
 def p_text(value: Any) -> str:
@@ -58,7 +56,8 @@ def parameter_text(table: pd.DataFrame) -> str:
     return str(shown.to_string(index=False))
 
 
-def validation_lines(result: ValidationResult) -> list[str]:
+def validation_lines(result: Any) -> list[str]:
+    """What `alliance validate` prints for a ValidationResult."""
     doc = result.to_dict()
     lines = [f"{result.sample.sentence()}; estimator {result.estimator.upper()}"]
     hyp = result.hypothesized
@@ -145,7 +144,8 @@ def validation_lines(result: ValidationResult) -> list[str]:
     return lines
 
 
-def check_lines(result: CheckResult) -> list[str]:
+def check_lines(result: Any) -> list[str]:
+    """What `alliance check` prints for a CheckResult."""
     doc = result.to_dict()
     where = doc["platform"] + (f", {doc['encoding']}" if doc["encoding"] else "")
     lines = [
@@ -203,7 +203,8 @@ def _row(name: str, fit: dict[str, Any], comparison: dict[str, Any] | None, verd
     )
 
 
-def invariance_lines(run: InvarianceRun) -> list[str]:
+def invariance_lines(run: Any) -> list[str]:
+    """What `alliance invariance` prints for an InvarianceRun."""
     from .cfa.invariance import CHEN_CFI, CHEN_RMSEA  # the engine: loaded when fitted
     from .cfa.longitudinal import LongitudinalResult
 
