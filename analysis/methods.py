@@ -87,7 +87,8 @@ def _missing(missing: dict[str, Any] | None, cited: set[str]) -> str:
 def _estimator(doc: dict[str, Any], cited: set[str]) -> str:
     estimator = doc["estimator"]
     choice = doc.get("estimator_choice")
-    why = f" It was chosen because {choice['reason']}." if choice else ""
+    reason = choice["reason"].rstrip(".") if choice else ""
+    why = f" {reason[:1].upper()}{reason[1:]}." if reason else ""
     if estimator in ("wlsmv", "ulsmv"):
         cited.add("rhemtulla")
         name = "diagonally weighted" if estimator == "wlsmv" else "unweighted"
@@ -110,7 +111,7 @@ def _nesting(sample: dict[str, Any], two_level: dict[str, Any] | None) -> str:
     nesting = sample.get("nesting")
     text = ""
     if nesting:
-        text = f"Nesting: the rows were {nesting}."
+        text = f"Nesting: {nesting}."
     if two_level and "fit" in two_level:
         icc = two_level["icc"]
         low, high = min(icc.values()), max(icc.values())
@@ -131,6 +132,8 @@ def _efa(efa: dict[str, Any] | None, cited: set[str]) -> str:
     retained = efa["parallel_analysis_factors"]
     what = "component" if kind == "components" else "factor"
     on = "the correlations" if kind == "components" else "the reduced correlations"
+    if efa.get("correlation") == "polychoric":
+        on = on.replace("correlations", "polychoric correlations")
     bartlett = efa["bartlett"]
     k = len(next(iter(efa["loadings"].values())))
     return (

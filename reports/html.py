@@ -130,7 +130,9 @@ def cell_text(value: object, count: bool = False, digits: int = 3) -> tuple[str,
     if isinstance(value, float | np.floating) and count:
         return f"{round(float(value)):,}", True
     if isinstance(value, float | np.floating):
-        return f"{float(value):,.{digits}f}", True
+        text = f"{float(value):,.{digits}f}"
+        # a tiny negative shows as -0.00: a sign that says nothing
+        return (text[1:] if text.startswith("-") and not text.strip("-0.,") else text), True
     return str(value), False
 
 

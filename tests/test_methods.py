@@ -49,7 +49,7 @@ def test_validation_methods_state_the_results_numbers(export: Path) -> None:
         f"KMO = {apa(efa['kmo'])}",
         f"chi-square({efa['bartlett']['df']}) = {efa['bartlett']['chisq']:.2f}",
         f"{doc['estimator'].upper()}",
-        "clustered by respondent_id",  # the nesting, said
+        "Nesting: clustered by respondent_id",  # the nesting, said
     ]
     alphas = [r["alpha"] for r in doc["reliability"].values()]
     expected.append(f"alpha of the subscales ranged from {apa(min(alphas))} to {apa(max(alphas))}")
@@ -67,7 +67,8 @@ def test_ordinal_items_cite_rhemtulla_and_say_why_the_estimator(export: Path) ->
     text = result.methods()
     assert result.estimator == "wlsmv"
     choice = result.to_dict()["estimator_choice"]
-    assert f"It was chosen because {choice['reason']}." in text
+    reason = choice["reason"].rstrip(".")
+    assert f" {reason[:1].upper()}{reason[1:]}." in text
     assert "Rhemtulla et al., 2012)" in text and "Rhemtulla, M., Brosseau-Liard" in text
     assert "AIC and BIC" not in text.split("\n\n")[0]  # WLSMV has no likelihood
 

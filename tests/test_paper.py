@@ -123,3 +123,11 @@ def test_an_unknown_figure_format_is_named(export: Path, tmp_path: Path) -> None
         alliance.report(export, tmp_path / "r.html", figure_format="gif")
     done = run_cli("report", str(export), "-o", str(tmp_path / "r.html"), "--figure-format", "gif")
     assert done.returncode == 2 and "'gif' is not one of 'png', 'svg', 'pdf'" in done.stderr
+
+
+def test_cells_read_the_same_in_every_output() -> None:
+    from reports.html import cell_text
+
+    shown = [cell_text(v, digits=2)[0] for v in (-0.001, -0.006, 1234.5, True, None, "a")]
+    assert shown == ["0.00", "-0.01", "1,234.50", "yes", "", "a"]
+    assert cell_text(12.0, count=True) == ("12", True)
