@@ -80,7 +80,7 @@ class Store:
             Path(self.db),
             [Path(e) for e in exports],
             make_options(**options),
-            batch_rows=batch_rows or BATCH_ROWS,
+            batch_rows=BATCH_ROWS if batch_rows is None else batch_rows,
         )
 
     def benchmark(
@@ -105,7 +105,7 @@ class Store:
                 backend,
                 by,
                 since=window,
-                min_n=min_n or DEFAULT_MIN_N,
+                min_n=DEFAULT_MIN_N if min_n is None else min_n,
                 adjust=tuple(adjust),
                 perspective=perspective,
                 identifiable=identifiable,
@@ -132,7 +132,7 @@ class Store:
                 backend,
                 since=window,
                 clinician=clinician,
-                min_n=min_n or DEFAULT_MIN_N,
+                min_n=DEFAULT_MIN_N if min_n is None else min_n,
                 settings=alerts,
             )
             return m if clinician is not None else alert_counts(backend, m, by)

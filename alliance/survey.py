@@ -144,7 +144,7 @@ class Survey:
             self.read_result,
             self.options,
             form=form,
-            short_items=short_items or DEFAULT_SHORT_ITEMS,
+            short_items=DEFAULT_SHORT_ITEMS if short_items is None else short_items,
         )
 
     def summary(self) -> str:
@@ -225,10 +225,8 @@ def score(source: str | Path | Survey, **options: Any) -> ScoreRun:
     >>> list(scores.to_frame().columns[:3])
     ['row_in_export', 'duration_seconds', 'response_id']
     """
-    reading = {k: v for k, v in options.items() if k not in ("carry", "calibration")}
-    reading.pop("factor_scores", None)
-    steps = {k: options[k] for k in ("carry", "calibration", "factor_scores") if k in options}
-    return _survey(source, "score", reading).score(**steps)
+    steps = {k: options.pop(k) for k in ("carry", "calibration", "factor_scores") if k in options}
+    return _survey(source, "score", options).score(**steps)
 
 
 def validate(source: str | Path | Survey, **options: Any) -> ValidationResult:
@@ -255,7 +253,9 @@ def invariance(source: str | Path | Survey, **options: Any) -> InvarianceRun:
     return _survey(source, "invariance", options).invariance()
 
 
-def calibrate(source: str | Path | Survey, *, form: str | None = None, **options: Any) -> Any:
+def calibrate(
+    source: str | Path | Survey, *, form: str | None = None, **options: Any
+) -> Calibration:
     """:meth:`Survey.calibrate` of an export given by its path (or a :class:`Survey`).
 
     Examples

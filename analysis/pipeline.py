@@ -514,8 +514,8 @@ class InvarianceRun(Reported):
         for name, fit, comparison, ok in self.result.rows():
             row = {k: fit[k] for k in ("chisq", "df", "cfi", "tli", "rmsea", "srmr")}
             c = comparison or {}
-            row.update({k: c.get(k) for k in ("delta_chisq", "delta_df", "p", "delta_cfi")})
-            row["delta_rmsea"] = c.get("delta_rmsea")
+            compared = ("delta_chisq", "delta_df", "p", "delta_cfi", "delta_rmsea")
+            row.update({k: c.get(k) for k in compared})
             row["holds"] = None if comparison is None else bool(ok)
             rows[name] = row
         frame = pd.DataFrame.from_dict(rows, orient="index")
