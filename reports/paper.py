@@ -203,7 +203,51 @@ def _docx_table(document: object, table: Table) -> None:
                 run.font.size = Pt(9)
                 run.bold = r == 0
     _apa_rules(grid, len(rows))
+    _column_widths(grid, [header, *rows])
     document.add_paragraph()  # type: ignore[attr-defined]
+
+
+TEXT_WIDTH_INCHES = 6.5  # a page's text width with Word's default margins
+PAD_INCHES = 0.16  # a cell's two margins
+SHORT_CELL = 12  # characters: columns no wider keep their width; longer text wraps
+
+
+def _column_widths(grid: object, cells: list[list[str]]) -> None:
+    """Columns of numbers and short words as wide as their longest cell; columns of longer
+    text share the rest of the page's width in proportion, and wrap: a column of sentences is
+    not squeezed to a word, nor a number broken over lines. A table too wide for the page at
+    9 points is set at 8, and then fitted to the page."""
+    from docx.shared import Inches, Pt
+
+    longest = [max(len(text) for text in column) for column in zip(*cells, strict=True)]
+    short = [n <= SHORT_CELL for n in longest]
+
+    def widths(char: float) -> list[float]:
+        need = [char * n + PAD_INCHES for n in longest]
+        room = TEXT_WIDTH_INCHES - sum(w for w, s in zip(need, short, strict=True) if s)
+        flexible = sum(n for n, s in zip(longest, short, strict=True) if not s)
+        floor = char * SHORT_CELL + PAD_INCHES
+        if sum(need) <= TEXT_WIDTH_INCHES:
+            return need
+        return [
+            w if s else max(floor, room * n / flexible)
+            for w, n, s in zip(need, longest, short, strict=True)
+        ]
+
+    chosen, size = widths(0.065), 9  # a digit at 9 points, in inches
+    if sum(chosen) > TEXT_WIDTH_INCHES:
+        chosen, size = widths(0.058), 8
+    fit = min(1.0, TEXT_WIDTH_INCHES / sum(chosen))
+    grid.autofit = False  # type: ignore[attr-defined]
+    # the grid's columns (LibreOffice reads these) and every cell (Word reads those)
+    for column, width in zip(grid.columns, chosen, strict=True):  # type: ignore[attr-defined]
+        column.width = Inches(width * fit)
+    for row in grid.rows:  # type: ignore[attr-defined]
+        for cell, width in zip(row.cells, chosen, strict=True):
+            cell.width = Inches(width * fit)
+            if size != 9:
+                for run in cell.paragraphs[0].runs:
+                    run.font.size = Pt(size)
 
 
 def _apa_rules(grid: object, body_rows: int) -> None:

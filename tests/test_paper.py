@@ -88,6 +88,10 @@ def test_word_tables_equal_the_json_and_figures_are_drawn(export: Path, tmp_path
         assert row[1] == f"{doc['reliability'][row[0]]['alpha']:.3f}"
     fit = table("Competing CFA models")
     cfi = fit[0].index("CFI")
+    grid = tables[next(i for i, c in enumerate(captions) if "Competing CFA models" in c)]
+    widths = [column.width for column in grid.columns]
+    assert widths[-1] > 2 * widths[cfi]  # the verdicts' sentences get room; the numbers theirs
+    assert sum(widths) <= 6.51 * 914_400  # on the page, to rounding (EMU per inch)
     for row in fit[1:]:
         assert row[cfi] == f"{doc['models'][row[0]]['cfi']:.3f}"
     descriptives = table("Item descriptives")
