@@ -150,14 +150,18 @@ def _fit(doc: dict[str, Any], cited: set[str]) -> str:
     cited.add("hu")
     models = [name.replace("_", "-") for name, m in doc["models"].items() if "error" not in m]
     hyp = doc["models"].get("hypothesized")
-    text = (
-        f"Competing confirmatory models ({', '.join(models)}) were compared by their fit, "
+    criteria = (
         "judged against Hu and Bentler's (1999) guidelines (CFI and TLI at or above .95, "
         "RMSEA at or below .06, SRMR at or below .08)"
     )
-    if doc["estimator"] not in ("wlsmv", "ulsmv"):
-        text += ", AIC and BIC, and chi-square difference tests"
-    text += "."
+    if len(models) == 1:
+        text = f"The confirmatory model's fit was {criteria}."
+    else:
+        text = f"Competing confirmatory models ({', '.join(models)}) were compared by their fit, "
+        text += criteria
+        if doc["estimator"] not in ("wlsmv", "ulsmv"):
+            text += ", AIC and BIC, and chi-square difference tests"
+        text += "."
     if hyp is None or "error" in hyp:
         return text
     low, high = hyp["rmsea_ci"]

@@ -93,6 +93,14 @@ def test_the_command_prints_the_same_paragraph(export: Path) -> None:
     assert both.returncode == 2 and "give --methods or --json, not both" in both.stderr
 
 
+def test_one_model_is_not_called_a_comparison(tmp_path: Path) -> None:
+    hs = Path(__file__).parent / "reference" / "data" / "hs.csv"
+    model = "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6; speed =~ x7 + x8 + x9"
+    text = alliance.read(hs, model=model, rows="all").validate().methods()
+    assert "The confirmatory model's fit was judged against Hu and Bentler's (1999)" in text
+    assert "Competing" not in text
+
+
 def test_every_reference_is_one_apa_entry() -> None:
     for key, entry in REFERENCES.items():
         assert entry.split(",")[0].lower() == key
