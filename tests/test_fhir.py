@@ -308,3 +308,110 @@ def test_a_response_shaped_as_sdc_test_data_is_read(tmp_path: Path, bank: Instru
     assert (row[["pb01", "pb03"]] == [4, 5]).all()
     assert export.flags.tolist() == [""]  # the contained form is ours: no other_questionnaire
     assert "Zelda" not in export.data.to_csv() + export.findings.to_csv()
+
+
+def _response(number: int, **fields: object) -> dict:
+    """A completed response to our short form, answering pb01 with code 3, and ``fields``."""
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"qr-{number}",
+        "questionnaire": "http://alliance.example/fhir/Questionnaire/alliance-patient-short",
+        "status": "completed",
+        "subject": {"reference": f"Patient/p-{number % 3}"},
+        "authored": f"2026-03-{number:02d}",
+        "item": [{"linkId": "pb01", "answer": [{"valueCoding": {"code": "3"}}]}],
+        **fields,
+    }
+
+
+SITE_URL = "http://alliance.example/fhir/StructureDefinition/site"
+SECONDS_URL = "http://alliance.example/fhir/StructureDefinition/completion-seconds"
+# Lines the columnar reader reads: each a shape it must read as the line reader does.
+COLUMNAR = [
+    _response(1, identifier={"value": "B-1"}),
+    _response(2, identifier=[{"value": "R5-list"}]),  # R5: a list, so the id is used
+    _response(3, subject={"identifier": {"value": "MRN-3"}, "type": "Patient"}),
+    _response(4, author={"reference": "https://ehr.example/fhir/PractitionerRole/r-4/_history/9"}),
+    _response(5, author={"reference": "RelatedPerson/x"}, encounter={"reference": "Encounter/e5"}),
+    _response(6, extension=[{"url": SECONDS_URL, "valueDecimal": 61.5},
+                            {"url": SITE_URL, "valueString": "north"},
+                            {"url": SITE_URL, "valueString": "south"}]),
+    _response(7, item=[{"linkId": "pb01", "answer": [{"valueInteger": 4}]},
+                       {"linkId": "pb03", "answer": [{"valueDecimal": 2.0}]},
+                       {"linkId": "pb04", "answer": [{"valueString": "often"}]},
+                       {"linkId": "pb05", "answer": []}, {"answer": [{"valueInteger": 2}]},
+                       {"linkId": "nickname", "answer": [{"valueString": "Bo"}]},
+                       {"linkId": "nickname", "answer": [{"valueString": "Bo"}]}]),
+    _response(8, item=[{"linkId": "group-goals", "item": [
+        {"linkId": "pg01", "answer": [{"valueCoding": {"code": "5", "system": "urn:x"}}]},
+        {"linkId": "pg02", "answer": [{"valueCoding": {"code": "1"}}]}]}]),
+    _response(9, questionnaire="http://loinc.org/q/44249-1", status="entered-in-error"),
+    _response(10, status="in-progress", subject=None),
+    {"resourceType": "Patient", "id": "p-1", "name": [{"family": "Quayle"}]},
+    {"resourceType": "Observation", "id": "o-1", "status": "final"},
+]  # fmt: skip
+# Lines only the line reader reads, each with a response of the columnar shape beside it.
+BY_LINE = {
+    "a bundle on a line": {"resourceType": "Bundle", "type": "collection",
+                           "entry": [{"resource": _response(11)}]},
+    "a contained form": _response(12, questionnaire="#q", contained=[
+        {"resourceType": "Questionnaire", "id": "q", "status": "active",
+         "url": "http://alliance.example/fhir/Questionnaire/alliance-patient-short"}]),
+    "an answer's own item": _response(13, item=[{"linkId": "pb01", "answer": [
+        {"valueInteger": 2, "item": [{"linkId": "pb03", "answer": [{"valueInteger": 4}]}]}]}]),
+    "groups two deep": _response(14, item=[{"linkId": "g", "item": [{"linkId": "h", "item": [
+        {"linkId": "pb01", "answer": [{"valueInteger": 1}]}]}]}]),
+    "an item answered twice": _response(15, item=[
+        {"linkId": "pb01", "answer": [{"valueInteger": 1}, {"valueInteger": 5}]}]),
+    "a code that is a label": _response(16, item=[
+        {"linkId": "pb01", "answer": [{"valueCoding": {"code": "x", "display": "Perhaps"}}]}]),
+    "a coding without code": _response(17, item=[
+        {"linkId": "pb01", "answer": [{"valueCoding": {"display": "Perhaps"}}]}]),
+}  # fmt: skip
+
+
+def _ndjson(path: Path, resources: list[dict]) -> Path:
+    lines = [json.dumps({k: v for k, v in r.items() if v is not None}) for r in resources]
+    path.write_text("\n".join([*lines[:3], "", *lines[3:]]) + "\n")  # and a blank line
+    return path
+
+
+@pytest.mark.parametrize("case", ["columnar", "simulated", *BY_LINE])
+def test_the_columnar_reader_gives_the_line_readers_table(
+    tmp_path: Path, bank: Instrument, case: str
+) -> None:
+    """An NDJSON file is read in columns where it can be (fast), else line by line; the table
+    and the findings are the same either way, and a shape the columns do not cover is left to
+    the line reader whole."""
+    from analysis.ingest import fhir, fhir_bulk
+
+    if case == "simulated":
+        path = tmp_path / "sim.ndjson"
+        done = run_cli("simulate", "-n", "60", "--sessions", "3", "--seed", "4", "-o", str(path))
+        assert done.returncode == 0, done.stderr
+    else:
+        path = _ndjson(
+            tmp_path / "x.ndjson", COLUMNAR + ([BY_LINE[case]] if case in BY_LINE else [])
+        )
+    rows = fhir._Collector(bank)
+    columnar = fhir_bulk.read_ndjson(path, rows.index, rows.ours, fhir.split_reference)
+    assert (columnar is None) == (case in BY_LINE)
+    fast, found_fast = fhir.read_fhir(path, bank)
+    slow, found_slow = fhir.read_fhir(path, bank, bulk=False)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert found_fast == found_slow
+    if case == "columnar":
+        data = fast.set_index("response_id")
+        assert len(data) == 10 and "Quayle" not in fast.to_csv()
+        assert data.loc["B-1", "respondent_id"] == "p-1" and "qr-2" in data.index
+        assert data.loc["qr-3", "respondent_id"] == "MRN-3"
+        assert data.loc["qr-4", "clinician_id"] == "r-4"
+        assert pd.isna(data.loc["qr-5", "clinician_id"])  # a RelatedPerson wrote it
+        assert data.loc["qr-6", "site_id"] == "south"  # the last, as read
+        assert data.loc["qr-6", "duration_seconds"] == 61.5
+        assert data.loc["qr-7", ["pb01", "pb03"]].tolist() == [4, 2]
+        assert pd.isna(data.loc["qr-7", "pb04"])  # a string is no answer of the scale
+        assert data.loc["qr-8", ["pg01", "pg02"]].tolist() == [5, 1]
+        kinds = {f[0]: f[3] for f in found_fast}
+        assert kinds["unknown_link"] == "2 answers" and kinds["uncoded_answer"] == "1 answers"
+        assert {f[3] for f in found_fast if f[0] == "other_resource"} == {"Patient", "Observation"}

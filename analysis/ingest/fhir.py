@@ -23,6 +23,7 @@ line is a row without answers, set aside with its line number: nothing is lost):
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from instrument import Instrument
 from instrument.exports.fhir import COMPLETION_SECONDS, SITE, questionnaire_url
 
 from .. import names
+from . import fhir_bulk
 
 # A finding as read.py records it (platforms.base.Finding; not imported, which would import
 # every platform, this one's among them, before this module is done)
@@ -70,21 +72,37 @@ CONTEXT = (
 )
 
 
+@dataclass
+class _Part:
+    """Rows read: their context columns, their answers to the items ``columns`` places in the
+    instrument, and their flags."""
+
+    context: dict[str, np.ndarray]
+    answers: np.ndarray
+    columns: np.ndarray
+    unreadable: np.ndarray
+    other: np.ndarray
+
+
 class _Collector:
-    """The rows read so far, column by column: each context field a list, the answers blocks
-    of a float array (one column per item of the instrument), and the counts findings need."""
+    """The rows read so far, in parts: each part's context columns, its answers (a float
+    block, one column per item answered so far: an instrument has many more items than a form)
+    and its flags. Rows read one at a time fill
+    lists and a block of CHUNK rows, which become a part when full; the bulk reader adds whole
+    parts. The counts findings need are kept beside them."""
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
         self.items = instrument.item_ids
         self.index = {item: k for k, item in enumerate(self.items)}
+        self.parts: list[_Part] = []
         self.context: dict[str, list[Any]] = {c: [] for c in CONTEXT}
         self.unreadable: list[bool] = []
         self.other: list[bool] = []
-        self.blocks: list[np.ndarray] = []
         self.seen = np.zeros(len(self.items), dtype=bool)  # items some response holds
         self.block = np.full((CHUNK, len(self.items)), np.nan)
         self.filled = 0
+        self.done = 0  # rows in the parts
         self.ours = questionnaire_url(instrument, None).rsplit("-", 1)[0] + "-"
         self.findings: list[Finding] = []
         self.others: dict[str, int] = {}
@@ -94,16 +112,58 @@ class _Collector:
 
     @property
     def rows(self) -> int:
-        return len(self.unreadable)
+        return self.done + self.filled
+
+    def _flush(self) -> None:
+        """The rows read one at a time become a part."""
+        if not self.filled:
+            return
+        context = {
+            c: np.fromiter(self.context[c], dtype=object, count=self.filled) for c in CONTEXT
+        }
+        columns = np.flatnonzero(self.seen)
+        self.parts.append(
+            _Part(
+                context,
+                self.block[: self.filled, columns],
+                columns,
+                np.array(self.unreadable, dtype=bool),
+                np.array(self.other, dtype=bool),
+            )
+        )
+        self.done += self.filled
+        self.context = {c: [] for c in CONTEXT}
+        self.unreadable, self.other = [], []
+        self.block = np.full((CHUNK, len(self.items)), np.nan)
+        self.filled = 0
 
     def _next_row(self) -> np.ndarray:
         if self.filled == CHUNK:
-            self.blocks.append(self.block)
-            self.block = np.full((CHUNK, len(self.items)), np.nan)
-            self.filled = 0
+            self._flush()
         row = self.block[self.filled]
         self.filled += 1
         return row
+
+    def add_bulk(self, bulk: fhir_bulk.Bulk) -> None:
+        """The blocks the bulk reader read, after the rows read so far."""
+        self._flush()
+        for block in bulk.blocks:
+            n = len(block.answers)
+            context = {c: block.context[c] for c in CONTEXT}
+            columns = np.flatnonzero(block.seen)
+            self.parts.append(
+                _Part(context, block.answers, columns, np.zeros(n, dtype=bool), block.other)
+            )
+            self.seen |= block.seen
+            self.done += n
+        for mine, theirs in (
+            (self.others, bulk.others),
+            (self.unknown, bulk.unknown),
+            (self.uncoded, bulk.uncoded),
+            (self.skipped, bulk.skipped),
+        ):
+            for key, count in theirs.items():
+                mine[key] = mine.get(key, 0) + count
 
     def unreadable_line(self, file: str, number: int, reason: str) -> None:
         self._next_row()
@@ -221,13 +281,23 @@ class _Collector:
         if not self.rows:
             found = ", ".join(f"{k} {v:,}" for k, v in self.skipped.items()) or "nothing"
             raise ValueError(f"{name}: no QuestionnaireResponse in it (found {found}).")
-        answers = np.vstack([*self.blocks, self.block[: self.filled]])
-        frame = pd.DataFrame({c: self.context[c] for c in CONTEXT})
-        frame[UNREADABLE] = np.array(self.unreadable, dtype=bool)
-        frame[OTHER] = np.array(self.other, dtype=bool)
+        self._flush()
+        parts, self.parts = self.parts, []
+        columns = {c: np.concatenate([p.context[c] for p in parts]) for c in CONTEXT}
+        frame = pd.DataFrame(columns).infer_objects()  # the types a list of values gives
+        frame[UNREADABLE] = np.concatenate([p.unreadable for p in parts])
+        frame[OTHER] = np.concatenate([p.other for p in parts])
         frame[names.SESSION] = _sessions(frame)
         items = [i for k, i in enumerate(self.items) if self.seen[k]]
-        frame = pd.concat([frame, pd.DataFrame(answers[:, self.seen], columns=items)], axis=1)
+        column_of = np.cumsum(self.seen) - 1  # an item's column among those answered
+        answers = np.full((len(frame), len(items)), np.nan)
+        at = 0
+        while parts:  # each part's answers copied and let go, so they are held once
+            part = parts.pop(0)
+            n = len(part.other)
+            answers[at : at + n][:, column_of[part.columns]] = part.answers
+            at += n
+        frame = pd.concat([frame, pd.DataFrame(answers, columns=items, copy=False)], axis=1)
         empty = [c for c in (names.CLINICIAN_ID, names.SITE_ID, names.DURATION, ENCOUNTER)
                  if frame[c].isna().all()]  # fmt: skip
         return frame.drop(columns=empty), self.findings + self._findings()
@@ -265,7 +335,7 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def _read_file(path: Path, rows: _Collector) -> None:
+def _read_file(path: Path, rows: _Collector, bulk: bool) -> None:
     """A Bundle, a lone resource, or NDJSON read line by line (a line that is no JSON object
     becomes an unreadable row)."""
     with path.open("r", encoding="utf-8-sig") as handle:
@@ -273,7 +343,11 @@ def _read_file(path: Path, rows: _Collector) -> None:
         rest = handle.readline()
     one_line = json_line(first)
     if one_line is not None and (rest.strip() == "" or json_line(rest) is not None):
-        _read_lines(path, rows)
+        read = fhir_bulk.read_ndjson(path, rows.index, rows.ours, split_reference) if bulk else None
+        if read is not None:
+            rows.add_bulk(read)
+        else:
+            _read_lines(path, rows)
         return
     text = path.read_text(encoding="utf-8-sig").strip()
     try:
@@ -340,23 +414,32 @@ def _reference(value: Any) -> tuple[str | None, str | None]:
     if isinstance(value, dict):
         ref = value.get("reference")
         if isinstance(ref, str) and ref:
-            parts = ref.rstrip("/").split("/")
-            if "_history" in parts:
-                parts = parts[: parts.index("_history")]
-            kind = parts[-2] if len(parts) >= 2 else None
-            return kind, parts[-1]
+            return split_reference(ref)
         ident = value.get("identifier")
         if isinstance(ident, dict) and ident.get("value") is not None:
             return value.get("type"), str(ident["value"])
     return None, None
 
 
-def read_fhir(path: Path, instrument: Instrument) -> tuple[pd.DataFrame, list[Finding]]:
+def split_reference(ref: str) -> tuple[str | None, str]:
+    """``Patient/123``, or a full URL ending so (a version's ``_history`` cut off): the type
+    and the id."""
+    parts = ref.rstrip("/").split("/")
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    kind = parts[-2] if len(parts) >= 2 else None
+    return kind, parts[-1]
+
+
+def read_fhir(
+    path: Path, instrument: Instrument, *, bulk: bool = True
+) -> tuple[pd.DataFrame, list[Finding]]:
     """The QuestionnaireResponses at ``path`` as a table (context columns, then one column per
-    item some response holds), and the findings of reading them."""
+    item some response holds), and the findings of reading them. An NDJSON file is read by
+    :mod:`analysis.ingest.fhir_bulk` where it can be (``bulk=False``: always line by line)."""
     rows = _Collector(instrument)
     for file in _files(path):
-        _read_file(file, rows)
+        _read_file(file, rows, bulk)
     return rows.frame(path.name)
 
 
