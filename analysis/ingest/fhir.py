@@ -77,7 +77,7 @@ class _Part:
     """Rows read: their context columns, their answers to the items ``columns`` places in the
     instrument, and their flags."""
 
-    context: dict[str, np.ndarray]
+    context: dict[str, Any]  # a column's values: an Arrow array, or an object array
     answers: np.ndarray
     columns: np.ndarray
     unreadable: np.ndarray
@@ -283,19 +283,20 @@ class _Collector:
             raise ValueError(f"{name}: no QuestionnaireResponse in it (found {found}).")
         self._flush()
         parts, self.parts = self.parts, []
-        columns = {c: np.concatenate([p.context[c] for p in parts]) for c in CONTEXT}
-        frame = pd.DataFrame(columns).infer_objects()  # the types a list of values gives
+        frame = pd.DataFrame({c: _column([p.context[c] for p in parts]) for c in CONTEXT})
         frame[UNREADABLE] = np.concatenate([p.unreadable for p in parts])
         frame[OTHER] = np.concatenate([p.other for p in parts])
         frame[names.SESSION] = _sessions(frame)
         items = [i for k, i in enumerate(self.items) if self.seen[k]]
         column_of = np.cumsum(self.seen) - 1  # an item's column among those answered
-        answers = np.full((len(frame), len(items)), np.nan)
+        answers = np.empty((len(frame), len(items)))
         at = 0
         while parts:  # each part's answers copied and let go, so they are held once
             part = parts.pop(0)
             n = len(part.other)
-            answers[at : at + n][:, column_of[part.columns]] = part.answers
+            held = column_of[part.columns]
+            answers[at : at + n][:, held] = part.answers
+            answers[at : at + n][:, np.setdiff1d(np.arange(len(items)), held)] = np.nan
             at += n
         frame = pd.concat([frame, pd.DataFrame(answers, columns=items, copy=False)], axis=1)
         empty = [c for c in (names.CLINICIAN_ID, names.SITE_ID, names.DURATION, ENCOUNTER)
@@ -327,6 +328,26 @@ class _Collector:
                  "not QuestionnaireResponses are passed over")
             )  # fmt: skip
         return out
+
+
+def _column(parts: list[Any]) -> pd.Series:
+    """A context column from its parts (Arrow arrays from the bulk reader, object arrays from
+    the line reader), typed as a list of its values would be: text as pandas' string type
+    (kept in Arrow, not as a Python object a row), numbers as floats."""
+    import pyarrow as pa
+
+    try:
+        arrays = [p if isinstance(p, pa.Array) else pa.array(p, from_pandas=True) for p in parts]
+        types = {a.type for a in arrays} - {pa.null()}
+        if len(types) > 1:
+            raise TypeError(types)
+        kind = types.pop() if types else pa.null()
+        return pa.chunked_array([a.cast(kind) for a in arrays], type=kind).to_pandas()
+    except (pa.ArrowException, TypeError):  # values of mixed types, as a line may give
+        objects = [
+            p.to_numpy(zero_copy_only=False) if isinstance(p, pa.Array) else p for p in parts
+        ]
+        return pd.Series(np.concatenate(objects).astype(object)).infer_objects()
 
 
 def _files(path: Path) -> list[Path]:
@@ -445,15 +466,18 @@ def read_fhir(
 
 def _sessions(frame: pd.DataFrame) -> pd.Series:
     """Each response's number among its subject's, by ``authored`` (then the order read)."""
+    who, _ = pd.factorize(frame[names.RESPONDENT_ID])  # -1 where there is no subject
     when = pd.to_datetime(frame[names.DATE], errors="coerce", utc=True)
-    order = pd.DataFrame(
-        {"who": frame[names.RESPONDENT_ID], "when": when, "at": np.arange(len(frame))}
-    )
-    ranked = order.sort_values(["who", "when", "at"], na_position="last")
-    numbers = ranked.groupby("who", dropna=False).cumcount() + 1
-    out = numbers.reindex(order.index).astype(float)
-    out[frame[names.RESPONDENT_ID].isna().to_numpy()] = np.nan
-    return out
+    stamp = when.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    stamp = np.where(when.isna().to_numpy(), np.iinfo(np.int64).max, stamp)  # undated last
+    order = np.lexsort((np.arange(len(frame)), stamp, who))
+    ranked = who[order]
+    first = np.r_[True, ranked[1:] != ranked[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    numbers = np.empty(len(order))
+    numbers[order] = np.arange(len(order)) - start + 1
+    numbers[who < 0] = np.nan
+    return pd.Series(numbers, index=frame.index)
 
 
 def marks(frame: pd.DataFrame) -> tuple[pd.Series, list[Finding]]:

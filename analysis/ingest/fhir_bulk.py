@@ -31,13 +31,17 @@ from .. import names
 if TYPE_CHECKING:
     import pyarrow as pa
 
+PRACTITIONER = ("Practitioner", "PractitionerRole")  # an author who is a clinician
 BATCH = 65_536  # responses a block: a few MB of arrays beside the answers' float block
 
+# An answer's own items and a third level of groups are read only to see that there are none
+# (a list where there is one); their shape is the line reader's business.
+_NESTED = "STRUCT(linkId VARCHAR)[]"
 _ANSWER = (
-    "STRUCT(valueCoding STRUCT(code VARCHAR), valueInteger DOUBLE, valueDecimal DOUBLE, "
-    "item JSON)[]"
+    "STRUCT(valueCoding STRUCT(code DOUBLE), valueInteger DOUBLE, valueDecimal DOUBLE, "
+    f"item {_NESTED})[]"
 )
-_INNER = f"STRUCT(linkId VARCHAR, answer {_ANSWER}, item JSON)[]"
+_INNER = f"STRUCT(linkId VARCHAR, answer {_ANSWER}, item {_NESTED})[]"
 _REFERENCE = "STRUCT(reference VARCHAR, type VARCHAR, identifier STRUCT(value VARCHAR))"
 COLUMNS = {
     "resourceType": "VARCHAR",
@@ -62,7 +66,7 @@ class _Unsupported(Exception):
 class Block:
     """One block of responses as the collector takes them."""
 
-    context: dict[str, np.ndarray]
+    context: dict[str, pa.Array]  # strings, and the duration a double
     answers: np.ndarray  # responses x the items ``seen`` marks, NaN where unanswered
     other: np.ndarray  # a response to another instrument's Questionnaire
     seen: np.ndarray  # items some response in the block answers
@@ -140,27 +144,32 @@ def _block(
     if other.any():
         _count(bulk.others, pc.filter(url, pa.array(other)).to_pylist())
 
-    response_id = pc.coalesce(batch.column("business"), batch.column("id"))
-    context: dict[str, np.ndarray] = {
-        names.RESPONSE_ID: _objects(response_id),
-        names.RESPONDENT_ID: _references(batch.column("subject"), reference)[1],
-        names.DATE: _objects(batch.column("authored")),
-        "encounter": _references(batch.column("encounter"), reference)[1],
-        "status": _objects(batch.column("status")),
-        "questionnaire": _objects(url),
-    }
     author_kind, author = _references(batch.column("author"), reference)
-    practitioner = np.isin(author_kind, ["Practitioner", "PractitionerRole"])
-    author[~practitioner] = None
-    context[names.CLINICIAN_ID] = author
+    practitioner = pc.fill_null(pc.is_in(author_kind, pa.array(PRACTITIONER)), False)
     duration, site = _extensions(batch.column("extension"), n)
-    context[names.DURATION] = duration
-    context[names.SITE_ID] = site
+    context = {
+        names.RESPONSE_ID: pc.coalesce(batch.column("business"), batch.column("id")),
+        names.RESPONDENT_ID: _references(batch.column("subject"), reference)[1],
+        names.DATE: batch.column("authored"),
+        "encounter": _references(batch.column("encounter"), reference)[1],
+        "status": batch.column("status"),
+        "questionnaire": url,
+        names.CLINICIAN_ID: pc.if_else(practitioner, author, pa.scalar(None, pa.string())),
+        names.DURATION: duration,
+        names.SITE_ID: site,
+    }
+    # Copied out: an array that shares the batch's buffers keeps the whole batch, answers and
+    # all, alive (a batch from DuckDB is freed as one).
+    rows = pa.array(np.arange(n))
+    context = {name: values.take(rows) for name, values in context.items()}
 
-    answers = np.full((n, len(index)), np.nan)
+    row, position, value = _place(batch.column("item"), index, bulk)
     seen = np.zeros(len(index), dtype=bool)
-    _place(batch.column("item"), index, answers, seen, bulk)
-    return Block(context, answers[:, seen], other, seen)
+    seen[position] = True
+    column = np.cumsum(seen) - 1  # an item's column among those the block answers
+    answers = np.full((n, int(seen.sum())), np.nan)
+    answers[row, column[position]] = value
+    return Block(context, answers, other, seen)
 
 
 def _field(array: Any, name: str) -> Any:
@@ -170,70 +179,56 @@ def _field(array: Any, name: str) -> Any:
     return pc.struct_field(array, [name])
 
 
-def _objects(array: Any) -> np.ndarray:
-    """The values as Python objects, one object per distinct value (a million responses to one
-    Questionnaire hold its URL once)."""
-    import pyarrow.compute as pc
-
-    encoded = pc.dictionary_encode(array)
-    distinct = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
-    return distinct[pc.fill_null(encoded.indices, len(distinct) - 1).to_numpy()]
-
-
-def _references(column: Any, reference: Any) -> tuple[np.ndarray, np.ndarray]:
+def _references(column: Any, reference: Any) -> tuple[pa.Array, pa.Array]:
     """Each row's referenced resource type and id, by the line reader's rule (applied once
-    per distinct reference: a patient's many responses share one)."""
-    n = len(column)
+    per distinct reference: a patient's many responses share one), or else the type and value
+    of the identifier it gives."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = _field(column, "reference")
-    kinds = np.full(n, None, dtype=object)
-    ids = np.full(n, None, dtype=object)
-    usable = pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
-    if usable.any():
-        encoded = pc.dictionary_encode(text)
-        distinct = encoded.dictionary.to_pylist()
-        inverse = encoded.indices.to_numpy(zero_copy_only=False)[usable].astype(np.int64)
-        parts = [reference(r) for r in distinct]
-        kinds[usable] = np.array([p[0] for p in parts], dtype=object)[inverse]
-        ids[usable] = np.array([p[1] for p in parts], dtype=object)[inverse]
-    rest = ~usable
-    if rest.any():  # known by identifier alone
-        value = _objects(_field(_field(column, "identifier"), "value"))
-        kinds[rest] = _objects(_field(column, "type"))[rest]
-        ids[rest] = value[rest]
-        kinds[rest & (ids == None)] = None  # noqa: E711  (elementwise)
-    return kinds, ids
+    encoded = pc.dictionary_encode(_field(column, "reference"))
+    distinct = encoded.dictionary
+    # ``Type/id``, as nearly every reference is, split at once; the rest by the rule itself
+    plain = pc.extract_regex(distinct, r"^(?P<kind>[A-Za-z]+)/(?P<id>[^/]+)$")
+    kind, id_ = plain.field("kind").to_pylist(), plain.field("id").to_pylist()
+    for k in np.flatnonzero(~plain.is_valid().to_numpy(zero_copy_only=False)):
+        text = distinct[int(k)].as_py()
+        kind[k], id_[k] = reference(text) if text else (None, None)
+    kinds = pa.array(kind, pa.string()).take(encoded.indices)
+    ids = pa.array(id_, pa.string()).take(encoded.indices)
+    value = _field(_field(column, "identifier"), "value")
+    by_identifier = pc.and_kleene(pc.is_null(ids), pc.is_valid(value))
+    kinds = pc.if_else(by_identifier, _field(column, "type"), kinds)
+    return kinds, pc.if_else(by_identifier, value, ids)
 
 
-def _extensions(column: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _extensions(column: Any, n: int) -> tuple[pa.Array, pa.Array]:
     """The project's completion-time and site extensions (the last of each, as read)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    duration = np.full(n, None, dtype=object)
-    site = np.full(n, None, dtype=object)
-    if column.null_count == n:
-        return duration, site
+    out = []
     rows = pc.list_parent_indices(column).to_numpy()
     flat = pc.list_flatten(column)
-    url = _objects(_field(flat, "url"))
-    for into, name, value in (
-        (duration, COMPLETION_SECONDS, "valueDecimal"),
-        (site, SITE, "valueString"),
-    ):
-        mine = np.flatnonzero(url == name)
+    url = _field(flat, "url")
+    for name, value in ((COMPLETION_SECONDS, "valueDecimal"), (SITE, "valueString")):
+        mine = np.flatnonzero(
+            pc.fill_null(pc.equal(url, name), False).to_numpy(zero_copy_only=False)
+        )
+        at = np.full(n, -1)
         if len(mine):
-            values = _objects(_field(flat, value))
             last = len(mine) - 1 - np.unique(rows[mine][::-1], return_index=True)[1]
-            into[rows[mine[last]]] = values[mine[last]]  # the last of a response's, as read
-    return duration, site
+            at[rows[mine[last]]] = mine[last]  # the last of a response's, as read
+        out.append(_field(flat, value).take(pa.array(at, mask=at < 0)))
+    return out[0], out[1]
 
 
 def _place(
-    items: Any, index: dict[str, int], answers: np.ndarray, seen: np.ndarray, bulk: Bulk
-) -> None:
-    """The answers of the items (and of items in groups one deep) into ``answers``. Only
-    plain arrays are filtered: the answers' structs are read field by field, as they come."""
+    items: Any, index: dict[str, int], bulk: Bulk
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The answers of the items (and of items in groups one deep): each one's row, its item's
+    place in ``index``, and its value. Only plain arrays are filtered: the answers' structs are
+    read field by field, as they come."""
     import pyarrow.compute as pc
 
     outer = pc.list_flatten(items)
@@ -243,8 +238,7 @@ def _place(
     if pc.any(pc.is_valid(_field(inner_flat, "item"))).as_py():
         raise _Unsupported  # groups deeper than one
     inner_rows = outer_rows[pc.list_parent_indices(inner).to_numpy()]
-    width = answers.shape[1]
-    cells: list[np.ndarray] = []
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for level, level_rows in ((outer, outer_rows), (inner_flat, inner_rows)):
         answer = _field(level, "answer")
         flat = pc.list_flatten(answer)
@@ -256,18 +250,19 @@ def _place(
         where = _positions(_field(level, "linkId"), index, bulk, parents)[parents]
         # an answer that is no object, or to no item of ours, is not placed
         ours = (where >= 0) & flat.is_valid().to_numpy(zero_copy_only=False)
-        row = level_rows[parents][ours]
         position = where[ours]
         value, uncoded = _values(flat, ours)
-        cells.append(row * width + position)
+        found.append((level_rows[parents][ours], position, value))
         if uncoded.any():
             ids = list(index)
             for k, count in zip(*np.unique(position[uncoded], return_counts=True), strict=True):
                 bulk.uncoded[ids[k]] = bulk.uncoded.get(ids[k], 0) + int(count)
-        answers.reshape(-1)[row * width + position] = value
-        seen[np.unique(position)] = True
-    if cells and np.bincount(np.concatenate(cells)).max() > 1:
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    row, position, value = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    if np.bincount(row * len(index) + position).max() > 1:
         raise _Unsupported  # an item answered twice: the line reader keeps the last
+    return row, position, value
 
 
 def _positions(link: Any, index: dict[str, int], bulk: Bulk, parents: np.ndarray) -> np.ndarray:
@@ -292,7 +287,6 @@ def _values(answer: Any, ours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The number of each answer ``ours`` marks, and which have none. A coding gives its code
     (a code that is no number, or none, leaves the fast path: the line reader tries the scale's
     labels); without one, the integer or else the decimal."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     coding = _field(answer, "valueCoding")
@@ -300,10 +294,7 @@ def _values(answer: Any, ours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     value = np.full(int(ours.sum()), np.nan)
     if coded.any():
         code = _field(coding, "code")
-        try:
-            number = pc.cast(code, pa.float64()).to_numpy(zero_copy_only=False)[ours]
-        except pa.ArrowInvalid:
-            raise _Unsupported from None
+        number = code.to_numpy(zero_copy_only=False)[ours]
         if pc.any(pc.and_(coding.is_valid(), pc.is_null(code))).as_py():
             raise _Unsupported  # a coding without a code: the line reader tries its display
         value[coded] = number[coded]

@@ -5,6 +5,7 @@ transaction, a block of rows at a time (:func:`analysis.store.writer.ingest_expo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..fileio import file_sha256
@@ -41,10 +42,12 @@ def ingest_files(
     summaries: list[IngestSummary] = []
     empty = False
     try:
-        with open_store(db, create=True) as con:
+        with open_store(db, create=True) as con, ThreadPoolExecutor(1) as pool:
             try:
                 for path in map(Path, exports):
                     tell(f"reading {path} ...")
+                    # the file's hash is taken while it is parsed (4 GB of FHIR: 2.5 s)
+                    hashing = pool.submit(file_sha256, path)
                     read_instrument, export = read_unchecked(path, options, instrument)
                     if on_read is not None:
                         on_read(export)
@@ -58,7 +61,7 @@ def ingest_files(
                         read_instrument,
                         block_scoring(read_instrument, options, plan),
                         source=str(path),
-                        sha256=file_sha256(path),
+                        sha256=hashing.result(),
                         progress=progress,
                         batch_rows=batch_rows,
                     )
