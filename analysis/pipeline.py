@@ -24,10 +24,6 @@ from instrument import Instrument
 from instrument.syntax import parse_model
 
 from . import names
-from .bootstrap import Bootstrap
-from .cfa.invariance import InvarianceResult, run_invariance
-from .cfa.longitudinal import run_over_sessions, wide_name, widen
-from .cfa.partable import variables
 from .choices import DEFAULT_SHORT_ITEMS
 from .describe import GroupProfiles, profiles_by
 from .forms import stack_parallel
@@ -35,7 +31,6 @@ from .names import PERSPECTIVE, ROW_IN_EXPORT
 from .privacy import MIN_N_FLOOR
 from .reading import Options, ReadResult, read_checked, read_unchecked, resolve_instrument
 from .results import Reported
-from .ruptures.course import Course, export_course
 from .sample import Sample
 from .scoring import (
     ScoreResult,
@@ -45,15 +40,17 @@ from .scoring import (
     score_export,
 )
 from .scoring.blocks import BlockScoring
-from .validate import ValidationResult, hypothesized_input
-from .validate import validate as validate_structure
 from .wording import worded
 
-if TYPE_CHECKING:  # the item calibration's modules load scipy: imported where they are used
+if TYPE_CHECKING:  # the statistics' modules load scipy: imported where they are used, so
+    # `check` and `score` do not pay for the CFA, the bootstrap or the rupture model
     from .cfa import CFAResult
+    from .cfa.invariance import InvarianceResult
     from .cfa.scores import FactorScores
     from .irt import Calibration
     from .irt.adaptive import AdaptiveResult, StopRule
+    from .ruptures.course import Course
+    from .validate import ValidationResult
 
 __all__ = [
     "Analysis",
@@ -404,6 +401,9 @@ def validate(
     """Reliability, EFA and the CFA models on the rows ``options.rows`` selects; the result
     says how many rows it used and why any were left out. With ``options.bootstrap`` draws,
     percentile intervals too, ``progress`` told the draws done."""
+    from .bootstrap import Bootstrap
+    from .validate import validate as validate_structure
+
     data, sample = read.selected(options.rows)
     if sample.rows_selected == 0:
         raise ValueError(
@@ -450,6 +450,10 @@ def _over_sessions(
 ) -> InvarianceRun:
     """The same patients' sessions as one longitudinal model (:mod:`analysis.cfa.longitudinal`),
     the instrument's subscales (or the factors of ``options.model``) at every session."""
+    from .cfa.longitudinal import run_over_sessions, wide_name, widen
+    from .cfa.partable import variables
+    from .validate import hypothesized_input
+
     if options.group is not None:
         raise ValueError("invariance over sessions compares a patient's sessions; give no group.")
     data, sample = read.selected(options.rows)
@@ -528,6 +532,10 @@ def invariance(
 ) -> InvarianceRun:
     """Configural to strict invariance of the hypothesized model across ``options.group``, or
     over a patient's sessions (``options.over``)."""
+    from .cfa.invariance import run_invariance
+    from .cfa.partable import variables
+    from .validate import hypothesized_input
+
     if options.over == "session":
         return _over_sessions(read, options, progress)
     if options.group is None:
@@ -572,6 +580,8 @@ def analyse_read(
 ) -> Analysis:
     """:func:`analyse` for an export already read and checked; ``draws`` is told the
     bootstrap's draws done (with ``options.bootstrap``)."""
+    from .ruptures.course import export_course
+
     say = progress or (lambda _message: None)
     usable = read.checked.usable_data()
     if options.by is not None and options.by not in usable.columns:

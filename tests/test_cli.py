@@ -66,6 +66,19 @@ def test_checking_a_csv_imports_neither_scipy_nor_the_binary_readers(tmp_path: P
     assert "rows" in output
 
 
+def test_scoring_a_csv_loads_no_model(tmp_path: Path) -> None:
+    """`alliance score` on a CSV reads, checks and scores: the CFA engine, validation, the
+    bootstrap, the rupture model, statsmodels and factor_analyzer stay unloaded (importing
+    them had doubled its time at 10,000 rows)."""
+    export = tmp_path / "export.csv"
+    assert run_cli("simulate", "-n", "60", "--seed", "2", "-o", str(export)).returncode == 0
+    heavy = ("analysis.cfa", "analysis.validate", "analysis.bootstrap", "analysis.ruptures",
+             "statsmodels", "factor_analyzer")  # fmt: skip
+    _, loaded = loaded_by(["score", str(export), "-o", str(tmp_path / "s.csv")], heavy)
+    assert loaded == []
+    assert (tmp_path / "s.csv").read_text().startswith('"row_in_export",')
+
+
 @pytest.mark.parametrize(
     "args",
     [["check"], ["score", "-o", "{out}.csv"], ["validate"], ["report", "-o", "{out}.html"]],
