@@ -334,6 +334,7 @@ COLUMNAR = [
     _response(4, author={"reference": "https://ehr.example/fhir/PractitionerRole/r-4/_history/9",
                          "display": "Dr Alex Moreno"}),
     _response(5, author={"reference": "RelatedPerson/x"}, encounter={"reference": "Encounter/e5"}),
+    _response(11, subject={"reference": "Patient/_history"}),  # no id before the version
     _response(6, extension=[{"url": SECONDS_URL, "valueDecimal": 61.5},
                             {"url": SITE_URL, "valueString": "north"},
                             {"url": SITE_URL, "valueString": "south"}]),
@@ -403,7 +404,7 @@ def test_the_columnar_reader_gives_the_line_readers_table(
     assert found_fast == found_slow
     if case == "columnar":
         data = fast.set_index("response_id")
-        assert len(data) == 10
+        assert len(data) == 11
         assert "Quayle" not in fast.to_csv() and "Moreno" not in fast.to_csv()
         assert data.loc["B-1", "respondent_id"] == "p-1" and "qr-2" in data.index
         assert data.loc["qr-3", "respondent_id"] == "MRN-3"

@@ -87,9 +87,9 @@ class _Part:
 class _Collector:
     """The rows read so far, in parts: each part's context columns, its answers (a float
     block, one column per item answered so far: an instrument has many more items than a form)
-    and its flags. Rows read one at a time fill
-    lists and a block of CHUNK rows, which become a part when full; the bulk reader adds whole
-    parts. The counts findings need are kept beside them."""
+    and its flags. Rows read one at a time fill lists and a block of CHUNK rows, which become a
+    part when full; the bulk reader adds whole parts. The counts findings need are kept beside
+    them."""
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
@@ -357,8 +357,8 @@ def _files(path: Path) -> list[Path]:
 
 
 def _read_file(path: Path, rows: _Collector, bulk: bool) -> None:
-    """A Bundle, a lone resource, or NDJSON read line by line (a line that is no JSON object
-    becomes an unreadable row)."""
+    """A Bundle, a lone resource, or NDJSON: in columns where the bulk reader can, else line by
+    line (a line that is no JSON object becomes an unreadable row)."""
     with path.open("r", encoding="utf-8-sig") as handle:
         first = handle.readline()
         rest = handle.readline()

@@ -12,8 +12,9 @@ once with a numeric code, an integer or a decimal. Anything else makes :func:`re
 return None and the file is read line by line, where every case has its rule and every line its
 number: a line that is no JSON, a Bundle on a line, a Questionnaire contained in the response,
 an answer with items of its own, groups deeper than one, a code that is no number (an answer
-given by its label), or one item answered twice. The two paths give the same table (tested on
-every fixture).
+given by its label), a coding without a code, or one item answered twice. The two paths give
+the same table and findings (tested on each of these shapes and on the shapes the columns do
+read).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 PRACTITIONER = ("Practitioner", "PractitionerRole")  # an author who is a clinician
-BATCH = 65_536  # responses a block: a few MB of arrays beside the answers' float block
+BATCH = 65_536  # rows asked of DuckDB a batch (it hands a few thousand at a time)
 
 # An answer's own items and a third level of groups are read only to see that there are none
 # (a list where there is one); their shape is the line reader's business.
@@ -191,7 +192,8 @@ def _references(column: Any, reference: Any) -> tuple[pa.Array, pa.Array]:
     # ``Type/id``, as nearly every reference is, split at once; the rest by the rule itself
     plain = pc.extract_regex(distinct, r"^(?P<kind>[A-Za-z]+)/(?P<id>[^/]+)$")
     kind, id_ = plain.field("kind").to_pylist(), plain.field("id").to_pylist()
-    for k in np.flatnonzero(~plain.is_valid().to_numpy(zero_copy_only=False)):
+    split = pc.and_(plain.is_valid(), pc.not_equal(plain.field("id"), "_history"))
+    for k in np.flatnonzero(~split.to_numpy(zero_copy_only=False)):
         text = distinct[int(k)].as_py()
         kind[k], id_[k] = reference(text) if text else (None, None)
     kinds = pa.array(kind, pa.string()).take(encoded.indices)
@@ -285,8 +287,9 @@ def _positions(link: Any, index: dict[str, int], bulk: Bulk, parents: np.ndarray
 
 def _values(answer: Any, ours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The number of each answer ``ours`` marks, and which have none. A coding gives its code
-    (a code that is no number, or none, leaves the fast path: the line reader tries the scale's
-    labels); without one, the integer or else the decimal."""
+    (DuckDB refuses a code that is no number, and a coding without a code leaves here: either
+    sends the file to the line reader, which tries the scale's labels); without one, the
+    integer or else the decimal."""
     import pyarrow.compute as pc
 
     coding = _field(answer, "valueCoding")
