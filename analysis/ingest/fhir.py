@@ -35,15 +35,13 @@ from instrument.exports.fhir import COMPLETION_SECONDS, SITE, questionnaire_url
 
 from .. import names
 from . import fhir_bulk
+from .fhir_bulk import ENCOUNTER, PRACTITIONER, QUESTIONNAIRE, STATUS
 
 # A finding as read.py records it (platforms.base.Finding; not imported, which would import
 # every platform, this one's among them, before this module is done)
 Finding = tuple[str, int | None, str, str, str]
 
 SUFFIXES = (".json", ".ndjson", ".jsonl")
-STATUS = "status"
-QUESTIONNAIRE = "questionnaire"
-ENCOUNTER = "encounter"
 UNREADABLE = "fhir_unreadable"
 OTHER = "fhir_other_questionnaire"
 METADATA = frozenset({STATUS, QUESTIONNAIRE, ENCOUNTER, UNREADABLE, OTHER})
@@ -204,7 +202,7 @@ class _Collector:
                 elif extension.get("url") == SITE:
                     values[names.SITE_ID] = extension.get("valueString")
         kind_of_author, author = _reference(resource.get("author"))
-        if author is not None and kind_of_author in ("Practitioner", "PractitionerRole"):
+        if author is not None and kind_of_author in PRACTITIONER:
             values[names.CLINICIAN_ID] = author
         for column in CONTEXT:
             self.context[column].append(values.get(column))

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 PRACTITIONER = ("Practitioner", "PractitionerRole")  # an author who is a clinician
+# The context columns both readers name (with the shared names of analysis.names)
+STATUS = "status"
+QUESTIONNAIRE = "questionnaire"
+ENCOUNTER = "encounter"
 BATCH = 65_536  # rows asked of DuckDB a batch (it hands a few thousand at a time)
 
 # An answer's own items and a third level of groups are read only to see that there are none
@@ -152,9 +156,9 @@ def _block(
         names.RESPONSE_ID: pc.coalesce(batch.column("business"), batch.column("id")),
         names.RESPONDENT_ID: _references(batch.column("subject"), reference)[1],
         names.DATE: batch.column("authored"),
-        "encounter": _references(batch.column("encounter"), reference)[1],
-        "status": batch.column("status"),
-        "questionnaire": url,
+        ENCOUNTER: _references(batch.column("encounter"), reference)[1],
+        STATUS: batch.column("status"),
+        QUESTIONNAIRE: url,
         names.CLINICIAN_ID: pc.if_else(practitioner, author, pa.scalar(None, pa.string())),
         names.DURATION: duration,
         names.SITE_ID: site,
