@@ -1,8 +1,9 @@
-"""Exploratory factor analysis with factor_analyzer: sampling adequacy, how many factors the data
-support, and rotated loadings labelled by item id.
+"""Exploratory factor analysis: sampling adequacy, how many factors the data support, and
+rotated loadings labelled by item id. The extraction, the rotations and the adequacy tests are
+:mod:`.factoring`'s.
 
-- KMO and Bartlett's test of sphericity (factor_analyzer; validated against psych::KMO and
-  psych::cortest.bartlett).
+- KMO and Bartlett's test of sphericity on the complete rows' Pearson correlations (validated
+  against psych::KMO and psych::cortest.bartlett).
 - Parallel analysis, in two versions, each against the 95th percentile of the same values
   from random normal data of the same size (Horn, 1965; seeded, so repeatable); the number
   retained is the count of leading values above that line:
@@ -18,12 +19,12 @@ support, and rotated loadings labelled by item id.
   one: psych resamples the answers and takes their polychorics, at a cost that grows with n;
   the factor count agrees with psych's on the tests' data.
   The EFA's number of factors comes from the components version unless asked otherwise.
-- EFA by ML or minres with oblimin or promax rotation.
+- EFA by minres (psych's default), ML or iterated principal axes, with oblimin, promax or
+  varimax rotation.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .choices import EFA_METHODS, PARALLEL_ITERATIONS, PARALLEL_KINDS, EfaMethod, ParallelKind
+from .factoring import ROTATE, bartlett_sphericity, extract, sampling_adequacy
 
 Correlation = Literal["pearson", "polychoric"]
 CORRELATIONS: tuple[Correlation, ...] = ("pearson", "polychoric")
@@ -288,50 +290,35 @@ def run_efa(
         raise ValueError(
             f"'rotation' must be one of 'oblimin', 'promax', 'varimax'; got {rotation!r}."
         )
-    # factor_analyzer pulls in scikit-learn and scipy.stats (0.6 s): only the EFA pays for it.
-    from factor_analyzer import FactorAnalyzer
-    from factor_analyzer.factor_analyzer import calculate_bartlett_sphericity, calculate_kmo
-
     complete = data.dropna()
-    with warnings.catch_warnings():
-        # factor_analyzer passes force_all_finite to scikit-learn, which warns of the rename.
-        warnings.simplefilter("ignore", FutureWarning)
-        kmo_items, kmo = calculate_kmo(complete)
-        chisq, p_value = calculate_bartlett_sphericity(complete)
-        if parallel_kind not in PARALLEL_KINDS:
-            raise ValueError(
-                f"'parallel_kind' must be one of 'components', 'factors'; got {parallel_kind!r}."
-            )
-        other_kind: ParallelKind = "factors" if parallel_kind == "components" else "components"
-        both = parallel_analyses(
-            complete,
-            (parallel_kind, other_kind),
-            iterations=parallel_iterations,
-            seed=seed,
-            correlation=correlation,
+    if parallel_kind not in PARALLEL_KINDS:
+        raise ValueError(
+            f"'parallel_kind' must be one of 'components', 'factors'; got {parallel_kind!r}."
         )
-        parallel, other = both[parallel_kind], both[other_kind]
-        k = n_factors or max(parallel.n_factors, 1)
-        polychoric = correlation == "polychoric"
-        if method == "pa":
-            matrix = principal_axes(correlations(complete.to_numpy(dtype=float), correlation), k)
-        else:
-            fa = FactorAnalyzer(
-                n_factors=k, method=method, rotation=None, is_corr_matrix=polychoric
-            )
-            if polychoric:
-                fa.fit(correlations(complete.to_numpy(dtype=float), correlation))
-            else:
-                fa.fit(complete)
-            matrix = fa.loadings_
-        # Rotation leaves each item's communality as it was: taken before it, as psych's h2.
-        communalities = (matrix**2).sum(axis=1)
-        if k > 1:
-            from factor_analyzer.rotator import Rotator
-
-            matrix = Rotator(method=rotation).fit_transform(matrix)
-            matrix = matrix * np.where(matrix.sum(axis=0) < 0, -1.0, 1.0)
-    p = complete.shape[1]
+    pearson = np.corrcoef(complete.to_numpy(dtype=float), rowvar=False)
+    kmo_items, kmo = sampling_adequacy(pearson)
+    chisq, df, p_value = bartlett_sphericity(pearson, len(complete))
+    other_kind: ParallelKind = "factors" if parallel_kind == "components" else "components"
+    both = parallel_analyses(
+        complete,
+        (parallel_kind, other_kind),
+        iterations=parallel_iterations,
+        seed=seed,
+        correlation=correlation,
+    )
+    parallel, other = both[parallel_kind], both[other_kind]
+    k = n_factors or max(parallel.n_factors, 1)
+    corr = (
+        pearson
+        if correlation == "pearson"
+        else correlations(complete.to_numpy(dtype=float), correlation)
+    )
+    matrix = principal_axes(corr, k) if method == "pa" else extract(corr, k, method)
+    # Rotation leaves each item's communality as it was: taken before it, as psych's h2.
+    communalities = (matrix**2).sum(axis=1)
+    if k > 1:
+        matrix = ROTATE[rotation](matrix)
+        matrix = matrix * np.where(matrix.sum(axis=0) < 0, -1.0, 1.0)
     loadings = pd.DataFrame(
         matrix, index=list(complete.columns), columns=[f"F{j + 1}" for j in range(k)]
     )
@@ -339,7 +326,7 @@ def run_efa(
         kmo=float(kmo),
         kmo_items=dict(zip(complete.columns, map(float, kmo_items), strict=True)),
         bartlett_chisq=float(chisq),
-        bartlett_df=p * (p - 1) // 2,
+        bartlett_df=df,
         bartlett_p=float(p_value),
         parallel=parallel,
         loadings=loadings,

@@ -82,3 +82,52 @@ def test_item_descriptives_are_psychs_describe() -> None:
     top = BFI[REFERENCE["items"]].max()
     expected = (BFI[REFERENCE["items"]] == top).sum() / BFI[REFERENCE["items"]].notna().sum()
     np.testing.assert_allclose(table["ceiling"], expected.to_numpy())
+
+
+@pytest.mark.parametrize("rotation", ["promax", "varimax"])
+def test_the_other_rotations_equal_psych(rotation: str) -> None:
+    """psych's fa(rotate = "promax") (Kaiser-normalized rows) and fa(rotate = "varimax")
+    (stats::varimax) of the minres loadings."""
+    ref = REFERENCE["rotations"][rotation]
+    theirs = np.array(ref["loadings"]).T
+    result = run_efa(BFI[REFERENCE["items"]], 5, rotation=rotation)  # type: ignore[arg-type]
+    np.testing.assert_allclose(aligned(result.loadings.to_numpy(), theirs), theirs, atol=2e-5)
+    assert result.communalities is not None
+    np.testing.assert_allclose(result.communalities, ref["communalities"], atol=5e-5)
+
+
+@pytest.mark.parametrize("rotation", ["oblimin", "promax", "varimax"])
+@pytest.mark.parametrize("method", ["minres", "ml"])
+def test_extraction_and_rotation_equal_factor_analyzer(method: str, rotation: str) -> None:
+    """factor_analyzer 0.5.1 (what the EFA ran on before its own code, which spares it the
+    import of scikit-learn): the same loadings on bfi, extracted and rotated, within 1e-6."""
+    import warnings
+
+    from factor_analyzer import FactorAnalyzer
+    from factor_analyzer.rotator import Rotator
+
+    complete = BFI[REFERENCE["items"]].dropna()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # its call into scikit-learn
+        fitted = FactorAnalyzer(n_factors=5, method=method, rotation=None).fit(complete)
+    theirs = Rotator(method=rotation).fit_transform(fitted.loadings_)
+    ours = run_efa(complete, 5, method=method, rotation=rotation)  # type: ignore[arg-type]
+    np.testing.assert_allclose(aligned(ours.loadings.to_numpy(), theirs), theirs, atol=1e-6)
+
+
+def test_kmo_and_bartlett_equal_factor_analyzer() -> None:
+    """Each item's KMO, and Bartlett's chi-square and p, on a sample small enough for p to
+    be more than zero."""
+    from factor_analyzer.factor_analyzer import calculate_bartlett_sphericity, calculate_kmo
+
+    rng = np.random.default_rng(4)
+    common = rng.standard_normal((40, 1))
+    small = pd.DataFrame(0.3 * common + rng.standard_normal((40, 4)), columns=list("abcd"))
+    result = run_efa(small, 1, parallel_iterations=20)
+    items, overall = calculate_kmo(small)
+    assert result.kmo == pytest.approx(overall, abs=1e-12)
+    np.testing.assert_allclose(list(result.kmo_items.values()), items, atol=1e-12)
+    chisq, p_value = calculate_bartlett_sphericity(small)
+    assert result.bartlett_chisq == pytest.approx(chisq, rel=1e-12)
+    assert 0.001 < p_value < 0.999
+    assert result.bartlett_p == pytest.approx(p_value, rel=1e-9)

@@ -1,6 +1,7 @@
 # Reference values for the EFA extraction: psych's fa() on its bfi (the 25 items, complete
 # rows), five factors rotated by oblimin (GPArotation), for each extraction the toolkit offers:
-# minres (psych's default), ml and pa (iterated principal axes); KMO on those rows; and
+# minres (psych's default), ml and pa (iterated principal axes); minres rotated by the other
+# two rotations the toolkit offers (promax, varimax); KMO on those rows; and
 # psych's describe() of every item over all rows (missing answers left out item by item).
 #
 #   make reference      # runs this after the other reference scripts
@@ -21,8 +22,8 @@ bfi <- read.csv(file.path(data_dir, "bfi_gender.csv"))
 items <- bfi[, setdiff(names(bfi), c("id", "gender"))]
 complete <- items[complete.cases(items), ]
 
-extraction <- function(fm) {
-  f <- fa(complete, nfactors = 5, fm = fm, rotate = "oblimin")
+extraction <- function(fm, rotate = "oblimin") {
+  f <- fa(complete, nfactors = 5, fm = fm, rotate = rotate)
   loadings <- unclass(f$loadings)
   list(loadings = lapply(seq_len(ncol(loadings)), function(j) unname(loadings[, j])),
        communalities = unname(f$communality))
@@ -34,6 +35,8 @@ out <- list(
   n = nrow(complete),
   kmo = unname(KMO(complete)$MSA),
   fa = lapply(setNames(nm = c("minres", "ml", "pa")), extraction),
+  rotations = lapply(setNames(nm = c("promax", "varimax")),
+                     function(rotate) extraction("minres", rotate)),
   describe = {
     d <- describe(items)
     list(n = d$n, mean = d$mean, sd = d$sd, skew = d$skew, kurtosis = d$kurtosis)
