@@ -29,6 +29,7 @@ asserted in the tests.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,7 @@ MISSING_SHARE_FLAG = 0.25
 CEILING_FLAG = 0.5
 MAHALANOBIS_P = 0.001
 FINDINGS_SHOWN = 200  # per kind in JSON; the counts are complete
+_ROWS_PER_BLOCK = 1 << 14  # rows checked at a time: their answers stay in the cache
 
 
 @dataclass(frozen=True)
@@ -164,25 +166,14 @@ def _finding(
     )
 
 
-def _longest_run(answers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: number answered, and whether every answered item has the same answer."""
-    answered = (~np.isnan(answers)).sum(axis=1)
-    # fmax/fmin skip NaN without copying the rows (nanmax copies and was 1.3 s at 1M rows); a
-    # row with no answer gives NaN, which equals nothing.
-    same = np.fmax.reduce(answers, axis=1) == np.fmin.reduce(answers, axis=1)
-    return answered, same & (answered > 0)
-
-
-def _items_shown(given: np.ndarray, items: list[str], instrument: Instrument) -> np.ndarray:
-    """Per row, the items of the forms it answered: every item of a perspective (patient,
-    clinician) the row answered any item of. An export that stacks patient and clinician
-    rows is timed per form, not against both forms' items."""
-    perspective = np.array([instrument.item(i).perspective for i in items], dtype=object)
-    shown = np.zeros(len(given))
-    for side in dict.fromkeys(perspective):
-        mask = perspective == side
-        shown += given[:, mask].any(axis=1) * int(mask.sum())
-    return np.where(shown > 0, shown, len(items))
+def _gather(columns: list[np.ndarray], rows: slice | np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Rows of the item columns, row by row in memory, in a buffer that every block reuses: a
+    fresh array the size of the answers (400 MB at 1M rows) cost more than the checks on it."""
+    count = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+    block = out[:count]
+    for j, column in enumerate(columns):
+        block[:, j] = column[rows]
+    return block
 
 
 @dataclass(frozen=True)
@@ -192,33 +183,56 @@ class _RowChecks:
 
     quarantine: np.ndarray
     reasons: dict[str, np.ndarray]
-    answers: np.ndarray
+    columns: list[np.ndarray]  # the item columns as numbers (NaN: no answer)
     answered: np.ndarray
     identical: np.ndarray
     both_keyings: np.ndarray
-    given: np.ndarray
     shown: np.ndarray
+    complete: np.ndarray
+    answer_keys: np.ndarray  # per row, a number that rows with the same answers share
 
 
 def _row_checks(export: Export, instrument: Instrument) -> _RowChecks:
+    """Every check of a row alone, a block of rows at a time over the item columns as read
+    (no copy of all the answers is made)."""
     data = export.data
     n = len(data)
     items = list(export.items)
-    # Row order in memory: every check works row by row, and gathering rows of the frame's
-    # column-major array was most of the outlier check's time at 1M rows.
-    answers = np.ascontiguousarray(data[items].to_numpy(dtype=float))
+    columns = [data[i].to_numpy(dtype=float) for i in items]
+    reverse = np.array([instrument.item(i).reverse for i in items], dtype=bool)
+    perspective = np.array([instrument.item(i).perspective for i in items], dtype=object)
+    forms = [(perspective == side) for side in dict.fromkeys(perspective)]
+    answered = np.zeros(n, dtype=np.int64)
+    same = np.zeros(n, dtype=bool)
+    both_keyings = np.zeros(n, dtype=bool)
+    shown = np.zeros(n)
+    keys = np.zeros(n)
+    draw = np.random.default_rng(0)  # any weights do; a fixed draw keeps a run repeatable
+    weights, blank = draw.random(len(items)) + 0.5, draw.random()
+    buffer = np.empty((min(n, _ROWS_PER_BLOCK), len(items)))
+    for start in range(0, n, _ROWS_PER_BLOCK):
+        rows = slice(start, min(start + _ROWS_PER_BLOCK, n))
+        block = _gather(columns, rows, buffer)
+        given = ~np.isnan(block)
+        answered[rows] = given.sum(axis=1)
+        # fmax/fmin skip NaN; a row with no answer gives NaN, which equals nothing.
+        same[rows] = np.fmax.reduce(block, axis=1) == np.fmin.reduce(block, axis=1)
+        both_keyings[rows] = given[:, reverse].any(axis=1) & given[:, ~reverse].any(axis=1)
+        # The items of the forms the row answered: every item of a perspective (patient,
+        # clinician) it answered any item of, so that a stacked export is timed per form.
+        for form in forms:
+            shown[rows] += given[:, form].any(axis=1) * int(form.sum())
+        # Equal answers give equal keys (the same sum in the same order); unequal answers an
+        # equal key only by a rounding coincidence, which the whole-row check then rules out.
+        keys[rows] = (np.where(given, block, blank) * weights).sum(axis=1)
+    shown = np.where(shown > 0, shown, len(items))
     reasons: dict[str, np.ndarray] = {}
     flags = export.flags.to_numpy() if len(export.flags) == n else np.full(n, "", dtype=object)
     for kind in PLATFORM_MARKS:
         reasons[kind] = flags == kind
-    answered, same = _longest_run(answers)
     reasons["no_answers"] = answered == 0
     identical = same & (answered >= STRAIGHT_LINE_MIN_ANSWERS)
-    reverse = np.array([instrument.item(i).reverse for i in items], dtype=bool)
-    given = ~np.isnan(answers)
-    both_keyings = given[:, reverse].any(axis=1) & given[:, ~reverse].any(axis=1)
     reasons["straight_lining"] = identical & both_keyings
-    shown = _items_shown(given, items, instrument)
     if names.DURATION in data:
         seconds = pd.to_numeric(data[names.DURATION], errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
@@ -229,7 +243,10 @@ def _row_checks(export: Export, instrument: Instrument) -> _RowChecks:
     for kind in QUARANTINE_KINDS:
         hit = reasons[kind]
         quarantine[hit] = np.where(quarantine[hit] == "", kind, quarantine[hit] + "; " + kind)
-    return _RowChecks(quarantine, reasons, answers, answered, identical, both_keyings, given, shown)
+    complete = answered == len(items)
+    return _RowChecks(
+        quarantine, reasons, columns, answered, identical, both_keyings, shown, complete, keys
+    )
 
 
 def quarantine_reasons(export: Export, instrument: Instrument) -> pd.Series:
@@ -240,12 +257,11 @@ def quarantine_reasons(export: Export, instrument: Instrument) -> pd.Series:
 
 def check_export(export: Export, instrument: Instrument) -> CheckResult:
     data = export.data
-    n = len(data)
     items = list(export.items)
     row = _row_checks(export, instrument)
-    quarantine, reasons, answers = row.quarantine, row.reasons, row.answers
+    quarantine, reasons, columns = row.quarantine, row.reasons, row.columns
     answered, identical, both_keyings = row.answered, row.identical, row.both_keyings
-    given, shown = row.given, row.shown
+    shown = row.shown
 
     parts = [export.findings]
     for kind in QUARANTINE_KINDS:
@@ -261,7 +277,7 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
         ids = data[names.RESPONSE_ID]
         codes, _ = pd.factorize(ids)
         seen = codes >= 0
-        dup = np.zeros(n, dtype=bool)
+        dup = np.zeros(len(ids), dtype=bool)
         dup[seen] = np.bincount(codes[seen])[codes[seen]] > 1
         if dup.any():
             rows = np.flatnonzero(dup)
@@ -274,7 +290,7 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
                     ids.iloc[rows].astype(str).tolist(),
                 )
             )
-    repeated = _repeated_rows(data, items, answered > 0)
+    repeated = _repeated_rows(data, row.answer_keys, answered > 0)
     if repeated.any():
         rows = np.flatnonzero(repeated)
         parts.append(
@@ -304,10 +320,13 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
                 one_way,
                 "the same answer to every item; the items answered are all keyed one way, so "
                 "this may be an honest answer (kept)",
-                values=[f"{answers[r][given[r]][0]:g} x {answered[r]}" for r in one_way],
+                values=[
+                    f"{v:g} x {answered[r]}"
+                    for r, v in zip(one_way, _first_answers(columns, one_way), strict=True)
+                ],
             )
         )
-    parts.append(_mahalanobis(answers, quarantine == ""))
+    parts.append(_mahalanobis(columns, row.complete & (quarantine == "")))
     stats = _item_stats(data, items, instrument, export.declared_by_item)
     ceiling = stats.index[stats["ceiling_share"] >= CEILING_FLAG]
     if len(ceiling):
@@ -355,18 +374,14 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
     return CheckResult(export, pd.Series(quarantine, name="quarantine_reasons"), findings, stats)
 
 
-_ROWS_PER_BLOCK = 1 << 16
-
-
-def _repeated_rows(data: pd.DataFrame, items: list[str], answered: np.ndarray) -> np.ndarray:
+def _repeated_rows(data: pd.DataFrame, answer_keys: np.ndarray, answered: np.ndarray) -> np.ndarray:
     """Rows with an answer that repeat an earlier row in every column read (context and
     answers), whatever ids the export has. A response id that differs makes two responses.
 
     Only rows whose answers repeat another row's can repeat it whole, and they are few (a few
-    percent of an export): the answers, all numbers, are hashed first, and only those rows'
-    text context. Hashing every row's ids and dates was most of the cost."""
-    by_answers = pd.util.hash_pandas_object(data[items], index=False)
-    twins = np.flatnonzero(by_answers.duplicated(keep=False).to_numpy())
+    percent of an export): they are found by their answers' keys first, and only those rows
+    are compared whole. Hashing every row's ids and dates was most of the cost."""
+    twins = np.flatnonzero(pd.Series(answer_keys).duplicated(keep=False).to_numpy())
     repeated = np.zeros(len(data), dtype=bool)
     if len(twins):
         whole = pd.util.hash_pandas_object(data.iloc[twins], index=False)
@@ -374,21 +389,45 @@ def _repeated_rows(data: pd.DataFrame, items: list[str], answered: np.ndarray) -
     return repeated & answered
 
 
-def _mahalanobis(answers: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
-    complete = np.flatnonzero(usable & ~np.isnan(answers).any(axis=1))
-    if len(complete) <= answers.shape[1] + 10:
+def _first_answers(columns: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Each row's answer to the first item it answered."""
+    block = np.column_stack([c[rows] for c in columns])
+    first = np.argmax(~np.isnan(block), axis=1)
+    return block[np.arange(len(rows)), first]
+
+
+def _mahalanobis(columns: list[np.ndarray], complete: np.ndarray) -> pd.DataFrame:
+    """Multivariate outliers among the ``complete`` rows (usable, every item answered), their
+    answers taken a block of rows at a time: one pass for the mean and covariance (about the
+    first block's mean, which keeps the sums small), one for each row's distance."""
+    n, p = len(complete), len(columns)
+    count = int(complete.sum())
+    if count <= p + 10:
         return pd.DataFrame()
-    # In blocks of rows: whole-table temporaries would each be as large as the answers.
-    blocks = [complete[k : k + _ROWS_PER_BLOCK] for k in range(0, len(complete), _ROWS_PER_BLOCK)]
-    mean = sum(answers[b].sum(axis=0) for b in blocks) / len(complete)
-    cov = sum((x := answers[b] - mean).T @ x for b in blocks) / (len(complete) - 1)
+    buffer = np.empty((min(n, _ROWS_PER_BLOCK), p))
+
+    def blocks() -> Iterator[tuple[slice, np.ndarray]]:
+        for start in range(0, n, _ROWS_PER_BLOCK):
+            rows = slice(start, min(start + _ROWS_PER_BLOCK, n))
+            yield rows, _gather(columns, rows, buffer)[complete[rows]]
+
+    shift = next(x.mean(axis=0) for _, x in blocks() if len(x))
+    total, cross = np.zeros(p), np.zeros((p, p))
+    for _, x in blocks():
+        x = x - shift
+        total += x.sum(axis=0)
+        cross += x.T @ x
+    offset = total / count
+    mean = shift + offset
     try:
-        inv = np.linalg.pinv(cov)
+        inv = np.linalg.pinv((cross - count * np.outer(offset, offset)) / (count - 1))
     except np.linalg.LinAlgError:
         return pd.DataFrame()
-    d2 = np.concatenate([np.einsum("ij,ij->i", (x := answers[b] - mean) @ inv, x) for b in blocks])
-    cut = upper_quantile(answers.shape[1], MAHALANOBIS_P)
-    rows = complete[d2 > cut]
+    d2 = np.concatenate(
+        [np.einsum("ij,ij->i", (x := block - mean) @ inv, x) for _, block in blocks()]
+    )
+    cut = upper_quantile(p, MAHALANOBIS_P)
+    rows = np.flatnonzero(complete)[d2 > cut]
     return _finding(
         "outlier",
         rows,

@@ -657,3 +657,17 @@ def test_dates_in_time_zones_that_differ_between_rows(tmp_path: Path, bank: Inst
     )
     export = read_export(path, bank)
     assert export.data["date"].tolist() == ["2026-03-01", "2026-03-02", "2026-03-02"]
+
+
+def test_a_repeated_row_is_one_whose_answers_and_blanks_repeat_in_place(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    """Rows 2 and 5 repeat rows 1 and 3 whole; row 6 gives row 1's answers to other items,
+    row 4 leaves another item blank, and rows without answers are not flagged."""
+    path = write(
+        tmp_path,
+        "twice.csv",
+        "pb01,pb02,pb03,pg01\n1,2,3,4\n1,2,3,4\n1,2,,4\n1,2,4,\n1,2,,4\n2,1,3,4\n,,,\n,,,\n",
+    )
+    found = check_export(read_export(path, bank), bank).findings
+    assert list(found.loc[found["kind"] == "duplicate_row", "row"]) == [2, 5]
