@@ -23,6 +23,12 @@ import click
 # one, and at 1,000,000 rows 7.6 s (9.2 s CPU) against 5.7 s (4.5 s CPU). Set before numpy
 # is imported, which no command has done yet.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# No huge pages for numpy's large arrays unless the user asks (NUMPY_MADVISE_HUGEPAGE=1).
+# numpy asks the kernel for them on every large array; where the kernel then compacts memory
+# to find them (transparent_hugepage/defrag "madvise", Debian's default), a fresh 400 MB array
+# took 1.1 s to fill instead of 0.2 s once the memory was full of cached files, and `check`
+# on a million rows took 5.8 s instead of 4.1 s.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 # name -> (module, function, its summary: the first sentence of the command's help, which
 # `alliance --help` lists; a test checks each against the command's own docstring)

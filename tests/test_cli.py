@@ -79,6 +79,30 @@ def test_scoring_a_csv_loads_no_model(tmp_path: Path) -> None:
     assert (tmp_path / "s.csv").read_text().startswith('"row_in_export",')
 
 
+@pytest.mark.parametrize(
+    ("environment", "expected"), [({}, "False"), ({"NUMPY_MADVISE_HUGEPAGE": "1"}, "True")]
+)
+def test_the_command_line_asks_numpy_for_no_huge_pages_unless_told(
+    environment: dict[str, str], expected: str
+) -> None:
+    """numpy's huge pages made every large fresh array slow to fill on a kernel that compacts
+    memory for them: the command line turns them off before numpy is imported, and a user's
+    NUMPY_MADVISE_HUGEPAGE wins."""
+    import os
+
+    probe = (
+        "import reports.cli\n"
+        "from numpy._core.multiarray import _set_madvise_hugepage\n"
+        "print(_set_madvise_hugepage(True))"
+    )
+    python = str(Path(ALLIANCE).parent / "python")
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    done = subprocess.run(
+        [python, "-c", probe], capture_output=True, text=True, env={**env, **environment}
+    )
+    assert done.stdout.strip() == expected, done.stderr
+
+
 def test_validating_a_csv_loads_neither_scikit_learn_nor_scipy_stats(tmp_path: Path) -> None:
     """`alliance validate` runs its EFA (extraction, rotation, KMO and Bartlett) on the
     project's own code: factor_analyzer, scikit-learn and scipy.stats stay unloaded (their
