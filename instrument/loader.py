@@ -36,9 +36,9 @@ class _Parsed:
     spec: BankFile
 
 
-def _read_yaml(text: str, source: str) -> dict[str, Any]:
+def _read_yaml(text: str, source: str, own: bool = False) -> dict[str, Any]:
     try:
-        data = load_yaml(text)
+        data = load_yaml(text, own=own)
     except YamlLimitError as exc:
         raise BankError(f"{source}: {exc}.") from None
     if data is None:
@@ -79,8 +79,8 @@ def _describe_error(source: str, raw: dict[str, Any], exc: ValidationError) -> s
     return f"{source}: {', '.join(parts)}: {reason}." if parts else f"{source}: {reason}."
 
 
-def _parse(text: str, source: str) -> _Parsed:
-    raw = _read_yaml(text, source)
+def _parse(text: str, source: str, own: bool = False) -> _Parsed:
+    raw = _read_yaml(text, source, own)
     try:
         spec = BankFile.model_validate(raw)
     except ValidationError as exc:
@@ -282,7 +282,9 @@ def _default_forms(items: Sequence[Item]) -> dict[str, Form]:
 def builtin_instrument() -> Instrument:
     """The project's own item bank: alliance (patient and clinician forms) and trust scales."""
     banks = resources.files("instrument") / "banks"
-    parsed = [_parse((banks / name).read_text(encoding="utf-8"), name) for name in BUILTIN_FILES]
+    parsed = [
+        _parse((banks / name).read_text(encoding="utf-8"), name, own=True) for name in BUILTIN_FILES
+    ]
     return _build(parsed, BUILTIN_NAME)
 
 

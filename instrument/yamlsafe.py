@@ -26,6 +26,14 @@ class _BoundedLoader(yaml.SafeLoader):
     """SafeLoader that refuses repeated mapping keys."""
 
 
+# libyaml's loader, where PyYAML was built with it: the toolkit's own item banks parse ten
+# times faster (0.09 s of every command's start). Only for those: its composer recurses in C,
+# where a hostile file nested deep enough would take the process down, not raise.
+_OwnLoader: type[Any] = (
+    type("_OwnLoader", (yaml.CSafeLoader,), {}) if hasattr(yaml, "CSafeLoader") else _BoundedLoader
+)
+
+
 def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
@@ -37,9 +45,10 @@ def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -
     return loader.construct_mapping(node)
 
 
-_BoundedLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
-)
+for _loader in (_BoundedLoader, _OwnLoader):
+    _loader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+    )
 
 
 def _check_bounds(root: yaml.Node) -> None:
@@ -83,12 +92,13 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def load_yaml(text: str) -> Any:
+def load_yaml(text: str, *, own: bool = False) -> Any:
     """Parse one YAML document within the bounds; raises :class:`YamlLimitError` with the
-    line and column where the parser says, or which bound was passed."""
+    line and column where the parser says, or which bound was passed. ``own``: a file the
+    toolkit ships (its item banks), read by libyaml where there is one."""
     if len(text.encode("utf-8", errors="replace")) > MAX_BYTES:
         raise YamlLimitError(f"larger than {MAX_BYTES >> 20} MiB")
-    loader = _BoundedLoader(text)
+    loader = (_OwnLoader if own else _BoundedLoader)(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -103,3 +103,20 @@ def test_item_wording_is_unique(bank: Instrument) -> None:
 def test_unknown_form_names_the_known_ones(bank: Instrument) -> None:
     with pytest.raises(ValueError, match=r"'form' must be one of 'patient', .*; got 'patients'"):
         bank.form("patients")
+
+
+def test_libyaml_reads_each_bank_as_the_bounded_loader_does() -> None:
+    """The banks are read by libyaml (fast, for the toolkit's own files only): each gives what
+    the bounded loader every user's file goes through gives, and a repeated key is refused by
+    both."""
+    from importlib import resources
+
+    from instrument.loader import BUILTIN_FILES
+    from instrument.yamlsafe import YamlLimitError, load_yaml
+
+    for name in BUILTIN_FILES:
+        text = (resources.files("instrument") / "banks" / name).read_text(encoding="utf-8")
+        assert load_yaml(text, own=True) == load_yaml(text)
+    for own in (True, False):
+        with pytest.raises(YamlLimitError, match="repeated key 'a'"):
+            load_yaml("a: 1\nb: 2\na: 3\n", own=own)
