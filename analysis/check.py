@@ -166,11 +166,10 @@ def _finding(
     )
 
 
-def _gather(columns: list[np.ndarray], rows: slice | np.ndarray, out: np.ndarray) -> np.ndarray:
+def _gather(columns: list[np.ndarray], rows: slice, out: np.ndarray) -> np.ndarray:
     """Rows of the item columns, row by row in memory, in a buffer that every block reuses: a
     fresh array the size of the answers (400 MB at 1M rows) cost more than the checks on it."""
-    count = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
-    block = out[:count]
+    block = out[: rows.stop - rows.start]
     for j, column in enumerate(columns):
         block[:, j] = column[rows]
     return block
@@ -406,14 +405,14 @@ def _mahalanobis(columns: list[np.ndarray], complete: np.ndarray) -> pd.DataFram
         return pd.DataFrame()
     buffer = np.empty((min(n, _ROWS_PER_BLOCK), p))
 
-    def blocks() -> Iterator[tuple[slice, np.ndarray]]:
+    def blocks() -> Iterator[np.ndarray]:
         for start in range(0, n, _ROWS_PER_BLOCK):
             rows = slice(start, min(start + _ROWS_PER_BLOCK, n))
-            yield rows, _gather(columns, rows, buffer)[complete[rows]]
+            yield _gather(columns, rows, buffer)[complete[rows]]
 
-    shift = next(x.mean(axis=0) for _, x in blocks() if len(x))
+    shift = next(x.mean(axis=0) for x in blocks() if len(x))
     total, cross = np.zeros(p), np.zeros((p, p))
-    for _, x in blocks():
+    for x in blocks():
         x = x - shift
         total += x.sum(axis=0)
         cross += x.T @ x
@@ -423,9 +422,7 @@ def _mahalanobis(columns: list[np.ndarray], complete: np.ndarray) -> pd.DataFram
         inv = np.linalg.pinv((cross - count * np.outer(offset, offset)) / (count - 1))
     except np.linalg.LinAlgError:
         return pd.DataFrame()
-    d2 = np.concatenate(
-        [np.einsum("ij,ij->i", (x := block - mean) @ inv, x) for _, block in blocks()]
-    )
+    d2 = np.concatenate([np.einsum("ij,ij->i", (x := block - mean) @ inv, x) for block in blocks()])
     cut = upper_quantile(p, MAHALANOBIS_P)
     rows = np.flatnonzero(complete)[d2 > cut]
     return _finding(
