@@ -295,7 +295,19 @@ def run_efa(
         raise ValueError(
             f"'parallel_kind' must be one of 'components', 'factors'; got {parallel_kind!r}."
         )
-    pearson = np.corrcoef(complete.to_numpy(dtype=float), rowvar=False)
+    answers = complete.to_numpy(dtype=float)
+    if len(answers) <= answers.shape[1]:
+        raise ValueError(
+            f"the EFA needs more complete rows than items; got {len(answers)} for "
+            f"{answers.shape[1]}."
+        )
+    constant = complete.columns[np.ptp(answers, axis=0) == 0]
+    if len(constant):
+        raise ValueError(
+            f"item {constant[0]!r} has the same answer in every complete row; the EFA cannot "
+            f"use it: leave it out."
+        )
+    pearson = np.corrcoef(answers, rowvar=False)
     kmo_items, kmo = sampling_adequacy(pearson)
     chisq, df, p_value = bartlett_sphericity(pearson, len(complete))
     other_kind: ParallelKind = "factors" if parallel_kind == "components" else "components"
@@ -308,11 +320,7 @@ def run_efa(
     )
     parallel, other = both[parallel_kind], both[other_kind]
     k = n_factors or max(parallel.n_factors, 1)
-    corr = (
-        pearson
-        if correlation == "pearson"
-        else correlations(complete.to_numpy(dtype=float), correlation)
-    )
+    corr = pearson if correlation == "pearson" else correlations(answers, correlation)
     matrix = principal_axes(corr, k) if method == "pa" else extract(corr, k, method)
     # Rotation leaves each item's communality as it was: taken before it, as psych's h2.
     communalities = (matrix**2).sum(axis=1)

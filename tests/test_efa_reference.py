@@ -131,3 +131,13 @@ def test_kmo_and_bartlett_equal_factor_analyzer() -> None:
     assert result.bartlett_chisq == pytest.approx(chisq, rel=1e-12)
     assert 0.001 < p_value < 0.999
     assert result.bartlett_p == pytest.approx(p_value, rel=1e-9)
+
+
+def test_an_item_constant_over_the_complete_rows_or_too_few_rows_are_named() -> None:
+    answers = BFI[REFERENCE["items"]].dropna().copy()
+    answers["A1"] = 4
+    with pytest.raises(ValueError, match="item 'A1' has the same answer in every complete row"):
+        run_efa(answers, 5)
+    few = pd.DataFrame({"a": [np.nan, 1.0, 2.0], "b": [1.0, np.nan, 3.0], "c": [1.0, 2.0, 2.0]})
+    with pytest.raises(ValueError, match="needs more complete rows than items; got 1 for 3"):
+        run_efa(few, 1)
