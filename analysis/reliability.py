@@ -49,10 +49,14 @@ class PairwiseMoments:
 
     @classmethod
     def of(cls, values: np.ndarray) -> PairwiseMoments:
-        # Three matrix products (pandas' loop over pairs is far slower on many rows).
         holes = np.isnan(values)
+        return cls.of_filled(np.where(holes, 0.0, values), holes)
+
+    @classmethod
+    def of_filled(cls, filled: np.ndarray, holes: np.ndarray) -> PairwiseMoments:
+        """From the answers with 0 in the holes, and where the holes are."""
+        # Three matrix products (pandas' loop over pairs is far slower on many rows).
         given = (~holes).astype(float)
-        filled = np.where(holes, 0.0, values)
         return cls(given.T @ given, filled.T @ given, filled.T @ filled)
 
     def __add__(self, other: PairwiseMoments) -> PairwiseMoments:
