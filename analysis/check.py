@@ -41,7 +41,7 @@ from instrument import Instrument
 from . import names
 from .chisquare import upper_quantile  # not scipy: importing it was a third of `check`
 from .ingest import Export
-from .keying import ceiling_share
+from .keying import ceiling_share, numeric_column
 from .results import Reported
 
 QUARANTINE_KINDS = (
@@ -197,7 +197,7 @@ def _row_checks(export: Export, instrument: Instrument) -> _RowChecks:
     data = export.data
     n = len(data)
     items = list(export.items)
-    columns = [data[i].to_numpy(dtype=float) for i in items]
+    columns = [numeric_column(data[i]) for i in items]
     reverse = np.array([instrument.item(i).reverse for i in items], dtype=bool)
     perspective = np.array([instrument.item(i).perspective for i in items], dtype=object)
     forms = [(perspective == side) for side in dict.fromkeys(perspective)]

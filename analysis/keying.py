@@ -30,14 +30,18 @@ def numeric_matrix(data: pd.DataFrame, columns: list[str]) -> np.ndarray:
     writes across all of it for every column, ten times slower at 1M rows (0.9 s for 24)."""
     out = np.empty((len(columns), len(data)))
     for j, name in enumerate(columns):
-        column = data[name]
-        if not pd.api.types.is_numeric_dtype(column.dtype):
-            column = pd.to_numeric(column, errors="coerce")
-        if isinstance(column.dtype, np.dtype):
-            out[j] = column.to_numpy()
-        else:  # nullable or Arrow numbers: their missing values become NaN
-            out[j] = column.to_numpy(dtype=float, na_value=np.nan)
+        out[j] = numeric_column(data[name])
     return out.T
+
+
+def numeric_column(column: pd.Series) -> np.ndarray:
+    """A column as floats, without a copy where it already is one; text that is not a number,
+    and a nullable or Arrow column's missing values, become NaN."""
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        column = pd.to_numeric(column, errors="coerce")
+    if isinstance(column.dtype, np.dtype):
+        return column.to_numpy(dtype=float)
+    return column.to_numpy(dtype=float, na_value=np.nan)
 
 
 def keyed(data: pd.DataFrame, instrument: Instrument, items: list[str]) -> pd.DataFrame:
