@@ -12,6 +12,7 @@ unfinished responses; incomplete REDCap forms) are kept in ``flags`` for the che
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass, field, replace
@@ -80,6 +81,17 @@ class Export:
 
 
 # ---------------------------------------------------------------- reading the table
+def _return_freed_memory() -> None:
+    """Hand back to the system what the parse freed. pandas parses a large file on several
+    threads, and glibc keeps what each thread frees for that thread: 370 MB at 1M rows that
+    the rest of the command could not use. Trimming takes about 10 ms. Elsewhere than glibc
+    there is nothing to do."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
@@ -566,6 +578,7 @@ def read_export(
         labels = dict(zip(header, layout.labels, strict=False)) if layout.labels else None
         expected = _item_columns(header, instrument, mapping, platform_of(layout), labels)
         frame, encoding = _read_text(s, layout, set(expected))
+        _return_freed_memory()
         if renamed:
             frame = frame.rename(columns=renamed)
     elif s.kind == "fhir":
