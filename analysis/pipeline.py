@@ -132,13 +132,13 @@ def score(
     read, checked and scored by this same pipeline. With ``options.calibration``, the theta
     columns too, from ``calibration`` when the caller has already read it."""
     instrument = read.instrument
-    usable = read.checked.usable_data()
     result = score_export(
-        usable,
+        read.checked.export.data,
         instrument,
         plan if plan is not None else thresholds_plan(instrument, options),
         max_missing_share=options.max_missing,
         load_reference=_reference_loader(instrument, options),
+        rows=read.checked.usable,
     )
     if options.calibration is None:
         return result
@@ -146,7 +146,8 @@ def score(
 
     if calibration is None:
         calibration = calibration_for(read, options.calibration)
-    table = pd.concat([result.table, theta_scores(calibration, usable)], axis=1)
+    thetas = theta_scores(calibration, read.checked.usable_data())
+    table = pd.concat([result.table, thetas], axis=1)
     return replace(result, table=table)
 
 

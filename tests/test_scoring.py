@@ -128,6 +128,23 @@ def test_column_order_does_not_change_scores(bank: Instrument, sample: pd.DataFr
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_scoring_chosen_rows_is_scoring_their_copy(bank: Instrument) -> None:
+    # `alliance score` scores the usable rows in place (no copy of the export); what it gives
+    # must be what scoring a copy of those rows gives, to the last bit, context included.
+    sim = simulate(bank, 300, form="patient", clinicians=6, seed=12)
+    data = sim.data.reset_index(drop=True)
+    data.loc[3, "pb01"] = 9.0  # off the scale: a note on the row
+    data.loc[5, list(bank.form("patient").items)[:6]] = np.nan  # too few answers
+    rows = np.random.default_rng(4).random(len(data)) < 0.7
+    rows[[3, 5]] = True
+    copied = score_export(data[rows].reset_index(drop=True), bank)
+    in_place = score_export(data, bank, rows=rows)
+    pd.testing.assert_frame_equal(in_place.table, copied.table)
+    assert in_place.classification.to_dict() == copied.classification.to_dict()
+    assert in_place.scores.alpha == copied.scores.alpha
+    assert "respondent_id" in in_place.table and len(in_place.table) == rows.sum()
+
+
 def test_scores_say_which_form_and_rater(bank: Instrument, sample: pd.DataFrame) -> None:
     scores = score_items(sample, bank)
     assert (scores.form, scores.perspective) == ("patient", "patient")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from instrument import Instrument
@@ -93,15 +94,21 @@ def score_export(
     *,
     max_missing_share: float = DEFAULT_MAX_MISSING_SHARE,
     load_reference: Callable[[Path], pd.DataFrame] | None = None,
+    rows: np.ndarray | None = None,
 ) -> ScoreResult:
     """Score an export and apply the non-compensatory rule to the instrument's pillars
     (``instrument.rule_pillars``; none declared: scores only).
 
     ``thresholds`` defaults to the fixed minimum (3.5 on a 1-5 scale, 62.5% of the range) for
     every pillar; ``load_reference`` turns a normative reference file into a table of pillar
-    scores.
+    scores. ``rows`` (a boolean mask) scores only those rows, as ``data[rows]`` with a new
+    index would, without that copy of the whole table.
     """
-    scores = score_items(data, instrument, max_missing_share=max_missing_share)
+    scores = score_items(data, instrument, max_missing_share=max_missing_share, rows=rows)
+    if rows is not None:
+        items = set(instrument.item_ids)
+        others = [c for c in data.columns if c not in items]
+        data = data.loc[rows, others].reset_index(drop=True)
     note = rule_note(scores, instrument.rule_pillars, thresholds)
     if note:
         return ScoreResult(scores_only_table(data, scores), scores, None, note)

@@ -71,6 +71,7 @@ def score_items(
     instrument: Instrument,
     *,
     max_missing_share: float = DEFAULT_MAX_MISSING_SHARE,
+    rows: np.ndarray | None = None,
 ) -> SubscaleScores:
     """Score every subscale of ``instrument`` whose items appear as columns of ``data``.
 
@@ -82,6 +83,9 @@ def score_items(
     max_missing_share : float, default 0.25
         Largest share of a subscale's items that may be unanswered for it to be scored
         (prorated: the mean of the answered items).
+    rows : boolean array, optional
+        Score only these rows (numbered 0, 1, ... in the result); default all. Only their
+        answers are made numbers, one subscale at a time, so the table is never copied whole.
     """
     if not 0 <= max_missing_share < 1:
         raise ValueError(
@@ -100,10 +104,10 @@ def score_items(
     for item_id in present:
         groups.setdefault(instrument.item(item_id).subscale, []).append(item_id)
 
-    notes = np.full(len(data), "", dtype=object)
+    index = data.index if rows is None else pd.RangeIndex(int(rows.sum()))
+    notes = np.full(len(index), "", dtype=object)
     off_scale: list[tuple[int, int, float]] = []  # (row, column, value) of unscorable answers
 
-    index = data.index
     scores, pomp, answered, alpha, halves = {}, {}, {}, {}, {}
     moments: dict[str, PairwiseMoments] = {}
     scale_range: dict[str, tuple[int, int]] = {}
@@ -120,14 +124,12 @@ def score_items(
         low, high = (scale.minimum, scale.maximum) if scale else (-np.inf, np.inf)
         # One subscale at a time: each pass over the data touches only its columns, and only
         # its answers are held as numbers (all 47 items at once were 376 MB at 1M rows).
-        block = numeric_matrix(data, ids)
+        block = numeric_matrix(data, ids, rows)
         if scale is not None:
             bad = scale.off_scale(block)
             if bad.any():
-                rows, where = np.nonzero(bad)
-                off_scale.extend(
-                    zip(rows, np.asarray(cols)[where], block[rows, where], strict=True)
-                )
+                at, where = np.nonzero(bad)
+                off_scale.extend(zip(at, np.asarray(cols)[where], block[at, where], strict=True))
                 block[bad] = np.nan
         reverse_in_place(block, instrument, ids)
         missing = np.isnan(block)
