@@ -30,6 +30,7 @@ asserted in the tests.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,9 +256,20 @@ def quarantine_reasons(export: Export, instrument: Instrument) -> pd.Series:
 
 
 def check_export(export: Export, instrument: Instrument) -> CheckResult:
+    # The checks that need no row check's result run on a second thread meanwhile: coding
+    # the response ids, the item statistics, then the repeated rows. Arrow and numpy let go
+    # of the interpreter while they work, so the two overlap (at 1M rows, 0.8 s of 2.1 s).
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        return _check(export, instrument, aside)
+
+
+def _check(export: Export, instrument: Instrument, aside: Executor) -> CheckResult:
     data = export.data
     items = list(export.items)
+    same_ids = aside.submit(_duplicate_ids, data)
+    item_stats = aside.submit(_item_stats, data, items, instrument, export.declared_by_item)
     row = _row_checks(export, instrument)
+    repeated_rows = aside.submit(_repeated_rows, data, row.answer_keys, row.answered > 0)
     quarantine, reasons, columns = row.quarantine, row.reasons, row.columns
     answered, identical, both_keyings = row.answered, row.identical, row.both_keyings
     shown = row.shown
@@ -271,25 +283,8 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
             if source is not None:
                 reason += f" (column '{source}')"
             parts.append(_finding(kind, rows, reason, source))
-    if names.RESPONSE_ID in data:
-        # Through factorize codes: Series.duplicated on Arrow text took 0.55 s at 1M rows.
-        ids = data[names.RESPONSE_ID]
-        codes, _ = pd.factorize(ids)
-        seen = codes >= 0
-        dup = np.zeros(len(ids), dtype=bool)
-        dup[seen] = np.bincount(codes[seen])[codes[seen]] > 1
-        if dup.any():
-            rows = np.flatnonzero(dup)
-            parts.append(
-                _finding(
-                    "duplicate_id",
-                    rows,
-                    "response id appears more than once; both rows kept",
-                    names.RESPONSE_ID,
-                    ids.iloc[rows].astype(str).tolist(),
-                )
-            )
-    repeated = _repeated_rows(data, row.answer_keys, answered > 0)
+    parts.append(same_ids.result())
+    repeated = repeated_rows.result()
     if repeated.any():
         rows = np.flatnonzero(repeated)
         parts.append(
@@ -326,7 +321,7 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
             )
         )
     parts.append(_mahalanobis(columns, row.complete & (quarantine == "")))
-    stats = _item_stats(data, items, instrument, export.declared_by_item)
+    stats = item_stats.result()
     ceiling = stats.index[stats["ceiling_share"] >= CEILING_FLAG]
     if len(ceiling):
         parts.append(
@@ -371,6 +366,26 @@ def check_export(export: Export, instrument: Instrument) -> CheckResult:
     )
     findings["row"] = findings["row"].astype("Int64")
     return CheckResult(export, pd.Series(quarantine, name="quarantine_reasons"), findings, stats)
+
+
+def _duplicate_ids(data: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose response id another row has too (none without a response id)."""
+    if names.RESPONSE_ID not in data:
+        return pd.DataFrame()
+    # Through factorize codes: Series.duplicated on Arrow text took 0.55 s at 1M rows.
+    ids = data[names.RESPONSE_ID]
+    codes, _ = pd.factorize(ids)
+    seen = codes >= 0
+    dup = np.zeros(len(ids), dtype=bool)
+    dup[seen] = np.bincount(codes[seen])[codes[seen]] > 1
+    rows = np.flatnonzero(dup)
+    return _finding(
+        "duplicate_id",
+        rows,
+        "response id appears more than once; both rows kept",
+        names.RESPONSE_ID,
+        ids.iloc[rows].astype(str).tolist(),
+    )
 
 
 def _repeated_rows(data: pd.DataFrame, answer_keys: np.ndarray, answered: np.ndarray) -> np.ndarray:
