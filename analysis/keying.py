@@ -23,18 +23,14 @@ def reverse_in_place(block: np.ndarray, instrument: Instrument, items: list[str]
             block[:, k] = scale.minimum + scale.maximum - block[:, k]
 
 
-def numeric_matrix(
-    data: pd.DataFrame, columns: list[str], rows: np.ndarray | None = None
-) -> np.ndarray:
-    """The columns as one new float matrix; text that is not a number becomes NaN. ``rows``
-    (a boolean mask) keeps only those rows, without copying the rest of the table first.
+def numeric_matrix(data: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The columns as one new float matrix; text that is not a number becomes NaN.
 
     Column-major: each column is copied whole. Filling a row-major matrix a column at a time
     writes across all of it for every column, ten times slower at 1M rows (0.9 s for 24)."""
-    out = np.empty((len(columns), len(data) if rows is None else int(rows.sum())))
+    out = np.empty((len(columns), len(data)))
     for j, name in enumerate(columns):
-        values = numeric_column(data[name])
-        out[j] = values if rows is None else values[rows]
+        out[j] = numeric_column(data[name])
     return out.T
 
 

@@ -145,6 +145,37 @@ def test_scoring_chosen_rows_is_scoring_their_copy(bank: Instrument) -> None:
     assert "respondent_id" in in_place.table and len(in_place.table) == rows.sum()
 
 
+def test_scoring_more_rows_than_a_block_is_scoring_each_row(bank: Instrument) -> None:
+    # score_items works a block of 32,768 rows at a time, two blocks at once. Off-scale and
+    # short rows sit at the blocks' edges, and a mask moves them off their places.
+    data = simulate(bank, 30_000, form="patient", clinicians=40, seed=2).data
+    data = data.reset_index(drop=True)
+    assert len(data) > 2 * 32_768
+    items = list(bank.form("patient").items)
+    rows = np.random.default_rng(5).random(len(data)) < 0.9
+    at = [32_767, 32_768, 65_535, int(rows.sum()) - 1]  # blocks count the rows scored
+    edges = np.flatnonzero(rows)[at]  # the same rows in the export
+    data.loc[edges[0], "pb01"] = 9.0
+    data.loc[edges[1], "pg03"] = 0.0
+    data.loc[edges[2], items[:6]] = np.nan  # 2 of 8 bond items left
+    scores = score_items(data, bank, rows=rows)
+    kept = data[rows].reset_index(drop=True)
+    for subscale, ids in bank.subscale_items("patient").items():
+        keyed = kept[ids].where((kept[ids] >= 1) & (kept[ids] <= 5))
+        for item_id in ids:
+            if bank.item(item_id).reverse:
+                keyed[item_id] = 6 - keyed[item_id]
+        count = keyed.notna().sum(axis=1)
+        expected = keyed.mean(axis=1).where(count >= items_needed(len(ids), 0.25))
+        np.testing.assert_allclose(scores.scores[subscale], expected, rtol=1e-13)
+        assert (scores.answered[subscale] == count).all()
+        assert scores.alpha[subscale] == pytest.approx(cronbach_alpha(keyed.to_numpy()), abs=1e-12)
+    assert scores.notes[at[0]].startswith("not on the scale, not scored: pb01=9")
+    assert scores.notes[at[1]].startswith("not on the scale, not scored: pg03=0")
+    assert scores.notes[at[2]] == "bond: 2 of 8 items answered (6 needed)"
+    assert np.isnan(scores.scores.loc[at[2], "bond"]) and scores.notes[at[3]] == ""
+
+
 def test_scores_say_which_form_and_rater(bank: Instrument, sample: pd.DataFrame) -> None:
     scores = score_items(sample, bank)
     assert (scores.form, scores.perspective) == ("patient", "patient")

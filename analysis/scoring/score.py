@@ -9,15 +9,16 @@ Everything is vectorised: no Python loop over respondents.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from instrument import Instrument
+from instrument import Instrument, ResponseScale
 
 from ..choices import DEFAULT_MAX_MISSING_SHARE
-from ..keying import numeric_matrix, reverse_in_place
+from ..keying import numeric_column, reverse_in_place
 from ..reliability import PairwiseMoments, alpha_of_covariance
 
 
@@ -84,8 +85,8 @@ def score_items(
         Largest share of a subscale's items that may be unanswered for it to be scored
         (prorated: the mean of the answered items).
     rows : boolean array, optional
-        Score only these rows (numbered 0, 1, ... in the result); default all. Only their
-        answers are made numbers, one subscale at a time, so the table is never copied whole.
+        Score only these rows (numbered 0, 1, ... in the result); default all. Their answers
+        are taken a block of rows at a time, so the table is never copied whole.
     """
     if not 0 <= max_missing_share < 1:
         raise ValueError(
@@ -105,52 +106,40 @@ def score_items(
         groups.setdefault(instrument.item(item_id).subscale, []).append(item_id)
 
     index = data.index if rows is None else pd.RangeIndex(int(rows.sum()))
+    subscales = [
+        _Subscale.of(data, instrument, name, ids, max_missing_share) for name, ids in groups.items()
+    ]
+    scored = _Scored.empty(subscales, len(index))
+    taken = None if rows is None else np.flatnonzero(rows)
+
+    def score_block(start: int) -> list[tuple[PairwiseMoments, _Cells]]:
+        stop = min(start + _ROWS_PER_BLOCK, len(index))
+        source = slice(start, stop) if taken is None else taken[start:stop]
+        return [scored.fill(s, instrument, source, start) for s in subscales]
+
+    # A block of rows at a time, so that a subscale's answers and what is made of them stay in
+    # the cache, and two blocks at once: numpy lets go of the interpreter while it works.
+    starts = range(0, len(index), _ROWS_PER_BLOCK)
+    if len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            blocks = list(pool.map(score_block, starts))
+    else:
+        blocks = [score_block(0)] if len(index) else [[_nothing(s) for s in subscales]]
+
     notes = np.full(len(index), "", dtype=object)
     off_scale: list[tuple[int, int, float]] = []  # (row, column, value) of unscorable answers
-
-    scores, pomp, answered, alpha, halves = {}, {}, {}, {}, {}
-    moments: dict[str, PairwiseMoments] = {}
-    scale_range: dict[str, tuple[int, int]] = {}
     position = {item_id: j for j, item_id in enumerate(present)}
-    for subscale, ids in groups.items():
-        cols = [position[i] for i in ids]
-        scales = {instrument.scale_of(i) for i in ids}
-        if len({(sc.minimum, sc.maximum) if sc else None for sc in scales}) > 1:
-            raise ValueError(
-                f"subscale {subscale!r} mixes response scales; its items must share one scale "
-                f"to be averaged."
-            )
-        scale = scales.pop()
-        low, high = (scale.minimum, scale.maximum) if scale else (-np.inf, np.inf)
-        # One subscale at a time: each pass over the data touches only its columns, and only
-        # its answers are held as numbers (all 47 items at once were 376 MB at 1M rows).
-        block = numeric_matrix(data, ids, rows)
-        if scale is not None:
-            bad = scale.off_scale(block)
-            if bad.any():
-                at, where = np.nonzero(bad)
-                off_scale.extend(zip(at, np.asarray(cols)[where], block[at, where], strict=True))
-                block[bad] = np.nan
-        reverse_in_place(block, instrument, ids)
-        missing = np.isnan(block)
-        filled = np.where(missing, 0.0, block)
-        count = len(ids) - missing.sum(axis=1)
-        total = filled.sum(axis=1)
-        need = items_needed(len(ids), max_missing_share)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(count >= need, total / count, np.nan)
-        scores[subscale] = mean
-        scale_range[subscale] = (int(low), int(high)) if scale else (0, 0)
-        pomp[subscale] = (mean - low) / (high - low) * 100 if scale else np.nan * mean
-        answered[subscale] = count
-        complete = count == len(ids)
-        moments[subscale] = PairwiseMoments.of_filled(filled, missing)
-        alpha[subscale] = alpha_of(moments[subscale])
-        halves[subscale] = _half_difference(filled, complete)
-        short = np.flatnonzero(count < need)
+    moments: dict[str, PairwiseMoments] = {}
+    for k, sub in enumerate(subscales):
+        moments[sub.name] = sum((b[k][0] for b in blocks[1:]), start=blocks[0][k][0])
+        columns = np.asarray([position[i] for i in sub.ids])
+        for _, (at, where, values) in (b[k] for b in blocks):
+            off_scale.extend(zip(at, columns[where], values, strict=True))
+        count = scored.count[sub.name]
+        short = np.flatnonzero(count < sub.need)
         if len(short):
             text = [
-                f"{subscale}: {c} of {len(ids)} items answered ({need} needed)"
+                f"{sub.name}: {c} of {len(sub.ids)} items answered ({sub.need} needed)"
                 for c in count[short]
             ]
             notes[short] = [
@@ -165,19 +154,119 @@ def score_items(
             note = "not on the scale, not scored: " + listed
             notes[row] = f"{note}; {notes[row]}" if notes[row] else note
     return SubscaleScores(
-        scores=pd.DataFrame(scores, index=index),
-        pomp=pd.DataFrame(pomp, index=index),
-        answered=pd.DataFrame(answered, index=index),
+        scores=pd.DataFrame(scored.mean, index=index),
+        pomp=pd.DataFrame({s.name: s.pomp(scored.mean[s.name]) for s in subscales}, index=index),
+        answered=pd.DataFrame(scored.count, index=index),
         notes=pd.Series(notes, index=index, name="scoring_notes"),
         items={s: tuple(ids) for s, ids in groups.items()},
-        scale_range=scale_range,
+        scale_range={s.name: s.scale_range for s in subscales},
         form=_form_of(instrument, present),
         perspective=perspectives.pop(),
         max_missing_share=max_missing_share,
-        alpha=alpha,
-        half_difference=pd.DataFrame(halves, index=index),
+        alpha={name: alpha_of(m) for name, m in moments.items()},
+        half_difference=pd.DataFrame(scored.halves, index=index),
         moments=moments,
     )
+
+
+_ROWS_PER_BLOCK = 1 << 15
+_Cells = tuple[np.ndarray, np.ndarray, np.ndarray]  # answers off the scale: rows, items, values
+
+
+@dataclass(frozen=True)
+class _Subscale:
+    """A subscale's items, their answers as numbers (whole columns, as read), its scale and the
+    answers it needs to be scored."""
+
+    name: str
+    ids: list[str]
+    columns: list[np.ndarray]
+    scale: ResponseScale | None
+    need: int
+
+    @classmethod
+    def of(
+        cls,
+        data: pd.DataFrame,
+        instrument: Instrument,
+        name: str,
+        ids: list[str],
+        max_missing_share: float,
+    ) -> _Subscale:
+        scales = {instrument.scale_of(i) for i in ids}
+        if len({(sc.minimum, sc.maximum) if sc else None for sc in scales}) > 1:
+            raise ValueError(
+                f"subscale {name!r} mixes response scales; its items must share one scale "
+                f"to be averaged."
+            )
+        columns = [numeric_column(data[i]) for i in ids]
+        return cls(name, ids, columns, scales.pop(), items_needed(len(ids), max_missing_share))
+
+    @property
+    def scale_range(self) -> tuple[int, int]:
+        return (int(self.scale.minimum), int(self.scale.maximum)) if self.scale else (0, 0)
+
+    def pomp(self, mean: np.ndarray) -> np.ndarray:
+        if self.scale is None:
+            return np.nan * mean
+        low, high = self.scale.minimum, self.scale.maximum
+        return (mean - low) / (high - low) * 100
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """Per subscale, every row's score, answered items and half-score difference, filled in a
+    block of rows at a time."""
+
+    mean: dict[str, np.ndarray]
+    count: dict[str, np.ndarray]
+    halves: dict[str, np.ndarray]
+
+    @classmethod
+    def empty(cls, subscales: list[_Subscale], n: int) -> _Scored:
+        names = [s.name for s in subscales]
+        return cls(
+            {s: np.empty(n) for s in names},
+            {s: np.empty(n, dtype=np.int64) for s in names},
+            {s: np.empty(n) for s in names},
+        )
+
+    def fill(
+        self, sub: _Subscale, instrument: Instrument, source: slice | np.ndarray, start: int
+    ) -> tuple[PairwiseMoments, _Cells]:
+        """Score the rows ``source`` of the columns into the rows from ``start`` on; their
+        moments, and their answers that are not on the scale."""
+        size = (source.stop - source.start) if isinstance(source, slice) else len(source)
+        buffer = np.empty((len(sub.ids), size))
+        for j, column in enumerate(sub.columns):
+            buffer[j] = column[source]
+        block = buffer.T  # (rows, items), each item's answers together in memory
+        off: _Cells = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+        if sub.scale is not None:
+            bad = sub.scale.off_scale(block)
+            if bad.any():
+                at, where = np.nonzero(bad)
+                off = (at + start, where, block[at, where])
+                block[bad] = np.nan
+        reverse_in_place(block, instrument, sub.ids)
+        missing = np.isnan(block)
+        filled = np.where(missing, 0.0, block)
+        count = len(sub.ids) - missing.sum(axis=1)
+        rows = slice(start, start + size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.mean[sub.name][rows] = np.where(
+                count >= sub.need, filled.sum(axis=1) / count, np.nan
+            )
+        self.count[sub.name][rows] = count
+        self.halves[sub.name][rows] = _half_difference(filled, count == len(sub.ids))
+        return PairwiseMoments.of_filled(filled, missing), off
+
+
+def _nothing(sub: _Subscale) -> tuple[PairwiseMoments, _Cells]:
+    """What scoring no rows gives: moments of nothing."""
+    empty = np.empty((0, len(sub.ids)))
+    cells: _Cells = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+    return PairwiseMoments.of_filled(empty, empty.astype(bool)), cells
 
 
 def alpha_of(moments: PairwiseMoments) -> float:
