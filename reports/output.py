@@ -45,7 +45,7 @@ def _arrow_table(frame: pd.DataFrame) -> Any:
     rows) as text."""
     import pyarrow as pa  # here: only writing a table pays for the import
 
-    out = frame.copy()
+    out = frame.copy(deep=False)  # the columns replaced below are new; the others are shared
     for k in range(out.shape[1]):
         if pd.api.types.is_object_dtype(out.iloc[:, k]):
             out.isetitem(k, out.iloc[:, k].astype("string").array)
