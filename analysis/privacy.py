@@ -65,7 +65,7 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Neutralise text cells and column names that a spreadsheet would run as a formula
     (:func:`neutralize_text`). Numbers stay numbers: a negative margin is data, not a
     formula."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # columns are replaced, never written into
     out.columns = [neutralize_text(str(c)) for c in out.columns]
     for k in range(out.shape[1]):  # by position: two names may now read alike
         series = out.iloc[:, k]
