@@ -21,7 +21,7 @@ from analysis.scoring import (
     score_items,
 )
 from analysis.scoring.mvn import bivariate_cdf, orthant
-from analysis.scoring.rule import p_adequate
+from analysis.scoring.rule import _profile_keys, p_adequate
 from analysis.simulate import simulate
 from analysis.validity import item_reliability
 from instrument import Instrument, load_instrument
@@ -250,6 +250,20 @@ def error_model(sem: list[float], corr: float) -> MeasurementError:
         sem=pd.Series(sem, index=pillars),
         error_correlation=pd.DataFrame(r, index=pillars, columns=pillars),
     )
+
+
+@pytest.mark.parametrize("levels", [17, None])  # few distinct scores, and all different
+def test_score_profiles_are_found_whole(levels: int | None) -> None:
+    # p_adequate integrates once per distinct profile of pillar scores: counted when the
+    # profiles are few, sorted when they are not. Either way each row gets its own profile.
+    rng = np.random.default_rng(6)
+    values = rng.normal(size=(5_000, 3))
+    if levels is not None:
+        values = np.round(values * levels / 6) / levels
+    distinct, inverse = _profile_keys(values)
+    np.testing.assert_array_equal(distinct[inverse], values)
+    assert len(np.unique(distinct, axis=0)) == len(distinct)
+    assert len(distinct) < 3_000 if levels is not None else len(distinct) == 5_000
 
 
 @pytest.mark.parametrize("corr", [0.0, 0.4, 0.8])
