@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -77,9 +78,13 @@ class CheckResult(Reported):
     findings: pd.DataFrame  # kind, row, column, value, reason
     item_stats: pd.DataFrame  # per item: answered, missing_share, declared_missing, ceiling_share
 
-    @property
+    @cached_property
     def usable(self) -> np.ndarray:
-        return (self.quarantine == "").to_numpy()
+        """Per row, whether it is usable (read-only: it is worked out once, 40 ms at 1M rows,
+        and shared by everyone who asks)."""
+        usable = (self.quarantine == "").to_numpy()
+        usable.flags.writeable = False
+        return usable
 
     @property
     def rows_in(self) -> int:
