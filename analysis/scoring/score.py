@@ -124,7 +124,7 @@ def score_items(
         with ThreadPoolExecutor(max_workers=2) as pool:
             blocks = list(pool.map(score_block, starts))
     else:
-        blocks = [score_block(0)] if len(index) else [[_nothing(s) for s in subscales]]
+        blocks = [score_block(0)]  # no rows: a block of none, whose moments are zeros
 
     notes = np.full(len(index), "", dtype=object)
     off_scale: list[tuple[int, int, float]] = []  # (row, column, value) of unscorable answers
@@ -260,13 +260,6 @@ class _Scored:
         self.count[sub.name][rows] = count
         self.halves[sub.name][rows] = _half_difference(filled, count == len(sub.ids))
         return PairwiseMoments.of_filled(filled, missing), off
-
-
-def _nothing(sub: _Subscale) -> tuple[PairwiseMoments, _Cells]:
-    """What scoring no rows gives: moments of nothing."""
-    empty = np.empty((0, len(sub.ids)))
-    cells: _Cells = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
-    return PairwiseMoments.of_filled(empty, empty.astype(bool)), cells
 
 
 def alpha_of(moments: PairwiseMoments) -> float:
