@@ -133,12 +133,13 @@ def _profile_keys(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     found by counting them, which is three times faster than sorting the rows."""
     coded = [pd.factorize(values[:, j], use_na_sentinel=False) for j in range(values.shape[1])]
     sizes = [len(uniques) for _, uniques in coded]
-    if math.prod(sizes) > max(len(values), 1 << 16):
+    possible = math.prod(sizes)
+    if possible > max(len(values), 1 << 16):
         return _profiles_by_sorting(values, coded)
     key = np.zeros(len(values), dtype=np.int64)
     for (codes, _), size in zip(coded, sizes, strict=True):
         key = key * size + codes
-    present = np.bincount(key, minlength=math.prod(sizes)) > 0
+    present = np.bincount(key, minlength=possible) > 0
     distinct = np.empty((int(present.sum()), len(coded)))
     rest = np.flatnonzero(present)
     for j in reversed(range(len(coded))):
