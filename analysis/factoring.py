@@ -12,8 +12,10 @@ same matrices (tests/test_efa_reference.py).
   the rest of its spectrum, so the error is the sum of the other eigenvalues squared and its
   gradient ``-2 sum_j lambda_j v_ij^2``.
 - **ml** minimizes ``factanal``'s discrepancy over the uniquenesses, with its gradient.
-- Both start from ``1 - SMC`` and keep each uniqueness in [0.005, 1] (psych's bounds), by
-  L-BFGS-B.
+- Both start from ``1 - SMC`` and keep each uniqueness in [0.005, 1] (psych's bounds). psych
+  and ``factanal`` minimize by L-BFGS-B; here a projected Newton method does (:func:`_bounded`),
+  with the Hessian from central differences of the analytic gradient. It converges to the same
+  minimum, more tightly, and spares ``validate`` the import of scipy.optimize (0.17 s).
 - **oblimin** (quartimin, gamma 0) by Jennrich's gradient projection, GPArotation's ``GPFoblq``
   steps; **varimax** as ``stats::varimax`` (Kaiser-normalized); **promax** as psych's
   ``fa(rotate = "promax")``: Kaiser-normalized rows, varimax, the power-4 target fitted by least
@@ -27,7 +29,8 @@ from typing import Literal
 
 import numpy as np
 from scipy import special
-from scipy.optimize import minimize
+
+from .cfa.optimize import central_jacobian
 
 Extraction = Literal["minres", "ml"]
 Rotation = Literal["oblimin", "promax", "varimax"]
@@ -36,6 +39,8 @@ UNIQUENESS_BOUNDS = (0.005, 1.0)
 ROTATION_TOLERANCE = 1e-5  # GPArotation's and stats::varimax's eps
 ROTATION_STEPS = 1000  # GPArotation's maxit
 PROMAX_POWER = 4
+NEWTON_STEPS = 100
+GRADIENT_TOLERANCE = 1e-10  # on the largest component of the projected gradient
 
 
 def _inverse(corr: np.ndarray) -> np.ndarray:
@@ -91,24 +96,65 @@ def _ml(psi: np.ndarray, corr: np.ndarray, k: int) -> tuple[float, np.ndarray]:
     return error, (fitted - np.diag(corr)) / psi**2
 
 
+def _bounded(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]], start: np.ndarray
+) -> np.ndarray:
+    """The uniquenesses that minimize ``objective`` (value and gradient) within
+    :data:`UNIQUENESS_BOUNDS`, by projected Newton steps (Bertsekas): a uniqueness at a bound
+    whose gradient pushes it out stays there; the others take a Newton step on their block of
+    the Hessian (damped until it is positive definite), and the step is halved until the value
+    falls by Armijo's rule."""
+    lower, upper = UNIQUENESS_BOUNDS
+    psi = np.clip(start, lower, upper)
+    value, gradient = objective(psi)
+    for _ in range(NEWTON_STEPS):
+        free = ~(((psi <= lower) & (gradient > 0)) | ((psi >= upper) & (gradient < 0)))
+        if np.max(np.abs(gradient[free]), initial=0.0) < GRADIENT_TOLERANCE:
+            break
+        hessian = central_jacobian(lambda p: objective(p)[1], psi)[np.ix_(free, free)]
+        hessian = (hessian + hessian.T) / 2
+        scale = float(np.mean(np.abs(np.diag(hessian)))) or 1.0
+        damping = 0.0
+        while True:
+            try:
+                factor = np.linalg.cholesky(hessian + damping * scale * np.eye(len(hessian)))
+                break
+            except np.linalg.LinAlgError:
+                damping = max(damping * 10, 1e-8)
+        step = np.zeros_like(psi)
+        step[free] = -np.linalg.solve(factor.T, np.linalg.solve(factor, gradient[free]))
+        size = 1.0
+        while size > 1e-12:
+            trial = np.clip(psi + size * step, lower, upper)
+            trial_value, trial_gradient = objective(trial)
+            if trial_value <= value + 1e-4 * float(gradient @ (trial - psi)):
+                break
+            # Near the minimum the value changes by less than its rounding; the gradient,
+            # computed directly, still shows whether the step came closer.
+            if trial_value <= value + 1e-14 * abs(value) and np.max(
+                np.abs(trial_gradient[free])
+            ) < 0.5 * np.max(np.abs(gradient[free])):
+                break
+            size /= 2
+        else:
+            break  # no step lowers the value: at the minimum as far as arithmetic can tell
+        done = np.max(np.abs(trial - psi)) < 1e-14
+        psi, value, gradient = trial, trial_value, trial_gradient
+        if done:
+            break
+    return psi
+
+
 def extract(corr: np.ndarray, k: int, method: Extraction) -> np.ndarray:
     """Unrotated loadings (items x ``k``) by minres or ML, each column signed to a positive sum
     and the columns in order of their sums of squares when ``k`` > 1."""
     smc = 1 - 1 / np.diag(_inverse(corr))
-    objective: Callable[..., tuple[float, np.ndarray]] = _ml if method == "ml" else _uls
-    fit = minimize(
-        objective,
-        np.clip(1 - smc, *UNIQUENESS_BOUNDS),
-        args=(corr, k),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[UNIQUENESS_BOUNDS] * len(corr),
-        options={"maxiter": 1000},
-    )
+    objective = _ml if method == "ml" else _uls
+    psi = _bounded(lambda p: objective(p, corr, k), 1 - smc)
     if method == "ml":
-        loadings = _ml_loadings(fit.x, corr, k)[1]
+        loadings = _ml_loadings(psi, corr, k)[1]
     else:
-        values, vectors = np.linalg.eigh(corr - np.diag(fit.x))
+        values, vectors = np.linalg.eigh(corr - np.diag(psi))
         loadings = vectors[:, -k:] * np.sqrt(np.clip(values[-k:], 0.0, None))
     loadings = loadings[:, ::-1]
     if k > 1:
