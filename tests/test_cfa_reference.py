@@ -322,6 +322,23 @@ def test_a_model_that_holds_exactly_is_recovered_exactly() -> None:
     assert result.fit["cfi"] == 1.0 and result.fit["rmsea"] == 0.0
 
 
+@pytest.mark.parametrize("means", [False, True])
+def test_the_information_without_the_moments_weight_is_delta_w_delta(means: bool) -> None:
+    """ML's information is taken without forming the moments' weight W (p^2 (p + 1)^2 / 4
+    entries): it must equal ``Delta' W Delta`` with W formed, for any Sigma and Delta."""
+    from analysis.cfa.ml import moment_information, normal_information
+
+    rng = np.random.default_rng(4)
+    p, k = 7, 11
+    a = rng.standard_normal((p, p))
+    inv = np.linalg.inv(a @ a.T + p * np.eye(p))
+    rows, cols = np.tril_indices(p)
+    delta = rng.standard_normal((p * means + len(rows), k))
+    weight = moment_information(inv, (cols, rows), means)
+    got = normal_information(inv, delta, (cols, rows), means)
+    assert_allclose(got, delta.T @ weight @ delta, rtol=1e-12, atol=1e-12)
+
+
 def test_models_that_cannot_be_fitted_say_why() -> None:
     data = dataset("hs")
     with pytest.raises(ModelError, match=r"not identified: 4 free parameters but only 3"):

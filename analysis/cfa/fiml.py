@@ -65,6 +65,9 @@ class FIML(ML):
         sample = self.stats.groups[g]
         return pattern_weight(sample.patterns, state.sigma, self.rep.vech, sample.n)
 
+    def parameter_information(self, state: GroupState, g: int, delta: np.ndarray) -> np.ndarray:
+        return delta.T @ self.moment_weight(state, g) @ delta
+
     def observed_hessian(self, theta: np.ndarray) -> np.ndarray:
         """The Hessian of F: ``2 Delta' W Delta`` with W the observed information of the
         moments (:func:`h1_observed_information` at the implied moments), plus the moments'

@@ -45,6 +45,26 @@ def moment_information(
     return out
 
 
+def normal_information(
+    inv: np.ndarray, delta: np.ndarray, vech: tuple[np.ndarray, np.ndarray], means: bool
+) -> np.ndarray:
+    """``Delta' W Delta`` for the normal-theory per-case information W of the moments
+    (:func:`moment_information`), without forming W: with ``D_k`` the symmetric matrix of
+    column k's covariance derivatives, entry (k, l) is ``1/2 tr(Sigma^-1 D_k Sigma^-1 D_l)``,
+    plus the means' ``Delta_mu' Sigma^-1 Delta_mu``. For p items W has p^2 (p + 1)^2 / 4
+    entries; this costs a few products of p x p matrices per parameter."""
+    rows, cols = vech
+    p = len(inv)
+    cov = delta[p:] if means else delta
+    d = np.zeros((delta.shape[1], p, p))
+    d[:, rows, cols] = cov.T
+    d[:, cols, rows] = cov.T
+    out = 0.5 * np.tensordot(inv @ d @ inv, d, axes=([1, 2], [1, 2]))
+    if means:
+        out += delta[:p].T @ inv @ delta[:p]
+    return out
+
+
 def moment_scores(
     inv: np.ndarray, deviations: np.ndarray, vech: tuple[np.ndarray, np.ndarray], means: bool
 ) -> np.ndarray:
@@ -84,7 +104,8 @@ class GroupState:
 class ML:
     """The ML objective for a model and its sample statistics. Each group's part of the
     gradient and of the information is taken through its moments (``moment_gradient``,
-    ``moment_weight``); another likelihood of the same moments (FIML) changes only those."""
+    ``moment_weight``, and ``parameter_information``, which ML computes without forming its
+    weight); another likelihood of the same moments (FIML) changes only those."""
 
     name = "ml"
 
@@ -151,6 +172,11 @@ class ML:
             out += self.weights[g] * (self.rep.delta(theta, g).T @ self.moment_gradient(state, g))
         return out
 
+    def parameter_information(self, state: GroupState, g: int, delta: np.ndarray) -> np.ndarray:
+        """``Delta' W Delta``, W the group's :meth:`moment_weight`: for ML's normal-theory
+        weight, without forming W (:func:`normal_information`)."""
+        return normal_information(state.inv, delta, self.rep.vech, self.rep.meanstructure)
+
     def information(self, theta: np.ndarray) -> list[np.ndarray]:
         """Per group, the expected per-case information of the parameters (NaN where the
         implied covariance is not positive definite: a fit that ended outside the space)."""
@@ -160,8 +186,7 @@ class ML:
             if state is None:
                 out.append(np.full((self.rep.n_free, self.rep.n_free), np.nan))
                 continue
-            delta = self.rep.delta(theta, g)
-            out.append(delta.T @ self.moment_weight(state, g) @ delta)
+            out.append(self.parameter_information(state, g, self.rep.delta(theta, g)))
         return out
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:

@@ -139,7 +139,10 @@ def sample_stats(
         raise ModelError(f"the data have no group column {group!r}.")
     if cluster is not None and cluster not in data.columns:
         raise ModelError(f"the data have no cluster column {cluster!r}.")
-    x = data[list(observed)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    columns = data[list(observed)]
+    if not all(pd.api.types.is_numeric_dtype(t) for t in columns.dtypes):
+        columns = columns.apply(pd.to_numeric, errors="coerce")  # text that is no number: NaN
+    x = columns.to_numpy(dtype=float)
     answered = ~np.isnan(x)
     if missing in ("fiml", "pairwise"):
         complete = answered.any(axis=1)  # "complete" here: usable, with at least one answer
