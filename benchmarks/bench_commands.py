@@ -22,6 +22,11 @@ The pandas peers run with NUMPY_MADVISE_HUGEPAGE=0, as the `alliance` command li
 (reports/cli.py): the ratio is then the work, not the kernel's huge-page compaction, which can
 slow any large fresh array on this machine.
 
+Every Python run reads the project's compiled bytecode, as on a user's machine (pip compiles an
+installed package; an editable install compiles on its first run): the script compiles the
+project's packages first, whatever PYTHONDONTWRITEBYTECODE says. Without the cache each run
+compiled them again, about 0.1 s of a `validate` at 10,000 rows.
+
 R needs Debian's r-cran-lavaan, r-cran-psych, r-cran-semtools and r-cran-gparotation.
 """
 
@@ -186,6 +191,9 @@ def main() -> None:
         "take an hour.",
     )
     opts = parser.parse_args()
+    root = Path(__file__).resolve().parents[1]
+    packages = [str(root / name) for name in ("alliance", "analysis", "instrument", "reports")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True)
     bin_dir = Path(sys.executable).parent
     alliance = str(bin_dir / "alliance")
     python = sys.executable
