@@ -162,7 +162,7 @@ class ValidationResult(Reported):
     findings: tuple[str, ...]
     estimator: Estimator
     reliability: dict[str, dict[str, Any]]
-    models: dict[str, CFAResult]
+    models: dict[str, CFAResult]  # modification indices: the hypothesized model's alone
     model_errors: dict[str, str]
     comparison: pd.DataFrame
     htmt: pd.DataFrame
@@ -482,6 +482,9 @@ def validate(
                 spec,
                 std_lv=candidate.std_lv,
                 orthogonal=candidate.orthogonal,
+                # the hypothesized model's are reported; the competing models are compared
+                # by their fit
+                modindices=candidate.name == HYPOTHESIZED,
             )
         except ModelError as exc:
             if candidate.name == HYPOTHESIZED:
