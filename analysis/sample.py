@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from .check import CheckResult
+from .check import CheckResult, reasons_text
 from .choices import ROW_SELECTIONS, RowSelection
 
 
@@ -118,7 +118,13 @@ class Sample:
     def sentence(self) -> str:
         """One line: n, of how many rows, and each reason a row was left out."""
         n = self.rows_selected if self.rows_used is None else self.rows_used
-        reasons = [f"{k:,} {r.replace('_', ' ')}" for r, k in self.left_out.items() if k]
+        set_aside = self.rows_in - self.rows_selected
+        checks = reasons_text(self.left_out, set_aside)
+        reasons = []
+        if checks:
+            if sum(self.left_out.values()) > set_aside:
+                checks = f"{set_aside:,} set aside by the checks ({checks})"
+            reasons.append(checks)
         reasons += [f"{k:,} {r.replace('_', ' ')}" for r, k in self.excluded.items() if k]
         if self.incomplete:
             reasons.append(f"{self.incomplete:,} with a missing answer ({self.method})")

@@ -154,6 +154,8 @@ def check_lines(result: Any) -> list[str]:
     ]
     for reason, count in doc["quarantine_reasons"].items():
         lines.append(f"  quarantined for {reason.replace('_', ' ')}: {count:,}")
+    if sum(doc["quarantine_reasons"].values()) > doc["rows_quarantined"]:
+        lines.append("  (a row can be quarantined for more than one reason)")
     lines.append(f"{len(doc['items_matched'])} items matched")
     if doc["missing_items"]:
         lines.append(f"items with no column: {', '.join(doc['missing_items'])}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from analysis.check import reasons_text
 from analysis.choices import DEFAULT_STOP
 from analysis.clinic import benchmark, clinician_view
 from analysis.describe import overview
@@ -92,7 +93,7 @@ def demo_command(output_dir: Path) -> None:
     click.echo(
         f"Read {export_path} ({checked.export.platform}): {checked.rows_in:,} responses, "
         f"{checked.rows_quarantined:,} set aside by the checks "
-        f"({', '.join(f'{k} {v}' for k, v in checked.to_dict()['quarantine_reasons'].items())}); "
+        f"({reasons_text(checked.quarantine_reasons(), checked.rows_quarantined)}); "
         f"{summary.respondents:,} patients, {summary.clinicians} clinicians."
     )
     quarantine_path = output_dir / "quarantine.csv"

@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis.cfa.longitudinal import LongitudinalResult
 from analysis.cfa.twolevel import TwoLevelResult
-from analysis.check import CheckResult
+from analysis.check import CheckResult, reasons_text
 from analysis.describe import (
     DISCRETE_MAX_POINTS,
     GroupProfiles,
@@ -61,9 +61,7 @@ def _subscale_of(instrument: Instrument, item_id: str) -> str:
 
 def _data_section(checked: CheckResult) -> Section:
     doc = checked.to_dict()
-    reasons = ", ".join(
-        f"{n:,} {r.replace('_', ' ')}" for r, n in doc["quarantine_reasons"].items()
-    )
+    reasons = reasons_text(doc["quarantine_reasons"], doc["rows_quarantined"])
     s = Section(
         "data",
         "1. Data quality",
@@ -90,7 +88,9 @@ def _data_section(checked: CheckResult) -> Section:
         )
         s.table(counts, "Table 2. Findings by kind", digits=0)
     if doc["quarantine_reasons"]:
-        s.figure(figures.status_bars(doc["quarantine_reasons"], "Why rows were set aside"))
+        several = sum(doc["quarantine_reasons"].values()) > doc["rows_quarantined"]
+        title = "Why rows were set aside" + (" (a row can have more than one reason)" * several)
+        s.figure(figures.status_bars(doc["quarantine_reasons"], title))
     stats = checked.item_stats.sort_values("missing_share", ascending=False).head(10)
     stats = stats.rename(
         columns={

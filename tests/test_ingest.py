@@ -671,3 +671,33 @@ def test_a_repeated_row_is_one_whose_answers_and_blanks_repeat_in_place(
     )
     found = check_export(read_export(path, bank), bank).findings
     assert list(found.loc[found["kind"] == "duplicate_row", "row"]) == [2, 5]
+
+
+def test_a_row_set_aside_for_two_reasons_is_counted_once(tmp_path: Path) -> None:
+    """A row that is both straight lining and too fast counts once among the rows set aside
+    and once under each reason: every place that lists the reasons says that they overlap."""
+    export = tmp_path / "export.csv"
+    assert run_cli("simulate", "-n", "200", "--seed", "5", "-o", str(export)).returncode == 0
+    data = pd.read_csv(export)
+    items = [c for c in data.columns if c[:2] in ("pb", "pg", "pt") and c[2:].isdigit()]
+    data.loc[0, items] = 3
+    data.loc[0, "duration_seconds"] = 5
+    data.to_csv(export, index=False)
+    doc = json.loads(run_cli("check", str(export), "--json").stdout)
+    reasons, set_aside = doc["quarantine_reasons"], doc["rows_quarantined"]
+    assert reasons["straight_lining"] >= 1 and reasons["too_fast"] >= 1
+    assert sum(reasons.values()) > set_aside
+    lines = run_cli("check", str(export)).stdout.splitlines()
+    assert "  (a row can be quarantined for more than one reason)" in lines
+    first = run_cli("validate", str(export)).stdout.splitlines()[0]
+    assert f"left out: {set_aside:,} set aside by the checks (" in first
+    assert "too fast; a row can have more than one reason)" in first
+
+
+def test_reasons_that_do_not_overlap_are_listed_as_they_are() -> None:
+    from analysis.check import reasons_text
+    from analysis.sample import Sample
+
+    assert reasons_text({"too_fast": 2, "no_answers": 1}, 3) == "2 too fast, 1 no answers"
+    sentence = Sample(10, "usable", 7, {"too_fast": 2, "no_answers": 1}).sentence()
+    assert sentence.startswith("n = 7 of 10 rows (rows: usable); left out: 2 too fast, 1 no")
