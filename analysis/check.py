@@ -154,15 +154,6 @@ class CheckResult(Reported):
         }
 
 
-def reasons_text(reasons: dict[str, int], rows: int) -> str:
-    """Counts by reason ("54 straight lining, 79 too fast"), saying so when they add up to
-    more than the ``rows`` set aside: a row can fail several checks."""
-    text = ", ".join(f"{n:,} {r.replace('_', ' ')}" for r, n in reasons.items() if n)
-    if sum(reasons.values()) > rows:
-        text += "; a row can have more than one reason"
-    return text
-
-
 def _finding(
     kind: str,
     rows: np.ndarray,

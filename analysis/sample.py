@@ -20,8 +20,9 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from .check import CheckResult, reasons_text
+from .check import CheckResult
 from .choices import ROW_SELECTIONS, RowSelection
+from .summaries import reasons_overlap, reasons_text
 
 
 class FittedRows(Protocol):
@@ -122,7 +123,7 @@ class Sample:
         checks = reasons_text(self.left_out, set_aside)
         reasons = []
         if checks:
-            if sum(self.left_out.values()) > set_aside:
+            if reasons_overlap(self.left_out, set_aside):
                 checks = f"{set_aside:,} set aside by the checks ({checks})"
             reasons.append(checks)
         reasons += [f"{k:,} {r.replace('_', ' ')}" for r, k in self.excluded.items() if k]

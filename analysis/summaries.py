@@ -13,6 +13,20 @@ import pandas as pd
 # give their summary(), and an import back, even for types, would make the two one part.
 
 
+def reasons_overlap(reasons: dict[str, int], rows: int) -> bool:
+    """Whether counts by reason add up to more than the ``rows`` set aside: a row can fail
+    several checks."""
+    return sum(reasons.values()) > rows
+
+
+def reasons_text(reasons: dict[str, int], rows: int) -> str:
+    """Counts by reason ("54 straight lining, 79 too fast"), saying so when they overlap."""
+    text = ", ".join(f"{n:,} {r.replace('_', ' ')}" for r, n in reasons.items() if n)
+    if reasons_overlap(reasons, rows):
+        text += "; a row can have more than one reason"
+    return text
+
+
 def p_text(value: Any) -> str:
     """A p-value as a person reads it: three decimals, '< .001' below that, '-' when there is
     none. JSON keeps the number itself."""
@@ -154,7 +168,7 @@ def check_lines(result: Any) -> list[str]:
     ]
     for reason, count in doc["quarantine_reasons"].items():
         lines.append(f"  quarantined for {reason.replace('_', ' ')}: {count:,}")
-    if sum(doc["quarantine_reasons"].values()) > doc["rows_quarantined"]:
+    if reasons_overlap(doc["quarantine_reasons"], doc["rows_quarantined"]):
         lines.append("  (a row can be quarantined for more than one reason)")
     lines.append(f"{len(doc['items_matched'])} items matched")
     if doc["missing_items"]:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from analysis.check import reasons_text
 from analysis.choices import DEFAULT_STOP
 from analysis.clinic import benchmark, clinician_view
 from analysis.describe import overview
@@ -21,6 +20,7 @@ from analysis.simulate import simulate, write_export
 from analysis.store.backends import DuckDBBackend
 from analysis.store.schema import open_store
 from analysis.store.writer import ingest_checked
+from analysis.summaries import reasons_text
 from instrument import load_instrument
 from instrument.exports import export
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from analysis.cfa.longitudinal import LongitudinalResult
 from analysis.cfa.twolevel import TwoLevelResult
-from analysis.check import CheckResult, reasons_text
+from analysis.check import CheckResult
 from analysis.describe import (
     DISCRETE_MAX_POINTS,
     GroupProfiles,
@@ -28,7 +28,7 @@ from analysis.describe import (
 from analysis.pipeline import Analysis, InvarianceRun, IrtRun
 from analysis.ruptures.course import Course
 from analysis.scoring import ScoreResult
-from analysis.summaries import p_text
+from analysis.summaries import p_text, reasons_overlap, reasons_text
 from analysis.validate import BETWEEN_SUFFIX, ValidationResult
 from instrument import Instrument
 
@@ -88,7 +88,7 @@ def _data_section(checked: CheckResult) -> Section:
         )
         s.table(counts, "Table 2. Findings by kind", digits=0)
     if doc["quarantine_reasons"]:
-        several = sum(doc["quarantine_reasons"].values()) > doc["rows_quarantined"]
+        several = reasons_overlap(doc["quarantine_reasons"], doc["rows_quarantined"])
         title = "Why rows were set aside" + (" (a row can have more than one reason)" * several)
         s.figure(figures.status_bars(doc["quarantine_reasons"], title))
     stats = checked.item_stats.sort_values("missing_share", ascending=False).head(10)

@@ -695,8 +695,8 @@ def test_a_row_set_aside_for_two_reasons_is_counted_once(tmp_path: Path) -> None
 
 
 def test_reasons_that_do_not_overlap_are_listed_as_they_are() -> None:
-    from analysis.check import reasons_text
     from analysis.sample import Sample
+    from analysis.summaries import reasons_text
 
     assert reasons_text({"too_fast": 2, "no_answers": 1}, 3) == "2 too fast, 1 no answers"
     sentence = Sample(10, "usable", 7, {"too_fast": 2, "no_answers": 1}).sentence()
