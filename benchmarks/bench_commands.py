@@ -25,7 +25,7 @@ slow any large fresh array on this machine.
 Every Python run reads the project's compiled bytecode, as on a user's machine (pip compiles an
 installed package; an editable install compiles on its first run): the script compiles the
 project's packages first, whatever PYTHONDONTWRITEBYTECODE says. Without the cache each run
-compiled them again, about 0.1 s of a `validate` at 10,000 rows.
+compiled them again: 0.13 s of a `validate` at 10,000 rows, 0.03 s of a `check`.
 
 R needs Debian's r-cran-lavaan, r-cran-psych, r-cran-semtools and r-cran-gparotation.
 """
