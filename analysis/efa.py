@@ -326,7 +326,9 @@ def run_efa(
     communalities = (matrix**2).sum(axis=1)
     if k > 1:
         matrix = ROTATE[rotation](matrix)
-        matrix = matrix * np.where(matrix.sum(axis=0) < 0, -1.0, 1.0)
+    # Each factor signed to a positive sum of loadings, as psych's fa(), one factor too (an
+    # eigenvector's sign is arbitrary).
+    matrix = matrix * np.where(matrix.sum(axis=0) < 0, -1.0, 1.0)
     loadings = pd.DataFrame(
         matrix, index=list(complete.columns), columns=[f"F{j + 1}" for j in range(k)]
     )

@@ -44,6 +44,17 @@ def test_loadings_equal_psych(method: str) -> None:
     np.testing.assert_allclose(table["h2"] + table["u2"], 1.0)
 
 
+@pytest.mark.parametrize("method", ["minres", "ml", "pa"])
+def test_one_factor_is_signed_as_psychs(method: str) -> None:
+    """psych's fa() gives a single factor a positive sum of loadings; an eigenvector's sign
+    is arbitrary, and unsigned, bfi's neuroticism and Holzinger-Swineford's nine items came out
+    all negative."""
+    hs = pd.read_csv(HERE / "data" / "hs.csv")
+    for items in (BFI[[f"N{k}" for k in range(1, 6)]], hs[[f"x{k}" for k in range(1, 10)]]):
+        loadings = run_efa(items, 1, method=method).loadings["F1"]
+        assert loadings.sum() > 0 and (loadings > 0).all()
+
+
 def test_kmo_is_psychs_on_the_complete_rows() -> None:
     result = run_efa(BFI[REFERENCE["items"]], 5)
     assert result.kmo == pytest.approx(REFERENCE["kmo"], abs=1e-9)
