@@ -37,10 +37,10 @@ def main() -> None:
     sys.stdout = io.StringIO()  # the command's own output is not the point here
     try:
         profile.enable()
-        from reports.cli import main as alliance
+        from reports.cli import cli  # not `main`: it would end the process before the report
 
         with contextlib.suppress(SystemExit):
-            alliance()
+            cli(prog_name="alliance")
     finally:
         profile.disable()
         sys.stdout = stdout

@@ -11,7 +11,11 @@ scipy or the database, so no command pays for another's dependencies.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import sys
+import threading
 from importlib import import_module
 from typing import Any
 
@@ -161,7 +165,30 @@ def cli() -> None:
 
 
 def main(*args: Any) -> None:
-    cli(prog_name="alliance")
+    """The `alliance` console script: run the command, then end the process at once."""
+    try:
+        cli(prog_name="alliance")
+    except SystemExit as done:
+        if done.code is not None and not isinstance(done.code, int):
+            raise  # a message for Python to print
+        end_process(done.code or 0)
+
+
+def end_process(code: int) -> None:
+    """End the process once the command's work is written, without tearing the interpreter
+    down: freeing every module and object took 0.09 s of a 0.6 s `check` (pandas alone,
+    0.06 s), for nothing a user keeps. What an ending must still do is done first: the
+    exit handlers run (temporary folders, Spark, logging) and stdout and stderr are flushed.
+    Should a thread other than this one still be running, Python ends as usual, waiting
+    for it."""
+    if threading.active_count() > 1:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # The reader may have gone away, or the stream be closed: nothing more to write then.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import click
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from reports.cli import COMMANDS as TABLE
-from reports.cli import cli, summary
+from reports.cli import cli, end_process, summary
 
 from .conftest import ALLIANCE, run_cli
 
@@ -31,12 +32,13 @@ def test_the_command_list_says_what_each_command_says_of_itself(command: str) ->
 
 def loaded_by(args: list[str], modules: tuple[str, ...]) -> tuple[str, list[str]]:
     """Run `alliance ARGS` in a fresh interpreter: what it printed, and which of ``modules``
-    it had imported by the end."""
+    it had imported by the end (the command group itself: the console script would end the
+    process before anything could look)."""
     probe = (
         "import sys\n"
         f"sys.argv = ['alliance', *{args!r}]\n"
-        "from reports.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "from reports.cli import cli\n"
+        "try:\n    cli(prog_name='alliance')\nexcept SystemExit:\n    pass\n"
         f"print('loaded:' + ','.join(m for m in {modules!r} if m in sys.modules))\n"
     )
     python = str(Path(ALLIANCE).parent / "python")
@@ -154,6 +156,41 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = run_cli("frobnicate")
     assert result.returncode == 2
     assert "No such command 'frobnicate'" in result.stderr
+
+
+def test_the_console_script_ends_after_the_exit_handlers_and_flushes_its_output(
+    tmp_path: Path,
+) -> None:
+    """The process ends without tearing the interpreter down, but what an ending must do is
+    done: an exit handler runs, output still buffered is written, and the code is kept."""
+    mark = tmp_path / "handler-ran"
+    probe = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(mark)!r}, 'w').write('ran'))\n"
+        "sys.stdout.write('x' * 100_000)\n"  # more than a pipe's buffer, not flushed
+        "from reports.cli import end_process\n"
+        "end_process(3)\n"
+        "print('never')\n"
+    )
+    python = str(Path(ALLIANCE).parent / "python")
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert done.stdout == "x" * 100_000
+    assert mark.read_text() == "ran"
+
+
+def test_the_console_script_waits_for_a_thread_still_running() -> None:
+    """A thread the command left running ends first: Python is let end the usual way."""
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with pytest.raises(SystemExit) as ended:
+            end_process(4)
+        assert ended.value.code == 4
+    finally:
+        release.set()
+        other.join()
 
 
 @pytest.mark.slow
