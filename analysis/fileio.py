@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from instrument.yamlsafe import MAX_BYTES, YamlLimitError, load_yaml
-
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -37,7 +35,10 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
 
 def read_yaml(path: Path, error: type[ValueError], missing: str = "no such file") -> Any:
     """A YAML file's content, through the one bounded loader (no repeated keys, no alias
-    bombs, no deep nesting, no huge files); a problem raises ``error`` with one line."""
+    bombs, no deep nesting, no huge files); a problem raises ``error`` with one line. PyYAML
+    is imported here, when a file is read: most commands read none."""
+    from instrument.yamlsafe import MAX_BYTES, YamlLimitError, load_yaml
+
     try:
         if path.stat().st_size > MAX_BYTES:
             raise error(f"{path.name}: larger than {MAX_BYTES >> 20} MiB; not read.")

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,11 @@ if TYPE_CHECKING:  # imported by the browser fixture: a test without a browser n
     from playwright.sync_api import Browser, Page
 
 ALLIANCE = shutil.which("alliance", path=str(Path(sys.executable).parent)) or "alliance"
+
+# The built-in instrument is kept in a cache folder once built (instrument/kept.py): the tests
+# and the commands they start keep theirs in a folder of their own, not the user's.
+_CACHE = tempfile.TemporaryDirectory(prefix="alliance-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE.name
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ back as the answers they hold; every problem is a finding; nothing is lost."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -296,6 +297,27 @@ def test_a_mapping_file_names_the_columns(tmp_path: Path, bank: Instrument) -> N
     pd.testing.assert_frame_equal(answers(export.data), TRUTH.astype(float))
     assert export.data["clinician_id"].tolist() == ["x", "x", "y"]
     assert export.data["session"].tolist() == [1, 2, 1]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("columns: {V1: pb01}\ncolums: {V2: pb02}\n", "map.yaml: field 'colums': unknown field."),
+        (
+            'recode: {"Totally agree": five}\n',
+            "map.yaml: field 'recode.Totally agree': Input should be a valid number",
+        ),
+        ("context: {respondent_id: [a, b]}\n", "map.yaml: field 'context.respondent_id': "),
+        ("context: {patient: PatientNo}\n", "field 'context': unknown name 'patient'"),
+    ],
+)
+def test_a_mapping_file_that_cannot_be_used_is_named_with_its_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    mapfile = tmp_path / "map.yaml"
+    mapfile.write_text(text, encoding="utf-8")
+    with pytest.raises(ExportError, match=re.escape(message)):
+        load_map(mapfile)
 
 
 def test_ambiguous_columns_are_refused_with_the_candidates(

@@ -561,9 +561,7 @@ def read_export(
     says (default: found and left out); ``id_column`` names the respondent id column."""
     mapping = column_map or ColumnMap()
     if id_column is not None:
-        mapping = mapping.model_copy(
-            update={"context": {**mapping.context, names.RESPONDENT_ID: id_column}}
-        )
+        mapping = replace(mapping, context={**mapping.context, names.RESPONDENT_ID: id_column})
     policy = identifiers if identifiers is not None else IdentifierPolicy()
     s = sniff(path, max_bytes=max_bytes, header_row=header_row)
     user_missing: dict[str, list[float | str]] = {}
