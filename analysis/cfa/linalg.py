@@ -15,3 +15,15 @@ def positive_inverse(sigma: np.ndarray) -> tuple[np.ndarray, float] | None:
         return None
     inv_factor = np.linalg.inv(factor)
     return inv_factor.T @ inv_factor, 2.0 * float(np.sum(np.log(np.diag(factor))))
+
+
+def positive_inverses(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`positive_inverse` of every matrix of a stack (``n x k x k``) at once: their
+    inverses and log-determinants, or None when any is not positive definite."""
+    try:
+        factor = np.linalg.cholesky(stack)
+    except np.linalg.LinAlgError:
+        return None
+    inv_factor = np.linalg.inv(factor)
+    logdets = 2.0 * np.log(np.diagonal(factor, axis1=1, axis2=2)).sum(axis=1)
+    return np.swapaxes(inv_factor, 1, 2) @ inv_factor, logdets

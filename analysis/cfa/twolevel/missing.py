@@ -14,8 +14,9 @@ The gradient is analytic: with ``N = (I + Sigma_B A)^-1 Sigma_B``, ``t = N p`` a
 ``q = p - A t``, the derivative of ``-2 log L`` by ``Sigma_B`` is ``sum_j (A - A N A - q q')``,
 by ``mu`` ``-2 sum_j q``, and by ``Sigma_W`` ``sum_i (A_i - A_i N A_i - z_i z_i')`` with
 ``A_i`` the row's inverse within block and ``z_i = A_i (r_i - t)``. Rows sharing a pattern of
-answered items share their within block, so the work is one inverse per pattern and one small
-system per cluster.
+answered items share their within block, so the work is one inverse per pattern; clusters
+whose rows have the same patterns (three complete sessions, say) share ``A``, and so the
+``p x p`` system and its determinant: one per such composition, not one per cluster.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..linalg import positive_inverse
+from ..linalg import positive_inverses
 from ..matrices import Representation
 from .likelihood import LevelMoments, TwoLevelML, expected_information
 from .moments import ClusterMoments, SizeGroup
@@ -40,8 +41,18 @@ class ClusterRows:
     n_clusters: int
     patterns: np.ndarray  # K x p, True where answered
     pattern_of: np.ndarray  # per row, its pattern
-    counts: np.ndarray  # J x K: rows of each pattern in each cluster
-    members: tuple[np.ndarray, ...]  # per pattern, its rows
+    compositions: np.ndarray  # C x K: the distinct counts of rows of each pattern in a cluster
+    composition_of: np.ndarray  # per cluster, its composition
+    multiplicity: np.ndarray  # per composition, how many clusters have it
+    # The rows pattern by pattern, their clusters, and where each pattern's rows are: a
+    # pattern's rows are then a slice, which numpy takes without a copy (taking them by their
+    # numbers, pattern by pattern, was most of the likelihood's time).
+    ordered: np.ndarray
+    ordered_clusters: np.ndarray
+    spans: tuple[tuple[int, int], ...]
+    # The patterns by how many items they answer: those patterns, and each one's items (a
+    # row per pattern), so that the within blocks of one size are inverted together.
+    by_count: tuple[tuple[np.ndarray, np.ndarray], ...]
 
     @property
     def n(self) -> int:
@@ -72,21 +83,42 @@ def cluster_rows(rows: np.ndarray, clusters: np.ndarray) -> ClusterRows:
     n_clusters = int(clusters.max()) + 1
     counts = np.zeros((n_clusters, len(patterns)))
     np.add.at(counts, (clusters, pattern_of), 1.0)
+    compositions, composition_of = np.unique(counts, axis=0, return_inverse=True)
+    composition_of = composition_of.reshape(-1)
+    multiplicity = np.bincount(composition_of, minlength=len(compositions)).astype(float)
     order = np.argsort(pattern_of, kind="stable")
     bounds = np.searchsorted(pattern_of[order], np.arange(len(patterns) + 1))
-    members = tuple(order[a:b] for a, b in itertools.pairwise(bounds))
-    return ClusterRows(rows, clusters, n_clusters, patterns, pattern_of, counts, members)
+    spans = tuple((int(a), int(b)) for a, b in itertools.pairwise(bounds))
+    answer_counts = patterns.sum(axis=1)
+    by_count = tuple(
+        (which, np.array([np.flatnonzero(patterns[j]) for j in which]))
+        for which in (np.flatnonzero(answer_counts == c) for c in np.unique(answer_counts))
+    )
+    return ClusterRows(
+        rows,
+        clusters,
+        n_clusters,
+        patterns,
+        pattern_of,
+        compositions,
+        composition_of,
+        multiplicity,
+        rows[order],
+        clusters[order],
+        spans,
+        by_count,
+    )
 
 
 @dataclass(frozen=True)
 class _Terms:
     loglik: float
     blocks: np.ndarray  # K x p x p: each pattern's inverse within block, zero-padded
-    u: np.ndarray  # N x p: A_i r_i
-    a: np.ndarray  # J x p x p
+    u: np.ndarray  # N x p: A_i r_i, the rows pattern by pattern
+    a: np.ndarray  # C x p x p: per composition of clusters
     t: np.ndarray  # J x p
     q: np.ndarray  # J x p
-    n_matrix: np.ndarray  # J x p x p: (I + B A)^-1 B
+    n_matrix: np.ndarray  # C x p x p: (I + B A)^-1 B, per composition
 
 
 def _terms(m: LevelMoments, data: ClusterRows) -> _Terms | None:
@@ -94,19 +126,18 @@ def _terms(m: LevelMoments, data: ClusterRows) -> _Terms | None:
     k = len(data.patterns)
     blocks = np.zeros((k, p, p))
     logdet_w = np.zeros(k)
-    for j, answered in enumerate(data.patterns):
-        where = np.flatnonzero(answered)
-        found = positive_inverse(m.within[np.ix_(where, where)])
+    for which, items in data.by_count:
+        found = positive_inverses(m.within[items[:, :, None], items[:, None, :]])
         if found is None:
             return None
-        blocks[j][np.ix_(where, where)], logdet_w[j] = found
-    r = np.where(np.isnan(data.rows), 0.0, data.rows - m.mu)
+        blocks[which[:, None, None], items[:, :, None], items[:, None, :]], logdet_w[which] = found
+    r = np.where(np.isnan(data.ordered), 0.0, data.ordered - m.mu)
     u = np.empty_like(r)
-    for j, at in enumerate(data.members):
-        u[at] = r[at] @ blocks[j]
-    a = np.tensordot(data.counts, blocks, axes=1)
+    for j, (start, stop) in enumerate(data.spans):
+        np.matmul(r[start:stop], blocks[j], out=u[start:stop])
+    a = np.tensordot(data.compositions, blocks, axes=1)
     cluster_p = np.zeros((data.n_clusters, p))
-    np.add.at(cluster_p, data.clusters, u)
+    np.add.at(cluster_p, data.ordered_clusters, u)
     system = np.eye(p)[None] + m.between[None] @ a
     sign, logdet_m = np.linalg.slogdet(system)
     if np.any(sign <= 0):
@@ -115,11 +146,12 @@ def _terms(m: LevelMoments, data: ClusterRows) -> _Terms | None:
         n_matrix = np.linalg.solve(system, np.broadcast_to(m.between, system.shape))
     except np.linalg.LinAlgError:
         return None
-    t = (n_matrix @ cluster_p[:, :, None])[:, :, 0]
-    q = cluster_p - (a @ t[:, :, None])[:, :, 0]
+    of = data.composition_of
+    t = (n_matrix[of] @ cluster_p[:, :, None])[:, :, 0]
+    q = cluster_p - (a[of] @ t[:, :, None])[:, :, 0]
     quad = float(np.sum(u * r)) - float(np.sum(cluster_p * t))
     counts = np.bincount(data.pattern_of, minlength=k)
-    logdet = float(counts @ logdet_w) + float(np.sum(logdet_m))
+    logdet = float(counts @ logdet_w) + float(data.multiplicity @ logdet_m)
     loglik = -0.5 * (data.answered * np.log(2 * np.pi) + logdet + quad)
     return _Terms(loglik, blocks, u, a, t, q, n_matrix)
 
@@ -157,14 +189,16 @@ def fiml_moment_gradient(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``d(-log L)/d[mu, vech Sigma]`` of the within block (no means) and the between block."""
     a, n_matrix, t, q, blocks = terms.a, terms.n_matrix, terms.t, terms.q, terms.blocks
-    g_b = np.sum(a - a @ n_matrix @ a, axis=0) - q.T @ q
+    times = data.multiplicity
+    g_b = np.tensordot(times, a - a @ n_matrix @ a, axes=1) - q.T @ q
     g_mu = -2.0 * q.sum(axis=0)
     counts = np.bincount(data.pattern_of, minlength=len(blocks))
-    weighted = np.tensordot(data.counts.T, n_matrix, axes=1)
+    weighted = np.tensordot((data.compositions * times[:, None]).T, n_matrix, axes=1)
     g_w = np.tensordot(counts, blocks, axes=1) - np.sum(blocks @ weighted @ blocks, axis=0)
     z = terms.u.copy()
-    for k, at in enumerate(data.members):
-        z[at] -= t[data.clusters[at]] @ blocks[k]
+    shared = t[data.ordered_clusters]
+    for k, (start, stop) in enumerate(data.spans):
+        z[start:stop] -= shared[start:stop] @ blocks[k]
     g_w -= z.T @ z
     rows, cols = vech
     p = len(g_mu)
