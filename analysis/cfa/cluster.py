@@ -26,7 +26,8 @@ def cluster_products(scores: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """``C / (C - 1) sum_c z_c z_c'`` with ``z_c`` the sum of the scores of cluster c's
     rows."""
     count = int(clusters.max()) + 1
-    sums = _sums(scores, clusters, count)
+    sums = np.zeros((count, scores.shape[1]))
+    _add_sums(sums, scores, clusters)
     return sums.T @ sums * (count / (count - 1))
 
 
@@ -44,8 +45,9 @@ def moment_cluster_products(
     sums: np.ndarray | None = None
     for start in range(0, len(deviations), BLOCK_ROWS):
         block = moment_scores(inv, deviations[start : start + BLOCK_ROWS], vech, means)
-        part = _sums(block, clusters[start : start + BLOCK_ROWS], count)
-        sums = part if sums is None else sums + part
+        if sums is None:
+            sums = np.zeros((count, block.shape[1]))
+        _add_sums(sums, block, clusters[start : start + BLOCK_ROWS])
     assert sums is not None
     return sums.T @ sums * (count / (count - 1))
 
@@ -70,18 +72,20 @@ def pattern_cluster_products(
             dev = np.zeros((min(BLOCK_ROWS, pat.n - start), p))
             dev[:, o] = pat.rows[start : start + BLOCK_ROWS] - mu[o]
             block = moment_scores(inv, dev, vech, True)
-            sums += _sums(block, within[start : start + BLOCK_ROWS], count)
+            _add_sums(sums, block, within[start : start + BLOCK_ROWS])
     return sums.T @ sums * (count / (count - 1))
 
 
-def _sums(scores: np.ndarray, clusters: np.ndarray, count: int) -> np.ndarray:
-    """Per cluster, the sum of its rows' scores."""
-    return np.column_stack(
-        [
-            np.bincount(clusters, weights=scores[:, k], minlength=count)
-            for k in range(scores.shape[1])
-        ]
-    )
+def _add_sums(sums: np.ndarray, scores: np.ndarray, clusters: np.ndarray) -> None:
+    """Add to each cluster's row of ``sums`` the sum of its rows' scores: the rows ordered by
+    cluster, each cluster's run summed at once. (A bincount per column, each as long as the
+    clusters, took 2.3 s of a 20 s `validate` of 3,800 sessions by 166 answer patterns.)"""
+    if not len(clusters):
+        return
+    order = np.argsort(clusters, kind="stable")
+    ordered = clusters[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sums[ordered[starts]] += np.add.reduceat(scores[order], starts, axis=0)
 
 
 class ClusteredML(ML):
