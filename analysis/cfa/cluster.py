@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .fiml import FIML, embed
-from .missing import Pattern
+from .missing import Pattern, pattern_inverses
 from .ml import BLOCK_ROWS, ML, GroupState, moment_scores
 
 
@@ -64,9 +64,9 @@ def pattern_cluster_products(
     p = len(mu)
     count = int(clusters.max()) + 1
     sums = np.zeros((count, p + len(vech[0])))
-    for pat in found:
+    for pat, block in zip(found, pattern_inverses(found, sigma), strict=True):
         o = pat.index
-        inv = embed(np.linalg.inv(sigma[pat.block]), o, p)
+        inv = embed(block, o, p)
         within = clusters[pat.positions]
         for start in range(0, pat.n, BLOCK_ROWS):
             dev = np.zeros((min(BLOCK_ROWS, pat.n - start), p))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .matrices import Representation
-from .missing import Pattern, pattern_loglik
+from .missing import Pattern, pattern_inverses, pattern_loglik
 from .ml import ML, GroupState, moment_score_products
 from .optimize import central_jacobian
 from .samplestats import SampleStats
@@ -121,9 +121,9 @@ def pattern_score_products(
     block of rows at a time."""
     p = len(mu)
     total = np.zeros((p + len(vech[0]), p + len(vech[0])))
-    for pat in found:
+    for pat, block in zip(found, pattern_inverses(found, sigma), strict=True):
         o = pat.index
-        inv = embed(np.linalg.inv(sigma[pat.block]), o, p)
+        inv = embed(block, o, p)
         dev = np.zeros((pat.n, p))
         dev[:, o] = pat.rows - mu[o]
         total += moment_score_products(inv, dev, vech, True)
@@ -144,9 +144,8 @@ def pattern_gradient(
     double = np.where(rows == cols, 1.0, 2.0)
     mean_part = np.zeros(p)
     cov_part = np.zeros((p, p))
-    for pat in found:
+    for pat, inv in zip(found, pattern_inverses(found, sigma), strict=True):
         o = pat.index
-        inv = np.linalg.inv(sigma[pat.block])
         share = pat.n / n
         u = inv @ (pat.mean - mu[o])
         mean_part[o] -= 2 * share * u
@@ -177,8 +176,8 @@ def _inverses(found: tuple[Pattern, ...], sigma: np.ndarray) -> np.ndarray:
     """Each pattern's ``Sigma_oo^-1``, embedded in a p x p matrix of zeros."""
     p = len(sigma)
     out = np.zeros((len(found), p, p))
-    for k, pat in enumerate(found):
-        out[k][pat.block] = np.linalg.inv(sigma[pat.block])
+    for k, (pat, inv) in enumerate(zip(found, pattern_inverses(found, sigma), strict=True)):
+        out[k][pat.block] = inv
     return out
 
 

@@ -10,13 +10,13 @@ its log-likelihood is what the chi-square is measured against, as lavaan's ``mis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-from .linalg import positive_inverse
+from .linalg import positive_inverses
 
 EM_TOLERANCE = 1e-10  # largest change of a mean or covariance between two EM steps
 EM_MAX_ITERATIONS = 10_000
@@ -77,18 +77,45 @@ def never_together(cov: np.ndarray, names: Sequence[str]) -> list[tuple[str, str
     return [(names[int(c)], names[int(r)]) for r, c in zip(rows, cols, strict=True)]
 
 
+def stacked_blocks(
+    found: Sequence[Pattern], sigma: np.ndarray
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Each pattern's ``Sigma_oo``, those of the patterns that answer as many items stacked
+    together (which patterns, and the stack): a stack is inverted in one call, where a
+    pattern at a time was most of a FIML fit's time."""
+    sizes: dict[int, list[int]] = {}
+    for k, pat in enumerate(found):
+        sizes.setdefault(len(pat.index), []).append(k)
+    for which in sizes.values():
+        items = np.array([found[k].index for k in which])
+        yield which, sigma[items[:, :, None], items[:, None, :]]
+
+
+def pattern_inverses(found: Sequence[Pattern], sigma: np.ndarray) -> list[np.ndarray]:
+    """Each pattern's ``Sigma_oo^-1`` (no test of definiteness: the likelihood's is
+    :func:`pattern_loglik`), in the patterns' order."""
+    out: list[np.ndarray] = [np.empty(0)] * len(found)
+    for which, stack in stacked_blocks(found, sigma):
+        for k, inv in zip(which, np.linalg.inv(stack), strict=True):
+            out[k] = inv
+    return out
+
+
 def pattern_loglik(found: Sequence[Pattern], mu: np.ndarray, sigma: np.ndarray) -> float:
-    """The normal log-likelihood of every row, summed pattern by pattern."""
-    total = 0.0
-    for pat in found:
-        o = pat.index
-        block = positive_inverse(sigma[pat.block])
-        if block is None:
+    """The normal log-likelihood of every row, summed pattern by pattern (in their order)."""
+    terms = np.zeros(len(found))
+    for which, stack in stacked_blocks(found, sigma):
+        inverted = positive_inverses(stack)
+        if inverted is None:
             return -np.inf
-        inv, logdet = block
-        d = pat.mean - mu[o]
-        quad = float(np.sum(inv * pat.cov) + d @ inv @ d)
-        total += -pat.n / 2 * (len(o) * np.log(2 * np.pi) + logdet + quad)
+        for k, inv, logdet in zip(which, *inverted, strict=True):
+            pat = found[k]
+            d = pat.mean - mu[pat.index]
+            quad = float(np.sum(inv * pat.cov) + d @ inv @ d)
+            terms[k] = -pat.n / 2 * (len(pat.index) * np.log(2 * np.pi) + logdet + quad)
+    total = 0.0
+    for term in terms:
+        total += float(term)
     return total
 
 
