@@ -398,10 +398,12 @@ def validate(
     *,
     level_errors: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    stage: Progress | None = None,
 ) -> ValidationResult:
     """Reliability, EFA and the CFA models on the rows ``options.rows`` selects; the result
     says how many rows it used and why any were left out. With ``options.bootstrap`` draws,
-    percentile intervals too, ``progress`` told the draws done."""
+    percentile intervals too, ``progress`` told the draws done; ``stage`` is told each stage
+    as it starts."""
     from .bootstrap import Bootstrap
     from .validate import validate as validate_structure
 
@@ -426,6 +428,7 @@ def validate(
         level_errors=level_errors,
         bootstrap=Bootstrap(options.bootstrap, options.seed) if options.bootstrap else None,
         progress=progress,
+        stage=stage,
     )
 
 
@@ -607,7 +610,7 @@ def analyse_read(
     validation, validation_error = None, ""
     try:
         # the page shows no SEs of the two-level model
-        validation = validate(read, options, level_errors=False, progress=draws)
+        validation = validate(read, options, level_errors=False, progress=draws, stage=progress)
     except ValueError as exc:
         validation_error = str(exc)
     tested, invariance_error = None, ""

@@ -13,7 +13,7 @@ string, which is fitted to the columns as they are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -350,6 +350,7 @@ def two_level_fit(
     cluster: str | None,
     missing: MissingMethod = "fiml",
     standard_errors: bool = True,
+    stage: Callable[[str], None] | None = None,
 ) -> tuple[TwoLevelResult | None, str | None]:
     """The two-level model, and why it is missing where it was not asked for and failed: the
     user's level blocks, or ``levels``; by default the pillars at both levels whenever the rows
@@ -365,7 +366,9 @@ def two_level_fit(
         )
     syntax = user_model if user_model is not None else level_model(groups, levels or "pillars")
     try:
-        fitted = fit_twolevel(source, syntax, cluster, missing, standard_errors=standard_errors)
+        fitted = fit_twolevel(
+            source, syntax, cluster, missing, standard_errors=standard_errors, stage=stage
+        )
         return fitted, None
     except (ModelError, np.linalg.LinAlgError) as exc:
         if asked:
@@ -394,6 +397,7 @@ def validate(
     level_errors: bool = True,
     bootstrap: Bootstrap | None = None,
     progress: BootstrapProgress | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> ValidationResult:
     """Reliability, EFA and competing CFA models for an export.
 
@@ -421,7 +425,9 @@ def validate(
 
     ``bootstrap``: percentile intervals for omega, CR, AVE and HTMT of the hypothesized model
     (:mod:`analysis.bootstrap`), resampling the clusters whole when rows nest; ``progress`` is
-    told the draws done.
+    told the draws done. ``stage`` is told each stage of the two-level model as it starts (the
+    command line says it: with repeated sessions and missing answers it can take half a
+    minute).
     """
     user_levels = None
     if model is not None and has_levels(model):
@@ -565,6 +571,7 @@ def validate(
         cluster,
         "listwise" if fit.missing == "listwise" else "fiml",
         level_errors,
+        stage,
     )
     if two_level_error is not None:
         findings.append(two_level_error)

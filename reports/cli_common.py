@@ -695,7 +695,7 @@ def draw_bar(total: int, label: str) -> Iterator[Callable[[int, int], None] | No
         yield step
 
 
-def progress_printer() -> tuple[float, object]:
+def progress_printer() -> tuple[float, Callable[[str], None]]:
     """The start time, and a function that says a step with the seconds since it."""
     start = time.perf_counter()
 

@@ -88,7 +88,7 @@ def invariance_command(
     _, step = progress_printer()
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
-    run = invariance(read, options, progress=lambda level: step(f"fitting the {level} model"))  # type: ignore[operator]
+    run = invariance(read, options, progress=lambda level: step(f"fitting the {level} model"))
     if as_json:
         click.echo(dumps_json(run.to_dict()), nl=False)
         return

@@ -137,17 +137,17 @@ def report_command(
           --rows all -o hs.html
     """
     start, step = progress_printer()
-    step("reading and checking")  # type: ignore[operator]
+    step("reading and checking")
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
     stop_if_nothing_usable(read.checked, "report")
     with draw_bar(options.bootstrap, "bootstrap draws") as draws:
-        analysis = analyse_read(read, options, progress=step, draws=draws)  # type: ignore[arg-type]
-    step("drawing")  # type: ignore[operator]
+        analysis = analyse_read(read, options, progress=step, draws=draws)
+    step("drawing")
     page = report_page(analysis)
     html = render(page)
     atomic_write_text(output, html)
-    write_paper(page, figures_dir, figure_format, docx_file, latex_dir, step)  # type: ignore[arg-type]
+    write_paper(page, figures_dir, figure_format, docx_file, latex_dir, step)
     say(
         f"wrote {output} ({len(html.encode('utf-8')) / 1e6:.1f} MB) in "
         f"{time.perf_counter() - start:.1f} s"

@@ -20,6 +20,7 @@ from .cli_common import (
     group_options,
     open_source,
     parse_since,
+    progress_printer,
     read_options,
     say_identifiers,
     source_options,
@@ -172,10 +173,11 @@ def validate_command(
         return
     if export_path is None:
         raise InputError("give an EXPORT to validate, or a store with --db FILE or --parquet DIR.")
+    _, step = progress_printer()
     read = read_checked(export_path, options)
     say_identifiers(read.checked.export)
     with draw_bar(options.bootstrap, "bootstrap draws") as progress:
-        result = validate(read, options, progress=progress)
+        result = validate(read, options, progress=progress, stage=step)
     if as_json:
         click.echo(dumps_json(result.to_dict()), nl=False)
         return

@@ -260,3 +260,23 @@ def test_standardized_ses_in_every_group_match_lavaan() -> None:
     assert (second["std_all_se"] - second["std_se"]).abs().max() < 1e-4
     grouped = pd.DataFrame(doc["estimates"])
     assert grouped.loc[grouped["group"] == "Grant-White", "std_se"].notna().any()
+
+
+def test_validate_says_the_two_level_stages_as_they_start_on_stderr(tmp_path: Path) -> None:
+    """A two-level fit of repeated sessions with missing answers can take half a minute: the
+    command says what it is doing, on stderr, once the model and the data have passed every
+    check (a refusal stays one line), and the JSON on stdout is unchanged by it."""
+    export = tmp_path / "sessions.csv"
+    made = run_cli("simulate", "-n", "150", "--sessions", "3", "--seed", "4", "-o", str(export))
+    assert made.returncode == 0, made.stderr
+    result = run_cli("validate", str(export), "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)["two_level"]
+    stages = re.findall(r"^\[ *[0-9.]+ s\] (.*) \.\.\.$", result.stderr, flags=re.M)
+    assert len(stages) == 2, result.stderr
+    assert stages[0].startswith(
+        f"fitting the two-level model: {doc['n']:,} rows in {doc['clusters']:,} clusters of "
+        "respondent_id, "
+    )
+    assert stages[0].endswith(" with missing answers (FIML)")
+    assert re.fullmatch(r"the two-level model's standard errors \(\d+ parameters\)", stages[1])

@@ -7,6 +7,8 @@ estimates (:mod:`.fit`), the reliability per level (:mod:`.reliability`) and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -29,13 +31,16 @@ def fit_twolevel(
     missing: MissingMethod = "fiml",
     *,
     standard_errors: bool = True,
+    stage: Callable[[str], None] | None = None,
 ) -> TwoLevelResult:
     """Fit a two-level ``model`` to ``data`` by ML, the rows nested in the clusters of column
     ``cluster``. Missing answers by two-level FIML (``missing='fiml'``, lavaan's ``missing =
     "ml"``: every answer counts; a row with no answer is left out and counted) or complete rows
     only (``'listwise'``); a row without a cluster is refused. ``standard_errors=False`` skips
     the observed information (the costliest step under FIML) where only the fit, the ICCs and
-    the reliability are wanted."""
+    the reliability are wanted. ``stage`` is told the fit's stages as they start, once the
+    model and the data have passed every check."""
+    said = stage or (lambda _message: None)
     if missing not in ("fiml", "listwise"):
         raise ModelError(f"a two-level model takes missing 'fiml' or 'listwise'; got {missing!r}.")
     table = model_table(model)
@@ -63,11 +68,17 @@ def fit_twolevel(
             f"clusters for {len(items)} items."
         )
     sample = LevelData(moments, cluster_rows(rows, codes) if incomplete else None)
+    said(
+        f"fitting the two-level model: {moments.n:,} rows in {moments.clusters:,} clusters of "
+        f"{cluster}" + (f", {incomplete:,} with missing answers (FIML)" if incomplete else "")
+    )
     h1, h1_loglik = unrestricted(sample)
     objective, est = fit_levels(table, sample)
     findings = []
     if not est.converged:
         findings.append(f"the estimation did not converge ({est.message})")
+    if standard_errors:
+        said(f"the two-level model's standard errors ({objective.rep.n_free} parameters)")
     frame, singular = estimates(objective, est.theta, standard_errors)
     if singular and standard_errors:
         findings.append("the information matrix is singular: standard errors are not available")
