@@ -40,9 +40,12 @@ print(time.perf_counter() - start, fit.fit["chisq"], fit.fit["cfi"])
 """
 
 
-def nested(sessions: int, per_patient: int, seed: int) -> tuple[str, object, int]:
+def nested(
+    sessions: int, per_patient: int, seed: int, complete: bool = True
+) -> tuple[str, object, int]:
     """The short form's model, about ``sessions`` complete rows of patients seen up to
-    ``per_patient`` times (keyed answers and the patient id), and the patients."""
+    ``per_patient`` times (keyed answers and the patient id), and the patients. Not
+    ``complete``: the rows as drawn, those with a missing answer too."""
     bank = builtin_instrument()
     groups = bank.subscale_items("patient-short")
     model = "; ".join(f"{f} =~ {' + '.join(ids)}" for f, ids in groups.items())
@@ -52,7 +55,9 @@ def nested(sessions: int, per_patient: int, seed: int) -> tuple[str, object, int
         bank, patients, form="patient-short", clinicians=40, seed=seed, sessions=per_patient
     )
     _, source = hypothesized_input(sim.data, bank, None, keep=("respondent_id",))
-    data = source[[*items, "respondent_id"]].dropna().head(sessions).reset_index(drop=True)
+    data = source[[*items, "respondent_id"]]
+    data = data.dropna() if complete else data.dropna(subset=items, how="all")
+    data = data.head(sessions).reset_index(drop=True)
     return model, data, int(data["respondent_id"].nunique())
 
 

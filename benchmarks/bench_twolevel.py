@@ -2,15 +2,20 @@
 process, and where lavaan's time goes.
 
     .venv/bin/python benchmarks/bench_twolevel.py [--sessions 10000 100000] [--per-patient 4]
+        [--missing]
 
 The patient short form (12 items, three pillars) drawn by the simulator for patients seen up to
 ``per-patient`` sessions each (100,000 sessions in about 25,000 patients at the default), complete
-rows, the pillars within patients and each pillar between them. Each fit runs in a fresh process
-(interpreter start, imports, reading the CSV), best of 2:
+rows, the pillars within patients and each pillar between them. With ``--missing``, the rows
+as drawn, missing answers and all (every row answers at least one item), fitted by two-level
+FIML on both sides. Each fit runs in a fresh process (interpreter start, imports, reading the
+CSV), best of 2:
 
-- ours: ``fit_twolevel(data, model, "respondent_id")``, its fit measures, ICCs and omegas;
-- lavaan: ``sem(model, data, cluster = "respondent_id")`` and ``fitMeasures(fit)``, with the
-  three largest stages of lavaan's own timing (``fit@timing``).
+- ours: ``fit_twolevel(data, model, "respondent_id")``, its fit measures, ICCs and omegas (FIML
+  where answers are missing);
+- lavaan: ``sem(model, data, cluster = "respondent_id")`` (with ``missing = "ml"`` under
+  ``--missing``) and ``fitMeasures(fit)``, with the three largest stages of lavaan's own timing
+  (``fit@timing``).
 
 Target (issue of nested data): at most half of lavaan's time, whole process.
 """
@@ -24,7 +29,7 @@ from measure import RATIO_HEADER, beside_lavaan, fit_scripts
 
 R_FIT = r"""
 seconds <- system.time({
-  fit <- sem(model, data = data, cluster = "respondent_id")
+  fit <- sem(model, data = data, cluster = "respondent_id", missing = args[3])
   measures <- fitMeasures(fit)
 })[["elapsed"]]
 timing <- unlist(fit@timing[setdiff(names(fit@timing), c("start", "total"))])
@@ -54,12 +59,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--per-patient", type=int, default=4)
+    parser.add_argument(
+        "--missing", action="store_true", help="Keep the missing answers: two-level FIML."
+    )
     opts = parser.parse_args()
     print(f"{'sessions':>9} {'patients':>9} {RATIO_HEADER}   chisq ours / lavaan; lavaan's time")
+    missing = "ml" if opts.missing else "listwise"
     with fit_scripts(R_FIT, OURS_FIT) as folder:
         for n in opts.sessions:
-            model, data, patients = nested(n, opts.per_patient, seed=9)
-            cells, o, r = beside_lavaan(folder, data, f"twolevel_{n}.csv", level_model(model))
+            model, data, patients = nested(n, opts.per_patient, seed=9, complete=not opts.missing)
+            cells, o, r = beside_lavaan(
+                folder, data, f"twolevel_{n}.csv", level_model(model), missing
+            )
             print(
                 f"{n:>9,} {patients:>9,} {cells}   {float(o[0]):.3f} / {float(r[0]):.3f}; "
                 f"{r[1] if len(r) > 1 else ''}"
