@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .linalg import positive_inverses
+from .linalg import by_size, positive_inverses
 
 EM_TOLERANCE = 1e-10  # largest change of a mean or covariance between two EM steps
 EM_MAX_ITERATIONS = 10_000
@@ -79,15 +79,11 @@ def never_together(cov: np.ndarray, names: Sequence[str]) -> list[tuple[str, str
 
 def stacked_blocks(
     found: Sequence[Pattern], sigma: np.ndarray
-) -> Iterator[tuple[list[int], np.ndarray]]:
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Each pattern's ``Sigma_oo``, those of the patterns that answer as many items stacked
     together (which patterns, and the stack): a stack is inverted in one call, where a
     pattern at a time was most of a FIML fit's time."""
-    sizes: dict[int, list[int]] = {}
-    for k, pat in enumerate(found):
-        sizes.setdefault(len(pat.index), []).append(k)
-    for which in sizes.values():
-        items = np.array([found[k].index for k in which])
+    for which, items in by_size([pat.index for pat in found]):
         yield which, sigma[items[:, :, None], items[:, None, :]]
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..linalg import positive_inverses
+from ..linalg import by_size, positive_inverses
 from ..matrices import Representation
 from .likelihood import LevelMoments, TwoLevelML, expected_information
 from .moments import ClusterMoments, SizeGroup
@@ -89,11 +89,7 @@ def cluster_rows(rows: np.ndarray, clusters: np.ndarray) -> ClusterRows:
     order = np.argsort(pattern_of, kind="stable")
     bounds = np.searchsorted(pattern_of[order], np.arange(len(patterns) + 1))
     spans = tuple((int(a), int(b)) for a, b in itertools.pairwise(bounds))
-    answer_counts = patterns.sum(axis=1)
-    by_count = tuple(
-        (which, np.array([np.flatnonzero(patterns[j]) for j in which]))
-        for which in (np.flatnonzero(answer_counts == c) for c in np.unique(answer_counts))
-    )
+    by_count = by_size([np.flatnonzero(answered) for answered in patterns])
     return ClusterRows(
         rows,
         clusters,
