@@ -50,6 +50,7 @@ class ClusterRows:
     ordered: np.ndarray
     ordered_clusters: np.ndarray
     spans: tuple[tuple[int, int], ...]
+    pattern_rows: np.ndarray  # per pattern, how many rows have it
     # The patterns by how many items they answer: those patterns, and each one's items (a
     # row per pattern), so that the within blocks of one size are inverted together.
     by_count: tuple[tuple[np.ndarray, np.ndarray], ...]
@@ -60,7 +61,7 @@ class ClusterRows:
 
     @property
     def answered(self) -> int:
-        return int(self.patterns[self.pattern_of].sum())
+        return int(self.pattern_rows @ self.patterns.sum(axis=1))
 
     def sizes(self) -> ClusterMoments:
         """The cluster sizes, as the expected information of complete data of the same sizes
@@ -102,6 +103,7 @@ def cluster_rows(rows: np.ndarray, clusters: np.ndarray) -> ClusterRows:
         rows[order],
         clusters[order],
         spans,
+        np.diff(bounds),
         by_count,
     )
 
@@ -146,8 +148,7 @@ def _terms(m: LevelMoments, data: ClusterRows) -> _Terms | None:
     t = (n_matrix[of] @ cluster_p[:, :, None])[:, :, 0]
     q = cluster_p - (a[of] @ t[:, :, None])[:, :, 0]
     quad = float(np.sum(u * r)) - float(np.sum(cluster_p * t))
-    counts = np.bincount(data.pattern_of, minlength=k)
-    logdet = float(counts @ logdet_w) + float(data.multiplicity @ logdet_m)
+    logdet = float(data.pattern_rows @ logdet_w) + float(data.multiplicity @ logdet_m)
     loglik = -0.5 * (data.answered * np.log(2 * np.pi) + logdet + quad)
     return _Terms(loglik, blocks, u, a, t, q, n_matrix)
 
@@ -188,9 +189,9 @@ def fiml_moment_gradient(
     times = data.multiplicity
     g_b = np.tensordot(times, a - a @ n_matrix @ a, axes=1) - q.T @ q
     g_mu = -2.0 * q.sum(axis=0)
-    counts = np.bincount(data.pattern_of, minlength=len(blocks))
     weighted = np.tensordot((data.compositions * times[:, None]).T, n_matrix, axes=1)
-    g_w = np.tensordot(counts, blocks, axes=1) - np.sum(blocks @ weighted @ blocks, axis=0)
+    g_w = np.tensordot(data.pattern_rows, blocks, axes=1)
+    g_w -= np.sum(blocks @ weighted @ blocks, axis=0)
     z = terms.u.copy()
     shared = t[data.ordered_clusters]
     for k, (start, stop) in enumerate(data.spans):
