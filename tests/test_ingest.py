@@ -619,6 +619,23 @@ def test_outliers_are_the_rows_past_the_chi_square_cut(tmp_path: Path, bank: Ins
     assert list(found["value"]) == [f"D2={v:.1f}" for v in d2[d2 > cut]]
 
 
+def test_findings_are_worked_out_when_first_asked_for_and_not_by_score(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    from analysis.pipeline import ReadResult, score_run
+    from analysis.reading import Options
+
+    sim = simulate(bank, 300, form="patient-full", clinicians=5, sessions=1, seed=2)
+    path = write_export(sim, bank, tmp_path / "lazy.csv", "csv")
+    checked = check_export(read_export(path, bank), bank)
+    run = score_run(ReadResult(bank, checked, path), Options())
+    assert run.read.checked.rows_in == 300 and len(run.table) == checked.rows_usable
+    assert "_found" not in vars(checked)  # scoring needs the usable rows only
+    first = checked.findings
+    assert checked.findings is first and checked.item_stats is checked.item_stats
+    assert set(checked.item_stats.index) == set(checked.export.items)
+
+
 def test_ceiling_is_the_favourable_end_in_check_and_in_the_overview(
     tmp_path: Path, bank: Instrument
 ) -> None:

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from instrument import Instrument
 
 from .. import names
-from ..check import CheckResult, quarantine_reasons
+from ..check import CheckResult, quarantine_reasons, quarantined_rows
 from ..ingest import Export
 from ..results import Reported
 from ..scoring import MeasurementError, ScoreResult, Threshold
@@ -487,13 +487,7 @@ def _write_block(
         ],
         axis=1,
     )
-    checked = CheckResult(
-        export,
-        pd.Series(block.quarantine, name="quarantine_reasons"),
-        pd.DataFrame(),
-        pd.DataFrame(),
-    )
-    set_aside = checked.quarantined_rows()
+    set_aside = quarantined_rows(export, block.quarantine)
     quarantine = pd.DataFrame(
         {
             "row_in_export": rows[~usable],
