@@ -236,22 +236,32 @@ def _row_checks(export: Export, instrument: Instrument) -> _RowChecks:
     keys = np.zeros(n)
     draw = np.random.default_rng(0)  # any weights do; a fixed draw keeps a run repeatable
     weights, blank = draw.random(len(items)) + 0.5, draw.random()
-    buffer = np.empty((len(items), min(n, _ROWS_PER_BLOCK)))
-    for start in range(0, n, _ROWS_PER_BLOCK):
-        rows = slice(start, min(start + _ROWS_PER_BLOCK, n))
-        block = _gather(columns, rows, buffer)
-        given = ~np.isnan(block)
-        answered[rows] = given.sum(axis=1)
-        # fmax/fmin skip NaN; a row with no answer gives NaN, which equals nothing.
-        same[rows] = np.fmax.reduce(block, axis=1) == np.fmin.reduce(block, axis=1)
-        both_keyings[rows] = given[:, reverse].any(axis=1) & given[:, ~reverse].any(axis=1)
-        # The items of the forms the row answered: every item of a perspective (patient,
-        # clinician) it answered any item of, so that a stacked export is timed per form.
-        for form in forms:
-            shown[rows] += given[:, form].any(axis=1) * int(form.sum())
-        # Equal answers give equal keys (the same sum in the same order); unequal answers an
-        # equal key only by a rounding coincidence, which the whole-row check then rules out.
-        keys[rows] = (np.where(given, block, blank) * weights).sum(axis=1)
+
+    def check_blocks(first: int) -> None:
+        buffer = np.empty((len(items), min(n, _ROWS_PER_BLOCK)))
+        for start in range(first * _ROWS_PER_BLOCK, n, 2 * _ROWS_PER_BLOCK):
+            rows = slice(start, min(start + _ROWS_PER_BLOCK, n))
+            block = _gather(columns, rows, buffer)
+            given = ~np.isnan(block)
+            answered[rows] = given.sum(axis=1)
+            # fmax/fmin skip NaN; a row with no answer gives NaN, which equals nothing.
+            same[rows] = np.fmax.reduce(block, axis=1) == np.fmin.reduce(block, axis=1)
+            both_keyings[rows] = given[:, reverse].any(axis=1) & given[:, ~reverse].any(axis=1)
+            # The items of the forms the row answered: every item of a perspective (patient,
+            # clinician) it answered any item of, so that a stacked export is timed per form.
+            for form in forms:
+                shown[rows] += given[:, form].any(axis=1) * int(form.sum())
+            # Equal answers give equal keys (the same sum in the same order); unequal answers
+            # an equal key only by a rounding coincidence, which the whole-row check rules out.
+            keys[rows] = (np.where(given, block, blank) * weights).sum(axis=1)
+
+    # Every other block on a second thread, each with its own buffer: numpy lets go of the
+    # interpreter while it works, and the blocks write to rows of their own.
+    if n > _ROWS_PER_BLOCK:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(check_blocks, (0, 1)))
+    else:
+        check_blocks(0)
     shown = np.where(shown > 0, shown, len(items))
     reasons: dict[str, np.ndarray] = {}
     flags = export.flags.to_numpy() if len(export.flags) == n else np.full(n, "", dtype=object)

@@ -619,6 +619,25 @@ def test_outliers_are_the_rows_past_the_chi_square_cut(tmp_path: Path, bank: Ins
     assert list(found["value"]) == [f"D2={v:.1f}" for v in d2[d2 > cut]]
 
 
+def test_rows_checked_in_blocks_on_two_threads_are_judged_as_in_one_block(
+    tmp_path: Path, bank: Instrument, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Careless responders (straight lines, too fast), missing answers and a row repeated whole,
+    # checked in blocks of 7 rows that two threads share, and in one block.
+    sim = simulate(bank, 1500, form="patient-full", clinicians=10, sessions=2, seed=4)
+    path = write_export(sim, bank, tmp_path / "blocks.csv", "csv")
+    with path.open("a") as f:
+        f.write(path.read_text().splitlines()[5] + "\n")
+    export = read_export(path, bank)
+    whole = check_export(export, bank)
+    monkeypatch.setattr("analysis.check._ROWS_PER_BLOCK", 7)
+    blocked = check_export(export, bank)
+    assert {"straight_lining", "too_fast"} <= set(whole.quarantine_reasons())
+    assert "duplicate_row" in set(whole.findings["kind"])
+    pd.testing.assert_series_equal(blocked.quarantine, whole.quarantine)
+    pd.testing.assert_frame_equal(blocked.findings, whole.findings)
+
+
 def test_findings_are_worked_out_when_first_asked_for_and_not_by_score(
     tmp_path: Path, bank: Instrument
 ) -> None:
