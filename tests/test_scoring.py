@@ -302,6 +302,18 @@ def test_orthant_probabilities_match_scipy_genz() -> None:
     assert orthant(np.array([[np.nan, 0, 0]]), corr)[0] != orthant(np.zeros((1, 3)), corr)[0]
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_many_orthant_points_split_over_two_threads_give_each_points_own_value(k: int) -> None:
+    corr = np.array([[1, 0.3, 0.5], [0.3, 1, 0.6], [0.5, 0.6, 1]])[:k, :k]
+    d = np.random.default_rng(8).normal(size=(20_001, k))
+    many = orthant(d, corr)
+    sample = np.arange(0, len(d), 997)
+    alone = np.array([orthant(d[[i]], corr)[0] for i in sample])
+    # Equal but for the last bits of the quadrature's sum, whose order BLAS picks by size.
+    np.testing.assert_allclose(many[sample], alone, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(many[-3:], orthant(d[-3:], corr), rtol=0, atol=1e-15)
+
+
 def test_orthant_in_five_dimensions() -> None:
     """Five pillars: independent errors give the product of the normal CDFs; correlated ones
     agree with the trivariate formula when two of the five are far past their minimum."""
