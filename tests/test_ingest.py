@@ -414,6 +414,31 @@ def test_answer_labels_recode_and_unknown_labels_are_findings(
     ]
 
 
+def test_item_columns_read_two_at_a_time_give_what_one_at_a_time_gives(
+    tmp_path: Path, bank: Instrument, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Numbers, labels, junk and answers off the scale, in columns read on two threads (as a
+    # large export is) and on one.
+    sim = simulate(bank, 400, form="patient-full", clinicians=5, sessions=1, seed=12)
+    frame = pd.read_csv(write_export(sim, bank, tmp_path / "plain.csv", "csv"), dtype=str)
+    frame.loc[::7, "pb01"] = "Always"
+    frame.loc[::11, "pb03"] = "x9"
+    frame.loc[::13, "pg02"] = "7"
+    frame.loc[::17, "pt04"] = "3.5"
+    frame.loc[::19, "tr01"] = "-99"
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr("analysis.ingest.read._ROWS_FOR_TWO_THREADS", 10**9)
+    alone = read_export(path, bank)
+    monkeypatch.setattr("analysis.ingest.read._ROWS_FOR_TWO_THREADS", 1)
+    paired = read_export(path, bank)
+    kinds = set(alone.findings["kind"])
+    assert {"unknown_label", "out_of_range"} <= kinds
+    pd.testing.assert_frame_equal(paired.data, alone.data)
+    pd.testing.assert_frame_equal(paired.findings, alone.findings)
+    assert paired.declared_by_item == alone.declared_by_item
+
+
 def test_simulated_careless_responders_are_quarantined(tmp_path: Path, bank: Instrument) -> None:
     sim = simulate(bank, 1500, clinicians=20, sessions=2, seed=31)
     path = write_export(sim, bank, tmp_path / "q.csv", "qualtrics")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -344,6 +345,8 @@ def _codes(
     return values, problems, int(declared.sum())
 
 
+_ROWS_FOR_TWO_THREADS = 1 << 15
+
 # No response scale runs to this: an answer beyond it (or infinite, as a 2,000-digit number
 # reads) is a broken cell, not an answer, whatever the item.
 ABSURD = 1e12
@@ -652,11 +655,22 @@ def read_export(
     items = frame[[column_of[i] for i in order]].set_axis(order, axis=1)
     declared: dict[str, int] = {}
     recode = {fold(k): v for k, v in mapping.recode.items()}
-    for item_id in order:
+
+    def coded(item_id: str) -> tuple[np.ndarray, list[tuple[int, str, str]], int]:
         col = column_of[item_id]
         codes = missing_codes | {_code_text(v) for v in user_missing.get(col, [])}
+        return _codes(frame[col], item_id, instrument, recode, codes, platform)
+
+    # On a large export two columns at a time: numpy lets go of the interpreter while it
+    # checks a column's codes, and each column is read alone.
+    if len(frame) >= _ROWS_FOR_TWO_THREADS:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(pool.map(coded, order))
+    else:
+        answers = [coded(item_id) for item_id in order]
+    for item_id, (values, problems, n_declared) in zip(order, answers, strict=True):
+        col = column_of[item_id]
         column = frame[col]
-        values, problems, n_declared = _codes(column, item_id, instrument, recode, codes, platform)
         declared[item_id] = n_declared
         if column.dtype != np.float64 or not np.shares_memory(values, column.to_numpy()):
             items[item_id] = values
