@@ -64,15 +64,15 @@ def pattern_cluster_products(
     p = len(mu)
     count = int(clusters.max()) + 1
     sums = np.zeros((count, p + len(vech[0])))
-    for pat, block in zip(found, pattern_inverses(found, sigma), strict=True):
+    for pat, observed_inv in zip(found, pattern_inverses(found, sigma), strict=True):
         o = pat.index
-        inv = embed(block, o, p)
+        inv = embed(observed_inv, o, p)
         within = clusters[pat.positions]
         for start in range(0, pat.n, BLOCK_ROWS):
             dev = np.zeros((min(BLOCK_ROWS, pat.n - start), p))
             dev[:, o] = pat.rows[start : start + BLOCK_ROWS] - mu[o]
-            block = moment_scores(inv, dev, vech, True)
-            _add_sums(sums, block, within[start : start + BLOCK_ROWS])
+            scores = moment_scores(inv, dev, vech, True)
+            _add_sums(sums, scores, within[start : start + BLOCK_ROWS])
     return sums.T @ sums * (count / (count - 1))
 
 
