@@ -29,10 +29,10 @@ asserted in the tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,7 @@ from instrument import Instrument
 from . import names
 from .chisquare import upper_quantile  # not scipy: importing it was a third of `check`
 from .ingest import Export
-from .keying import ceiling_share, numeric_column
+from .keying import numeric_column
 from .results import Reported
 
 QUARANTINE_KINDS = (
@@ -88,7 +88,8 @@ class CheckResult(Reported):
         if row is None:
             row = _row_checks(self.export, self.instrument)
         # Coding the response ids, then the repeated rows, run on a second thread while this
-        # one takes the item statistics and the outliers: Arrow and numpy let go of the
+        # one takes the item statistics and the outliers' mean and covariance; then each takes
+        # every other block of the outliers' distances. Arrow and numpy let go of the
         # interpreter while they work, so the two overlap.
         with ThreadPoolExecutor(max_workers=1) as aside:
             return _findings(self.export, self.instrument, row, aside)
@@ -319,8 +320,12 @@ def _findings(
     data = export.data
     same_ids = aside.submit(_duplicate_ids, data)
     repeated_rows = aside.submit(_repeated_rows, data, row.answer_keys, row.answered > 0)
-    stats = _item_stats(data, list(export.items), instrument, export.declared_by_item)
     quarantine, reasons, columns = row.quarantine, row.reasons, row.columns
+    items = list(export.items)
+    usable_complete = row.complete & (quarantine == "")
+    sums = _item_sums(columns, _favourable_ends(columns, items, instrument), usable_complete)
+    stats = _item_stats(items, len(data), sums, export.declared_by_item)
+    outliers = _mahalanobis(columns, usable_complete, sums, aside)
     answered, identical, both_keyings = row.answered, row.identical, row.both_keyings
     shown = row.shown
 
@@ -370,7 +375,7 @@ def _findings(
                 ],
             )
         )
-    parts.append(_mahalanobis(columns, row.complete & (quarantine == "")))
+    parts.append(outliers)
     ceiling = stats.index[stats["ceiling_share"] >= CEILING_FLAG]
     if len(ceiling):
         parts.append(
@@ -459,55 +464,112 @@ def _first_answers(columns: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
     return block[np.arange(len(rows)), first]
 
 
-def _mahalanobis(columns: list[np.ndarray], complete: np.ndarray) -> pd.DataFrame:
-    """Multivariate outliers among the ``complete`` rows (usable, every item answered), their
-    answers taken a block of rows at a time: one pass for the mean and covariance (about the
-    first block's mean, which keeps the sums small), one for each row's distance."""
+@dataclass
+class _ItemSums:
+    """What one pass over the answers gives: per item, the answers and the answers at its
+    favourable end; over the complete rows (usable, every item answered), their count and
+    their sum and cross-products about the first such block's mean (which keeps the sums
+    small)."""
+
+    answered: np.ndarray
+    at_end: np.ndarray
+    count: int
+    shift: np.ndarray
+    total: np.ndarray
+    cross: np.ndarray
+
+
+def _item_sums(columns: list[np.ndarray], ends: np.ndarray, complete: np.ndarray) -> _ItemSums:
+    """The item statistics' counts and the outlier check's moments in one pass over the
+    answers, a block of rows at a time: taken one by one, they read every answer twice, and
+    each item column alone (0.55 s at 1M rows against 0.25 s)."""
     n, p = len(complete), len(columns)
-    count = int(complete.sum())
-    if count <= p + 10:
-        return pd.DataFrame()
     buffer = np.empty((p, min(n, _ROWS_PER_BLOCK)))
-
-    def blocks() -> Iterator[np.ndarray]:
-        for start in range(0, n, _ROWS_PER_BLOCK):
-            rows = slice(start, min(start + _ROWS_PER_BLOCK, n))
-            yield _gather(columns, rows, buffer)[complete[rows]]
-
-    shift = next(x.mean(axis=0) for x in blocks() if len(x))
-    total, cross = np.zeros(p), np.zeros((p, p))
-    for x in blocks():
-        x = x - shift
+    answered = np.zeros(p, dtype=np.int64)
+    at_end = np.zeros(p, dtype=np.int64)
+    shift, total, cross = np.zeros(p), np.zeros(p), np.zeros((p, p))
+    count = 0
+    for start in range(0, n, _ROWS_PER_BLOCK):
+        rows = slice(start, min(start + _ROWS_PER_BLOCK, n))
+        block = _gather(columns, rows, buffer)
+        answered += (~np.isnan(block)).sum(axis=0)
+        at_end += (block == ends).sum(axis=0)
+        x = block[complete[rows]]
+        if not len(x):
+            continue
+        if not count:
+            shift = x.mean(axis=0)
+        x -= shift
+        count += len(x)
         total += x.sum(axis=0)
         cross += x.T @ x
-    offset = total / count
-    mean = shift + offset
+    return _ItemSums(answered, at_end, count, shift, total, cross)
+
+
+def _mahalanobis(
+    columns: list[np.ndarray], complete: np.ndarray, sums: _ItemSums, aside: Executor
+) -> pd.DataFrame:
+    """Multivariate outliers among the ``complete`` rows (usable, every item answered): the
+    mean and covariance from ``sums``, then a pass over the answers, a block of rows at a
+    time, for each row's distance. Every other block goes to ``aside``, which takes them
+    once its own work is done."""
+    n, p, count = len(complete), len(columns), sums.count
+    if count <= p + 10:
+        return pd.DataFrame()
+    offset = sums.total / count
+    mean = sums.shift + offset
     try:
-        inv = np.linalg.pinv((cross - count * np.outer(offset, offset)) / (count - 1))
+        inv = np.linalg.pinv((sums.cross - count * np.outer(offset, offset)) / (count - 1))
     except np.linalg.LinAlgError:
         return pd.DataFrame()
-    d2 = np.concatenate([np.einsum("ij,ij->i", (x := block - mean) @ inv, x) for block in blocks()])
+
+    def distances(first: int) -> list[np.ndarray]:
+        buffer = np.empty((p, min(n, _ROWS_PER_BLOCK)))
+        found = []
+        for start in range(first * _ROWS_PER_BLOCK, n, 2 * _ROWS_PER_BLOCK):
+            rows = slice(start, min(start + _ROWS_PER_BLOCK, n))
+            x = _gather(columns, rows, buffer)[complete[rows]] - mean
+            found.append(np.einsum("ij,ij->i", x @ inv, x))
+        return found
+
+    odd = aside.submit(distances, 1)
+    even = distances(0)
+    in_order = [d for pair in zip_longest(even, odd.result()) for d in pair if d is not None]
+    d2 = np.concatenate(in_order)
     cut = upper_quantile(p, MAHALANOBIS_P)
-    rows = np.flatnonzero(complete)[d2 > cut]
     return _finding(
         "outlier",
-        rows,
+        np.flatnonzero(complete)[d2 > cut],
         f"multivariate outlier (Mahalanobis D^2 above {cut:.1f}, p < {MAHALANOBIS_P})",
         values=[f"D2={v:.1f}" for v in d2[d2 > cut]],
     )
 
 
+def _favourable_ends(
+    columns: list[np.ndarray], items: list[str], instrument: Instrument
+) -> np.ndarray:
+    """Per item, the code at its favourable end; for an item without a scale, the largest
+    answer seen (NaN when none was given)."""
+    ends = np.empty(len(items))
+    for j, item_id in enumerate(items):
+        end = instrument.favourable_end(item_id)
+        if end is None:
+            answers = columns[j][~np.isnan(columns[j])]
+            end = answers.max() if len(answers) else np.nan
+        ends[j] = end
+    return ends
+
+
 def _item_stats(
-    data: pd.DataFrame, items: list[str], instrument: Instrument, declared: dict[str, int]
+    items: list[str], rows: int, sums: _ItemSums, declared: dict[str, int]
 ) -> pd.DataFrame:
-    rows = {}
-    for item_id in items:
-        column = data[item_id]
-        answered = int(column.notna().sum())
-        rows[item_id] = {
+    stats = {}
+    for j, item_id in enumerate(items):
+        answered = int(sums.answered[j])
+        stats[item_id] = {
             "answered": answered,
-            "missing_share": 1 - answered / len(column) if len(column) else 0.0,
+            "missing_share": 1 - answered / rows if rows else 0.0,
             "declared_missing": declared.get(item_id, 0),
-            "ceiling_share": ceiling_share(column, instrument.favourable_end(item_id)),
+            "ceiling_share": float(sums.at_end[j] / answered) if answered else 0.0,
         }
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return pd.DataFrame.from_dict(stats, orient="index")

@@ -663,6 +663,43 @@ def test_rows_checked_in_blocks_on_two_threads_are_judged_as_in_one_block(
     pd.testing.assert_frame_equal(blocked.findings, whole.findings)
 
 
+def test_item_statistics_from_one_pass_are_each_item_counted_alone(
+    tmp_path: Path, bank: Instrument, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Answered and at-the-end counts gathered a block of 7 rows at a time, against each
+    # column counted whole; reverse-keyed items' favourable end is their lowest code.
+    from analysis.keying import ceiling_share
+
+    sim = simulate(bank, 800, form="patient-full", clinicians=8, sessions=1, seed=6)
+    path = write_export(sim, bank, tmp_path / "stats.csv", "csv")
+    data = pd.read_csv(path)
+    data.loc[::9, "pb06"] = np.nan  # a reverse-keyed item with many gaps
+    data.loc[:400, "pg02"] = 5
+    data.to_csv(path, index=False)
+    export = read_export(path, bank)
+    monkeypatch.setattr("analysis.check._ROWS_PER_BLOCK", 7)
+    stats = check_export(export, bank).item_stats
+    for item_id in export.items:
+        column = export.data[item_id]
+        end = bank.favourable_end(item_id)
+        assert stats.loc[item_id, "answered"] == column.notna().sum()
+        assert stats.loc[item_id, "ceiling_share"] == ceiling_share(column, end)
+        assert stats.loc[item_id, "missing_share"] == pytest.approx(column.isna().mean())
+    assert stats.loc["pb06", "missing_share"] >= 89 / 800
+    assert stats.loc["pg02", "ceiling_share"] > 0.5
+
+
+def test_an_item_without_a_scale_has_its_ceiling_at_the_largest_answer(tmp_path: Path) -> None:
+    from instrument.loader import instrument_from_model
+
+    model = instrument_from_model("f =~ q1 + q2 + q3")
+    assert model.favourable_end("q1") is None
+    path = write(tmp_path, "free.csv", "q1,q2,q3\n7,2,\n7,3,\n1,3,\n6.5,1,\n")
+    stats = check_export(read_export(path, model), model).item_stats
+    assert stats["ceiling_share"].to_dict() == {"q1": 2 / 4, "q2": 2 / 4, "q3": 0.0}
+    assert stats["answered"].to_dict() == {"q1": 4, "q2": 4, "q3": 0}
+
+
 def test_findings_are_worked_out_when_first_asked_for_and_not_by_score(
     tmp_path: Path, bank: Instrument
 ) -> None:
