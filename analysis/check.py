@@ -426,8 +426,10 @@ def _duplicate_ids(data: pd.DataFrame) -> pd.DataFrame:
     """The rows whose response id another row has too (none without a response id)."""
     if names.RESPONSE_ID not in data:
         return pd.DataFrame()
-    # Through factorize codes: Series.duplicated on Arrow text took 0.55 s at 1M rows.
     ids = data[names.RESPONSE_ID]
+    if _all_distinct(ids):
+        return pd.DataFrame()
+    # Through factorize codes: Series.duplicated on Arrow text took 0.55 s at 1M rows.
     codes, _ = pd.factorize(ids)
     seen = codes >= 0
     dup = np.zeros(len(ids), dtype=bool)
@@ -440,6 +442,19 @@ def _duplicate_ids(data: pd.DataFrame) -> pd.DataFrame:
         names.RESPONSE_ID,
         ids.iloc[rows].astype(str).tolist(),
     )
+
+
+def _all_distinct(ids: pd.Series) -> bool:
+    """Whether no two of ``ids`` are equal (missing ids aside), known quickly for Arrow text,
+    as a platform's response ids are: listing the distinct ids takes half as long as coding
+    them (0.14 s against 0.26 s at 1M rows), and most exports have no repeated id."""
+    if not (isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow"):
+        return False
+    import pyarrow as pa  # loaded already: pandas keeps such text in it
+    import pyarrow.compute as pc
+
+    text = pa.array(ids.array)  # no copy: the array Arrow holds
+    return len(pc.unique(text)) - (text.null_count > 0) == len(text) - text.null_count
 
 
 def _repeated_rows(data: pd.DataFrame, answer_keys: np.ndarray, answered: np.ndarray) -> np.ndarray:

@@ -700,6 +700,16 @@ def test_an_item_without_a_scale_has_its_ceiling_at_the_largest_answer(tmp_path:
     assert stats["answered"].to_dict() == {"q1": 4, "q2": 4, "q3": 0}
 
 
+def test_response_ids_are_known_distinct_without_coding_them() -> None:
+    from analysis.check import _all_distinct
+
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    assert _all_distinct(pd.Series(["R_1", None, "R_2", None], dtype=text))
+    assert not _all_distinct(pd.Series(["R_1", "R_2", None, "R_1"], dtype=text))
+    # Not Arrow text: said not known, and the ids are coded as before.
+    assert not _all_distinct(pd.Series([101, 102]))
+
+
 def test_findings_are_worked_out_when_first_asked_for_and_not_by_score(
     tmp_path: Path, bank: Instrument
 ) -> None:
