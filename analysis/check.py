@@ -209,7 +209,7 @@ class _RowChecks:
     """What the row-by-row checks found: per row, the quarantine reasons ('' when usable)
     and the counts the findings are drawn from."""
 
-    quarantine: np.ndarray
+    quarantine: pd.Series
     reasons: dict[str, np.ndarray]
     columns: list[np.ndarray]  # the item columns as numbers (NaN: no answer)
     answered: np.ndarray
@@ -277,14 +277,37 @@ def _row_checks(export: Export, instrument: Instrument) -> _RowChecks:
             reasons["too_fast"] = seconds < SECONDS_PER_ITEM_MIN * shown
     else:
         reasons["too_fast"] = np.zeros(n, dtype=bool)
-    quarantine = np.full(n, "", dtype=object)
-    for kind in QUARANTINE_KINDS:
-        hit = reasons[kind]
-        quarantine[hit] = np.where(quarantine[hit] == "", kind, quarantine[hit] + "; " + kind)
     complete = answered == len(items)
     return _RowChecks(
-        quarantine, reasons, columns, answered, identical, both_keyings, shown, complete, keys
+        _reason_text(reasons),
+        reasons,
+        columns,
+        answered,
+        identical,
+        both_keyings,
+        shown,
+        complete,
+        keys,
     )
+
+
+def _reason_text(reasons: dict[str, np.ndarray]) -> pd.Series:
+    """Per row, its quarantine reasons joined by '; ' in the order of QUARANTINE_KINDS ('' when
+    usable). Each row's reasons are a number (a bit per kind) that picks its text from the few
+    combinations there are: text built row by row, then made pandas text, took 0.1 s at 1M
+    rows, picking 7 ms."""
+    import pyarrow as pa  # loaded already: pandas keeps its text in it
+    import pyarrow.compute as pc
+
+    combination = np.zeros(len(reasons[QUARANTINE_KINDS[0]]), dtype=np.int32)
+    for bit, kind in enumerate(QUARANTINE_KINDS):
+        combination |= reasons[kind].astype(np.int32) << bit
+    texts = [
+        "; ".join(kind for bit, kind in enumerate(QUARANTINE_KINDS) if code >> bit & 1)
+        for code in range(int(combination.max(initial=0)) + 1)
+    ]
+    picked = pc.take(pa.array(texts, type=pa.large_string()), pa.array(combination))
+    return pd.Series(picked, dtype="str", name="quarantine_reasons")
 
 
 def quarantined_rows(export: Export, quarantine: np.ndarray) -> pd.DataFrame:
@@ -301,16 +324,14 @@ def quarantined_rows(export: Export, quarantine: np.ndarray) -> pd.DataFrame:
 def quarantine_reasons(export: Export, instrument: Instrument) -> pd.Series:
     """Per row, why it is quarantined ('' when usable). Every reason is a property of the row
     alone, so the rows of a large export can be judged a block at a time."""
-    return pd.Series(_row_checks(export, instrument).quarantine, name="quarantine_reasons")
+    return _row_checks(export, instrument).quarantine
 
 
 def check_export(export: Export, instrument: Instrument) -> CheckResult:
     """Check every row of ``export``: which are usable, which quarantined and why. The findings
     follow when the result is first asked for them."""
     row = _row_checks(export, instrument)
-    return CheckResult(
-        export, instrument, pd.Series(row.quarantine, name="quarantine_reasons"), row
-    )
+    return CheckResult(export, instrument, row.quarantine, row)
 
 
 def _findings(
@@ -322,7 +343,7 @@ def _findings(
     repeated_rows = aside.submit(_repeated_rows, data, row.answer_keys, row.answered > 0)
     quarantine, reasons, columns = row.quarantine, row.reasons, row.columns
     items = list(export.items)
-    usable_complete = row.complete & (quarantine == "")
+    usable_complete = row.complete & (quarantine == "").to_numpy()
     sums = _item_sums(columns, _favourable_ends(columns, items, instrument), usable_complete)
     stats = _item_stats(items, len(data), sums, export.declared_by_item)
     outliers = _mahalanobis(columns, usable_complete, sums, aside)

@@ -710,6 +710,19 @@ def test_response_ids_are_known_distinct_without_coding_them() -> None:
     assert not _all_distinct(pd.Series([101, 102]))
 
 
+def test_a_row_with_two_reasons_lists_them_in_the_order_of_the_kinds(
+    tmp_path: Path, bank: Instrument
+) -> None:
+    lines = qualtrics_text(bank, qcodes=False).splitlines()
+    unfinished = lines[-1].split(",")
+    unfinished[8:20] = [""] * 12  # and not one item answered
+    lines[-1] = ",".join(unfinished)
+    export = read_export(write(tmp_path, "two.csv", "\n".join(lines) + "\n"), bank)
+    quarantine = check_export(export, bank).quarantine
+    assert quarantine.tolist()[3:] == ["preview", "test", "spam", "unfinished; no_answers"]
+    assert quarantine.dtype == pd.Series(["a"]).dtype and quarantine.name == "quarantine_reasons"
+
+
 def test_findings_are_worked_out_when_first_asked_for_and_not_by_score(
     tmp_path: Path, bank: Instrument
 ) -> None:
