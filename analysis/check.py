@@ -506,7 +506,7 @@ def _first_answers(columns: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
     return block[np.arange(len(rows)), first]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _ItemSums:
     """What one pass over the answers gives: per item, the answers and the answers at its
     favourable end; over the complete rows (usable, every item answered), their count and
