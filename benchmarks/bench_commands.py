@@ -18,10 +18,10 @@ full form: 24 alliance items and 28 trust items, some answers missing, a few car
   at most 0.5x.
 - MLR fit alone, CPU time: lavaan's `cfa(estimator = "MLR")`, CPU time; at most 0.5x.
 
-The pandas peers run with NUMPY_MADVISE_HUGEPAGE=0 and ARROW_DEFAULT_MEMORY_POOL=system, as the
-`alliance` command line sets them (reports/cli.py): the ratio is then the work, not the
-kernel's huge-page compaction, which can slow any large fresh array on this machine, nor
-which allocator Arrow's text columns come from.
+The pandas peers run with the environment the `alliance` command line sets for itself
+(reports/process.py: one BLAS thread, no huge pages for numpy, Arrow's memory from malloc):
+the ratio is then the work, not the kernel's huge-page compaction, which can slow any large
+fresh array on this machine, nor which allocator Arrow's text columns come from.
 
 Every Python run reads the project's compiled bytecode, as on a user's machine (pip compiles an
 installed package; an editable install compiles on its first run): the script compiles the
@@ -41,10 +41,10 @@ import tempfile
 from pathlib import Path
 
 from instrument import builtin_instrument
+from reports.process import PROCESS_SETTINGS
 
 REVERSED = ("pb06", "pg05", "pt06")
-# the command line's own settings, for the peers
-AS_OURS = {"NUMPY_MADVISE_HUGEPAGE": "0", "ARROW_DEFAULT_MEMORY_POOL": "system"}
+AS_OURS = PROCESS_SETTINGS  # the command line's own settings, for the pandas peers
 
 R_VALIDATE = r"""
 suppressPackageStartupMessages({library(lavaan); library(psych); library(semTools)})
