@@ -43,7 +43,7 @@ from instrument import Instrument
 from . import names
 from .chisquare import upper_quantile  # not scipy: importing it was a third of `check`
 from .ingest import Export
-from .keying import numeric_column
+from .keying import ceiling_code, numeric_column
 from .results import Reported
 
 QUARANTINE_KINDS = (
@@ -592,14 +592,9 @@ def _favourable_ends(
 ) -> np.ndarray:
     """Per item, the code at its favourable end; for an item without a scale, the largest
     answer seen (NaN when none was given)."""
-    ends = np.empty(len(items))
-    for j, item_id in enumerate(items):
-        end = instrument.favourable_end(item_id)
-        if end is None:
-            answers = columns[j][~np.isnan(columns[j])]
-            end = answers.max() if len(answers) else np.nan
-        ends[j] = end
-    return ends
+    return np.array(
+        [ceiling_code(c, instrument.favourable_end(i)) for c, i in zip(columns, items, strict=True)]
+    )
 
 
 def _item_stats(

@@ -52,13 +52,22 @@ def keyed(data: pd.DataFrame, instrument: Instrument, items: list[str]) -> pd.Da
     return pd.DataFrame(block, index=data.index, columns=items)
 
 
+def ceiling_code(answers: np.ndarray, end: float | None) -> float:
+    """The code a ceiling is counted at: ``end`` (an item's favourable end), or the largest of
+    ``answers`` when the item has no scale (NaN when none was given)."""
+    if end is not None:
+        return float(end)
+    given = answers[~np.isnan(answers)]
+    return float(given.max()) if len(given) else np.nan
+
+
 def ceiling_share(column: pd.Series, end: float | None) -> float:
     """Share of the answers at ``end`` (an item's favourable end; the largest answer seen when
     the item has no scale); 0 when nothing was answered."""
     answered = int(column.notna().sum())
     if not answered:
         return 0.0
-    top = column.max() if end is None else end
+    top = ceiling_code(numeric_column(column), end)
     return float((column == top).sum() / answered)
 
 
