@@ -191,6 +191,16 @@ def test_one_cluster_or_no_cluster_column_is_refused() -> None:
         fit_twolevel(DEMO.assign(cluster=1), model, "cluster")
 
 
+def test_clusters_whose_rows_repeat_one_another_are_refused_in_one_line() -> None:
+    # An export written out twice per patient, say: nothing varies within a cluster, so the
+    # within level has no covariance to fit.
+    model = REF["demo"]["shared"]["model"]
+    items = [c for c in DEMO.columns if c.startswith("y")]
+    copies = DEMO.assign(**DEMO.groupby("cluster")[items].transform("first"))
+    with pytest.raises(ModelError, match="do not vary enough within clusters of cluster"):
+        fit_twolevel(copies, model, "cluster")
+
+
 # ---------------------------------------------------------------- as a user runs it
 
 
@@ -236,6 +246,22 @@ def test_a_two_level_model_without_clusters_is_refused_in_one_line() -> None:
     assert done.returncode != 0
     assert "a two-level model needs the rows' clusters" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_validate_says_why_a_clinic_export_of_repeated_rows_has_no_two_level_model(
+    tmp_path: Path,
+) -> None:
+    items = [c for c in CLINIC.columns if c[:2] in ("pb", "pg", "pt") and c[2:].isdigit()]
+    copies = CLINIC.assign(**CLINIC.groupby("respondent_id")[items].transform("first"))
+    path = tmp_path / "copies.csv"
+    copies.to_csv(path, index=False)
+    doc = json.loads(run_cli("validate", str(path), "--json").stdout)
+    reason = "the two-level model could not be fitted: the answers do not vary enough within"
+    assert doc["two_level"]["error"].startswith(reason)
+    assert doc["models"]["hypothesized"]["cfi"] is not None  # the rest is still there
+    asked = run_cli("validate", str(path), "--levels", "pillars")
+    assert asked.returncode != 0 and "Traceback" not in asked.stderr
+    assert "within-cluster covariance is singular" in asked.stderr
 
 
 @pytest.mark.slow

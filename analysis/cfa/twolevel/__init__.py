@@ -67,6 +67,12 @@ def fit_twolevel(
             f"{moments.n:,} rows in {moments.clusters:,} clusters leave too few sessions within "
             f"clusters for {len(items)} items."
         )
+    if not _varies_within(moments.within, filled):
+        raise ModelError(
+            f"the answers do not vary enough within clusters of {cluster} for a two-level "
+            f"model: their within-cluster covariance is singular (the rows of each cluster "
+            f"repeat one another, or an item is constant or a sum of others within clusters)."
+        )
     sample = LevelData(moments, cluster_rows(rows, codes) if incomplete else None)
     said(
         f"fitting the two-level model: {moments.n:,} rows in {moments.clusters:,} clusters of "
@@ -102,6 +108,19 @@ def fit_twolevel(
         incomplete=incomplete,
         missing=missing,
     )
+
+
+def _varies_within(within: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether the pooled within-cluster covariance is of full rank, on the scale of the
+    answers: every item varies within clusters (by more than rounding, against its spread
+    over all rows), and no item is, within clusters, a sum of others. Rows that repeat
+    within each cluster leave a covariance of rounding noise (1e-31), which a Cholesky
+    factor would pass."""
+    spread = np.sqrt(np.clip(np.diag(within), 0, None))
+    if np.any(spread <= 1e-8 * rows.std(axis=0)) or not np.all(spread > 0):
+        return False
+    correlation = within / np.outer(spread, spread)
+    return bool(np.linalg.eigvalsh(correlation)[0] > 1e-10)
 
 
 def _impossible_omegas(reliability: pd.DataFrame) -> list[str]:
